@@ -1,0 +1,42 @@
+"""Roles, what each may do, and the regional scope rule."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"  # operator desa/kelurahan: proposes
+    VERIFIER = "verifier"  # Dinas Sosial kab/kota: verifies or rejects
+    DETERMINER = "determiner"  # Pusdatin (ministry data centre): determines, releases
+    ADMIN = "admin"  # manages users and reference data, migrates registries
+    AUDITOR = "auditor"  # reads everything, changes nothing
+
+
+class Action(enum.StrEnum):
+    PROPOSE = "propose"
+    VERIFY = "verify"
+    DETERMINE = "determine"
+    IMPORT = "import"
+    MIGRATE = "migrate"  # import straight into verified/approved status
+    RELEASE = "release"
+    MANAGE_USERS = "manage_users"
+    READ = "read"
+
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.OPERATOR: frozenset({Action.PROPOSE, Action.IMPORT, Action.READ}),
+    Role.VERIFIER: frozenset({Action.VERIFY, Action.IMPORT, Action.READ}),
+    Role.DETERMINER: frozenset({Action.DETERMINE, Action.RELEASE, Action.READ}),
+    Role.ADMIN: frozenset({Action.MANAGE_USERS, Action.MIGRATE, Action.IMPORT, Action.READ}),
+    Role.AUDITOR: frozenset({Action.READ}),
+}
+
+
+def may(role: Role, action: Action) -> bool:
+    return action in PERMISSIONS[role]
+
+
+def in_scope(scope: str | None, region_code: str) -> bool:
+    """Whether a region (any level, dotted code) lies inside a user's scope (None = national)."""
+    return scope is None or region_code == scope or region_code.startswith(scope + ".")

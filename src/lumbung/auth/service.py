@@ -1,0 +1,53 @@
+"""Users: creating them, finding the acting user, and checking role and region."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action, Role, in_scope, may
+from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
+from lumbung.regions.models import Region
+
+
+def get_user(session: Session, *, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        raise NotFound(f"Pengguna '{username}' tidak ada atau tidak aktif.")
+    return user
+
+
+def authorize(user: User, action: Action, region_code: str | None = None) -> None:
+    """Raise PermissionDenied unless `user` may do `action` in `region_code`."""
+    if not may(user.role, action):
+        raise PermissionDenied(f"Peran {user.role.value} tidak boleh melakukan '{action.value}'.")
+    if region_code is not None and not in_scope(user.region_code, region_code):
+        raise PermissionDenied(
+            f"Wilayah {region_code} di luar kewenangan {user.username} ({user.region_code or 'nasional'})."
+        )
+
+
+def create_user(session: Session, *, actor: User | None, username: str, full_name: str,
+                role: Role, region_code: str | None) -> User:
+    """A new user; the very first user of an empty system must be an admin and needs no actor."""
+    existing = session.execute(select(func.count()).select_from(User)).scalar_one()
+    if existing == 0:
+        if role is not Role.ADMIN:
+            raise ValidationFailed("Pengguna pertama harus berperan admin.")
+    elif actor is None:
+        raise PermissionDenied("Membuat pengguna butuh admin (--as).")
+    else:
+        authorize(actor, Action.MANAGE_USERS)
+    if region_code is not None and session.get(Region, region_code) is None:
+        raise ValidationFailed(f"Kode wilayah {region_code} tidak dikenal (sudah `lumbung regions load`?).")
+    if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
+        raise ValidationFailed(f"Nama pengguna '{username}' sudah dipakai.")
+    user = User(username=username, full_name=full_name, role=role, region_code=region_code)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor.username if actor else username, action="user.create",
+                 entity="user", entity_id=user.id,
+                 diff={"username": username, "role": role.value, "region_code": region_code})
+    return user

@@ -1,0 +1,127 @@
+"""Moving many rows between DuckDB and the operational database, one dialect difference each.
+
+PostgreSQL gets COPY (DuckDB writes the CSV, psycopg streams it); SQLite gets executemany in
+large chunks. Both run inside the caller's transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+
+from lumbung.db import is_postgres
+
+CHUNK = 50_000
+BLOCK = 1 << 22
+
+
+def driver_connection(session: Session) -> Any:
+    """The DBAPI connection under the session's current transaction."""
+    return session.connection().connection.driver_connection
+
+
+def reserve_ids(session: Session, table: str, count: int) -> int:
+    """Reserve `count` consecutive primary keys of `table`; return the first.
+
+    The caller holds a lock that keeps other writers of `table` out until commit.
+    """
+    if count == 0:
+        return 0
+    if is_postgres(session):
+        last = session.execute(
+            text("SELECT setval(pg_get_serial_sequence(:t, 'id'), "
+                 "nextval(pg_get_serial_sequence(:t, 'id')) + :n - 1)"),
+            {"t": table, "n": count},
+        ).scalar_one()
+        return int(last) - count + 1
+    top = session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
+    return int(top) + 1
+
+
+def lock_for_writing(session: Session, tables: Sequence[str]) -> None:
+    """Keep other writers of `tables` out until this transaction ends (readers go on)."""
+    if is_postgres(session):
+        session.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE"))
+    else:
+        # BEGIN IMMEDIATE (db.py) already holds SQLite's single writer lock; touch the
+        # connection so the transaction has begun.
+        session.execute(text("SELECT 1"))
+
+
+def insert_from_duckdb(session: Session, con: duckdb.DuckDBPyConnection, query: str,
+                       table: str, columns: Sequence[str], scratch: Path) -> int:
+    """Insert the result of a DuckDB query into `table`; return the number of rows."""
+    if is_postgres(session):
+        path = scratch / f"{table}.copy.csv"
+        con.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)")
+        cols = ", ".join(columns)
+        with driver_connection(session).cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy, \
+                    path.open("rb") as handle:
+                while block := handle.read(BLOCK):
+                    copy.write(block)
+            count = cursor.rowcount
+        path.unlink()
+        return int(count)
+    result = con.execute(query)
+    placeholders = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+    cursor = driver_connection(session).cursor()
+    total = 0
+    while rows := result.fetchmany(CHUNK):
+        cursor.executemany(statement, rows)
+        total += len(rows)
+    cursor.close()
+    return total
+
+
+def fetch_arrow(session: Session, statement: Executable) -> pa.Table:
+    """A query's rows as an Arrow table (column types inferred from the values)."""
+    result = session.execute(statement)
+    names = list(result.keys())
+    columns: list[list[Any]] = [[] for _ in names]
+    for row in result:
+        for i, value in enumerate(row):
+            columns[i].append(value)
+    return pa.table({name: pa.array(values) for name, values in zip(names, columns, strict=True)})
+
+
+def push_keys(session: Session, name: str, keys: Iterable[str]) -> None:
+    """A temporary one-column table `name(k)` in the operational database holding `keys`."""
+    session.execute(text(f"CREATE TEMPORARY TABLE {name} (k VARCHAR(16) PRIMARY KEY)"))
+    if is_postgres(session):
+        with driver_connection(session).cursor() as cursor:
+            with cursor.copy(f"COPY {name} (k) FROM STDIN") as copy:
+                for key in keys:
+                    copy.write_row((key,))
+        return
+    cursor = driver_connection(session).cursor()
+    batch: list[tuple[str]] = []
+    for key in keys:
+        batch.append((key,))
+        if len(batch) >= CHUNK:
+            cursor.executemany(f"INSERT INTO {name} (k) VALUES (?)", batch)
+            batch.clear()
+    cursor.executemany(f"INSERT INTO {name} (k) VALUES (?)", batch)
+    cursor.close()
+
+
+def drop_temp(session: Session, name: str) -> None:
+    session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+
+
+def duck_table(con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, str],
+               rows: pa.Table) -> None:
+    """A DuckDB table with the given column types, filled from an Arrow table (may be empty)."""
+    con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in schema.items())})")
+    if rows.num_rows:
+        con.register("incoming", rows)
+        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
+        con.unregister("incoming")

@@ -1,0 +1,29 @@
+"""The `lumbung` command: thin wrappers that open a transaction and call the services."""
+
+from __future__ import annotations
+
+import typer
+
+from lumbung.cli.admin import audit_app, db_app, regions_app, users_app
+from lumbung.cli.demo import demo_command
+from lumbung.cli.registry import import_command, registry_app, request_app
+from lumbung.cli.releases import release_app
+from lumbung.cli.synth import synth_command
+
+app = typer.Typer(
+    help="Lumbung: registri sosial dan penyaluran bantuan.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(regions_app, name="regions")
+app.add_typer(users_app, name="users")
+app.add_typer(registry_app, name="registry")
+app.add_typer(request_app, name="request")
+app.add_typer(release_app, name="release")
+app.add_typer(audit_app, name="audit")
+app.command("import")(import_command)
+app.command("synth")(synth_command)
+app.command("demo")(demo_command)
+
+__all__ = ["app"]

@@ -1,0 +1,108 @@
+"""What every command shares: settings, the database, the acting user, output, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from lumbung.auth.models import User
+from lumbung.auth.service import get_user
+from lumbung.config import Settings, get_settings
+from lumbung.db import create_engine, session_scope
+from lumbung.errors import LumbungError, ValidationFailed
+from lumbung.registry.errors import BatchFileError
+
+console = Console(stderr=True)
+out = Console()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JsonOption = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+ActorOption = typer.Option(None, "--as", help="Username acting (default: LUMBUNG_ACTOR).")
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+_engines: dict[str, Engine] = {}
+
+
+def engine() -> Engine:
+    url = settings().database_url
+    if url not in _engines:
+        _engines[url] = create_engine(url)
+    return _engines[url]
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction for one command: commit when it succeeds, roll back when it fails."""
+    with session_scope(engine()) as session:
+        yield session
+
+
+def acting_user(session: Session, username: str | None) -> User:
+    name = username or settings().actor
+    if not name:
+        raise ValidationFailed("Siapa yang bertindak? Beri --as USERNAME atau LUMBUNG_ACTOR.")
+    return get_user(session, username=name)
+
+
+def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
+    if as_json:
+        out.print_json(json.dumps(payload, default=str, ensure_ascii=False))
+    else:
+        human()
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    result = Table(title=title)
+    for column in columns:
+        result.add_column(column)
+    for row in rows:
+        result.add_row(*(str(v) for v in row))
+    return result
+
+
+def handled(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn domain errors into a clear message and a non-zero exit code (JSON with --json)."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        as_json = bool(kwargs.get("as_json"))
+        try:
+            return func(*args, **kwargs)
+        except BatchFileError as exc:
+            errors = [e.as_dict() for e in exc.errors]
+            if as_json:
+                out.print_json(json.dumps({"error": "batch_unreadable", "errors": errors}))
+            else:
+                for e in exc.errors:
+                    console.print(f"[red]{e.file}[/red] baris {e.row} {e.column} "
+                                  f"[bold]{e.code}[/bold]: {e.message}", highlight=False)
+            raise typer.Exit(2) from exc
+        except LumbungError as exc:
+            if as_json:
+                out.print_json(json.dumps({"error": exc.code, "message": exc.message}))
+            else:
+                console.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
+            raise typer.Exit(1) from exc
+
+    return wrapper
+
+
+def fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]{message}[/red]")
+    sys.exit(code)

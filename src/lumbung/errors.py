@@ -1,0 +1,34 @@
+"""Domain errors; each carries the HTTP status an API answers with, translated in one place."""
+
+from __future__ import annotations
+
+
+class LumbungError(Exception):
+    status_code = 400
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationFailed(LumbungError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class NotFound(LumbungError):
+    status_code = 404
+    code = "not_found"
+
+
+class PermissionDenied(LumbungError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class Conflict(LumbungError):
+    """Someone else changed the record first (optimistic locking), or it exists already."""
+
+    status_code = 409
+    code = "conflict"

@@ -1,0 +1,44 @@
+"""Name normalisation for matching: one rule set, applied in Python or compiled to SQL.
+
+The rules are data (regular expressions in the common subset of Python `re` and RE2, which
+DuckDB uses), so a name normalises identically one at a time and a million at a time.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Titles and honorifics written before a name on Indonesian documents.
+TITLES = (
+    "h", "hj", "haji", "hajah", "hajjah", "drs", "dra", "dr", "ir", "prof", "kh", "bapak", "bpk",
+    "ibu", "sdr", "sdri", "tn", "ny", "nn", "alm", "almh", "almarhum", "almarhumah", "raden", "rd",
+)
+
+# (pattern, replacement), applied in order to the lower-cased name.
+RULES: tuple[tuple[str, str], ...] = (
+    # Degrees follow a comma: "SUTRISNO, S.H., M.Si." → "sutrisno"
+    (r",.*$", ""),
+    # One or more leading titles: "H. Hj.SITI" → "siti"
+    (r"^\s*((" + "|".join(TITLES) + r")(\.\s*|\s+))+", ""),
+    # Apostrophes join ("Ma'ruf" → "maruf"); any other non-letter separates.
+    (r"['`’]", ""),
+    (r"[^a-z]+", " "),
+    (r"^ +| +$", ""),
+)
+
+
+def normalise_name(name: str) -> str:
+    """The name as matching compares it: lower case, no titles, degrees or punctuation."""
+    text = name.lower()
+    for pattern, replacement in RULES:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+def normalise_name_sql(column: str) -> str:
+    """The same rules as a DuckDB expression over `column`."""
+    expr = f"lower({column})"
+    for pattern, replacement in RULES:
+        quoted = pattern.replace("'", "''")
+        expr = f"regexp_replace({expr}, '{quoted}', '{replacement}', 'g')"
+    return expr

@@ -1,0 +1,21 @@
+"""Every table, imported in one place for Alembic and the test fixtures."""
+
+from lumbung.audit.models import AuditEvent
+from lumbung.auth.models import User
+from lumbung.db import Base
+from lumbung.regions.models import Region
+from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member
+from lumbung.releases.models import Release
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "ChangeRequest",
+    "DuplicateReview",
+    "Household",
+    "ImportBatch",
+    "Member",
+    "Region",
+    "Release",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Kemendagri regions: provinces, regencies/cities, districts, villages; scope checks."""

@@ -1,0 +1,1 @@
+"""The registry: households, members, change requests, approvals, import."""

@@ -1,0 +1,218 @@
+"""Finding and opening the two files of a batch: headers checked, XLSX turned into CSV.
+
+Everything here is streaming: headers are read alone, an XLSX sheet is converted row by row,
+and the large-file scans read fixed-size blocks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from lumbung.registry import vocab
+from lumbung.registry.errors import BatchFileError, RowError
+
+BLOCK = 1 << 24
+ID_COLUMNS = ("kk_number", "nik")
+
+
+@dataclass(slots=True)
+class BatchFile:
+    """One table of the batch as a CSV that DuckDB can read."""
+
+    kind: str  # "households" or "members"
+    display_name: str  # what errors call the file: "members.csv", "batch.xlsx:members"
+    csv_path: Path
+    columns: list[str]  # normalised (lower-case) header, in file order
+    delimiter: str = ","
+    # True when the CSV carries its own first column `_row` (converted or re-numbered files)
+    numbered: bool = False
+
+
+@dataclass(slots=True)
+class Batch:
+    households: BatchFile
+    members: BatchFile
+    sources: list[dict[str, Any]]  # [{"file", "sha256", "bytes"}]
+    sha256: str
+    pre_errors: list[RowError] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def open_batch(paths: list[Path], workdir: Path) -> Batch:
+    """Find the households and members tables among `paths` (files or folders) and check them."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xlsx")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise BatchFileError([RowError(str(path), 0, "", "file_unreadable", "Berkas tidak ditemukan.")])
+    tables: dict[str, BatchFile] = {}
+    pre_errors: list[RowError] = []
+    for path in files:
+        if path.suffix.lower() == ".xlsx":
+            for table, errors in _convert_xlsx(path, workdir):
+                _keep(tables, table)
+                pre_errors.extend(errors)
+        else:
+            _keep(tables, _csv_table(path, workdir))
+    missing = [k for k in ("households", "members") if k not in tables]
+    if missing:
+        raise BatchFileError([
+            RowError(", ".join(str(p) for p in paths), 0, "", "missing_file",
+                     f"Batch tidak punya tabel {k}: butuh households.csv dan members.csv "
+                     "atau satu XLSX dengan sheet households dan members.")
+            for k in missing
+        ])
+    sources = [{"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files]
+    combined = hashlib.sha256("".join(s["sha256"] for s in sorted(sources, key=lambda s: s["sha256"])).encode())
+    return Batch(tables["households"], tables["members"], sources, combined.hexdigest(), pre_errors)
+
+
+def _keep(tables: dict[str, BatchFile], table: BatchFile) -> None:
+    if table.kind in tables:
+        raise BatchFileError([RowError(table.display_name, 1, "", "missing_file",
+                                       f"Dua tabel {table.kind} dalam satu batch "
+                                       f"({tables[table.kind].display_name}, {table.display_name}).")])
+    tables[table.kind] = table
+
+
+def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
+    """Which table a header belongs to, and its normalised column names; raise on any problem."""
+    columns = [h.strip().lower() for h in header]
+    kind = "members" if "nik" in columns else "households"
+    expected = vocab.MEMBER_COLUMNS if kind == "members" else vocab.HOUSEHOLD_COLUMNS
+    optional = vocab.MEMBER_OPTIONAL if kind == "members" else vocab.HOUSEHOLD_OPTIONAL
+    errors = [
+        RowError(display, 1, c, "unknown_column",
+                 f"Kolom '{c}' tidak dikenal dalam format {kind}; hapus atau perbaiki namanya.")
+        for c in columns if c not in expected
+    ]
+    errors += [
+        RowError(display, 1, c, "duplicate_column", f"Kolom '{c}' muncul lebih dari sekali.")
+        for c in sorted({c for c in columns if columns.count(c) > 1})
+    ]
+    errors += [
+        RowError(display, 1, c, "missing_column", f"Kolom wajib '{c}' tidak ada.")
+        for c in expected if c not in columns and c not in optional
+    ]
+    if errors:
+        raise BatchFileError(errors)
+    return kind, columns
+
+
+def _csv_table(path: Path, workdir: Path) -> BatchFile:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+    except (UnicodeDecodeError, OSError) as exc:
+        raise BatchFileError([RowError(path.name, 1, "", "file_unreadable",
+                                       f"Berkas tidak bisa dibaca sebagai CSV UTF-8: {exc}")]) from exc
+    # Excel in an Indonesian locale saves "CSV" with semicolons.
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    header = next(csv.reader([first], delimiter=delimiter), [])
+    kind, columns = _check_header(path.name, header)
+    if _has_blank_lines(path):
+        # DuckDB skips empty lines, which would shift every row number after them.
+        return _renumber_csv(path, workdir, kind, columns, delimiter)
+    return BatchFile(kind, path.name, path, columns, delimiter)
+
+
+def _has_blank_lines(path: Path) -> bool:
+    tail = b""
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            chunk = (tail + block).replace(b"\r\n", b"\n")
+            if b"\n\n" in chunk.rstrip(b"\n"):
+                return True
+            tail = chunk[-1:]
+    return False
+
+
+def _renumber_csv(path: Path, workdir: Path, kind: str, columns: list[str], delimiter: str) -> BatchFile:
+    out = workdir / f"{kind}.numbered.csv"
+    with path.open(encoding="utf-8-sig", newline="") as src, out.open("w", newline="") as dst:
+        reader = csv.reader(src, delimiter=delimiter)
+        writer = csv.writer(dst)
+        next(reader)
+        writer.writerow(["_row", *columns])
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                writer.writerow([reader.line_num, *record])
+    return BatchFile(kind, path.name, out, columns, ",", numbered=True)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _convert_xlsx(path: Path, workdir: Path) -> list[tuple[BatchFile, list[RowError]]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise BatchFileError([RowError(path.name, 0, "", "file_unreadable",
+                                       f"Berkas XLSX tidak bisa dibuka: {exc}")]) from exc
+    sheets = {name.strip().lower(): name for name in workbook.sheetnames}
+    results = []
+    try:
+        for kind in ("households", "members"):
+            if kind not in sheets:
+                continue
+            display = f"{path.name}:{kind}"
+            rows = workbook[sheets[kind]].iter_rows(values_only=True)
+            header = [_cell_text(v) for v in next(rows, ())]
+            while header and not header[-1]:
+                header.pop()
+            _, columns = _check_header(display, header)
+            id_positions = [(i, c) for i, c in enumerate(columns) if c in ID_COLUMNS]
+            errors: list[RowError] = []
+            out = workdir / f"{kind}.from-xlsx.csv"
+            with out.open("w", newline="", encoding="utf-8") as dst:
+                writer = csv.writer(dst)
+                writer.writerow(["_row", *columns])
+                for number, values in enumerate(rows, start=2):
+                    cells = list(values[: len(columns)]) + [None] * (len(columns) - len(values))
+                    if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells):
+                        continue
+                    for i, column in id_positions:
+                        if isinstance(cells[i], int | float) and not isinstance(cells[i], bool):
+                            errors.append(RowError(
+                                display, number, column, "numeric_id_cell",
+                                f"{column.upper()} tersimpan sebagai angka; Excel hanya menyimpan "
+                                "15 digit sehingga digit terakhir hilang. Format kolom sebagai Teks.",
+                            ))
+                    writer.writerow([number, *(_cell_text(v) for v in cells)])
+            results.append((BatchFile(kind, display, out, columns, ",", numbered=True), errors))
+    finally:
+        workbook.close()
+    return results
+
+
+def scratch_dir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="lumbung-import-")

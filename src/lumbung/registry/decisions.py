@@ -1,0 +1,89 @@
+"""Bulk decisions on imported families: verification by the regency, determination by the ministry.
+
+One set-based UPDATE per decision (a regency verifies tens of thousands of families from one
+musyawarah at once), one audit event naming exactly which families: their count and the
+sha256 of their sorted ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.orm import Session
+
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action, in_scope
+from lumbung.auth.service import authorize
+from lumbung.db import utcnow
+from lumbung.errors import PermissionDenied, ValidationFailed
+from lumbung.registry.models import Household
+
+# decision → (action needed, status before, status after)
+TRANSITIONS: dict[str, tuple[Action, str, str]] = {
+    "verify": (Action.VERIFY, "proposed", "verified"),
+    "reject": (Action.VERIFY, "proposed", "rejected"),
+    "determine": (Action.DETERMINE, "verified", "approved"),
+    "return": (Action.DETERMINE, "verified", "rejected"),
+}
+LEVEL_COLUMN = {2: "province_code", 5: "regency_code", 8: "district_code", 13: "village_code"}
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    decision: str
+    households: int
+    region: str | None
+    status_from: str
+    status_to: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision, "households": self.households, "region": self.region,
+                "from": self.status_from, "to": self.status_to}
+
+
+def region_filter(region_code: str) -> ColumnElement[bool]:
+    """Households inside a region of any level, by the code column of that level."""
+    column = LEVEL_COLUMN.get(len(region_code))
+    if column is None:
+        raise ValidationFailed(f"Kode wilayah {region_code} tidak berbentuk PP, PP.KK, PP.KK.CC "
+                               "atau PP.KK.CC.DDDD.")
+    return Household.__table__.c[column] == region_code  # type: ignore[no-any-return]
+
+
+def decide(session: Session, *, actor: User, decision: str, region_code: str | None = None,
+           import_batch_id: int | None = None, reason: str | None = None) -> DecisionResult:
+    """Move every family in `region_code` (default: the actor's whole scope) one step on."""
+    if decision not in TRANSITIONS:
+        raise ValidationFailed(f"Keputusan tidak dikenal: {decision}")
+    action, before, after = TRANSITIONS[decision]
+    authorize(actor, action)
+    if after == "rejected" and not (reason and reason.strip()):
+        raise ValidationFailed("Penolakan wajib disertai alasan.")
+    region = region_code or actor.region_code
+    if region is not None and not in_scope(actor.region_code, region):
+        raise PermissionDenied(f"Wilayah {region} di luar kewenangan {actor.username}.")
+    conditions = [Household.status == before]
+    if region is not None:
+        conditions.append(region_filter(region))
+    if import_batch_id is not None:
+        conditions.append(Household.import_batch_id == import_batch_id)
+    where = and_(*conditions)
+    ids = session.execute(select(Household.id).where(where).order_by(Household.id)).scalars().all()
+    if ids:
+        session.execute(
+            update(Household).where(where).values(
+                status=after, status_reason=reason, version=Household.version + 1,
+                updated_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+        digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+        audit.record(session, actor=actor.username, action=f"household.{decision}",
+                     entity="household", entity_id="*",
+                     diff={"from": before, "to": after, "region": region,
+                           "import_batch_id": import_batch_id, "reason": reason,
+                           "households": len(ids), "ids_sha256": digest})
+    return DecisionResult(decision, len(ids), region, before, after)

@@ -1,0 +1,170 @@
+"""Households, members, change requests, import batches and the duplicate review list."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lumbung.db import Base, utcnow
+from lumbung.registry import vocab
+
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def coded(values: tuple[str, ...], name: str) -> Enum:
+    """A string column restricted to a code list by a CHECK constraint (portable)."""
+    return Enum(*values, native_enum=False, create_constraint=True, length=24, name=name)
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(64))
+    entry_status: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Household(Base):
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    kk_number: Mapped[str] = mapped_column(String(16), unique=True)
+    village_code: Mapped[str] = mapped_column(String(13), ForeignKey("region.code"), index=True)
+    # Derived from village_code and kept for scope filters and release partitions.
+    district_code: Mapped[str] = mapped_column(String(8))
+    regency_code: Mapped[str] = mapped_column(String(5), index=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    address: Mapped[str | None] = mapped_column(Text)
+    rt: Mapped[str | None] = mapped_column(String(3))
+    rw: Mapped[str | None] = mapped_column(String(3))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    floor_area_m2: Mapped[float] = mapped_column(Float)
+    floor_material: Mapped[str] = mapped_column(coded(vocab.FLOOR_MATERIAL, "floor_material"))
+    wall_material: Mapped[str] = mapped_column(coded(vocab.WALL_MATERIAL, "wall_material"))
+    roof_material: Mapped[str] = mapped_column(coded(vocab.ROOF_MATERIAL, "roof_material"))
+    toilet: Mapped[str] = mapped_column(coded(vocab.TOILET, "toilet"))
+    water_source: Mapped[str] = mapped_column(coded(vocab.WATER_SOURCE, "water_source"))
+    lighting: Mapped[str] = mapped_column(coded(vocab.LIGHTING, "lighting"))
+    cooking_fuel: Mapped[str] = mapped_column(coded(vocab.COOKING_FUEL, "cooking_fuel"))
+    tenure: Mapped[str] = mapped_column(coded(vocab.TENURE, "tenure"))
+    owns_land: Mapped[bool] = mapped_column(Boolean)
+    motorbikes: Mapped[int] = mapped_column(SmallInteger)
+    has_car: Mapped[bool] = mapped_column(Boolean)
+    has_refrigerator: Mapped[bool] = mapped_column(Boolean)
+    has_air_conditioner: Mapped[bool] = mapped_column(Boolean)
+    has_gold: Mapped[bool] = mapped_column(Boolean)
+    large_livestock: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(coded(vocab.HOUSEHOLD_STATUS, "household_status"))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    import_batch_id: Mapped[int | None] = mapped_column(ID, ForeignKey("import_batch.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (Index("ix_household_status_regency", "status", "regency_code"),)
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ID, ForeignKey("household.id"), index=True)
+    nik: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_normalised: Mapped[str] = mapped_column(String(100))
+    sex: Mapped[str] = mapped_column(coded(vocab.SEX, "sex"))
+    birth_date: Mapped[date] = mapped_column(Date)
+    relationship: Mapped[str] = mapped_column(coded(vocab.RELATIONSHIP, "relationship"))
+    marital_status: Mapped[str] = mapped_column(coded(vocab.MARITAL_STATUS, "marital_status"))
+    education: Mapped[str] = mapped_column(coded(vocab.EDUCATION, "education"))
+    school_level: Mapped[str] = mapped_column(coded(vocab.SCHOOL_LEVEL, "school_level"))
+    occupation: Mapped[str] = mapped_column(coded(vocab.OCCUPATION, "occupation"))
+    disability: Mapped[str] = mapped_column(coded(vocab.DISABILITY, "disability"))
+    disability_severity: Mapped[str] = mapped_column(
+        coded(vocab.DISABILITY_SEVERITY, "disability_severity")
+    )
+    pregnant: Mapped[bool] = mapped_column(Boolean)
+    mother_name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(coded(vocab.MEMBER_STATUS, "member_status"))
+    dukcapil_match: Mapped[bool | None] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        # At most one active head per family, enforced by the database itself.
+        Index(
+            "uq_member_active_head",
+            "household_id",
+            unique=True,
+            sqlite_where=text("relationship = 'kepala_keluarga' AND status = 'active'"),
+            postgresql_where=text("relationship = 'kepala_keluarga' AND status = 'active'"),
+        ),
+    )
+
+
+class ChangeRequest(Base):
+    __tablename__ = "change_request"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(
+        coded(("new_family", "update", "add_member", "remove_member", "exit"), "request_kind")
+    )
+    household_id: Mapped[int] = mapped_column(ID, ForeignKey("household.id"), index=True)
+    village_code: Mapped[str] = mapped_column(String(13), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(
+        coded(("proposed", "verified", "approved", "rejected"), "request_state")
+    )
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    verified_by: Mapped[str | None] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DuplicateReview(Base):
+    """A NIK loaded twice with --allow-duplicates, waiting for a person to decide."""
+
+    __tablename__ = "duplicate_review"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    nik: Mapped[str] = mapped_column(String(16), index=True)
+    member_id: Mapped[int] = mapped_column(ID, ForeignKey("member.id"))
+    other_member_id: Mapped[int | None] = mapped_column(ID, ForeignKey("member.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(ID, ForeignKey("import_batch.id"))
+    state: Mapped[str] = mapped_column(coded(("open", "resolved"), "review_state"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,285 @@
+"""Change requests: a village operator proposes, the regency verifies, the ministry determines.
+
+Kinds: new_family, update (household fields), add_member, remove_member (deceased, moved,
+removed), exit (the family leaves the registry). Every step checks the actor's role and region,
+writes an audit event, and respects optimistic locking: a request carries the family's version
+it was made against, and determination refuses it if the family changed since.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
+from lumbung.db import utcnow
+from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.identity.names import normalise_name
+from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS
+from lumbung.registry.models import ChangeRequest, Household, Member
+from lumbung.registry.validation import (
+    FamilyCheck,
+    household_cells,
+    member_cells,
+    validate_family,
+)
+
+KINDS = ("new_family", "update", "add_member", "remove_member", "exit")
+MEMBER_EXIT_STATUS = ("deceased", "moved", "removed")
+UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
+
+
+def _household(session: Session, kk_number: str) -> Household:
+    household = session.execute(
+        select(Household).where(Household.kk_number == kk_number)).scalar_one_or_none()
+    if household is None:
+        raise NotFound(f"Keluarga dengan KK {kk_number} tidak ada di registry.")
+    return household
+
+
+def _active_members(session: Session, household: Household) -> list[Member]:
+    return list(session.execute(
+        select(Member).where(Member.household_id == household.id, Member.status == "active")
+        .order_by(Member.id)).scalars())
+
+
+def _check(session: Session, actor: User, household: dict[str, Any],
+           members: list[dict[str, Any]]) -> FamilyCheck:
+    """validate_family, raising one ValidationFailed that lists every problem."""
+    result = validate_family(session, household=household, members=members,
+                             scope=actor.region_code)
+    if result.errors:
+        raise ValidationFailed("; ".join(
+            f"{e.file}{f' #{e.row - 1}' if e.file == 'members' else ''} {e.column}: "
+            f"{e.message} ({e.code})" for e in result.errors))
+    assert result.household is not None
+    return result
+
+
+def _duplicate_nik(session: Session, nik: str, household_id: int | None) -> None:
+    other = session.execute(
+        select(Household.kk_number).join(Member, Member.household_id == Household.id)
+        .where(Member.nik == nik, Member.status == "active", Household.id != (household_id or 0))
+    ).first()
+    if other:
+        raise Conflict(f"NIK {nik} sudah aktif pada keluarga lain (duplicate_nik).")
+
+
+def _member(values: dict[str, Any], household_id: int) -> Member:
+    """A new active member from values typed by validate_family."""
+    fields = {k: v for k, v in values.items() if k != "kk_number"}
+    return Member(household_id=household_id, name_normalised=normalise_name(fields["name"]),
+                  status="active", **fields)
+
+
+def propose(session: Session, *, actor: User, kind: str, payload: dict[str, Any],
+            kk_number: str | None = None, base_version: int | None = None) -> ChangeRequest:
+    """Record a proposal (and, for a new family, the family itself in status `proposed`)."""
+    authorize(actor, Action.PROPOSE)
+    if kind not in KINDS:
+        raise ValidationFailed(f"Jenis usulan tidak dikenal: {kind}; pilihan: {', '.join(KINDS)}")
+    if kind == "new_family":
+        household = _propose_new_family(session, actor, payload)
+    else:
+        if kk_number is None or base_version is None:
+            raise ValidationFailed("Usulan perubahan butuh nomor KK dan versi data keluarga.")
+        household = _household(session, kk_number)
+        authorize(actor, Action.PROPOSE, household.village_code)
+        if household.status not in ("approved", "verified", "proposed"):
+            raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")
+        if household.version != base_version:
+            raise Conflict(f"Data keluarga sudah berubah (versi {household.version}, usulan dibuat "
+                           f"atas versi {base_version}); muat ulang lalu ajukan lagi.")
+        _check_change(session, actor, household, kind, payload)
+    request = ChangeRequest(kind=kind, household_id=household.id,
+                            village_code=household.village_code, payload=payload,
+                            base_version=household.version, state="proposed",
+                            proposed_by=actor.username)
+    session.add(request)
+    session.flush()
+    audit.record(session, actor=actor.username, action=f"request.propose.{kind}",
+                 entity="change_request", entity_id=request.id,
+                 diff={"kk_number": household.kk_number, "payload": payload})
+    return request
+
+
+def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) -> Household:
+    cells = dict(payload.get("household") or {})
+    members = [dict(m) for m in payload.get("members") or []]
+    kk = str(cells.get("kk_number", "")).strip()
+    for m in members:
+        m.setdefault("kk_number", kk)
+    checked = _check(session, actor, cells, members)
+    if session.execute(select(Household.id).where(Household.kk_number == kk)).first():
+        raise Conflict(f"KK {kk} sudah terdaftar (kk_exists).")
+    for m in checked.members:
+        _duplicate_nik(session, m["nik"], None)
+    values = dict(checked.household or {})
+    village = values["village_code"]
+    authorize(actor, Action.PROPOSE, village)
+    household = Household(district_code=village[:8], regency_code=village[:5],
+                          province_code=village[:2], status="proposed", **values)
+    session.add(household)
+    session.flush()
+    session.add_all(_member(m, household.id) for m in checked.members)
+    session.flush()
+    return household
+
+
+def _check_change(session: Session, actor: User, household: Household, kind: str,
+                  payload: dict[str, Any]) -> None:
+    cells = household_cells(household)
+    members = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
+    if kind == "update":
+        changes = dict(payload.get("changes") or {})
+        bad = sorted(set(changes) - UPDATABLE)
+        if not changes or bad:
+            raise ValidationFailed(f"Kolom yang bisa diubah: {', '.join(sorted(UPDATABLE))}; "
+                                   f"tidak dikenal: {', '.join(bad) or '(kosong)'}")
+        cells.update({k: None if v is None else str(v) for k, v in changes.items()})
+    elif kind == "add_member":
+        member = dict(payload.get("member") or {})
+        member["kk_number"] = household.kk_number
+        _duplicate_nik(session, str(member.get("nik", "")).strip(), household.id)
+        members.append(member)
+    elif kind == "remove_member":
+        nik, status = payload.get("nik"), payload.get("status")
+        if status not in MEMBER_EXIT_STATUS:
+            raise ValidationFailed(f"status anggota keluar: {', '.join(MEMBER_EXIT_STATUS)}")
+        remaining = [m for m in members if m["nik"] != nik]
+        if len(remaining) == len(members):
+            raise NotFound(f"NIK {nik} bukan anggota aktif keluarga ini.")
+        members = remaining
+    elif kind == "exit" and not str(payload.get("reason") or "").strip():
+        raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
+    if kind != "exit":
+        _check(session, actor, cells, members)
+
+
+def _request(session: Session, request_id: int) -> ChangeRequest:
+    request = session.get(ChangeRequest, request_id)
+    if request is None:
+        raise NotFound(f"Usulan {request_id} tidak ada.")
+    return request
+
+
+def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
+    """The regency's check of a proposal: proposed → verified."""
+    request = _request(session, request_id)
+    authorize(actor, Action.VERIFY, request.village_code)
+    _expect(request, "proposed")
+    request.state, request.verified_by, request.verified_at = "verified", actor.username, utcnow()
+    if request.kind == "new_family":
+        _set_status(session, request, "verified", None)
+    audit.record(session, actor=actor.username, action="request.verify",
+                 entity="change_request", entity_id=request.id, diff={"kind": request.kind})
+    return request
+
+
+def reject(session: Session, *, actor: User, request_id: int, reason: str) -> ChangeRequest:
+    """Refuse a proposal with a reason: the regency before verification, the ministry after."""
+    request = _request(session, request_id)
+    action = Action.VERIFY if request.state == "proposed" else Action.DETERMINE
+    authorize(actor, action, request.village_code)
+    if request.state not in ("proposed", "verified"):
+        raise Conflict(f"Usulan {request.id} sudah {request.state}.")
+    if not reason.strip():
+        raise ValidationFailed("Penolakan wajib disertai alasan.")
+    request.state, request.reason = "rejected", reason
+    request.decided_by, request.decided_at = actor.username, utcnow()
+    if request.kind == "new_family":
+        _set_status(session, request, "rejected", reason)
+    audit.record(session, actor=actor.username, action="request.reject",
+                 entity="change_request", entity_id=request.id,
+                 diff={"kind": request.kind, "reason": reason})
+    return request
+
+
+def determine(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
+    """The ministry's determination (penetapan): verified → approved, and the change applied."""
+    request = _request(session, request_id)
+    authorize(actor, Action.DETERMINE, request.village_code)
+    _expect(request, "verified")
+    household = session.get(Household, request.household_id)
+    assert household is not None
+    if request.kind != "new_family" and household.version != request.base_version:
+        raise Conflict(f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
+                       f"{request.base_version} → {household.version}); usulan harus diajukan ulang.")
+    before = household_cells(household)
+    try:
+        _apply(session, request, household)
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict(f"Keluarga {household.kk_number} baru saja diubah pengguna lain.") from exc
+    request.state, request.decided_by, request.decided_at = "approved", actor.username, utcnow()
+    after = household_cells(household)
+    audit.record(session, actor=actor.username, action=f"request.determine.{request.kind}",
+                 entity="household", entity_id=household.id,
+                 diff={"request": request.id, "kk_number": household.kk_number,
+                       "changed": {k: [before[k], after[k]] for k in after if before[k] != after[k]},
+                       "payload": request.payload})
+    return request
+
+
+def _apply(session: Session, request: ChangeRequest, household: Household) -> None:
+    payload = request.payload
+    if request.kind == "new_family":
+        household.status = "approved"
+    elif request.kind == "update":
+        cells = household_cells(household)
+        cells.update({k: None if v is None else str(v) for k, v in payload["changes"].items()})
+        members = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
+        checked = validate_family(session, household=cells, members=members, scope=None)
+        for column, value in (checked.household or {}).items():
+            if column in UPDATABLE:
+                setattr(household, column, value)
+        household.district_code = household.village_code[:8]
+        household.regency_code = household.village_code[:5]
+        household.province_code = household.village_code[:2]
+    elif request.kind == "add_member":
+        member = dict(payload["member"], kk_number=household.kk_number)
+        family = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
+        checked = validate_family(session, household=household_cells(household),
+                                  members=[*family, member], scope=None)
+        added = [m for m in checked.members if m["nik"] == str(member["nik"]).strip()]
+        if checked.errors or not added:
+            raise ValidationFailed("; ".join(e.message for e in checked.errors))
+        _duplicate_nik(session, added[0]["nik"], household.id)
+        session.add(_member(added[0], household.id))
+        household.updated_at = utcnow()  # bumps the family's version: its membership changed
+    elif request.kind == "remove_member":
+        member = session.execute(select(Member).where(
+            Member.household_id == household.id, Member.nik == payload["nik"],
+            Member.status == "active")).scalar_one()
+        member.status = payload["status"]
+        household.updated_at = utcnow()
+    elif request.kind == "exit":
+        household.status, household.status_reason = "inactive", str(payload["reason"])
+
+
+def _set_status(session: Session, request: ChangeRequest, status: str, reason: str | None) -> None:
+    household = session.get(Household, request.household_id)
+    assert household is not None
+    household.status, household.status_reason = status, reason
+
+
+def _expect(request: ChangeRequest, state: str) -> None:
+    if request.state != state:
+        raise Conflict(f"Usulan {request.id} berstatus {request.state}, bukan {state}.")
+
+
+def pending(session: Session, *, actor: User, state: str = "proposed") -> list[ChangeRequest]:
+    """Requests in `state` within the actor's region."""
+    authorize(actor, Action.READ)
+    query = select(ChangeRequest).where(ChangeRequest.state == state).order_by(ChangeRequest.id)
+    if actor.region_code:
+        query = query.where((ChangeRequest.village_code == actor.region_code)
+                            | ChangeRequest.village_code.startswith(actor.region_code + "."))
+    return list(session.execute(query).scalars())
+

@@ -1,0 +1,1 @@
+"""Releases: determined, immutable Parquet snapshots of the approved registry."""

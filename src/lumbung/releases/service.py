@@ -1,0 +1,178 @@
+"""Creating and verifying releases: the approved registry frozen as Parquet plus a manifest.
+
+A release is written to a staging folder, hashed, then renamed into place and recorded in the
+database in the caller's transaction. A crash leaves at most a staging folder or an unrecorded
+folder, both cleared by the next attempt; a recorded release is never written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import lumbung
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
+from lumbung.db import utcnow
+from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.releases.export import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, load_snapshot
+from lumbung.releases.models import Release
+
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MANIFEST = "manifest.json"
+BLOCK = 1 << 22
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResult:
+    release: str
+    households: int
+    members: int
+    manifest: str
+    path: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"release": self.release, "households": self.households, "members": self.members,
+                "manifest": self.manifest, "path": self.path}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def create_release(session: Session, *, actor: User, label: str, releases_dir: Path,
+                   decree: str | None = None) -> ReleaseResult:
+    """Freeze the approved registry as release `label` (refused if the label exists)."""
+    authorize(actor, Action.RELEASE)
+    if not LABEL.fullmatch(label):
+        raise ValidationFailed("Label rilis hanya huruf, angka, titik, garis bawah dan strip "
+                               "(maks. 64), diawali huruf atau angka.")
+    if session.execute(select(Release.id).where(Release.label == label)).first():
+        raise Conflict(f"Rilis {label} sudah ada dan tidak bisa ditimpa.")
+    target = releases_dir / label
+    if target.exists():
+        shutil.rmtree(target)  # written by an attempt that crashed before it was recorded
+    staging = releases_dir / f".staging-{label}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        counts, files = _write(session, staging)
+        created_at = utcnow()
+        manifest = {
+            "label": label, "decree": decree, "created_at": created_at.isoformat(),
+            "created_by": actor.username, "lumbung_version": lumbung.__version__,
+            "households": counts["households"], "members": counts["members"],
+            "by_province": counts["by_province"], "audit_head": audit.head(session),
+            "schema": {"households": HOUSEHOLD_COLUMNS, "members": MEMBER_COLUMNS},
+            "files": files,
+        }
+        body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        (staging / MANIFEST).write_bytes(body)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    release = Release(label=label, decree=decree, created_at=created_at,
+                      created_by=actor.username, households=counts["households"],
+                      members=counts["members"], manifest=manifest,
+                      manifest_sha256=hashlib.sha256(body).hexdigest())
+    session.add(release)
+    session.flush()
+    audit.record(session, actor=actor.username, action="release.create", entity="release",
+                 entity_id=label, diff={"households": release.households,
+                                        "members": release.members,
+                                        "manifest_sha256": release.manifest_sha256})
+    return ReleaseResult(label, release.households, release.members,
+                         str(target / MANIFEST), str(target))
+
+
+def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    con = duckdb.connect(str(staging / "scratch.duckdb"))
+    try:
+        con.execute("SET memory_limit = '1GB'")
+        con.execute("SET preserve_insertion_order = true")
+        load_snapshot(session, con, staging)
+        for table in ("households", "members"):
+            con.execute(f"COPY (SELECT * FROM {table} ORDER BY province_code, id) TO "
+                        f"'{staging / table}' (FORMAT parquet, PARTITION_BY (province_code), "
+                        "COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+        by_province = dict(con.execute(
+            "SELECT province_code, count(*) FROM households GROUP BY 1 ORDER BY 1").fetchall())
+        counts = {"households": _one(con, "SELECT count(*) FROM households"),
+                  "members": _one(con, "SELECT count(*) FROM members"),
+                  "by_province": by_province}
+        rows = dict(con.execute(
+            "SELECT filename, count(*) FROM read_parquet($g, filename = true, "
+            "hive_partitioning = false) GROUP BY 1",
+            {"g": str(staging / "*" / "*" / "*.parquet")}).fetchall()) if counts["households"] else {}
+    finally:
+        con.close()
+        for leftover in staging.glob("scratch.duckdb*"):
+            leftover.unlink()
+    files = [
+        {"path": str(p.relative_to(staging)), "rows": int(rows.get(str(p), 0)),
+         "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(staging.rglob("*.parquet"))
+    ]
+    return counts, files
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    release: str
+    ok: bool
+    files: int
+    problems: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"release": self.release, "ok": self.ok, "files": self.files,
+                "problems": self.problems}
+
+
+def verify_release(session: Session, *, label: str, releases_dir: Path) -> VerifyReport:
+    """Recompute every hash of a release and compare with its manifest and the database."""
+    release = session.execute(select(Release).where(Release.label == label)).scalar_one_or_none()
+    if release is None:
+        raise NotFound(f"Rilis {label} tidak tercatat di database.")
+    folder = releases_dir / label
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        return VerifyReport(label, False, 0, [f"{manifest_path} tidak ada"])
+    problems = []
+    body = manifest_path.read_bytes()
+    if hashlib.sha256(body).hexdigest() != release.manifest_sha256:
+        problems.append("manifest.json berbeda dari yang dicatat saat rilis dibuat")
+    manifest = json.loads(body)
+    listed = {f["path"]: f for f in manifest.get("files", [])}
+    present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
+    problems += [f"{p}: berkas tambahan yang tidak ada di manifest" for p in sorted(present - set(listed))]
+    problems += [f"{p}: berkas hilang" for p in sorted(set(listed) - present)]
+    for path in sorted(present & set(listed)):
+        if sha256_file(folder / path) != listed[path]["sha256"]:
+            problems.append(f"{path}: isi berubah (sha256 tidak cocok)")
+    return VerifyReport(label, not problems, len(listed), problems)
+
+
+def list_releases(session: Session) -> list[Release]:
+    return list(session.execute(select(Release).order_by(Release.created_at)).scalars())
