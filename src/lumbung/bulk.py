@@ -36,8 +36,10 @@ def reserve_ids(session: Session, table: str, count: int) -> int:
         return 0
     if is_postgres(session):
         last = session.execute(
-            text("SELECT setval(pg_get_serial_sequence(:t, 'id'), "
-                 "nextval(pg_get_serial_sequence(:t, 'id')) + :n - 1)"),
+            text(
+                "SELECT setval(pg_get_serial_sequence(:t, 'id'), "
+                "nextval(pg_get_serial_sequence(:t, 'id')) + :n - 1)"
+            ),
             {"t": table, "n": count},
         ).scalar_one()
         return int(last) - count + 1
@@ -55,16 +57,24 @@ def lock_for_writing(session: Session, tables: Sequence[str]) -> None:
         session.execute(text("SELECT 1"))
 
 
-def insert_from_duckdb(session: Session, con: duckdb.DuckDBPyConnection, query: str,
-                       table: str, columns: Sequence[str], scratch: Path) -> int:
+def insert_from_duckdb(
+    session: Session,
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    table: str,
+    columns: Sequence[str],
+    scratch: Path,
+) -> int:
     """Insert the result of a DuckDB query into `table`; return the number of rows."""
     if is_postgres(session):
         path = scratch / f"{table}.copy.csv"
         con.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)")
         cols = ", ".join(columns)
         with driver_connection(session).cursor() as cursor:
-            with cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy, \
-                    path.open("rb") as handle:
+            with (
+                cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+                path.open("rb") as handle,
+            ):
                 while block := handle.read(BLOCK):
                     copy.write(block)
             count = cursor.rowcount
@@ -97,10 +107,10 @@ def push_keys(session: Session, name: str, keys: Iterable[str]) -> None:
     """A temporary one-column table `name(k)` in the operational database holding `keys`."""
     session.execute(text(f"CREATE TEMPORARY TABLE {name} (k VARCHAR(16) PRIMARY KEY)"))
     if is_postgres(session):
-        with driver_connection(session).cursor() as cursor:
-            with cursor.copy(f"COPY {name} (k) FROM STDIN") as copy:
-                for key in keys:
-                    copy.write_row((key,))
+        cursor = driver_connection(session).cursor()
+        with cursor, cursor.copy(f"COPY {name} (k) FROM STDIN") as copy:
+            for key in keys:
+                copy.write_row((key,))
         return
     cursor = driver_connection(session).cursor()
     batch: list[tuple[str]] = []
@@ -117,8 +127,9 @@ def drop_temp(session: Session, name: str) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
-def duck_table(con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, str],
-               rows: pa.Table) -> None:
+def duck_table(
+    con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, str], rows: pa.Table
+) -> None:
     """A DuckDB table with the given column types, filled from an Arrow table (may be empty)."""
     con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in schema.items())})")
     if rows.num_rows:

@@ -25,18 +25,36 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(*, id: int, at: datetime, actor: str, action: str, entity: str,  # noqa: A002
-               entity_id: str, diff: dict[str, Any], prev_hash: str) -> str:
+def event_hash(
+    *,
+    id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    diff: dict[str, Any],
+    prev_hash: str,
+) -> str:
     """The sha256 of an event's canonical JSON, which includes the previous event's hash."""
     body = json.dumps(
         [id, _stamp(at), actor, action, entity, entity_id, diff, prev_hash],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def record(session: Session, *, actor: str, action: str, entity: str, entity_id: str | int,
-           diff: dict[str, Any]) -> AuditEvent:
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | int,
+    diff: dict[str, Any],
+) -> AuditEvent:
     """Append one event to the chain (inside the caller's transaction)."""
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
@@ -48,10 +66,24 @@ def record(session: Session, *, actor: str, action: str, entity: str, entity_id:
     diff = json.loads(json.dumps(diff, default=str))
     at = utcnow()
     event = AuditEvent(
-        id=event_id, at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-        diff=diff, prev_hash=prev,
-        hash=event_hash(id=event_id, at=at, actor=actor, action=action, entity=entity,
-                        entity_id=str(entity_id), diff=diff, prev_hash=prev),
+        id=event_id,
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        diff=diff,
+        prev_hash=prev,
+        hash=event_hash(
+            id=event_id,
+            at=at,
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            diff=diff,
+            prev_hash=prev,
+        ),
     )
     session.add(event)
     session.flush()
@@ -80,14 +112,23 @@ def verify(session: Session, *, expect_head: str | None = None) -> ChainReport:
             problems.append(f"event {prev_id + 1}–{event.id - 1} missing (deleted)")
         if event.prev_hash != prev_hash:
             problems.append(f"event {event.id}: prev_hash does not match event {prev_id}")
-        expected = event_hash(id=event.id, at=event.at, actor=event.actor, action=event.action,
-                              entity=event.entity, entity_id=event.entity_id, diff=event.diff,
-                              prev_hash=event.prev_hash)
+        expected = event_hash(
+            id=event.id,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            entity=event.entity,
+            entity_id=event.entity_id,
+            diff=event.diff,
+            prev_hash=event.prev_hash,
+        )
         if expected != event.hash:
             problems.append(f"event {event.id}: content altered (hash differs)")
         prev_id, prev_hash = event.id, event.hash
     if expect_head is not None and expect_head != prev_hash:
-        problems.append(f"head is {prev_hash}, expected {expect_head} (events removed from the end?)")
+        problems.append(
+            f"head is {prev_hash}, expected {expect_head} (events removed from the end?)"
+        )
     return ChainReport(not problems, count, prev_hash, problems)
 
 

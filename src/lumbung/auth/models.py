@@ -18,8 +18,14 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, create_constraint=True, length=20,
-             values_callable=lambda e: [m.value for m in e], name="role")
+        Enum(
+            Role,
+            native_enum=False,
+            create_constraint=True,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+            name="role",
+        )
     )
     # A region code at any level ("32", "32.76", "32.76.01.1001"); NULL means national.
     region_code: Mapped[str | None] = mapped_column(String(13), ForeignKey("region.code"))

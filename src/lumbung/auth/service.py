@@ -25,12 +25,20 @@ def authorize(user: User, action: Action, region_code: str | None = None) -> Non
         raise PermissionDenied(f"Peran {user.role.value} tidak boleh melakukan '{action.value}'.")
     if region_code is not None and not in_scope(user.region_code, region_code):
         raise PermissionDenied(
-            f"Wilayah {region_code} di luar kewenangan {user.username} ({user.region_code or 'nasional'})."
+            f"Wilayah {region_code} di luar kewenangan {user.username} "
+            f"({user.region_code or 'nasional'})."
         )
 
 
-def create_user(session: Session, *, actor: User | None, username: str, full_name: str,
-                role: Role, region_code: str | None) -> User:
+def create_user(
+    session: Session,
+    *,
+    actor: User | None,
+    username: str,
+    full_name: str,
+    role: Role,
+    region_code: str | None,
+) -> User:
     """A new user; the very first user of an empty system must be an admin and needs no actor."""
     existing = session.execute(select(func.count()).select_from(User)).scalar_one()
     if existing == 0:
@@ -41,13 +49,20 @@ def create_user(session: Session, *, actor: User | None, username: str, full_nam
     else:
         authorize(actor, Action.MANAGE_USERS)
     if region_code is not None and session.get(Region, region_code) is None:
-        raise ValidationFailed(f"Kode wilayah {region_code} tidak dikenal (sudah `lumbung regions load`?).")
+        raise ValidationFailed(
+            f"Kode wilayah {region_code} tidak dikenal (sudah `lumbung regions load`?)."
+        )
     if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
         raise ValidationFailed(f"Nama pengguna '{username}' sudah dipakai.")
     user = User(username=username, full_name=full_name, role=role, region_code=region_code)
     session.add(user)
     session.flush()
-    audit.record(session, actor=actor.username if actor else username, action="user.create",
-                 entity="user", entity_id=user.id,
-                 diff={"username": username, "role": role.value, "region_code": region_code})
+    audit.record(
+        session,
+        actor=actor.username if actor else username,
+        action="user.create",
+        entity="user",
+        entity_id=user.id,
+        diff={"username": username, "role": role.value, "region_code": region_code},
+    )
     return user

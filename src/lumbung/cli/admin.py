@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from sqlalchemy import select
 
@@ -37,9 +39,11 @@ def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOptio
     """Create or migrate the schema to the newest revision."""
     migrate.upgrade(engine(), revision)
     current = migrate.current(engine())
-    emit(as_json, {"database": engine().url.render_as_string(hide_password=True),
-                   "revision": current},
-         lambda: out.print(f"Skema pada revisi {current}."))
+    emit(
+        as_json,
+        {"database": engine().url.render_as_string(hide_password=True), "revision": current},
+        lambda: out.print(f"Skema pada revisi {current}."),
+    )
 
 
 @regions_app.command("load")
@@ -49,27 +53,49 @@ def regions_load(as_json: bool = JsonOption) -> None:
     with unit_of_work() as session:
         counts = load_regions(session, actor=settings().actor or "system")
     payload = {k: counts[k] for k in ("provinces", "regencies", "districts", "villages")}
-    emit(as_json, payload, lambda: out.print(
-        f"{counts['provinces']} provinsi, {counts['regencies']} kabupaten/kota, "
-        f"{counts['districts']} kecamatan, {counts['villages']} desa/kelurahan "
-        f"({counts['added']} baru)."))
+    emit(
+        as_json,
+        payload,
+        lambda: out.print(
+            f"{counts['provinces']} provinsi, {counts['regencies']} kabupaten/kota, "
+            f"{counts['districts']} kecamatan, {counts['villages']} desa/kelurahan "
+            f"({counts['added']} baru)."
+        ),
+    )
 
 
 @users_app.command("add")
 @handled
-def users_add(username: str, role: Role = typer.Option(..., "--role"),
-              region: str | None = typer.Option(None, "--region", help="Scope; none = national."),
-              full_name: str | None = typer.Option(None, "--name"),
-              actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+def users_add(
+    username: str,
+    role: Role = typer.Option(..., "--role"),
+    region: str | None = typer.Option(None, "--region", help="Scope; none = national."),
+    full_name: str | None = typer.Option(None, "--name"),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Add a user (the first user must be an admin and needs no --as)."""
     with unit_of_work() as session:
         admin = acting_user(session, actor) if (actor or settings().actor) else None
-        user = create_user(session, actor=admin, username=username,
-                           full_name=full_name or username, role=role, region_code=region)
-        payload = {"id": user.id, "username": user.username, "role": user.role.value,
-                   "region_code": user.region_code}
-    emit(as_json, payload, lambda: out.print(
-        f"Pengguna {username} ({role.value}, {region or 'nasional'}) dibuat."))
+        user = create_user(
+            session,
+            actor=admin,
+            username=username,
+            full_name=full_name or username,
+            role=role,
+            region_code=region,
+        )
+        payload = {
+            "id": user.id,
+            "username": user.username,
+            "role": user.role.value,
+            "region_code": user.region_code,
+        }
+    emit(
+        as_json,
+        payload,
+        lambda: out.print(f"Pengguna {username} ({role.value}, {region or 'nasional'}) dibuat."),
+    )
 
 
 @users_app.command("list")
@@ -77,19 +103,39 @@ def users_add(username: str, role: Role = typer.Option(..., "--role"),
 def users_list(as_json: bool = JsonOption) -> None:
     """Every user with role and region."""
     with unit_of_work() as session:
-        rows = [{"username": u.username, "role": u.role.value, "region_code": u.region_code,
-                 "active": u.active}
-                for u in session.execute(select(User).order_by(User.username)).scalars()]
-    emit(as_json, rows, lambda: out.print(table(
-        "Pengguna", ["username", "peran", "wilayah", "aktif"],
-        [[r["username"], r["role"], r["region_code"] or "nasional", r["active"]] for r in rows])))
+        rows = [
+            {
+                "username": u.username,
+                "role": u.role.value,
+                "region_code": u.region_code,
+                "active": u.active,
+            }
+            for u in session.execute(select(User).order_by(User.username)).scalars()
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: out.print(
+            table(
+                "Pengguna",
+                ["username", "peran", "wilayah", "aktif"],
+                [
+                    [r["username"], r["role"], r["region_code"] or "nasional", r["active"]]
+                    for r in rows
+                ],
+            )
+        ),
+    )
 
 
 @audit_app.command("verify")
 @handled
-def audit_verify(expect_head: str | None = typer.Option(
-        None, "--expect-head", help="A head hash published earlier (detects a cut tail)."),
-        as_json: bool = JsonOption) -> None:
+def audit_verify(
+    expect_head: str | None = typer.Option(
+        None, "--expect-head", help="A head hash published earlier (detects a cut tail)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Recompute the hash chain; fail on any altered, deleted or reordered event."""
     with unit_of_work() as session:
         report = audit.verify(session, expect_head=expect_head)
@@ -109,16 +155,45 @@ def audit_verify(expect_head: str | None = typer.Option(
 
 @audit_app.command("log")
 @handled
-def audit_log(limit: int = typer.Option(20, "--limit"), actor: str | None = ActorOption,
-              as_json: bool = JsonOption) -> None:
+def audit_log(
+    limit: int = typer.Option(20, "--limit"),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """The newest audit events."""
     with unit_of_work() as session:
         acting_user(session, actor)
-        rows = [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                 "entity": e.entity, "entity_id": e.entity_id, "diff": e.diff}
-                for e in session.execute(select(AuditEvent).order_by(AuditEvent.id.desc())
-                                         .limit(limit)).scalars()]
-    emit(as_json, rows, lambda: out.print(table(
-        "Audit", ["id", "waktu", "pelaku", "aksi", "entitas"],
-        [[r["id"], r["at"][:19], r["actor"], r["action"], f"{r['entity']} {r['entity_id']}"]
-         for r in rows])))
+        rows: list[dict[str, Any]] = [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "entity": e.entity,
+                "entity_id": e.entity_id,
+                "diff": e.diff,
+            }
+            for e in session.execute(
+                select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+            ).scalars()
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: out.print(
+            table(
+                "Audit",
+                ["id", "waktu", "pelaku", "aksi", "entitas"],
+                [
+                    [
+                        r["id"],
+                        r["at"][:19],
+                        r["actor"],
+                        r["action"],
+                        f"{r['entity']} {r['entity_id']}",
+                    ]
+                    for r in rows
+                ],
+            )
+        ),
+    )

@@ -90,8 +90,11 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
                 out.print_json(json.dumps({"error": "batch_unreadable", "errors": errors}))
             else:
                 for e in exc.errors:
-                    console.print(f"[red]{e.file}[/red] baris {e.row} {e.column} "
-                                  f"[bold]{e.code}[/bold]: {e.message}", highlight=False)
+                    console.print(
+                        f"[red]{e.file}[/red] baris {e.row} {e.column} "
+                        f"[bold]{e.code}[/bold]: {e.message}",
+                        highlight=False,
+                    )
             raise typer.Exit(2) from exc
         except LumbungError as exc:
             if as_json:

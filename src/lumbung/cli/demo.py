@@ -42,45 +42,71 @@ def demo_command(
         for username, name, role, region in DEMO_USERS:
             if not session.execute(select(User).where(User.username == username)).first():
                 admin = None if username == "admin" else get_user(session, username="admin")
-                create_user(session, actor=admin, username=username, full_name=name, role=role,
-                            region_code=region)
+                create_user(
+                    session,
+                    actor=admin,
+                    username=username,
+                    full_name=name,
+                    role=role,
+                    region_code=region,
+                )
     batch_dir = s.data_dir / "demo-batch"
     with console.status(f"membuat {households:,} keluarga sintetis"):
         synth = generate(households=households, seed=seed, out_dir=batch_dir, noise=noise)
     with unit_of_work() as session, console.status("impor dan pemeriksaan"):
-        summary = import_batch(session, actor=get_user(session, username="admin"),
-                               request=ImportRequest(paths=[batch_dir / "households.csv",
-                                                            batch_dir / "members.csv"],
-                                                     rejects_dir=s.rejects_dir))
+        summary = import_batch(
+            session,
+            actor=get_user(session, username="admin"),
+            request=ImportRequest(
+                paths=[batch_dir / "households.csv", batch_dir / "members.csv"],
+                rejects_dir=s.rejects_dir,
+            ),
+        )
     with unit_of_work() as session:
-        verified = decisions.decide(session, actor=get_user(session, username="verifikator"),
-                                    decision="verify")
+        verified = decisions.decide(
+            session, actor=get_user(session, username="verifikator"), decision="verify"
+        )
     with unit_of_work() as session:
-        determined = decisions.decide(session, actor=get_user(session, username="pusdatin"),
-                                      decision="determine")
+        determined = decisions.decide(
+            session, actor=get_user(session, username="pusdatin"), decision="determine"
+        )
     label = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     with unit_of_work() as session, console.status("rilis"):
-        release = create_release(session, actor=get_user(session, username="pusdatin"),
-                                 label=label, decree="SK demo (data sintetis)",
-                                 releases_dir=s.releases_dir)
+        release = create_release(
+            session,
+            actor=get_user(session, username="pusdatin"),
+            label=label,
+            decree="SK demo (data sintetis)",
+            releases_dir=s.releases_dir,
+        )
     with unit_of_work() as session:
         check = verify_release(session, label=label, releases_dir=s.releases_dir)
         chain = audit.verify(session)
         from lumbung.registry.models import Household
 
-        approved = session.execute(select(func.count()).select_from(Household)
-                                   .where(Household.status == "approved")).scalar_one()
+        approved = session.execute(
+            select(func.count()).select_from(Household).where(Household.status == "approved")
+        ).scalar_one()
     rows = [
         ["wilayah", f"{regions['provinces']} provinsi, {regions['villages']:,} desa"],
-        ["sintetis", f"{synth.households:,} keluarga, {synth.members:,} anggota, "
-                     f"{synth.noise_rows} baris bergalat"],
-        ["impor", f"{summary.households_accepted:,} keluarga / {summary.members_accepted:,} "
-                  f"anggota diterima; {summary.households_rejected} / {summary.members_rejected} "
-                  f"ditolak"],
+        [
+            "sintetis",
+            f"{synth.households:,} keluarga, {synth.members:,} anggota, "
+            f"{synth.noise_rows} baris bergalat",
+        ],
+        [
+            "impor",
+            f"{summary.households_accepted:,} keluarga / {summary.members_accepted:,} "
+            f"anggota diterima; {summary.households_rejected} / {summary.members_rejected} "
+            f"ditolak",
+        ],
         ["verifikasi", f"{verified.households:,} keluarga"],
         ["penetapan", f"{determined.households:,} keluarga (registry: {approved:,} ditetapkan)"],
-        ["rilis", f"{release.release}: {release.households:,} keluarga, {release.members:,} "
-                  f"anggota; verifikasi {'OK' if check.ok else 'GAGAL'}"],
+        [
+            "rilis",
+            f"{release.release}: {release.households:,} keluarga, {release.members:,} "
+            f"anggota; verifikasi {'OK' if check.ok else 'GAGAL'}",
+        ],
         ["audit", f"{chain.events} peristiwa, rantai {'utuh' if chain.ok else 'RUSAK'}"],
         ["berkas tolakan", summary.reject_file or "-"],
         ["folder rilis", str(Path(release.path))],

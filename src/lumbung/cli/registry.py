@@ -29,45 +29,77 @@ from lumbung.registry import service as requests_service
 from lumbung.registry.importer import ImportRequest, import_batch
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
 
-registry_app = typer.Typer(help="Keluarga di registry: keputusan, duplikat, ringkasan.",
-                           no_args_is_help=True)
-request_app = typer.Typer(help="Usulan perubahan: diajukan desa, diverifikasi kabupaten/kota, "
-                          "ditetapkan kementerian.", no_args_is_help=True)
+registry_app = typer.Typer(
+    help="Keluarga di registry: keputusan, duplikat, ringkasan.", no_args_is_help=True
+)
+request_app = typer.Typer(
+    help="Usulan perubahan: diajukan desa, diverifikasi kabupaten/kota, ditetapkan kementerian.",
+    no_args_is_help=True,
+)
 
 
 @handled
 def import_command(
-    paths: list[Path] = typer.Argument(..., help="households.csv + members.csv, an XLSX, or a folder."),
+    paths: list[Path] = typer.Argument(
+        ..., help="households.csv + members.csv, an XLSX, or a folder."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything, load nothing."),
-    status: str = typer.Option("proposed", help="Entry status: proposed, or verified/approved "
-                               "when migrating an existing registry (admin)."),
-    allow_duplicates: bool = typer.Option(False, "--allow-duplicates",
-                                          help="Load duplicate NIKs and queue them for review."),
+    status: str = typer.Option(
+        "proposed",
+        help="Entry status: proposed, or verified/approved "
+        "when migrating an existing registry (admin).",
+    ),
+    allow_duplicates: bool = typer.Option(
+        False, "--allow-duplicates", help="Load duplicate NIKs and queue them for review."
+    ),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Check a batch of families and load the good rows; every rejected row gets its reason."""
     s = settings()
-    request = ImportRequest(paths=paths, rejects_dir=s.rejects_dir, status=status,
-                            dry_run=dry_run, allow_duplicates=allow_duplicates)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=as_json) as progress:
+    request = ImportRequest(
+        paths=paths,
+        rejects_dir=s.rejects_dir,
+        status=status,
+        dry_run=dry_run,
+        allow_duplicates=allow_duplicates,
+    )
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as progress:
         task = progress.add_task("impor", total=None)
         with unit_of_work() as session:
             user = acting_user(session, actor)
-            summary = import_batch(session, actor=user, request=request,
-                                   progress=lambda stage: progress.update(task, description=stage))
+            summary = import_batch(
+                session,
+                actor=user,
+                request=request,
+                progress=lambda stage: progress.update(task, description=stage),
+            )
             if dry_run:
                 session.rollback()
     result = summary.as_dict()
 
     def human() -> None:
         rows = [[k, v] for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)]
-        out.print(table("Hasil impor" + (" (dry run: tidak ada yang dimuat)" if dry_run else ""),
-                        ["", "jumlah"], rows))
+        out.print(
+            table(
+                "Hasil impor" + (" (dry run: tidak ada yang dimuat)" if dry_run else ""),
+                ["", "jumlah"],
+                rows,
+            )
+        )
         for e in summary.errors[:20]:
-            out.print(f"[red]{e['file']}[/red] baris {e['row']} {e['column']} "
-                      f"[bold]{e['code']}[/bold]: {e['message']}", highlight=False)
+            out.print(
+                f"[red]{e['file']}[/red] baris {e['row']} {e['column']} "
+                f"[bold]{e['code']}[/bold]: {e['message']}",
+                highlight=False,
+            )
         if summary.errors_total > 20:
             out.print(f"… dan {summary.errors_total - 20} galat lain.")
         if summary.reject_file:
@@ -76,42 +108,73 @@ def import_command(
     emit(as_json, result, human)
 
 
-def _decide(decision: str, region: str | None, batch: int | None, reason: str | None,
-            actor: str | None, as_json: bool) -> None:
+def _decide(
+    decision: str,
+    region: str | None,
+    batch: int | None,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        result = decisions.decide(session, actor=user, decision=decision, region_code=region,
-                                  import_batch_id=batch, reason=reason)
-    emit(as_json, result.as_dict(), lambda: out.print(
-        f"{result.households} keluarga: {result.status_from} → {result.status_to}"
-        f" ({result.region or 'nasional'})"))
+        result = decisions.decide(
+            session,
+            actor=user,
+            decision=decision,
+            region_code=region,
+            import_batch_id=batch,
+            reason=reason,
+        )
+    emit(
+        as_json,
+        result.as_dict(),
+        lambda: out.print(
+            f"{result.households} keluarga: {result.status_from} → {result.status_to}"
+            f" ({result.region or 'nasional'})"
+        ),
+    )
 
 
-RegionOption = typer.Option(None, "--region", help="Region code at any level (default: your scope).")
+RegionOption = typer.Option(
+    None, "--region", help="Region code at any level (default: your scope)."
+)
 BatchOption = typer.Option(None, "--batch", help="Only families of this import batch.")
 
 
 @registry_app.command("verify")
 @handled
-def verify(region: str | None = RegionOption, batch: int | None = BatchOption,
-           actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+def verify(
+    region: str | None = RegionOption,
+    batch: int | None = BatchOption,
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Verify proposed families (Dinas Sosial): proposed → verified."""
     _decide("verify", region, batch, None, actor, as_json)
 
 
 @registry_app.command("reject")
 @handled
-def reject(reason: str = typer.Option(..., "--reason"), region: str | None = RegionOption,
-           batch: int | None = BatchOption, actor: str | None = ActorOption,
-           as_json: bool = JsonOption) -> None:
+def reject(
+    reason: str = typer.Option(..., "--reason"),
+    region: str | None = RegionOption,
+    batch: int | None = BatchOption,
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Reject proposed families with a reason: proposed → rejected."""
     _decide("reject", region, batch, reason, actor, as_json)
 
 
 @registry_app.command("determine")
 @handled
-def determine(region: str | None = RegionOption, batch: int | None = BatchOption,
-              actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+def determine(
+    region: str | None = RegionOption,
+    batch: int | None = BatchOption,
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Determine verified families (penetapan, ministry): verified → approved."""
     _decide("determine", region, batch, None, actor, as_json)
 
@@ -121,27 +184,58 @@ def determine(region: str | None = RegionOption, batch: int | None = BatchOption
 def duplicates(as_json: bool = JsonOption) -> None:
     """The review list of NIKs loaded twice with --allow-duplicates."""
     with unit_of_work() as session:
-        reviews = session.execute(select(DuplicateReview).where(DuplicateReview.state == "open")
-                                  .order_by(DuplicateReview.id)).scalars().all()
-        rows = []
+        reviews = (
+            session.execute(
+                select(DuplicateReview)
+                .where(DuplicateReview.state == "open")
+                .order_by(DuplicateReview.id)
+            )
+            .scalars()
+            .all()
+        )
+        rows: list[dict[str, Any]] = []
         for r in reviews:
             kks = {}
             for member_id in (r.member_id, r.other_member_id):
                 if member_id is None:
                     continue
-                kk = session.execute(select(Household.kk_number).join(
-                    Member, Member.household_id == Household.id).where(Member.id == member_id)
+                kk = session.execute(
+                    select(Household.kk_number)
+                    .join(Member, Member.household_id == Household.id)
+                    .where(Member.id == member_id)
                 ).scalar_one()
                 kks[member_id] = kk
-            rows.append({"id": r.id, "nik": r.nik, "member_id": r.member_id,
-                         "kk_number": kks.get(r.member_id), "other_member_id": r.other_member_id,
-                         "other_kk_number": kks.get(r.other_member_id or 0),
-                         "import_batch_id": r.import_batch_id})
-    emit(as_json, {"open": len(rows), "reviews": rows}, lambda: out.print(table(
-        f"Duplikat NIK menunggu pemeriksaan ({len(rows)})",
-        ["id", "NIK", "KK", "KK lain", "batch"],
-        [[r["id"], mask_id(r["nik"]), r["kk_number"], r["other_kk_number"], r["import_batch_id"]]
-         for r in rows])))
+            rows.append(
+                {
+                    "id": r.id,
+                    "nik": r.nik,
+                    "member_id": r.member_id,
+                    "kk_number": kks.get(r.member_id),
+                    "other_member_id": r.other_member_id,
+                    "other_kk_number": kks.get(r.other_member_id or 0),
+                    "import_batch_id": r.import_batch_id,
+                }
+            )
+    emit(
+        as_json,
+        {"open": len(rows), "reviews": rows},
+        lambda: out.print(
+            table(
+                f"Duplikat NIK menunggu pemeriksaan ({len(rows)})",
+                ["id", "NIK", "KK", "KK lain", "batch"],
+                [
+                    [
+                        r["id"],
+                        mask_id(r["nik"]),
+                        r["kk_number"],
+                        r["other_kk_number"],
+                        r["import_batch_id"],
+                    ]
+                    for r in rows
+                ],
+            )
+        ),
+    )
 
 
 @registry_app.command("stats")
@@ -149,15 +243,25 @@ def duplicates(as_json: bool = JsonOption) -> None:
 def stats(as_json: bool = JsonOption) -> None:
     """Families and members by status."""
     with unit_of_work() as session:
-        households = dict(session.execute(
-            select(Household.status, func.count()).group_by(Household.status)).tuples().all())
-        members = dict(session.execute(
-            select(Member.status, func.count()).group_by(Member.status)).tuples().all())
+        households = dict(
+            session.execute(select(Household.status, func.count()).group_by(Household.status)).all()
+        )
+        members = dict(
+            session.execute(select(Member.status, func.count()).group_by(Member.status)).all()
+        )
     payload = {"households": households, "members": members}
-    emit(as_json, payload, lambda: out.print(table(
-        "Registry", ["", "status", "jumlah"],
-        [["keluarga", k, v] for k, v in sorted(households.items())]
-        + [["anggota", k, v] for k, v in sorted(members.items())])))
+    emit(
+        as_json,
+        payload,
+        lambda: out.print(
+            table(
+                "Registry",
+                ["", "status", "jumlah"],
+                [["keluarga", k, v] for k, v in sorted(households.items())]
+                + [["anggota", k, v] for k, v in sorted(members.items())],
+            )
+        ),
+    )
 
 
 @registry_app.command("show")
@@ -170,24 +274,46 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
 
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        household = session.execute(select(Household).where(Household.kk_number == kk_number)
-                                    ).scalar_one_or_none()
+        household = session.execute(
+            select(Household).where(Household.kk_number == kk_number)
+        ).scalar_one_or_none()
         if household is None:
             raise NotFound(f"KK {kk_number} tidak ada di registry.")
         authorize(user, Action.READ, household.village_code)
-        members = session.execute(select(Member).where(Member.household_id == household.id)
-                                  .order_by(Member.id)).scalars().all()
+        members = (
+            session.execute(
+                select(Member).where(Member.household_id == household.id).order_by(Member.id)
+            )
+            .scalars()
+            .all()
+        )
         payload: dict[str, Any] = {
-            **household_cells(household), "status": household.status,
+            **household_cells(household),
+            "status": household.status,
             "version": household.version,
-            "members": [{"nik": m.nik, "name": m.name, "sex": m.sex,
-                         "birth_date": m.birth_date.isoformat(), "relationship": m.relationship,
-                         "status": m.status} for m in members],
+            "members": [
+                {
+                    "nik": m.nik,
+                    "name": m.name,
+                    "sex": m.sex,
+                    "birth_date": m.birth_date.isoformat(),
+                    "relationship": m.relationship,
+                    "status": m.status,
+                }
+                for m in members
+            ],
         }
-    emit(as_json, payload, lambda: out.print(table(
-        f"KK {kk_number} — {payload['status']} (versi {payload['version']})",
-        ["NIK", "nama", "L/P", "lahir", "hubungan", "status"],
-        [list(m.values()) for m in payload["members"]])))
+    emit(
+        as_json,
+        payload,
+        lambda: out.print(
+            table(
+                f"KK {kk_number} — {payload['status']} (versi {payload['version']})",
+                ["NIK", "nama", "L/P", "lahir", "hubungan", "status"],
+                [list(m.values()) for m in payload["members"]],
+            )
+        ),
+    )
 
 
 def _payload(text: str) -> dict[str, Any]:
@@ -203,38 +329,55 @@ def _payload(text: str) -> dict[str, Any]:
 
 
 def _request_row(r: ChangeRequest) -> dict[str, Any]:
-    return {"id": r.id, "kind": r.kind, "state": r.state, "village_code": r.village_code,
-            "household_id": r.household_id, "proposed_by": r.proposed_by,
-            "verified_by": r.verified_by, "decided_by": r.decided_by, "reason": r.reason}
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "state": r.state,
+        "village_code": r.village_code,
+        "household_id": r.household_id,
+        "proposed_by": r.proposed_by,
+        "verified_by": r.verified_by,
+        "decided_by": r.decided_by,
+        "reason": r.reason,
+    }
 
 
 @request_app.command("propose")
 @handled
-def propose(kind: str = typer.Option(..., "--kind", help=", ".join(requests_service.KINDS)),
-            payload: str = typer.Option(..., "--payload", help="JSON text or a JSON file."),
-            kk_number: str | None = typer.Option(None, "--kk"),
-            version: int | None = typer.Option(None, "--version",
-                                               help="The family's version you edited."),
-            actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+def propose(
+    kind: str = typer.Option(..., "--kind", help=", ".join(requests_service.KINDS)),
+    payload: str = typer.Option(..., "--payload", help="JSON text or a JSON file."),
+    kk_number: str | None = typer.Option(None, "--kk"),
+    version: int | None = typer.Option(None, "--version", help="The family's version you edited."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Propose a new family or a change (village operator)."""
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        request = requests_service.propose(session, actor=user, kind=kind,
-                                           payload=_payload(payload), kk_number=kk_number,
-                                           base_version=version)
+        request = requests_service.propose(
+            session,
+            actor=user,
+            kind=kind,
+            payload=_payload(payload),
+            kk_number=kk_number,
+            base_version=version,
+        )
         row = _request_row(request)
     emit(as_json, row, lambda: out.print(f"Usulan {row['id']} ({kind}) diajukan."))
 
 
-def _step(name: str, request_id: int, actor: str | None, as_json: bool,
-          reason: str | None = None) -> None:
+def _step(
+    name: str, request_id: int, actor: str | None, as_json: bool, reason: str | None = None
+) -> None:
     with unit_of_work() as session:
         user = acting_user(session, actor)
         if name == "verify":
             request = requests_service.verify(session, actor=user, request_id=request_id)
         elif name == "reject":
-            request = requests_service.reject(session, actor=user, request_id=request_id,
-                                              reason=reason or "")
+            request = requests_service.reject(
+                session, actor=user, request_id=request_id, reason=reason or ""
+            )
         else:
             request = requests_service.determine(session, actor=user, request_id=request_id)
         row = _request_row(request)
@@ -243,36 +386,53 @@ def _step(name: str, request_id: int, actor: str | None, as_json: bool,
 
 @request_app.command("verify")
 @handled
-def request_verify(request_id: int, actor: str | None = ActorOption,
-                   as_json: bool = JsonOption) -> None:
+def request_verify(
+    request_id: int, actor: str | None = ActorOption, as_json: bool = JsonOption
+) -> None:
     """Verify a proposal (regency social office)."""
     _step("verify", request_id, actor, as_json)
 
 
 @request_app.command("reject")
 @handled
-def request_reject(request_id: int, reason: str = typer.Option(..., "--reason"),
-                   actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+def request_reject(
+    request_id: int,
+    reason: str = typer.Option(..., "--reason"),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Reject a proposal with a reason."""
     _step("reject", request_id, actor, as_json, reason)
 
 
 @request_app.command("determine")
 @handled
-def request_determine(request_id: int, actor: str | None = ActorOption,
-                      as_json: bool = JsonOption) -> None:
+def request_determine(
+    request_id: int, actor: str | None = ActorOption, as_json: bool = JsonOption
+) -> None:
     """Determine a verified proposal and apply it (ministry)."""
     _step("determine", request_id, actor, as_json)
 
 
 @request_app.command("list")
 @handled
-def request_list(state: str = typer.Option("proposed", "--state"),
-                 actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+def request_list(
+    state: str = typer.Option("proposed", "--state"),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Proposals in a state, within your region."""
     with unit_of_work() as session:
         user = acting_user(session, actor)
         rows = [_request_row(r) for r in requests_service.pending(session, actor=user, state=state)]
-    emit(as_json, rows, lambda: out.print(table(
-        f"Usulan {state}", ["id", "jenis", "desa", "oleh"],
-        [[r["id"], r["kind"], r["village_code"], r["proposed_by"]] for r in rows])))
+    emit(
+        as_json,
+        rows,
+        lambda: out.print(
+            table(
+                f"Usulan {state}",
+                ["id", "jenis", "desa", "oleh"],
+                [[r["id"], r["kind"], r["village_code"], r["proposed_by"]] for r in rows],
+            )
+        ),
+    )

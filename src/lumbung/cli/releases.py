@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from lumbung.cli.common import (
@@ -17,23 +19,33 @@ from lumbung.cli.common import (
 )
 from lumbung.releases.service import create_release, list_releases, verify_release
 
-release_app = typer.Typer(help="Rilis: registry yang ditetapkan, dibekukan sebagai Parquet.",
-                          no_args_is_help=True)
+release_app = typer.Typer(
+    help="Rilis: registry yang ditetapkan, dibekukan sebagai Parquet.", no_args_is_help=True
+)
 
 
 @release_app.command("create")
 @handled
-def release_create(label: str = typer.Option(..., "--label"),
-                   decree: str | None = typer.Option(None, "--decree", help="Decree (SK) text."),
-                   actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+def release_create(
+    label: str = typer.Option(..., "--label"),
+    decree: str | None = typer.Option(None, "--decree", help="Decree (SK) text."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Freeze every approved family as a release (cannot be overwritten)."""
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        result = create_release(session, actor=user, label=label, decree=decree,
-                                releases_dir=settings().releases_dir)
-    emit(as_json, result.as_dict(), lambda: out.print(
-        f"Rilis {result.release}: {result.households:,} keluarga, {result.members:,} anggota "
-        f"→ {result.path}"))
+        result = create_release(
+            session, actor=user, label=label, decree=decree, releases_dir=settings().releases_dir
+        )
+    emit(
+        as_json,
+        result.as_dict(),
+        lambda: out.print(
+            f"Rilis {result.release}: {result.households:,} keluarga, {result.members:,} anggota "
+            f"→ {result.path}"
+        ),
+    )
 
 
 @release_app.command("verify")
@@ -61,10 +73,34 @@ def release_verify(label: str, as_json: bool = JsonOption) -> None:
 def release_list(as_json: bool = JsonOption) -> None:
     """Every release."""
     with unit_of_work() as session:
-        rows = [{"release": r.label, "created_at": r.created_at.isoformat(),
-                 "created_by": r.created_by, "households": r.households, "members": r.members,
-                 "decree": r.decree} for r in list_releases(session)]
-    emit(as_json, rows, lambda: out.print(table(
-        "Rilis", ["label", "dibuat", "oleh", "keluarga", "anggota"],
-        [[r["release"], r["created_at"][:19], r["created_by"], r["households"], r["members"]]
-         for r in rows])))
+        rows: list[dict[str, Any]] = [
+            {
+                "release": r.label,
+                "created_at": r.created_at.isoformat(),
+                "created_by": r.created_by,
+                "households": r.households,
+                "members": r.members,
+                "decree": r.decree,
+            }
+            for r in list_releases(session)
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: out.print(
+            table(
+                "Rilis",
+                ["label", "dibuat", "oleh", "keluarga", "anggota"],
+                [
+                    [
+                        r["release"],
+                        r["created_at"][:19],
+                        r["created_by"],
+                        r["households"],
+                        r["members"],
+                    ]
+                    for r in rows
+                ],
+            )
+        ),
+    )

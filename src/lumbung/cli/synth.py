@@ -15,21 +15,47 @@ from lumbung.synth import generate
 def synth_command(
     households: int = typer.Option(..., "--households", min=0, help="Number of families."),
     seed: int = typer.Option(..., "--seed", help="Same seed, same files, byte for byte."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder for households.csv, members.csv, truth/."),
-    noise: float = typer.Option(0.0, "--noise", min=0.0, max=1.0,
-                                help="Share of rows carrying a realistic error (recorded in truth/)."),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Folder for households.csv, members.csv, truth/."
+    ),
+    noise: float = typer.Option(
+        0.0,
+        "--noise",
+        min=0.0,
+        max=1.0,
+        help="Share of rows carrying a realistic error (recorded in truth/).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Write synthetic families in real villages; the hidden consumption goes to truth/."""
-    with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True,
-                  disable=as_json) as progress:
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as progress:
         task = progress.add_task("keluarga", total=households)
-        summary = generate(households=households, seed=seed, out_dir=out_dir, noise=noise,
-                           progress=lambda n: progress.advance(task, n))
-    payload = {"households": summary.households, "members": summary.members,
-               "noise_rows": summary.noise_rows,
-               "files": {k: str(v) for k, v in summary.files.items()}}
-    emit(as_json, payload, lambda: out.print(
-        f"{summary.households:,} keluarga, {summary.members:,} anggota, "
-        f"{summary.noise_rows:,} baris bergalat → {out_dir}"))
+        summary = generate(
+            households=households,
+            seed=seed,
+            out_dir=out_dir,
+            noise=noise,
+            progress=lambda n: progress.advance(task, n),
+        )
+    payload = {
+        "households": summary.households,
+        "members": summary.members,
+        "noise_rows": summary.noise_rows,
+        "files": {k: str(v) for k, v in summary.files.items()},
+    }
+    emit(
+        as_json,
+        payload,
+        lambda: out.print(
+            f"{summary.households:,} keluarga, {summary.members:,} anggota, "
+            f"{summary.noise_rows:,} baris bergalat → {out_dir}"
+        ),
+    )

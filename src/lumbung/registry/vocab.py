@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-FLOOR_MATERIAL = ("tanah", "bambu", "kayu_murah", "semen", "ubin", "keramik", "marmer_granit", "parket")
+FLOOR_MATERIAL = (
+    "tanah",
+    "bambu",
+    "kayu_murah",
+    "semen",
+    "ubin",
+    "keramik",
+    "marmer_granit",
+    "parket",
+)
 WALL_MATERIAL = ("bambu_rumbia", "kayu_murah", "tembok_tanpa_plester", "kayu_berkualitas", "tembok")
 ROOF_MATERIAL = ("ijuk_rumbia", "seng", "asbes", "genteng", "beton")
 TOILET = ("tidak_ada", "umum", "bersama", "sendiri")
@@ -13,16 +22,30 @@ TENURE = ("milik_sendiri", "kontrak_sewa", "bebas_sewa", "dinas", "lainnya")
 
 SEX = ("L", "P")
 RELATIONSHIP = (
-    "kepala_keluarga", "istri_suami", "anak", "menantu", "cucu",
-    "orang_tua", "mertua", "famili_lain", "lainnya",
+    "kepala_keluarga",
+    "istri_suami",
+    "anak",
+    "menantu",
+    "cucu",
+    "orang_tua",
+    "mertua",
+    "famili_lain",
+    "lainnya",
 )
 HEAD = "kepala_keluarga"
 MARITAL_STATUS = ("belum_kawin", "kawin", "cerai_hidup", "cerai_mati")
 EDUCATION = ("tidak_sekolah", "sd", "smp", "sma", "diploma", "sarjana")
 SCHOOL_LEVEL = ("tidak", "paud", "sd", "smp", "sma", "pt")
 OCCUPATION = (
-    "tidak_bekerja", "petani", "nelayan", "buruh", "pedagang",
-    "wiraswasta", "karyawan_swasta", "pns_tni_polri", "lainnya",
+    "tidak_bekerja",
+    "petani",
+    "nelayan",
+    "buruh",
+    "pedagang",
+    "wiraswasta",
+    "karyawan_swasta",
+    "pns_tni_polri",
+    "lainnya",
 )
 DISABILITY = ("tidak_ada", "fisik", "netra", "rungu_wicara", "mental", "intelektual", "ganda")
 DISABILITY_SEVERITY = ("tidak_ada", "ringan", "sedang", "berat")
@@ -56,14 +79,38 @@ HOUSEHOLD_COUNTS = ("motorbikes", "large_livestock")
 MEMBER_FLAGS = ("pregnant",)
 
 HOUSEHOLD_COLUMNS = (
-    "kk_number", "village_code", "address", "rt", "rw", "latitude", "longitude", "floor_area_m2",
-    *HOUSEHOLD_ENUMS, "owns_land", "motorbikes", "has_car", "has_refrigerator",
-    "has_air_conditioner", "has_gold", "large_livestock",
+    "kk_number",
+    "village_code",
+    "address",
+    "rt",
+    "rw",
+    "latitude",
+    "longitude",
+    "floor_area_m2",
+    *HOUSEHOLD_ENUMS,
+    "owns_land",
+    "motorbikes",
+    "has_car",
+    "has_refrigerator",
+    "has_air_conditioner",
+    "has_gold",
+    "large_livestock",
 )
 HOUSEHOLD_OPTIONAL = frozenset({"address", "rt", "rw", "latitude", "longitude"})
 MEMBER_COLUMNS = (
-    "kk_number", "nik", "name", "sex", "birth_date", "relationship", "marital_status",
-    "education", "school_level", "occupation", "disability", "disability_severity",
-    "pregnant", "mother_name",
+    "kk_number",
+    "nik",
+    "name",
+    "sex",
+    "birth_date",
+    "relationship",
+    "marital_status",
+    "education",
+    "school_level",
+    "occupation",
+    "disability",
+    "disability_severity",
+    "pregnant",
+    "mother_name",
 )
 MEMBER_OPTIONAL = frozenset({"mother_name"})

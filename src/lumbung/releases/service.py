@@ -44,8 +44,13 @@ class ReleaseResult:
     path: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"release": self.release, "households": self.households, "members": self.members,
-                "manifest": self.manifest, "path": self.path}
+        return {
+            "release": self.release,
+            "households": self.households,
+            "members": self.members,
+            "manifest": self.manifest,
+            "path": self.path,
+        }
 
 
 def sha256_file(path: Path) -> str:
@@ -56,13 +61,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def create_release(session: Session, *, actor: User, label: str, releases_dir: Path,
-                   decree: str | None = None) -> ReleaseResult:
+def create_release(
+    session: Session, *, actor: User, label: str, releases_dir: Path, decree: str | None = None
+) -> ReleaseResult:
     """Freeze the approved registry as release `label` (refused if the label exists)."""
     authorize(actor, Action.RELEASE)
     if not LABEL.fullmatch(label):
-        raise ValidationFailed("Label rilis hanya huruf, angka, titik, garis bawah dan strip "
-                               "(maks. 64), diawali huruf atau angka.")
+        raise ValidationFailed(
+            "Label rilis hanya huruf, angka, titik, garis bawah dan strip "
+            "(maks. 64), diawali huruf atau angka."
+        )
     if session.execute(select(Release.id).where(Release.label == label)).first():
         raise Conflict(f"Rilis {label} sudah ada dan tidak bisa ditimpa.")
     target = releases_dir / label
@@ -75,10 +83,15 @@ def create_release(session: Session, *, actor: User, label: str, releases_dir: P
         counts, files = _write(session, staging)
         created_at = utcnow()
         manifest = {
-            "label": label, "decree": decree, "created_at": created_at.isoformat(),
-            "created_by": actor.username, "lumbung_version": lumbung.__version__,
-            "households": counts["households"], "members": counts["members"],
-            "by_province": counts["by_province"], "audit_head": audit.head(session),
+            "label": label,
+            "decree": decree,
+            "created_at": created_at.isoformat(),
+            "created_by": actor.username,
+            "lumbung_version": lumbung.__version__,
+            "households": counts["households"],
+            "members": counts["members"],
+            "by_province": counts["by_province"],
+            "audit_head": audit.head(session),
             "schema": {"households": HOUSEHOLD_COLUMNS, "members": MEMBER_COLUMNS},
             "files": files,
         }
@@ -88,18 +101,33 @@ def create_release(session: Session, *, actor: User, label: str, releases_dir: P
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    release = Release(label=label, decree=decree, created_at=created_at,
-                      created_by=actor.username, households=counts["households"],
-                      members=counts["members"], manifest=manifest,
-                      manifest_sha256=hashlib.sha256(body).hexdigest())
+    release = Release(
+        label=label,
+        decree=decree,
+        created_at=created_at,
+        created_by=actor.username,
+        households=counts["households"],
+        members=counts["members"],
+        manifest=manifest,
+        manifest_sha256=hashlib.sha256(body).hexdigest(),
+    )
     session.add(release)
     session.flush()
-    audit.record(session, actor=actor.username, action="release.create", entity="release",
-                 entity_id=label, diff={"households": release.households,
-                                        "members": release.members,
-                                        "manifest_sha256": release.manifest_sha256})
-    return ReleaseResult(label, release.households, release.members,
-                         str(target / MANIFEST), str(target))
+    audit.record(
+        session,
+        actor=actor.username,
+        action="release.create",
+        entity="release",
+        entity_id=label,
+        diff={
+            "households": release.households,
+            "members": release.members,
+            "manifest_sha256": release.manifest_sha256,
+        },
+    )
+    return ReleaseResult(
+        label, release.households, release.members, str(target / MANIFEST), str(target)
+    )
 
 
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -109,32 +137,50 @@ def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[s
         con.execute("SET preserve_insertion_order = true")
         load_snapshot(session, con, staging)
         for table in ("households", "members"):
-            con.execute(f"COPY (SELECT * FROM {table} ORDER BY province_code, id) TO "
-                        f"'{staging / table}' (FORMAT parquet, PARTITION_BY (province_code), "
-                        "COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
-        by_province = dict(con.execute(
-            "SELECT province_code, count(*) FROM households GROUP BY 1 ORDER BY 1").fetchall())
-        counts = {"households": _one(con, "SELECT count(*) FROM households"),
-                  "members": _one(con, "SELECT count(*) FROM members"),
-                  "by_province": by_province}
-        rows = dict(con.execute(
-            "SELECT filename, count(*) FROM read_parquet($g, filename = true, "
-            "hive_partitioning = false) GROUP BY 1",
-            {"g": str(staging / "*" / "*" / "*.parquet")}).fetchall()) if counts["households"] else {}
+            con.execute(
+                f"COPY (SELECT * FROM {table} ORDER BY province_code, id) TO "
+                f"'{staging / table}' (FORMAT parquet, PARTITION_BY (province_code), "
+                "COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+            )
+        by_province = dict(
+            con.execute(
+                "SELECT province_code, count(*) FROM households GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        counts = {
+            "households": _one(con, "SELECT count(*) FROM households"),
+            "members": _one(con, "SELECT count(*) FROM members"),
+            "by_province": by_province,
+        }
+        rows = (
+            dict(
+                con.execute(
+                    "SELECT filename, count(*) FROM read_parquet($g, filename = true, "
+                    "hive_partitioning = false) GROUP BY 1",
+                    {"g": str(staging / "*" / "*" / "*.parquet")},
+                ).fetchall()
+            )
+            if counts["households"]
+            else {}
+        )
     finally:
         con.close()
         for leftover in staging.glob("scratch.duckdb*"):
             leftover.unlink()
     files = [
-        {"path": str(p.relative_to(staging)), "rows": int(rows.get(str(p), 0)),
-         "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        {
+            "path": str(p.relative_to(staging)),
+            "rows": int(rows.get(str(p), 0)),
+            "bytes": p.stat().st_size,
+            "sha256": sha256_file(p),
+        }
         for p in sorted(staging.rglob("*.parquet"))
     ]
     return counts, files
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+    row = con.execute(sql).fetchall()[0]
     return int(row[0]) if row else 0
 
 
@@ -146,8 +192,12 @@ class VerifyReport:
     problems: list[str]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"release": self.release, "ok": self.ok, "files": self.files,
-                "problems": self.problems}
+        return {
+            "release": self.release,
+            "ok": self.ok,
+            "files": self.files,
+            "problems": self.problems,
+        }
 
 
 def verify_release(session: Session, *, label: str, releases_dir: Path) -> VerifyReport:
@@ -166,7 +216,9 @@ def verify_release(session: Session, *, label: str, releases_dir: Path) -> Verif
     manifest = json.loads(body)
     listed = {f["path"]: f for f in manifest.get("files", [])}
     present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
-    problems += [f"{p}: berkas tambahan yang tidak ada di manifest" for p in sorted(present - set(listed))]
+    problems += [
+        f"{p}: berkas tambahan yang tidak ada di manifest" for p in sorted(present - set(listed))
+    ]
     problems += [f"{p}: berkas hilang" for p in sorted(set(listed) - present)]
     for path in sorted(present & set(listed)):
         if sha256_file(folder / path) != listed[path]["sha256"]:

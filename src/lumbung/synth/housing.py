@@ -10,10 +10,14 @@ from lumbung.synth.population import cutpoints
 from lumbung.synth.tables import PROVINCES, BoolArr, FloatArr, IntArr
 
 MEDIAN_CONSUMPTION = 1_200_000  # rupiah per person per month
-_SIGMA = 0.62  # household-level spread of log consumption (national Gini about 0.38)
+# Household spread of log consumption (national Gini about 0.38): a lasting part, which
+# housing, assets and schooling reflect, and a transitory part (this year's harvest, a job
+# lost) that no proxy can see. This keeps a proxy means test from fitting too well.
+_SIGMA_LASTING = 0.55
+_SIGMA_TRANSITORY = 0.3
 _SIZE_ELASTICITY = 0.25  # larger families are poorer per head
 _URBAN_EFFECT = 0.2
-_WELFARE_SCALE = 0.7  # total sd of log consumption, to express welfare in standard units
+_WELFARE_SCALE = 0.65  # sd of lasting log consumption, to express welfare in standard units
 _LOG_OFFSET = -0.05  # recentres the province and urban effects so the median is as stated
 
 FLOOR = ("tanah", "bambu", "kayu_murah", "semen", "ubin", "keramik", "marmer_granit", "parket")
@@ -75,18 +79,19 @@ class Housing:
 def consumption(
     rng: np.random.Generator, province: IntArr, urban: BoolArr, size: IntArr
 ) -> tuple[IntArr, FloatArr]:
-    """Monthly per-capita consumption in whole rupiah, and welfare in standard units."""
+    """Monthly per-capita consumption in whole rupiah, and lasting welfare in standard units."""
     effect = np.array([p.log_consumption for p in PROVINCES])[province]
-    log_c = (
+    lasting = (
         np.log(MEDIAN_CONSUMPTION)
         + _LOG_OFFSET
         + effect
         + _URBAN_EFFECT * urban
         - _SIZE_ELASTICITY * (np.log(size) - np.log(3.5))
-        + rng.normal(0.0, _SIGMA, len(size))
+        + rng.normal(0.0, _SIGMA_LASTING, len(size))
     )
+    log_c = lasting + rng.normal(0.0, _SIGMA_TRANSITORY, len(size))
     rupiah = np.clip(np.round(np.exp(log_c)), 100_000, 100_000_000).astype(np.int64)
-    welfare = (np.log(rupiah) - np.log(MEDIAN_CONSUMPTION)) / _WELFARE_SCALE
+    welfare = (lasting - np.log(MEDIAN_CONSUMPTION)) / _WELFARE_SCALE
     return rupiah, welfare
 
 

@@ -118,10 +118,14 @@ def niks(
 ) -> IntArr:
     """NIKs: issuing district (mostly the home district), birth date, sex, a unique serial."""
     n = len(home_district)
-    flat = np.concatenate(villages.districts)
+    flat = np.concatenate(villages.districts)  # sorted: provinces and their districts in order
     count = np.array([len(d) for d in villages.districts], dtype=np.int64)
     start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
-    elsewhere = flat[start[province] + np.floor(rng.random(n) * count[province]).astype(np.int64)]
+    # Another district of the same province: skip 1..count−1 places from the home district.
+    home_at = np.searchsorted(flat, home_district) - start[province]
+    c = count[province]
+    skip = 1 + np.floor(rng.random(n) * (c - 1)).astype(np.int64)
+    elsewhere = flat[start[province] + (home_at + skip) % c]
     district = np.where(rng.random(n) < _HOME_DISTRICT_SHARE, home_district, elsewhere)
     prefix = district * 1_000_000 + _ddmmyy(dates, female)
     return allocator.claim(rng, prefix, _small_serials(rng, n, 0.45))

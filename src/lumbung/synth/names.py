@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lumbung.synth.population import CHILD, GRANDCHILD, HEAD, SPOUSE, Members
 from lumbung.synth.tables import PROVINCES, BoolArr, IntArr
 
 _LISTS = (
@@ -164,3 +165,52 @@ def _province_position_table() -> dict[str, int]:
 def _province_position(code: str) -> int:
     """Index of a province code in PROVINCES."""
     return _province_position_table()[code]
+
+
+def _first_in_household(rows: IntArr, household: IntArr) -> IntArr:
+    """For each of `rows` (ascending), the first of them in the same household."""
+    hh = household[rows]
+    _, first = np.unique(hh, return_index=True)
+    starts = np.zeros(len(rows), dtype=np.bool_)
+    starts[first] = True
+    out: IntArr = rows[np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0))]
+    return out
+
+
+def family_names(
+    rng: np.random.Generator, people: Members, age: IntArr, province: IntArr
+) -> tuple[pa.Array, pa.Array]:
+    """Names and mothers' names of a chunk's members (`province` per household)."""
+    hh = people.household
+    rel = people.relationship
+    m = len(hh)
+    prov = province[hh]
+    # The family name is the father's: it passes to children and grandchildren, while a
+    # wife (or a female head with a husband) keeps her own.
+    husband = np.zeros(len(province), dtype=np.bool_)
+    husband[hh[(rel == SPOUSE) & ~people.female]] = True
+    carries = (np.isin(rel, (HEAD, SPOUSE)) & ~people.female) | (
+        (rel == HEAD) & people.female & ~husband[hh]
+    )
+    inherits = carries | np.isin(rel, (CHILD, GRANDCHILD))
+    family = surnames(rng, province, 0.8)[hh]
+    own = surnames(rng, prov, 0.7)
+    surname = np.where(inherits, family, own)
+    names = person_names(rng, female=people.female, age=age, province=prov, surname=surname)
+    strangers = person_names(
+        rng,
+        female=np.ones(m, dtype=np.bool_),
+        age=age + 25,
+        province=prov,
+        surname=surnames(rng, prov, 0.7),
+    )
+    # A mother who is not in the household is still one mother for all her children there.
+    source = np.arange(m, dtype=np.int64)
+    for group in (CHILD, GRANDCHILD):
+        rows = np.nonzero((rel == group) & (people.mother < 0))[0].astype(np.int64)
+        source[rows] = _first_in_household(rows, hh)
+    linked = np.where(people.mother >= 0, people.mother, m + source)
+    mother_name = pc.take(pa.concat_arrays([names, strangers]), pa.array(linked))
+    # Older people often do not know or give their mother's name.
+    unknown = rng.random(m) < np.where(age >= 60, 0.2, 0.03)
+    return names, pc.if_else(pa.array(unknown), pa.scalar(None, pa.string()), mother_name)

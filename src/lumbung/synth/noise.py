@@ -129,7 +129,7 @@ def inject(
     names: pa.Array,
     invalid_seen: set[str],
 ) -> Noise:
-    """Errors in `share` of the member rows of a chunk; `invalid_seen` keeps bad NIKs unique."""
+    """The errors put into `share` of a chunk's member rows (`invalid_seen`: bad NIKs so far)."""
     m = len(household)
     noise = Noise()
     n_noise = round(share * m)

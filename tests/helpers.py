@@ -1,0 +1,37 @@
+"""Running services the way a command does: one committed transaction each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from lumbung.db import session_scope
+from lumbung.registry.importer import ImportRequest, ImportSummary, import_batch
+from lumbung.registry.models import Household, Member
+
+from conftest import user
+
+
+def run_import(engine: Engine, paths: list[Path], *, actor: str = "admin", **options: Any
+               ) -> ImportSummary:
+    rejects = paths[0].parent / "rejects"
+    with session_scope(engine) as session:
+        summary = import_batch(session, actor=user(session, actor),
+                               request=ImportRequest(paths=paths, rejects_dir=rejects, **options))
+        if options.get("dry_run"):
+            session.rollback()
+    return summary
+
+
+def counts(engine: Engine) -> tuple[int, int]:
+    with session_scope(engine) as session:
+        households = session.execute(select(func.count()).select_from(Household)).scalar_one()
+        members = session.execute(select(func.count()).select_from(Member)).scalar_one()
+    return households, members
+
+
+def codes(summary: ImportSummary) -> set[tuple[str, int, str, str]]:
+    return {(e["file"], e["row"], e["column"], e["code"]) for e in summary.errors}
