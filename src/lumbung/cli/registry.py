@@ -318,7 +318,11 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
 
 def _payload(text: str) -> dict[str, Any]:
     path = Path(text)
-    raw = path.read_text(encoding="utf-8") if path.exists() else text
+    try:
+        is_file = path.is_file()
+    except OSError:  # inline JSON longer than a file name may be ("File name too long")
+        is_file = False
+    raw = path.read_text(encoding="utf-8") if is_file else text
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:

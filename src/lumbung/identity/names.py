@@ -52,7 +52,8 @@ RULES: tuple[tuple[str, str], ...] = (
 
 def normalise_name(name: str) -> str:
     """The name as matching compares it: lower case, no titles, degrees or punctuation."""
-    text = name.lower()
+    # Python lowers "İ" (U+0130) to "i" plus a combining dot; DuckDB's lower() gives "i".
+    text = name.replace("\u0130", "I").lower()
     for pattern, replacement in RULES:
         text = re.sub(pattern, replacement, text)
     return text

@@ -41,6 +41,18 @@ def check_nik(
                 "nik_unknown_province", f"Dua digit awal NIK ({nik[:2]}) bukan kode provinsi."
             )
         ]
+    # About the region code alone, so reported alongside any error below (as the import does).
+    region = (
+        [
+            IdentityIssue(
+                "nik_region_unknown",
+                "Kode kabupaten/kecamatan NIK tidak ada di daftar wilayah terbaru.",
+                severity="warning",
+            )
+        ]
+        if info.warnings or "wilayah" in codes
+        else []
+    )
     day = int(nik[6:8])
     nik_sex = "P" if day > 40 else "L"
     day = day - 40 if day > 40 else day
@@ -53,10 +65,14 @@ def check_nik(
         return [
             IdentityIssue(
                 "nik_invalid_date", "Tanggal lahir dalam NIK tidak valid atau di masa depan."
-            )
+            ),
+            *region,
         ]
     if nik[12:] == "0000":
-        return [IdentityIssue("nik_serial", "Nomor urut NIK (4 digit terakhir) tidak boleh 0000.")]
+        return [
+            IdentityIssue("nik_serial", "Nomor urut NIK (4 digit terakhir) tidak boleh 0000."),
+            *region,
+        ]
     issues = []
     if (
         birth_date is not None
@@ -73,15 +89,7 @@ def check_nik(
                 f"data anggota: {birth_date:%d-%m-%Y} {sex}.",
             )
         )
-    if info.warnings or "wilayah" in codes:
-        issues.append(
-            IdentityIssue(
-                "nik_region_unknown",
-                "Kode kabupaten/kecamatan NIK tidak ada di daftar wilayah terbaru.",
-                severity="warning",
-            )
-        )
-    return issues
+    return issues + region
 
 
 def check_kk(kk_number: str) -> list[IdentityIssue]:

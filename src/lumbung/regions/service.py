@@ -18,7 +18,7 @@ def load_regions(session: Session, *, actor: str) -> dict[str, int]:
     Returns the counts per level in the table afterwards, plus how many rows were added or
     renamed by this load.
     """
-    stored = {code: name for code, name in session.execute(select(Region.code, Region.name))}
+    stored = dict(session.execute(select(Region.code, Region.name)).all())
     added: list[dict[str, object]] = []
     renamed = 0
     for r in all_regions():

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
@@ -20,7 +20,7 @@ from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import PermissionDenied, ValidationFailed
-from lumbung.registry.models import Household
+from lumbung.registry.models import ChangeRequest, Household
 
 # decision → (action needed, status before, status after)
 TRANSITIONS: dict[str, tuple[Action, str, str]] = {
@@ -79,7 +79,14 @@ def decide(
     region = region_code or actor.region_code
     if region is not None and not in_scope(actor.region_code, region):
         raise PermissionDenied(f"Wilayah {region} di luar kewenangan {actor.username}.")
-    conditions = [Household.status == before]
+    # A family proposed through a change request moves with its request (registry/service.py);
+    # deciding it here would leave the request open on a family already decided.
+    under_request = exists().where(
+        ChangeRequest.household_id == Household.id,
+        ChangeRequest.kind == "new_family",
+        ChangeRequest.state.in_(("proposed", "verified")),
+    )
+    conditions = [Household.status == before, ~under_request]
     if region is not None:
         conditions.append(region_filter(region))
     if import_batch_id is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from lumbung import bulk
@@ -39,8 +39,10 @@ from lumbung.registry.checks import (
 from lumbung.registry.errors import BatchFileError, RowError
 from lumbung.registry.models import Household, ImportBatch, Member
 
+HOUSEHOLD_TABLE: Table = Household.__table__  # type: ignore[assignment]
+MEMBER_TABLE: Table = Member.__table__  # type: ignore[assignment]
 ENTRY_STATUSES = ("proposed", "verified", "approved")
-DUCKDB_MEMORY = "1GB"
+DUCKDB_MEMORY = "768MB"
 
 EXISTING_HH_SCHEMA = {
     "id": "BIGINT",
@@ -138,11 +140,8 @@ def import_batch(
         scratch = Path(tmp)
         say("membaca berkas")
         batch = open_batch(request.paths, scratch)
-        con = duckdb.connect(str(scratch / "check.duckdb"))
+        con = bulk.duck_connect(scratch / "check.duckdb", memory_limit=DUCKDB_MEMORY)
         try:
-            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-            con.execute(f"SET temp_directory = '{scratch / 'spill'}'")
-            con.execute("SET preserve_insertion_order = true")
             _read_sources(con, batch)
             bulk.lock_for_writing(session, ("household", "member"))
             say("mengambil data registry")
@@ -161,8 +160,7 @@ def import_batch(
             summary = _summarise(con, batch, request)
             # A batch with nothing new (e.g. loaded before) leaves no trace at all.
             if not request.dry_run and (summary.households_accepted or summary.members_accepted):
-                say("memuat")
-                _load(session, con, batch, request, summary, actor, scratch)
+                _load(session, con, batch, request, summary, actor, scratch, say)
             summary.reject_file = _write_rejects(con, batch, request, scratch)
         finally:
             con.close()
@@ -337,6 +335,7 @@ def _load(
     summary: ImportSummary,
     actor: User,
     scratch: Path,
+    say: Progress,
 ) -> None:
     record = ImportBatch(
         sha256=batch.sha256,
@@ -356,35 +355,28 @@ def _load(
         "row_number() OVER (ORDER BY _row) AS id FROM hh_new"
     )
     values = ", ".join(f"h.{c}" for c in HOUSEHOLD_VALUE_COLUMNS)
-    bulk.insert_from_duckdb(
-        session,
-        con,
-        f"""
+    say("memuat keluarga")
+    household_query = f"""
         SELECT i.id, {values}, h.village_code[1:8], h.village_code[1:5], h.village_code[1:2],
                '{request.status}', {record.id}, 1, '{now}', '{now}'
-        FROM hh_new h JOIN hh_ids i USING (kk_number) ORDER BY i.id""",
-        "household",
-        LOAD_HOUSEHOLD,
-        scratch,
-    )
+        FROM hh_new h JOIN hh_ids i USING (kk_number) ORDER BY i.id"""
+    with bulk.deferred_indexes(session, HOUSEHOLD_TABLE, summary.households_accepted):
+        bulk.insert_from_duckdb(session, con, household_query, "household", LOAD_HOUSEHOLD, scratch)
+    say("memuat anggota")
     member_values = ", ".join(
         "CAST(m.birth_date AS VARCHAR)" if c == "birth_date" else f"m.{c}"
         for c in MEMBER_VALUE_COLUMNS
         if c != "kk_number"
     )
-    bulk.insert_from_duckdb(
-        session,
-        con,
-        f"""
+    member_query = f"""
         SELECT coalesce(i.id, x.id), {member_values}, {normalise_name_sql("m.name")},
                'active', 1, '{now}', '{now}'
         FROM mb_new m LEFT JOIN hh_ids i ON i.kk_number = m.kk_number
                       LEFT JOIN existing_hh x ON x.kk_number = m.kk_number
-        ORDER BY m._row""",
-        "member",
-        LOAD_MEMBER,
-        scratch,
-    )
+        ORDER BY m._row"""
+    with bulk.deferred_indexes(session, MEMBER_TABLE, summary.members_accepted):
+        bulk.insert_from_duckdb(session, con, member_query, "member", LOAD_MEMBER, scratch)
+    say("mencatat")
     if summary.duplicates_for_review:
         _queue_reviews(session, con, record.id, int(watermark))
     counts = {

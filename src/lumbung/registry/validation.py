@@ -99,7 +99,7 @@ def validate_family(
             or_(Region.level < 4, Region.code == village, Region.code == _dotted(village))
         ),
     )
-    con = duckdb.connect()
+    con = bulk.duck_connect()
     try:
         bulk.duck_table(con, "ref_region", {"code": "VARCHAR", "level": "INTEGER"}, regions)
         con.register("hh_in", _table([household], HOUSEHOLD_VALUE_COLUMNS))

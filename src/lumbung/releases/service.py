@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import lumbung
+from lumbung import bulk
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
@@ -131,10 +132,8 @@ def create_release(
 
 
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    con = duckdb.connect(str(staging / "scratch.duckdb"))
+    con = bulk.duck_connect(staging / "scratch.duckdb")
     try:
-        con.execute("SET memory_limit = '1GB'")
-        con.execute("SET preserve_insertion_order = true")
         load_snapshot(session, con, staging)
         for table in ("households", "members"):
             con.execute(
@@ -167,6 +166,7 @@ def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[s
         con.close()
         for leftover in staging.glob("scratch.duckdb*"):
             leftover.unlink()
+        shutil.rmtree(staging / "spill", ignore_errors=True)
     files = [
         {
             "path": str(p.relative_to(staging)),

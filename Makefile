@@ -1,0 +1,39 @@
+# Two commands matter: `make demo` and `make test` (see README). Everything else is a helper.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The main job on the embedded default (SQLite): synthetic registry of 10,000 families in real
+# villages → import → verify → determine → release → summary. Starts from scratch every time.
+demo: $(STAMP)
+	rm -rf demo && mkdir -p demo
+	cd demo && LUMBUNG_DATABASE_URL=sqlite:///lumbung-demo.db LUMBUNG_DATA_DIR=data \
+		../$(BIN)/lumbung demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# SQLite always; PostgreSQL too when LUMBUNG_TEST_POSTGRES_URL is set (CI sets it).
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/registry_pipeline.py --households 1000000 --backend both
+
+clean:
+	rm -rf demo benchmarks/out .mypy_cache .ruff_cache .pytest_cache

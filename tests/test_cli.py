@@ -1,0 +1,440 @@
+"""The `lumbung` command, driven as a user drives it, against the test database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner, Result
+
+from factories import family, kk, write_batch
+from lumbung import migrate
+from lumbung.audit.models import AuditEvent
+from lumbung.cli import app, common
+from lumbung.config import get_settings
+from lumbung.db import session_scope
+from lumbung.regions.models import Region
+from lumbung.regions.service import load_regions
+
+KEMENDAGRI = {"provinces": 38, "regencies": 514, "districts": 7285, "villages": 83762}
+IMPORT_KEYS = {
+    "households_accepted",
+    "members_accepted",
+    "households_rejected",
+    "members_rejected",
+    "errors",
+    "reject_file",
+}
+
+
+def _reset() -> None:
+    get_settings.cache_clear()
+    for cached in common._engines.values():
+        cached.dispose()
+    common._engines.clear()
+
+
+class Cli:
+    """Runs `lumbung …` in-process; each call reads the environment afresh."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.runner = CliRunner()
+        self.data_dir = data_dir
+
+    def run(self, *args: str) -> Result:
+        get_settings.cache_clear()
+        return self.runner.invoke(app, list(args))
+
+    def ok(self, *args: str) -> Result:
+        result = self.run(*args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--json").stdout)
+
+
+def said(text_: str) -> str:
+    """Output with Rich's line wrapping undone."""
+    return " ".join(text_.split())
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LUMBUNG_ACTOR", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    _reset()
+    yield Cli(tmp_path / "data")
+    _reset()
+
+
+def add_users(cli: Cli) -> None:
+    cli.ok("users", "add", "admin", "--role", "admin")
+    for args in (
+        ("operator", "--role", "operator", "--region", "31.71.01.1001"),
+        ("verifikator", "--role", "verifier"),
+        ("verifier", "--role", "verifier", "--region", "31.71"),
+        ("pusdatin", "--role", "determiner"),
+    ):
+        cli.ok("users", "add", *args, "--as", "admin")
+
+
+def count(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def test_regions_load_fills_the_kemendagri_list_and_is_idempotent(cli: Cli, engine: Engine) -> None:
+    gambir = "SELECT count(*) FROM region WHERE code LIKE '31.71.01.%'"
+    villages = count(engine, gambir)
+    assert villages > 0
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM region WHERE code LIKE '31.71.01.%'"))
+        loads_before = count(
+            engine, "SELECT count(*) FROM audit_event WHERE action = 'regions.load'"
+        )
+        assert cli.json("regions", "load") == KEMENDAGRI
+        assert count(engine, gambir) == villages
+        # Loading again adds nothing and records nothing.
+        assert cli.json("regions", "load") == KEMENDAGRI
+        assert "(0 baru)" in said(cli.ok("regions", "load").stdout)
+        loads = count(engine, "SELECT count(*) FROM audit_event WHERE action = 'regions.load'")
+        assert loads == loads_before + 1
+    finally:
+        with session_scope(engine) as session:
+            load_regions(session, actor="test")
+    with session_scope(engine) as session:
+        assert session.get(Region, "31.71.01.1001") is not None
+        assert session.execute(select(func.count()).select_from(Region)).scalar_one() == sum(
+            KEMENDAGRI.values()
+        )
+
+
+def test_db_upgrade_reports_the_revision(cli: Cli, engine: Engine) -> None:
+    payload = cli.json("db", "upgrade")
+    assert payload["revision"] == migrate.current(engine)
+    assert payload["revision"]
+    assert "password" not in payload["database"]
+
+
+def test_users_add_the_first_admin_then_others_as_admin(cli: Cli) -> None:
+    first = cli.run("users", "add", "budi", "--role", "operator", "--region", "31.71.01.1001")
+    assert first.exit_code == 1
+    assert "Pengguna pertama harus berperan admin" in said(first.stderr)
+    admin = cli.json("users", "add", "admin", "--role", "admin", "--name", "Admin Pusdatin")
+    assert admin == {"id": admin["id"], "username": "admin", "role": "admin", "region_code": None}
+    denied = cli.run("users", "add", "budi", "--role", "operator", "--region", "31.71.01.1001")
+    assert denied.exit_code == 1
+    assert "permission_denied" in said(denied.stderr)
+    assert "--as" in said(denied.stderr)
+    budi = cli.json(
+        "users", "add", "budi", "--role", "operator", "--region", "31.71.01.1001", "--as", "admin"
+    )
+    assert (budi["role"], budi["region_code"]) == ("operator", "31.71.01.1001")
+    unknown = cli.run(
+        "users", "add", "x", "--role", "verifier", "--region", "99.99", "--as", "admin"
+    )
+    assert unknown.exit_code == 1
+    assert "99.99 tidak dikenal" in said(unknown.stderr)
+    again = cli.run("users", "add", "budi", "--role", "auditor", "--as", "admin")
+    assert again.exit_code == 1
+    assert "sudah dipakai" in said(again.stderr)
+    by_operator = cli.run("users", "add", "ani", "--role", "auditor", "--as", "budi")
+    assert by_operator.exit_code == 1
+    assert "manage_users" in said(by_operator.stderr)
+    bad_role = cli.run("users", "add", "ani", "--role", "raja", "--as", "admin")
+    assert bad_role.exit_code == 2
+    listed = cli.json("users", "list")
+    assert [(u["username"], u["role"], u["region_code"]) for u in listed] == [
+        ("admin", "admin", None),
+        ("budi", "operator", "31.71.01.1001"),
+    ]
+
+
+def test_synth_import_decide_release_and_audit_end_to_end(cli: Cli, engine: Engine) -> None:
+    add_users(cli)
+    batch = cli.data_dir.parent / "batch"
+    synth = cli.json("synth", "--households", "200", "--seed", "1", "--out", str(batch))
+    assert synth["households"] == 200
+    assert synth["members"] > 200
+    assert Path(synth["files"]["households"]) == batch / "households.csv"
+    assert (batch / "members.csv").exists()
+
+    imported = cli.json(
+        "import", str(batch / "households.csv"), str(batch / "members.csv"), "--as", "admin"
+    )
+    assert set(imported) >= IMPORT_KEYS
+    assert imported["households_accepted"] + imported["households_rejected"] == 200
+    assert imported["members_accepted"] + imported["members_rejected"] == synth["members"]
+    assert imported["households_accepted"] > 190
+    assert imported["errors_total"] == len(imported["errors"])
+    accepted = imported["households_accepted"]
+    assert count(engine, "SELECT count(*) FROM household WHERE status = 'proposed'") == accepted
+
+    verified = cli.json("registry", "verify", "--as", "verifikator")
+    assert verified == {
+        "decision": "verify",
+        "households": accepted,
+        "region": None,
+        "from": "proposed",
+        "to": "verified",
+    }
+    determined = cli.json("registry", "determine", "--as", "pusdatin")
+    assert (determined["households"], determined["to"]) == (accepted, "approved")
+    stats = cli.json("registry", "stats")
+    assert stats["households"] == {"approved": accepted}
+    assert stats["members"] == {"active": imported["members_accepted"]}
+
+    created = cli.json("release", "create", "--label", "2026-Q4", "--as", "pusdatin")
+    assert set(created) >= {"release", "households", "members", "manifest"}
+    assert (created["release"], created["households"], created["members"]) == (
+        "2026-Q4",
+        accepted,
+        imported["members_accepted"],
+    )
+    manifest = Path(created["manifest"])
+    assert manifest == cli.data_dir / "releases" / "2026-Q4" / "manifest.json"
+    assert json.loads(manifest.read_text())["households"] == accepted
+    assert "OK" in cli.ok("release", "verify", "2026-Q4").stdout
+    assert cli.json("release", "verify", "2026-Q4")["ok"] is True
+    [listed] = cli.json("release", "list")
+    assert (listed["release"], listed["created_by"]) == ("2026-Q4", "pusdatin")
+    reused = cli.run("release", "create", "--label", "2026-Q4", "--as", "pusdatin")
+    assert reused.exit_code == 1
+    assert "conflict" in said(reused.stderr)
+
+    audit = cli.json("audit", "verify")
+    assert audit["ok"] is True
+    assert audit["problems"] == []
+    assert audit["events"] == count(engine, "SELECT count(*) FROM audit_event")
+    with session_scope(engine) as session:
+        head = session.execute(
+            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+        ).scalar_one()
+    assert audit["head"] == head
+    assert cli.run("audit", "verify", "--expect-head", head).exit_code == 0
+    cut = cli.run("audit", "verify", "--expect-head", "0" * 64)
+    assert cut.exit_code == 1
+    assert "RUSAK" in cut.stdout
+    log = cli.json("audit", "log", "--limit", "3", "--as", "pusdatin")
+    assert log[0]["action"] == "release.create"
+
+    # Tampering with a released file makes `release verify` fail loudly.
+    parquet = sorted((cli.data_dir / "releases" / "2026-Q4").rglob("*.parquet"))[0]
+    parquet.write_bytes(parquet.read_bytes() + b"\0")
+    broken = cli.run("release", "verify", "2026-Q4")
+    assert broken.exit_code == 1
+    assert "RUSAK" in broken.stdout
+    assert parquet.name in said(broken.stdout)
+    # ... and so does an edit of the audit log.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_event SET actor = 'mallory' WHERE action = 'release.create'")
+        )
+    tampered = cli.run("audit", "verify", "--json")
+    assert tampered.exit_code == 1
+    assert json.loads(tampered.stdout)["ok"] is False
+
+
+def test_import_refuses_an_unknown_column_with_exit_code_2(cli: Cli, engine: Engine) -> None:
+    add_users(cli)
+    households, members = family(1)
+    paths = write_batch(cli.data_dir.parent / "batch", [households], members)
+    lines = paths[0].read_text().splitlines()
+    paths[0].write_text(
+        "\n".join([lines[0] + ",warna_rumah", *(line + ",biru" for line in lines[1:])]) + "\n"
+    )
+    human = cli.run("import", *map(str, paths), "--as", "admin")
+    assert human.exit_code == 2
+    assert "unknown_column" in said(human.stderr)
+    assert "warna_rumah" in said(human.stderr)
+    machine = cli.run("import", *map(str, paths), "--as", "admin", "--json")
+    assert machine.exit_code == 2
+    payload = json.loads(machine.stdout)
+    assert payload["error"] == "batch_unreadable"
+    assert [(e["code"], e["column"]) for e in payload["errors"]] == [
+        ("unknown_column", "warna_rumah")
+    ]
+    assert count(engine, "SELECT count(*) FROM household") == 0
+
+
+def test_import_dry_run_and_row_errors(cli: Cli, engine: Engine) -> None:
+    add_users(cli)
+    h1, m1 = family(1)
+    h2, m2 = family(2)
+    m2[1]["name"] = ""
+    paths = write_batch(cli.data_dir.parent / "batch", [h1, h2], m1 + m2)
+    dry = cli.json("import", *map(str, paths), "--dry-run", "--as", "operator")
+    assert (dry["households_accepted"], dry["members_accepted"], dry["members_rejected"]) == (
+        2,
+        5,
+        1,
+    )
+    assert count(engine, "SELECT count(*) FROM household") == 0
+    human = cli.ok("import", *map(str, paths), "--as", "operator")
+    assert "required" in said(human.stdout)
+    assert count(engine, "SELECT count(*) FROM member") == 5
+    [error] = json.loads(cli.ok("import", *map(str, paths), "--as", "operator", "--json").stdout)[
+        "errors"
+    ]
+    assert (error["file"], error["row"], error["column"], error["code"]) == (
+        "members.csv",
+        6,
+        "name",
+        "required",
+    )
+
+
+def test_registry_duplicates_lists_the_review_queue(cli: Cli) -> None:
+    add_users(cli)
+    h1, m1 = family(1)
+    h2, m2 = family(2)
+    first = write_batch(cli.data_dir.parent / "first", [h1, h2], m1 + m2)
+    cli.ok("import", *map(str, first), "--as", "admin")
+    assert cli.json("registry", "duplicates") == {"open": 0, "reviews": []}
+    h3, m3 = family(3)
+    m3[1].update(nik=m1[1]["nik"], birth_date=m1[1]["birth_date"])
+    second = write_batch(cli.data_dir.parent / "second", [h3], m3)
+    refused = cli.json("import", *map(str, second), "--as", "admin")
+    assert [e["code"] for e in refused["errors"]] == ["duplicate_nik"]
+    cli.ok("import", *map(str, second), "--allow-duplicates", "--as", "admin")
+    listed = cli.json("registry", "duplicates")
+    assert listed["open"] == 1
+    [review] = listed["reviews"]
+    assert review["nik"] == m1[1]["nik"]
+    assert (review["kk_number"], review["other_kk_number"]) == (kk(3), kk(1))
+    human = said(cli.ok("registry", "duplicates").stdout)
+    assert m1[1]["nik"] not in human  # the table masks the NIK
+    assert m1[1]["nik"][:4] + "********" + m1[1]["nik"][12:] in "".join(human.split())
+
+
+def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
+    add_users(cli)
+    households, members = family(1)
+    payload = json.dumps({"household": households, "members": members})
+    proposed = cli.json(
+        "request", "propose", "--kind", "new_family", "--payload", payload, "--as", "operator"
+    )
+    assert (proposed["kind"], proposed["state"], proposed["proposed_by"]) == (
+        "new_family",
+        "proposed",
+        "operator",
+    )
+    request_id = str(proposed["id"])
+    [pending] = cli.json("request", "list", "--as", "verifier")
+    assert pending["id"] == proposed["id"]
+    assert cli.json("request", "list", "--as", "verifier", "--state", "verified") == []
+    denied = cli.run("request", "verify", request_id, "--as", "operator")
+    assert denied.exit_code == 1
+    assert "permission_denied" in said(denied.stderr)
+    too_early = cli.run("request", "determine", request_id, "--as", "pusdatin", "--json")
+    assert too_early.exit_code == 1
+    assert json.loads(too_early.stdout)["error"] == "conflict"
+    assert cli.json("request", "verify", request_id, "--as", "verifier")["state"] == "verified"
+    determined = cli.json("request", "determine", request_id, "--as", "pusdatin")
+    assert (determined["state"], determined["decided_by"]) == ("approved", "pusdatin")
+    shown = cli.json("registry", "show", kk(1), "--as", "verifier")
+    assert (shown["status"], len(shown["members"])) == ("approved", 3)
+
+    # A payload may also come from a file; an update needs the version shown.
+    change = tmp_path / "change.json"
+    change.write_text(json.dumps({"changes": {"toilet": "umum"}}))
+    stale = cli.run(
+        "request",
+        "propose",
+        "--kind",
+        "update",
+        "--payload",
+        str(change),
+        "--kk",
+        kk(1),
+        "--version",
+        str(shown["version"] - 1),
+        "--as",
+        "operator",
+    )
+    assert stale.exit_code == 1
+    assert "conflict" in said(stale.stderr)
+    update = cli.json(
+        "request",
+        "propose",
+        "--kind",
+        "update",
+        "--payload",
+        str(change),
+        "--kk",
+        kk(1),
+        "--version",
+        str(shown["version"]),
+        "--as",
+        "operator",
+    )
+    rejected = cli.json(
+        "request",
+        "reject",
+        str(update["id"]),
+        "--reason",
+        "foto rumah tidak ada",
+        "--as",
+        "verifier",
+    )
+    assert (rejected["state"], rejected["reason"]) == ("rejected", "foto rumah tidak ada")
+    bad = cli.run(
+        "request", "propose", "--kind", "update", "--payload", "{bukan json", "--as", "operator"
+    )
+    assert bad.exit_code == 1
+    assert "Payload bukan JSON" in said(bad.stderr)
+
+
+def test_acting_without_a_user_is_a_clear_error(
+    cli: Cli, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_users(cli)
+    missing = cli.run("registry", "verify")
+    assert missing.exit_code == 1
+    assert "Siapa yang bertindak? Beri --as USERNAME atau LUMBUNG_ACTOR." in said(missing.stderr)
+    machine = cli.run("registry", "verify", "--json")
+    assert machine.exit_code == 1
+    assert json.loads(machine.stdout)["error"] == "validation_failed"
+    unknown = cli.run("registry", "verify", "--as", "siapa")
+    assert unknown.exit_code == 1
+    assert "siapa" in said(unknown.stderr)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE user_account SET active = false WHERE username = 'pusdatin'"))
+    inactive = cli.run("registry", "determine", "--as", "pusdatin")
+    assert inactive.exit_code == 1
+    assert "tidak aktif" in said(inactive.stderr)
+    monkeypatch.setenv("LUMBUNG_ACTOR", "verifier")
+    assert cli.json("registry", "verify")["region"] == "31.71"
+    monkeypatch.setenv("LUMBUNG_ACTOR", "admin")
+    assert cli.json("registry", "verify", "--as", "verifier")["region"] == "31.71"
+
+
+def test_registry_scope_is_enforced_from_the_cli(cli: Cli, engine: Engine) -> None:
+    add_users(cli)
+    households, members = family(1)
+    paths = write_batch(cli.data_dir.parent / "batch", [households], members)
+    cli.ok("import", *map(str, paths), "--as", "operator")
+    outside = cli.run("registry", "verify", "--region", "32.73", "--as", "verifier")
+    assert outside.exit_code == 1
+    assert "di luar kewenangan" in said(outside.stderr)
+    reject = cli.json(
+        "registry",
+        "reject",
+        "--reason",
+        "musdes belum",
+        "--region",
+        "31.71.01",
+        "--as",
+        "verifier",
+    )
+    assert (reject["households"], reject["to"]) == (1, "rejected")
+    assert count(engine, "SELECT count(*) FROM household WHERE status = 'rejected'") == 1

@@ -1,0 +1,380 @@
+"""Releases: the approved registry frozen as Parquet by province, with a manifest of hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+
+from conftest import user
+from factories import OTHER_VILLAGE, family, kk, write_batch
+from helpers import run_import
+from lumbung.audit import service as audit
+from lumbung.audit.models import AuditEvent
+from lumbung.db import session_scope
+from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.registry.models import Household, Member
+from lumbung.releases.models import Release
+from lumbung.releases.service import ReleaseResult, VerifyReport, create_release, verify_release
+
+pytestmark = pytest.mark.usefixtures("users")
+
+LABEL = "2026-Q4"
+
+
+def registry(engine: Engine, folder: Path) -> None:
+    """Families 1–2 (Jakarta) and 5 (Bandung) approved, one member of family 1 deceased,
+    family 3 still proposed, family 4 approved but since inactive."""
+    approved, members = [], []
+    for serial, village in ((1, None), (2, None), (4, None), (5, OTHER_VILLAGE)):
+        h, m = family(serial, **({"village_code": village} if village else {}))
+        approved.append(h)
+        members += m
+    run_import(engine, write_batch(folder / "approved", approved, members), status="approved")
+    h3, m3 = family(3)
+    run_import(engine, write_batch(folder / "proposed", [h3], m3))
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE member SET status = 'deceased' WHERE nik = :nik"),
+            {"nik": members[2]["nik"]},
+        )
+        conn.execute(
+            text("UPDATE household SET status = 'inactive' WHERE kk_number = :kk"), {"kk": kk(4)}
+        )
+
+
+def release(
+    engine: Engine, releases_dir: Path, label: str = LABEL, actor: str = "determiner"
+) -> ReleaseResult:
+    with session_scope(engine) as session:
+        return create_release(
+            session,
+            actor=user(session, actor),
+            label=label,
+            releases_dir=releases_dir,
+            decree="SK Mensos 1/HUK/2026",
+        )
+
+
+def check(engine: Engine, releases_dir: Path, label: str = LABEL) -> VerifyReport:
+    with session_scope(engine) as session:
+        return verify_release(session, label=label, releases_dir=releases_dir)
+
+
+def parquet_rows(pattern: Path, columns: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect() as con:
+        return con.execute(
+            f"SELECT {columns}, regexp_extract(filename, 'province_code=([0-9]+)', 1) "
+            "FROM read_parquet($p, filename = true, hive_partitioning = false) ORDER BY ALL",
+            {"p": str(pattern)},
+        ).fetchall()
+
+
+def test_release_holds_exactly_the_approved_families_and_active_members(
+    engine: Engine, tmp_path: Path
+) -> None:
+    registry(engine, tmp_path)
+    releases = tmp_path / "releases"
+    result = release(engine, releases)
+    assert (result.release, result.households, result.members) == (LABEL, 3, 8)
+    folder = releases / LABEL
+    assert result.path == str(folder)
+    assert result.manifest == str(folder / "manifest.json")
+
+    # Partitioned by province: one folder per province that has approved families.
+    assert sorted(p.name for p in (folder / "households").iterdir()) == [
+        "province_code=31",
+        "province_code=32",
+    ]
+    households = parquet_rows(
+        folder / "households" / "*" / "*.parquet",
+        "kk_number, village_code, regency_code, floor_area_m2, toilet, owns_land, motorbikes, "
+        "has_refrigerator, status",
+    )
+    with session_scope(engine) as session:
+        expected_households = sorted(
+            (
+                h.kk_number,
+                h.village_code,
+                h.regency_code,
+                h.floor_area_m2,
+                h.toilet,
+                h.owns_land,
+                h.motorbikes,
+                h.has_refrigerator,
+                h.status,
+                h.province_code,
+            )
+            for h in session.execute(
+                select(Household).where(Household.status == "approved")
+            ).scalars()
+        )
+        expected_members = sorted(
+            (
+                m.nik,
+                m.name,
+                m.name_normalised,
+                m.sex,
+                m.birth_date,
+                m.relationship,
+                m.pregnant,
+                kk_number,
+                m.status,
+                province,
+            )
+            for m, kk_number, province in session.execute(
+                select(Member, Household.kk_number, Household.province_code)
+                .join(Household, Household.id == Member.household_id)
+                .where(Household.status == "approved", Member.status == "active")
+            )
+        )
+    assert households == expected_households
+    assert {h[0] for h in households} == {kk(1), kk(2), kk(5)}
+    members = parquet_rows(
+        folder / "members" / "*" / "*.parquet",
+        "nik, name, name_normalised, sex, birth_date, relationship, pregnant, kk_number, status",
+    )
+    assert members == expected_members
+    assert len(members) == 8
+    assert {m[8] for m in members} == {"active"}
+
+
+def test_manifest_describes_the_release(engine: Engine, tmp_path: Path) -> None:
+    registry(engine, tmp_path)
+    releases = tmp_path / "releases"
+    with session_scope(engine) as session:
+        head_before = audit.head(session)
+    result = release(engine, releases)
+    folder = releases / LABEL
+    body = (folder / "manifest.json").read_bytes()
+    manifest = json.loads(body)
+    assert manifest["label"] == LABEL
+    assert manifest["decree"] == "SK Mensos 1/HUK/2026"
+    assert manifest["created_by"] == "determiner"
+    assert datetime.fromisoformat(manifest["created_at"]).tzinfo is not None
+    assert (manifest["households"], manifest["members"]) == (3, 8)
+    assert manifest["by_province"] == {"31": 2, "32": 1}
+    assert manifest["audit_head"] == head_before
+    assert set(manifest["schema"]) == {"households", "members"}
+    # Every file on disk is listed with its true hash, size and row count, and nothing else is.
+    on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*.parquet")}
+    assert {f["path"] for f in manifest["files"]} == on_disk
+    assert len(on_disk) == 4
+    for entry in manifest["files"]:
+        data = (folder / entry["path"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
+    assert sum(f["rows"] for f in manifest["files"]) == 3 + 8
+    assert {p.name for p in folder.iterdir()} == {"households", "members", "manifest.json"}
+    # The database records the release and the manifest's hash; the audit log names it.
+    with session_scope(engine) as session:
+        row = session.execute(select(Release).where(Release.label == LABEL)).scalar_one()
+        assert (row.households, row.members, row.created_by) == (3, 8, "determiner")
+        assert row.manifest == manifest
+        assert row.manifest_sha256 == hashlib.sha256(body).hexdigest()
+        event = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "release.create")
+        ).scalar_one()
+        assert (event.actor, event.entity_id) == ("determiner", LABEL)
+        assert event.diff == {
+            "households": 3,
+            "members": 8,
+            "manifest_sha256": row.manifest_sha256,
+        }
+        assert event.prev_hash == head_before
+        assert audit.verify(session).ok
+    assert result.households == manifest["households"]
+
+
+def test_an_untouched_release_verifies(engine: Engine, tmp_path: Path) -> None:
+    registry(engine, tmp_path)
+    release(engine, tmp_path / "releases")
+    report = check(engine, tmp_path / "releases")
+    assert report.as_dict() == {"release": LABEL, "ok": True, "files": 4, "problems": []}
+
+
+def _first_parquet(folder: Path) -> Path:
+    return sorted(folder.rglob("*.parquet"))[0]
+
+
+def _flip_a_byte(folder: Path) -> str:
+    path = _first_parquet(folder)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return f"{path.relative_to(folder)}: isi berubah (sha256 tidak cocok)"
+
+
+def _delete_one(folder: Path) -> str:
+    path = _first_parquet(folder)
+    path.unlink()
+    return f"{path.relative_to(folder)}: berkas hilang"
+
+
+def _add_extra(folder: Path) -> str:
+    extra = folder / "households" / "province_code=99" / "data_0.parquet"
+    extra.parent.mkdir()
+    extra.write_bytes(_first_parquet(folder).read_bytes())
+    return f"{extra.relative_to(folder)}: berkas tambahan yang tidak ada di manifest"
+
+
+def _edit_manifest(folder: Path) -> str:
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["households"] += 1
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return "manifest.json berbeda dari yang dicatat saat rilis dibuat"
+
+
+def _rewrite_file_and_its_manifest_entry(folder: Path) -> str:
+    """A careful forger: changes a file and writes its new hash into the manifest."""
+    _flip_a_byte(folder)
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    target = _first_parquet(folder)
+    for entry in manifest["files"]:
+        if entry["path"] == str(target.relative_to(folder)):
+            entry["sha256"] = hashlib.sha256(target.read_bytes()).hexdigest()
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return "manifest.json berbeda dari yang dicatat saat rilis dibuat"
+
+
+TAMPERINGS: list[Callable[[Path], str]] = [
+    _flip_a_byte,
+    _delete_one,
+    _add_extra,
+    _edit_manifest,
+    _rewrite_file_and_its_manifest_entry,
+]
+
+
+def test_tampering_is_reported(engine: Engine, tmp_path: Path, subtests: pytest.Subtests) -> None:
+    registry(engine, tmp_path)
+    release(engine, tmp_path / "releases")
+    for tamper in TAMPERINGS:
+        with subtests.test(tamper=tamper.__name__):
+            # Each tampering on its own copy of the release folder.
+            releases = tmp_path / tamper.__name__
+            shutil.copytree(tmp_path / "releases", releases)
+            assert check(engine, releases).ok
+            problem = tamper(releases / LABEL)
+            report = check(engine, releases)
+            assert not report.ok
+            assert report.problems == [problem]
+    assert check(engine, tmp_path / "releases").ok
+
+
+def test_a_missing_manifest_or_release_is_reported(engine: Engine, tmp_path: Path) -> None:
+    registry(engine, tmp_path)
+    releases = tmp_path / "releases"
+    release(engine, releases)
+    (releases / LABEL / "manifest.json").unlink()
+    report = check(engine, releases)
+    assert not report.ok
+    assert "manifest.json tidak ada" in report.problems[0]
+    with pytest.raises(NotFound):
+        check(engine, releases, "2027-Q1")
+
+
+def test_a_label_cannot_be_reused(engine: Engine, tmp_path: Path) -> None:
+    registry(engine, tmp_path)
+    releases = tmp_path / "releases"
+    release(engine, releases)
+    before = (releases / LABEL / "manifest.json").read_bytes()
+    # Even after the registry changed, the label keeps what it froze.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE household SET status = 'approved' WHERE kk_number = :k"), {"k": kk(3)}
+        )
+    with pytest.raises(Conflict, match=LABEL):
+        release(engine, releases)
+    assert (releases / LABEL / "manifest.json").read_bytes() == before
+    assert check(engine, releases).ok
+    second = release(engine, releases, "2026-Q4b")
+    assert second.households == 4
+    with session_scope(engine) as session:
+        assert session.execute(select(func.count()).select_from(Release)).scalar_one() == 2
+
+
+def test_an_invalid_label_is_refused(
+    engine: Engine, tmp_path: Path, subtests: pytest.Subtests
+) -> None:
+    releases = tmp_path / "releases"
+    for label in ["", "../escape", "a/b", "dua kata", ".tersembunyi", "-awal", "x" * 65, "rilis*"]:
+        with subtests.test(label=label), pytest.raises(ValidationFailed, match="Label rilis"):
+            release(engine, releases, label)
+    assert not (tmp_path / "escape").exists()
+    assert not releases.exists() or list(releases.iterdir()) == []
+    assert release(engine, releases, "v1.0_final-2").release == "v1.0_final-2"
+
+
+def _release_then_crash(engine: Engine, releases: Path) -> None:
+    with session_scope(engine) as session:
+        create_release(
+            session, actor=user(session, "determiner"), label=LABEL, releases_dir=releases
+        )
+        raise RuntimeError("crash before commit")
+
+
+def test_a_folder_left_by_a_crashed_attempt_is_replaced(engine: Engine, tmp_path: Path) -> None:
+    registry(engine, tmp_path)
+    releases = tmp_path / "releases"
+    # A crash after the files were written but before the transaction committed.
+    with pytest.raises(RuntimeError, match="crash"):
+        _release_then_crash(engine, releases)
+    assert (releases / LABEL / "manifest.json").exists()
+    (releases / LABEL / "households" / "sisa.parquet").write_bytes(b"not parquet")
+    with session_scope(engine) as session:
+        assert session.execute(select(func.count()).select_from(Release)).scalar_one() == 0
+        assert not session.execute(
+            select(AuditEvent.id).where(AuditEvent.action == "release.create")
+        ).first()
+    result = release(engine, releases)
+    assert result.households == 3
+    assert not (releases / LABEL / "households" / "sisa.parquet").exists()
+    assert check(engine, releases).ok
+    assert [p.name for p in releases.iterdir()] == [LABEL]
+
+
+def test_a_staging_folder_of_this_process_is_cleared(engine: Engine, tmp_path: Path) -> None:
+    registry(engine, tmp_path)
+    releases = tmp_path / "releases"
+    staging = releases / f".staging-{LABEL}-{os.getpid()}"
+    staging.mkdir(parents=True)
+    (staging / "half.parquet").write_bytes(b"half written")
+    release(engine, releases)
+    assert not staging.exists()
+    assert check(engine, releases).ok
+
+
+def test_only_a_determiner_may_release(
+    engine: Engine, tmp_path: Path, subtests: pytest.Subtests
+) -> None:
+    releases = tmp_path / "releases"
+    for username in ["operator", "verifier", "admin", "auditor"]:
+        with subtests.test(username=username), pytest.raises(PermissionDenied, match="release"):
+            release(engine, releases, actor=username)
+    assert not (releases / LABEL).exists()
+    with session_scope(engine) as session:
+        assert session.execute(select(func.count()).select_from(Release)).scalar_one() == 0
+
+
+def test_an_empty_registry_gives_an_empty_release_that_verifies(
+    engine: Engine, tmp_path: Path
+) -> None:
+    releases = tmp_path / "releases"
+    result = release(engine, releases)
+    assert (result.households, result.members) == (0, 0)
+    manifest = json.loads((releases / LABEL / "manifest.json").read_text())
+    assert (manifest["files"], manifest["by_province"]) == ([], {})
+    assert check(engine, releases).ok
