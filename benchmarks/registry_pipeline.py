@@ -84,30 +84,46 @@ def bench_backend(backend: str, n: int, batch: Path, workdir: Path, pg_url: str)
     data = workdir / f"data-{backend}"
     shutil.rmtree(data, ignore_errors=True)
     env = {**os.environ, "LUMBUNG_DATABASE_URL": url, "LUMBUNG_DATA_DIR": str(data)}
-    for words in (("db", "upgrade"), ("regions", "load"), ("users", "add", "admin", "--role",
-                  "admin"), ("users", "add", "v", "--role", "verifier", "--as", "admin"),
-                  ("users", "add", "d", "--role", "determiner", "--as", "admin")):
+    for words in (
+        ("db", "upgrade"),
+        ("regions", "load"),
+        ("users", "add", "admin", "--role", "admin"),
+        ("users", "add", "v", "--role", "verifier", "--as", "admin"),
+        ("users", "add", "d", "--role", "determiner", "--as", "admin"),
+    ):
         run(lumbung(*words), env)
-    seconds, rss, out = run([sys.executable, "-c", STAGE, url, str(batch), str(data / "rejects")],
-                            env)
+    seconds, rss, out = run(
+        [sys.executable, "-c", STAGE, url, str(batch), str(data / "rejects")], env
+    )
     print(out[-2000:], file=sys.stderr)
     detail = json.loads(out.strip().splitlines()[-1])
     marks = dict(detail["marks"])
     order = [m[0] for m in detail["marks"]]
-    stages = {order[i]: round(detail["marks"][i + 1][1] - detail["marks"][i][1], 2)
-              for i in range(len(order) - 1)}
-    result: dict[str, Any] = {"backend": backend, "import_s": round(seconds, 2),
-                              "import_hh_per_s": round(n / seconds),
-                              "import_peak_mb": rss, "import_stages_s": stages,
-                              "accepted": detail["accepted"], "members": detail["members"],
-                              "import_inside_s": round(marks["end"], 2)}
+    stages = {
+        order[i]: round(detail["marks"][i + 1][1] - detail["marks"][i][1], 2)
+        for i in range(len(order) - 1)
+    }
+    result: dict[str, Any] = {
+        "backend": backend,
+        "import_s": round(seconds, 2),
+        "import_hh_per_s": round(n / seconds),
+        "import_peak_mb": rss,
+        "import_stages_s": stages,
+        "accepted": detail["accepted"],
+        "members": detail["members"],
+        "import_inside_s": round(marks["end"], 2),
+    }
     s_verify, _, _ = run(lumbung("registry", "verify", "--as", "v"), env)
     s_determine, _, _ = run(lumbung("registry", "determine", "--as", "d"), env)
     result["verify_s"], result["determine_s"] = round(s_verify, 2), round(s_determine, 2)
-    s_release, rss_release, out = run(lumbung("release", "create", "--label", "bench",
-                                              "--as", "d", "--json"), env)
-    result.update(release_s=round(s_release, 2), release_hh_per_s=round(n / s_release),
-                  release_peak_mb=rss_release)
+    s_release, rss_release, out = run(
+        lumbung("release", "create", "--label", "bench", "--as", "d", "--json"), env
+    )
+    result.update(
+        release_s=round(s_release, 2),
+        release_hh_per_s=round(n / s_release),
+        release_peak_mb=rss_release,
+    )
     s_check, _, _ = run(lumbung("release", "verify", "bench"), env)
     result["release_verify_s"] = round(s_check, 2)
     return result
@@ -118,8 +134,12 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "LUMBUNG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "LUMBUNG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out"))
     args = parser.parse_args()
     n = args.households
@@ -127,29 +147,43 @@ def main() -> None:
     batch = args.workdir / f"batch-{n}-{args.seed}"
     shutil.rmtree(batch, ignore_errors=True)
     env = dict(os.environ)
-    s_synth, rss_synth, _ = run(lumbung("synth", "--households", str(n), "--seed",
-                                        str(args.seed), "--out", str(batch), "--json"), env)
-    report: dict[str, Any] = {"households": n, "synth_s": round(s_synth, 2),
-                              "synth_hh_per_s": round(n / s_synth), "synth_peak_mb": rss_synth,
-                              "backends": []}
+    s_synth, rss_synth, _ = run(
+        lumbung(
+            "synth", "--households", str(n), "--seed", str(args.seed), "--out", str(batch), "--json"
+        ),
+        env,
+    )
+    report: dict[str, Any] = {
+        "households": n,
+        "synth_s": round(s_synth, 2),
+        "synth_hh_per_s": round(n / s_synth),
+        "synth_peak_mb": rss_synth,
+        "backends": [],
+    }
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     for backend in backends:
-        report["backends"].append(bench_backend(backend, n, batch, args.workdir,
-                                                args.postgres_url))
+        report["backends"].append(bench_backend(backend, n, batch, args.workdir, args.postgres_url))
     print(json.dumps(report, indent=2))
     print()
     print(f"synth     {n / s_synth:>10,.0f} hh/s   peak {rss_synth:>5} MB")
     for b in report["backends"]:
         target = TARGETS[f"import_{b['backend']}"]
-        print(f"import    {b['import_hh_per_s']:>10,} hh/s   peak {b['import_peak_mb']:>5} MB   "
-              f"{b['backend']:<10} ratio to target {b['import_hh_per_s'] / target:.2f}×"
-              f"  stages {b['import_stages_s']}")
-        print(f"release   {b['release_hh_per_s']:>10,} hh/s   peak {b['release_peak_mb']:>5} MB   "
-              f"{b['backend']:<10} ratio to target {b['release_hh_per_s'] / TARGETS['release']:.2f}×")
-    peak = max([rss_synth] + [max(b["import_peak_mb"], b["release_peak_mb"])
-                              for b in report["backends"]])
-    print(f"peak memory {peak} MB (limit {MEMORY_LIMIT_MB} MB): "
-          f"{'OK' if peak < MEMORY_LIMIT_MB else 'OVER'}")
+        print(
+            f"import    {b['import_hh_per_s']:>10,} hh/s   peak {b['import_peak_mb']:>5} MB   "
+            f"{b['backend']:<10} ratio to target {b['import_hh_per_s'] / target:.2f}×"
+            f"  stages {b['import_stages_s']}"
+        )
+        print(
+            f"release   {b['release_hh_per_s']:>10,} hh/s   peak {b['release_peak_mb']:>5} MB   "
+            f"{b['backend']:<10} ratio to target {b['release_hh_per_s'] / TARGETS['release']:.2f}×"
+        )
+    peak = max(
+        [rss_synth] + [max(b["import_peak_mb"], b["release_peak_mb"]) for b in report["backends"]]
+    )
+    print(
+        f"peak memory {peak} MB (limit {MEMORY_LIMIT_MB} MB): "
+        f"{'OK' if peak < MEMORY_LIMIT_MB else 'OVER'}"
+    )
 
 
 if __name__ == "__main__":

@@ -96,7 +96,11 @@ def add_user(engine: Engine, username: str, role: Role, region: str | None) -> N
             ).scalar_one()
         actor = session.query(User).filter_by(username=admin).one() if admin else None
         create_user(
-            session, actor=actor, username=username, full_name=username, role=role,
+            session,
+            actor=actor,
+            username=username,
+            full_name=username,
+            role=role,
             region_code=region,
         )
 

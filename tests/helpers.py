@@ -15,12 +15,16 @@ from lumbung.registry.models import Household, Member
 from conftest import user
 
 
-def run_import(engine: Engine, paths: list[Path], *, actor: str = "admin", **options: Any
-               ) -> ImportSummary:
+def run_import(
+    engine: Engine, paths: list[Path], *, actor: str = "admin", **options: Any
+) -> ImportSummary:
     rejects = paths[0].parent / "rejects"
     with session_scope(engine) as session:
-        summary = import_batch(session, actor=user(session, actor),
-                               request=ImportRequest(paths=paths, rejects_dir=rejects, **options))
+        summary = import_batch(
+            session,
+            actor=user(session, actor),
+            request=ImportRequest(paths=paths, rejects_dir=rejects, **options),
+        )
         if options.get("dry_run"):
             session.rollback()
     return summary

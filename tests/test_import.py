@@ -29,7 +29,9 @@ def two_families() -> Rows:
     return [h1, h2], m1 + m2
 
 
-def test_valid_batch_loads_and_loading_again_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+def test_valid_batch_loads_and_loading_again_changes_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
     households, members = two_families()
     paths = write_batch(tmp_path / "batch", households, members)
     first = run_import(engine, paths)
@@ -39,12 +41,21 @@ def test_valid_batch_loads_and_loading_again_changes_nothing(engine: Engine, tmp
     with session_scope(engine) as session:
         h = session.execute(select(Household).where(Household.kk_number == kk(1))).scalar_one()
         assert (h.status, h.rt, h.rw, h.regency_code, h.province_code) == (
-            "proposed", "001", "002", "31.71", "31")
-        names = session.execute(select(Member.name_normalised).where(Member.household_id == h.id)
-                                ).scalars().all()
+            "proposed",
+            "001",
+            "002",
+            "31.71",
+            "31",
+        )
+        names = (
+            session.execute(select(Member.name_normalised).where(Member.household_id == h.id))
+            .scalars()
+            .all()
+        )
         assert "budi santoso" in names
-        events = session.execute(text("SELECT count(*) FROM audit_event WHERE action = "
-                                      "'registry.import'")).scalar_one()
+        events = session.execute(
+            text("SELECT count(*) FROM audit_event WHERE action = 'registry.import'")
+        ).scalar_one()
         assert events == 1
     second = run_import(engine, paths)
     assert (second.households_accepted, second.members_accepted) == (0, 0)
@@ -52,20 +63,23 @@ def test_valid_batch_loads_and_loading_again_changes_nothing(engine: Engine, tmp
     assert second.batch_id is None
     assert counts(engine) == (2, 6)
     with session_scope(engine) as session:
-        events = session.execute(text("SELECT count(*) FROM audit_event WHERE action = "
-                                      "'registry.import'")).scalar_one()
+        events = session.execute(
+            text("SELECT count(*) FROM audit_event WHERE action = 'registry.import'")
+        ).scalar_one()
         assert events == 1
 
 
 def _set(index: int, **values: Any) -> Callable[[Rows], None]:
     def mutate(rows: Rows) -> None:
         rows[1][index].update(values)
+
     return mutate
 
 
 def _set_household(index: int, **values: Any) -> Callable[[Rows], None]:
     def mutate(rows: Rows) -> None:
         rows[0][index].update(values)
+
     return mutate
 
 
@@ -74,64 +88,115 @@ HEAD_NIK_1 = nik(date(1980, 3, 12), "L", 11)
 # (mutation of two valid families, expected (file, row, column, code))
 CASES: dict[str, tuple[Callable[[Rows], None], tuple[str, int, str, str]]] = {
     "required": (_set(1, name=""), ("members.csv", 3, "name", "required")),
-    "formula": (_set(1, name="=HYPERLINK(\"x\")"), ("members.csv", 3, "name", "formula")),
-    "formula_in_code": (_set_household(0, address="@SUM(A1)"),
-                        ("households.csv", 2, "address", "formula")),
-    "invalid_value": (_set(1, marital_status="nikah"), ("members.csv", 3, "marital_status",
-                                                         "invalid_value")),
-    "invalid_flag": (_set_household(0, has_car="ya"), ("households.csv", 2, "has_car",
-                                                       "invalid_value")),
-    "invalid_number": (_set_household(0, floor_area_m2="36 m2"),
-                       ("households.csv", 2, "floor_area_m2", "invalid_number")),
-    "ambiguous_number": (_set_household(0, floor_area_m2="23.393.366,000"),
-                         ("households.csv", 2, "floor_area_m2", "ambiguous_number")),
-    "out_of_range_area": (_set_household(0, floor_area_m2="0"),
-                          ("households.csv", 2, "floor_area_m2", "out_of_range")),
-    "out_of_range_count": (_set_household(0, motorbikes="1,5"),
-                           ("households.csv", 2, "motorbikes", "out_of_range")),
-    "out_of_range_latitude": (_set_household(0, latitude="12.5"),
-                              ("households.csv", 2, "latitude", "out_of_range")),
+    "formula": (_set(1, name='=HYPERLINK("x")'), ("members.csv", 3, "name", "formula")),
+    "formula_in_code": (
+        _set_household(0, address="@SUM(A1)"),
+        ("households.csv", 2, "address", "formula"),
+    ),
+    "invalid_value": (
+        _set(1, marital_status="nikah"),
+        ("members.csv", 3, "marital_status", "invalid_value"),
+    ),
+    "invalid_flag": (
+        _set_household(0, has_car="ya"),
+        ("households.csv", 2, "has_car", "invalid_value"),
+    ),
+    "invalid_number": (
+        _set_household(0, floor_area_m2="36 m2"),
+        ("households.csv", 2, "floor_area_m2", "invalid_number"),
+    ),
+    "ambiguous_number": (
+        _set_household(0, floor_area_m2="23.393.366,000"),
+        ("households.csv", 2, "floor_area_m2", "ambiguous_number"),
+    ),
+    "out_of_range_area": (
+        _set_household(0, floor_area_m2="0"),
+        ("households.csv", 2, "floor_area_m2", "out_of_range"),
+    ),
+    "out_of_range_count": (
+        _set_household(0, motorbikes="1,5"),
+        ("households.csv", 2, "motorbikes", "out_of_range"),
+    ),
+    "out_of_range_latitude": (
+        _set_household(0, latitude="12.5"),
+        ("households.csv", 2, "latitude", "out_of_range"),
+    ),
     "too_long": (_set(1, name="A" * 101), ("members.csv", 3, "name", "too_long")),
-    "invalid_format_rt": (_set_household(0, rt="12A"), ("households.csv", 2, "rt",
-                                                        "invalid_format")),
-    "invalid_format_village": (_set_household(0, village_code="31-71-01"),
-                               ("households.csv", 2, "village_code", "invalid_format")),
-    "unknown_village": (_set_household(0, village_code="31.71.01.9999"),
-                        ("households.csv", 2, "village_code", "unknown_village")),
-    "invalid_date": (_set(1, birth_date="31-02-1983"), ("members.csv", 3, "birth_date",
-                                                        "invalid_date")),
-    "future_date": (_set(2, birth_date="2099-01-20", nik=nik(date(2099, 1, 20), "L", 13)),
-                    ("members.csv", 4, "birth_date", "future_date")),
-    "too_old": (_set(2, birth_date="1890-01-20", nik=nik(date(1890, 1, 20), "L", 13)),
-                ("members.csv", 4, "birth_date", "out_of_range")),
-    "invalid_kk": (_set_household(1, kk_number="9912345678901234"),
-                   ("households.csv", 3, "kk_number", "invalid_kk")),
+    "invalid_format_rt": (
+        _set_household(0, rt="12A"),
+        ("households.csv", 2, "rt", "invalid_format"),
+    ),
+    "invalid_format_village": (
+        _set_household(0, village_code="31-71-01"),
+        ("households.csv", 2, "village_code", "invalid_format"),
+    ),
+    "unknown_village": (
+        _set_household(0, village_code="31.71.01.9999"),
+        ("households.csv", 2, "village_code", "unknown_village"),
+    ),
+    "invalid_date": (
+        _set(1, birth_date="31-02-1983"),
+        ("members.csv", 3, "birth_date", "invalid_date"),
+    ),
+    "future_date": (
+        _set(2, birth_date="2099-01-20", nik=nik(date(2099, 1, 20), "L", 13)),
+        ("members.csv", 4, "birth_date", "future_date"),
+    ),
+    "too_old": (
+        _set(2, birth_date="1890-01-20", nik=nik(date(1890, 1, 20), "L", 13)),
+        ("members.csv", 4, "birth_date", "out_of_range"),
+    ),
+    "invalid_kk": (
+        _set_household(1, kk_number="9912345678901234"),
+        ("households.csv", 3, "kk_number", "invalid_kk"),
+    ),
     "invalid_nik": (_set(1, nik="31710147078300"), ("members.csv", 3, "nik", "invalid_nik")),
-    "nik_unknown_province": (_set(1, nik="9971014707830012"),
-                             ("members.csv", 3, "nik", "nik_unknown_province")),
-    "nik_invalid_date": (_set(1, nik="3171017307830012"),
-                         ("members.csv", 3, "nik", "nik_invalid_date")),
+    "nik_unknown_province": (
+        _set(1, nik="9971014707830012"),
+        ("members.csv", 3, "nik", "nik_unknown_province"),
+    ),
+    "nik_invalid_date": (
+        _set(1, nik="3171017307830012"),
+        ("members.csv", 3, "nik", "nik_invalid_date"),
+    ),
     "nik_serial": (_set(1, nik="3171014107830000"), ("members.csv", 3, "nik", "nik_serial")),
-    "nik_mismatch_sex": (_set(1, nik=nik(date(1983, 7, 1), "L", 12)),
-                         ("members.csv", 3, "nik", "nik_mismatch")),
-    "nik_mismatch_swapped_day_month": (_set(1, birth_date="1983-01-07"),
-                                       ("members.csv", 3, "nik", "nik_mismatch")),
-    "duplicate_kk": (_set_household(1, kk_number=kk(1)),
-                     ("households.csv", 3, "kk_number", "duplicate_kk")),
-    "duplicate_nik": (_set(4, nik=HEAD_NIK_1, birth_date="1980-03-12"),
-                      ("members.csv", 6, "nik", "duplicate_nik")),
-    "unknown_household": (_set(2, kk_number=kk(77)), ("members.csv", 4, "kk_number",
-                                                      "unknown_household")),
-    "inconsistent_severity": (_set(1, disability="netra"),
-                              ("members.csv", 3, "disability_severity", "inconsistent")),
-    "inconsistent_pregnant_man": (_set(0, pregnant="1"), ("members.csv", 2, "pregnant",
-                                                          "inconsistent")),
-    "no_head": (_set(0, relationship="famili_lain"), ("households.csv", 2, "kk_number",
-                                                      "no_head")),
-    "multiple_heads": (_set(1, relationship="kepala_keluarga"),
-                       ("households.csv", 2, "kk_number", "multiple_heads")),
-    "household_rejected": (_set_household(0, toilet="kali"),
-                           ("members.csv", 2, "kk_number", "household_rejected")),
+    "nik_mismatch_sex": (
+        _set(1, nik=nik(date(1983, 7, 1), "L", 12)),
+        ("members.csv", 3, "nik", "nik_mismatch"),
+    ),
+    "nik_mismatch_swapped_day_month": (
+        _set(1, birth_date="1983-01-07"),
+        ("members.csv", 3, "nik", "nik_mismatch"),
+    ),
+    "duplicate_kk": (
+        _set_household(1, kk_number=kk(1)),
+        ("households.csv", 3, "kk_number", "duplicate_kk"),
+    ),
+    "duplicate_nik": (
+        _set(4, nik=HEAD_NIK_1, birth_date="1980-03-12"),
+        ("members.csv", 6, "nik", "duplicate_nik"),
+    ),
+    "unknown_household": (
+        _set(2, kk_number=kk(77)),
+        ("members.csv", 4, "kk_number", "unknown_household"),
+    ),
+    "inconsistent_severity": (
+        _set(1, disability="netra"),
+        ("members.csv", 3, "disability_severity", "inconsistent"),
+    ),
+    "inconsistent_pregnant_man": (
+        _set(0, pregnant="1"),
+        ("members.csv", 2, "pregnant", "inconsistent"),
+    ),
+    "no_head": (_set(0, relationship="famili_lain"), ("households.csv", 2, "kk_number", "no_head")),
+    "multiple_heads": (
+        _set(1, relationship="kepala_keluarga"),
+        ("households.csv", 2, "kk_number", "multiple_heads"),
+    ),
+    "household_rejected": (
+        _set_household(0, toilet="kali"),
+        ("members.csv", 2, "kk_number", "household_rejected"),
+    ),
 }
 
 
@@ -146,15 +211,20 @@ def test_every_error_code_names_file_row_column(engine: Engine, tmp_path: Path, 
     # The family that the mutation did not touch is loaded all the same.
     with session_scope(engine) as session:
         loaded = set(session.execute(select(Household.kk_number)).scalars())
-    touched_second = expected[0] == "households.csv" and expected[1] == 3 or case in (
-        "duplicate_nik", "duplicate_kk")
+    touched_second = (
+        expected[0] == "households.csv"
+        and expected[1] == 3
+        or case in ("duplicate_nik", "duplicate_kk")
+    )
     if not touched_second:
         assert kk(2) in loaded
     assert summary.households_rejected + summary.members_rejected >= 1
     # The reject file carries the same errors for the operator.
     assert summary.reject_file is not None
     with open(summary.reject_file, newline="", encoding="utf-8") as handle:
-        rejected = {(r["file"], int(r["row"]), r["column"], r["code"]) for r in csv.DictReader(handle)}
+        rejected = {
+            (r["file"], int(r["row"]), r["column"], r["code"]) for r in csv.DictReader(handle)
+        }
     assert expected in rejected
 
 
@@ -174,9 +244,12 @@ def test_indonesian_numbers_are_read_as_such(engine: Engine, tmp_path: Path) -> 
     summary = run_import(engine, write_batch(tmp_path / "b", households, members))
     assert summary.errors == []
     with session_scope(engine) as session:
-        areas = {k: a for k, a in session.execute(select(Household.kk_number, Household.floor_area_m2))}
-        lat = session.execute(select(Household.latitude).where(Household.kk_number == kk(1))
-                              ).scalar_one()
+        areas = {
+            k: a for k, a in session.execute(select(Household.kk_number, Household.floor_area_m2))
+        }
+        lat = session.execute(
+            select(Household.latitude).where(Household.kk_number == kk(1))
+        ).scalar_one()
     assert areas == {kk(1): 1500.0, kk(2): 12.5}
     assert lat == pytest.approx(-6.2)
 
@@ -204,24 +277,29 @@ def _fail_on_member(engine: Engine, bad_nik: str) -> None:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(
                 "CREATE TRIGGER boom BEFORE INSERT ON member WHEN NEW.nik = '" + bad_nik + "' "
-                "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+                "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
+            )
         else:
             conn.exec_driver_sql(
                 "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
                 "IF NEW.nik = '" + bad_nik + "' THEN RAISE EXCEPTION 'disk full (simulated)'; "
-                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
-            conn.exec_driver_sql("CREATE TRIGGER boom BEFORE INSERT ON member "
-                                 "FOR EACH ROW EXECUTE FUNCTION boom()")
+                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON member FOR EACH ROW EXECUTE FUNCTION boom()"
+            )
 
 
 def _drop_failure(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER boom" + (" ON member" if engine.dialect.name != "sqlite"
-                                                     else ""))
+        conn.exec_driver_sql(
+            "DROP TRIGGER boom" + (" ON member" if engine.dialect.name != "sqlite" else "")
+        )
 
 
 def test_crash_in_the_middle_leaves_no_trace_and_rerun_converges(
-        engine: Engine, tmp_path: Path) -> None:
+    engine: Engine, tmp_path: Path
+) -> None:
     households, members = two_families()
     paths = write_batch(tmp_path / "b", households, members)
     _fail_on_member(engine, members[-1]["nik"])  # the last member row: households are in by then
@@ -259,8 +337,7 @@ def test_allow_duplicates_loads_and_queues_for_review(engine: Engine, tmp_path: 
     run_import(engine, write_batch(tmp_path / "first", households, members))
     h3, m3 = family(3)
     m3[1].update(nik=members[1]["nik"], birth_date=members[1]["birth_date"])
-    summary = run_import(engine, write_batch(tmp_path / "second", [h3], m3),
-                         allow_duplicates=True)
+    summary = run_import(engine, write_batch(tmp_path / "second", [h3], m3), allow_duplicates=True)
     assert summary.members_accepted == 3 and summary.duplicates_for_review == 1
     assert {w["code"] for w in summary.warnings} == {"duplicate_allowed"}
     with session_scope(engine) as session:
@@ -275,8 +352,7 @@ def test_allow_duplicates_loads_and_queues_for_review(engine: Engine, tmp_path: 
 def test_operator_imports_only_inside_their_village(engine: Engine, tmp_path: Path) -> None:
     h1, m1 = family(1)
     h2, m2 = family(2, village_code=OTHER_VILLAGE)
-    summary = run_import(engine, write_batch(tmp_path / "b", [h1, h2], m1 + m2),
-                         actor="operator")
+    summary = run_import(engine, write_batch(tmp_path / "b", [h1, h2], m1 + m2), actor="operator")
     assert ("households.csv", 3, "village_code", "out_of_scope") in codes(summary)
     assert summary.households_accepted == 1
 
@@ -294,16 +370,37 @@ def test_entering_as_approved_needs_the_admin_role(engine: Engine, tmp_path: Pat
         assert set(session.execute(select(Household.status)).scalars()) == {"approved"}
 
 
-def test_members_join_proposed_family_but_not_an_approved_one(engine: Engine, tmp_path: Path) -> None:
+def test_members_join_proposed_family_but_not_an_approved_one(
+    engine: Engine, tmp_path: Path
+) -> None:
     households, members = two_families()
     run_import(engine, write_batch(tmp_path / "first", households, members))
     with engine.begin() as conn:
-        conn.execute(text("UPDATE household SET status = 'approved' WHERE kk_number = :k"),
-                     {"k": kk(2)})
-    extra = [member(kk(1), date(2018, 5, 5), "P", "anak", 14, school_level="paud",
-                    education="tidak_sekolah", occupation="tidak_bekerja"),
-             member(kk(2), date(2018, 5, 5), "P", "anak", 24, school_level="paud",
-                    education="tidak_sekolah", occupation="tidak_bekerja")]
+        conn.execute(
+            text("UPDATE household SET status = 'approved' WHERE kk_number = :k"), {"k": kk(2)}
+        )
+    extra = [
+        member(
+            kk(1),
+            date(2018, 5, 5),
+            "P",
+            "anak",
+            14,
+            school_level="paud",
+            education="tidak_sekolah",
+            occupation="tidak_bekerja",
+        ),
+        member(
+            kk(2),
+            date(2018, 5, 5),
+            "P",
+            "anak",
+            24,
+            school_level="paud",
+            education="tidak_sekolah",
+            occupation="tidak_bekerja",
+        ),
+    ]
     summary = run_import(engine, write_batch(tmp_path / "second", [], extra))
     assert summary.members_accepted == 1
     assert ("members.csv", 3, "kk_number", "household_locked") in codes(summary)
@@ -330,14 +427,17 @@ def test_semicolons_bom_and_blank_lines_keep_row_numbers(engine: Engine, tmp_pat
     assert (summary.households_accepted, summary.members_accepted) == (2, 5)
 
 
-@pytest.mark.parametrize(("header_change", "code"), [
-    (lambda h: h + ",warna_rumah", "unknown_column"),
-    (lambda h: h.replace(",toilet", ""), "missing_column"),
-    (lambda h: h + ",toilet", "duplicate_column"),
-])
-def test_header_problems_refuse_the_whole_batch(engine: Engine, tmp_path: Path,
-                                                header_change: Callable[[str], str],
-                                                code: str) -> None:
+@pytest.mark.parametrize(
+    ("header_change", "code"),
+    [
+        (lambda h: h + ",warna_rumah", "unknown_column"),
+        (lambda h: h.replace(",toilet", ""), "missing_column"),
+        (lambda h: h + ",toilet", "duplicate_column"),
+    ],
+)
+def test_header_problems_refuse_the_whole_batch(
+    engine: Engine, tmp_path: Path, header_change: Callable[[str], str], code: str
+) -> None:
     households, members = two_families()
     paths = write_batch(tmp_path / "b", households, members)
     lines = paths[0].read_text().splitlines()
@@ -384,7 +484,7 @@ def test_xlsx_batch_with_numeric_nik_and_formula(engine: Engine, tmp_path: Path)
         if i == 1:
             row[1] = int(m["nik"])  # typed as a number in Excel: digits lost
         if i == 4:
-            row[2] = "=CONCAT(\"A\",\"B\")"
+            row[2] = '=CONCAT("A","B")'
         mem.append(row)
     path = tmp_path / "batch.xlsx"
     book.save(path)
@@ -394,3 +494,39 @@ def test_xlsx_batch_with_numeric_nik_and_formula(engine: Engine, tmp_path: Path)
     assert ("batch.xlsx:members", 6, "name", "formula") in found
     # A rejected spouse does not take the family with them; the heads are intact.
     assert summary.households_accepted == 2 and summary.members_accepted == 4
+
+
+def _schema_objects(engine: Engine) -> tuple[set[str], set[str]]:
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    indexes = {i["name"] for t in ("household", "member") for i in inspector.get_indexes(t)}
+    fks = {str(f["name"]) for t in ("household", "member") for f in inspector.get_foreign_keys(t)}
+    return indexes, fks
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_large_first_load_defers_indexes_and_restores_them(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: bool
+) -> None:
+    from lumbung import bulk
+
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)  # every load into an empty table
+    before = _schema_objects(engine)
+    assert "uq_member_active_head" in before[0] and "ix_member_nik" in before[0]
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    if fail:
+        _fail_on_member(engine, members[-1]["nik"])
+        with pytest.raises(Exception, match="simulated"):
+            run_import(engine, paths)
+        _drop_failure(engine)
+        assert counts(engine) == (0, 0)
+    else:
+        assert run_import(engine, paths).members_accepted == 6
+        assert counts(engine) == (2, 6)
+    # Indexes and foreign keys are back, whether the load committed or rolled back.
+    assert _schema_objects(engine) == before
+    if not fail:
+        with engine.begin() as conn, pytest.raises(Exception, match="(?i)unique|constraint"):
+            conn.execute(text("UPDATE member SET relationship = 'kepala_keluarga'"))

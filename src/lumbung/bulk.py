@@ -6,6 +6,8 @@ large chunks. Both run inside the caller's transaction; nothing here commits.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,7 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.sql import Executable
 
 from lumbung.db import is_postgres
@@ -74,14 +77,25 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
     empty = session.execute(select(table.c.id).limit(1)).first() is None
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
     defer = empty and incoming >= DEFER_INDEXES_FROM and bool(indexes)
+    postgres = is_postgres(session)
+    # PostgreSQL checks a foreign key with a trigger per row; adding the key afterwards
+    # checks all rows in one join (what pg_restore does). SQLite's checks are cheap.
+    foreign_keys = sorted(table.foreign_key_constraints, key=lambda fk: str(fk.name))
+    foreign_keys = foreign_keys if defer and postgres else []
     connection = session.connection()
     if defer:
         for index in indexes:
             index.drop(bind=connection)
+        for fk in foreign_keys:
+            connection.execute(DropConstraint(fk))
     yield defer
     if defer:
+        if postgres:
+            session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
         for index in indexes:
             index.create(bind=connection)
+        for fk in foreign_keys:
+            connection.execute(AddConstraint(fk))
 
 
 def insert_from_duckdb(
@@ -94,19 +108,7 @@ def insert_from_duckdb(
 ) -> int:
     """Insert the result of a DuckDB query into `table`; return the number of rows."""
     if is_postgres(session):
-        path = scratch / f"{table}.copy.csv"
-        con.execute(f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)")
-        cols = ", ".join(columns)
-        with driver_connection(session).cursor() as cursor:
-            with (
-                cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy,
-                path.open("rb") as handle,
-            ):
-                while block := handle.read(BLOCK):
-                    copy.write(block)
-            count = cursor.rowcount
-        path.unlink()
-        return int(count)
+        return _copy_through_pipe(session, con, query, table, columns, scratch)
     # SQLite's default page cache (2 MB) makes every index update a disk read.
     session.execute(text(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"))
     result = con.execute(query)
@@ -119,6 +121,58 @@ def insert_from_duckdb(
         total += len(rows)
     cursor.close()
     return total
+
+
+def _copy_through_pipe(
+    session: Session,
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    table: str,
+    columns: Sequence[str],
+    scratch: Path,
+) -> int:
+    """COPY the query's rows into PostgreSQL while DuckDB is still producing them.
+
+    DuckDB writes CSV into a named pipe on its own thread; this thread streams the pipe into
+    `COPY … FROM STDIN`, so the two engines work at the same time on the two cores.
+    """
+    fifo = scratch / f"{table}.fifo"
+    os.mkfifo(fifo)
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            con.execute(
+                f"COPY ({query}) TO '{fifo}' (FORMAT csv, HEADER false, USE_TMP_FILE false)"
+            )
+        except BaseException as exc:  # handed to the reading thread, which re-raises it
+            failure.append(exc)
+            with fifo.open("wb"):  # a reader still waiting to open the pipe gets end-of-file
+                pass
+
+    producer = threading.Thread(target=produce, name=f"duckdb-{table}", daemon=True)
+    producer.start()
+    cursor = driver_connection(session).cursor()
+    with fifo.open("rb") as pipe:
+        try:
+            with (
+                cursor,
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy,
+            ):
+                while block := pipe.read(BLOCK):
+                    copy.write(block)
+                producer.join()
+                if failure:
+                    raise failure[0]
+            count = int(cursor.rowcount)
+        except BaseException:
+            while pipe.read(BLOCK):  # let DuckDB finish writing, or it would wait forever
+                pass
+            raise
+        finally:
+            producer.join()
+            fifo.unlink()
+    return count
 
 
 def fetch_arrow(session: Session, statement: Executable) -> pa.Table:
@@ -157,18 +211,21 @@ def drop_temp(session: Session, name: str) -> None:
 
 
 def duck_connect(
-    path: Path | None = None, *, memory_limit: str = "1GB"
+    spill_dir: Path | None = None, *, memory_limit: str = "1GB"
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for batch work: bounded memory, spilling next to `path`, quiet.
+    """An in-memory DuckDB for batch work: bounded memory, spilling to `spill_dir`, quiet.
 
-    DuckDB draws a progress bar on stdout for long queries; that would corrupt `--json`.
+    In memory rather than a database file: nothing needs to outlive the command, and a file
+    would be written twice (its WAL, then the checkpoint). Past `memory_limit` DuckDB moves
+    data to `spill_dir`, so inputs larger than memory still work. DuckDB draws a progress bar
+    on stdout for long queries; that would corrupt `--json`, so it is off.
     """
-    con = duckdb.connect(str(path) if path else ":memory:")
+    con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
-    if path is not None:
-        con.execute("SET temp_directory = $dir", {"dir": str(path.parent / "spill")})
+    if spill_dir is not None:
+        con.execute("SET temp_directory = $dir", {"dir": str(spill_dir)})
     return con
 
 

@@ -100,8 +100,6 @@ def _cell_table(
     """`name` = typed values + one error column per cell (the first failing check)."""
     trimmed = ", ".join(f"NULLIF(trim({c.name}), '') AS {c.name}" for c in cells)
     all_null = " AND ".join(f"{c.name} IS NULL" for c in cells)
-    con.execute(f"CREATE TEMP TABLE {name}_v AS SELECT _row, {trimmed} FROM {src}")
-    con.execute(f"DELETE FROM {name}_v WHERE {all_null}")
     errors = []
     for c in cells:
         base = c.error()
@@ -110,10 +108,10 @@ def _cell_table(
             base = f"COALESCE({base}, {extra_errors[c.name]}) AS e_{c.name}"
         errors.append(base)
     typed = ", ".join(c.typed() for c in cells)
-    raw = ", ".join(f"{c.name} AS raw_{c.name}" for c in cells if c.kind in ("id",))
+    # A row whose cells are all empty is no row at all (spreadsheets leave them behind).
     con.execute(
-        f"CREATE TEMP TABLE {name} AS "
-        f"SELECT _row, {typed}, {raw}, {', '.join(errors)} FROM {name}_v"
+        f"CREATE TEMP TABLE {name} AS SELECT _row, {typed}, {', '.join(errors)} "
+        f"FROM (SELECT _row, {trimmed} FROM {src}) WHERE NOT ({all_null})"
     )
 
 
@@ -171,10 +169,10 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         SELECT {f}, _row, 'kk_number', 'duplicate_kk',
                'Nomor KK ' || kk_number || ' muncul lebih dari sekali dalam batch (juga baris '
                || CASE WHEN _row = lo THEN hi ELSE lo END || ').', 'error'
-        FROM (SELECT _row, kk_number, min(_row) OVER w AS lo, max(_row) OVER w AS hi,
-                     count(*) OVER w AS n
-              FROM hh WHERE e_kk_number IS NULL WINDOW w AS (PARTITION BY kk_number))
-        WHERE n > 1
+        FROM (SELECT _row, kk_number, min(_row) OVER w AS lo, max(_row) OVER w AS hi
+              FROM hh WHERE e_kk_number IS NULL AND kk_number IN (
+                  SELECT kk_number FROM hh GROUP BY kk_number HAVING count(*) > 1)
+              WINDOW w AS (PARTITION BY kk_number))
     """)
     same = " AND ".join(
         f"h.{c} IS NOT DISTINCT FROM x.{c}" for c in HOUSEHOLD_VALUE_COLUMNS if c != "kk_number"
@@ -305,11 +303,9 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
     con.execute("""
         CREATE TEMP TABLE mb_home AS
         SELECT m._row, m.kk_number, m.nik,
-               bool_or(h._row IS NOT NULL) AS in_batch,
-               any_value(x.status) AS registry_status
-        FROM mb m LEFT JOIN hh h ON h.kk_number = m.kk_number
-                  LEFT JOIN existing_hh x ON x.kk_number = m.kk_number
-        GROUP BY m._row, m.kk_number, m.nik
+               m.kk_number IN (SELECT kk_number FROM hh) AS in_batch,
+               x.status AS registry_status
+        FROM mb m LEFT JOIN existing_hh x ON x.kk_number = m.kk_number
     """)
     con.execute(f"""
         INSERT INTO errors
@@ -343,13 +339,14 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         SELECT {f}, _row, 'nik', {dup_code},
                'NIK ' || nik || ' juga ada pada keluarga KK ' || other_kk || ' (baris '
                || other_row || ' batch ini).', {dup_severity}
-        FROM (SELECT _row, nik, count(*) OVER w AS n,
+        FROM (SELECT _row, nik,
                      CASE WHEN _row = min(_row) OVER w THEN max(_row) OVER w
                           ELSE min(_row) OVER w END AS other_row,
                      CASE WHEN _row = min(_row) OVER w THEN arg_max(kk_number, _row) OVER w
                           ELSE arg_min(kk_number, _row) OVER w END AS other_kk
-              FROM mb WHERE e_nik IS NULL WINDOW w AS (PARTITION BY nik))
-        WHERE n > 1
+              FROM mb WHERE e_nik IS NULL AND nik IN (
+                  SELECT nik FROM mb GROUP BY nik HAVING count(*) > 1)
+              WINDOW w AS (PARTITION BY nik))
         UNION ALL
         SELECT {f}, m._row, 'nik', {dup_code},
                'NIK ' || m.nik || ' sudah aktif pada keluarga lain di registry (KK '
@@ -452,14 +449,14 @@ def _accepted(con: duckdb.DuckDBPyConnection) -> None:
     hh_cols = ", ".join(f"h.{c}" for c in HOUSEHOLD_VALUE_COLUMNS)
     mb_cols = ", ".join(f"m.{c}" for c in MEMBER_VALUE_COLUMNS)
     con.execute(f"""
-        CREATE TEMP TABLE hh_new AS
-        SELECT h._row, {hh_cols} FROM hh h JOIN hh_state s ON s._row = h._row
-        WHERE s.state = 'new' ORDER BY h._row
+        CREATE TEMP VIEW hh_new AS
+        SELECT h._row, {hh_cols} FROM hh h
+        WHERE h._row IN (SELECT _row FROM hh_state WHERE state = 'new')
     """)
     con.execute(f"""
-        CREATE TEMP TABLE mb_new AS
-        SELECT m._row, {mb_cols} FROM mb m JOIN mb_state s ON s._row = m._row
-        WHERE s.state = 'new' ORDER BY m._row
+        CREATE TEMP VIEW mb_new AS
+        SELECT m._row, {mb_cols} FROM mb m
+        WHERE m._row IN (SELECT _row FROM mb_state WHERE state = 'new')
     """)
     con.execute("""
         CREATE TEMP TABLE review_nik AS

@@ -140,7 +140,7 @@ def import_batch(
         scratch = Path(tmp)
         say("membaca berkas")
         batch = open_batch(request.paths, scratch)
-        con = bulk.duck_connect(scratch / "check.duckdb", memory_limit=DUCKDB_MEMORY)
+        con = bulk.duck_connect(scratch / "spill", memory_limit=DUCKDB_MEMORY)
         try:
             _read_sources(con, batch)
             bulk.lock_for_writing(session, ("household", "member"))

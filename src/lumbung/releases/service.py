@@ -132,7 +132,7 @@ def create_release(
 
 
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    con = bulk.duck_connect(staging / "scratch.duckdb")
+    con = bulk.duck_connect(staging / "spill")
     try:
         load_snapshot(session, con, staging)
         for table in ("households", "members"):
@@ -164,8 +164,6 @@ def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[s
         )
     finally:
         con.close()
-        for leftover in staging.glob("scratch.duckdb*"):
-            leftover.unlink()
         shutil.rmtree(staging / "spill", ignore_errors=True)
     files = [
         {
