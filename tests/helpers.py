@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from conftest import user
 from lumbung.db import session_scope
 from lumbung.registry.importer import ImportRequest, ImportSummary, import_batch
 from lumbung.registry.models import Household, Member
-
-from conftest import user
 
 
 def run_import(

@@ -1,4 +1,4 @@
-"""`lumbung import`: every error code, idempotence, atomicity, duplicates, scope — on every backend."""
+"""`lumbung import`: every error code, idempotence, atomicity, duplicates, scope; both backends."""
 
 from __future__ import annotations
 
@@ -211,10 +211,9 @@ def test_every_error_code_names_file_row_column(engine: Engine, tmp_path: Path, 
     # The family that the mutation did not touch is loaded all the same.
     with session_scope(engine) as session:
         loaded = set(session.execute(select(Household.kk_number)).scalars())
-    touched_second = (
-        expected[0] == "households.csv"
-        and expected[1] == 3
-        or case in ("duplicate_nik", "duplicate_kk")
+    touched_second = (expected[0] == "households.csv" and expected[1] == 3) or case in (
+        "duplicate_nik",
+        "duplicate_kk",
     )
     if not touched_second:
         assert kk(2) in loaded
@@ -244,9 +243,8 @@ def test_indonesian_numbers_are_read_as_such(engine: Engine, tmp_path: Path) -> 
     summary = run_import(engine, write_batch(tmp_path / "b", households, members))
     assert summary.errors == []
     with session_scope(engine) as session:
-        areas = {
-            k: a for k, a in session.execute(select(Household.kk_number, Household.floor_area_m2))
-        }
+        query = select(Household.kk_number, Household.floor_area_m2)
+        areas = dict(session.execute(query).all())
         lat = session.execute(
             select(Household.latitude).where(Household.kk_number == kk(1))
         ).scalar_one()
@@ -528,5 +526,5 @@ def test_large_first_load_defers_indexes_and_restores_them(
     # Indexes and foreign keys are back, whether the load committed or rolled back.
     assert _schema_objects(engine) == before
     if not fail:
-        with engine.begin() as conn, pytest.raises(Exception, match="(?i)unique|constraint"):
+        with engine.begin() as conn, pytest.raises(Exception, match=r"(?i)unique|constraint"):
             conn.execute(text("UPDATE member SET relationship = 'kepala_keluarga'"))
