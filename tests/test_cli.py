@@ -299,19 +299,22 @@ def test_registry_duplicates_lists_the_review_queue(cli: Cli) -> None:
     h2, m2 = family(2)
     first = write_batch(cli.data_dir.parent / "first", [h1, h2], m1 + m2)
     cli.ok("import", *map(str, first), "--as", "admin")
-    assert cli.json("registry", "duplicates") == {"open": 0, "reviews": []}
+    assert cli.json("registry", "duplicates", "--as", "verifier") == {"open": 0, "reviews": []}
     h3, m3 = family(3)
     m3[1].update(nik=m1[1]["nik"], birth_date=m1[1]["birth_date"])
     second = write_batch(cli.data_dir.parent / "second", [h3], m3)
     refused = cli.json("import", *map(str, second), "--as", "admin")
     assert [e["code"] for e in refused["errors"]] == ["duplicate_nik"]
     cli.ok("import", *map(str, second), "--allow-duplicates", "--as", "admin")
-    listed = cli.json("registry", "duplicates")
+    listed = cli.json("registry", "duplicates", "--as", "verifier")
     assert listed["open"] == 1
     [review] = listed["reviews"]
     assert review["nik"] == m1[1]["nik"]
     assert (review["kk_number"], review["other_kk_number"]) == (kk(3), kk(1))
-    human = said(cli.ok("registry", "duplicates").stdout)
+    # A verifier of another regency does not see Jakarta's duplicates.
+    cli.ok("users", "add", "bandung", "--role", "verifier", "--region", "32.73", "--as", "admin")
+    assert cli.json("registry", "duplicates", "--as", "bandung")["open"] == 0
+    human = said(cli.ok("registry", "duplicates", "--as", "verifier").stdout)
     assert m1[1]["nik"] not in human  # the table masks the NIK
     assert m1[1]["nik"][:4] + "********" + m1[1]["nik"][12:] in "".join(human.split())
 

@@ -276,8 +276,8 @@ NAMES: list[tuple[str, str]] = [
     ("ANDI", "andi"),
     ("DR", "dr"),
     ("hj.", ""),
-    ("José Ramos-Horta", "jos ramos horta"),
-    ("MESUT ÖZİL", "mesut zil"),
+    ("José Ramos-Horta", "jose ramos horta"),
+    ("MESUT ÖZİL", "mesut ozil"),
     ("Siti Aminah 2", "siti aminah"),
 ]
 

@@ -279,7 +279,7 @@ def _fail_on_member(engine: Engine, bad_nik: str) -> None:
             )
         else:
             conn.exec_driver_sql(
-                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                "CREATE OR REPLACE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
                 "IF NEW.nik = '" + bad_nik + "' THEN RAISE EXCEPTION 'disk full (simulated)'; "
                 "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
             )

@@ -98,6 +98,15 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
             connection.execute(AddConstraint(fk))
 
 
+def lock_for_reading(session: Session, tables: Sequence[str]) -> None:
+    """Keep writers of `tables` out until this transaction ends, so that other connections
+    reading them meanwhile all see the same rows."""
+    if is_postgres(session):
+        session.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE MODE"))
+    else:
+        session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: SQLite's one writer is us
+
+
 def insert_from_duckdb(
     session: Session,
     con: duckdb.DuckDBPyConnection,

@@ -26,8 +26,9 @@ from lumbung.errors import NotFound, ValidationFailed
 from lumbung.identity import mask_id
 from lumbung.registry import decisions
 from lumbung.registry import service as requests_service
+from lumbung.registry.duplicates import open_reviews
 from lumbung.registry.importer import ImportRequest, import_batch
-from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
+from lumbung.registry.models import ChangeRequest, Household, Member
 
 registry_app = typer.Typer(
     help="Keluarga di registry: keputusan, duplikat, ringkasan.", no_args_is_help=True
@@ -181,41 +182,10 @@ def determine(
 
 @registry_app.command("duplicates")
 @handled
-def duplicates(as_json: bool = JsonOption) -> None:
-    """The review list of NIKs loaded twice with --allow-duplicates."""
+def duplicates(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """The review list of NIKs loaded twice with --allow-duplicates (within your region)."""
     with unit_of_work() as session:
-        reviews = (
-            session.execute(
-                select(DuplicateReview)
-                .where(DuplicateReview.state == "open")
-                .order_by(DuplicateReview.id)
-            )
-            .scalars()
-            .all()
-        )
-        rows: list[dict[str, Any]] = []
-        for r in reviews:
-            kks = {}
-            for member_id in (r.member_id, r.other_member_id):
-                if member_id is None:
-                    continue
-                kk = session.execute(
-                    select(Household.kk_number)
-                    .join(Member, Member.household_id == Household.id)
-                    .where(Member.id == member_id)
-                ).scalar_one()
-                kks[member_id] = kk
-            rows.append(
-                {
-                    "id": r.id,
-                    "nik": r.nik,
-                    "member_id": r.member_id,
-                    "kk_number": kks.get(r.member_id),
-                    "other_member_id": r.other_member_id,
-                    "other_kk_number": kks.get(r.other_member_id or 0),
-                    "import_batch_id": r.import_batch_id,
-                }
-            )
+        rows = open_reviews(session, actor=acting_user(session, actor))
     emit(
         as_json,
         {"open": len(rows), "reviews": rows},

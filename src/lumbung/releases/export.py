@@ -1,27 +1,28 @@
 """Reading the approved registry out of the operational database into DuckDB, fast.
 
-PostgreSQL: `COPY (SELECT …) TO STDOUT` in CSV, streamed to a scratch file that DuckDB reads.
-SQLite: the cursor, in chunks, into Arrow record batches that DuckDB reads as a stream.
-Both read inside one snapshot (REPEATABLE READ / one SQLite read transaction), so households
-and members agree with each other.
+Both tables are read at once, each through its own ADBC connection (Arrow straight from the
+driver, no Python objects per row; for SQLite in a child process, see sqlite_reader.py):
+households into a DuckDB table, members streamed and joined to them in DuckDB. The caller's
+transaction holds the registry still meanwhile (`bulk.lock_for_reading`), so the two
+connections see one and the same registry: what is committed.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from lumbung import bulk
-from lumbung.db import is_postgres
 from lumbung.registry import vocab
-
-CHUNK = 100_000
 
 HOUSEHOLD_COLUMNS: dict[str, str] = {
     "id": "BIGINT",
@@ -42,11 +43,9 @@ HOUSEHOLD_COLUMNS: dict[str, str] = {
     "status": "VARCHAR",
     "updated_at": "TIMESTAMP",
 }
-MEMBER_COLUMNS: dict[str, str] = {
+MEMBER_OWN_COLUMNS: dict[str, str] = {
     "id": "BIGINT",
     "household_id": "BIGINT",
-    "kk_number": "VARCHAR",
-    "province_code": "VARCHAR",
     "nik": "VARCHAR",
     "name": "VARCHAR",
     "name_normalised": "VARCHAR",
@@ -58,93 +57,104 @@ MEMBER_COLUMNS: dict[str, str] = {
     "status": "VARCHAR",
     "dukcapil_match": "BOOLEAN",
 }
-_SQLITE_ARROW = {
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int64(),
-    "BOOLEAN": pa.int64(),
-    "DOUBLE": pa.float64(),
+# What a release's members table holds: the member, and its family's KK and province.
+MEMBER_COLUMNS: dict[str, str] = {
+    **{c: t for c, t in MEMBER_OWN_COLUMNS.items() if c in ("id", "household_id")},
+    "kk_number": "VARCHAR",
+    "province_code": "VARCHAR",
+    **{c: t for c, t in MEMBER_OWN_COLUMNS.items() if c not in ("id", "household_id")},
 }
+# SQLite has no column types to speak of; the ADBC driver infers each column's type from the
+# first rows it sees, and fails if a NULL-only start turns into text later. A first row with
+# a value of the right kind in every column settles the types; it is dropped in DuckDB.
+EMPTY_TEXT = "''"
+_SQLITE_TYPE_HINT = {"BIGINT": "0", "INTEGER": "0", "BOOLEAN": "0", "DOUBLE": "0.5"}
 
 
-def _household_sql(postgres: bool) -> str:
-    cols = ", ".join(
-        "updated_at AT TIME ZONE 'UTC'" if postgres and c == "updated_at" else c
-        for c in HOUSEHOLD_COLUMNS
+def _select(table: str, columns: dict[str, str], where: str, sqlite: bool) -> str:
+    body = f"SELECT 1 AS _real, {', '.join(columns)} FROM {table} WHERE {where}"
+    if not sqlite:
+        return body
+    hint = ", ".join(f"{_SQLITE_TYPE_HINT.get(t, EMPTY_TEXT)} AS {c}" for c, t in columns.items())
+    return f"SELECT 0 AS _real, {hint} UNION ALL {body}"
+
+
+def _typed(columns: dict[str, str]) -> str:
+    return ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
+
+
+@contextmanager
+def _arrow_rows(url: URL, sql: str) -> Iterator[Any]:
+    """A RecordBatchReader over the query's rows, straight from the driver (ADBC)."""
+    if url.get_backend_name() == "sqlite":
+        process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+            [sys.executable, "-m", "lumbung.releases.sqlite_reader", str(url.database)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(sql.encode())
+        process.stdin.close()
+        try:
+            yield pa.ipc.open_stream(process.stdout)
+        finally:
+            process.stdout.close()
+            error = process.stderr.read().decode() if process.stderr else ""
+            if process.wait() != 0:
+                raise RuntimeError(f"reading {url.database} failed: {error[-2000:]}")
+        return
+    import adbc_driver_postgresql.dbapi
+
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc_driver_postgresql.dbapi.connect(uri) as source, source.cursor() as cursor:
+        cursor.execute(sql)
+        yield cursor.fetch_record_batch()
+
+
+def load_snapshot(session: Session, con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB table `households` and view `members`: the approved registry, typed."""
+    bulk.lock_for_reading(session, ("household", "member"))
+    url = session.get_bind().engine.url
+    sqlite = url.get_backend_name() == "sqlite"
+    jobs = (
+        (
+            "households",
+            HOUSEHOLD_COLUMNS,
+            _select("household", HOUSEHOLD_COLUMNS, "status = 'approved'", sqlite),
+        ),
+        (
+            "member_rows",
+            MEMBER_OWN_COLUMNS,
+            _select("member", MEMBER_OWN_COLUMNS, "status = 'active'", sqlite),
+        ),
     )
-    return f"SELECT {cols} FROM household WHERE status = 'approved' ORDER BY id"
+    failures: list[BaseException] = []
 
+    def read(name: str, columns: dict[str, str], sql: str) -> None:
+        try:
+            with _arrow_rows(url, sql) as rows:
+                duck = con.cursor()
+                duck.register("incoming", rows)
+                duck.execute(
+                    f"CREATE TABLE {name} AS SELECT {_typed(columns)} FROM incoming WHERE _real = 1"
+                )
+                duck.close()
+        except BaseException as exc:  # re-raised on the calling thread
+            failures.append(exc)
 
-def _member_sql() -> str:
-    cols = ", ".join(
+    threads = [threading.Thread(target=read, args=job, name=f"release-{job[0]}") for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    member_columns = ", ".join(
         f"h.{c}" if c in ("kk_number", "province_code") else f"m.{c}" for c in MEMBER_COLUMNS
     )
-    return (
-        f"SELECT {cols} FROM member m JOIN household h ON h.id = m.household_id "
-        "WHERE h.status = 'approved' AND m.status = 'active' ORDER BY m.id"
+    con.execute(
+        f"CREATE VIEW members AS SELECT {member_columns} "
+        "FROM member_rows m JOIN households h ON h.id = m.household_id"
     )
-
-
-def _typed(columns: dict[str, str], source: str) -> str:
-    return ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items()) + f" FROM {source}"
-
-
-def load_snapshot(session: Session, con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
-    """Create DuckDB tables `households` and `members` holding the approved registry."""
-    postgres = is_postgres(session)
-    jobs = (
-        ("households", HOUSEHOLD_COLUMNS, _household_sql(postgres)),
-        ("members", MEMBER_COLUMNS, _member_sql()),
-    )
-    if postgres:
-        # A connection of its own, REPEATABLE READ: both tables from one snapshot of what
-        # is committed.
-        bind = session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-            _copy_out(conn.connection.driver_connection, con, scratch, jobs)
-            conn.rollback()
-        return
-    for name, columns, sql in jobs:
-        schema = pa.schema([(c, _SQLITE_ARROW.get(t, pa.string())) for c, t in columns.items()])
-        reader = pa.RecordBatchReader.from_batches(schema, _sqlite_batches(session, sql, schema))
-        con.register("src", reader)
-        con.execute(f"CREATE TABLE {name} AS SELECT {_typed(columns, 'src')}")
-        con.unregister("src")
-
-
-def _copy_out(
-    pg: Any,
-    con: duckdb.DuckDBPyConnection,
-    scratch: Path,
-    jobs: tuple[tuple[str, dict[str, str], str], ...],
-) -> None:
-    for name, columns, sql in jobs:
-        path = scratch / f"{name}.csv"
-        cursor = pg.cursor()
-        with (
-            cursor,
-            path.open("wb") as out,
-            cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy,
-        ):
-            for block in copy:
-                out.write(block)
-        spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
-        source = (
-            "read_csv($p, header = false, auto_detect = false, "
-            f"columns = {spec}, quote = '\"', escape = '\"')"
-        )
-        con.execute(f"CREATE TABLE {name} AS SELECT {_typed(columns, source)}", {"p": str(path)})
-        path.unlink()
-
-
-def _sqlite_batches(session: Session, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    cursor = bulk.driver_connection(session).cursor()
-    cursor.execute(sql)
-    width = len(schema)
-    while rows := cursor.fetchmany(CHUNK):
-        columns = list(zip(*rows, strict=True)) if rows else [()] * width
-        yield pa.record_batch(
-            [pa.array(col, type=field.type) for col, field in zip(columns, schema, strict=True)],
-            schema=schema,
-        )
-    cursor.close()

@@ -77,8 +77,9 @@ def create_release(
     target = releases_dir / label
     if target.exists():
         shutil.rmtree(target)  # written by an attempt that crashed before it was recorded
+    for leftover in releases_dir.glob(f".staging-{label}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # from attempts that crashed
     staging = releases_dir / f".staging-{label}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         counts, files = _write(session, staging)
@@ -134,7 +135,7 @@ def create_release(
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     con = bulk.duck_connect(staging / "spill")
     try:
-        load_snapshot(session, con, staging)
+        load_snapshot(session, con)
         for table in ("households", "members"):
             con.execute(
                 f"COPY (SELECT * FROM {table} ORDER BY province_code, id) TO "
@@ -154,8 +155,7 @@ def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[s
         rows = (
             dict(
                 con.execute(
-                    "SELECT filename, count(*) FROM read_parquet($g, filename = true, "
-                    "hive_partitioning = false) GROUP BY 1",
+                    "SELECT file_name, num_rows FROM parquet_file_metadata($g)",
                     {"g": str(staging / "*" / "*" / "*.parquet")},
                 ).fetchall()
             )
