@@ -79,7 +79,14 @@ def prepare_database(backend: str, workdir: Path, postgres_admin_url: str) -> st
     return f"{base}/lumbung_bench"
 
 
-def bench_backend(backend: str, n: int, batch: Path, workdir: Path, pg_url: str) -> dict[str, Any]:
+def incremental_size(batch: Path) -> int:
+    with (batch / "households.csv").open() as handle:
+        return sum(1 for _ in handle) - 1
+
+
+def bench_backend(
+    backend: str, n: int, batch: Path, workdir: Path, pg_url: str, incremental: Path | None
+) -> dict[str, Any]:
     url = prepare_database(backend, workdir, pg_url)
     data = workdir / f"data-{backend}"
     shutil.rmtree(data, ignore_errors=True)
@@ -95,7 +102,6 @@ def bench_backend(backend: str, n: int, batch: Path, workdir: Path, pg_url: str)
     seconds, rss, out = run(
         [sys.executable, "-c", STAGE, url, str(batch), str(data / "rejects")], env
     )
-    print(out[-2000:], file=sys.stderr)
     detail = json.loads(out.strip().splitlines()[-1])
     marks = dict(detail["marks"])
     order = [m[0] for m in detail["marks"]]
@@ -113,6 +119,20 @@ def bench_backend(backend: str, n: int, batch: Path, workdir: Path, pg_url: str)
         "members": detail["members"],
         "import_inside_s": round(marks["end"], 2),
     }
+    if incremental is not None:
+        # A later batch into the populated registry: indexes stay, keys are looked up.
+        s_inc, rss_inc, out = run(
+            [sys.executable, "-c", STAGE, url, str(incremental), str(data / "rejects")], env
+        )
+        detail = json.loads(out.strip().splitlines()[-1])
+        m = incremental_size(incremental)
+        result.update(
+            incremental_households=m,
+            incremental_s=round(s_inc, 2),
+            incremental_hh_per_s=round(m / s_inc),
+            incremental_peak_mb=rss_inc,
+            incremental_accepted=detail["accepted"],
+        )
     s_verify, _, _ = run(lumbung("registry", "verify", "--as", "v"), env)
     s_determine, _, _ = run(lumbung("registry", "determine", "--as", "d"), env)
     result["verify_s"], result["determine_s"] = round(s_verify, 2), round(s_determine, 2)
@@ -141,6 +161,12 @@ def main() -> None:
         ),
     )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument(
+        "--incremental",
+        type=int,
+        default=100_000,
+        help="households of a second batch imported into the loaded registry",
+    )
     args = parser.parse_args()
     n = args.households
     args.workdir.mkdir(parents=True, exist_ok=True)

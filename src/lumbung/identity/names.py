@@ -80,7 +80,11 @@ def normalise_name(name: str) -> str:
 
 def normalise_name_sql(column: str) -> str:
     """The same rules as a DuckDB expression over `column`."""
-    expr = f"lower(translate({column}, '{_ACCENTS_FROM}', '{_ACCENTS_TO}'))"
+    # translate() is slow in DuckDB (15 s for 3.5 M names); only non-ASCII names need it.
+    expr = (
+        f"lower(CASE WHEN strlen({column}) = length({column}) THEN {column} "
+        f"ELSE translate({column}, '{_ACCENTS_FROM}', '{_ACCENTS_TO}') END)"
+    )
     for pattern, replacement in RULES:
         quoted = pattern.replace("'", "''")
         expr = f"regexp_replace({expr}, '{quoted}', '{replacement}', 'g')"
