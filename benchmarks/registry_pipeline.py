@@ -186,9 +186,28 @@ def main() -> None:
         "synth_peak_mb": rss_synth,
         "backends": [],
     }
+    incremental = None
+    if args.incremental:
+        incremental = args.workdir / f"batch-{args.incremental}-{args.seed + 1}"
+        shutil.rmtree(incremental, ignore_errors=True)
+        run(
+            lumbung(
+                "synth",
+                "--households",
+                str(args.incremental),
+                "--seed",
+                str(args.seed + 1),
+                "--out",
+                str(incremental),
+                "--json",
+            ),
+            env,
+        )
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     for backend in backends:
-        report["backends"].append(bench_backend(backend, n, batch, args.workdir, args.postgres_url))
+        report["backends"].append(
+            bench_backend(backend, n, batch, args.workdir, args.postgres_url, incremental)
+        )
     print(json.dumps(report, indent=2))
     print()
     print(f"synth     {n / s_synth:>10,.0f} hh/s   peak {rss_synth:>5} MB")
@@ -199,12 +218,23 @@ def main() -> None:
             f"{b['backend']:<10} ratio to target {b['import_hh_per_s'] / target:.2f}×"
             f"  stages {b['import_stages_s']}"
         )
+        if "incremental_hh_per_s" in b:
+            print(
+                f"import+   {b['incremental_hh_per_s']:>10,} hh/s   peak "
+                f"{b['incremental_peak_mb']:>5} MB   {b['backend']:<10} ratio to target "
+                f"{b['incremental_hh_per_s'] / target:.2f}×  ({b['incremental_households']:,} "
+                "more into the loaded registry)"
+            )
         print(
             f"release   {b['release_hh_per_s']:>10,} hh/s   peak {b['release_peak_mb']:>5} MB   "
             f"{b['backend']:<10} ratio to target {b['release_hh_per_s'] / TARGETS['release']:.2f}×"
         )
     peak = max(
-        [rss_synth] + [max(b["import_peak_mb"], b["release_peak_mb"]) for b in report["backends"]]
+        [rss_synth]
+        + [
+            max(b["import_peak_mb"], b["release_peak_mb"], b.get("incremental_peak_mb", 0))
+            for b in report["backends"]
+        ]
     )
     print(
         f"peak memory {peak} MB (limit {MEMORY_LIMIT_MB} MB): "
