@@ -203,6 +203,7 @@ def push_keys(session: Session, name: str, keys: Iterable[str]) -> None:
         with cursor, cursor.copy(f"COPY {name} (k) FROM STDIN") as copy:
             for key in keys:
                 copy.write_row((key,))
+        session.execute(text(f"ANALYZE {name}"))  # so the planner knows how many keys
         return
     cursor = driver_connection(session).cursor()
     batch: list[tuple[str]] = []
