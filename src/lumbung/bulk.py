@@ -53,11 +53,21 @@ def reserve_ids(session: Session, table: str, count: int) -> int:
 
 def lock_for_writing(session: Session, tables: Sequence[str]) -> None:
     """Keep other writers of `tables` out until this transaction ends (readers go on)."""
+    _lock(session, tables, "SHARE ROW EXCLUSIVE")
+
+
+def lock_for_reading(session: Session, tables: Sequence[str]) -> None:
+    """Keep writers of `tables` out until this transaction ends, so that other connections
+    reading them meanwhile all see the same rows."""
+    _lock(session, tables, "SHARE")
+
+
+def _lock(session: Session, tables: Sequence[str], mode: str) -> None:
     if is_postgres(session):
-        session.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE"))
+        session.execute(text(f"LOCK TABLE {', '.join(tables)} IN {mode} MODE"))
     else:
         # BEGIN IMMEDIATE (db.py) already holds SQLite's single writer lock; touch the
-        # connection so the transaction has begun.
+        # connection so that the transaction has begun.
         session.execute(text("SELECT 1"))
 
 
@@ -96,15 +106,6 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
             index.create(bind=connection)
         for fk in foreign_keys:
             connection.execute(AddConstraint(fk))
-
-
-def lock_for_reading(session: Session, tables: Sequence[str]) -> None:
-    """Keep writers of `tables` out until this transaction ends, so that other connections
-    reading them meanwhile all see the same rows."""
-    if is_postgres(session):
-        session.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE MODE"))
-    else:
-        session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: SQLite's one writer is us
 
 
 def insert_from_duckdb(

@@ -46,6 +46,20 @@ def event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def hash_of(event: AuditEvent) -> str:
+    """The hash an event must carry, recomputed from its stored fields."""
+    return event_hash(
+        id=event.id,
+        at=event.at,
+        actor=event.actor,
+        action=event.action,
+        entity=event.entity,
+        entity_id=event.entity_id,
+        diff=event.diff,
+        prev_hash=event.prev_hash,
+    )
+
+
 def record(
     session: Session,
     *,
@@ -74,17 +88,8 @@ def record(
         entity_id=str(entity_id),
         diff=diff,
         prev_hash=prev,
-        hash=event_hash(
-            id=event_id,
-            at=at,
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            diff=diff,
-            prev_hash=prev,
-        ),
     )
+    event.hash = hash_of(event)
     session.add(event)
     session.flush()
     return event
@@ -112,17 +117,7 @@ def verify(session: Session, *, expect_head: str | None = None) -> ChainReport:
             problems.append(f"event {prev_id + 1}–{event.id - 1} missing (deleted)")
         if event.prev_hash != prev_hash:
             problems.append(f"event {event.id}: prev_hash does not match event {prev_id}")
-        expected = event_hash(
-            id=event.id,
-            at=event.at,
-            actor=event.actor,
-            action=event.action,
-            entity=event.entity,
-            entity_id=event.entity_id,
-            diff=event.diff,
-            prev_hash=event.prev_hash,
-        )
-        if expected != event.hash:
+        if hash_of(event) != event.hash:
             problems.append(f"event {event.id}: content altered (hash differs)")
         prev_id, prev_hash = event.id, event.hash
     if expect_head is not None and expect_head != prev_hash:

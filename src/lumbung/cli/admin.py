@@ -21,6 +21,7 @@ from lumbung.cli.common import (
     engine,
     handled,
     out,
+    print_check,
     settings,
     table,
     unit_of_work,
@@ -140,15 +141,16 @@ def audit_verify(
     with unit_of_work() as session:
         report = audit.verify(session, expect_head=expect_head)
 
-    def human() -> None:
-        if report.ok:
-            out.print(f"[green]OK[/green]: {report.events} peristiwa, kepala {report.head}")
-        else:
-            out.print(f"[red]RUSAK[/red]: {len(report.problems)} masalah")
-            for p in report.problems:
-                out.print(f"  {p}", highlight=False)
-
-    emit(as_json, report.as_dict(), human)
+    emit(
+        as_json,
+        report.as_dict(),
+        lambda: print_check(
+            report.ok,
+            f"{report.events} peristiwa, kepala {report.head}",
+            f"{len(report.problems)} masalah",
+            report.problems,
+        ),
+    )
     if not report.ok:
         raise typer.Exit(1)
 

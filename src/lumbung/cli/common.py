@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -106,6 +105,11 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]{message}[/red]")
-    sys.exit(code)
+def print_check(ok: bool, good: str, bad: str, problems: list[str]) -> None:
+    """A verification's verdict for people: one line when sound, every problem when not."""
+    if ok:
+        out.print(f"[green]OK[/green]: {good}")
+        return
+    out.print(f"[red]RUSAK[/red]: {bad}")
+    for problem in problems:
+        out.print(f"  {problem}", highlight=False)

@@ -13,6 +13,7 @@ from lumbung.cli.common import (
     emit,
     handled,
     out,
+    print_check,
     settings,
     table,
     unit_of_work,
@@ -55,15 +56,16 @@ def release_verify(label: str, as_json: bool = JsonOption) -> None:
     with unit_of_work() as session:
         report = verify_release(session, label=label, releases_dir=settings().releases_dir)
 
-    def human() -> None:
-        if report.ok:
-            out.print(f"[green]OK[/green]: rilis {label}, {report.files} berkas utuh.")
-        else:
-            out.print(f"[red]RUSAK[/red]: rilis {label}")
-            for p in report.problems:
-                out.print(f"  {p}", highlight=False)
-
-    emit(as_json, report.as_dict(), human)
+    emit(
+        as_json,
+        report.as_dict(),
+        lambda: print_check(
+            report.ok,
+            f"rilis {label}, {report.files} berkas utuh.",
+            f"rilis {label}",
+            report.problems,
+        ),
+    )
     if not report.ok:
         raise typer.Exit(1)
 

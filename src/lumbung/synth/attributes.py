@@ -6,24 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lumbung.registry import vocab
 from lumbung.synth.population import MARRIED, cutpoints
 from lumbung.synth.tables import BoolArr, FloatArr, IntArr
 
-EDUCATION = ("tidak_sekolah", "sd", "smp", "sma", "diploma", "sarjana")
-SCHOOL = ("tidak", "paud", "sd", "smp", "sma", "pt")
-OCCUPATION = (
-    "tidak_bekerja",
-    "petani",
-    "nelayan",
-    "buruh",
-    "pedagang",
-    "wiraswasta",
-    "karyawan_swasta",
-    "pns_tni_polri",
-    "lainnya",
-)
-DISABILITY = ("tidak_ada", "fisik", "netra", "rungu_wicara", "mental", "intelektual", "ganda")
-SEVERITY = ("tidak_ada", "ringan", "sedang", "berat")
+EDUCATION = vocab.EDUCATION
+SCHOOL = vocab.SCHOOL_LEVEL
+OCCUPATION = vocab.OCCUPATION
+DISABILITY = vocab.DISABILITY
+SEVERITY = vocab.DISABILITY_SEVERITY
 
 # Age by which a level is completed (the brief's attendance ages: SD 7–12, SMP 13–15,
 # SMA 16–18, university 19–22), so nobody has completed a level they still attend.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lumbung.registry import vocab
 from lumbung.synth.population import cutpoints
 from lumbung.synth.tables import PROVINCES, BoolArr, FloatArr, IntArr
 
@@ -20,14 +21,14 @@ _URBAN_EFFECT = 0.2
 _WELFARE_SCALE = 0.65  # sd of lasting log consumption, to express welfare in standard units
 _LOG_OFFSET = -0.05  # recentres the province and urban effects so the median is as stated
 
-FLOOR = ("tanah", "bambu", "kayu_murah", "semen", "ubin", "keramik", "marmer_granit", "parket")
-WALL = ("bambu_rumbia", "kayu_murah", "tembok_tanpa_plester", "kayu_berkualitas", "tembok")
-ROOF = ("ijuk_rumbia", "seng", "asbes", "genteng", "beton")
-TOILET = ("tidak_ada", "umum", "bersama", "sendiri")
-WATER = ("sungai_hujan", "sumur_tak_terlindung", "sumur_terlindung", "ledeng", "air_kemasan")
-LIGHTING = ("bukan_listrik", "listrik_non_pln", "pln_450", "pln_900", "pln_1300", "pln_2200_plus")
-COOKING = ("kayu_arang", "minyak_tanah", "gas_3kg", "gas_besar", "listrik")
-TENURE = ("milik_sendiri", "kontrak_sewa", "bebas_sewa", "dinas", "lainnya")
+FLOOR = vocab.FLOOR_MATERIAL
+WALL = vocab.WALL_MATERIAL
+ROOF = vocab.ROOF_MATERIAL
+TOILET = vocab.TOILET
+WATER = vocab.WATER_SOURCE
+LIGHTING = vocab.LIGHTING
+COOKING = vocab.COOKING_FUEL
+TENURE = vocab.TENURE
 
 
 @dataclass(frozen=True, slots=True)

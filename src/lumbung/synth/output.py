@@ -11,49 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from lumbung.registry import vocab
 from lumbung.synth.tables import BoolArr, IntArr
 
-HOUSEHOLD_COLUMNS = (
-    "kk_number",
-    "village_code",
-    "address",
-    "rt",
-    "rw",
-    "latitude",
-    "longitude",
-    "floor_area_m2",
-    "floor_material",
-    "wall_material",
-    "roof_material",
-    "toilet",
-    "water_source",
-    "lighting",
-    "cooking_fuel",
-    "tenure",
-    "owns_land",
-    "motorbikes",
-    "has_car",
-    "has_refrigerator",
-    "has_air_conditioner",
-    "has_gold",
-    "large_livestock",
-)
-MEMBER_COLUMNS = (
-    "kk_number",
-    "nik",
-    "name",
-    "sex",
-    "birth_date",
-    "relationship",
-    "marital_status",
-    "education",
-    "school_level",
-    "occupation",
-    "disability",
-    "disability_severity",
-    "pregnant",
-    "mother_name",
-)
+HOUSEHOLD_COLUMNS = vocab.HOUSEHOLD_COLUMNS
+MEMBER_COLUMNS = vocab.MEMBER_COLUMNS
 CONSUMPTION_COLUMNS = ("kk_number", "consumption_per_capita", "members")
 INT_COLUMNS = {"floor_area_m2", "motorbikes", "large_livestock", "consumption_per_capita"}
 INT_COLUMNS |= {"members", "row"}

@@ -8,21 +8,12 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
+from lumbung.registry import vocab
 from lumbung.synth.tables import BoolArr, IntArr
 
-RELATIONSHIP = (
-    "kepala_keluarga",
-    "istri_suami",
-    "anak",
-    "menantu",
-    "cucu",
-    "orang_tua",
-    "mertua",
-    "famili_lain",
-    "lainnya",
-)
+RELATIONSHIP = vocab.RELATIONSHIP
 HEAD, SPOUSE, CHILD, CHILD_IN_LAW, GRANDCHILD, PARENT, PARENT_IN_LAW, RELATIVE, OTHER = range(9)
-MARITAL = ("belum_kawin", "kawin", "cerai_hidup", "cerai_mati")
+MARITAL = vocab.MARITAL_STATUS
 SINGLE, MARRIED, DIVORCED, WIDOWED = range(4)
 MAX_AGE = 94  # keeps every two-digit NIK year unambiguous (no one born 1925–1929)
 
