@@ -441,3 +441,24 @@ def test_registry_scope_is_enforced_from_the_cli(cli: Cli, engine: Engine) -> No
     )
     assert (reject["households"], reject["to"]) == (1, "rejected")
     assert count(engine, "SELECT count(*) FROM household WHERE status = 'rejected'") == 1
+
+
+def test_a_database_not_yet_migrated_gets_a_plain_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lumbung.cli import app, common
+    from lumbung.config import get_settings
+
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    common._engines.clear()
+    try:
+        result = CliRunner().invoke(app, ["registry", "stats", "--json"])
+    finally:
+        get_settings.cache_clear()
+        common._engines.clear()
+    assert result.exit_code == 1
+    assert "lumbung db upgrade" in json.loads(result.stdout)["message"]

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
@@ -95,6 +96,23 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
                         highlight=False,
                     )
             raise typer.Exit(2) from exc
+        except DBAPIError as exc:
+            # A database that is missing, unreachable or not yet migrated: say so plainly.
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            missing = "no such table" in detail or "does not exist" in detail
+            message = (
+                "Database belum disiapkan; jalankan `lumbung db upgrade` (dan "
+                "`lumbung regions load`)."
+                if missing
+                else f"Galat database: {detail}"
+            )
+            if as_json:
+                out.print_json(
+                    json.dumps({"error": "database", "message": message, "detail": detail})
+                )
+            else:
+                console.print(f"[red]database[/red]: {message}", highlight=False)
+            raise typer.Exit(1) from exc
         except LumbungError as exc:
             if as_json:
                 out.print_json(json.dumps({"error": exc.code, "message": exc.message}))

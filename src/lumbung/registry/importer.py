@@ -27,6 +27,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.db import is_postgres, utcnow
+from lumbung.errors import ValidationFailed
 from lumbung.identity.names import normalise_name_sql
 from lumbung.regions.models import Region
 from lumbung.registry import vocab
@@ -135,7 +136,9 @@ def import_batch(
     """Check and load one batch inside the caller's transaction; see the module docstring."""
     say = progress or (lambda _stage: None)
     if request.status not in ENTRY_STATUSES:
-        raise ValueError(f"status must be one of {ENTRY_STATUSES}")
+        raise ValidationFailed(
+            f"Status masuk '{request.status}' tidak dikenal; pilihan: {', '.join(ENTRY_STATUSES)}."
+        )
     authorize(actor, Action.IMPORT if request.status == "proposed" else Action.MIGRATE)
     with scratch_dir() as tmp:
         scratch = Path(tmp)
