@@ -462,3 +462,19 @@ def test_a_database_not_yet_migrated_gets_a_plain_message(
         common._engines.clear()
     assert result.exit_code == 1
     assert "lumbung db upgrade" in json.loads(result.stdout)["message"]
+
+
+def test_the_demo_runs_the_whole_path(cli: Cli) -> None:
+    summary = cli.json("demo", "--households", "300", "--seed", "5", "--noise", "0.05")
+    imported = summary["import"]
+    assert summary["regions"]["villages"] == 83762
+    assert imported["households_read"] == 300
+    assert imported["households_rejected"] > 0  # the noise is caught
+    assert summary["determined"] == imported["households_accepted"]
+    assert summary["release"]["households"] == imported["households_accepted"]
+    assert summary["release"]["verified"] is True
+    assert summary["audit"]["ok"] is True
+    # A second run adds nothing new and still verifies.
+    again = cli.json("demo", "--households", "300", "--seed", "5", "--noise", "0.05")
+    assert again["import"]["households_accepted"] == 0
+    assert again["release"]["households"] == imported["households_accepted"]

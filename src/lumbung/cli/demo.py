@@ -13,7 +13,17 @@ from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.auth.service import create_user, get_user
-from lumbung.cli.common import console, engine, handled, out, settings, table, unit_of_work
+from lumbung.cli.common import (
+    JsonOption,
+    console,
+    emit,
+    engine,
+    handled,
+    out,
+    settings,
+    table,
+    unit_of_work,
+)
 from lumbung.regions.service import load_regions
 from lumbung.registry import decisions
 from lumbung.registry.importer import ImportRequest, import_batch
@@ -32,6 +42,7 @@ def demo_command(
     households: int = typer.Option(10_000, "--households"),
     seed: int = typer.Option(2026, "--seed"),
     noise: float = typer.Option(0.02, "--noise"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Generate, import, verify, determine and release a synthetic registry; print a summary."""
     s = settings()
@@ -70,7 +81,7 @@ def demo_command(
         determined = decisions.decide(
             session, actor=get_user(session, username="pusdatin"), decision="determine"
         )
-    label = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    label = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     with unit_of_work() as session, console.status("rilis"):
         release = create_release(
             session,
@@ -111,6 +122,19 @@ def demo_command(
         ["berkas tolakan", summary.reject_file or "-"],
         ["folder rilis", str(Path(release.path))],
     ]
-    out.print(table("Demo Lumbung", ["tahap", "hasil"], rows))
+    payload = {
+        "regions": {k: regions[k] for k in ("provinces", "regencies", "districts", "villages")},
+        "synth": {
+            "households": synth.households,
+            "members": synth.members,
+            "noise_rows": synth.noise_rows,
+        },
+        "import": {k: v for k, v in summary.as_dict().items() if k not in ("errors", "warnings")},
+        "verified": verified.households,
+        "determined": determined.households,
+        "release": {**release.as_dict(), "verified": check.ok},
+        "audit": chain.as_dict(),
+    }
+    emit(as_json, payload, lambda: out.print(table("Demo Lumbung", ["tahap", "hasil"], rows)))
     if not (check.ok and chain.ok):
         raise typer.Exit(1)
