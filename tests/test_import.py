@@ -528,3 +528,23 @@ def test_large_first_load_defers_indexes_and_restores_them(
     if not fail:
         with engine.begin() as conn, pytest.raises(Exception, match=r"(?i)unique|constraint"):
             conn.execute(text("UPDATE member SET relationship = 'kepala_keluarga'"))
+
+
+def test_rows_with_a_stray_separator_are_rejected_not_shifted(
+    engine: Engine, tmp_path: Path
+) -> None:
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    lines = paths[1].read_text().splitlines()
+    # Row 3: an unquoted comma in the name adds one (empty-ended) field; row 5: a field short.
+    lines[2] = lines[2].replace("SITI AMINAH", "SITI,AMINAH", 1).rstrip(",") + ","
+    lines[4] = lines[4].rsplit(",", 1)[0]
+    paths[1].write_text("\n".join(lines) + "\n")
+    summary = run_import(engine, paths)
+    found = codes(summary)
+    assert ("members.csv", 3, "", "field_count") in found
+    assert ("members.csv", 5, "", "field_count") in found
+    assert summary.members_rejected >= 2
+    with session_scope(engine) as session:
+        names = set(session.execute(select(Member.name)).scalars())
+    assert "SITI" not in names and "AMINAH" not in names

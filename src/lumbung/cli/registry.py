@@ -292,6 +292,8 @@ def _payload(text: str) -> dict[str, Any]:
         is_file = path.is_file()
     except OSError:  # inline JSON longer than a file name may be ("File name too long")
         is_file = False
+    if not is_file and text.strip().lower().endswith(".json"):
+        raise ValidationFailed(f"Berkas payload {text} tidak ditemukan.")
     raw = path.read_text(encoding="utf-8") if is_file else text
     try:
         value = json.loads(raw)

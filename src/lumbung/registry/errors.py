@@ -13,6 +13,8 @@ ERROR_CODES: dict[str, str] = {
     "missing_column": "a required column is absent from the header",
     "unknown_column": "a column that the format does not define (never silently dropped)",
     "duplicate_column": "the same column appears twice in the header",
+    # row level
+    "field_count": "the row has more or fewer fields than the header (an unquoted separator)",
     # cell level
     "required": "a required value is empty",
     "formula": "a cell that begins with = + - @ and is not a number (possible spreadsheet formula)",

@@ -45,6 +45,7 @@ HOUSEHOLD_TABLE: Table = Household.__table__  # type: ignore[assignment]
 MEMBER_TABLE: Table = Member.__table__  # type: ignore[assignment]
 ENTRY_STATUSES = ("proposed", "verified", "approved")
 DUCKDB_MEMORY = "768MB"
+ABSENT = "\x01"  # what DuckDB reads for a field a row does not have
 
 EXISTING_HH_SCHEMA = {
     "id": "BIGINT",
@@ -192,14 +193,25 @@ def _read_sources(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
 def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[str, ...]) -> None:
     raw = f"{table.kind}_raw"
     names = (["_row"] if table.numbered else []) + table.columns
+    # One column more than the header, and absent fields as NULL but empty ones as '': a row
+    # with a stray unquoted comma (one field too many, even an empty one) or with fields
+    # missing is then visible row by row instead of being silently shifted or padded.
     # The names were checked against the format's column list, so they are safe to spell out.
-    types = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
+    types = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in [*names, "_extra"]) + "}"
+    read = (
+        f"CREATE TABLE {raw} AS SELECT * FROM read_csv($path, header = true, delim = $delim, "
+        f"quote = '\"', escape = '\"', auto_detect = false, columns = {types}, "
+        "null_padding = true, nullstr = $absent, parallel = $parallel)"
+    )
+    params = {"path": str(table.csv_path), "delim": table.delimiter, "absent": ABSENT}
     try:
-        con.execute(
-            f"CREATE TABLE {raw} AS SELECT * FROM read_csv($path, header = true, delim = $delim, "
-            f"quote = '\"', escape = '\"', auto_detect = false, columns = {types})",
-            {"path": str(table.csv_path), "delim": table.delimiter},
-        )
+        try:
+            con.execute(read, {**params, "parallel": True})
+        except duckdb.Error as exc:
+            # DuckDB's parallel reader cannot pad rows of a file with quoted line breaks.
+            if "parallel" not in str(exc):
+                raise
+            con.execute(read, {**params, "parallel": False})
     except duckdb.Error as exc:
         lines = str(exc).splitlines()
         line = re.search(r"Line: (\d+)", lines[0])
@@ -216,6 +228,13 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
             ]
         ) from exc
     row = "CAST(_row AS BIGINT)" if table.numbered else "rowid + 2"
+    con.execute(
+        "INSERT INTO pre_errors SELECT $file, " + row + ", '', 'field_count', "
+        "'Jumlah kolom baris ini berbeda dari header (' || $expected || "
+        "'); ada koma atau titik koma tanpa tanda kutip?', 'error' "
+        f"FROM {raw} WHERE _extra IS NOT NULL OR {names[-1]} IS NULL",
+        {"file": table.display_name, "expected": str(len(table.columns))},
+    )
     present = set(table.columns)
     cols = ", ".join(c if c in present else f"CAST(NULL AS VARCHAR) AS {c}" for c in columns)
     short = "hh_src" if table.kind == "households" else "mb_src"

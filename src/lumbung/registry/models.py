@@ -140,14 +140,12 @@ class ChangeRequest(Base):
     __tablename__ = "change_request"
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    kind: Mapped[str] = coded(
-        "kind", ("new_family", "update", "add_member", "remove_member", "exit")
-    )
+    kind: Mapped[str] = coded("kind", vocab.REQUEST_KINDS)
     household_id: Mapped[int] = mapped_column(ID, ForeignKey("household.id"), index=True)
     village_code: Mapped[str] = mapped_column(String(13), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     base_version: Mapped[int | None] = mapped_column(Integer)
-    state: Mapped[str] = coded("state", ("proposed", "verified", "approved", "rejected"))
+    state: Mapped[str] = coded("state", vocab.REQUEST_STATES)
     proposed_by: Mapped[str] = mapped_column(String(64))
     proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     verified_by: Mapped[str | None] = mapped_column(String(64))

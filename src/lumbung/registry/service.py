@@ -21,6 +21,7 @@ from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.identity.names import normalise_name
+from lumbung.registry import vocab
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS
 from lumbung.registry.models import ChangeRequest, Household, Member
 from lumbung.registry.validation import (
@@ -31,7 +32,8 @@ from lumbung.registry.validation import (
     validate_family,
 )
 
-KINDS = ("new_family", "update", "add_member", "remove_member", "exit")
+REQUEST_STATES = vocab.REQUEST_STATES
+KINDS = vocab.REQUEST_KINDS
 MEMBER_EXIT_STATUS = ("deceased", "moved", "removed")
 UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
 
@@ -84,7 +86,8 @@ def _check(
                 for e in result.errors
             )
         )
-    assert result.household is not None
+    if result.household is None:  # no error listed, yet nothing acceptable: an empty family
+        raise ValidationFailed("Data keluarga kosong atau tidak lengkap.")
     return result
 
 
@@ -363,6 +366,10 @@ def _expect(request: ChangeRequest, state: str) -> None:
 def pending(session: Session, *, actor: User, state: str = "proposed") -> list[ChangeRequest]:
     """Requests in `state` within the actor's region."""
     authorize(actor, Action.READ)
+    if state not in REQUEST_STATES:
+        raise ValidationFailed(
+            f"Status usulan tidak dikenal: {state}; pilihan: {', '.join(REQUEST_STATES)}"
+        )
     query = select(ChangeRequest).where(ChangeRequest.state == state).order_by(ChangeRequest.id)
     if actor.region_code:
         query = query.where(
