@@ -18,10 +18,10 @@ from lumbung.cli.common import (
     JsonOption,
     acting_user,
     emit,
+    emit_check,
     engine,
     handled,
     out,
-    print_check,
     settings,
     table,
     unit_of_work,
@@ -141,18 +141,14 @@ def audit_verify(
     with unit_of_work() as session:
         report = audit.verify(session, expect_head=expect_head)
 
-    emit(
+    emit_check(
         as_json,
         report.as_dict(),
-        lambda: print_check(
-            report.ok,
-            f"{report.events} peristiwa, kepala {report.head}",
-            f"{len(report.problems)} masalah",
-            report.problems,
-        ),
+        ok=report.ok,
+        good=f"{report.events} peristiwa, kepala {report.head}",
+        bad=f"{len(report.problems)} masalah",
+        problems=report.problems,
     )
-    if not report.ok:
-        raise typer.Exit(1)
 
 
 @audit_app.command("log")

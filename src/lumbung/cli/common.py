@@ -123,11 +123,19 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def print_check(ok: bool, good: str, bad: str, problems: list[str]) -> None:
-    """A verification's verdict for people: one line when sound, every problem when not."""
-    if ok:
-        out.print(f"[green]OK[/green]: {good}")
-        return
-    out.print(f"[red]RUSAK[/red]: {bad}")
-    for problem in problems:
-        out.print(f"  {problem}", highlight=False)
+def emit_check(
+    as_json: bool, payload: Any, *, ok: bool, good: str, bad: str, problems: list[str]
+) -> None:
+    """A verification's verdict: one line when sound, every problem and exit code 1 when not."""
+
+    def human() -> None:
+        if ok:
+            out.print(f"[green]OK[/green]: {good}")
+            return
+        out.print(f"[red]RUSAK[/red]: {bad}")
+        for problem in problems:
+            out.print(f"  {problem}", highlight=False)
+
+    emit(as_json, payload, human)
+    if not ok:
+        raise typer.Exit(1)

@@ -11,9 +11,9 @@ from lumbung.cli.common import (
     JsonOption,
     acting_user,
     emit,
+    emit_check,
     handled,
     out,
-    print_check,
     settings,
     table,
     unit_of_work,
@@ -56,18 +56,14 @@ def release_verify(label: str, as_json: bool = JsonOption) -> None:
     with unit_of_work() as session:
         report = verify_release(session, label=label, releases_dir=settings().releases_dir)
 
-    emit(
+    emit_check(
         as_json,
         report.as_dict(),
-        lambda: print_check(
-            report.ok,
-            f"rilis {label}, {report.files} berkas utuh.",
-            f"rilis {label}",
-            report.problems,
-        ),
+        ok=report.ok,
+        good=f"rilis {label}, {report.files} berkas utuh.",
+        bad=f"rilis {label}",
+        problems=report.problems,
     )
-    if not report.ok:
-        raise typer.Exit(1)
 
 
 @release_app.command("list")
