@@ -663,10 +663,15 @@ def test_new_family_errors_are_listed_together_and_nothing_is_written(engine: En
     with pytest.raises(ValidationFailed) as caught:
         propose(engine, "new_family", payload)
     message = caught.value.message
-    assert "members #2 nik" in message
+    assert "anggota #2 nik" in message
     assert "(invalid_nik)" in message
-    assert "household toilet" in message
+    assert "keluarga toilet" in message
     assert "(invalid_value)" in message
+    # The same problems, machine-readable, for an API or a form to point at.
+    assert {(d["member"], d["column"], d["code"]) for d in caught.value.details} == {
+        (None, "toilet", "invalid_value"),
+        (2, "nik", "invalid_nik"),
+    }
     assert count(engine, "SELECT count(*) FROM household") == 0
     assert count(engine, "SELECT count(*) FROM change_request") == 0
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LumbungError(Exception):
     status_code = 400
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # Machine-readable problems behind the message, e.g. one per failed check.
+        self.details = details or []
 
 
 class ValidationFailed(LumbungError):

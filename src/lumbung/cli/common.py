@@ -115,7 +115,10 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from exc
         except LumbungError as exc:
             if as_json:
-                out.print_json(json.dumps({"error": exc.code, "message": exc.message}))
+                body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+                if exc.details:
+                    body["errors"] = exc.details
+                out.print_json(json.dumps(body, ensure_ascii=False))
             else:
                 console.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
             raise typer.Exit(1) from exc

@@ -79,12 +79,24 @@ def _check(
     """validate_family, raising one ValidationFailed that lists every problem."""
     result = validate_family(session, household=household, members=members, scope=actor.region_code)
     if result.errors:
+        # Each problem once, in the words of a proposal: the family, or member number n.
+        problems = [
+            {
+                "member": e.row - 1 if e.file == "members" else None,
+                "column": e.column,
+                "code": e.code,
+                "message": e.message,
+            }
+            for e in result.errors
+            if e.code != "household_rejected"
+        ]
         raise ValidationFailed(
             "; ".join(
-                f"{e.file}{f' #{e.row - 1}' if e.file == 'members' else ''} {e.column}: "
-                f"{e.message} ({e.code})"
-                for e in result.errors
-            )
+                f"{'anggota #' + str(p['member']) if p['member'] else 'keluarga'} "
+                f"{p['column']}: {p['message']} ({p['code']})"
+                for p in problems
+            ),
+            details=problems,
         )
     if result.household is None:  # no error listed, yet nothing acceptable: an empty family
         raise ValidationFailed("Data keluarga kosong atau tidak lengkap.")
