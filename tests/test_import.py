@@ -480,7 +480,8 @@ def test_xlsx_batch_with_numeric_nik_and_formula(engine: Engine, tmp_path: Path)
     for i, m in enumerate(members):
         row = [m[c] for c in vocab.MEMBER_COLUMNS]
         if i == 1:
-            row[1] = int(m["nik"])  # typed as a number in Excel: digits lost
+            # Typed as a number, Excel kept 15 digits: serial 0001 became 0000.
+            row[1] = int(m["nik"][:12] + "0000")
         if i == 4:
             row[2] = '=CONCAT("A","B")'
         mem.append(row)
@@ -489,6 +490,8 @@ def test_xlsx_batch_with_numeric_nik_and_formula(engine: Engine, tmp_path: Path)
     summary = run_import(engine, [path])
     found = codes(summary)
     assert ("batch.xlsx:members", 3, "nik", "numeric_id_cell") in found
+    # …and nothing else about what is left of those digits.
+    assert [c for f, r, col, c in found if (r, col) == (3, "nik")] == ["numeric_id_cell"]
     assert ("batch.xlsx:members", 6, "name", "formula") in found
     # A rejected spouse does not take the family with them; the heads are intact.
     assert summary.households_accepted == 2 and summary.members_accepted == 4
