@@ -153,7 +153,7 @@ def _copy_through_pipe(
     def produce() -> None:
         try:
             con.execute(
-                f"COPY ({query}) TO '{fifo}' (FORMAT csv, HEADER false, USE_TMP_FILE false)"
+                f"COPY ({query}) TO {sql_path(fifo)} (FORMAT csv, HEADER false, USE_TMP_FILE false)"
             )
         except BaseException as exc:  # handed to the reading thread, which re-raises it
             failure.append(exc)
@@ -219,6 +219,11 @@ def push_keys(session: Session, name: str, keys: Iterable[str]) -> None:
 
 def drop_temp(session: Session, name: str) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+
+
+def sql_path(path: Path) -> str:
+    """A file path as a SQL string literal (DuckDB's COPY … TO takes no bound parameter)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def duck_connect(

@@ -470,8 +470,9 @@ def _write_rejects(
     target = request.rejects_dir / f"import-{batch.sha256[:16]}{suffix}.csv"
     staged = scratch / target.name
     con.execute(
-        f"COPY (SELECT file, row, column_name AS column, code, message, severity FROM errors "
-        f"ORDER BY file, row, column_name, code) TO '{staged}' (FORMAT csv, HEADER true)"
+        "COPY (SELECT file, row, column_name AS column, code, message, severity FROM errors "
+        "ORDER BY file, row, column_name, code) "
+        f"TO {bulk.sql_path(staged)} (FORMAT csv, HEADER true)"
     )
     shutil.move(staged, target)
     return str(target)

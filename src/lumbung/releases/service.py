@@ -139,7 +139,7 @@ def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[s
         for table in ("households", "members"):
             con.execute(
                 f"COPY (SELECT * FROM {table} ORDER BY province_code, id) TO "
-                f"'{staging / table}' (FORMAT parquet, PARTITION_BY (province_code), "
+                f"{bulk.sql_path(staging / table)} (FORMAT parquet, PARTITION_BY (province_code), "
                 "COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
             )
         by_province = dict(
