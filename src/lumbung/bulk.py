@@ -245,6 +245,11 @@ def duck_connect(
     return con
 
 
+def duck_count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The single number a DuckDB query such as `SELECT count(*) …` gives."""
+    return int(con.execute(sql).fetchall()[0][0])
+
+
 def duck_table(
     con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, str], rows: pa.Table
 ) -> None:

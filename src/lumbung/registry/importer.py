@@ -336,8 +336,7 @@ def _summarise(
     con: duckdb.DuckDBPyConnection, batch: Batch, request: ImportRequest
 ) -> ImportSummary:
     def one(sql: str) -> int:
-        row = con.execute(sql).fetchall()[0]
-        return int(row[0]) if row else 0
+        return bulk.duck_count(con, sql)
 
     return ImportSummary(
         households_read=one("SELECT count(*) FROM hh"),

@@ -38,22 +38,6 @@ MEMBER_EXIT_STATUS = ("deceased", "moved", "removed")
 UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
 
 
-def _cell(value: Any) -> str | None:
-    """A value as a cell that the checks read back exactly.
-
-    A fraction gets a decimal comma: "36.125" would be read in Indonesian notation as
-    36125 (a thousands separator), so a stored 36.125 m² would not survive the round trip.
-    """
-    if isinstance(value, float) and not value.is_integer():
-        return repr(value).replace(".", ",")
-    return cell(value)
-
-
-def _cells(household: Household) -> dict[str, str | None]:
-    """The household's stored values as cells for validate_family."""
-    return {c: _cell(getattr(household, c)) for c in HOUSEHOLD_VALUE_COLUMNS}
-
-
 def _household(session: Session, kk_number: str) -> Household:
     household = session.execute(
         select(Household).where(Household.kk_number == kk_number)
@@ -205,7 +189,7 @@ def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) 
 def _check_change(
     session: Session, actor: User, household: Household, kind: str, payload: dict[str, Any]
 ) -> None:
-    cells = _cells(household)
+    cells = household_cells(household)
     members = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
     if kind == "update":
         changes = dict(payload.get("changes") or {})
@@ -215,7 +199,7 @@ def _check_change(
                 f"Kolom yang bisa diubah: {', '.join(sorted(UPDATABLE))}; "
                 f"tidak dikenal: {', '.join(bad) or '(kosong)'}"
             )
-        cells.update({k: _cell(v) for k, v in changes.items()})
+        cells.update({k: cell(v) for k, v in changes.items()})
     elif kind == "add_member":
         member = dict(payload.get("member") or {})
         member["kk_number"] = household.kk_number
@@ -326,8 +310,8 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
     if request.kind == "new_family":
         household.status = "approved"
     elif request.kind == "update":
-        cells = _cells(household)
-        cells.update({k: _cell(v) for k, v in payload["changes"].items()})
+        cells = household_cells(household)
+        cells.update({k: cell(v) for k, v in payload["changes"].items()})
         members = [
             member_cells(m, household.kk_number) for m in _active_members(session, household)
         ]
@@ -342,7 +326,7 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
         member = dict(payload["member"], kk_number=household.kk_number)
         family = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
         checked = validate_family(
-            session, household=_cells(household), members=[*family, member], scope=None
+            session, household=household_cells(household), members=[*family, member], scope=None
         )
         added = [m for m in checked.members if m["nik"] == str(member["nik"]).strip()]
         if checked.errors or not added:

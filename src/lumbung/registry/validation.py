@@ -33,15 +33,19 @@ MEMBERS_FILE = "members"
 
 
 def cell(value: Any) -> str | None:
-    """A stored value as the exchange format writes it."""
+    """A stored value as a cell that the checks read back exactly.
+
+    A fraction gets a decimal comma: "36.125" reads in Indonesian notation as 36125 (a
+    thousands separator), so a stored 36.125 m² would not survive the round trip.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value).replace(".", ",")
     return str(value)
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -148,8 +147,8 @@ def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[s
             ).fetchall()
         )
         counts = {
-            "households": _one(con, "SELECT count(*) FROM households"),
-            "members": _one(con, "SELECT count(*) FROM members"),
+            "households": bulk.duck_count(con, "SELECT count(*) FROM households"),
+            "members": bulk.duck_count(con, "SELECT count(*) FROM members"),
             "by_province": by_province,
         }
         rows = (
@@ -175,11 +174,6 @@ def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[s
         for p in sorted(staging.rglob("*.parquet"))
     ]
     return counts, files
-
-
-def _one(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchall()[0]
-    return int(row[0]) if row else 0
 
 
 @dataclass(frozen=True, slots=True)
