@@ -70,7 +70,7 @@ def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     result = Table(title=title)
     for column in columns:
-        result.add_column(column)
+        result.add_column(column, overflow="fold")  # wrap long values, never cut them
     for row in rows:
         result.add_row(*(str(v) for v in row))
     return result
