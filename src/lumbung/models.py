@@ -2,15 +2,24 @@
 
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
+from lumbung.cycles.models import Cycle, Enrollment, Entitlement, Program
 from lumbung.db import Base
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member
 from lumbung.releases.models import Release
+from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 
 __all__ = [
     "AuditEvent",
     "Base",
     "ChangeRequest",
+    "Cycle",
+    "Enrollment",
+    "Entitlement",
+    "PmtModelRecord",
+    "PmtScore",
+    "Program",
+    "Scoring",
     "DuplicateReview",
     "Household",
     "ImportBatch",

@@ -20,6 +20,9 @@ class Action(enum.StrEnum):
     IMPORT = "import"
     MIGRATE = "migrate"  # import straight into verified/approved status
     RELEASE = "release"
+    SCORE = "score"  # PMT scores and deciles of a release
+    RUN_CYCLE = "run_cycle"
+    APPROVE_CYCLE = "approve_cycle"
     MANAGE_USERS = "manage_users"
     READ = "read"
 
@@ -27,7 +30,16 @@ class Action(enum.StrEnum):
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OPERATOR: frozenset({Action.PROPOSE, Action.IMPORT, Action.READ}),
     Role.VERIFIER: frozenset({Action.VERIFY, Action.IMPORT, Action.READ}),
-    Role.DETERMINER: frozenset({Action.DETERMINE, Action.RELEASE, Action.READ}),
+    Role.DETERMINER: frozenset(
+        {
+            Action.DETERMINE,
+            Action.RELEASE,
+            Action.SCORE,
+            Action.RUN_CYCLE,
+            Action.APPROVE_CYCLE,
+            Action.READ,
+        }
+    ),
     Role.ADMIN: frozenset({Action.MANAGE_USERS, Action.MIGRATE, Action.IMPORT, Action.READ}),
     Role.AUDITOR: frozenset({Action.READ}),
 }

@@ -1,0 +1,109 @@
+"""Programs, cycles, entitlements and enrollment in the operational database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lumbung.db import Base
+
+ID = BigInteger().with_variant(Integer, "sqlite")
+CYCLE_STATES = ("draft", "approved")
+ENROLLMENT_STATES = ("enrolled", "graduated", "exited")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return " OR ".join(f"{column} = '{v}'" for v in values)
+
+
+class Program(Base):
+    """A program as last run: its definition file's content and hash."""
+
+    __tablename__ = "program"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str] = mapped_column(String(32))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Cycle(Base):
+    """One run of a program on one release: who gets how much, frozen once approved."""
+
+    __tablename__ = "cycle"
+    __table_args__ = (CheckConstraint(_one_of("state", CYCLE_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    label: Mapped[str] = mapped_column(String(64), unique=True)
+    program_code: Mapped[str] = mapped_column(String(32), index=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    definition_sha256: Mapped[str] = mapped_column(String(64))
+    release_id: Mapped[int] = mapped_column(ForeignKey("release.id"))
+    scoring_id: Mapped[int] = mapped_column(ForeignKey("pmt_scoring.id"))
+    reference_date: Mapped[date] = mapped_column(Date)
+    engine: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    beneficiaries: Mapped[int] = mapped_column(BigInteger)
+    total_idr: Mapped[int] = mapped_column(BigInteger)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Entitlement(Base):
+    """What one beneficiary is owed in one cycle (integer rupiah, with its components)."""
+
+    __tablename__ = "entitlement"
+    __table_args__ = (UniqueConstraint("cycle_id", "beneficiary_id"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    beneficiary_id: Mapped[int] = mapped_column(BigInteger)  # household or member id by unit
+    household_id: Mapped[int] = mapped_column(BigInteger)
+    member_id: Mapped[int | None] = mapped_column(BigInteger)
+    kk_number: Mapped[str] = mapped_column(String(16), index=True)
+    nik: Mapped[str | None] = mapped_column(String(16))
+    regency_code: Mapped[str] = mapped_column(String(5))
+    amount_idr: Mapped[int] = mapped_column(BigInteger)
+    breakdown: Mapped[str] = mapped_column(Text)  # JSON: {component: {"persons", "amount_idr"}}
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="entitled")
+
+
+class Enrollment(Base):
+    """A beneficiary's standing in a program, moved on by each approved cycle."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (
+        UniqueConstraint("program_code", "beneficiary_id"),
+        CheckConstraint(_one_of("state", ENROLLMENT_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    program_code: Mapped[str] = mapped_column(String(32))
+    beneficiary_id: Mapped[int] = mapped_column(BigInteger)
+    household_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    since_cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    last_cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    reason: Mapped[str | None] = mapped_column(String(200))

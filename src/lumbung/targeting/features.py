@@ -1,0 +1,107 @@
+"""Household and member features, derived from a release: defined once, used by the PMT,
+the program rules and the explanation of every decision.
+
+Ages are whole years at the cycle's reference date, computed from the birth date with
+integer arithmetic (identical on every backend). The names and types are those of
+`targeting.vocabulary`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import ibis.expr.types as ir
+
+from lumbung.engine.backend import Engine
+from lumbung.errors import NotFound
+from lumbung.registry import vocab
+from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, MEMBER_FEATURES, SCHOOL_COUNTS
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseTables:
+    households: ir.Table
+    members: ir.Table
+
+
+def release_files(release_dir: Path, table: str) -> list[Path]:
+    """The Parquet files of one table of a release, as its manifest lists them."""
+    manifest_path = release_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise NotFound(f"Rilis di {release_dir} tidak ditemukan (manifest.json tidak ada).")
+    manifest = json.loads(manifest_path.read_text())
+    return [release_dir / f["path"] for f in manifest["files"] if f["path"].startswith(table)]
+
+
+def read_release(engine: Engine, release_dir: Path) -> ReleaseTables:
+    """The release's households and members (an empty release has no files: refused)."""
+    households = release_files(release_dir, "households")
+    members = release_files(release_dir, "members")
+    if not households or not members:
+        raise NotFound(f"Rilis {release_dir.name} tidak berisi keluarga.")
+    return ReleaseTables(engine.read_parquet(households), engine.read_parquet(members))
+
+
+def age_at(birth_date: ir.DateValue, reference: date) -> ir.IntegerValue:
+    """Whole years between `birth_date` and `reference` (birthday not yet reached: one less)."""
+    before_birthday = (birth_date.month() > reference.month) | (
+        (birth_date.month() == reference.month) & (birth_date.day() > reference.day)
+    )
+    years: ir.IntegerValue = reference.year - birth_date.year()
+    return years - before_birthday.cast("int64")
+
+
+def member_features(members: ir.Table, reference: date) -> ir.Table:
+    """One row per member: its keys and what a benefit component's condition can see."""
+    return members.select(
+        member_id=members.id,
+        household_id=members.household_id,
+        kk_number=members.kk_number,
+        nik=members.nik,
+        age=age_at(members.birth_date, reference),
+        **{c: members[c] for c in MEMBER_FEATURES if c != "age"},
+    )
+
+
+def _count(condition: ir.BooleanValue) -> ir.IntegerValue:
+    counted: ir.IntegerValue = condition.ifelse(1, 0).sum()
+    return counted
+
+
+def household_features(tables: ReleaseTables, reference: date) -> ir.Table:
+    """One row per household: every name of `HOUSEHOLD_FEATURES`, plus keys."""
+    m = member_features(tables.members, reference)
+    is_head = m.relationship == vocab.HEAD
+    counts = {
+        "hh_size": m.member_id.count(),
+        **{
+            name: _count(m.age >= low if high is None else m.age.between(low, high))
+            for name, (low, high) in AGE_BANDS.items()
+        },
+        **{name: _count(m.school_level == level) for name, level in SCHOOL_COUNTS.items()},
+        "n_pregnant": _count(m.pregnant),
+        "n_disability": _count(m.disability != "tidak_ada"),
+        "n_severe_disability": _count(m.disability_severity == "berat"),
+        "n_working": _count((m.occupation != "tidak_bekerja") & (m.age >= 15)),
+        "head_age": m.age.max(where=is_head),
+        **{f"head_{c}": m[c].max(where=is_head) for c in HEAD_COLUMNS},
+    }
+    per_household = m.group_by("household_id").aggregate(**counts)
+    h = tables.households
+    joined = h.inner_join(per_household, h.id == per_household.household_id)
+    return joined.select(
+        household_id=joined.id,
+        kk_number=joined.kk_number,
+        village_code=joined.village_code,
+        regency_code=joined.regency_code,
+        province_code=joined.regency_code.substr(0, 2),
+        **{name: joined[name] for name in counts},
+        floor_area_m2=joined.floor_area_m2,
+        floor_area_per_person=joined.floor_area_m2 / joined.hh_size.cast("float64"),
+        **{c: joined[c] for c in vocab.HOUSEHOLD_ENUMS},
+        **{c: joined[c] for c in vocab.HOUSEHOLD_FLAGS},
+        **{c: joined[c] for c in vocab.HOUSEHOLD_COUNTS},
+    )

@@ -1,0 +1,231 @@
+"""Scoring a release with a PMT model: scores file beside the release, rows in the database."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lumbung import bulk
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
+from lumbung.db import utcnow
+from lumbung.engine.backend import EngineName, open_engine
+from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.releases.models import Release
+from lumbung.releases.service import sha256_file, verify_release
+from lumbung.targeting.features import household_features, read_release
+from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
+from lumbung.targeting.pmt import PmtModel
+from lumbung.targeting.scoring import ranked
+
+SCORE_COLUMNS = (
+    "scoring_id",
+    "household_id",
+    "kk_number",
+    "regency_code",
+    "score",
+    "decile",
+    "rank_area",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringResult:
+    release: str
+    model: str
+    households: int
+    regencies: int
+    by_decile: dict[int, int]
+    scores_file: str
+    sha256: str
+    engine: str
+    already_scored: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "model": self.model,
+            "households": self.households,
+            "regencies": self.regencies,
+            "by_decile": {str(k): v for k, v in sorted(self.by_decile.items())},
+            "scores_file": self.scores_file,
+            "sha256": self.sha256,
+            "engine": self.engine,
+            "already_scored": self.already_scored,
+        }
+
+
+def get_release(session: Session, label: str) -> Release:
+    release = session.execute(select(Release).where(Release.label == label)).scalar_one_or_none()
+    if release is None:
+        raise NotFound(f"Rilis {label} tidak ada.")
+    return release
+
+
+def checked_release_dir(session: Session, release: Release, releases_dir: Path) -> Path:
+    """The release's folder, after every file's hash matched its manifest."""
+    report = verify_release(session, label=release.label, releases_dir=releases_dir)
+    if not report.ok:
+        raise Conflict(
+            f"Rilis {release.label} tidak utuh, tidak dipakai: " + "; ".join(report.problems[:5])
+        )
+    return releases_dir / release.label
+
+
+def reference_date(release: Release) -> date:
+    """Ages for scoring are taken at the day the release was created."""
+    return release.created_at.date()
+
+
+def register_model(session: Session, model: PmtModel) -> PmtModelRecord:
+    """The model's row; a changed model under a used name and version is refused."""
+    record = session.execute(
+        select(PmtModelRecord).where(
+            PmtModelRecord.name == model.name, PmtModelRecord.version == model.version
+        )
+    ).scalar_one_or_none()
+    digest = model.sha256()
+    if record is not None:
+        if record.sha256 != digest:
+            raise Conflict(
+                f"Model {model.key} sudah dipakai dengan koefisien lain; naikkan `version`."
+            )
+        return record
+    record = PmtModelRecord(
+        name=model.name,
+        version=model.version,
+        sha256=digest,
+        definition=model.model_dump(mode="json"),
+        created_at=utcnow(),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def score_release(
+    session: Session,
+    *,
+    actor: User,
+    release_label: str,
+    model: PmtModel,
+    data_dir: Path,
+    engine: EngineName = EngineName.DUCKDB,
+) -> ScoringResult:
+    """Score every household of a release and rank it into desil within its regency."""
+    authorize(actor, Action.SCORE)
+    release = get_release(session, release_label)
+    record = register_model(session, model)
+    existing = session.execute(
+        select(Scoring).where(Scoring.release_id == release.id, Scoring.model_id == record.id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return _summary(session, existing, release, model, already=True)
+    folder = checked_release_dir(session, release, data_dir / "releases")
+    target = data_dir / "scores" / release.label / f"{model.key}.parquet"
+    staging = target.with_name(f".staging-{target.name}-{os.getpid()}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open_engine(engine) as batch:
+            features = household_features(read_release(batch, folder), reference_date(release))
+            batch.write_parquet(ranked(features, model).order_by("household_id"), staging)
+        staging.replace(target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    scoring = Scoring(
+        release_id=release.id,
+        model_id=record.id,
+        engine=engine.value,
+        households=0,
+        path=str(target),
+        sha256=sha256_file(target),
+        created_at=utcnow(),
+        created_by=actor.username,
+    )
+    session.add(scoring)
+    session.flush()
+    scoring.households = _load_scores(session, scoring, target, data_dir)
+    if scoring.households != release.households:
+        raise ValidationFailed(
+            f"Skor {scoring.households:,} keluarga, rilis {release.households:,}: tidak lengkap."
+        )
+    audit.record(
+        session,
+        actor=actor.username,
+        action="pmt.score",
+        entity="pmt_scoring",
+        entity_id=scoring.id,
+        diff={"release": release.label, "model": model.key, "sha256": scoring.sha256},
+    )
+    return _summary(session, scoring, release, model, already=False)
+
+
+def _load_scores(session: Session, scoring: Scoring, scores: Path, data_dir: Path) -> int:
+    con = bulk.duck_connect(data_dir / "tmp")
+    try:
+        query = (
+            f"SELECT {int(scoring.id)} AS scoring_id, household_id, kk_number, regency_code, "
+            f"score, decile, rank_area FROM read_parquet({bulk.sql_path(scores)})"
+        )
+        scratch = data_dir / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        return bulk.insert_from_duckdb(session, con, query, "pmt_score", SCORE_COLUMNS, scratch)
+    finally:
+        con.close()
+
+
+def _summary(
+    session: Session, scoring: Scoring, release: Release, model: PmtModel, *, already: bool
+) -> ScoringResult:
+    by_decile = {
+        int(decile): int(count)
+        for decile, count in session.execute(
+            select(PmtScore.decile, func.count())
+            .where(PmtScore.scoring_id == scoring.id)
+            .group_by(PmtScore.decile)
+        ).all()
+    }
+    regencies = session.execute(
+        select(func.count(func.distinct(PmtScore.regency_code))).where(
+            PmtScore.scoring_id == scoring.id
+        )
+    ).scalar_one()
+    return ScoringResult(
+        release=release.label,
+        model=model.key,
+        households=scoring.households,
+        regencies=int(regencies),
+        by_decile=by_decile,
+        scores_file=scoring.path,
+        sha256=scoring.sha256,
+        engine=scoring.engine,
+        already_scored=already,
+    )
+
+
+def latest_scoring(session: Session, release: Release, model_key: str | None = None) -> Scoring:
+    """The scoring a cycle uses: the named model's, else the newest for the release."""
+    query = select(Scoring).where(Scoring.release_id == release.id)
+    if model_key is not None:
+        name, _, version = model_key.partition("@")
+        query = query.join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id).where(
+            PmtModelRecord.name == name, PmtModelRecord.version == version
+        )
+    scoring = session.execute(query.order_by(Scoring.id.desc()).limit(1)).scalar_one_or_none()
+    if scoring is None:
+        raise NotFound(
+            f"Rilis {release.label} belum diberi skor PMT"
+            + (f" dengan model {model_key}" if model_key else "")
+            + ": jalankan `lumbung pmt score` dulu."
+        )
+    return scoring
