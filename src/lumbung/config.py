@@ -27,6 +27,15 @@ class Settings(BaseSettings):
         description="Default username for commands that record who acted (`--as` overrides).",
     )
 
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master for `--engine spark` (local mode by default; a cluster URL).",
+    )
+    engine_memory: str = Field(
+        default="6GB",
+        description="Memory the DuckDB engine may use before spilling to disk (data_dir/tmp).",
+    )
+
     @property
     def releases_dir(self) -> Path:
         return self.data_dir / "releases"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import typer
 
 from lumbung.cli.admin import audit_app, db_app, regions_app, users_app
+from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
 from lumbung.cli.registry import import_command, registry_app, request_app
 from lumbung.cli.releases import release_app
 from lumbung.cli.synth import synth_command
+from lumbung.cli.targeting import pmt_app
 
 app = typer.Typer(
     help="Lumbung: registri sosial dan penyaluran bantuan.",
@@ -22,6 +24,9 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(request_app, name="request")
 app.add_typer(release_app, name="release")
 app.add_typer(audit_app, name="audit")
+app.add_typer(pmt_app, name="pmt")
+app.add_typer(cycle_app, name="cycle")
+app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)
 app.command("demo")(demo_command)

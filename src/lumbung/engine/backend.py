@@ -54,15 +54,16 @@ class Engine:
         table: pa.Table = self.con.to_pyarrow(expr)
         return table
 
-    def to_batches(self, expr: ibis.Table, chunk_size: int = 1_000_000) -> pa.RecordBatchReader:
-        return self.con.to_pyarrow_batches(expr, chunk_size=chunk_size)
-
     def write_parquet(self, expr: ibis.Table, path: Path) -> None:
-        """Write a result as a single Parquet file (small results stream through Arrow)."""
+        """Write a result as one Parquet file (zstd), streamed: never whole in memory."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.name is EngineName.DUCKDB:
+            # DuckDB writes it itself, in parallel (Ibis's batch reader does not work on 2.x).
+            self.con.to_parquet(expr, str(path), compression="zstd", row_group_size=122_880)
+            return
         import pyarrow.parquet as pq
 
-        reader = self.to_batches(expr)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        reader = self.con.to_pyarrow_batches(expr, chunk_size=1_000_000)
         with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
             for batch in reader:
                 writer.write_batch(batch)

@@ -1,0 +1,199 @@
+"""`lumbung cycle …` and `lumbung explain`: entitlements per program and why."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import typer
+from sqlalchemy import select
+
+from lumbung.cli.common import (
+    ActorOption,
+    JsonOption,
+    acting_user,
+    emit,
+    handled,
+    out,
+    settings,
+    table,
+    unit_of_work,
+)
+from lumbung.cycles.explain import explain
+from lumbung.cycles.models import Cycle
+from lumbung.cycles.service import CycleResult, approve_cycle, run_cycle
+from lumbung.engine.backend import EngineName
+
+cycle_app = typer.Typer(
+    help="Siklus penyaluran: hak (entitlement) per program.", no_args_is_help=True
+)
+
+
+def rupiah(amount: int) -> str:
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+def _print_cycle(result: CycleResult) -> None:
+    out.print(
+        f"Siklus {result.cycle} ({result.program}, rilis {result.release}, {result.state}): "
+        f"{result.beneficiaries:,} penerima, total {rupiah(result.total_idr)}"
+    )
+    out.print(
+        table(
+            "Komponen",
+            ["komponen", "orang/unit", "jumlah"],
+            [
+                [name, f"{part['persons']:,}", rupiah(part["amount_idr"])]
+                for name, part in result.by_component.items()
+            ],
+        )
+    )
+    if result.enrollment:
+        moved = result.enrollment
+        out.print(
+            f"Dibanding siklus disetujui sebelumnya: {moved.get('entered', 0):,} masuk, "
+            f"{moved.get('stayed', 0):,} tetap, {moved.get('left', 0):,} keluar."
+        )
+
+
+@cycle_app.command("run")
+@handled
+def cycle_run(
+    program: str = typer.Option(
+        ..., "--program", help="Shipped program code (PKH, SEMBAKO, …) or a definition file."
+    ),
+    release: str = typer.Option(..., "--release"),
+    label: str = typer.Option(..., "--label", help="The cycle's label, e.g. PKH-2025-T1."),
+    engine: EngineName = typer.Option(EngineName.DUCKDB, "--engine", help="duckdb or spark."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Date ages are taken at (default: the release's date)."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="PMT model NAME@VERSION (default: the release's latest scoring)."
+    ),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Compute every beneficiary's entitlement; a draft cycle is replaced whole."""
+    with unit_of_work() as session:
+        user = acting_user(session, actor)
+        result = run_cycle(
+            session,
+            actor=user,
+            program=program,
+            release_label=release,
+            label=label,
+            data_dir=settings().data_dir,
+            engine=engine,
+            as_of=date.fromisoformat(as_of) if as_of else None,
+            model=model,
+        )
+    emit(as_json, result.as_dict(), lambda: _print_cycle(result))
+
+
+@cycle_app.command("approve")
+@handled
+def cycle_approve(label: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Approve a draft cycle: entitlements become final and enrollment moves on."""
+    with unit_of_work() as session:
+        user = acting_user(session, actor)
+        result = approve_cycle(session, actor=user, label=label)
+    emit(as_json, result.as_dict(), lambda: _print_cycle(result))
+
+
+@cycle_app.command("list")
+@handled
+def cycle_list(as_json: bool = JsonOption) -> None:
+    """Every cycle with its program, state, beneficiaries and total."""
+    with unit_of_work() as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "cycle": c.label,
+                "program": c.program_code,
+                "state": c.state,
+                "beneficiaries": c.beneficiaries,
+                "total_idr": c.total_idr,
+                "engine": c.engine,
+                "created_at": c.created_at.isoformat(),
+            }
+            for c in session.execute(select(Cycle).order_by(Cycle.id)).scalars()
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: out.print(
+            table(
+                "Siklus",
+                ["siklus", "program", "status", "penerima", "total"],
+                [
+                    [
+                        r["cycle"],
+                        r["program"],
+                        r["state"],
+                        f"{r['beneficiaries']:,}",
+                        rupiah(r["total_idr"]),
+                    ]
+                    for r in rows
+                ],
+            )
+        ),
+    )
+
+
+@handled
+def explain_command(
+    cycle: str = typer.Option(..., "--cycle"),
+    kk: str = typer.Option(..., "--kk", help="The family's KK number."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Why a family is or is not entitled in a cycle, clause by clause, and how much."""
+    with unit_of_work() as session:
+        user = acting_user(session, actor)
+        report = explain(
+            session, actor=user, cycle_label=cycle, kk_number=kk, data_dir=settings().data_dir
+        )
+    emit(as_json, report, lambda: _print_explanation(report))
+
+
+def _print_explanation(report: dict[str, Any]) -> None:
+    verdict = "BERHAK" if report["entitled"] else "TIDAK BERHAK"
+    out.print(
+        f"KK {report['kk_number']} · siklus {report['cycle']} ({report['program']}) · "
+        f"kab/kota {report['regency_code']}: {verdict}, {rupiah(report['amount_idr'])}"
+    )
+    out.print(
+        f"Skor PMT {report['score']:.4f} ({report['model']}) → desil {report['decile']} "
+        f"(peringkat {report['rank_in_regency']:,} di kab/kota)"
+    )
+    terms = sorted(report["score_terms"].items(), key=lambda kv: -abs(kv[1]))
+    out.print(
+        table(
+            "Sumbangan tiap suku skor", ["suku", "nilai"], [[k, f"{v:+.4f}"] for k, v in terms[:12]]
+        )
+    )
+    out.print(
+        table(
+            "Syarat: " + report["eligibility"],
+            ["klausa", "terpenuhi"],
+            [[c["rule"], "ya" if c["value"] else "TIDAK"] for c in report["clauses"]],
+        )
+    )
+    out.print(
+        table(
+            "Anggota",
+            ["nama", "NIK", "umur", "memenuhi", "dihitung sebagai", "jumlah", "catatan"],
+            [
+                [
+                    m["name"],
+                    m["nik"],
+                    m["age"],
+                    ", ".join(m["qualifies_for"]) or "-",
+                    m["counted_as"] or "-",
+                    rupiah(m["amount_idr"]),
+                    m["note"] or "",
+                ]
+                for m in report["members"]
+            ],
+        )
+    )

@@ -1,0 +1,321 @@
+"""Who is entitled to how much in one cycle: a program definition compiled to one engine query.
+
+Input: household features with PMT score and desil, member features, the households enrolled
+in other programs, the program's quota. Output: one row per beneficiary with the amount in
+integer rupiah and, per component, the persons counted and their amount (wide columns
+`c__NAME__persons`, `c__NAME__amount`). Everything is set-based; nothing loops over families.
+
+Components with caps (PKH): each member counts for the best-paying component it qualifies for.
+Where a component is full (its `max_persons`), the members kept in it are those with the least
+to fall back on; the others count for their best uncapped component instead. Then the family's
+best-paying members are counted, up to the program's `max_persons`. Amounts per component are
+fixed, so this gives the family the combination that pays most (as long as a member qualifies
+for at most one capped component, which holds for PKH: pregnancy and early childhood).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from lumbung.programs.definition import ProgramDefinition
+from lumbung.programs.language import Rule, household_vocabulary, member_vocabulary, parse_rule
+
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    name: str
+    label: str
+    when: Rule
+    amount_idr: int  # per cycle
+    max_persons: int | None
+
+
+def component_columns(name: str) -> tuple[str, str]:
+    return f"c__{name}__persons", f"c__{name}__amount"
+
+
+def components(definition: ProgramDefinition) -> list[Component]:
+    """The definition's benefit as components with per-cycle amounts (one for flat kinds)."""
+    benefit = definition.benefit
+    vocabulary = member_vocabulary()
+    if benefit.kind == "components":
+        return [
+            Component(
+                c.name,
+                c.label or c.name,
+                parse_rule(c.when, vocabulary),
+                definition.amount_per_cycle(c.amount_idr, annual=benefit.annual),
+                c.max_persons,
+            )
+            for c in benefit.components
+        ]
+    if benefit.kind == "in_kind":
+        return [
+            Component(
+                i.name, i.label or i.name, parse_rule(i.when, vocabulary), i.unit_value_idr, None
+            )
+            for i in benefit.items
+        ]
+    name = "bantuan" if benefit.kind == "flat" else "per_orang"
+    everyone = parse_rule("True", vocabulary)
+    return [
+        Component(
+            name, name, everyone, definition.amount_per_cycle(benefit.monthly_idr), None
+        )
+    ]
+
+
+def eligibility(definition: ProgramDefinition) -> Rule:
+    return parse_rule(definition.eligibility, household_vocabulary())
+
+
+def enrolled_flag(code: str) -> str:
+    return f"enrolled__{code.replace('-', '_').lower()}"
+
+
+def with_enrollment(households: ir.Table, rule: Rule, enrolled: Mapping[str, ir.Table]) -> ir.Table:
+    """The households with one boolean column per program the rule asks about."""
+    for code in sorted(rule.programs):
+        flag = enrolled_flag(code)
+        if code not in enrolled:
+            households = households.mutate(**{flag: ibis.literal(False)})
+            continue
+        members = enrolled[code].select(enrolled_household=enrolled[code].household_id).distinct()
+        joined = households.left_join(
+            members, households.household_id == members.enrolled_household
+        )
+        households = joined.mutate(**{flag: joined.enrolled_household.notnull()}).drop(
+            "enrolled_household"
+        )
+    return households
+
+
+def compile_eligibility(rule: Rule, table: ir.Table) -> ir.BooleanValue:
+    value: ir.BooleanValue = rule.to_ibis(
+        lambda name: table[name], lambda code: table[enrolled_flag(code)]
+    )
+    return value
+
+
+def eligible_households(
+    definition: ProgramDefinition, households: ir.Table, enrolled: Mapping[str, ir.Table]
+) -> ir.Table:
+    rule = eligibility(definition)
+    table = with_enrollment(households, rule, enrolled)
+    return table.filter(compile_eligibility(rule, table))
+
+
+def _member_value(rule: Rule, members: ir.Table) -> ir.BooleanValue:
+    value: ir.BooleanValue = rule.to_ibis(lambda name: members[name])
+    return value
+
+
+def _first(options: Sequence[tuple[ir.BooleanValue, Any]], default: Any) -> Any:
+    if not options:
+        return default
+    return ibis.cases(*options, else_=default)
+
+
+def member_choices(members: ir.Table, parts: list[Component], max_persons: int | None) -> ir.Table:
+    """Members with the component each counts for (`chosen`, `amount`) and whether it is
+    counted under the family's cap (`counted`); members qualifying for nothing are left out."""
+    qualifies = {c.name: _member_value(c.when, members) for c in parts}
+    members = members.mutate(**{f"q__{c.name}": qualifies[c.name] for c in parts})
+    ranked = sorted(
+        enumerate(parts), key=lambda ic: (-ic[1].amount_idr, ic[1].max_persons is not None, ic[0])
+    )
+    no_name = ibis.null("string")
+    zero = ibis.literal(0, "int64")
+    q = {c.name: members[f"q__{c.name}"] for c in parts}
+    best_name = _first([(q[c.name], c.name) for _, c in ranked], no_name)
+    best_amount = _first(
+        [(q[c.name], ibis.literal(c.amount_idr, "int64")) for _, c in ranked], zero
+    )
+    uncapped = [(i, c) for i, c in ranked if c.max_persons is None]
+    fall_name = _first([(q[c.name], c.name) for _, c in uncapped], no_name)
+    fall_amount = _first(
+        [(q[c.name], ibis.literal(c.amount_idr, "int64")) for _, c in uncapped], zero
+    )
+    step = members.mutate(
+        best=best_name, best_amount=best_amount, fallback=fall_name, fallback_amount=fall_amount
+    ).filter(lambda t: t.best_amount > 0)
+    capped = [c for c in parts if c.max_persons is not None]
+    if capped:
+        window = ibis.window(
+            group_by=[step.household_id, step.best],
+            order_by=[step.fallback_amount, step.member_id],
+        )
+        step = step.mutate(place=ibis.row_number().over(window))
+        cap = _first(
+            [(step.best == c.name, ibis.literal(c.max_persons, "int64")) for c in capped],
+            ibis.null("int64"),
+        )
+        full = cap.notnull() & (step.place >= cap)
+        step = step.mutate(
+            chosen=full.ifelse(step.fallback, step.best),
+            amount=full.ifelse(step.fallback_amount, step.best_amount),
+            capped_out=full,
+        )
+    else:
+        step = step.mutate(
+            chosen=step.best, amount=step.best_amount, capped_out=ibis.literal(False)
+        )
+    family = ibis.window(
+        group_by=step.household_id, order_by=[ibis.desc(step.amount), step.member_id]
+    )
+    step = step.mutate(order_in_family=ibis.row_number().over(family))
+    counted = step.amount > 0
+    if max_persons is not None:
+        counted = counted & (step.order_in_family < max_persons)
+    return step.mutate(counted=counted)
+
+
+def entitlements(
+    definition: ProgramDefinition,
+    households: ir.Table,
+    members: ir.Table,
+    enrolled: Mapping[str, ir.Table],
+    quota: ir.Table | None = None,
+) -> ir.Table:
+    """One row per beneficiary (household or member, by the program's unit)."""
+    eligible = eligible_households(definition, households, enrolled)
+    keys = eligible.select(
+        eligible_household=eligible.household_id,
+        eligible_regency=eligible.regency_code,
+        eligible_province=eligible.province_code,
+        score=eligible.score,
+        decile=eligible.decile,
+    )
+    parts = components(definition)
+    benefit = definition.benefit
+    in_family = members.inner_join(keys, members.household_id == keys.eligible_household)
+    if definition.unit == "person":
+        rows = _person_rows(definition, in_family, parts)
+    elif benefit.kind in ("components", "in_kind"):
+        rows = _component_rows(in_family, parts, benefit)
+    else:
+        rows = _flat_rows(eligible, parts[0], benefit)
+    rows = rows.filter(rows.amount_idr > 0)
+    if quota is not None and definition.quota is not None:
+        rows = _within_quota(rows, quota, definition.quota)
+    return rows
+
+
+def _person_rows(definition: ProgramDefinition, in_family: ir.Table, parts: list[Component]) -> ir.Table:
+    chosen = in_family
+    if getattr(definition, "members", None):
+        rule = parse_rule(definition.members, member_vocabulary())
+        chosen = in_family.filter(_member_value(rule, in_family))
+    part = parts[0]
+    persons, amount = component_columns(part.name)
+    return chosen.select(
+        beneficiary_id=chosen.member_id,
+        household_id=chosen.household_id,
+        member_id=chosen.member_id,
+        kk_number=chosen.kk_number,
+        nik=chosen.nik,
+        regency_code=chosen.eligible_regency,
+        province_code=chosen.eligible_province,
+        score=chosen.score,
+        decile=chosen.decile.cast("int16"),
+        amount_idr=ibis.literal(part.amount_idr, "int64"),
+        **{persons: ibis.literal(1, "int64"), amount: ibis.literal(part.amount_idr, "int64")},
+    )
+
+
+def _flat_rows(eligible: ir.Table, part: Component, benefit: Any) -> ir.Table:
+    persons, amount = component_columns(part.name)
+    if benefit.kind == "per_person":
+        cap = getattr(benefit, "max_persons", None)
+        counted = eligible.hh_size if cap is None else ibis.least(eligible.hh_size, cap)
+        counted = counted.cast("int64")
+    else:
+        counted = ibis.literal(1, "int64")
+    total = (
+        counted * ibis.literal(part.amount_idr, "int64")
+        if benefit.kind == "per_person"
+        else ibis.literal(part.amount_idr, "int64")
+    )
+    return eligible.select(
+        beneficiary_id=eligible.household_id,
+        household_id=eligible.household_id,
+        member_id=ibis.null("int64"),
+        kk_number=eligible.kk_number,
+        nik=ibis.null("string"),
+        regency_code=eligible.regency_code,
+        province_code=eligible.province_code,
+        score=eligible.score,
+        decile=eligible.decile.cast("int16"),
+        amount_idr=total,
+        **{persons: counted, amount: total},
+    )
+
+
+def _component_rows(in_family: ir.Table, parts: list[Component], benefit: Any) -> ir.Table:
+    max_persons = getattr(benefit, "max_persons", None) if benefit.kind == "components" else None
+    if benefit.kind == "in_kind":
+        choices = _in_kind_choices(in_family, parts)
+    else:
+        choices = member_choices(in_family, parts, max_persons).filter(lambda t: t.counted)
+    sums: dict[str, ir.Value] = {}
+    for part in parts:
+        persons, amount = component_columns(part.name)
+        is_part = choices.chosen == part.name
+        sums[persons] = is_part.ifelse(1, 0).sum().cast("int64")
+        sums[amount] = is_part.ifelse(choices.amount, 0).sum().cast("int64")
+    grouped = choices.group_by(
+        household_id=choices.household_id,
+        kk_number=choices.kk_number,
+        regency_code=choices.eligible_regency,
+        province_code=choices.eligible_province,
+        score=choices.score,
+        decile=choices.decile,
+    ).aggregate(amount_idr=choices.amount.sum().cast("int64"), **sums)
+    return grouped.select(
+        beneficiary_id=grouped.household_id,
+        household_id=grouped.household_id,
+        member_id=ibis.null("int64"),
+        kk_number=grouped.kk_number,
+        nik=ibis.null("string"),
+        regency_code=grouped.regency_code,
+        province_code=grouped.province_code,
+        score=grouped.score,
+        decile=grouped.decile.cast("int16"),
+        amount_idr=grouped.amount_idr,
+        **{name: grouped[name] for name in sums},
+    )
+
+
+def _in_kind_choices(in_family: ir.Table, parts: list[Component]) -> ir.Table:
+    """Every item a member qualifies for (in kind: no caps, one row per member and item)."""
+    per_item = [
+        in_family.filter(_member_value(p.when, in_family)).mutate(
+            chosen=ibis.literal(p.name), amount=ibis.literal(p.amount_idr, "int64")
+        )
+        for p in parts
+    ]
+    return ibis.union(*per_item) if len(per_item) > 1 else per_item[0]
+
+
+def _within_quota(rows: ir.Table, quota: ir.Table, rule: Any) -> ir.Table:
+    """At most the region's quota of beneficiaries, the poorest (lowest score) first."""
+    region = rows.regency_code if rule.level == "regency" else rows.province_code
+    window = ibis.window(
+        group_by=region, order_by=[rows.score, rows.kk_number, rows.beneficiary_id]
+    )
+    placed = rows.mutate(quota_region=region, place=ibis.row_number().over(window))
+    joined = placed.left_join(quota, placed.quota_region == quota.region_code)
+    default = getattr(rule, "default", None)
+    limit = joined.quota if default is None else joined.quota.fill_null(int(default))
+    kept = joined.filter(limit.isnull() | (joined.place < limit))
+    return kept.drop("place", "quota_region", "region_code", "quota")
+
+
+def quota_rows(rule: Any) -> list[dict[str, object]]:
+    return [{"region_code": code, "quota": int(n)} for code, n in sorted(rule.counts.items())]

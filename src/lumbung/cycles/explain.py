@@ -1,0 +1,196 @@
+"""Why a family got what it got in a cycle: the explanation a grievance officer shows.
+
+Recomputed from the same release, scores, model and the program definition stored with the
+cycle (not today's file), for the one family: its features, each PMT term's contribution,
+its desil in the regency, every clause of the eligibility rule with its value, each member's
+components (counted, or dropped by which cap) and the amount, checked against what the
+cycle stored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import ibis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
+from lumbung.cycles import compute
+from lumbung.cycles.models import Cycle, Entitlement
+from lumbung.engine.backend import EngineName, open_engine
+from lumbung.errors import NotFound
+from lumbung.identity.masking import mask_id, mask_name
+from lumbung.programs.definition import ProgramDefinition
+from lumbung.releases.models import Release
+from lumbung.targeting.features import household_features, member_features, read_release
+from lumbung.targeting.models import PmtModelRecord, Scoring
+from lumbung.targeting.pmt import PmtModel
+from lumbung.targeting.vocabulary import HOUSEHOLD_FEATURES
+
+
+def explain(
+    session: Session, *, actor: User, cycle_label: str, kk_number: str, data_dir: Path
+) -> dict[str, Any]:
+    """The whole explanation as data (see module docstring); JSON-ready."""
+    cycle = session.execute(select(Cycle).where(Cycle.label == cycle_label)).scalar_one_or_none()
+    if cycle is None:
+        raise NotFound(f"Siklus {cycle_label} tidak ada.")
+    release = session.get(Release, cycle.release_id)
+    scoring = session.get(Scoring, cycle.scoring_id)
+    assert release is not None and scoring is not None
+    record = session.get(PmtModelRecord, scoring.model_id)
+    assert record is not None
+    model = PmtModel.model_validate(record.definition)
+    definition = ProgramDefinition.model_validate(cycle.definition)
+    release_dir = data_dir / "releases" / release.label
+    with open_engine(EngineName.DUCKDB) as batch:
+        tables = read_release(batch, release_dir)
+        households = tables.households.filter(tables.households.kk_number == kk_number)
+        found = batch.to_arrow(households.select("village_code", "id")).to_pylist()
+        if not found:
+            raise NotFound(f"KK {mask_id(kk_number)} tidak ada di rilis {release.label}.")
+        authorize(actor, Action.READ, found[0]["village_code"])
+        members = tables.members.filter(tables.members.kk_number == kk_number)
+        one = type(tables)(households, members)
+        features = household_features(one, cycle.reference_date)
+        scores = batch.read_parquet([Path(scoring.path)])
+        scores = scores.filter(scores.kk_number == kk_number)
+        score_row = batch.to_arrow(scores.select("score", "decile", "rank_area")).to_pylist()
+        feature_row = batch.to_arrow(features).to_pylist()[0]
+        terms = model.terms(features)
+        contributions = batch.to_arrow(features.select(**terms)).to_pylist()[0] if terms else {}
+        ranked = features.mutate(
+            score=ibis.literal(score_row[0]["score"], "float64"),
+            decile=ibis.literal(score_row[0]["decile"], "int16"),
+        )
+        rule = compute.eligibility(definition)
+        from lumbung.cycles.service import enrolled_households
+
+        enrolled = {
+            code: batch.table(rows, "enrolled")
+            for code, rows in enrolled_households(session, rule.programs).items()
+        }
+        with_flags = compute.with_enrollment(ranked, rule, enrolled)
+        clause_values = batch.to_arrow(
+            with_flags.select(
+                **{
+                    f"clause_{i}": compute.compile_eligibility(clause, with_flags)
+                    for i, clause in enumerate(rule.clauses())
+                },
+                eligible=compute.compile_eligibility(rule, with_flags),
+            )
+        ).to_pylist()[0]
+        member_rows = _members(
+            batch, definition, member_features(members, cycle.reference_date), members
+        )
+    stored = (
+        session.execute(
+            select(Entitlement).where(
+                Entitlement.cycle_id == cycle.id, Entitlement.kk_number == kk_number
+            )
+        )
+        .scalars()
+        .all()
+    )
+    amount = sum(e.amount_idr for e in stored)
+    eligible = bool(clause_values.pop("eligible"))
+    clauses = [
+        {"rule": clause.text, "value": bool(clause_values[f"clause_{i}"])}
+        for i, clause in enumerate(rule.clauses())
+    ]
+    return {
+        "cycle": cycle.label,
+        "program": cycle.program_code,
+        "release": release.label,
+        "kk_number": kk_number,
+        "regency_code": feature_row["regency_code"],
+        "reference_date": cycle.reference_date.isoformat(),
+        "eligible": eligible,
+        "entitled": bool(stored),
+        "amount_idr": amount,
+        "score": score_row[0]["score"],
+        "decile": score_row[0]["decile"],
+        "rank_in_regency": score_row[0]["rank_area"],
+        "model": record.name + "@" + record.version,
+        "score_terms": {"intercept": model.intercept, **contributions},
+        "features": {k: feature_row[k] for k in HOUSEHOLD_FEATURES if k in feature_row},
+        "eligibility": definition.eligibility.strip(),
+        "clauses": clauses,
+        "failed_clauses": [c["rule"] for c in clauses if not c["value"]],
+        "components": _breakdown(stored),
+        "members": member_rows,
+        "quota": None
+        if definition.quota is None
+        else {
+            "level": definition.quota.level,
+            "within_quota": bool(stored) if eligible else None,
+        },
+    }
+
+
+def _breakdown(stored: list[Entitlement]) -> dict[str, Any]:
+    merged: dict[str, dict[str, int]] = {}
+    for entitlement in stored:
+        for name, part in json.loads(entitlement.breakdown).items():
+            into = merged.setdefault(name, {"persons": 0, "amount_idr": 0})
+            into["persons"] += int(part["persons"])
+            into["amount_idr"] += int(part["amount_idr"])
+    return merged
+
+
+def _members(
+    batch: Any,
+    definition: ProgramDefinition,
+    members: Any,
+    raw_members: Any,
+) -> list[dict[str, Any]]:
+    """Each member: masked name and NIK, age, the components it qualifies for, the one it
+    counts for, and why a qualifying member is not counted (a cap)."""
+    parts = compute.components(definition)
+    qualifies = {p.name: p.when.to_ibis(lambda n: members[n]) for p in parts}
+    base = batch.to_arrow(
+        members.select(
+            "member_id", "nik", "age", **{f"q__{k}": v for k, v in qualifies.items()}
+        ).order_by("member_id")
+    ).to_pylist()
+    names = {
+        r["id"]: r["name"] for r in batch.to_arrow(raw_members.select("id", "name")).to_pylist()
+    }
+    choice: dict[int, dict[str, Any]] = {}
+    if definition.benefit.kind == "components":
+        max_persons = definition.benefit.max_persons
+        chosen = compute.member_choices(members, parts, max_persons)
+        for row in batch.to_arrow(
+            chosen.select("member_id", "chosen", "amount", "capped_out", "counted")
+        ).to_pylist():
+            choice[row["member_id"]] = row
+    out = []
+    for row in base:
+        qualified = [p.name for p in parts if row[f"q__{p.name}"]]
+        picked = choice.get(row["member_id"])
+        entry: dict[str, Any] = {
+            "name": mask_name(names.get(row["member_id"], "")),
+            "nik": mask_id(row["nik"]),
+            "age": row["age"],
+            "qualifies_for": qualified,
+            "counted_as": None,
+            "amount_idr": 0,
+            "note": None,
+        }
+        if picked is not None:
+            if picked["counted"]:
+                entry["counted_as"] = picked["chosen"]
+                entry["amount_idr"] = int(picked["amount"])
+            else:
+                entry["note"] = (
+                    f"tidak dihitung: melebihi batas {definition.benefit.max_persons} orang per keluarga"
+                )
+            if picked["capped_out"]:
+                entry["note"] = (entry["note"] or "") + " (komponen utamanya sudah penuh)"
+        out.append(entry)
+    return out

@@ -1,0 +1,440 @@
+"""Running, replacing and approving cycles: the program's entitlements for one release.
+
+A run computes every entitlement in the engine, writes them once to Parquet beside the other
+outputs, and loads them into the database in bulk in the caller's transaction. A draft cycle
+may be rerun (replaced whole); an approved one never. Approval moves enrollment on: who
+entered, stayed, graduated (still in the registry, no longer eligible) or exited (gone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from lumbung import bulk
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
+from lumbung.cycles import compute
+from lumbung.cycles.models import Cycle, Enrollment, Entitlement, Program
+from lumbung.cycles.programs import load_definition
+from lumbung.db import utcnow
+from lumbung.engine.backend import Engine, EngineName, open_engine
+from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.releases.service import sha256_file
+from lumbung.targeting.features import household_features, member_features, read_release
+from lumbung.targeting.models import Scoring
+from lumbung.targeting.service import checked_release_dir, get_release, latest_scoring
+
+LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+ENTITLEMENT_COLUMNS = (
+    "id",
+    "cycle_id",
+    "beneficiary_id",
+    "household_id",
+    "member_id",
+    "kk_number",
+    "nik",
+    "regency_code",
+    "amount_idr",
+    "breakdown",
+    "channel",
+    "state",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    program: str
+    cycle: str
+    release: str
+    state: str
+    beneficiaries: int
+    total_idr: int
+    by_component: dict[str, dict[str, int]]
+    enrollment: dict[str, int]
+    engine: str
+    file: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "program": self.program,
+            "cycle": self.cycle,
+            "release": self.release,
+            "state": self.state,
+            "beneficiaries": self.beneficiaries,
+            "total_idr": self.total_idr,
+            "by_component": self.by_component,
+            "enrollment": self.enrollment,
+            "engine": self.engine,
+            "file": self.file,
+        }
+
+
+def compute_entitlements(
+    batch: Engine,
+    *,
+    definition: Any,
+    release_dir: Path,
+    scores_file: Path,
+    reference: date,
+    enrolled: dict[str, pa.Table],
+    household_filter: str | None = None,
+) -> Any:
+    """The cycle's entitlements as an engine table (not yet executed)."""
+    tables = read_release(batch, release_dir)
+    if household_filter is not None:
+        tables = type(tables)(
+            tables.households.filter(tables.households.kk_number == household_filter),
+            tables.members.filter(tables.members.kk_number == household_filter),
+        )
+    features = household_features(tables, reference)
+    scores = batch.read_parquet([scores_file]).select("household_id", "score", "decile")
+    scores = scores.rename(scored_household="household_id")
+    households = features.inner_join(scores, features.household_id == scores.scored_household)
+    households = households.drop("scored_household")
+    members = member_features(tables.members, reference)
+    enrolled_tables = {code: batch.table(rows, "enrolled") for code, rows in enrolled.items()}
+    quota = None
+    if definition.quota is not None:
+        quota = batch.table(
+            pa.Table.from_pylist(
+                compute.quota_rows(definition.quota),
+                schema=pa.schema([("region_code", pa.string()), ("quota", pa.int64())]),
+            ),
+            "quota",
+        )
+    return compute.entitlements(definition, households, members, enrolled_tables, quota)
+
+
+def enrolled_households(session: Session, codes: frozenset[str]) -> dict[str, pa.Table]:
+    """For each program code, the households enrolled in it now (from approved cycles)."""
+    found: dict[str, pa.Table] = {}
+    for code in sorted(codes):
+        ids = session.execute(
+            select(Enrollment.household_id)
+            .where(Enrollment.program_code == code, Enrollment.state == "enrolled")
+            .distinct()
+        ).scalars()
+        found[code] = pa.table({"household_id": pa.array(list(ids), pa.int64())})
+    return found
+
+
+def run_cycle(
+    session: Session,
+    *,
+    actor: User,
+    program: str,
+    release_label: str,
+    label: str,
+    data_dir: Path,
+    engine: EngineName = EngineName.DUCKDB,
+    as_of: date | None = None,
+    model: str | None = None,
+) -> CycleResult:
+    """Compute and store the entitlements of cycle `label` (a draft is replaced whole)."""
+    authorize(actor, Action.RUN_CYCLE)
+    import re
+
+    if not re.fullmatch(LABEL_PATTERN, label):
+        raise ValidationFailed(
+            "Label siklus hanya huruf, angka, titik, garis bawah dan strip (maks. 64)."
+        )
+    loaded = load_definition(program)
+    definition = loaded.definition
+    existing = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
+    if existing is not None:
+        if existing.state != "draft":
+            raise Conflict(f"Siklus {label} sudah disetujui; tidak bisa dihitung ulang.")
+        if existing.program_code != definition.code:
+            raise Conflict(f"Siklus {label} milik program {existing.program_code}.")
+        session.execute(delete(Entitlement).where(Entitlement.cycle_id == existing.id))
+        session.delete(existing)
+        session.flush()
+    release = get_release(session, release_label)
+    scoring = latest_scoring(session, release, model)
+    release_dir = checked_release_dir(session, release, data_dir / "releases")
+    reference = as_of or release.created_at.date()
+    _register_program(session, loaded)
+    rule = compute.eligibility(definition)
+    enrolled = enrolled_households(session, rule.programs)
+    target = data_dir / "cycles" / label / "entitlements.parquet"
+    staging = target.with_name(f".staging-{os.getpid()}.parquet")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open_engine(engine) as batch:
+            rows = compute_entitlements(
+                batch,
+                definition=definition,
+                release_dir=release_dir,
+                scores_file=Path(scoring.path),
+                reference=reference,
+                enrolled=enrolled,
+            )
+            batch.write_parquet(rows.order_by("beneficiary_id"), staging)
+        staging.replace(target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    parts = compute.components(definition)
+    cycle = Cycle(
+        label=label,
+        program_code=definition.code,
+        definition=loaded.content,
+        definition_sha256=loaded.sha256,
+        release_id=release.id,
+        scoring_id=scoring.id,
+        reference_date=reference,
+        engine=engine.value,
+        state="draft",
+        beneficiaries=0,
+        total_idr=0,
+        summary={},
+        created_at=utcnow(),
+        created_by=actor.username,
+    )
+    session.add(cycle)
+    session.flush()
+    summary = _load(session, cycle, target, parts, definition.channel, data_dir)
+    cycle.beneficiaries = summary["beneficiaries"]
+    cycle.total_idr = summary["total_idr"]
+    cycle.summary = {**summary, "file": str(target), "sha256": sha256_file(target)}
+    audit.record(
+        session,
+        actor=actor.username,
+        action="cycle.run",
+        entity="cycle",
+        entity_id=label,
+        diff={
+            "program": definition.code,
+            "release": release.label,
+            "beneficiaries": cycle.beneficiaries,
+            "total_idr": cycle.total_idr,
+            "sha256": cycle.summary["sha256"],
+            "replaced_draft": existing is not None,
+        },
+    )
+    return _result(cycle, release.label)
+
+
+def _register_program(session: Session, loaded: Any) -> None:
+    definition = loaded.definition
+    row = session.execute(
+        select(Program).where(Program.code == definition.code)
+    ).scalar_one_or_none()
+    if row is None:
+        row = Program(code=definition.code)
+        session.add(row)
+    row.name = definition.name
+    row.unit = definition.unit
+    row.version = definition.version
+    row.definition = loaded.content
+    row.sha256 = loaded.sha256
+    row.updated_at = utcnow()
+    session.flush()
+
+
+def _load(
+    session: Session,
+    cycle: Cycle,
+    parquet: Path,
+    parts: list[compute.Component],
+    channel: str,
+    data_dir: Path,
+) -> dict[str, Any]:
+    """Bulk-insert the entitlements file; the cycle's totals and enrollment movement."""
+    scratch = data_dir / "tmp" / f"cycle-{cycle.id}-{os.getpid()}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    con = bulk.duck_connect(scratch, memory_limit="2GB")
+    try:
+        source = f"read_parquet({bulk.sql_path(parquet)})"
+        count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
+        first_id = bulk.reserve_ids(session, "entitlement", count) if count else 0
+        breakdown = (
+            "to_json(map_from_entries(list_filter(["
+            + ", ".join(_entries(parts))
+            + "], lambda e: e.v.persons > 0)))"
+        )
+        query = (
+            f"SELECT {first_id} + row_number() OVER (ORDER BY beneficiary_id) - 1 AS id, "
+            f"{int(cycle.id)} AS cycle_id, beneficiary_id, household_id, member_id, kk_number, "
+            f"nik, regency_code, amount_idr, {breakdown} AS breakdown, "
+            f"'{_safe(channel)}' AS channel, 'entitled' AS state FROM {source}"
+        )
+        loaded = bulk.insert_from_duckdb(
+            session, con, query, "entitlement", ENTITLEMENT_COLUMNS, scratch
+        )
+        totals = con.execute(
+            "SELECT count(*), COALESCE(sum(amount_idr), 0)::BIGINT, "
+            + ", ".join(
+                f"COALESCE(sum({a}), 0)::BIGINT, COALESCE(sum({p}), 0)::BIGINT"
+                for p, a in (compute.component_columns(part.name) for part in parts)
+            )
+            + f" FROM {source}"
+        ).fetchall()[0]
+        by_component = {
+            part.name: {"persons": int(totals[3 + 2 * i]), "amount_idr": int(totals[2 + 2 * i])}
+            for i, part in enumerate(parts)
+        }
+        movement = _movement(session, con, cycle, source)
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    if loaded != count:
+        raise ValidationFailed(f"{loaded:,} hak tersimpan dari {count:,}: dibatalkan.")
+    return {
+        "beneficiaries": int(totals[0]),
+        "total_idr": int(totals[1]),
+        "by_component": by_component,
+        "enrollment": movement,
+    }
+
+
+def _entries(parts: list[compute.Component]) -> list[str]:
+    entries = []
+    for part in parts:
+        persons, amount = compute.component_columns(part.name)
+        entries.append(
+            f"{{'k': '{_safe(part.name)}', 'v': {{'persons': {persons}, 'amount_idr': {amount}}}}}"
+        )
+    return entries
+
+
+def _safe(word: str) -> str:
+    """A program's own identifier (already validated as [a-z0-9_-]) for a SQL literal."""
+    if not all(ch.isalnum() or ch in "_-" for ch in word):
+        raise ValidationFailed(f"Nama tidak sah: {word!r}")
+    return word
+
+
+def _movement(session: Session, con: Any, cycle: Cycle, source: str) -> dict[str, int]:
+    """Compared with the program's last approved cycle: entered, stayed and left."""
+    previous = session.execute(
+        select(Cycle.id)
+        .where(Cycle.program_code == cycle.program_code, Cycle.state == "approved")
+        .order_by(Cycle.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if previous is None:
+        now = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
+        return {"entered": now, "stayed": 0, "left": 0}
+    ids = session.execute(
+        select(Entitlement.beneficiary_id).where(Entitlement.cycle_id == previous)
+    ).scalars()
+    con.register("previous", pa.table({"beneficiary_id": pa.array(list(ids), pa.int64())}))
+    entered, stayed, left = con.execute(
+        f"""SELECT count(*) FILTER (WHERE p.beneficiary_id IS NULL),
+                   count(*) FILTER (WHERE p.beneficiary_id IS NOT NULL AND n.beneficiary_id IS NOT NULL),
+                   count(*) FILTER (WHERE n.beneficiary_id IS NULL)
+            FROM (SELECT beneficiary_id FROM {source}) n
+            FULL JOIN previous p USING (beneficiary_id)"""
+    ).fetchall()[0]
+    return {"entered": int(entered), "stayed": int(stayed), "left": int(left)}
+
+
+def _result(cycle: Cycle, release_label: str) -> CycleResult:
+    summary = cycle.summary
+    return CycleResult(
+        program=cycle.program_code,
+        cycle=cycle.label,
+        release=release_label,
+        state=cycle.state,
+        beneficiaries=cycle.beneficiaries,
+        total_idr=cycle.total_idr,
+        by_component=summary.get("by_component", {}),
+        enrollment=summary.get("enrollment", {}),
+        engine=cycle.engine,
+        file=summary.get("file", ""),
+    )
+
+
+def approve_cycle(session: Session, *, actor: User, label: str) -> CycleResult:
+    """Approve a draft cycle (penetapan): its entitlements are final; enrollment moves on."""
+    authorize(actor, Action.APPROVE_CYCLE)
+    cycle = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
+    if cycle is None:
+        raise NotFound(f"Siklus {label} tidak ada.")
+    if cycle.state != "draft":
+        raise Conflict(f"Siklus {label} sudah disetujui.")
+    cycle.state = "approved"
+    cycle.approved_at = utcnow()
+    cycle.approved_by = actor.username
+    session.flush()
+    _move_enrollment(session, cycle)
+    audit.record(
+        session,
+        actor=actor.username,
+        action="cycle.approve",
+        entity="cycle",
+        entity_id=label,
+        diff={"beneficiaries": cycle.beneficiaries, "total_idr": cycle.total_idr},
+    )
+    return _result(cycle, _release_label(session, cycle))
+
+
+def _release_label(session: Session, cycle: Cycle) -> str:
+    from lumbung.releases.models import Release
+
+    return session.execute(select(Release.label).where(Release.id == cycle.release_id)).scalar_one()
+
+
+def _move_enrollment(session: Session, cycle: Cycle) -> None:
+    """Set-based: stayers and returners, newcomers, then those who left (graduated/exited)."""
+    params = {"cycle": cycle.id, "program": cycle.program_code}
+    in_cycle = (
+        "SELECT 1 FROM entitlement e WHERE e.cycle_id = :cycle "
+        "AND e.beneficiary_id = enrollment.beneficiary_id"
+    )
+    session.execute(
+        text(
+            "UPDATE enrollment SET last_cycle_id = :cycle, reason = NULL, "
+            "since_cycle_id = CASE WHEN state = 'enrolled' THEN since_cycle_id ELSE :cycle END, "
+            f"state = 'enrolled' WHERE program_code = :program AND EXISTS ({in_cycle})"
+        ),
+        params,
+    )
+    first_id = session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM enrollment")).scalar_one()
+    session.execute(
+        text(
+            "INSERT INTO enrollment (id, program_code, beneficiary_id, household_id, state, "
+            "since_cycle_id, last_cycle_id) "
+            "SELECT :first + e.id - (SELECT MIN(id) FROM entitlement WHERE cycle_id = :cycle), "
+            ":program, e.beneficiary_id, e.household_id, 'enrolled', :cycle, :cycle "
+            "FROM entitlement e WHERE e.cycle_id = :cycle AND NOT EXISTS (SELECT 1 FROM enrollment n "
+            "WHERE n.program_code = :program AND n.beneficiary_id = e.beneficiary_id)"
+        ),
+        {**params, "first": first_id},
+    )
+    in_release = (
+        "SELECT 1 FROM pmt_score s WHERE s.scoring_id = :scoring "
+        "AND s.household_id = enrollment.household_id"
+    )
+    session.execute(
+        text(
+            "UPDATE enrollment SET "
+            f"state = CASE WHEN EXISTS ({in_release}) THEN 'graduated' ELSE 'exited' END, "
+            f"reason = CASE WHEN EXISTS ({in_release}) THEN 'tidak lagi memenuhi syarat' "
+            "ELSE 'tidak ada di rilis' END "
+            f"WHERE program_code = :program AND state = 'enrolled' AND NOT EXISTS ({in_cycle})"
+        ),
+        {**params, "scoring": cycle.scoring_id},
+    )
+    session.execute(update(Cycle).where(Cycle.id == cycle.id).values(state="approved"))
+
+
+def definition_digest(content: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+__all__ = ["CycleResult", "Scoring", "approve_cycle", "run_cycle"]
