@@ -25,6 +25,20 @@ class EngineName(StrEnum):
     SPARK = "spark"
 
 
+_DUCKDB_TYPES = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "float32": "FLOAT",
+    "float64": "DOUBLE",
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
 class Engine:
     """One open backend: Ibis tables in, Arrow out."""
 
@@ -59,7 +73,18 @@ class Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.name is EngineName.DUCKDB:
             # DuckDB writes it itself, in parallel (Ibis's batch reader does not work on 2.x).
-            self.con.to_parquet(expr, str(path), compression="zstd", row_group_size=122_880)
+            # Every column is cast to the type Ibis promises: DuckDB's SUM of BIGINT is a
+            # HUGEINT, which Parquet would store as a float, and money is never a float.
+            sql = ibis.to_sql(expr, dialect="duckdb")
+            columns = ", ".join(
+                f'CAST("{name}" AS {_DUCKDB_TYPES[str(dtype).rstrip("!")]}) AS "{name}"'
+                for name, dtype in expr.schema().items()
+            )
+            target = "'" + str(path).replace("'", "''") + "'"
+            self.con.con.execute(
+                f"COPY (SELECT {columns} FROM ({sql})) TO {target} "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+            )
             return
         import pyarrow.parquet as pq
 
