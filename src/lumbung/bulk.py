@@ -165,16 +165,16 @@ def _copy_through_pipe(
     cursor = driver_connection(session).cursor()
     with fifo.open("rb") as pipe:
         try:
-            with (
-                cursor,
-                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy,
-            ):
-                while block := pipe.read(BLOCK):
-                    copy.write(block)
-                producer.join()
-                if failure:
-                    raise failure[0]
-            count = int(cursor.rowcount)
+            with cursor:
+                with cursor.copy(
+                    f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+                ) as copy:
+                    while block := pipe.read(BLOCK):
+                        copy.write(block)
+                    producer.join()
+                    if failure:
+                        raise failure[0]
+                count = int(cursor.rowcount)  # set when the COPY ends, lost when the cursor closes
         except BaseException:
             while pipe.read(BLOCK):  # let DuckDB finish writing, or it would wait forever
                 pass

@@ -24,12 +24,17 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.cli.cycles import rupiah
+from lumbung.cycles.service import run_cycle
 from lumbung.regions.service import load_regions
 from lumbung.registry import decisions
 from lumbung.registry.importer import ImportRequest, import_batch
 from lumbung.releases.service import create_release, verify_release
 from lumbung.synth import generate
+from lumbung.targeting.pmt import default_model_path, load_model
+from lumbung.targeting.service import score_release
 
+DEMO_PROGRAMS = ("PKH", "SEMBAKO")
 DEMO_USERS = (
     ("admin", "Admin Pusdatin", Role.ADMIN, None),
     ("verifikator", "Verifikator (nasional, untuk demo)", Role.VERIFIER, None),
@@ -44,7 +49,7 @@ def demo_command(
     noise: float = typer.Option(0.02, "--noise"),
     as_json: bool = JsonOption,
 ) -> None:
-    """Generate, import, verify, determine and release a synthetic registry; print a summary."""
+    """Synthetic registry → import → verify → determine → release → PMT → PKH and SEMBAKO cycles."""
     s = settings()
     with console.status("skema database"):
         migrate.upgrade(engine())
@@ -90,6 +95,27 @@ def demo_command(
             decree="SK demo (data sintetis)",
             releases_dir=s.releases_dir,
         )
+    with unit_of_work() as session, console.status("skor PMT dan desil"):
+        scoring = score_release(
+            session,
+            actor=get_user(session, username="pusdatin"),
+            release_label=label,
+            model=load_model(default_model_path()),
+            data_dir=s.data_dir,
+        )
+    cycles = []
+    for program in DEMO_PROGRAMS:
+        with unit_of_work() as session, console.status(f"siklus {program}"):
+            cycles.append(
+                run_cycle(
+                    session,
+                    actor=get_user(session, username="pusdatin"),
+                    program=program,
+                    release_label=label,
+                    label=f"{program}-{label}",
+                    data_dir=s.data_dir,
+                )
+            )
     with unit_of_work() as session:
         check = verify_release(session, label=label, releases_dir=s.releases_dir)
         chain = audit.verify(session)
@@ -118,6 +144,18 @@ def demo_command(
             f"{release.release}: {release.households:,} keluarga, {release.members:,} "
             f"anggota; verifikasi {'OK' if check.ok else 'GAGAL'}",
         ],
+        [
+            "PMT",
+            f"{scoring.households:,} keluarga diberi skor ({scoring.model}), "
+            f"desil per {scoring.regencies} kab/kota",
+        ],
+        *[
+            [
+                f"siklus {c.program}",
+                f"{c.beneficiaries:,} penerima, total {rupiah(c.total_idr)} ({c.cycle}, draf)",
+            ]
+            for c in cycles
+        ],
         ["audit", f"{chain.events} peristiwa, rantai {'utuh' if chain.ok else 'RUSAK'}"],
         ["berkas tolakan", summary.reject_file or "-"],
         ["folder rilis", str(Path(release.path))],
@@ -133,6 +171,8 @@ def demo_command(
         "verified": verified.households,
         "determined": determined.households,
         "release": {**release.as_dict(), "verified": check.ok},
+        "pmt": scoring.as_dict(),
+        "cycles": [c.as_dict() for c in cycles],
         "audit": chain.as_dict(),
     }
     emit(as_json, payload, lambda: out.print(table("Demo Lumbung", ["tahap", "hasil"], rows)))
