@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench bench-targeting clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/registry_pipeline.py --households 1000000 --backend both
+
+# Targeting: release → features → PMT → desil → PKH, SEMBAKO, PBI-JKN (PostgreSQL), with the
+# hand-written DuckDB SQL and pandas baselines. The national run: HOUSEHOLDS=30000000.
+HOUSEHOLDS ?= 1000000
+bench-targeting: $(STAMP)
+	$(BIN)/python benchmarks/targeting_engine.py --households $(HOUSEHOLDS)
 
 clean:
 	rm -rf demo benchmarks/out .mypy_cache .ruff_cache .pytest_cache

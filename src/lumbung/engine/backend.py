@@ -94,11 +94,12 @@ class Engine:
                 writer.write_batch(batch)
 
 
-def _duckdb(threads: int | None, memory_limit: str) -> Any:
+def _duckdb(threads: int | None, memory_limit: str, spill_dir: Path) -> Any:
     con = ibis.duckdb.connect()
     raw = con.con
     raw.execute("SET enable_progress_bar = false")
-    raw.execute(f"SET memory_limit = '{memory_limit}'")
+    raw.execute("SET memory_limit = $limit", {"limit": memory_limit})
+    raw.execute("SET temp_directory = $dir", {"dir": str(spill_dir)})
     if threads:
         raw.execute(f"SET threads = {int(threads)}")
     return con
@@ -134,14 +135,19 @@ def open_engine(
     name: EngineName | str = EngineName.DUCKDB,
     *,
     threads: int | None = None,
-    memory_limit: str = "6GB",
-    spark_master: str = "local[2]",
     spark_memory: str = "4g",
 ) -> Iterator[Engine]:
-    """An engine for one batch command; closed (temporary tables dropped) at the end."""
+    """An engine for one batch command; closed (temporary tables dropped) at the end.
+
+    DuckDB may use `LUMBUNG_ENGINE_MEMORY` and spills to `LUMBUNG_DATA_DIR/tmp` beyond it;
+    Spark connects to `LUMBUNG_SPARK_MASTER`.
+    """
+    from lumbung.config import get_settings
+
+    settings = get_settings()
     engine_name = EngineName(name)
     if engine_name is EngineName.DUCKDB:
-        con = _duckdb(threads, memory_limit)
+        con = _duckdb(threads, settings.engine_memory, settings.data_dir / "tmp")
         try:
             yield Engine(engine_name, con)
         finally:
@@ -149,6 +155,6 @@ def open_engine(
         return
     import ibis.backends.pyspark
 
-    session = spark_session(spark_master, spark_memory)
+    session = spark_session(settings.spark_master, spark_memory)
     session.sparkContext.setLogLevel("ERROR")
     yield Engine(engine_name, ibis.pyspark.connect(session))
