@@ -15,7 +15,7 @@ import hashlib
 import json
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 PKH_SQL_NOTE = (
@@ -174,7 +174,7 @@ def release(synth: str, label: str) -> None:
 
 def reference_of(release_dir: Path) -> date:
     created = json.loads((release_dir / "manifest.json").read_text())["created_at"]
-    return datetime.fromisoformat(created).astimezone(timezone.utc).date()
+    return datetime.fromisoformat(created).astimezone(UTC).date()
 
 
 def pkh_engine(release_dir: Path, scores: Path, out: Path) -> float:

@@ -7,6 +7,7 @@ import typer
 from lumbung.cli.admin import audit_app, db_app, regions_app, users_app
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
+from lumbung.cli.programs import program_app
 from lumbung.cli.registry import import_command, registry_app, request_app
 from lumbung.cli.releases import release_app
 from lumbung.cli.synth import synth_command
@@ -24,6 +25,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(request_app, name="request")
 app.add_typer(release_app, name="release")
 app.add_typer(audit_app, name="audit")
+app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
 app.command("explain")(explain_command)

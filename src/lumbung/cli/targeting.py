@@ -35,7 +35,7 @@ def pmt_fit(
     survey: Path = typer.Option(
         ...,
         "--survey",
-        help="Folder with households.csv (+ consumption_per_capita, optional weight) and members.csv.",
+        help="Folder: households.csv (+ consumption_per_capita, weight) and members.csv.",
     ),
     out_path: Path = typer.Option(..., "--out", help="Model file to write (.yaml or .json)."),
     name: str = typer.Option("pmt", "--name"),
@@ -109,7 +109,8 @@ def pmt_score(
     def human() -> None:
         note = " (sudah pernah diberi skor; tidak dihitung ulang)" if result.already_scored else ""
         out.print(
-            f"Rilis {result.release}: {result.households:,} keluarga di {result.regencies} kab/kota "
+            f"Rilis {result.release}: {result.households:,} keluarga "
+            f"di {result.regencies} kab/kota "
             f"diberi skor dengan {result.model}{note} → {result.scores_file}"
         )
         out.print(

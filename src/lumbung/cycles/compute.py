@@ -26,7 +26,6 @@ from lumbung.programs.definition import ProgramDefinition
 from lumbung.programs.language import Rule, household_vocabulary, member_vocabulary, parse_rule
 
 
-
 @dataclass(frozen=True, slots=True)
 class Component:
     name: str
@@ -64,11 +63,7 @@ def components(definition: ProgramDefinition) -> list[Component]:
         ]
     name = "bantuan" if benefit.kind == "flat" else "per_orang"
     everyone = parse_rule("True", vocabulary)
-    return [
-        Component(
-            name, name, everyone, definition.amount_per_cycle(benefit.monthly_idr), None
-        )
-    ]
+    return [Component(name, name, everyone, definition.amount_per_cycle(benefit.monthly_idr), None)]
 
 
 def eligibility(definition: ProgramDefinition) -> Rule:
@@ -207,9 +202,11 @@ def entitlements(
     return rows
 
 
-def _person_rows(definition: ProgramDefinition, in_family: ir.Table, parts: list[Component]) -> ir.Table:
+def _person_rows(
+    definition: ProgramDefinition, in_family: ir.Table, parts: list[Component]
+) -> ir.Table:
     chosen = in_family
-    if getattr(definition, "members", None):
+    if definition.members:
         rule = parse_rule(definition.members, member_vocabulary())
         chosen = in_family.filter(_member_value(rule, in_family))
     part = parts[0]

@@ -10,6 +10,7 @@ cycle stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,8 @@ def explain(
         raise NotFound(f"Siklus {cycle_label} tidak ada.")
     release = session.get(Release, cycle.release_id)
     scoring = session.get(Scoring, cycle.scoring_id)
-    assert release is not None and scoring is not None
+    assert release is not None
+    assert scoring is not None
     record = session.get(PmtModelRecord, scoring.model_id)
     assert record is not None
     model = PmtModel.model_validate(record.definition)
@@ -133,7 +135,7 @@ def explain(
     }
 
 
-def _breakdown(stored: list[Entitlement]) -> dict[str, Any]:
+def _breakdown(stored: Sequence[Entitlement]) -> dict[str, Any]:
     merged: dict[str, dict[str, int]] = {}
     for entitlement in stored:
         for name, part in json.loads(entitlement.breakdown).items():
@@ -162,8 +164,9 @@ def _members(
         r["id"]: r["name"] for r in batch.to_arrow(raw_members.select("id", "name")).to_pylist()
     }
     choice: dict[int, dict[str, Any]] = {}
+    cap = getattr(definition.benefit, "max_persons", None)
     if definition.benefit.kind == "components":
-        max_persons = definition.benefit.max_persons
+        max_persons = cap
         chosen = compute.member_choices(members, parts, max_persons)
         for row in batch.to_arrow(
             chosen.select("member_id", "chosen", "amount", "capped_out", "counted")
@@ -187,9 +190,7 @@ def _members(
                 entry["counted_as"] = picked["chosen"]
                 entry["amount_idr"] = int(picked["amount"])
             else:
-                entry["note"] = (
-                    f"tidak dihitung: melebihi batas {definition.benefit.max_persons} orang per keluarga"
-                )
+                entry["note"] = f"tidak dihitung: melebihi batas {cap} orang per keluarga"
             if picked["capped_out"]:
                 entry["note"] = (entry["note"] or "") + " (komponen utamanya sudah penuh)"
         out.append(entry)

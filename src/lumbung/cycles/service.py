@@ -335,7 +335,8 @@ def _movement(session: Session, con: Any, cycle: Cycle, source: str) -> dict[str
     con.register("previous", pa.table({"beneficiary_id": pa.array(list(ids), pa.int64())}))
     entered, stayed, left = con.execute(
         f"""SELECT count(*) FILTER (WHERE p.beneficiary_id IS NULL),
-                   count(*) FILTER (WHERE p.beneficiary_id IS NOT NULL AND n.beneficiary_id IS NOT NULL),
+                   count(*) FILTER (WHERE p.beneficiary_id IS NOT NULL
+                                    AND n.beneficiary_id IS NOT NULL),
                    count(*) FILTER (WHERE n.beneficiary_id IS NULL)
             FROM (SELECT beneficiary_id FROM {source}) n
             FULL JOIN previous p USING (beneficiary_id)"""
@@ -411,7 +412,8 @@ def _move_enrollment(session: Session, cycle: Cycle) -> None:
             "since_cycle_id, last_cycle_id) "
             "SELECT :first + e.id - (SELECT MIN(id) FROM entitlement WHERE cycle_id = :cycle), "
             ":program, e.beneficiary_id, e.household_id, 'enrolled', :cycle, :cycle "
-            "FROM entitlement e WHERE e.cycle_id = :cycle AND NOT EXISTS (SELECT 1 FROM enrollment n "
+            "FROM entitlement e WHERE e.cycle_id = :cycle AND NOT EXISTS ("
+            "SELECT 1 FROM enrollment n "
             "WHERE n.program_code = :program AND n.beneficiary_id = e.beneficiary_id)"
         ),
         {**params, "first": first_id},

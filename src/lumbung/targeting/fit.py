@@ -48,7 +48,7 @@ def _survey_tables(con: object, folder: Path) -> None:
     """DuckDB tables `households` and `members` from the survey's CSV files, typed."""
     raw = con.con  # type: ignore[attr-defined]
     files = {name: folder / f"{name}.csv" for name in ("households", "members")}
-    for name, path in files.items():
+    for path in files.values():
         if not path.exists():
             raise ValidationFailed(f"Survei {folder}: berkas {path.name} tidak ada.")
     raw.execute(
@@ -85,7 +85,8 @@ def _survey_tables(con: object, folder: Path) -> None:
     raw.execute(
         f"""CREATE TABLE households AS SELECT row_no, row_no AS id, kk_number,
         village_code,
-        substr(replace(village_code, '.', ''), 1, 2) || '.' || substr(replace(village_code, '.', ''), 3, 2) AS regency_code,
+        substr(replace(village_code, '.', ''), 1, 2) || '.'
+            || substr(replace(village_code, '.', ''), 3, 2) AS regency_code,
         TRY_CAST(floor_area_m2 AS DOUBLE) AS floor_area_m2,
         {", ".join(vocab.HOUSEHOLD_ENUMS)}, {flags}, {counts},
         TRY_CAST(consumption_per_capita AS DOUBLE) AS consumption_per_capita,
@@ -95,17 +96,22 @@ def _survey_tables(con: object, folder: Path) -> None:
     raw.execute(
         f"""CREATE TABLE members AS SELECT m.row_no, m.row_no AS id, h.id AS household_id,
         m.kk_number, m.nik, COALESCE(TRY_CAST(m.birth_date AS DATE),
-            TRY_STRPTIME(m.birth_date, '%d-%m-%Y')::DATE, TRY_STRPTIME(m.birth_date, '%d/%m/%Y')::DATE) AS birth_date,
+            TRY_STRPTIME(m.birth_date, '%d-%m-%Y')::DATE,
+            TRY_STRPTIME(m.birth_date, '%d/%m/%Y')::DATE) AS birth_date,
         {", ".join("m." + c for c in vocab.MEMBER_ENUMS)}, (m.pregnant = '1') AS pregnant
         FROM m_raw m LEFT JOIN households h USING (kk_number)"""
     )
     problems = raw.execute(
         """SELECT 'households.csv', row_no, 'consumption_per_capita' FROM households
              WHERE consumption_per_capita IS NULL OR consumption_per_capita <= 0
-           UNION ALL SELECT 'households.csv', row_no, 'floor_area_m2' FROM households WHERE floor_area_m2 IS NULL
-           UNION ALL SELECT 'households.csv', row_no, 'weight' FROM households WHERE weight IS NULL OR weight <= 0
-           UNION ALL SELECT 'members.csv', row_no, 'birth_date' FROM members WHERE birth_date IS NULL
-           UNION ALL SELECT 'members.csv', row_no, 'kk_number' FROM members WHERE household_id IS NULL
+           UNION ALL SELECT 'households.csv', row_no, 'floor_area_m2' FROM households
+             WHERE floor_area_m2 IS NULL
+           UNION ALL SELECT 'households.csv', row_no, 'weight' FROM households
+             WHERE weight IS NULL OR weight <= 0
+           UNION ALL SELECT 'members.csv', row_no, 'birth_date' FROM members
+             WHERE birth_date IS NULL
+           UNION ALL SELECT 'members.csv', row_no, 'kk_number' FROM members
+             WHERE household_id IS NULL
            ORDER BY 1, 2 LIMIT 20"""
     ).fetchall()
     if problems:
@@ -194,7 +200,7 @@ def fit_model(
     )
     root = np.sqrt(weights[~held])
     solution, *_ = np.linalg.lstsq(matrix[~held] * root[:, None], target[~held] * root, rcond=None)
-    coefficients = np.round(solution, 6)
+    coefficients: np.ndarray = np.asarray(np.round(solution, 6), dtype="float64")
     model = _as_model(name, version, coefficients, meaning, area)
     predicted = matrix @ coefficients
     quality = targeting_quality(target[held], predicted[held], weights[held])
