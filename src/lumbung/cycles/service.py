@@ -392,34 +392,37 @@ def _release_label(session: Session, cycle: Cycle) -> str:
 
 def _move_enrollment(session: Session, cycle: Cycle) -> None:
     """Set-based: stayers and returners, newcomers, then those who left (graduated/exited)."""
-    params = {"cycle": cycle.id, "program": cycle.program_code}
+    params = {"cycle": cycle.id, "program": cycle.program_code, "scoring": cycle.scoring_id}
+    # Typed parameters: PostgreSQL cannot infer one type for a parameter used in several places.
+    this, program = "CAST(:cycle AS BIGINT)", "CAST(:program AS VARCHAR)"
     in_cycle = (
-        "SELECT 1 FROM entitlement e WHERE e.cycle_id = :cycle "
+        f"SELECT 1 FROM entitlement e WHERE e.cycle_id = {this} "
         "AND e.beneficiary_id = enrollment.beneficiary_id"
     )
     session.execute(
         text(
-            "UPDATE enrollment SET last_cycle_id = :cycle, reason = NULL, "
-            "since_cycle_id = CASE WHEN state = 'enrolled' THEN since_cycle_id ELSE :cycle END, "
-            f"state = 'enrolled' WHERE program_code = :program AND EXISTS ({in_cycle})"
+            f"UPDATE enrollment SET last_cycle_id = {this}, reason = NULL, "
+            f"since_cycle_id = CASE WHEN state = 'enrolled' THEN since_cycle_id ELSE {this} END, "
+            f"state = 'enrolled' WHERE program_code = {program} AND EXISTS ({in_cycle})"
         ),
         params,
     )
     first_id = session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM enrollment")).scalar_one()
+    lowest = f"(SELECT MIN(id) FROM entitlement WHERE cycle_id = {this})"
     session.execute(
         text(
             "INSERT INTO enrollment (id, program_code, beneficiary_id, household_id, state, "
             "since_cycle_id, last_cycle_id) "
-            "SELECT :first + e.id - (SELECT MIN(id) FROM entitlement WHERE cycle_id = :cycle), "
-            ":program, e.beneficiary_id, e.household_id, 'enrolled', :cycle, :cycle "
-            "FROM entitlement e WHERE e.cycle_id = :cycle AND NOT EXISTS ("
-            "SELECT 1 FROM enrollment n "
-            "WHERE n.program_code = :program AND n.beneficiary_id = e.beneficiary_id)"
+            f"SELECT CAST(:first AS BIGINT) + e.id - {lowest}, {program}, e.beneficiary_id, "
+            f"e.household_id, 'enrolled', {this}, {this} "
+            f"FROM entitlement e WHERE e.cycle_id = {this} AND NOT EXISTS ("
+            f"SELECT 1 FROM enrollment n WHERE n.program_code = {program} "
+            "AND n.beneficiary_id = e.beneficiary_id)"
         ),
         {**params, "first": first_id},
     )
     in_release = (
-        "SELECT 1 FROM pmt_score s WHERE s.scoring_id = :scoring "
+        "SELECT 1 FROM pmt_score s WHERE s.scoring_id = CAST(:scoring AS BIGINT) "
         "AND s.household_id = enrollment.household_id"
     )
     session.execute(
@@ -428,9 +431,10 @@ def _move_enrollment(session: Session, cycle: Cycle) -> None:
             f"state = CASE WHEN EXISTS ({in_release}) THEN 'graduated' ELSE 'exited' END, "
             f"reason = CASE WHEN EXISTS ({in_release}) THEN 'tidak lagi memenuhi syarat' "
             "ELSE 'tidak ada di rilis' END "
-            f"WHERE program_code = :program AND state = 'enrolled' AND NOT EXISTS ({in_cycle})"
+            f"WHERE program_code = {program} AND state = 'enrolled' "
+            f"AND NOT EXISTS ({in_cycle})"
         ),
-        {**params, "scoring": cycle.scoring_id},
+        params,
     )
     session.execute(update(Cycle).where(Cycle.id == cycle.id).values(state="approved"))
 
