@@ -29,7 +29,12 @@ from lumbung.cycles.service import CycleResult, approve_cycle, run_cycle
 from lumbung.db import session_scope
 from lumbung.engine.backend import Engine, EngineName, open_engine
 from lumbung.errors import Conflict, PermissionDenied
-from lumbung.programs.definition import ProgramDefinition, load_shipped_programs, parse_program
+from lumbung.programs.definition import (
+    ProgramDefinition,
+    ProgramDefinitionError,
+    load_shipped_programs,
+    parse_program,
+)
 from lumbung.targeting.features import age_at
 from targeting_helpers import (
     PKH_QUARTER,
@@ -373,6 +378,64 @@ def test_pbi_jkn_pays_per_person_one_row_per_member(
     assert {r["amount_idr"] for r in rows} == {42_000}
     assert [r["nik"] for r in rows] == [f"{m:016d}" for m in (11, 12, 13)]
     assert {tuple(component_counts(r).items()) for r in rows} == {(("per_orang", (1, 42_000)),)}
+
+
+def test_a_person_unit_program_chooses_members_by_its_members_rule(batch: Engine) -> None:
+    definition = parse_program(
+        """
+code: ANAK
+name: Iuran anak
+version: "1"
+unit: person
+eligibility: decile <= 2
+members: age < 18
+benefit: {kind: flat, monthly_idr: 35000}
+schedule: {kind: monthly}
+channel: bpjs
+"""
+    )
+    built = Households()
+    built.add(1, [head(member_id=11), person(17, member_id=12), person(18, member_id=13)])
+    built.add(2, [head(member_id=21), person(4, member_id=22)], decile=3)
+    rows = run_entitlements(batch, definition, built)
+    assert [(r["beneficiary_id"], r["amount_idr"]) for r in rows] == [(12, 35_000)]
+
+
+def test_a_person_unit_program_pays_each_member_the_component_they_meet(
+    batch: Engine,
+) -> None:
+    """Components with `unit: person`: each member who meets a condition is a beneficiary
+    of that component's amount (docs/PROGRAMS.md), and a member who meets none is not.
+    (Refusing the combination when the definition is read would also be a fix.)"""
+    text = """
+code: ORANG
+name: Per orang berkomponen
+version: "1"
+unit: person
+eligibility: decile <= 3
+benefit:
+  kind: components
+  components:
+    - {name: balita, label: Balita, when: "age <= 6", amount_idr: 100000}
+    - {name: lansia, label: Lansia, when: "age >= 70", amount_idr: 200000}
+schedule: {kind: monthly}
+channel: pos
+"""
+    try:
+        definition = parse_program(text)
+    except ProgramDefinitionError:
+        return
+    built = Households()
+    built.add(1, [head(40, member_id=11), person(3, member_id=12), person(75, member_id=13)])
+    rows = run_entitlements(batch, definition, built)
+    assert [(r["beneficiary_id"], r["amount_idr"]) for r in rows] == [
+        (12, 100_000),
+        (13, 200_000),
+    ]
+    assert [component_counts(r) for r in rows] == [
+        {"balita": (1, 100_000)},
+        {"lansia": (1, 200_000)},
+    ]
 
 
 def test_per_person_for_a_household_counts_up_to_its_cap(batch: Engine) -> None:
@@ -777,6 +840,48 @@ def test_explain_an_entitled_and_an_ineligible_family(engine: DbEngine, tmp_path
     [failed] = childless["failed_clauses"]
     assert failed.startswith("n_pregnant")
     assert all(m["counted_as"] is None for m in childless["members"])
+
+
+@pytest.mark.usefixtures("users")
+def test_explain_counts_no_member_of_a_family_that_gets_nothing(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    """Family 4 is above decile 3: its child at SD qualifies for a component, but nobody in
+    the family is counted and no rupiah is owed to any member."""
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-2026-T1")
+    report = explained(engine, tmp_path, "PKH-2026-T1", kk(4))
+    assert (report["eligible"], report["amount_idr"]) == (False, 0)
+    child = [m for m in report["members"] if m["qualifies_for"]]
+    assert [m["qualifies_for"] for m in child] == [["school_sd"]]
+    assert [(m["counted_as"], m["amount_idr"]) for m in report["members"]] == [(None, 0)] * 3
+    assert sum(m["amount_idr"] for m in report["members"]) == report["amount_idr"]
+
+
+@pytest.mark.usefixtures("users")
+def test_explain_judges_enrollment_as_it_was_when_the_cycle_ran(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    """BLT migor run while families 1 and 2 were enrolled in PKH: explaining it later, after
+    family 2 graduated from PKH, must still show why family 2 was entitled then."""
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-2026-T1")
+    approve(engine, "PKH-2026-T1")
+    cycle(engine, tmp_path, "MIGOR-1", program="BLT-MIGOR-2022")
+    assert set(stored(engine, "MIGOR-1")) == {kk(1), kk(2)}
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk"), {"kk": kk(2)}
+        )
+    release(engine, tmp_path, "R2")
+    score(engine, tmp_path, "R2", floor_model())
+    cycle(engine, tmp_path, "PKH-2026-T2", release_label="R2")
+    approve(engine, "PKH-2026-T2")
+    assert enrollment(engine)[kk(2)][0] == "graduated"
+    report = explained(engine, tmp_path, "MIGOR-1", kk(2))
+    assert (report["entitled"], report["amount_idr"]) == (True, 300_000)
+    assert report["eligible"] is True, report["failed_clauses"]
+    assert report["failed_clauses"] == []
 
 
 @pytest.mark.usefixtures("users")

@@ -27,10 +27,9 @@ from lumbung.cycles.models import Cycle, Entitlement
 from lumbung.cycles.service import CycleResult, run_cycle
 from lumbung.db import create_engine, session_scope
 from lumbung.engine.backend import Engine, EngineName, open_engine
-from lumbung.programs.definition import ProgramDefinition, load_shipped_programs
+from lumbung.programs.definition import ProgramDefinition, load_shipped_programs, parse_program
 from lumbung.synth import generate
 from lumbung.targeting.features import household_features, member_features, read_release
-from lumbung.targeting.models import PmtScore, Scoring
 from lumbung.targeting.pmt import PmtModel, default_model_path, load_model
 from lumbung.targeting.scoring import ranked
 from lumbung.targeting.vocabulary import HOUSEHOLD_FEATURES
@@ -93,16 +92,19 @@ def programs() -> dict[str, ProgramDefinition]:
     return load_shipped_programs()
 
 
-def rows(batch: Engine, expr: Any, key: str) -> tuple[list[str], list[dict[str, Any]]]:
+def rows(batch: Engine, expr: Any, key: str) -> tuple[pa.Schema, list[dict[str, Any]]]:
     table: pa.Table = batch.to_arrow(expr)
-    return table.column_names, sorted(table.to_pylist(), key=lambda r: r[key])
+    return table.schema, sorted(table.to_pylist(), key=lambda r: r[key])
 
 
 def same(duck: Engine, spark: Engine, build: Any, key: str) -> list[dict[str, Any]]:
-    """Build the expression on each engine; the rows must be equal, value for value."""
-    duck_names, duck_rows = rows(duck, build(duck), key)
-    spark_names, spark_rows = rows(spark, build(spark), key)
-    assert spark_names == duck_names
+    """Build the expression on each engine; the rows must be equal, value for value, and
+    of the same types."""
+    duck_schema, duck_rows = rows(duck, build(duck), key)
+    spark_schema, spark_rows = rows(spark, build(spark), key)
+    assert [(f.name, str(f.type)) for f in spark_schema] == [
+        (f.name, str(f.type)) for f in duck_schema
+    ]
     assert len(spark_rows) == len(duck_rows)
     for mine, theirs in zip(duck_rows, spark_rows, strict=True):
         assert theirs == mine, mine[key]
@@ -162,22 +164,35 @@ def test_shipped_programs_give_the_same_entitlements(
     assert all(r["amount_idr"] > 0 for r in found)
 
 
-def test_spark_scoring_through_the_service_stores_the_same_scores(
-    world: World, spark: Engine
+def test_enrollment_and_quotas_give_the_same_entitlements(
+    world: World, duck: Engine, spark: Engine
 ) -> None:
-    spark_model = world.model.model_copy(update={"name": "lumbung-synthetic-spark"})
-    result = score(world.db, world.data_dir, LABEL, spark_model, engine_name="spark")
-    assert (result.engine, result.households) == ("spark", world.households)
-    with session_scope(world.db) as session:
-        by_scoring: dict[str, dict[int, tuple[str, float, int, int]]] = {}
-        for scoring in session.execute(select(Scoring)).scalars():
-            by_scoring[scoring.engine] = {
-                s.household_id: (s.kk_number, s.score, s.decile, s.rank_area)
-                for s in session.execute(
-                    select(PmtScore).where(PmtScore.scoring_id == scoring.id)
-                ).scalars()
-            }
-    assert by_scoring["spark"] == by_scoring["duckdb"]
+    """enrolled() and a quota both take a small table into the engine (`Engine.table`)."""
+    definition = parse_program(
+        """
+code: KUOTA
+name: Bantuan berkuota
+version: "1"
+unit: household
+eligibility: enrolled("PKH") or decile <= 2
+benefit: {kind: flat, monthly_idr: 100000}
+schedule: {kind: tranches, months: 3, tranches: 1}
+channel: pos
+quota: {level: province, default: 4, counts: {'31': 0, '32': 9}}
+"""
+    )
+    every_third = list(range(1, 3 * HOUSEHOLDS, 3))
+    found = same(
+        duck, spark, entitlements_of(definition, world, enrolled=every_third), "beneficiary_id"
+    )
+    per_province: dict[str, int] = {}
+    for r in found:
+        per_province[r["province_code"]] = per_province.get(r["province_code"], 0) + 1
+    assert "31" not in per_province
+    assert per_province.get("32", 0) <= 9
+    assert all(n <= 4 for p, n in per_province.items() if p != "32")
+    assert any(r["household_id"] % 3 == 1 and r["decile"] > 2 for r in found)
+    assert {r["amount_idr"] for r in found} == {300_000}
 
 
 def cycle(world: World, label: str, program: str, engine: EngineName) -> CycleResult:

@@ -156,6 +156,13 @@ def test_non_positive_or_unreadable_consumption_is_refused_by_row(
         assert f"households.csv baris {row} kolom consumption_per_capita" in message
     assert "baris 7 " not in message
 
+    weighted = copy_survey(survey, tmp_path / "bad-weight")
+    weights = {i: {"weight": "1.5"} for i in range(1, 2001)}
+    rewrite_households(weighted, weights | {3: {"weight": "0"}})
+    with pytest.raises(ValidationFailed) as caught:
+        fit_model(weighted, name="x", version="1", as_of=AS_OF)
+    assert "households.csv baris 4 kolom weight" in caught.value.message
+
 
 def test_a_survey_too_small_is_refused(survey: Path, tmp_path: Path) -> None:
     folder = copy_survey(survey, tmp_path / "small")
@@ -306,13 +313,21 @@ def test_scoring_again_is_idempotent_and_a_changed_model_is_refused(
 
 
 @pytest.mark.usefixtures("users")
-def test_only_a_determiner_scores(engine: DbEngine, tmp_path: Path) -> None:
+def test_only_a_determiner_scores_and_only_an_intact_release(
+    engine: DbEngine, tmp_path: Path
+) -> None:
     scored_registry(engine, tmp_path)
     for actor in ("operator", "verifier", "admin", "auditor"):
         with pytest.raises(PermissionDenied):
             score(engine, tmp_path, "R1", floor_model(), actor=actor)
+    [parquet, *_] = sorted((tmp_path / "releases" / "R1" / "households").rglob("*.parquet"))
+    with parquet.open("ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(Conflict, match="R1"):
+        score(engine, tmp_path, "R1", floor_model())
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM pmt_scoring")).scalar_one() == 0
+    assert not (tmp_path / "scores" / "R1" / "test-floor@1.parquet").exists()
 
 
 def test_a_model_name_must_be_a_plain_identifier() -> None:

@@ -205,25 +205,20 @@ def entitlements(
 def _person_rows(
     definition: ProgramDefinition, in_family: ir.Table, parts: list[Component]
 ) -> ir.Table:
+    """One row per member chosen by the `members` rule and paid by the benefit: a flat or
+    per-person amount each, or the components / items the member meets (caps per family)."""
     chosen = in_family
     if definition.members:
         rule = parse_rule(definition.members, member_vocabulary())
         chosen = in_family.filter(_member_value(rule, in_family))
+    benefit = definition.benefit
+    if benefit.kind in ("components", "in_kind"):
+        return _component_rows(chosen, parts, benefit, per_member=True)
     part = parts[0]
-    persons, amount = component_columns(part.name)
-    return chosen.select(
-        beneficiary_id=chosen.member_id,
-        household_id=chosen.household_id,
-        member_id=chosen.member_id,
-        kk_number=chosen.kk_number,
-        nik=chosen.nik,
-        regency_code=chosen.eligible_regency,
-        province_code=chosen.eligible_province,
-        score=chosen.score,
-        decile=chosen.decile.cast("int16"),
-        amount_idr=ibis.literal(part.amount_idr, "int64"),
-        **{persons: ibis.literal(1, "int64"), amount: ibis.literal(part.amount_idr, "int64")},
+    choices = chosen.mutate(
+        chosen=ibis.literal(part.name), amount=ibis.literal(part.amount_idr, "int64")
     )
+    return _grouped(choices, parts, per_member=True)
 
 
 def _flat_rows(eligible: ir.Table, part: Component, benefit: Any) -> ir.Table:
@@ -254,32 +249,44 @@ def _flat_rows(eligible: ir.Table, part: Component, benefit: Any) -> ir.Table:
     )
 
 
-def _component_rows(in_family: ir.Table, parts: list[Component], benefit: Any) -> ir.Table:
+def _component_rows(
+    in_family: ir.Table, parts: list[Component], benefit: Any, *, per_member: bool = False
+) -> ir.Table:
     max_persons = getattr(benefit, "max_persons", None) if benefit.kind == "components" else None
     if benefit.kind == "in_kind":
         choices = _in_kind_choices(in_family, parts)
     else:
         choices = member_choices(in_family, parts, max_persons).filter(lambda t: t.counted)
+    return _grouped(choices, parts, per_member=per_member)
+
+
+def _grouped(choices: ir.Table, parts: list[Component], *, per_member: bool) -> ir.Table:
+    """Chosen (member, component, amount) rows summed per household, or per member."""
     sums: dict[str, ir.Value] = {}
     for part in parts:
         persons, amount = component_columns(part.name)
         is_part = choices.chosen == part.name
         sums[persons] = is_part.ifelse(1, 0).sum().cast("int64")
         sums[amount] = is_part.ifelse(choices.amount, 0).sum().cast("int64")
-    grouped = choices.group_by(
-        household_id=choices.household_id,
-        kk_number=choices.kk_number,
-        regency_code=choices.eligible_regency,
-        province_code=choices.eligible_province,
-        score=choices.score,
-        decile=choices.decile,
-    ).aggregate(amount_idr=choices.amount.sum().cast("int64"), **sums)
+    keys = {
+        "household_id": choices.household_id,
+        "kk_number": choices.kk_number,
+        "regency_code": choices.eligible_regency,
+        "province_code": choices.eligible_province,
+        "score": choices.score,
+        "decile": choices.decile,
+    }
+    if per_member:
+        keys |= {"member_id": choices.member_id, "nik": choices.nik}
+    grouped = choices.group_by(**keys).aggregate(
+        amount_idr=choices.amount.sum().cast("int64"), **sums
+    )
     return grouped.select(
-        beneficiary_id=grouped.household_id,
+        beneficiary_id=grouped.member_id if per_member else grouped.household_id,
         household_id=grouped.household_id,
-        member_id=ibis.null("int64"),
+        member_id=grouped.member_id if per_member else ibis.null("int64"),
         kk_number=grouped.kk_number,
-        nik=ibis.null("string"),
+        nik=grouped.nik if per_member else ibis.null("string"),
         regency_code=grouped.regency_code,
         province_code=grouped.province_code,
         score=grouped.score,

@@ -23,6 +23,7 @@ from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.cycles import compute
 from lumbung.cycles.models import Cycle, Entitlement
+from lumbung.cycles.service import saved_enrollment
 from lumbung.engine.backend import EngineName, open_engine
 from lumbung.errors import NotFound
 from lumbung.identity.masking import mask_id, mask_name
@@ -50,6 +51,15 @@ def explain(
     model = PmtModel.model_validate(record.definition)
     definition = ProgramDefinition.model_validate(cycle.definition)
     release_dir = data_dir / "releases" / release.label
+    stored = (
+        session.execute(
+            select(Entitlement).where(
+                Entitlement.cycle_id == cycle.id, Entitlement.kk_number == kk_number
+            )
+        )
+        .scalars()
+        .all()
+    )
     with open_engine(EngineName.DUCKDB) as batch:
         tables = read_release(batch, release_dir)
         households = tables.households.filter(tables.households.kk_number == kk_number)
@@ -71,11 +81,11 @@ def explain(
             decile=ibis.literal(score_row[0]["decile"], "int16"),
         )
         rule = compute.eligibility(definition)
-        from lumbung.cycles.service import enrolled_households
-
+        # Enrollment as it was when the cycle ran, not as it is today.
+        cycle_dir = data_dir / "cycles" / cycle.label
         enrolled = {
             code: batch.table(rows, "enrolled")
-            for code, rows in enrolled_households(session, rule.programs).items()
+            for code, rows in saved_enrollment(cycle_dir, rule.programs).items()
         }
         with_flags = compute.with_enrollment(ranked, rule, enrolled)
         clause_values = batch.to_arrow(
@@ -88,17 +98,13 @@ def explain(
             )
         ).to_pylist()[0]
         member_rows = _members(
-            batch, definition, member_features(members, cycle.reference_date), members
+            batch,
+            definition,
+            member_features(members, cycle.reference_date),
+            members,
+            eligible=bool(clause_values["eligible"]),
+            stored=stored,
         )
-    stored = (
-        session.execute(
-            select(Entitlement).where(
-                Entitlement.cycle_id == cycle.id, Entitlement.kk_number == kk_number
-            )
-        )
-        .scalars()
-        .all()
-    )
     amount = sum(e.amount_idr for e in stored)
     eligible = bool(clause_values.pop("eligible"))
     clauses = [
@@ -150,6 +156,9 @@ def _members(
     definition: ProgramDefinition,
     members: Any,
     raw_members: Any,
+    *,
+    eligible: bool,
+    stored: Sequence[Entitlement],
 ) -> list[dict[str, Any]]:
     """Each member: masked name and NIK, age, the components it qualifies for, the one it
     counts for, and why a qualifying member is not counted (a cap)."""
@@ -165,7 +174,8 @@ def _members(
     }
     choice: dict[int, dict[str, Any]] = {}
     cap = getattr(definition.benefit, "max_persons", None)
-    if definition.benefit.kind == "components":
+    paid = {e.member_id: e for e in stored if e.member_id is not None}
+    if eligible and definition.unit == "household" and definition.benefit.kind == "components":
         max_persons = cap
         chosen = compute.member_choices(members, parts, max_persons)
         for row in batch.to_arrow(
@@ -185,7 +195,13 @@ def _members(
             "amount_idr": 0,
             "note": None,
         }
-        if picked is not None:
+        if not eligible:
+            entry["note"] = "keluarga tidak memenuhi syarat program"
+        elif row["member_id"] in paid:
+            own = paid[row["member_id"]]
+            entry["counted_as"] = ", ".join(json.loads(own.breakdown)) or None
+            entry["amount_idr"] = own.amount_idr
+        elif picked is not None:
             if picked["counted"]:
                 entry["counted_as"] = picked["chosen"]
                 entry["amount_idr"] = int(picked["amount"])

@@ -118,6 +118,32 @@ def compute_entitlements(
     return compute.entitlements(definition, households, members, enrolled_tables, quota)
 
 
+ENROLLED_FILE = "enrolled-{code}.parquet"
+
+
+def save_enrollment(enrolled: dict[str, pa.Table], folder: Path) -> None:
+    """Keep the enrollment a cycle was computed with, so it can be explained later."""
+    import pyarrow.parquet as pq
+
+    for code, rows in enrolled.items():
+        pq.write_table(rows, folder / ENROLLED_FILE.format(code=code))
+
+
+def saved_enrollment(folder: Path, codes: frozenset[str]) -> dict[str, pa.Table]:
+    """The enrollment saved with a cycle (empty for a program the cycle never asked about)."""
+    import pyarrow.parquet as pq
+
+    found = {}
+    for code in sorted(codes):
+        path = folder / ENROLLED_FILE.format(code=code)
+        found[code] = (
+            pq.read_table(path)
+            if path.exists()
+            else pa.table({"household_id": pa.array([], pa.int64())})
+        )
+    return found
+
+
 def enrolled_households(session: Session, codes: frozenset[str]) -> dict[str, pa.Table]:
     """For each program code, the households enrolled in it now (from approved cycles)."""
     found: dict[str, pa.Table] = {}
@@ -172,6 +198,9 @@ def run_cycle(
     target = data_dir / "cycles" / label / "entitlements.parquet"
     staging = target.with_name(f".staging-{os.getpid()}.parquet")
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(ENROLLED_FILE.format(code="*")):
+        stale.unlink()  # from a draft this run replaces
+    save_enrollment(enrolled, target.parent)
     try:
         with open_engine(engine) as batch:
             rows = compute_entitlements(

@@ -39,6 +39,17 @@ _DUCKDB_TYPES = {
 }
 
 
+_SPARK_TYPES = {
+    "int64": "bigint",
+    "int32": "int",
+    "int16": "smallint",
+    "string": "string",
+    "large_string": "string",
+    "double": "double",
+    "bool": "boolean",
+}
+
+
 class Engine:
     """One open backend: Ibis tables in, Arrow out."""
 
@@ -62,7 +73,13 @@ class Engine:
         """A small Arrow table (enrollment, quotas) as a table of this backend."""
         self._tables += 1
         name = f"{prefix}_{self._tables}"
-        return self.con.create_table(name, ibis.memtable(rows), temp=True)
+        if self.name is EngineName.DUCKDB:
+            return self.con.create_table(name, ibis.memtable(rows), temp=True)
+        # Ibis's PySpark backend has no temporary tables: a temporary view does the same.
+        schema = ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in rows.schema)
+        frame = self.con._session.createDataFrame(rows.to_pandas(), schema=schema)
+        frame.createOrReplaceTempView(name)
+        return self.con.table(name)
 
     def to_arrow(self, expr: ibis.Expr) -> pa.Table:
         table: pa.Table = self.con.to_pyarrow(expr)
