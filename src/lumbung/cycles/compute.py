@@ -66,6 +66,14 @@ def components(definition: ProgramDefinition) -> list[Component]:
     return [Component(name, name, everyone, definition.amount_per_cycle(benefit.monthly_idr), None)]
 
 
+def features_used(definition: ProgramDefinition) -> frozenset[str]:
+    """The household features a cycle of this program needs (the rest is not computed)."""
+    used = set(eligibility(definition).names)
+    if definition.benefit.kind == "per_person":
+        used.add("hh_size")
+    return frozenset(used)
+
+
 def eligibility(definition: ProgramDefinition) -> Rule:
     return parse_rule(definition.eligibility, household_vocabulary())
 
@@ -139,7 +147,7 @@ def member_choices(members: ir.Table, parts: list[Component], max_persons: int |
     )
     step = members.mutate(
         best=best_name, best_amount=best_amount, fallback=fall_name, fallback_amount=fall_amount
-    ).filter(lambda t: t.best_amount > 0)
+    )  # members who qualify for nothing rank last and are never counted
     capped = [c for c in parts if c.max_persons is not None]
     if capped:
         window = ibis.window(
@@ -168,7 +176,8 @@ def member_choices(members: ir.Table, parts: list[Component], max_persons: int |
     counted = step.amount > 0
     if max_persons is not None:
         counted = counted & (step.order_in_family < max_persons)
-    return step.mutate(counted=counted)
+    # Filtered only now: before the windows, DuckDB would copy every condition into the filter.
+    return step.mutate(counted=counted).filter(step.best_amount > 0)
 
 
 def entitlements(
@@ -177,26 +186,55 @@ def entitlements(
     members: ir.Table,
     enrolled: Mapping[str, ir.Table],
     quota: ir.Table | None = None,
+    ranking: ir.Table | None = None,
 ) -> ir.Table:
-    """One row per beneficiary (household or member, by the program's unit)."""
+    """One row per beneficiary (household or member, by the program's unit).
+
+    `ranking` gives every household's kk_number, regency_code, province_code, score and
+    decile (default: taken from `households`). Joining them back from there, rather than
+    from the eligible households, means the eligible set is used once and computed once.
+
+    Members carry only what the benefit looks at through the windows and sums; the family's
+    KK, region, score and desil are joined back once per beneficiary at the end.
+    """
     eligible = eligible_households(definition, households, enrolled)
-    keys = eligible.select(
-        eligible_household=eligible.household_id,
-        eligible_regency=eligible.regency_code,
-        eligible_province=eligible.province_code,
-        score=eligible.score,
-        decile=eligible.decile,
+    source = households if ranking is None else ranking
+    keys = source.select(
+        eligible_household=source.household_id,
+        kk_number=source.kk_number,
+        regency_code=source.regency_code,
+        province_code=source.province_code,
+        score=source.score,
+        decile=source.decile.cast("int16"),
     )
     parts = components(definition)
     benefit = definition.benefit
-    in_family = members.inner_join(keys, members.household_id == keys.eligible_household)
-    if definition.unit == "person":
-        rows = _person_rows(definition, in_family, parts)
+    person = definition.unit == "person"
+    chosen = eligible.select(eligible_household=eligible.household_id)
+    in_family = members.drop("kk_number", *([] if person else ["nik"])).semi_join(
+        chosen, members.household_id == chosen.eligible_household
+    )
+    if person:
+        sums = _person_rows(definition, in_family, parts)
     elif benefit.kind in ("components", "in_kind"):
-        rows = _component_rows(in_family, parts, benefit)
+        sums = _component_rows(in_family, parts, benefit)
     else:
-        rows = _flat_rows(eligible, parts[0], benefit)
-    rows = rows.filter(rows.amount_idr > 0)
+        sums = _flat_rows(eligible, parts[0], benefit)
+    sums = sums.filter(sums.amount_idr > 0)
+    joined = sums.inner_join(keys, sums.household_id == keys.eligible_household)
+    rows = joined.select(
+        beneficiary_id=joined.member_id if person else joined.household_id,
+        household_id=joined.household_id,
+        member_id=joined.member_id if person else ibis.null("int64"),
+        kk_number=joined.kk_number,
+        nik=joined.nik if person else ibis.null("string"),
+        regency_code=joined.regency_code,
+        province_code=joined.province_code,
+        score=joined.score,
+        decile=joined.decile,
+        amount_idr=joined.amount_idr,
+        **{name: joined[name] for p in parts for name in component_columns(p.name)},
+    )
     if quota is not None and definition.quota is not None:
         rows = _within_quota(rows, quota, definition.quota)
     return rows
@@ -223,27 +261,17 @@ def _person_rows(
 
 def _flat_rows(eligible: ir.Table, part: Component, benefit: Any) -> ir.Table:
     persons, amount = component_columns(part.name)
+    unit_amount = ibis.literal(part.amount_idr, "int64")
     if benefit.kind == "per_person":
         cap = getattr(benefit, "max_persons", None)
         counted = eligible.hh_size if cap is None else ibis.least(eligible.hh_size, cap)
         counted = counted.cast("int64")
+        total = counted * unit_amount
     else:
         counted = ibis.literal(1, "int64")
-    total = (
-        counted * ibis.literal(part.amount_idr, "int64")
-        if benefit.kind == "per_person"
-        else ibis.literal(part.amount_idr, "int64")
-    )
+        total = unit_amount
     return eligible.select(
-        beneficiary_id=eligible.household_id,
         household_id=eligible.household_id,
-        member_id=ibis.null("int64"),
-        kk_number=eligible.kk_number,
-        nik=ibis.null("string"),
-        regency_code=eligible.regency_code,
-        province_code=eligible.province_code,
-        score=eligible.score,
-        decile=eligible.decile.cast("int16"),
         amount_idr=total,
         **{persons: counted, amount: total},
     )
@@ -268,32 +296,8 @@ def _grouped(choices: ir.Table, parts: list[Component], *, per_member: bool) -> 
         is_part = choices.chosen == part.name
         sums[persons] = is_part.ifelse(1, 0).sum().cast("int64")
         sums[amount] = is_part.ifelse(choices.amount, 0).sum().cast("int64")
-    keys = {
-        "household_id": choices.household_id,
-        "kk_number": choices.kk_number,
-        "regency_code": choices.eligible_regency,
-        "province_code": choices.eligible_province,
-        "score": choices.score,
-        "decile": choices.decile,
-    }
-    if per_member:
-        keys |= {"member_id": choices.member_id, "nik": choices.nik}
-    grouped = choices.group_by(**keys).aggregate(
-        amount_idr=choices.amount.sum().cast("int64"), **sums
-    )
-    return grouped.select(
-        beneficiary_id=grouped.member_id if per_member else grouped.household_id,
-        household_id=grouped.household_id,
-        member_id=grouped.member_id if per_member else ibis.null("int64"),
-        kk_number=grouped.kk_number,
-        nik=grouped.nik if per_member else ibis.null("string"),
-        regency_code=grouped.regency_code,
-        province_code=grouped.province_code,
-        score=grouped.score,
-        decile=grouped.decile.cast("int16"),
-        amount_idr=grouped.amount_idr,
-        **{name: grouped[name] for name in sums},
-    )
+    keys = ["household_id", *(["member_id", "nik"] if per_member else [])]
+    return choices.group_by(keys).aggregate(amount_idr=choices.amount.sum().cast("int64"), **sums)
 
 
 def _in_kind_choices(in_family: ir.Table, parts: list[Component]) -> ir.Table:

@@ -99,12 +99,26 @@ def compute_entitlements(
             tables.households.filter(tables.households.kk_number == household_filter),
             tables.members.filter(tables.members.kk_number == household_filter),
         )
-    features = household_features(tables, reference)
-    scores = batch.read_parquet([scores_file]).select("household_id", "score", "decile")
-    scores = scores.rename(scored_household="household_id")
+    features = household_features(tables, reference, only=compute.features_used(definition))
+    # The family's KK and regency come with its score (one small file), not the household file.
+    scores = batch.read_parquet([scores_file])
+    carried = [c for c in ("kk_number", "regency_code") if c not in features.columns]
+    scores = scores.select(
+        scored_household=scores.household_id,
+        score=scores.score,
+        decile=scores.decile,
+        **{c: scores[c] for c in carried},
+    )
     households = features.inner_join(scores, features.household_id == scores.scored_household)
     households = households.drop("scored_household")
-    members = member_features(tables.members, reference)
+    if "province_code" not in households.columns:
+        households = households.mutate(province_code=households.regency_code.substr(0, 2))
+    # The members are read a second time rather than shared: a shared subquery is
+    # materialised by DuckDB (3.5 M rows per million families), a second scan is cheaper.
+    again = read_release(batch, release_dir).members
+    if household_filter is not None:
+        again = again.filter(again.kk_number == household_filter)
+    members = member_features(again, reference)
     enrolled_tables = {code: batch.table(rows, "enrolled") for code, rows in enrolled.items()}
     quota = None
     if definition.quota is not None:
@@ -115,7 +129,20 @@ def compute_entitlements(
             ),
             "quota",
         )
-    return compute.entitlements(definition, households, members, enrolled_tables, quota)
+    ranked = batch.read_parquet([scores_file])
+    if household_filter is not None:
+        ranked = ranked.filter(ranked.kk_number == household_filter)
+    ranking = ranked.select(
+        "household_id",
+        "kk_number",
+        "regency_code",
+        "score",
+        "decile",
+        province_code=ranked.regency_code.substr(0, 2),
+    )
+    return compute.entitlements(
+        definition, households, members, enrolled_tables, quota, ranking=ranking
+    )
 
 
 ENROLLED_FILE = "enrolled-{code}.parquet"

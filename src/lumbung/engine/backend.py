@@ -92,7 +92,7 @@ class Engine:
             # DuckDB writes it itself, in parallel (Ibis's batch reader does not work on 2.x).
             # Every column is cast to the type Ibis promises: DuckDB's SUM of BIGINT is a
             # HUGEINT, which Parquet would store as a float, and money is never a float.
-            sql = ibis.to_sql(expr, dialect="duckdb")
+            sql = self.con.compile(expr, pretty=False)
             columns = ", ".join(
                 f'CAST("{name}" AS {_DUCKDB_TYPES[str(dtype).rstrip("!")]}) AS "{name}"'
                 for name, dtype in expr.schema().items()

@@ -9,6 +9,7 @@ integer arithmetic (identical on every backend). The names and types are those o
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -46,12 +47,16 @@ def read_release(engine: Engine, release_dir: Path) -> ReleaseTables:
 
 
 def age_at(birth_date: ir.DateValue, reference: date) -> ir.IntegerValue:
-    """Whole years between `birth_date` and `reference` (birthday not yet reached: one less)."""
-    before_birthday = (birth_date.month() > reference.month) | (
-        (birth_date.month() == reference.month) & (birth_date.day() > reference.day)
-    )
-    years: ir.IntegerValue = reference.year - birth_date.year()
-    return years - before_birthday.cast("int64")
+    """Whole years between `birth_date` and `reference` (birthday not yet reached: one less).
+
+    As YYYYMMDD numbers, (reference − birth) // 10000 is exactly the age in whole years
+    (29 February included): one integer expression, cheap even when a query planner copies
+    it into every condition that uses the age.
+    """
+    born = birth_date.year() * 10000 + birth_date.month() * 100 + birth_date.day()
+    today = reference.year * 10000 + reference.month * 100 + reference.day
+    age: ir.IntegerValue = ((today - born) // 10000).cast("int64")
+    return age
 
 
 def member_features(members: ir.Table, reference: date) -> ir.Table:
@@ -71,8 +76,11 @@ def _count(condition: ir.BooleanValue) -> ir.IntegerValue:
     return counted
 
 
-def household_features(tables: ReleaseTables, reference: date) -> ir.Table:
-    """One row per household: every name of `HOUSEHOLD_FEATURES`, plus keys."""
+def household_features(
+    tables: ReleaseTables, reference: date, only: Collection[str] | None = None
+) -> ir.Table:
+    """One row per household: every name of `HOUSEHOLD_FEATURES` (or just those in `only`:
+    a cycle computes what its rule uses, no more), plus keys."""
     m = member_features(tables.members, reference)
     is_head = m.relationship == vocab.HEAD
     counts = {
@@ -89,19 +97,32 @@ def household_features(tables: ReleaseTables, reference: date) -> ir.Table:
         "head_age": m.age.max(where=is_head),
         **{f"head_{c}": m[c].max(where=is_head) for c in HEAD_COLUMNS},
     }
+    if only is not None:
+        counts = {k: v for k, v in counts.items() if k == "hh_size" or k in only}
     per_household = m.group_by("household_id").aggregate(**counts)
     h = tables.households
     joined = h.inner_join(per_household, h.id == per_household.household_id)
-    return joined.select(
-        household_id=joined.id,
-        kk_number=joined.kk_number,
-        village_code=joined.village_code,
-        regency_code=joined.regency_code,
-        province_code=joined.regency_code.substr(0, 2),
-        **{name: joined[name] for name in counts},
-        floor_area_m2=joined.floor_area_m2,
-        floor_area_per_person=joined.floor_area_m2 / joined.hh_size.cast("float64"),
+    own = {
+        "floor_area_m2": joined.floor_area_m2,
+        "floor_area_per_person": joined.floor_area_m2 / joined.hh_size.cast("float64"),
         **{c: joined[c] for c in vocab.HOUSEHOLD_ENUMS},
         **{c: joined[c] for c in vocab.HOUSEHOLD_FLAGS},
         **{c: joined[c] for c in vocab.HOUSEHOLD_COUNTS},
+    }
+    keys = {
+        "kk_number": joined.kk_number,
+        "village_code": joined.village_code,
+        "regency_code": joined.regency_code,
+        "province_code": joined.regency_code.substr(0, 2),
+    }
+    if only is not None:
+        own = {k: v for k, v in own.items() if k in only}
+        keys = {k: v for k, v in keys.items() if k in only}
+        if not own and not keys:  # all from the members: the household file is not read
+            return per_household.select("household_id", *(n for n in counts if n in only))
+    return joined.select(
+        household_id=joined.id,
+        **keys,
+        **{name: joined[name] for name in counts},
+        **own,
     )
