@@ -51,15 +51,6 @@ def explain(
     model = PmtModel.model_validate(record.definition)
     definition = ProgramDefinition.model_validate(cycle.definition)
     release_dir = data_dir / "releases" / release.label
-    stored = (
-        session.execute(
-            select(Entitlement).where(
-                Entitlement.cycle_id == cycle.id, Entitlement.kk_number == kk_number
-            )
-        )
-        .scalars()
-        .all()
-    )
     with open_engine(EngineName.DUCKDB) as batch:
         tables = read_release(batch, release_dir)
         households = tables.households.filter(tables.households.kk_number == kk_number)
@@ -68,6 +59,22 @@ def explain(
             raise NotFound(f"KK {mask_id(kk_number)} tidak ada di rilis {release.label}.")
         authorize(actor, Action.READ, found[0]["village_code"])
         members = tables.members.filter(tables.members.kk_number == kk_number)
+        # Found through the unique (cycle, beneficiary) index: the family, or its members.
+        beneficiaries = (
+            [found[0]["id"]]
+            if definition.unit == "household"
+            else batch.to_arrow(members.select("id")).column("id").to_pylist()
+        )
+        stored = (
+            session.execute(
+                select(Entitlement).where(
+                    Entitlement.cycle_id == cycle.id,
+                    Entitlement.beneficiary_id.in_(beneficiaries),
+                )
+            )
+            .scalars()
+            .all()
+        )
         one = type(tables)(households, members)
         features = household_features(one, cycle.reference_date)
         scores = batch.read_parquet([Path(scoring.path)])

@@ -81,7 +81,9 @@ class Entitlement(Base):
     beneficiary_id: Mapped[int] = mapped_column(BigInteger)  # household or member id by unit
     household_id: Mapped[int] = mapped_column(BigInteger)
     member_id: Mapped[int | None] = mapped_column(BigInteger)
-    kk_number: Mapped[str] = mapped_column(String(16), index=True)
+    # No index of its own: a family's rows are found by (cycle_id, beneficiary_id); each
+    # index costs the bulk load of a national cycle minutes.
+    kk_number: Mapped[str] = mapped_column(String(16))
     nik: Mapped[str | None] = mapped_column(String(16))
     regency_code: Mapped[str] = mapped_column(String(5))
     amount_idr: Mapped[int] = mapped_column(BigInteger)

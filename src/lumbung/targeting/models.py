@@ -61,7 +61,7 @@ class PmtScore(Base):
 
     scoring_id: Mapped[int] = mapped_column(ForeignKey("pmt_scoring.id"), primary_key=True)
     household_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    kk_number: Mapped[str] = mapped_column(String(16), index=True)
+    kk_number: Mapped[str] = mapped_column(String(16))  # no index: a national load's cost
     regency_code: Mapped[str] = mapped_column(String(5))
     score: Mapped[float] = mapped_column(Float)
     decile: Mapped[int] = mapped_column(SmallInteger)
