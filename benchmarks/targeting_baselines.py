@@ -110,7 +110,7 @@ def release(synth: str, label: str) -> None:
     for column in MEMBER_COLUMNS:
         m_select.append(
             {
-                "id": "row_number() OVER () AS id",
+                "id": "CAST(m.nik AS BIGINT) AS id",
                 "household_id": "h.id AS household_id",
                 "kk_number": "m.kk_number",
                 "province_code": "h.province_code",
@@ -121,19 +121,24 @@ def release(synth: str, label: str) -> None:
                 "dukcapil_match": "NULL::BOOLEAN AS dukcapil_match",
             }.get(column, f"m.{column}")
         )
-    con.execute(
-        f"CREATE TABLE members AS SELECT {', '.join(m_select)} FROM "
-        f"read_csv('{synth}/members.csv', all_varchar = true, header = true) m "
-        "JOIN households h USING (kk_number)"
-    )
     del vocab
-    for table in ("households", "members"):
-        con.execute(
-            f"COPY (SELECT * FROM {table} ORDER BY province_code, id) TO '{folder / table}' "
-            "(FORMAT parquet, PARTITION_BY (province_code), COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-        )
+    partitioned = (
+        "(FORMAT parquet, PARTITION_BY (province_code), COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+    )
+    con.execute(
+        f"COPY (SELECT * FROM households ORDER BY province_code, id) TO '{folder / 'households'}' {partitioned}"
+    )
+    # Members stream from the CSV to Parquet (100 M rows at national scale); the NIK, unique
+    # in a synthetic batch, serves as the member id.
+    con.execute(
+        f"COPY (SELECT {', '.join(m_select)} FROM "
+        f"read_csv('{synth}/members.csv', all_varchar = true, header = true) m "
+        f"JOIN households h USING (kk_number)) TO '{folder / 'members'}' {partitioned}"
+    )
     households = con.execute("SELECT count(*) FROM households").fetchone()[0]
-    members = con.execute("SELECT count(*) FROM members").fetchone()[0]
+    members = con.execute(
+        f"SELECT count(*) FROM read_parquet('{folder}/members/*/*.parquet', hive_partitioning = false)"
+    ).fetchone()[0]
     files = [
         {
             "path": str(p.relative_to(folder)),

@@ -151,6 +151,7 @@ def main() -> None:
         )
         print(f"      → {rows[-1][3]}", flush=True)
     national = time.perf_counter() - national_start
+    national_peak = max(r[2] for r in rows if r[0].startswith(("features", "cycle")))
     scores = next((data / "scores" / label).glob("*.parquet"))
     release_dir = data / "releases" / label
     timings: dict[str, float] = {}
@@ -184,7 +185,9 @@ def main() -> None:
         f"same PKH result by every way: {check['identical']} ({check['rows']:,} families, Rp{check['total']:,})"
     )
     print(
-        f"national target: < {NATIONAL_SECONDS} s → {national:.0f} s; peak < {NATIONAL_MEMORY_MB:,} MB → {peak:,} MB"
+        f"score + 3 cycles vs the national target: < {NATIONAL_SECONDS} s → {national:.0f} s; "
+        f"peak < {NATIONAL_MEMORY_MB:,} MB → {national_peak:,} MB "
+        f"(all stages, with the release shortcut: {peak:,} MB)"
     )
     print(PKH_SQL_NOTE)
 
