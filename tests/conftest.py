@@ -108,11 +108,12 @@ def add_user(engine: Engine, username: str, role: Role, region: str | None) -> N
 @pytest.fixture
 def users(engine: Engine) -> dict[str, str]:
     """admin (national), operator (one village in Gambir), verifier (Jakarta Pusat),
-    determiner (national), other_verifier (Kota Bandung), auditor."""
+    determiner and approver (national), other_verifier (Kota Bandung), auditor."""
     add_user(engine, "admin", Role.ADMIN, None)
     add_user(engine, "operator", Role.OPERATOR, "31.71.01.1001")
     add_user(engine, "verifier", Role.VERIFIER, "31.71")
     add_user(engine, "determiner", Role.DETERMINER, None)
+    add_user(engine, "approver", Role.DETERMINER, None)  # four eyes: approves others' cycles
     add_user(engine, "other_verifier", Role.VERIFIER, "32.73")
     add_user(engine, "auditor", Role.AUDITOR, None)
     return {}

@@ -613,7 +613,7 @@ def cycle(
         )
 
 
-def approve(engine: DbEngine, label: str, actor: str = "determiner") -> CycleResult:
+def approve(engine: DbEngine, label: str, actor: str = "approver") -> CycleResult:
     with session_scope(engine) as session:
         return approve_cycle(session, actor=user(session, actor), label=label)
 

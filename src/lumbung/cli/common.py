@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -142,3 +143,11 @@ def emit_check(
     emit(as_json, payload, human)
     if not ok:
         raise typer.Exit(1)
+
+
+def parse_date(text: str, option: str) -> date:
+    """A YYYY-MM-DD option value, or a clear error naming the option."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationFailed(f"{option} {text!r}: bukan tanggal YYYY-MM-DD.") from exc

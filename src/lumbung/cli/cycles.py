@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import typer
@@ -15,6 +14,7 @@ from lumbung.cli.common import (
     emit,
     handled,
     out,
+    parse_date,
     settings,
     table,
     unit_of_work,
@@ -85,7 +85,7 @@ def cycle_run(
             label=label,
             data_dir=settings().data_dir,
             engine=engine,
-            as_of=date.fromisoformat(as_of) if as_of else None,
+            as_of=parse_date(as_of, "--as-of") if as_of else None,
             model=model,
         )
     emit(as_json, result.as_dict(), lambda: _print_cycle(result))

@@ -14,13 +14,15 @@ from lumbung.cli.common import (
     emit,
     handled,
     out,
+    parse_date,
     settings,
     table,
     unit_of_work,
 )
 from lumbung.engine.backend import EngineName
+from lumbung.errors import ValidationFailed
 from lumbung.targeting.fit import fit_model
-from lumbung.targeting.pmt import default_model_path, load_model, save_model
+from lumbung.targeting.pmt import check_name, default_model_path, load_model, save_model
 from lumbung.targeting.service import score_release
 
 pmt_app = typer.Typer(
@@ -47,7 +49,12 @@ def pmt_fit(
     as_json: bool = JsonOption,
 ) -> None:
     """Fit a PMT model on a survey sample; report fit and targeting on held-out households."""
-    reference = date.fromisoformat(as_of) if as_of else date.today()
+    reference = parse_date(as_of, "--as-of") if as_of else date.today()
+    check_name(name, version)
+    if out_path.suffix not in (".yaml", ".yml", ".json"):
+        raise ValidationFailed(f"--out {out_path}: berkas model harus .yaml, .yml atau .json.")
+    if not out_path.parent.is_dir():
+        raise ValidationFailed(f"--out {out_path}: folder {out_path.parent} tidak ada.")
     report = fit_model(
         survey, name=name, version=version, as_of=reference, area=None if area == "none" else area
     )

@@ -69,7 +69,7 @@ def components(definition: ProgramDefinition) -> list[Component]:
 def features_used(definition: ProgramDefinition) -> frozenset[str]:
     """The household features a cycle of this program needs (the rest is not computed)."""
     used = set(eligibility(definition).names)
-    if definition.benefit.kind == "per_person":
+    if definition.benefit.kind == "per_person" and definition.unit == "household":
         used.add("hh_size")
     return frozenset(used)
 
@@ -253,6 +253,11 @@ def _person_rows(
     if benefit.kind in ("components", "in_kind"):
         return _component_rows(chosen, parts, benefit, per_member=True)
     part = parts[0]
+    cap = getattr(benefit, "max_persons", None)
+    if cap is not None:  # per person, at most `cap` members of a family: the first by id
+        window = ibis.window(group_by=chosen.household_id, order_by=chosen.member_id)
+        chosen = chosen.mutate(place=ibis.row_number().over(window))
+        chosen = chosen.filter(chosen.place < cap).drop("place")
     choices = chosen.mutate(
         chosen=ibis.literal(part.name), amount=ibis.literal(part.amount_idr, "int64")
     )

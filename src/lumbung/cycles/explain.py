@@ -3,8 +3,8 @@
 Recomputed from the same release, scores, model and the program definition stored with the
 cycle (not today's file), for the one family: its features, each PMT term's contribution,
 its desil in the regency, every clause of the eligibility rule with its value, each member's
-components (counted, or dropped by which cap) and the amount, checked against what the
-cycle stored.
+components (counted, or dropped by which cap), and the amount the cycle stored. The files
+it reads (scores, the enrollment saved with the cycle) are checked against their hashes.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action
+from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
 from lumbung.cycles import compute
 from lumbung.cycles.models import Cycle, Entitlement
-from lumbung.cycles.service import saved_enrollment
+from lumbung.cycles.service import cycle_folder, saved_enrollment
 from lumbung.engine.backend import EngineName, open_engine
 from lumbung.errors import NotFound
 from lumbung.identity.masking import mask_id, mask_name
@@ -32,6 +32,7 @@ from lumbung.releases.models import Release
 from lumbung.targeting.features import household_features, member_features, read_release
 from lumbung.targeting.models import PmtModelRecord, Scoring
 from lumbung.targeting.pmt import PmtModel
+from lumbung.targeting.service import checked_scores_file
 from lumbung.targeting.vocabulary import HOUSEHOLD_FEATURES
 
 
@@ -57,7 +58,11 @@ def explain(
         found = batch.to_arrow(households.select("village_code", "id")).to_pylist()
         if not found:
             raise NotFound(f"KK {mask_id(kk_number)} tidak ada di rilis {release.label}.")
-        authorize(actor, Action.READ, found[0]["village_code"])
+        authorize(actor, Action.READ)
+        if not in_scope(actor.region_code, found[0]["village_code"]):
+            # The same answer as for a KK that is not there: where a family lives is not
+            # told to someone outside its region.
+            raise NotFound(f"KK {mask_id(kk_number)} tidak ada di rilis {release.label}.")
         members = tables.members.filter(tables.members.kk_number == kk_number)
         # Found through the unique (cycle, beneficiary) index: the family, or its members.
         beneficiaries = (
@@ -77,7 +82,7 @@ def explain(
         )
         one = type(tables)(households, members)
         features = household_features(one, cycle.reference_date)
-        scores = batch.read_parquet([Path(scoring.path)])
+        scores = batch.read_parquet([checked_scores_file(scoring, data_dir)])
         scores = scores.filter(scores.kk_number == kk_number)
         score_row = batch.to_arrow(scores.select("score", "decile", "rank_area")).to_pylist()
         feature_row = batch.to_arrow(features).to_pylist()[0]
@@ -89,7 +94,7 @@ def explain(
         )
         rule = compute.eligibility(definition)
         # Enrollment as it was when the cycle ran, not as it is today.
-        cycle_dir = data_dir / "cycles" / cycle.label
+        cycle_dir = cycle_folder(cycle, data_dir)
         enrolled = {
             code: batch.table(rows, "enrolled")
             for code, rows in saved_enrollment(cycle_dir, rule.programs).items()
@@ -212,9 +217,15 @@ def _members(
             if picked["counted"]:
                 entry["counted_as"] = picked["chosen"]
                 entry["amount_idr"] = int(picked["amount"])
+                if picked["capped_out"]:
+                    entry["note"] = "komponen utamanya sudah penuh; dihitung untuk komponen lain"
+            elif picked["capped_out"] and not picked["amount"]:
+                best = next(p for p in parts if p.name in qualified and p.max_persons)
+                entry["note"] = (
+                    f"tidak dihitung: komponen {best.name} sudah penuh "
+                    f"(paling banyak {best.max_persons} orang per keluarga)"
+                )
             else:
                 entry["note"] = f"tidak dihitung: melebihi batas {cap} orang per keluarga"
-            if picked["capped_out"]:
-                entry["note"] = (entry["note"] or "") + " (komponen utamanya sudah penuh)"
         out.append(entry)
     return out

@@ -20,8 +20,9 @@ class LoadedProgram:
     sha256: str
 
 
-def load_definition(program: str) -> LoadedProgram:
-    """`program` is a shipped code (PKH, SEMBAKO, …) or the path of a definition file."""
+def load_definition(program: str, known: frozenset[str] = frozenset()) -> LoadedProgram:
+    """`program` is a shipped code (PKH, SEMBAKO, …) or the path of a definition file;
+    `known` adds the codes of programs run before, which `enrolled()` may name."""
     shipped = shipped_programs()
     path = shipped.get(program.upper()) if not program.endswith((".yaml", ".yml")) else None
     if path is None:
@@ -31,8 +32,7 @@ def load_definition(program: str) -> LoadedProgram:
                 f"Program {program} tidak dikenal: bukan kode bawaan "
                 f"({', '.join(sorted(shipped))}) dan bukan berkas definisi."
             )
-    known = frozenset(shipped)
-    definition = load_program(path, programs=known | {program.upper()})
+    definition = load_program(path, programs=frozenset(shipped) | known)
     content = definition.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     return LoadedProgram(definition, path, content, digest)

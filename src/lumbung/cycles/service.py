@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,11 +32,16 @@ from lumbung.cycles.models import Cycle, Enrollment, Entitlement, Program
 from lumbung.cycles.programs import load_definition
 from lumbung.db import utcnow
 from lumbung.engine.backend import Engine, EngineName, open_engine
-from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.releases.service import sha256_file
 from lumbung.targeting.features import household_features, member_features, read_release
 from lumbung.targeting.models import Scoring
-from lumbung.targeting.service import checked_release_dir, get_release, latest_scoring
+from lumbung.targeting.service import (
+    checked_release_dir,
+    checked_scores_file,
+    get_release,
+    latest_scoring,
+)
 
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 ENTITLEMENT_COLUMNS = (
@@ -146,6 +152,55 @@ def compute_entitlements(
 
 
 ENROLLED_FILE = "enrolled-{code}.parquet"
+ENTITLEMENTS = "entitlements.parquet"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFolder:
+    staging: Path
+    folder: Path
+
+
+def _new_run_folder(data_dir: Path, label: str, *, keep: Cycle | None) -> RunFolder:
+    """A fresh folder for this run's files, `cycles/LABEL/run-…`.
+
+    Each run writes its own folder and the database row names it, so a run that fails leaves
+    the draft it would have replaced intact. Folders of this label that no committed row
+    names (failed runs, replaced drafts) are removed here: reruns converge.
+    """
+    parent = data_dir / "cycles" / label
+    parent.mkdir(parents=True, exist_ok=True)
+    named = (
+        (data_dir / keep.summary["folder"]).name if keep and keep.summary.get("folder") else None
+    )
+    for leftover in parent.iterdir():
+        if leftover.name != named:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+    name = f"run-{uuid.uuid4().hex[:12]}"
+    staging = parent / f".staging-{name}"
+    staging.mkdir()
+    return RunFolder(staging, parent / name)
+
+
+def cycle_folder(cycle: Cycle, data_dir: Path) -> Path:
+    """The folder of a cycle's files, after each file's hash matched the cycle's record."""
+    folder = data_dir / str(cycle.summary.get("folder", ""))
+    files: dict[str, str] = cycle.summary.get("files", {})
+    problems = [
+        name
+        for name, digest in files.items()
+        if not (folder / name).exists() or sha256_file(folder / name) != digest
+    ]
+    if not files or problems:
+        raise Conflict(
+            f"Berkas siklus {cycle.label} di {folder} hilang atau berubah"
+            + (f": {', '.join(problems)}" if problems else "")
+            + "; hitung ulang siklus (draf) atau pulihkan folder data."
+        )
+    return folder
 
 
 def save_enrollment(enrolled: dict[str, pa.Table], folder: Path) -> None:
@@ -163,11 +218,9 @@ def saved_enrollment(folder: Path, codes: frozenset[str]) -> dict[str, pa.Table]
     found = {}
     for code in sorted(codes):
         path = folder / ENROLLED_FILE.format(code=code)
-        found[code] = (
-            pq.read_table(path)
-            if path.exists()
-            else pa.table({"household_id": pa.array([], pa.int64())})
-        )
+        if not path.exists():
+            raise Conflict(f"{path} tidak ada: kepesertaan saat siklus dihitung tidak diketahui.")
+        found[code] = pq.read_table(path)
     return found
 
 
@@ -198,51 +251,54 @@ def run_cycle(
 ) -> CycleResult:
     """Compute and store the entitlements of cycle `label` (a draft is replaced whole)."""
     authorize(actor, Action.RUN_CYCLE)
+    _national(actor, "menghitung siklus")
     import re
 
     if not re.fullmatch(LABEL_PATTERN, label):
         raise ValidationFailed(
             "Label siklus hanya huruf, angka, titik, garis bawah dan strip (maks. 64)."
         )
-    loaded = load_definition(program)
+    loaded = load_definition(program, frozenset(session.execute(select(Program.code)).scalars()))
     definition = loaded.definition
-    existing = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
+    existing = session.execute(
+        select(Cycle).where(Cycle.label == label).with_for_update()
+    ).scalar_one_or_none()
     if existing is not None:
         if existing.state != "draft":
             raise Conflict(f"Siklus {label} sudah disetujui; tidak bisa dihitung ulang.")
         if existing.program_code != definition.code:
             raise Conflict(f"Siklus {label} milik program {existing.program_code}.")
-        session.execute(delete(Entitlement).where(Entitlement.cycle_id == existing.id))
-        session.delete(existing)
-        session.flush()
     release = get_release(session, release_label)
     scoring = latest_scoring(session, release, model)
     release_dir = checked_release_dir(session, release, data_dir / "releases")
+    scores_file = checked_scores_file(scoring, data_dir)
     reference = as_of or release.created_at.date()
-    _register_program(session, loaded)
     rule = compute.eligibility(definition)
     enrolled = enrolled_households(session, rule.programs)
-    target = data_dir / "cycles" / label / "entitlements.parquet"
-    staging = target.with_name(f".staging-{os.getpid()}.parquet")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(ENROLLED_FILE.format(code="*")):
-        stale.unlink()  # from a draft this run replaces
-    save_enrollment(enrolled, target.parent)
+    run = _new_run_folder(data_dir, label, keep=existing)
     try:
+        save_enrollment(enrolled, run.staging)
         with open_engine(engine) as batch:
             rows = compute_entitlements(
                 batch,
                 definition=definition,
                 release_dir=release_dir,
-                scores_file=Path(scoring.path),
+                scores_file=scores_file,
                 reference=reference,
                 enrolled=enrolled,
             )
-            batch.write_parquet(rows.order_by("beneficiary_id"), staging)
-        staging.replace(target)
+            batch.write_parquet(rows.order_by("beneficiary_id"), run.staging / ENTITLEMENTS)
+        run.staging.rename(run.folder)
     except BaseException:
-        staging.unlink(missing_ok=True)
+        shutil.rmtree(run.staging, ignore_errors=True)
         raise
+    # Nothing in the database changed until here; from here on, one transaction.
+    if existing is not None:
+        session.execute(delete(Entitlement).where(Entitlement.cycle_id == existing.id))
+        session.delete(existing)
+        session.flush()
+    _register_program(session, loaded)
+    target = run.folder / ENTITLEMENTS
     parts = compute.components(definition)
     cycle = Cycle(
         label=label,
@@ -265,7 +321,12 @@ def run_cycle(
     summary = _load(session, cycle, target, parts, definition.channel, data_dir)
     cycle.beneficiaries = summary["beneficiaries"]
     cycle.total_idr = summary["total_idr"]
-    cycle.summary = {**summary, "file": str(target), "sha256": sha256_file(target)}
+    cycle.summary = {
+        **summary,
+        "folder": str(run.folder.relative_to(data_dir)),
+        "files": {p.name: sha256_file(p) for p in sorted(run.folder.iterdir())},
+        "sha256": sha256_file(target),
+    }
     audit.record(
         session,
         actor=actor.username,
@@ -282,6 +343,15 @@ def run_cycle(
         },
     )
     return _result(cycle, release.label)
+
+
+def _national(actor: User, what: str) -> None:
+    """Cycles decide for the whole nation: only a user without a regional scope."""
+    if actor.region_code is not None:
+        raise PermissionDenied(
+            f"{actor.username} berwenang untuk wilayah {actor.region_code}; {what} "
+            "hanya oleh pengguna nasional."
+        )
 
 
 def _register_program(session: Session, loaded: Any) -> None:
@@ -316,6 +386,7 @@ def _load(
     try:
         source = f"read_parquet({bulk.sql_path(parquet)})"
         count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
+        bulk.lock_for_writing(session, ("entitlement",))  # our id range is ours alone
         first_id = bulk.reserve_ids(session, "entitlement", count) if count else 0
         breakdown = (
             "to_json(map_from_entries(list_filter(["
@@ -343,7 +414,7 @@ def _load(
             part.name: {"persons": int(totals[3 + 2 * i]), "amount_idr": int(totals[2 + 2 * i])}
             for i, part in enumerate(parts)
         }
-        movement = _movement(session, con, cycle, source)
+        movement = _movement(session, con, cycle, source, data_dir)
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -369,15 +440,17 @@ def _entries(parts: list[compute.Component]) -> list[str]:
 
 def _safe(word: str) -> str:
     """A program's own identifier (already validated as [a-z0-9_-]) for a SQL literal."""
-    if not all(ch.isalnum() or ch in "_-" for ch in word):
+    if not word or not all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in word):
         raise ValidationFailed(f"Nama tidak sah: {word!r}")
     return word
 
 
-def _movement(session: Session, con: Any, cycle: Cycle, source: str) -> dict[str, int]:
+def _movement(
+    session: Session, con: Any, cycle: Cycle, source: str, data_dir: Path
+) -> dict[str, int]:
     """Compared with the program's last approved cycle: entered, stayed and left."""
     previous = session.execute(
-        select(Cycle.id)
+        select(Cycle)
         .where(Cycle.program_code == cycle.program_code, Cycle.state == "approved")
         .order_by(Cycle.id.desc())
         .limit(1)
@@ -385,10 +458,12 @@ def _movement(session: Session, con: Any, cycle: Cycle, source: str) -> dict[str
     if previous is None:
         now = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
         return {"entered": now, "stayed": 0, "left": 0}
-    ids = session.execute(
-        select(Entitlement.beneficiary_id).where(Entitlement.cycle_id == previous)
-    ).scalars()
-    con.register("previous", pa.table({"beneficiary_id": pa.array(list(ids), pa.int64())}))
+    # The previous cycle's own file, not its rows pulled through Python (90 M for PBI-JKN).
+    before = cycle_folder(previous, data_dir) / ENTITLEMENTS
+    con.execute(
+        "CREATE TEMPORARY VIEW previous AS SELECT beneficiary_id FROM "
+        f"read_parquet({bulk.sql_path(before)})"
+    )
     entered, stayed, left = con.execute(
         f"""SELECT count(*) FILTER (WHERE p.beneficiary_id IS NULL),
                    count(*) FILTER (WHERE p.beneficiary_id IS NOT NULL
@@ -419,15 +494,28 @@ def _result(cycle: Cycle, release_label: str) -> CycleResult:
 def approve_cycle(session: Session, *, actor: User, label: str) -> CycleResult:
     """Approve a draft cycle (penetapan): its entitlements are final; enrollment moves on."""
     authorize(actor, Action.APPROVE_CYCLE)
+    _national(actor, "menyetujui siklus")
     cycle = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
     if cycle is None:
         raise NotFound(f"Siklus {label} tidak ada.")
     if cycle.state != "draft":
         raise Conflict(f"Siklus {label} sudah disetujui.")
-    cycle.state = "approved"
-    cycle.approved_at = utcnow()
-    cycle.approved_by = actor.username
-    session.flush()
+    if cycle.created_by == actor.username:
+        raise PermissionDenied(
+            f"Siklus {label} dihitung oleh {actor.username}; persetujuan oleh orang lain "
+            "(empat mata)."
+        )
+    # Only the draft as read here may be approved: not one a rerun replaced meanwhile, and
+    # not twice by two approvers at once.
+    approved = session.execute(
+        update(Cycle)
+        .where(Cycle.id == cycle.id, Cycle.state == "draft")
+        .values(state="approved", approved_at=utcnow(), approved_by=actor.username)
+        .execution_options(synchronize_session=False)
+    )
+    if approved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"Siklus {label} berubah sementara itu; periksa lagi lalu setujui.")
+    session.refresh(cycle)
     _move_enrollment(session, cycle)
     audit.record(
         session,
@@ -463,13 +551,22 @@ def _move_enrollment(session: Session, cycle: Cycle) -> None:
         ),
         params,
     )
-    first_id = session.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM enrollment")).scalar_one()
-    lowest = f"(SELECT MIN(id) FROM entitlement WHERE cycle_id = {this})"
+    bulk.lock_for_writing(session, ("enrollment",))
+    newcomers = session.execute(
+        text(
+            f"SELECT count(*) FROM entitlement e WHERE e.cycle_id = {this} AND NOT EXISTS ("
+            f"SELECT 1 FROM enrollment n WHERE n.program_code = {program} "
+            "AND n.beneficiary_id = e.beneficiary_id)"
+        ),
+        params,
+    ).scalar_one()
+    first_id = bulk.reserve_ids(session, "enrollment", int(newcomers))
     session.execute(
         text(
             "INSERT INTO enrollment (id, program_code, beneficiary_id, household_id, state, "
             "since_cycle_id, last_cycle_id) "
-            f"SELECT CAST(:first AS BIGINT) + e.id - {lowest}, {program}, e.beneficiary_id, "
+            "SELECT CAST(:first AS BIGINT) + row_number() OVER (ORDER BY e.id) - 1, "
+            f"{program}, e.beneficiary_id, "
             f"e.household_id, 'enrolled', {this}, {this} "
             f"FROM entitlement e WHERE e.cycle_id = {this} AND NOT EXISTS ("
             f"SELECT 1 FROM enrollment n WHERE n.program_code = {program} "

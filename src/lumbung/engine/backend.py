@@ -132,8 +132,18 @@ def spark_session(master: str, memory: str) -> Any:
         raise ValidationFailed(
             "Mesin Spark tidak terpasang: pasang dengan `pip install 'lumbung[spark]'`."
         ) from exc
+    try:
+        return _build_session(SparkSession, master, memory)
+    except Exception as exc:  # no Java, a cluster out of reach: say so, not a Java stack
+        raise ValidationFailed(
+            f"Spark tidak bisa dijalankan ({master}): {str(exc).splitlines()[0][:300]}. "
+            "Periksa Java 17 dan LUMBUNG_SPARK_MASTER."
+        ) from exc
+
+
+def _build_session(builder_class: Any, master: str, memory: str) -> Any:
     return (
-        SparkSession.builder.master(master)
+        builder_class.builder.master(master)
         .appName("lumbung")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -170,8 +180,8 @@ def open_engine(
         finally:
             con.disconnect()
         return
-    import ibis.backends.pyspark
-
     session = spark_session(settings.spark_master, spark_memory)
+    import ibis.backends.pyspark  # registers the Spark dialect (needs pyspark, checked above)
+
     session.sparkContext.setLogLevel("ERROR")
     yield Engine(engine_name, ibis.pyspark.connect(session))

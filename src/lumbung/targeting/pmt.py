@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lumbung.errors import ValidationFailed
 from lumbung.targeting.vocabulary import HOUSEHOLD_FEATURES, TEXT_VALUES, ValueType
+
+NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 
 
 class AreaEffects(BaseModel):
@@ -37,8 +41,9 @@ class PmtModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
-    version: str = Field(min_length=1, max_length=32)
+    name: str = Field(pattern=NAME)
+    # Part of the scores file name: letters, digits, dot, dash, underscore only.
+    version: str = Field(pattern=VERSION)
     description: str = ""
     target: Literal["log_consumption_per_capita"] = "log_consumption_per_capita"
     intercept: float
@@ -116,6 +121,8 @@ def load_model(path: Path) -> PmtModel:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ValidationFailed(f"Berkas model PMT {path} tidak ada.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"Berkas model PMT {path} tidak bisa dibaca: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ValidationFailed(f"{path}: bukan YAML/JSON yang sah: {exc}") from exc
     try:
@@ -125,6 +132,16 @@ def load_model(path: Path) -> PmtModel:
             f"{'.'.join(str(p) for p in e['loc']) or '(model)'}: {e['msg']}" for e in exc.errors()
         )
         raise ValidationFailed(f"{path}: model PMT tidak sah: {details}") from exc
+
+
+def check_name(name: str, version: str) -> None:
+    """Refuse a model name or version that a model file could not carry (before any work)."""
+    for option, value, pattern in (("--name", name, NAME), ("--version", version, VERSION)):
+        if not re.fullmatch(pattern, value):
+            raise ValidationFailed(
+                f"{option} {value!r} tidak sah: huruf kecil/angka, titik, strip, garis bawah "
+                f"(pola {pattern})."
+            )
 
 
 def save_model(model: PmtModel, path: Path) -> None:

@@ -18,7 +18,7 @@ from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.engine.backend import EngineName, open_engine
-from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file, verify_release
 from lumbung.targeting.features import household_features, read_release
@@ -123,13 +123,18 @@ def score_release(
 ) -> ScoringResult:
     """Score every household of a release and rank it into desil within its regency."""
     authorize(actor, Action.SCORE)
+    if actor.region_code is not None:  # desil are ranks within every regency of a release
+        raise PermissionDenied(
+            f"{actor.username} berwenang untuk wilayah {actor.region_code}; skor PMT sebuah "
+            "rilis hanya oleh pengguna nasional."
+        )
     release = get_release(session, release_label)
     record = register_model(session, model)
     existing = session.execute(
         select(Scoring).where(Scoring.release_id == release.id, Scoring.model_id == record.id)
     ).scalar_one_or_none()
     if existing is not None:
-        return _summary(session, existing, release, model, already=True)
+        return _summary(session, existing, release, model, already=True, data_dir=data_dir)
     folder = checked_release_dir(session, release, data_dir / "releases")
     target = data_dir / "scores" / release.label / f"{model.key}.parquet"
     staging = target.with_name(f".staging-{target.name}-{os.getpid()}")
@@ -147,7 +152,7 @@ def score_release(
         model_id=record.id,
         engine=engine.value,
         households=0,
-        path=str(target),
+        path=str(target.relative_to(data_dir)),  # the data folder may move; paths stay
         sha256=sha256_file(target),
         created_at=utcnow(),
         created_by=actor.username,
@@ -167,7 +172,7 @@ def score_release(
         entity_id=scoring.id,
         diff={"release": release.label, "model": model.key, "sha256": scoring.sha256},
     )
-    return _summary(session, scoring, release, model, already=False)
+    return _summary(session, scoring, release, model, already=False, data_dir=data_dir)
 
 
 def _load_scores(session: Session, scoring: Scoring, scores: Path, data_dir: Path) -> int:
@@ -185,7 +190,13 @@ def _load_scores(session: Session, scoring: Scoring, scores: Path, data_dir: Pat
 
 
 def _summary(
-    session: Session, scoring: Scoring, release: Release, model: PmtModel, *, already: bool
+    session: Session,
+    scoring: Scoring,
+    release: Release,
+    model: PmtModel,
+    *,
+    already: bool,
+    data_dir: Path,
 ) -> ScoringResult:
     by_decile = {
         int(decile): int(count)
@@ -206,11 +217,22 @@ def _summary(
         households=scoring.households,
         regencies=int(regencies),
         by_decile=by_decile,
-        scores_file=scoring.path,
+        scores_file=str(data_dir / scoring.path),
         sha256=scoring.sha256,
         engine=scoring.engine,
         already_scored=already,
     )
+
+
+def checked_scores_file(scoring: Scoring, data_dir: Path) -> Path:
+    """The scoring's file, after its hash matched the one recorded when it was written."""
+    path = data_dir / scoring.path
+    if not path.exists() or sha256_file(path) != scoring.sha256:
+        raise Conflict(
+            f"Berkas skor {path} hilang atau berubah; skor ulang rilis dengan model baru "
+            "atau pulihkan folder data."
+        )
+    return path
 
 
 def latest_scoring(session: Session, release: Release, model_key: str | None = None) -> Scoring:

@@ -1,0 +1,216 @@
+"""Cycles under failure, tampering and curiosity: what a run leaves behind when it fails, files
+that changed after the fact, people outside a family's region, and options given wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine as DbEngine
+from typer.testing import CliRunner
+
+from conftest import user
+from factories import kk
+from lumbung.cli import app
+from lumbung.cycles import compute
+from lumbung.cycles.models import Cycle
+from lumbung.cycles.service import cycle_folder
+from lumbung.db import session_scope
+from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.targeting.models import Scoring
+from lumbung.targeting.pmt import PmtModel, check_name
+from test_cycles import approve, cycle, explained, setup_registry
+
+pytestmark = pytest.mark.usefixtures("users")
+
+
+def folder_of(engine: DbEngine, data_dir: Path, label: str) -> Path:
+    with session_scope(engine) as session:
+        row = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one()
+        return cycle_folder(row, data_dir)
+
+
+def test_a_failed_rerun_leaves_the_draft_and_its_files_as_they_were(
+    engine: DbEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_registry(engine, tmp_path)
+    first = cycle(engine, tmp_path, "PKH-T1")
+    before = folder_of(engine, tmp_path, "PKH-T1")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    # The rerun dies while loading the database, after its own files were written.
+    monkeypatch.setattr("lumbung.cycles.service._load", crash)
+    with pytest.raises(RuntimeError, match="disk full"):
+        cycle(engine, tmp_path, "PKH-T1")
+    monkeypatch.undo()
+    # The draft in the database still names its own, unchanged files (hashes checked).
+    assert folder_of(engine, tmp_path, "PKH-T1") == before
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM entitlement")).scalar_one() == 2
+    # The next run converges: the failed run's folder is gone; the draft it replaces keeps
+    # its folder until then (a crash before commit must find it), and no other is left.
+    again = cycle(engine, tmp_path, "PKH-T1")
+    assert (again.beneficiaries, again.total_idr) == (first.beneficiaries, first.total_idr)
+    after = folder_of(engine, tmp_path, "PKH-T1")
+    assert after != before
+    left = {p.name for p in (tmp_path / "cycles" / "PKH-T1").iterdir()}
+    assert left == {before.name, after.name}
+    cycle(engine, tmp_path, "PKH-T1")
+    assert after.name in {p.name for p in (tmp_path / "cycles" / "PKH-T1").iterdir()}
+    assert not before.exists()
+
+
+def test_changed_cycle_or_score_files_are_refused_not_used(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-T1")
+    approve(engine, "PKH-T1")
+    cycle(engine, tmp_path, "MIGOR-1", program="BLT-MIGOR-2022")
+    folder = folder_of(engine, tmp_path, "MIGOR-1")
+    (folder / "enrolled-PKH.parquet").unlink()
+    with pytest.raises(Conflict, match="MIGOR-1"):
+        explained(engine, tmp_path, "MIGOR-1", kk(1))
+    with session_scope(engine) as session:
+        scores = tmp_path / session.execute(select(Scoring.path)).scalar_one()
+    scores.write_bytes(scores.read_bytes() + b"tampered")
+    with pytest.raises(Conflict, match="skor"):
+        cycle(engine, tmp_path, "PKH-T2")
+
+
+def test_someone_outside_the_region_learns_nothing_about_where_a_family_lives(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-T1")
+    with session_scope(engine) as session:
+        from lumbung.cycles.explain import explain
+
+        with pytest.raises(NotFound) as outside:
+            explain(
+                session,
+                actor=user(session, "other_verifier"),
+                cycle_label="PKH-T1",
+                kk_number=kk(1),
+                data_dir=tmp_path,
+            )
+        with pytest.raises(NotFound) as missing:
+            explain(
+                session,
+                actor=user(session, "other_verifier"),
+                cycle_label="PKH-T1",
+                kk_number=kk(99),
+                data_dir=tmp_path,
+            )
+    assert "31." not in str(outside.value)
+    assert str(outside.value).replace(kk(1)[-4:], "") != ""  # a message, masked
+    assert type(outside.value) is type(missing.value)
+    # inside the region, the verifier sees the explanation
+    with session_scope(engine) as session:
+        from lumbung.cycles.explain import explain
+
+        report = explain(
+            session,
+            actor=user(session, "verifier"),
+            cycle_label="PKH-T1",
+            kk_number=kk(1),
+            data_dir=tmp_path,
+        )
+    assert report["amount_idr"] == 1_575_000
+
+
+def test_a_member_dropped_by_a_component_cap_is_told_which_cap(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-T1")
+    report = explained(engine, tmp_path, "PKH-T1", kk(1))
+    notes = [m["note"] for m in report["members"]]
+    assert not any(note and "None" in note for note in notes)
+
+
+def test_model_names_and_versions_cannot_leave_the_data_folder() -> None:
+    for version in ("../../tmp/x", "2026/11", "", ".hidden"):
+        with pytest.raises(ValidationFailed):
+            check_name("pmt", version)
+        with pytest.raises(ValueError, match="version"):
+            PmtModel(name="pmt", version=version, intercept=1.0)
+    check_name("pmt", "2026.11")
+
+
+def test_a_wrong_date_option_is_a_message_not_a_traceback(
+    engine: DbEngine, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lumbung.config import get_settings
+
+    setup_registry(engine, tmp_path)
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        app,
+        [
+            "cycle",
+            "run",
+            "--program",
+            "PKH",
+            "--release",
+            "R1",
+            "--label",
+            "X",
+            "--as-of",
+            "26-11-2026",
+            "--as",
+            "determiner",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "--as-of" in result.output and "YYYY-MM-DD" in result.output
+    assert "Traceback" not in result.output
+    get_settings.cache_clear()
+
+
+def test_a_person_unit_per_person_benefit_counts_up_to_its_cap() -> None:
+    from lumbung.engine.backend import open_engine
+    from lumbung.programs.definition import parse_program
+    from targeting_helpers import Households, head, person, run_entitlements
+
+    definition = parse_program(
+        """
+code: IURAN
+name: Iuran per orang
+version: "1"
+unit: person
+eligibility: "true"
+benefit: {kind: per_person, monthly_idr: 42000, max_persons: 3}
+schedule: {kind: monthly}
+channel: bpjs
+"""
+    )
+    built = Households()
+    built.add(1, [head(), person(10), person(11), person(12), person(13), person(14)])
+    with open_engine("duckdb") as batch:
+        rows = run_entitlements(batch, definition, built)
+    assert len(rows) == 3
+    assert {r["amount_idr"] for r in rows} == {42_000}
+    assert compute.features_used(definition) == frozenset()
+
+
+def test_four_eyes_and_national_scope_for_cycles(engine: DbEngine, tmp_path: Path) -> None:
+    from conftest import add_user
+    from lumbung.auth.roles import Role
+    from lumbung.errors import PermissionDenied
+
+    setup_registry(engine, tmp_path)
+    add_user(engine, "dinsos-jabar", Role.DETERMINER, "32")
+    with pytest.raises(PermissionDenied, match="nasional"):
+        cycle(engine, tmp_path, "PKH-T1", actor="dinsos-jabar")
+    cycle(engine, tmp_path, "PKH-T1")
+    with pytest.raises(PermissionDenied, match="empat mata"):
+        approve(engine, "PKH-T1", actor="determiner")
+    with pytest.raises(PermissionDenied, match="nasional"):
+        approve(engine, "PKH-T1", actor="dinsos-jabar")
+    assert approve(engine, "PKH-T1", actor="approver").state == "approved"
