@@ -214,3 +214,11 @@ def test_four_eyes_and_national_scope_for_cycles(engine: DbEngine, tmp_path: Pat
     with pytest.raises(PermissionDenied, match="nasional"):
         approve(engine, "PKH-T1", actor="dinsos-jabar")
     assert approve(engine, "PKH-T1", actor="approver").state == "approved"
+
+
+def test_explain_names_the_outcome(engine: DbEngine, tmp_path: Path) -> None:
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-T1")
+    assert explained(engine, tmp_path, "PKH-T1", kk(1))["outcome"] == "entitled"
+    assert explained(engine, tmp_path, "PKH-T1", kk(3))["outcome"] == "not_eligible"
+    assert explained(engine, tmp_path, "PKH-T1", kk(5))["outcome"] == "not_eligible"

@@ -157,7 +157,12 @@ def explain_command(
 
 
 def _print_explanation(report: dict[str, Any]) -> None:
-    verdict = "BERHAK" if report["entitled"] else "TIDAK BERHAK"
+    verdict = {
+        "entitled": "BERHAK",
+        "not_eligible": "TIDAK BERHAK (syarat tidak terpenuhi)",
+        "nothing_payable": "TIDAK BERHAK (memenuhi syarat, tetapi tidak ada komponen yang dibayar)",
+        "outside_quota": "TIDAK BERHAK (memenuhi syarat, di luar kuota wilayah)",
+    }[report["outcome"]]
     out.print(
         f"KK {report['kk_number']} · siklus {report['cycle']} ({report['program']}) · "
         f"kab/kota {report['regency_code']}: {verdict}, {rupiah(report['amount_idr'])}"

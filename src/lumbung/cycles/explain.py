@@ -123,6 +123,7 @@ def explain(
         {"rule": clause.text, "value": bool(clause_values[f"clause_{i}"])}
         for i, clause in enumerate(rule.clauses())
     ]
+    payable = _payable(member_rows, definition)
     return {
         "cycle": cycle.label,
         "program": cycle.program_code,
@@ -144,13 +145,37 @@ def explain(
         "failed_clauses": [c["rule"] for c in clauses if not c["value"]],
         "components": _breakdown(stored),
         "members": member_rows,
+        "outcome": _outcome(eligible, stored, member_rows, definition),
         "quota": None
         if definition.quota is None
         else {
             "level": definition.quota.level,
-            "within_quota": bool(stored) if eligible else None,
+            "within_quota": bool(stored) if eligible and payable else None,
         },
     }
+
+
+def _outcome(
+    eligible: bool,
+    stored: Sequence[Entitlement],
+    members: list[dict[str, Any]],
+    definition: ProgramDefinition,
+) -> str:
+    """entitled · not_eligible · nothing_payable (eligible, but no member meets a component)
+    · outside_quota (eligible and payable, but past the region's quota)."""
+    if stored:
+        return "entitled"
+    if not eligible:
+        return "not_eligible"
+    if not _payable(members, definition):
+        return "nothing_payable"
+    return "outside_quota" if definition.quota is not None else "nothing_payable"
+
+
+def _payable(members: list[dict[str, Any]], definition: ProgramDefinition) -> bool:
+    if definition.benefit.kind in ("components", "in_kind"):
+        return any(m["qualifies_for"] for m in members)
+    return True
 
 
 def _breakdown(stored: Sequence[Entitlement]) -> dict[str, Any]:
