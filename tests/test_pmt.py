@@ -164,6 +164,22 @@ def test_non_positive_or_unreadable_consumption_is_refused_by_row(
     assert "households.csv baris 4 kolom weight" in caught.value.message
 
 
+def test_unknown_codes_and_repeated_families_in_a_survey_are_refused_by_row(
+    survey: Path, tmp_path: Path
+) -> None:
+    folder = copy_survey(survey, tmp_path / "bad-codes")
+    rewrite_households(folder, {2: {"floor_material": "emas"}})
+    path = folder / "households.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join([*lines, lines[8]]), encoding="utf-8")  # family of row 9 again
+    with pytest.raises(ValidationFailed) as caught:
+        fit_model(folder, name="x", version="1", as_of=AS_OF)
+    message = caught.value.message
+    assert "households.csv baris 3 kolom floor_material" in message
+    assert "households.csv baris 9 kolom kk_number" in message
+    assert f"households.csv baris {len(lines) + 1} kolom kk_number" in message
+
+
 def test_a_survey_too_small_is_refused(survey: Path, tmp_path: Path) -> None:
     folder = copy_survey(survey, tmp_path / "small")
     path = folder / "households.csv"

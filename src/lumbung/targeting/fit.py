@@ -112,7 +112,19 @@ def _survey_tables(con: object, folder: Path) -> None:
              WHERE birth_date IS NULL
            UNION ALL SELECT 'members.csv', row_no, 'kk_number' FROM members
              WHERE household_id IS NULL
-           ORDER BY 1, 2 LIMIT 20"""
+           UNION ALL SELECT 'households.csv', row_no, 'kk_number' FROM households
+             QUALIFY count(*) OVER (PARTITION BY kk_number) > 1
+           """
+        + "".join(
+            f" UNION ALL SELECT '{file}', row_no, '{column}' FROM {table} "
+            f"WHERE {column} IS NULL OR {column} NOT IN ({', '.join(repr(c) for c in codes)})"
+            for file, table, enums in (
+                ("households.csv", "households", vocab.HOUSEHOLD_ENUMS),
+                ("members.csv", "members", vocab.MEMBER_ENUMS),
+            )
+            for column, codes in enums.items()
+        )
+        + " ORDER BY 1, 2 LIMIT 20"
     ).fetchall()
     if problems:
         where = "; ".join(f"{f} baris {r} kolom {c}" for f, r, c in problems)
