@@ -152,6 +152,7 @@ def compute_entitlements(
 
 
 ENROLLED_FILE = "enrolled-{code}.parquet"
+ENROLLED_CHUNK = 500_000
 ENTITLEMENTS = "entitlements.parquet"
 
 
@@ -228,12 +229,18 @@ def enrolled_households(session: Session, codes: frozenset[str]) -> dict[str, pa
     """For each program code, the households enrolled in it now (from approved cycles)."""
     found: dict[str, pa.Table] = {}
     for code in sorted(codes):
-        ids = session.execute(
+        result = session.execute(
             select(Enrollment.household_id)
             .where(Enrollment.program_code == code, Enrollment.state == "enrolled")
             .distinct()
+            .execution_options(yield_per=ENROLLED_CHUNK)
         ).scalars()
-        found[code] = pa.table({"household_id": pa.array(list(ids), pa.int64())})
+        # Millions of ids (all PKH families): gathered in chunks of 8-byte integers, never as
+        # one list of Python objects.
+        chunks = [pa.array(part, pa.int64()) for part in result.partitions(ENROLLED_CHUNK)]
+        found[code] = pa.table(
+            {"household_id": pa.chunked_array(chunks, pa.int64())}
+        ).combine_chunks()
     return found
 
 
