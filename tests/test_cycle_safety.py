@@ -3,6 +3,7 @@ that changed after the fact, people outside a family's region, and options given
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,38 @@ def test_explain_names_the_outcome(engine: DbEngine, tmp_path: Path) -> None:
     assert explained(engine, tmp_path, "PKH-T1", kk(1))["outcome"] == "entitled"
     assert explained(engine, tmp_path, "PKH-T1", kk(3))["outcome"] == "not_eligible"
     assert explained(engine, tmp_path, "PKH-T1", kk(5))["outcome"] == "not_eligible"
+
+
+def test_a_person_who_died_exits_a_person_program_the_family_stays(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    from factories import nik
+    from targeting_helpers import floor_model, release, score
+
+    setup_registry(engine, tmp_path)
+    first = cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")
+    approve(engine, "PBI-1")
+    grandmother = nik(date(1950, 6, 1), "P", 14)
+    with engine.begin() as conn:
+        assert (
+            conn.execute(
+                text("UPDATE member SET status = 'deceased' WHERE nik = :n"), {"n": grandmother}
+            ).rowcount
+            == 1
+        )
+    release(engine, tmp_path, "R2")
+    score(engine, tmp_path, "R2", floor_model())
+    second = cycle(engine, tmp_path, "PBI-2", program="PBI-JKN", release_label="R2")
+    assert second.beneficiaries == first.beneficiaries - 1
+    approve(engine, "PBI-2")
+    with engine.connect() as conn:
+        states = dict(
+            conn.execute(
+                text(
+                    "SELECT m.nik, e.state FROM enrollment e JOIN member m "
+                    "ON m.id = e.beneficiary_id WHERE e.program_code = 'PBI-JKN'"
+                )
+            ).all()
+        )
+    assert states.pop(grandmother) == "exited"
+    assert set(states.values()) == {"enrolled"}

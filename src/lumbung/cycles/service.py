@@ -585,12 +585,19 @@ def _move_enrollment(session: Session, cycle: Cycle) -> None:
         "SELECT 1 FROM pmt_score s WHERE s.scoring_id = CAST(:scoring AS BIGINT) "
         "AND s.household_id = enrollment.household_id"
     )
+    if cycle.definition.get("unit") == "person":
+        # A person leaves when the family is gone, or when the person is (died, moved):
+        # still an active member of a family in the release means no longer eligible.
+        in_release += (
+            " AND EXISTS (SELECT 1 FROM member m WHERE m.id = enrollment.beneficiary_id "
+            "AND m.status = 'active')"
+        )
     session.execute(
         text(
             "UPDATE enrollment SET "
             f"state = CASE WHEN EXISTS ({in_release}) THEN 'graduated' ELSE 'exited' END, "
             f"reason = CASE WHEN EXISTS ({in_release}) THEN 'tidak lagi memenuhi syarat' "
-            "ELSE 'tidak ada di rilis' END "
+            "ELSE 'tidak ada lagi di rilis atau registry' END "
             f"WHERE program_code = {program} AND state = 'enrolled' "
             f"AND NOT EXISTS ({in_cycle})"
         ),
