@@ -15,8 +15,8 @@ from conftest import user
 from factories import kk
 from lumbung.cli import app
 from lumbung.cycles import compute
+from lumbung.cycles.files import cycle_folder
 from lumbung.cycles.models import Cycle
-from lumbung.cycles.service import cycle_folder
 from lumbung.db import session_scope
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.targeting.models import Scoring
@@ -43,7 +43,7 @@ def test_a_failed_rerun_leaves_the_draft_and_its_files_as_they_were(
         raise RuntimeError("disk full")
 
     # The rerun dies while loading the database, after its own files were written.
-    monkeypatch.setattr("lumbung.cycles.service._load", crash)
+    monkeypatch.setattr("lumbung.cycles.service.load_entitlements", crash)
     with pytest.raises(RuntimeError, match="disk full"):
         cycle(engine, tmp_path, "PKH-T1")
     monkeypatch.undo()

@@ -22,8 +22,8 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
 from lumbung.cycles import compute
+from lumbung.cycles.files import cycle_folder, saved_enrollment
 from lumbung.cycles.models import Cycle, Entitlement
-from lumbung.cycles.service import cycle_folder, saved_enrollment
 from lumbung.engine.backend import EngineName, open_engine
 from lumbung.errors import NotFound
 from lumbung.identity.masking import mask_id, mask_name

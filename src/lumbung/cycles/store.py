@@ -1,0 +1,105 @@
+"""Loading a cycle's entitlements file into the database in bulk, with its totals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lumbung import bulk
+from lumbung.cycles import compute
+from lumbung.cycles.enrollment import movement
+from lumbung.cycles.models import Cycle
+from lumbung.errors import ValidationFailed
+
+ENTITLEMENT_COLUMNS = (
+    "id",
+    "cycle_id",
+    "beneficiary_id",
+    "household_id",
+    "member_id",
+    "kk_number",
+    "nik",
+    "regency_code",
+    "amount_idr",
+    "breakdown",
+    "channel",
+    "state",
+)
+
+
+def load_entitlements(
+    session: Session,
+    cycle: Cycle,
+    parquet: Path,
+    parts: list[compute.Component],
+    channel: str,
+    data_dir: Path,
+) -> dict[str, Any]:
+    """Bulk-insert the entitlements file; the cycle's totals and enrollment movement."""
+    scratch = data_dir / "tmp" / f"cycle-{cycle.id}-{os.getpid()}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    con = bulk.duck_connect(scratch, memory_limit="2GB")
+    try:
+        source = f"read_parquet({bulk.sql_path(parquet)})"
+        count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
+        bulk.lock_for_writing(session, ("entitlement",))  # our id range is ours alone
+        first_id = bulk.reserve_ids(session, "entitlement", count) if count else 0
+        breakdown = (
+            "to_json(map_from_entries(list_filter(["
+            + ", ".join(_entries(parts))
+            + "], lambda e: e.v.persons > 0)))"
+        )
+        query = (
+            f"SELECT {first_id} + row_number() OVER (ORDER BY beneficiary_id) - 1 AS id, "
+            f"{int(cycle.id)} AS cycle_id, beneficiary_id, household_id, member_id, kk_number, "
+            f"nik, regency_code, amount_idr, {breakdown} AS breakdown, "
+            f"'{_safe(channel)}' AS channel, 'entitled' AS state FROM {source}"
+        )
+        loaded = bulk.insert_from_duckdb(
+            session, con, query, "entitlement", ENTITLEMENT_COLUMNS, scratch
+        )
+        totals = con.execute(
+            "SELECT count(*), COALESCE(sum(amount_idr), 0)::BIGINT, "
+            + ", ".join(
+                f"COALESCE(sum({a}), 0)::BIGINT, COALESCE(sum({p}), 0)::BIGINT"
+                for p, a in (compute.component_columns(part.name) for part in parts)
+            )
+            + f" FROM {source}"
+        ).fetchall()[0]
+        by_component = {
+            part.name: {"persons": int(totals[3 + 2 * i]), "amount_idr": int(totals[2 + 2 * i])}
+            for i, part in enumerate(parts)
+        }
+        moved = movement(session, con, cycle, source, data_dir)
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    if loaded != count:
+        raise ValidationFailed(f"{loaded:,} hak tersimpan dari {count:,}: dibatalkan.")
+    return {
+        "beneficiaries": int(totals[0]),
+        "total_idr": int(totals[1]),
+        "by_component": by_component,
+        "enrollment": moved,
+    }
+
+
+def _entries(parts: list[compute.Component]) -> list[str]:
+    entries = []
+    for part in parts:
+        persons, amount = compute.component_columns(part.name)
+        entries.append(
+            f"{{'k': '{_safe(part.name)}', 'v': {{'persons': {persons}, 'amount_idr': {amount}}}}}"
+        )
+    return entries
+
+
+def _safe(word: str) -> str:
+    """A program's own identifier (already validated as [a-z0-9_-]) for a SQL literal."""
+    if not word or not all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in word):
+        raise ValidationFailed(f"Nama tidak sah: {word!r}")
+    return word
