@@ -54,10 +54,12 @@ def load_entitlements(
             + "], lambda e: e.v.persons > 0)))"
         )
         query = (
-            f"SELECT {first_id} + row_number() OVER (ORDER BY beneficiary_id) - 1 AS id, "
+            f"SELECT {first_id} + file_row_number AS id, "
             f"{int(cycle.id)} AS cycle_id, beneficiary_id, household_id, member_id, kk_number, "
             f"nik, regency_code, amount_idr, {breakdown} AS breakdown, "
-            f"'{_safe(channel)}' AS channel, 'entitled' AS state FROM {source}"
+            f"'{_safe(channel)}' AS channel, 'entitled' AS state "
+            # The file's own row numbers (one file, 0…n−1): ids without a sort of n rows.
+            f"FROM read_parquet({bulk.sql_path(parquet)}, file_row_number = true)"
         )
         loaded = bulk.insert_from_duckdb(
             session, con, query, "entitlement", ENTITLEMENT_COLUMNS, scratch
