@@ -258,3 +258,17 @@ def test_a_person_who_died_exits_a_person_program_the_family_stays(
         )
     assert states.pop(grandmother) == "exited"
     assert set(states.values()) == {"enrolled"}
+
+
+def test_a_draft_older_than_an_approved_cycle_of_its_program_must_be_rerun(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-A")
+    cycle(engine, tmp_path, "PKH-B")
+    approve(engine, "PKH-B")
+    with pytest.raises(Conflict, match="PKH-B"):
+        approve(engine, "PKH-A")
+    again = cycle(engine, tmp_path, "PKH-A")
+    assert again.enrollment == {"entered": 0, "stayed": 2, "left": 0}
+    assert approve(engine, "PKH-A").state == "approved"

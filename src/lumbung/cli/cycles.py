@@ -172,9 +172,13 @@ def _print_explanation(report: dict[str, Any]) -> None:
         f"(peringkat {report['rank_in_regency']:,} di kab/kota)"
     )
     terms = sorted(report["score_terms"].items(), key=lambda kv: -abs(kv[1]))
+    features = report["features"]
     out.print(
         table(
-            "Sumbangan tiap suku skor", ["suku", "nilai"], [[k, f"{v:+.4f}"] for k, v in terms[:12]]
+            "Fitur keluarga dan sumbangannya pada skor (terbesar dulu)",
+            ["fitur", "nilai", "sumbangan"],
+            [[k, features.get(k, "-"), f"{v:+.4f}"] for k, v in terms]
+            + [[k, v, ""] for k, v in features.items() if k not in report["score_terms"]],
         )
     )
     out.print(

@@ -39,6 +39,7 @@ DEMO_USERS = (
     ("admin", "Admin Pusdatin", Role.ADMIN, None),
     ("verifikator", "Verifikator (nasional, untuk demo)", Role.VERIFIER, None),
     ("pusdatin", "Penetap Pusdatin", Role.DETERMINER, None),
+    ("penyetuju", "Penyetuju siklus (empat mata)", Role.DETERMINER, None),
 )
 
 

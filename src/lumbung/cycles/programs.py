@@ -27,6 +27,8 @@ def load_definition(program: str, known: frozenset[str] = frozenset()) -> Loaded
     path = shipped.get(program.upper()) if not program.endswith((".yaml", ".yml")) else None
     if path is None:
         path = Path(program)
+        if program.endswith((".yaml", ".yml")) and not path.exists():
+            raise NotFound(f"Berkas definisi program {program} tidak ada.")
         if not path.exists():
             raise NotFound(
                 f"Program {program} tidak dikenal: bukan kode bawaan "

@@ -297,10 +297,22 @@ def approve_cycle(session: Session, *, actor: User, label: str) -> CycleResult:
         raise NotFound(f"Siklus {label} tidak ada.")
     if cycle.state != "draft":
         raise Conflict(f"Siklus {label} sudah disetujui.")
+    later = session.execute(
+        select(Cycle.label).where(
+            Cycle.program_code == cycle.program_code,
+            Cycle.state == "approved",
+            Cycle.approved_at > cycle.created_at,
+        )
+    ).first()
+    if later is not None:
+        raise Conflict(
+            f"Siklus {later[0]} program {cycle.program_code} disetujui setelah {label} dihitung; "
+            f"hitung ulang {label} dulu (kepesertaan dan perbandingannya sudah berubah)."
+        )
     if cycle.created_by == actor.username:
         raise PermissionDenied(
-            f"Siklus {label} dihitung oleh {actor.username}; persetujuan oleh orang lain "
-            "(empat mata)."
+            f"Siklus {label} dihitung oleh {actor.username}; persetujuan oleh penetap lain "
+            "(empat mata), mis. `lumbung users add NAMA --role determiner --as admin`."
         )
     # Only the draft as read here may be approved: not one a rerun replaced meanwhile, and
     # not twice by two approvers at once.

@@ -204,7 +204,9 @@ class ProgramDefinitionError(ValidationFailed):
     def __init__(self, file: str, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__(
-            f"Definisi program {file} tidak sah: {len(problems)} masalah.",
+            f"Definisi program {file} tidak sah: {len(problems)} masalah: "
+            + "; ".join(str(p) for p in problems[:5])
+            + (" …" if len(problems) > 5 else ""),
             details=[p.as_dict() for p in problems],
         )
 
@@ -345,7 +347,11 @@ def _schema_message(
     if kind == "extra_forbidden":
         return "unknown_key", f"Kunci `{name}` tidak dikenal.{suggestion(name, KNOWN_KEYS)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        hint = " rupiah, tanpa desimal atau titik ribuan (tulis 200000)" if money else ""
+        hint = (
+            " rupiah, tanpa desimal atau titik ribuan (mis. 200000, bukan 200.000,50)"
+            if money
+            else ""
+        )
         return "wrong_type", f"`{name}` harus bilangan bulat{hint}."
     if kind in ("greater_than", "greater_than_equal"):
         limit = "lebih dari 0" if kind == "greater_than" else "0 atau lebih"
