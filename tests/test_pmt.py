@@ -120,6 +120,19 @@ def test_targeting_quality_on_known_rankings() -> None:
     assert partly["inclusion_error"] == partly["exclusion_error"] == 0.25
 
 
+def test_targeting_errors_count_people_by_survey_weight() -> None:
+    actual = np.array([1.0, 2.0, 3.0, 4.0])
+    weights = np.array([3.0, 1.0, 1.0, 1.0])  # the poorest household stands for half the people
+    perfect = targeting_quality(actual, actual.copy(), weights)
+    assert perfect["inclusion_error"] == perfect["exclusion_error"] == 0.0
+    # ranked backwards: the three light households fill the 40 %, the poor half is missed
+    backwards = targeting_quality(actual, actual[::-1].copy(), weights)
+    assert backwards["exclusion_error"] == 1.0
+    assert backwards["inclusion_error"] == 1.0
+    # unweighted, the same ranking would have selected two of four households
+    assert targeting_quality(actual, actual[::-1].copy(), np.ones(4))["exclusion_error"] == 1.0
+
+
 def test_a_survey_without_consumption_is_refused_naming_the_file(
     survey: Path, tmp_path: Path
 ) -> None:

@@ -157,21 +157,30 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def _lowest_share(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    chosen = np.zeros(len(values), bool)
+    # A household counts when the population before it is still under the quota.
+    chosen[order[cumulative - weights[order] < QUOTA * cumulative[-1] * (1 - 1e-12)]] = True
+    return chosen
+
+
 def targeting_quality(
     actual: np.ndarray, predicted: np.ndarray, weights: np.ndarray
 ) -> dict[str, float]:
-    """R², Spearman, and inclusion/exclusion errors when the poorest 40 % are selected."""
+    """R², Spearman, and inclusion/exclusion errors when the poorest 40 % are selected
+    (shares of the weighted population: survey weights count as people)."""
     residual = actual - predicted
     mean = np.average(actual, weights=weights)
     r2 = 1.0 - np.sum(weights * residual**2) / np.sum(weights * (actual - mean) ** 2)
     spearman = float(np.corrcoef(_ranks(actual), _ranks(predicted))[0, 1])
-    cut = round(QUOTA * len(actual))
-    poor = np.zeros(len(actual), bool)
-    poor[np.argsort(actual, kind="stable")[:cut]] = True
-    selected = np.zeros(len(actual), bool)
-    selected[np.argsort(predicted, kind="stable")[:cut]] = True
-    exclusion = float(np.sum(poor & ~selected) / max(np.sum(poor), 1))
-    inclusion = float(np.sum(selected & ~poor) / max(np.sum(selected), 1))
+    # The poorest 40 % of the population the survey stands for: households in order, until
+    # their weights (expansion factors) add up to 40 % of the total.
+    poor = _lowest_share(actual, weights)
+    selected = _lowest_share(predicted, weights)
+    exclusion = float(np.sum(weights[poor & ~selected]) / max(np.sum(weights[poor]), 1e-12))
+    inclusion = float(np.sum(weights[selected & ~poor]) / max(np.sum(weights[selected]), 1e-12))
     return {
         "r2": round(float(r2), 4),
         "spearman": round(spearman, 4),
