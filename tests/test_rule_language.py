@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -387,15 +385,9 @@ def test_limits() -> None:
     assert [p.code for p in check_rule(deep, HOUSEHOLD)] == ["too_complex"]
 
 
-def _java() -> bool:
-    return shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _java(), reason="Spark needs Java")
 def test_spark_and_duckdb_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every household case, compiled once, computed by both backends (Spark in ANSI mode)."""
-    pytest.importorskip("pyspark")
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     import ibis.backends.pyspark  # registers the dialect
     from pyspark.sql import SparkSession

@@ -19,6 +19,15 @@ def get_user(session: Session, *, username: str) -> User:
     return user
 
 
+def require_national(user: User, what: str) -> None:
+    """Raise PermissionDenied unless `user` has no regional scope (decisions for the nation)."""
+    if user.region_code is not None:
+        raise PermissionDenied(
+            f"{user.username} berwenang untuk wilayah {user.region_code}; {what} "
+            "hanya oleh pengguna nasional."
+        )
+
+
 def authorize(user: User, action: Action, region_code: str | None = None) -> None:
     """Raise PermissionDenied unless `user` may do `action` in `region_code`."""
     if not may(user.role, action):

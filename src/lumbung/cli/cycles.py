@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from lokal.rupiah import format_rupiah
 from sqlalchemy import select
 
 from lumbung.cli.common import (
@@ -29,21 +30,17 @@ cycle_app = typer.Typer(
 )
 
 
-def rupiah(amount: int) -> str:
-    return "Rp" + f"{amount:,}".replace(",", ".")
-
-
 def _print_cycle(result: CycleResult) -> None:
     out.print(
         f"Siklus {result.cycle} ({result.program}, rilis {result.release}, {result.state}): "
-        f"{result.beneficiaries:,} penerima, total {rupiah(result.total_idr)}"
+        f"{result.beneficiaries:,} penerima, total {format_rupiah(result.total_idr)}"
     )
     out.print(
         table(
             "Komponen",
             ["komponen", "orang/unit", "jumlah"],
             [
-                [name, f"{part['persons']:,}", rupiah(part["amount_idr"])]
+                [name, f"{part['persons']:,}", format_rupiah(part["amount_idr"])]
                 for name, part in result.by_component.items()
             ],
         )
@@ -131,7 +128,7 @@ def cycle_list(as_json: bool = JsonOption) -> None:
                         r["program"],
                         r["state"],
                         f"{r['beneficiaries']:,}",
-                        rupiah(r["total_idr"]),
+                        format_rupiah(r["total_idr"]),
                     ]
                     for r in rows
                 ],
@@ -165,7 +162,7 @@ def _print_explanation(report: dict[str, Any]) -> None:
     }[report["outcome"]]
     out.print(
         f"KK {report['kk_number']} · siklus {report['cycle']} ({report['program']}) · "
-        f"kab/kota {report['regency_code']}: {verdict}, {rupiah(report['amount_idr'])}"
+        f"kab/kota {report['regency_code']}: {verdict}, {format_rupiah(report['amount_idr'])}"
     )
     out.print(
         f"Skor PMT {report['score']:.4f} ({report['model']}) → desil {report['decile']} "
@@ -199,7 +196,7 @@ def _print_explanation(report: dict[str, Any]) -> None:
                     m["age"],
                     ", ".join(m["qualifies_for"]) or "-",
                     m["counted_as"] or "-",
-                    rupiah(m["amount_idr"]),
+                    format_rupiah(m["amount_idr"]),
                     m["note"] or "",
                 ]
                 for m in report["members"]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from lokal.rupiah import format_rupiah
 from sqlalchemy import func, select
 
 from lumbung import migrate
@@ -24,7 +25,6 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.cli.cycles import rupiah
 from lumbung.cycles.service import run_cycle
 from lumbung.regions.service import load_regions
 from lumbung.registry import decisions
@@ -153,7 +153,8 @@ def demo_command(
         *[
             [
                 f"siklus {c.program}",
-                f"{c.beneficiaries:,} penerima, total {rupiah(c.total_idr)} ({c.cycle}, draf)",
+                f"{c.beneficiaries:,} penerima, total {format_rupiah(c.total_idr)} "
+                f"({c.cycle}, draf)",
             ]
             for c in cycles
         ],

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from lokal.rupiah import format_rupiah
 
 from lumbung.cli.common import JsonOption, emit, handled, out, table
 from lumbung.programs.definition import (
@@ -27,10 +28,6 @@ program_app = typer.Typer(
 UNITS = {"household": "keluarga", "person": "orang"}
 
 
-def rupiah(amount: int) -> str:
-    return "Rp" + f"{amount:,}".replace(",", ".")
-
-
 def schedule_text(definition: ProgramDefinition) -> str:
     schedule = definition.schedule
     if schedule.kind == "monthly":
@@ -47,7 +44,7 @@ def benefit_text(definition: ProgramDefinition) -> str:
     if isinstance(benefit, InKindBenefit):
         return f"{len(benefit.items)} jenis barang"
     per = "/orang" if isinstance(benefit, PerPersonBenefit) else ""
-    return f"{rupiah(benefit.monthly_idr)}{per}/bulan"
+    return f"{format_rupiah(benefit.monthly_idr)}{per}/bulan"
 
 
 def summary(definition: ProgramDefinition) -> dict[str, Any]:

@@ -8,26 +8,19 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
-    Integer,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumbung.db import Base
+from lumbung.db import ID, Base, coded
 
-ID = BigInteger().with_variant(Integer, "sqlite")
 CYCLE_STATES = ("draft", "approved")
 ENROLLMENT_STATES = ("enrolled", "graduated", "exited")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return " OR ".join(f"{column} = '{v}'" for v in values)
 
 
 class Program(Base):
@@ -49,8 +42,6 @@ class Cycle(Base):
     """One run of a program on one release: who gets how much, frozen once approved."""
 
     __tablename__ = "cycle"
-    __table_args__ = (CheckConstraint(_one_of("state", CYCLE_STATES), name="state"),)
-
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     label: Mapped[str] = mapped_column(String(64), unique=True)
     program_code: Mapped[str] = mapped_column(String(32), index=True)
@@ -60,7 +51,7 @@ class Cycle(Base):
     scoring_id: Mapped[int] = mapped_column(ForeignKey("pmt_scoring.id"))
     reference_date: Mapped[date] = mapped_column(Date)
     engine: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), default="draft")
+    state: Mapped[str] = coded("state", CYCLE_STATES)
     beneficiaries: Mapped[int] = mapped_column(BigInteger)
     total_idr: Mapped[int] = mapped_column(BigInteger)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -96,16 +87,13 @@ class Enrollment(Base):
     """A beneficiary's standing in a program, moved on by each approved cycle."""
 
     __tablename__ = "enrollment"
-    __table_args__ = (
-        UniqueConstraint("program_code", "beneficiary_id"),
-        CheckConstraint(_one_of("state", ENROLLMENT_STATES), name="state"),
-    )
+    __table_args__ = (UniqueConstraint("program_code", "beneficiary_id"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     program_code: Mapped[str] = mapped_column(String(32))
     beneficiary_id: Mapped[int] = mapped_column(BigInteger)
     household_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = coded("state", ENROLLMENT_STATES)
     since_cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
     last_cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
     reason: Mapped[str | None] = mapped_column(String(200))

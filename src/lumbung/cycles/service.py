@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
-from lumbung.auth.service import authorize
+from lumbung.auth.service import authorize, require_national
 from lumbung.cycles import compute
 from lumbung.cycles.enrollment import enrolled_households, move_enrollment
 from lumbung.cycles.files import (
@@ -152,7 +152,7 @@ def run_cycle(
 ) -> CycleResult:
     """Compute and store the entitlements of cycle `label` (a draft is replaced whole)."""
     authorize(actor, Action.RUN_CYCLE)
-    _national(actor, "menghitung siklus")
+    require_national(actor, "menghitung siklus")
     import re
 
     if not re.fullmatch(LABEL_PATTERN, label):
@@ -246,15 +246,6 @@ def run_cycle(
     return _result(cycle, release.label)
 
 
-def _national(actor: User, what: str) -> None:
-    """Cycles decide for the whole nation: only a user without a regional scope."""
-    if actor.region_code is not None:
-        raise PermissionDenied(
-            f"{actor.username} berwenang untuk wilayah {actor.region_code}; {what} "
-            "hanya oleh pengguna nasional."
-        )
-
-
 def _register_program(session: Session, loaded: Any) -> None:
     definition = loaded.definition
     row = session.execute(
@@ -291,7 +282,7 @@ def _result(cycle: Cycle, release_label: str) -> CycleResult:
 def approve_cycle(session: Session, *, actor: User, label: str) -> CycleResult:
     """Approve a draft cycle (penetapan): its entitlements are final; enrollment moves on."""
     authorize(actor, Action.APPROVE_CYCLE)
-    _national(actor, "menyetujui siklus")
+    require_national(actor, "menyetujui siklus")
     cycle = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
     if cycle is None:
         raise NotFound(f"Siklus {label} tidak ada.")

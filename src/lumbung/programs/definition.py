@@ -9,9 +9,11 @@ amount that does not divide exactly into a payment cycle is a problem, never rou
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from lokal.rupiah import format_rupiah
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from lumbung.errors import ValidationFailed
@@ -194,7 +196,9 @@ def per_cycle(amount_idr: int, *, months: int, annual: bool) -> int:
     """`amount_idr` a month (or a year) for a cycle of `months` months, exactly."""
     total = amount_idr * months
     if annual and total % 12:
-        raise ValueError(f"{_rupiah(amount_idr)} setahun tidak terbagi rata untuk {months} bulan")
+        raise ValueError(
+            f"{format_rupiah(amount_idr)} setahun tidak terbagi rata untuk {months} bulan"
+        )
     return total // 12 if annual else total
 
 
@@ -419,9 +423,9 @@ def _cross_checks(document: YamlSource) -> None:
             path: Key = ("benefit", "components", i, "amount_idr")
             amount = _count(document.get(path))
             if amount and amount * cycle % 12:
-                exact = _rupiah(amount * cycle / 12)
+                exact = format_rupiah(Decimal(amount * cycle) / 12, decimals=True)
                 message = (
-                    f"{_rupiah(amount)} setahun untuk {cycle} bulan = {exact}; "
+                    f"{format_rupiah(amount)} setahun untuk {cycle} bulan = {exact}; "
                     "uang tidak dibulatkan. Ubah jumlahnya atau jadwalnya."
                 )
                 at(document.values[path], "inexact_amount", message)
@@ -431,12 +435,6 @@ def _cross_checks(document: YamlSource) -> None:
         if isinstance(code, str) and pattern and not pattern.match(code):
             shape = "4 angka, mis. 3171" if quota["level"] == "regency" else "2 angka, mis. 31"
             at(document.keys[("quota", "counts", code)], "invalid_value", f"Kode wilayah: {shape}.")
-
-
-def _rupiah(amount: float) -> str:
-    """Rp3.000.000 or Rp750.000,25 (Indonesian separators)."""
-    text = f"{amount:,.2f}".removesuffix(".00") if amount % 1 else f"{int(amount):,}"
-    return "Rp" + text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
 def _dict(value: Any) -> dict[Any, Any]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumbung.db import Base
-
-ID = BigInteger().with_variant(Integer, "sqlite")
+from lumbung.db import ID, Base
 
 
 class Release(Base):

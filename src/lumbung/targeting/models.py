@@ -11,16 +11,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Integer,
     SmallInteger,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumbung.db import Base
-
-ID = BigInteger().with_variant(Integer, "sqlite")
+from lumbung.db import ID, Base
 
 
 class PmtModelRecord(Base):

@@ -15,10 +15,10 @@ from lumbung import bulk
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
-from lumbung.auth.service import authorize
+from lumbung.auth.service import authorize, require_national
 from lumbung.db import utcnow
 from lumbung.engine.backend import EngineName, open_engine
-from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file, verify_release
 from lumbung.targeting.features import household_features, read_release
@@ -123,11 +123,7 @@ def score_release(
 ) -> ScoringResult:
     """Score every household of a release and rank it into desil within its regency."""
     authorize(actor, Action.SCORE)
-    if actor.region_code is not None:  # desil are ranks within every regency of a release
-        raise PermissionDenied(
-            f"{actor.username} berwenang untuk wilayah {actor.region_code}; skor PMT sebuah "
-            "rilis hanya oleh pengguna nasional."
-        )
+    require_national(actor, "skor PMT sebuah rilis")  # desil rank every regency
     release = get_release(session, release_label)
     record = register_model(session, model)
     existing = session.execute(

@@ -79,7 +79,7 @@ def upgrade() -> None:
         ),
         sa.Column("reference_date", sa.Date(), nullable=False),
         sa.Column("engine", sa.String(length=16), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=24), nullable=False),
         sa.Column("beneficiaries", sa.BigInteger(), nullable=False),
         sa.Column("total_idr", sa.BigInteger(), nullable=False),
         sa.Column("summary", sa.JSON(), nullable=False),
@@ -123,7 +123,7 @@ def upgrade() -> None:
         sa.Column("program_code", sa.String(length=32), nullable=False),
         sa.Column("beneficiary_id", sa.BigInteger(), nullable=False),
         sa.Column("household_id", sa.BigInteger(), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=24), nullable=False),
         sa.Column(
             "since_cycle_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
