@@ -259,7 +259,7 @@ def score(
     actor: str = "determiner",
     engine_name: str = "duckdb",
 ) -> ScoringResult:
-    from lumbung.engine.backend import EngineName
+    from lumbung.engine.names import EngineName
 
     with session_scope(engine) as session:
         return score_release(

@@ -27,7 +27,8 @@ from lumbung.cycles.explain import explain
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement
 from lumbung.cycles.service import CycleResult, approve_cycle, run_cycle
 from lumbung.db import session_scope
-from lumbung.engine.backend import Engine, EngineName, open_engine
+from lumbung.engine.backend import Engine, open_engine
+from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, PermissionDenied
 from lumbung.programs.definition import (
     ProgramDefinition,

@@ -26,7 +26,8 @@ from lumbung.cycles import compute
 from lumbung.cycles.models import Cycle, Entitlement
 from lumbung.cycles.service import CycleResult, run_cycle
 from lumbung.db import create_engine, session_scope
-from lumbung.engine.backend import Engine, EngineName, open_engine
+from lumbung.engine.backend import Engine, open_engine
+from lumbung.engine.names import EngineName
 from lumbung.programs.definition import ProgramDefinition, load_shipped_programs, parse_program
 from lumbung.synth import generate
 from lumbung.targeting.features import household_features, member_features, read_release

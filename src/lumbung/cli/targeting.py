@@ -19,11 +19,11 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.engine.backend import EngineName
+from lumbung.engine.names import EngineName
 from lumbung.errors import ValidationFailed
-from lumbung.targeting.fit import fit_model
 from lumbung.targeting.pmt import check_name, default_model_path, load_model, save_model
-from lumbung.targeting.service import score_release
+
+# The engines (Ibis, DuckDB, Spark) load inside the commands that compute, not for every command.
 
 pmt_app = typer.Typer(
     help="PMT: peringkat kesejahteraan dan desil per kabupaten/kota.", no_args_is_help=True
@@ -55,6 +55,8 @@ def pmt_fit(
         raise ValidationFailed(f"--out {out_path}: berkas model harus .yaml, .yml atau .json.")
     if not out_path.parent.is_dir():
         raise ValidationFailed(f"--out {out_path}: folder {out_path.parent} tidak ada.")
+    from lumbung.targeting.fit import fit_model
+
     report = fit_model(
         survey, name=name, version=version, as_of=reference, area=None if area == "none" else area
     )
@@ -101,6 +103,8 @@ def pmt_score(
     as_json: bool = JsonOption,
 ) -> None:
     """Score every household of a release and rank it into desil within its regency."""
+    from lumbung.targeting.service import score_release
+
     pmt = load_model(model or default_model_path())
     with unit_of_work() as session:
         user = acting_user(session, actor)

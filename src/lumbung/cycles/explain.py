@@ -24,7 +24,8 @@ from lumbung.auth.service import authorize
 from lumbung.cycles import compute
 from lumbung.cycles.files import cycle_folder, saved_enrollment
 from lumbung.cycles.models import Cycle, Entitlement
-from lumbung.engine.backend import EngineName, open_engine
+from lumbung.engine.backend import open_engine
+from lumbung.engine.names import EngineName
 from lumbung.errors import NotFound
 from lumbung.identity.masking import mask_id, mask_name
 from lumbung.programs.definition import ProgramDefinition

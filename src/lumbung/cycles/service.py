@@ -33,7 +33,8 @@ from lumbung.cycles.models import Cycle, Entitlement, Program
 from lumbung.cycles.programs import load_definition
 from lumbung.cycles.store import load_entitlements
 from lumbung.db import utcnow
-from lumbung.engine.backend import Engine, EngineName, open_engine
+from lumbung.engine.backend import Engine, open_engine
+from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.releases.service import sha256_file
 from lumbung.targeting.features import household_features, member_features, read_release

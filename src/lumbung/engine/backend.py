@@ -10,20 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import ibis
 import pyarrow as pa
 
+from lumbung.engine.names import EngineName
 from lumbung.errors import ValidationFailed
-
-
-class EngineName(StrEnum):
-    DUCKDB = "duckdb"
-    SPARK = "spark"
-
 
 _DUCKDB_TYPES = {
     "int8": "TINYINT",

@@ -1,23 +1,28 @@
-"""Reading the approved registry out of the operational database into DuckDB, fast.
+"""Reading the approved registry out of the operational database as Arrow, fast.
 
-Both tables are read at once, each through its own ADBC connection (Arrow straight from the
-driver, no Python objects per row; for SQLite in a child process, see sqlite_reader.py):
-households into a DuckDB table, members streamed and joined to them in DuckDB. The caller's
-transaction holds the registry still meanwhile (`bulk.lock_for_reading`), so the two
-connections see one and the same registry: what is committed.
+The registry is read in slices of at most `SLICE` families (by id range; a family's members
+come with it), so that memory stays bounded however large the registry. Within a slice the
+families and their members are read at once, each by an ADBC driver in a child process of
+its own (see arrow_reader.py: the drivers hold Python's lock while they convert rows), the
+Arrow stream coming back over a pipe. Columns with few distinct values (codes, categories)
+come dictionary-encoded, which makes sorting rows into provinces and writing them cheap.
+
+The caller's transaction holds the registry still meanwhile (`bulk.lock_for_reading`), so all
+connections and all slices see one and the same registry: what is committed.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -64,97 +69,184 @@ MEMBER_COLUMNS: dict[str, str] = {
     "province_code": "VARCHAR",
     **{c: t for c, t in MEMBER_OWN_COLUMNS.items() if c not in ("id", "household_id")},
 }
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "VARCHAR": pa.string(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+# Families per slice (with their members, about 3.5 times as many); two slices in memory at most.
+SLICE = 500_000
 # SQLite has no column types to speak of; the ADBC driver infers each column's type from the
 # first rows it sees, and fails if a NULL-only start turns into text later. A first row with
-# a value of the right kind in every column settles the types; it is dropped in DuckDB.
+# a value of the right kind in every column settles the types; it is dropped after reading.
 EMPTY_TEXT = "''"
 _SQLITE_TYPE_HINT = {"BIGINT": "0", "INTEGER": "0", "BOOLEAN": "0", "DOUBLE": "0.5"}
 
 
-def _select(table: str, columns: dict[str, str], where: str, sqlite: bool) -> str:
-    body = f"SELECT 1 AS _real, {', '.join(columns)} FROM {table} WHERE {where}"
+# Columns with few distinct values: read and written dictionary-encoded (still text in Parquet).
+CATEGORIES = frozenset(
+    {
+        "village_code",
+        "district_code",
+        "regency_code",
+        "province_code",
+        "rt",
+        "rw",
+        "status",
+        *vocab.HOUSEHOLD_ENUMS,
+        *vocab.MEMBER_ENUMS,
+    }
+)
+
+
+def arrow_schema(columns: dict[str, str]) -> pa.Schema:
+    """Arrow types of `columns`; categories as dictionaries of text."""
+    return pa.schema(
+        (c, pa.dictionary(pa.int32(), pa.string()) if c in CATEGORIES else ARROW_TYPES[t])
+        for c, t in columns.items()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One table's rows of one slice: `SELECT columns FROM table WHERE where AND key range`."""
+
+    table: str
+    columns: dict[str, str]
+    where: str
+    key: str  # the family id column, for the slice's range
+    low: int | None = None  # inclusive
+    high: int | None = None  # exclusive
+
+    def condition(self, placeholder: Callable[[int], str]) -> str:
+        """The WHERE clause; placeholder(n) marks the n-th (from 1) value of `params()`."""
+        parts = [self.where]
+        bounds = [op for op, value in ((">=", self.low), ("<", self.high)) if value is not None]
+        parts += [f"{self.key} {op} {placeholder(n)}" for n, op in enumerate(bounds, 1)]
+        return " AND ".join(parts)
+
+    def params(self) -> list[int]:
+        return [v for v in (self.low, self.high) if v is not None]
+
+
+def _sql(query: Query, sqlite: bool) -> str:
+    where = query.condition(lambda n: "?" if sqlite else f"${n}")
+    columns = ", ".join(query.columns)
     if not sqlite:
-        return body
-    hint = ", ".join(f"{_SQLITE_TYPE_HINT.get(t, EMPTY_TEXT)} AS {c}" for c, t in columns.items())
+        return f"SELECT {columns} FROM {query.table} WHERE {where}"
+    body = f"SELECT 1 AS _real, {columns} FROM {query.table} WHERE {where}"
+    hint = ", ".join(
+        f"{_SQLITE_TYPE_HINT.get(t, EMPTY_TEXT)} AS {c}" for c, t in query.columns.items()
+    )
     return f"SELECT 0 AS _real, {hint} UNION ALL {body}"
 
 
-def _typed(columns: dict[str, str]) -> str:
-    return ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
+def read_rows(url: URL, query: Query) -> pa.Table:
+    """The query's rows, typed as its columns say (categories dictionary-encoded)."""
+    sqlite = url.get_backend_name() == "sqlite"
+    request = {
+        "driver": "sqlite" if sqlite else "postgresql",
+        "uri": str(url.database)
+        if sqlite
+        else url.set(drivername="postgresql").render_as_string(hide_password=False),
+        "sql": _sql(query, sqlite),
+        "params": query.params(),
+        "dictionary": [c for c in query.columns if c in CATEGORIES],
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lumbung.releases.arrow_reader"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(json.dumps(request).encode())
+    process.stdin.close()
+    try:
+        rows = pa.ipc.open_stream(process.stdout).read_all()
+    finally:
+        process.stdout.close()
+        error = process.stderr.read().decode() if process.stderr else ""
+        status = process.wait()
+    if status != 0:
+        where = url.database if sqlite else url.render_as_string(hide_password=True)
+        raise RuntimeError(f"reading {query.table} from {where} failed: {error[-2000:]}")
+    # One array per column: the provinces are gathered from it 38 times.
+    return rows.cast(arrow_schema(query.columns)).unify_dictionaries().combine_chunks()
 
 
-@contextmanager
-def _arrow_rows(url: URL, sql: str) -> Iterator[Any]:
-    """A RecordBatchReader over the query's rows, straight from the driver (ADBC)."""
-    if url.get_backend_name() == "sqlite":
-        process = subprocess.Popen(  # noqa: S603 - our own module, no shell
-            [sys.executable, "-m", "lumbung.releases.sqlite_reader", str(url.database)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert process.stdin is not None
-        assert process.stdout is not None
-        process.stdin.write(sql.encode())
-        process.stdin.close()
-        try:
-            yield pa.ipc.open_stream(process.stdout)
-        finally:
-            process.stdout.close()
-            error = process.stderr.read().decode() if process.stderr else ""
-            if process.wait() != 0:
-                raise RuntimeError(f"reading {url.database} failed: {error[-2000:]}")
-        return
-    import adbc_driver_postgresql.dbapi
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """One slice of the registry, its two tables being read meanwhile."""
 
-    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc_driver_postgresql.dbapi.connect(uri) as source, source.cursor() as cursor:
-        cursor.execute(sql)
-        yield cursor.fetch_record_batch()
+    _households: Future[pa.Table]
+    _members: Future[pa.Table]
+
+    def households(self) -> pa.Table:
+        """HOUSEHOLD_COLUMNS (waits for the families, not for their members)."""
+        return self._households.result()
+
+    def members(self) -> pa.Table:
+        """MEMBER_COLUMNS: each member with its family's KK and province."""
+        return _with_family(self._members.result(), self.households())
 
 
-def load_snapshot(session: Session, con: duckdb.DuckDBPyConnection) -> None:
-    """DuckDB table `households` and view `members`: the approved registry, typed."""
+def _bounds(session: Session) -> list[tuple[int | None, int | None]]:
+    """Family id ranges of at most about `SLICE` approved families each."""
+    count, low, high = session.execute(
+        text("SELECT count(*), min(id), max(id) FROM household WHERE status = 'approved'")
+    ).one()
+    if not count or count <= SLICE:
+        return [(None, None)]
+    n = -(-int(count) // SLICE)
+    width = -(-(int(high) - int(low) + 1) // n)
+    edges = [int(low) + i * width for i in range(1, n)]
+    return list(zip([None, *edges], [*edges, None], strict=True))
+
+
+def _with_family(members: pa.Table, households: pa.Table) -> pa.Table:
+    """Members of the slice's families, with the family's KK and province (others dropped:
+    a member of a family that is not approved is not in the release)."""
+    at = pc.index_in(members.column("household_id"), value_set=households.column("id"))
+    if at.null_count:
+        keep = pc.is_valid(at)
+        members, at = members.filter(keep), at.filter(keep)
+    family = households.select(["kk_number", "province_code"]).take(at)
+    columns = {
+        **{c: members.column(c) for c in members.column_names},
+        **{c: family.column(c) for c in family.column_names},
+    }
+    return pa.table([columns[c] for c in MEMBER_COLUMNS], schema=arrow_schema(MEMBER_COLUMNS))
+
+
+def approved_registry(session: Session) -> Iterator[Slice]:
+    """The approved families and their active members, slice by slice in family id order.
+
+    The next slice is already being read while the caller writes this one (so at most two
+    slices are in memory)."""
     bulk.lock_for_reading(session, ("household", "member"))
     url = session.get_bind().engine.url
-    sqlite = url.get_backend_name() == "sqlite"
-    jobs = (
-        (
-            "households",
-            HOUSEHOLD_COLUMNS,
-            _select("household", HOUSEHOLD_COLUMNS, "status = 'approved'", sqlite),
-        ),
-        (
-            "member_rows",
-            MEMBER_OWN_COLUMNS,
-            _select("member", MEMBER_OWN_COLUMNS, "status = 'active'", sqlite),
-        ),
-    )
-    failures: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="release-read") as readers:
 
-    def read(name: str, columns: dict[str, str], sql: str) -> None:
-        try:
-            with _arrow_rows(url, sql) as rows:
-                duck = con.cursor()
-                duck.register("incoming", rows)
-                duck.execute(
-                    f"CREATE TABLE {name} AS SELECT {_typed(columns)} FROM incoming WHERE _real = 1"
-                )
-                duck.close()
-        except BaseException as exc:  # re-raised on the calling thread
-            failures.append(exc)
+        def start(low: int | None, high: int | None) -> Slice:
+            households = Query(
+                "household", HOUSEHOLD_COLUMNS, "status = 'approved'", "id", low, high
+            )
+            members = Query(
+                "member", MEMBER_OWN_COLUMNS, "status = 'active'", "household_id", low, high
+            )
+            return Slice(
+                readers.submit(read_rows, url, households), readers.submit(read_rows, url, members)
+            )
 
-    threads = [threading.Thread(target=read, args=job, name=f"release-{job[0]}") for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    member_columns = ", ".join(
-        f"h.{c}" if c in ("kk_number", "province_code") else f"m.{c}" for c in MEMBER_COLUMNS
-    )
-    con.execute(
-        f"CREATE VIEW members AS SELECT {member_columns} "
-        "FROM member_rows m JOIN households h ON h.id = m.household_id"
-    )
+        bounds = _bounds(session)
+        ahead = start(*bounds[0])
+        for following in bounds[1:]:
+            current, ahead = ahead, start(*following)
+            yield current
+        yield ahead

@@ -20,15 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import lumbung
-from lumbung import bulk
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
-from lumbung.releases.export import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, load_snapshot
+from lumbung.releases.export import (
+    HOUSEHOLD_COLUMNS,
+    MEMBER_COLUMNS,
+    approved_registry,
+    arrow_schema,
+)
 from lumbung.releases.models import Release
+from lumbung.releases.partitioned import ProvinceFiles, files_written, workers
 
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MANIFEST = "manifest.json"
@@ -132,46 +137,26 @@ def create_release(
 
 
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    con = bulk.duck_connect(staging / "spill")
-    try:
-        load_snapshot(session, con)
-        for table in ("households", "members"):
-            con.execute(
-                f"COPY (SELECT * FROM {table} ORDER BY province_code, id) TO "
-                f"{bulk.sql_path(staging / table)} (FORMAT parquet, PARTITION_BY (province_code), "
-                "COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-            )
-        by_province = dict(
-            con.execute(
-                "SELECT province_code, count(*) FROM households GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-        )
-        counts = {
-            "households": bulk.duck_count(con, "SELECT count(*) FROM households"),
-            "members": bulk.duck_count(con, "SELECT count(*) FROM members"),
-            "by_province": by_province,
-        }
-        rows = (
-            dict(
-                con.execute(
-                    "SELECT file_name, num_rows FROM parquet_file_metadata($g)",
-                    {"g": str(staging / "*" / "*" / "*.parquet")},
-                ).fetchall()
-            )
-            if counts["households"]
-            else {}
-        )
-    finally:
-        con.close()
-        shutil.rmtree(staging / "spill", ignore_errors=True)
+    households = ProvinceFiles(staging / "households", arrow_schema(HOUSEHOLD_COLUMNS))
+    members = ProvinceFiles(staging / "members", arrow_schema(MEMBER_COLUMNS))
+    with households, members, workers() as pool:
+        for part in approved_registry(session):
+            households.append(part.households(), pool)  # while the members are still read
+            members.append(part.members(), pool)
+    rows = files_written((households, members))
+    counts = {
+        "households": sum(households.rows.values()),
+        "members": sum(members.rows.values()),
+        "by_province": dict(sorted(households.rows.items())),
+    }
     files = [
         {
             "path": str(p.relative_to(staging)),
-            "rows": int(rows.get(str(p), 0)),
+            "rows": rows[p],
             "bytes": p.stat().st_size,
             "sha256": sha256_file(p),
         }
-        for p in sorted(staging.rglob("*.parquet"))
+        for p in sorted(rows)
     ]
     return counts, files
 

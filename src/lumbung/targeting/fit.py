@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from lumbung.engine.backend import EngineName, open_engine
+from lumbung.engine.backend import open_engine
+from lumbung.engine.names import EngineName
 from lumbung.errors import ValidationFailed
 from lumbung.registry import vocab
 from lumbung.targeting.features import ReleaseTables, household_features

@@ -17,7 +17,8 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
 from lumbung.db import utcnow
-from lumbung.engine.backend import EngineName, open_engine
+from lumbung.engine.backend import open_engine
+from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file, verify_release
