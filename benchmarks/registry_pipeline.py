@@ -141,7 +141,9 @@ def bench_backend(
     )
     result.update(
         release_s=round(s_release, 2),
-        release_hh_per_s=round(n / s_release),
+        # Everything approved by then: the N families and the later batch.
+        release_households=(released := json.loads(out)["households"]),
+        release_hh_per_s=round(released / s_release),
         release_peak_mb=rss_release,
     )
     s_check, _, _ = run(lumbung("release", "verify", "bench"), env)
@@ -227,6 +229,7 @@ def main() -> None:
             )
         print(
             f"release   {b['release_hh_per_s']:>10,} hh/s   peak {b['release_peak_mb']:>5} MB   "
+            f"({b['release_households']:,} families) "
             f"{b['backend']:<10} ratio to target {b['release_hh_per_s'] / TARGETS['release']:.2f}×"
         )
     peak = max(
