@@ -115,10 +115,15 @@ def insert_from_duckdb(
     table: str,
     columns: Sequence[str],
     scratch: Path,
+    *,
+    freeze: bool = False,
 ) -> int:
-    """Insert the result of a DuckDB query into `table`; return the number of rows."""
+    """Insert the result of a DuckDB query into `table`; return the number of rows.
+
+    `freeze`: `table` was created in this transaction, so PostgreSQL may write the rows as
+    already visible to all (COPY … FREEZE), sparing a later pass of vacuum over them."""
     if is_postgres(session):
-        return _copy_through_pipe(session, con, query, table, columns, scratch)
+        return _copy_through_pipe(session, con, query, table, columns, scratch, freeze)
     # SQLite's default page cache (2 MB) makes every index update a disk read.
     session.execute(text(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"))
     result = con.execute(query)
@@ -140,6 +145,7 @@ def _copy_through_pipe(
     table: str,
     columns: Sequence[str],
     scratch: Path,
+    freeze: bool = False,
 ) -> int:
     """COPY the query's rows into PostgreSQL while DuckDB is still producing them.
 
@@ -167,7 +173,8 @@ def _copy_through_pipe(
         try:
             with cursor:
                 with cursor.copy(
-                    f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+                    f"COPY {table} ({', '.join(columns)}) FROM STDIN "
+                    f"(FORMAT csv{', FREEZE' if freeze else ''})"
                 ) as copy:
                     while block := pipe.read(BLOCK):
                         copy.write(block)

@@ -62,13 +62,21 @@ class Cycle(Base):
 
 
 class Entitlement(Base):
-    """What one beneficiary is owed in one cycle (integer rupiah, with its components)."""
+    """What one beneficiary is owed in one cycle (integer rupiah, with its components).
+
+    On PostgreSQL the table is partitioned by cycle (`entitlement_p<cycle id>`): a cycle is
+    loaded into a table of its own without indexes or per-row foreign-key checks, indexed and
+    checked once, then attached, and a replaced draft is emptied at once (partitions.py).
+    Hence the key (id, cycle_id): a partitioned table's keys include the partition column."""
 
     __tablename__ = "entitlement"
-    __table_args__ = (UniqueConstraint("cycle_id", "beneficiary_id"),)
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "beneficiary_id"),
+        {"postgresql_partition_by": "LIST (cycle_id)"},
+    )
 
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=False)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(BigInteger)  # household or member id by unit
     household_id: Mapped[int] = mapped_column(BigInteger)
     member_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from lumbung import partitions
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
@@ -29,7 +30,7 @@ from lumbung.cycles.files import (
     new_run_folder,
     save_enrollment,
 )
-from lumbung.cycles.models import Cycle, Entitlement, Program
+from lumbung.cycles.models import Cycle, Program
 from lumbung.cycles.programs import load_definition
 from lumbung.cycles.store import load_entitlements
 from lumbung.db import utcnow
@@ -196,7 +197,7 @@ def run_cycle(
         raise
     # Nothing in the database changed until here; from here on, one transaction.
     if existing is not None:
-        session.execute(delete(Entitlement).where(Entitlement.cycle_id == existing.id))
+        partitions.empty(session, "entitlement", existing.id)
         session.delete(existing)
         session.flush()
     _register_program(session, loaded)
@@ -244,6 +245,8 @@ def run_cycle(
             "replaced_draft": existing is not None,
         },
     )
+    if existing is not None:
+        partitions.drop(session, "entitlement", existing.id)
     return _result(cycle, release.label)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lumbung import bulk
+from lumbung import bulk, partitions
 from lumbung.cycles import compute
 from lumbung.cycles.enrollment import movement
 from lumbung.cycles.models import Cycle
@@ -48,11 +48,7 @@ def load_entitlements(
         count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
         bulk.lock_for_writing(session, ("entitlement",))  # our id range is ours alone
         first_id = bulk.reserve_ids(session, "entitlement", count) if count else 0
-        breakdown = (
-            "to_json(map_from_entries(list_filter(["
-            + ", ".join(_entries(parts))
-            + "], lambda e: e.v.persons > 0)))"
-        )
+        breakdown = _breakdown_json(parts)
         query = (
             f"SELECT {first_id} + file_row_number AS id, "
             f"{int(cycle.id)} AS cycle_id, beneficiary_id, household_id, member_id, kk_number, "
@@ -61,9 +57,18 @@ def load_entitlements(
             # The file's own row numbers (one file, 0…n−1): ids without a sort of n rows.
             f"FROM read_parquet({bulk.sql_path(parquet)}, file_row_number = true)"
         )
+        partition = partitions.new_partition(session, "entitlement", cycle.id)
         loaded = bulk.insert_from_duckdb(
-            session, con, query, "entitlement", ENTITLEMENT_COLUMNS, scratch
+            session,
+            con,
+            query,
+            partition or "entitlement",
+            ENTITLEMENT_COLUMNS,
+            scratch,
+            freeze=partition is not None,
         )
+        if partition is not None:
+            partitions.attach(session, "entitlement", cycle.id)
         totals = con.execute(
             "SELECT count(*), COALESCE(sum(amount_idr), 0)::BIGINT, "
             + ", ".join(
@@ -90,14 +95,19 @@ def load_entitlements(
     }
 
 
-def _entries(parts: list[compute.Component]) -> list[str]:
-    entries = []
+def _breakdown_json(parts: list[compute.Component]) -> str:
+    """SQL for the row's breakdown as compact JSON, `{"NAME": {"persons": n, "amount_idr": n},
+    …}` with the components that counted anyone, in the program's order. Written out as text
+    (names are identifiers, values integers): half the time of building a map and rendering it
+    to JSON, which on a national cycle's 95 M rows counts."""
+    fragments = []
     for part in parts:
         persons, amount = compute.component_columns(part.name)
-        entries.append(
-            f"{{'k': '{_safe(part.name)}', 'v': {{'persons': {persons}, 'amount_idr': {amount}}}}}"
+        fragments.append(
+            f'CASE WHEN {persons} > 0 THEN \'"{_safe(part.name)}":{{"persons":\' || '
+            f"{persons} || ',\"amount_idr\":' || {amount} || '}}' END"
         )
-    return entries
+    return "'{' || concat_ws(',', " + ", ".join(fragments) + ") || '}'"
 
 
 def _safe(word: str) -> str:

@@ -55,6 +55,8 @@ class PmtScore(Base):
     """A household's predicted log consumption and desil in its regency, for one scoring."""
 
     __tablename__ = "pmt_score"
+    # On PostgreSQL one partition per scoring, loaded bare and attached (partitions.py).
+    __table_args__ = ({"postgresql_partition_by": "LIST (scoring_id)"},)
 
     scoring_id: Mapped[int] = mapped_column(ForeignKey("pmt_scoring.id"), primary_key=True)
     household_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

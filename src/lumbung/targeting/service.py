@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lumbung import bulk
+from lumbung import bulk, partitions
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
@@ -181,7 +181,19 @@ def _load_scores(session: Session, scoring: Scoring, scores: Path, data_dir: Pat
         )
         scratch = data_dir / "tmp"
         scratch.mkdir(parents=True, exist_ok=True)
-        return bulk.insert_from_duckdb(session, con, query, "pmt_score", SCORE_COLUMNS, scratch)
+        partition = partitions.new_partition(session, "pmt_score", scoring.id)
+        loaded = bulk.insert_from_duckdb(
+            session,
+            con,
+            query,
+            partition or "pmt_score",
+            SCORE_COLUMNS,
+            scratch,
+            freeze=partition is not None,
+        )
+        if partition is not None:
+            partitions.attach(session, "pmt_score", scoring.id)
+        return loaded
     finally:
         con.close()
 
