@@ -80,9 +80,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         ]
         # The partitions of earlier tests' cycles and scorings go (the ids start again).
         for name in tables:
-            if PARTITION_NAME.fullmatch(name) and not name.endswith("_default"):
+            if PARTITION_NAME.fullmatch(name):
                 conn.execute(text(f"DROP TABLE {name}"))
-        tables = [t for t in tables if not PARTITION_NAME.fullmatch(t) or t.endswith("_default")]
+        tables = [t for t in tables if not PARTITION_NAME.fullmatch(t)]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     yield engine
 

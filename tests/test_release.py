@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from conftest import user
 from factories import OTHER_VILLAGE, family, kk, write_batch
@@ -424,3 +424,14 @@ def test_an_empty_registry_gives_an_empty_release_that_verifies(
     manifest = json.loads((releases / LABEL / "manifest.json").read_text())
     assert (manifest["files"], manifest["by_province"]) == ([], {})
     assert check(engine, releases).ok
+
+
+def test_a_reader_that_fails_says_why(tmp_path: Path) -> None:
+    """The child process reading a table reports the database's own error, not a broken
+    Arrow stream, and is not left behind."""
+    empty_database = make_url(f"sqlite:///{tmp_path / 'empty.db'}")
+    running: set[Any] = set()
+    query = export.Query("household", export.HOUSEHOLD_COLUMNS, "status = 'approved'", "id")
+    with pytest.raises(RuntimeError, match="no such table: household"):
+        export.read_rows(empty_database, query, running)
+    assert not running

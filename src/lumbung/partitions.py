@@ -1,29 +1,42 @@
 """Tables partitioned by the run that wrote them (PostgreSQL): `entitlement` by cycle,
 `pmt_score` by scoring.
 
-Loading: a run's rows go into a new table `<table>_p<run id>` created in the same
-transaction (COPY … FREEZE: no index, no foreign-key trigger, and no later vacuum to mark the
-rows visible), which then gets its check constraint and is attached. Attaching builds the
-partition's indexes in one sort each and checks its foreign keys with one join each: 3.2 M
-entitlements took 6.6 s so, where the shared table took 18.8 s (a trigger per row, two index
-insertions per row). Emptying a replaced run is a TRUNCATE of its partition instead of a
-DELETE of its rows; rows that belong to no partition go to `<table>_default`.
+Loading: a run's rows go into a new table `<table>_p<run id>` created in the same transaction
+(COPY … FREEZE: no index, no foreign-key trigger, and no later vacuum to mark the rows
+visible). Attaching it, last thing before commit, adds a check constraint (so that attaching
+needs no scan), builds the partition's indexes by one sort each and checks its foreign key by
+one join: 3.2 M entitlements took 6.6 s so, where the shared table took 18.8 s (a trigger per
+row, two index insertions per row). There is no default partition: a row of no run's
+partition is an error, and attaching never has to scan or lock one.
 
-SQLite has no partitions: there the rows go into the one table, and a run's rows are deleted.
+Locks: the caller takes `bulk.lock_for_writing` on the partitioned table *before* it inserts
+the run's own row (cycle, scoring). Attaching copies the foreign key onto the partition,
+which locks the referenced table (SHARE ROW EXCLUSIVE) until commit; two runs that had each
+inserted their row before waiting for the other would deadlock. Emptying a replaced run is a
+TRUNCATE of its partition (the other runs stay readable); dropping the emptied partition locks
+the whole table, so it comes last, just before commit.
+
+The database role needs to own these tables and may create tables in the schema.
+
+SQLite has no partitions: there a run's rows go into the one table and are deleted from it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from pathlib import Path
 
+import duckdb
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from lumbung import bulk
 from lumbung.db import is_postgres
 
 PARTITIONED = {"entitlement": "cycle_id", "pmt_score": "scoring_id"}
-# For Alembic: partitions are data, not schema.
-PARTITION_NAME = re.compile(rf"({'|'.join(PARTITIONED)})_(p[0-9]+|default)")
+# For Alembic and the tests: partitions are data, not schema.
+PARTITION_NAME = re.compile(rf"({'|'.join(PARTITIONED)})_p[0-9]+")
 
 
 def partition_name(table: str, run_id: int) -> str:
@@ -32,45 +45,48 @@ def partition_name(table: str, run_id: int) -> str:
     return f"{table}_p{int(run_id)}"
 
 
-def _exists(session: Session, name: str) -> bool:
-    found = session.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar_one()
-    return found is not None
-
-
-def new_partition(session: Session, table: str, run_id: int) -> str | None:
-    """A fresh, bare table for a new run's rows (PostgreSQL), or None: load into `table`."""
+def load(
+    session: Session,
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    table: str,
+    run_id: int,
+    columns: Sequence[str],
+    scratch: Path,
+) -> int:
+    """Insert the run's rows (a DuckDB query); on PostgreSQL into its new partition, which
+    `attach` then makes part of `table`. Returns the number of rows."""
     if not is_postgres(session):
-        return None
+        return bulk.insert_from_duckdb(session, con, query, table, columns, scratch)
     name = partition_name(table, run_id)
-    # Run ids are never reused, except after TRUNCATE … RESTART IDENTITY (tests): a table of
-    # that name is then a leftover that belongs to no run.
-    session.execute(text(f"DROP TABLE IF EXISTS {name}"))
     session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
-    return name
+    return bulk.insert_from_duckdb(session, con, query, name, columns, scratch, freeze=True)
 
 
 def attach(session: Session, table: str, run_id: int) -> None:
-    """Index the loaded partition, check its foreign keys, make it part of `table`."""
+    """Make the loaded partition part of `table`: checked, indexed (PostgreSQL)."""
+    if not is_postgres(session):
+        return
     name, column, run = partition_name(table, run_id), PARTITIONED[table], int(run_id)
     session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-    # With a valid check constraint in place, attaching needs no scan to prove the rows belong.
     session.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_run CHECK ({column} = {run})"))
     session.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ({run})"))
     session.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {name}_run"))
 
 
 def empty(session: Session, table: str, run_id: int) -> None:
-    """Remove a run's rows (its partition stays until `drop`)."""
+    """Remove a run's rows; on PostgreSQL its partition stays, empty, until `drop`."""
+    if not is_postgres(session):
+        session.execute(
+            text(f"DELETE FROM {table} WHERE {PARTITIONED[table]} = :run"), {"run": int(run_id)}
+        )
+        return
     name = partition_name(table, run_id)
-    if is_postgres(session) and _exists(session, name):
-        session.execute(text(f"TRUNCATE {name}"))  # locks this partition only
-    session.execute(
-        text(f"DELETE FROM {table} WHERE {PARTITIONED[table]} = :run"), {"run": int(run_id)}
-    )
+    if session.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar_one():
+        session.execute(text(f"TRUNCATE {name}"))
 
 
 def drop(session: Session, table: str, run_id: int) -> None:
-    """Remove an emptied run's partition: last in the transaction, since taking a partition
-    away locks the whole table until commit."""
+    """Remove an emptied run's partition (PostgreSQL): last before commit."""
     if is_postgres(session):
         session.execute(text(f"DROP TABLE IF EXISTS {partition_name(table, run_id)}"))

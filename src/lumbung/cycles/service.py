@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lumbung import partitions
+from lumbung import bulk, partitions
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
@@ -195,7 +195,9 @@ def run_cycle(
     except BaseException:
         shutil.rmtree(run.staging, ignore_errors=True)
         raise
-    # Nothing in the database changed until here; from here on, one transaction.
+    # Nothing in the database changed until here; from here on, one transaction. One cycle
+    # run writes at a time, and it waits here, before it inserts its cycle (partitions.py).
+    bulk.lock_for_writing(session, ("entitlement",))
     if existing is not None:
         partitions.empty(session, "entitlement", existing.id)
         session.delete(existing)
@@ -245,6 +247,7 @@ def run_cycle(
             "replaced_draft": existing is not None,
         },
     )
+    partitions.attach(session, "entitlement", cycle.id)
     if existing is not None:
         partitions.drop(session, "entitlement", existing.id)
     return _result(cycle, release.label)

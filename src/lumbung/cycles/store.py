@@ -46,7 +46,7 @@ def load_entitlements(
     try:
         source = f"read_parquet({bulk.sql_path(parquet)})"
         count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
-        bulk.lock_for_writing(session, ("entitlement",))  # our id range is ours alone
+        bulk.lock_for_writing(session, ("entitlement",))  # (run_cycle took it already)
         first_id = bulk.reserve_ids(session, "entitlement", count) if count else 0
         breakdown = _breakdown_json(parts)
         query = (
@@ -57,18 +57,10 @@ def load_entitlements(
             # The file's own row numbers (one file, 0…n−1): ids without a sort of n rows.
             f"FROM read_parquet({bulk.sql_path(parquet)}, file_row_number = true)"
         )
-        partition = partitions.new_partition(session, "entitlement", cycle.id)
-        loaded = bulk.insert_from_duckdb(
-            session,
-            con,
-            query,
-            partition or "entitlement",
-            ENTITLEMENT_COLUMNS,
-            scratch,
-            freeze=partition is not None,
+        # On PostgreSQL into the cycle's own partition, attached by the caller at the end.
+        loaded = partitions.load(
+            session, con, query, "entitlement", cycle.id, ENTITLEMENT_COLUMNS, scratch
         )
-        if partition is not None:
-            partitions.attach(session, "entitlement", cycle.id)
         totals = con.execute(
             "SELECT count(*), COALESCE(sum(amount_idr), 0)::BIGINT, "
             + ", ".join(

@@ -3,10 +3,9 @@
     python -m lumbung.releases.arrow_reader < request.json
 
 The request comes as JSON on stdin (never on the command line, where a password would show):
-`{"driver": "sqlite" | "postgresql", "uri": …, "sql": "SELECT … ?", "params": [value, …],
-"dictionary": [column, …]}`. The columns named in `dictionary` (few distinct values: codes and
-categories) are sent dictionary-encoded, which makes sorting them into provinces and writing
-them to Parquet cheap.
+`{"driver": "sqlite" | "postgresql", "uri": …, "sql": "SELECT …", "dictionary": [column, …]}`.
+The columns named in `dictionary` (few distinct values: codes and categories) are sent
+dictionary-encoded, which makes sorting them into provinces and writing them cheap.
 
 The ADBC drivers turn rows into Arrow in C, several times faster than Python objects per row,
 but they hold Python's lock while they do: in a process of their own, the two tables of a
@@ -43,7 +42,7 @@ def main() -> None:
             cursor.execute("PRAGMA busy_timeout = 60000")
             # Batches of 64 Ki rows, not 1 Ki: each batch carries its own dictionaries.
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
-        cursor.execute(request["sql"], request["params"] or None)
+        cursor.execute(request["sql"])
         reader = cursor.fetch_record_batch()
         fields = [f for f in reader.schema if f.name != "_real"]
         schema = pa.schema(

@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -122,31 +124,35 @@ class Query:
     low: int | None = None  # inclusive
     high: int | None = None  # exclusive
 
-    def condition(self, placeholder: Callable[[int], str]) -> str:
-        """The WHERE clause; placeholder(n) marks the n-th (from 1) value of `params()`."""
+    def condition(self) -> str:
+        """The WHERE clause. The bounds are written in as numbers (ids out of the database,
+        made integers here): with bound parameters, the PostgreSQL driver would not stream the
+        rows through COPY but hold the whole result in memory first."""
         parts = [self.where]
-        bounds = [op for op, value in ((">=", self.low), ("<", self.high)) if value is not None]
-        parts += [f"{self.key} {op} {placeholder(n)}" for n, op in enumerate(bounds, 1)]
+        if self.low is not None:
+            parts.append(f"{self.key} >= {int(self.low)}")
+        if self.high is not None:
+            parts.append(f"{self.key} < {int(self.high)}")
         return " AND ".join(parts)
-
-    def params(self) -> list[int]:
-        return [v for v in (self.low, self.high) if v is not None]
 
 
 def _sql(query: Query, sqlite: bool) -> str:
-    where = query.condition(lambda n: "?" if sqlite else f"${n}")
     columns = ", ".join(query.columns)
     if not sqlite:
-        return f"SELECT {columns} FROM {query.table} WHERE {where}"
-    body = f"SELECT 1 AS _real, {columns} FROM {query.table} WHERE {where}"
+        return f"SELECT {columns} FROM {query.table} WHERE {query.condition()}"
+    body = f"SELECT 1 AS _real, {columns} FROM {query.table} WHERE {query.condition()}"
     hint = ", ".join(
         f"{_SQLITE_TYPE_HINT.get(t, EMPTY_TEXT)} AS {c}" for c, t in query.columns.items()
     )
     return f"SELECT 0 AS _real, {hint} UNION ALL {body}"
 
 
-def read_rows(url: URL, query: Query) -> pa.Table:
-    """The query's rows, typed as its columns say (categories dictionary-encoded)."""
+Readers = set[subprocess.Popen[bytes]]
+
+
+def read_rows(url: URL, query: Query, running: Readers | None = None) -> pa.Table:
+    """The query's rows, typed as its columns say (categories dictionary-encoded). The child
+    process is in `running` while it reads (so that an abandoned release can stop it)."""
     sqlite = url.get_backend_name() == "sqlite"
     request = {
         "driver": "sqlite" if sqlite else "postgresql",
@@ -154,28 +160,40 @@ def read_rows(url: URL, query: Query) -> pa.Table:
         if sqlite
         else url.set(drivername="postgresql").render_as_string(hide_password=False),
         "sql": _sql(query, sqlite),
-        "params": query.params(),
         "dictionary": [c for c in query.columns if c in CATEGORIES],
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lumbung.releases.arrow_reader"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stdin is not None
-    assert process.stdout is not None
-    process.stdin.write(json.dumps(request).encode())
-    process.stdin.close()
-    try:
-        rows = pa.ipc.open_stream(process.stdout).read_all()
-    finally:
-        process.stdout.close()
-        error = process.stderr.read().decode() if process.stderr else ""
-        status = process.wait()
-    if status != 0:
-        where = url.database if sqlite else url.render_as_string(hide_password=True)
-        raise RuntimeError(f"reading {query.table} from {where} failed: {error[-2000:]}")
+    running = set() if running is None else running
+    with (
+        tempfile.TemporaryFile() as errors,  # a file: a pipe left unread could fill and block
+        subprocess.Popen(
+            [sys.executable, "-m", "lumbung.releases.arrow_reader"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        ) as process,
+    ):
+        running.add(process)
+        try:
+            assert process.stdin is not None
+            assert process.stdout is not None
+            process.stdin.write(json.dumps(request).encode())
+            process.stdin.close()
+            rows = pa.ipc.open_stream(process.stdout).read_all()
+            status = process.wait()
+        except BaseException as exc:
+            process.kill()
+            process.wait()
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace")[-2000:]
+            if detail:
+                raise RuntimeError(f"reading {query.table} failed: {detail}") from exc
+            raise
+        finally:
+            running.discard(process)
+        if status != 0:
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"reading {query.table} failed: {detail}")
     # One array per column: the provinces are gathered from it 38 times.
     return rows.cast(arrow_schema(query.columns)).unify_dictionaries().combine_chunks()
 
@@ -197,15 +215,21 @@ class Slice:
 
 
 def _bounds(session: Session) -> list[tuple[int | None, int | None]]:
-    """Family id ranges of at most about `SLICE` approved families each."""
-    count, low, high = session.execute(
-        text("SELECT count(*), min(id), max(id) FROM household WHERE status = 'approved'")
-    ).one()
-    if not count or count <= SLICE:
+    """Family id ranges of at most `SLICE` families each (counting every family, approved or
+    not: the members read for a range are those of all its families)."""
+    count = session.execute(text("SELECT count(*) FROM household")).scalar_one()
+    if count <= SLICE:
         return [(None, None)]
-    n = -(-int(count) // SLICE)
-    width = -(-(int(high) - int(low) + 1) // n)
-    edges = [int(low) + i * width for i in range(1, n)]
+    edges = [
+        int(edge)
+        for edge in session.execute(
+            text(
+                "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n "
+                "FROM household) AS numbered WHERE n % :slice = 1 AND n > 1 ORDER BY id"
+            ),
+            {"slice": SLICE},
+        ).scalars()
+    ]
     return list(zip([None, *edges], [*edges, None], strict=True))
 
 
@@ -224,15 +248,17 @@ def _with_family(members: pa.Table, households: pa.Table) -> pa.Table:
     return pa.table([columns[c] for c in MEMBER_COLUMNS], schema=arrow_schema(MEMBER_COLUMNS))
 
 
-def approved_registry(session: Session) -> Iterator[Slice]:
+@contextmanager
+def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
     """The approved families and their active members, slice by slice in family id order.
 
     The next slice is already being read while the caller writes this one (so at most two
-    slices are in memory)."""
+    slices are in memory). Leaving the block stops any reading still under way."""
     bulk.lock_for_reading(session, ("household", "member"))
     url = session.get_bind().engine.url
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="release-read") as readers:
+    running: Readers = set()
 
+    def slices(readers: ThreadPoolExecutor) -> Iterator[Slice]:
         def start(low: int | None, high: int | None) -> Slice:
             households = Query(
                 "household", HOUSEHOLD_COLUMNS, "status = 'approved'", "id", low, high
@@ -241,7 +267,8 @@ def approved_registry(session: Session) -> Iterator[Slice]:
                 "member", MEMBER_OWN_COLUMNS, "status = 'active'", "household_id", low, high
             )
             return Slice(
-                readers.submit(read_rows, url, households), readers.submit(read_rows, url, members)
+                readers.submit(read_rows, url, households, running),
+                readers.submit(read_rows, url, members, running),
             )
 
         bounds = _bounds(session)
@@ -250,3 +277,12 @@ def approved_registry(session: Session) -> Iterator[Slice]:
             current, ahead = ahead, start(*following)
             yield current
         yield ahead
+
+    readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="release-read")
+    try:
+        yield slices(readers)
+    finally:
+        readers.shutdown(wait=False, cancel_futures=True)
+        for process in list(running):  # readers of slices nobody will write
+            process.kill()
+        readers.shutdown(wait=True)

@@ -139,8 +139,8 @@ def create_release(
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     households = ProvinceFiles(staging / "households", arrow_schema(HOUSEHOLD_COLUMNS))
     members = ProvinceFiles(staging / "members", arrow_schema(MEMBER_COLUMNS))
-    with households, members, workers() as pool:
-        for part in approved_registry(session):
+    with households, members, workers() as pool, approved_registry(session) as registry:
+        for part in registry:
             households.append(part.households(), pool)  # while the members are still read
             members.append(part.members(), pool)
     rows = files_written((households, members))

@@ -144,6 +144,8 @@ def score_release(
     except BaseException:
         staging.unlink(missing_ok=True)
         raise
+    # One scoring writes at a time, and it waits here, before it inserts its row (partitions.py).
+    bulk.lock_for_writing(session, ("pmt_score",))
     scoring = Scoring(
         release_id=release.id,
         model_id=record.id,
@@ -181,18 +183,10 @@ def _load_scores(session: Session, scoring: Scoring, scores: Path, data_dir: Pat
         )
         scratch = data_dir / "tmp"
         scratch.mkdir(parents=True, exist_ok=True)
-        partition = partitions.new_partition(session, "pmt_score", scoring.id)
-        loaded = bulk.insert_from_duckdb(
-            session,
-            con,
-            query,
-            partition or "pmt_score",
-            SCORE_COLUMNS,
-            scratch,
-            freeze=partition is not None,
+        loaded = partitions.load(
+            session, con, query, "pmt_score", scoring.id, SCORE_COLUMNS, scratch
         )
-        if partition is not None:
-            partitions.attach(session, "pmt_score", scoring.id)
+        partitions.attach(session, "pmt_score", scoring.id)
         return loaded
     finally:
         con.close()

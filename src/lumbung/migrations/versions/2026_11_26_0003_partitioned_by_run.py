@@ -101,13 +101,15 @@ def upgrade() -> None:
     for table, (column, constraints, create) in TABLES.items():
         _set_aside(table, constraints)
         create(postgresql_partition_by=f"LIST ({column})")
-        op.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
         runs = op.get_bind().execute(sa.text(f"SELECT DISTINCT {column} FROM {table}_old"))
         for (run,) in runs.fetchall():
-            op.execute(
-                f"CREATE TABLE {table}_p{int(run)} PARTITION OF {table} FOR VALUES IN ({int(run)})"
-            )
-        op.execute(f"INSERT INTO {table} SELECT * FROM {table}_old")
+            # As partitions.py loads a run: a bare table, filled, then checked and attached.
+            part, run = f"{table}_p{int(run)}", int(run)
+            op.execute(f"CREATE TABLE {part} (LIKE {table} INCLUDING DEFAULTS)")
+            op.execute(f"INSERT INTO {part} SELECT * FROM {table}_old WHERE {column} = {run}")
+            op.execute(f"ALTER TABLE {part} ADD CONSTRAINT {part}_run CHECK ({column} = {run})")
+            op.execute(f"ALTER TABLE {table} ATTACH PARTITION {part} FOR VALUES IN ({run})")
+            op.execute(f"ALTER TABLE {part} DROP CONSTRAINT {part}_run")
         op.drop_table(f"{table}_old")
 
 
