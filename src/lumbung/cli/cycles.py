@@ -144,6 +144,49 @@ def cycle_list(as_json: bool = JsonOption) -> None:
     )
 
 
+@cycle_app.command("beneficiaries")
+@handled
+def cycle_beneficiaries(
+    label: str,
+    regency: str | None = typer.Option(None, "--regency", help="Only this regency, e.g. 31.71."),
+    limit: int = typer.Option(50, "--limit", help="Rows per page (at most 1,000)."),
+    offset: int = typer.Option(0, "--offset", help="Rows to skip (the next page)."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A cycle's beneficiaries with their amounts (your region only; NIKs masked)."""
+    from lumbung.cycles.listing import list_beneficiaries
+
+    with unit_of_work() as session:
+        user = acting_user(session, actor)
+        page = list_beneficiaries(
+            session, actor=user, cycle_label=label, regency=regency, limit=limit, offset=offset
+        )
+    rows = page["beneficiaries"]
+
+    def human() -> None:
+        shown = f"{offset + 1:,}–{offset + len(rows):,}" if rows else "tidak ada"
+        out.print(
+            table(
+                f"Penerima siklus {page['cycle']} ({page['program']}, {page['state']}): "
+                f"{shown} dari {page['total']:,}",
+                ["KK", "NIK", "kab/kota", "jumlah", "komponen"],
+                [
+                    [
+                        r["kk_number"],
+                        r["nik"] or "",
+                        r["regency_code"],
+                        format_rupiah(r["amount_idr"]),
+                        ", ".join(f"{k} ×{v['persons']}" for k, v in r["components"].items()),
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit(as_json, page, human)
+
+
 @handled
 def explain_command(
     cycle: str = typer.Option(..., "--cycle"),
