@@ -26,13 +26,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from lumbung import bulk
 from lumbung.db import is_postgres
+
+if TYPE_CHECKING:  # DuckDB loads with the commands that load rows, not with every migration
+    import duckdb
 
 PARTITIONED = {"entitlement": "cycle_id", "pmt_score": "scoring_id"}
 # For Alembic and the tests: partitions are data, not schema.
@@ -56,6 +58,8 @@ def load(
 ) -> int:
     """Insert the run's rows (a DuckDB query); on PostgreSQL into its new partition, which
     `attach` then makes part of `table`. Returns the number of rows."""
+    from lumbung import bulk
+
     if not is_postgres(session):
         return bulk.insert_from_duckdb(session, con, query, table, columns, scratch)
     name = partition_name(table, run_id)

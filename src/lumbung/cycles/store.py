@@ -39,14 +39,16 @@ def load_entitlements(
     channel: str,
     data_dir: Path,
 ) -> dict[str, Any]:
-    """Bulk-insert the entitlements file; the cycle's totals and enrollment movement."""
+    """Bulk-insert the entitlements file; the cycle's totals and enrollment movement.
+
+    The caller holds `bulk.lock_for_writing(session, ("entitlement",))`: the id range reserved
+    here is then its own (run_cycle takes it before inserting the cycle, see partitions.py)."""
     scratch = data_dir / "tmp" / f"cycle-{cycle.id}-{os.getpid()}"
     scratch.mkdir(parents=True, exist_ok=True)
     con = bulk.duck_connect(scratch, memory_limit="2GB")
     try:
         source = f"read_parquet({bulk.sql_path(parquet)})"
         count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
-        bulk.lock_for_writing(session, ("entitlement",))  # (run_cycle took it already)
         first_id = bulk.reserve_ids(session, "entitlement", count) if count else 0
         breakdown = _breakdown_json(parts)
         query = (

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -150,6 +151,12 @@ def _sql(query: Query, sqlite: bool) -> str:
 Readers = set[subprocess.Popen[bytes]]
 
 
+def _tail(errors: IO[bytes]) -> str:
+    """The end of what a reader process wrote to its error file."""
+    errors.seek(0)
+    return errors.read().decode(errors="replace")[-2000:]
+
+
 def read_rows(url: URL, query: Query, running: Readers | None = None) -> pa.Table:
     """The query's rows, typed as its columns say (categories dictionary-encoded). The child
     process is in `running` while it reads (so that an abandoned release can stop it)."""
@@ -183,17 +190,13 @@ def read_rows(url: URL, query: Query, running: Readers | None = None) -> pa.Tabl
         except BaseException as exc:
             process.kill()
             process.wait()
-            errors.seek(0)
-            detail = errors.read().decode(errors="replace")[-2000:]
-            if detail:
+            if detail := _tail(errors):
                 raise RuntimeError(f"reading {query.table} failed: {detail}") from exc
             raise
         finally:
             running.discard(process)
         if status != 0:
-            errors.seek(0)
-            detail = errors.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"reading {query.table} failed: {detail}")
+            raise RuntimeError(f"reading {query.table} failed: {_tail(errors)}")
     # One array per column: the provinces are gathered from it 38 times.
     return rows.cast(arrow_schema(query.columns)).unify_dictionaries().combine_chunks()
 

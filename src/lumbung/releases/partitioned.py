@@ -29,15 +29,11 @@ _ID_BITS = 40  # ids stay below 2**40; the province code goes above them in the 
 
 def _province_runs(table: pa.Table) -> tuple[pa.Array, list[tuple[str, int, int]]]:
     """Row positions sorted by (province, id), and each province's (code, offset, length)."""
-    province = table.column(PARTITION).combine_chunks()
-    if pa.types.is_dictionary(province.type):  # each code's number, looked up per row
-        codes = province.dictionary
-        numeric = pc.if_else(
-            pc.utf8_is_digit(codes), codes, None
-        )  # unused entries need not be codes
-        number = numeric.cast(pa.int64()).take(province.indices)
-    else:
-        number = province.cast(pa.int64())
+    province = table.column(PARTITION).combine_chunks()  # dictionary-encoded (export.py)
+    # Each code's number, looked up per row (an entry that no row uses need not be a code).
+    codes = province.dictionary
+    numeric = pc.if_else(pc.utf8_is_digit(codes), codes, None)
+    number = numeric.cast(pa.int64()).take(province.indices)
     key = pc.add(pc.shift_left(number, _ID_BITS), table.column("id"))
     order = pc.sort_indices(key)
     runs, offset = [], 0

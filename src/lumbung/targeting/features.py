@@ -71,34 +71,31 @@ def member_features(members: ir.Table, reference: date) -> ir.Table:
     )
 
 
-def _count(key: ir.Column, condition: ir.BooleanValue) -> ir.IntegerValue:
-    """Rows where `condition` holds (`key` is never null): COUNT … FILTER, cheaper than a SUM
-    of 0/1 (DuckDB sums small integers into 128-bit totals)."""
-    counted: ir.IntegerValue = key.count(where=condition)
-    return counted
-
-
 def household_features(
     tables: ReleaseTables, reference: date, only: Collection[str] | None = None
 ) -> ir.Table:
     """One row per household: every name of `HOUSEHOLD_FEATURES` (or just those in `only`:
     a cycle computes what its rule uses, no more), plus keys."""
     m = member_features(tables.members, reference)
+
+    def count(condition: ir.BooleanValue) -> ir.IntegerValue:
+        """Members for whom `condition` holds: COUNT … FILTER, cheaper than a SUM of 0/1
+        (DuckDB sums small integers into 128-bit totals)."""
+        counted: ir.IntegerValue = m.member_id.count(where=condition)
+        return counted
+
     is_head = m.relationship == vocab.HEAD
     counts = {
         "hh_size": m.member_id.count(),
         **{
-            name: _count(m.member_id, m.age >= low if high is None else m.age.between(low, high))
+            name: count(m.age >= low if high is None else m.age.between(low, high))
             for name, (low, high) in AGE_BANDS.items()
         },
-        **{
-            name: _count(m.member_id, m.school_level == level)
-            for name, level in SCHOOL_COUNTS.items()
-        },
-        "n_pregnant": _count(m.member_id, m.pregnant),
-        "n_disability": _count(m.member_id, m.disability != "tidak_ada"),
-        "n_severe_disability": _count(m.member_id, m.disability_severity == "berat"),
-        "n_working": _count(m.member_id, (m.occupation != "tidak_bekerja") & (m.age >= 15)),
+        **{name: count(m.school_level == level) for name, level in SCHOOL_COUNTS.items()},
+        "n_pregnant": count(m.pregnant),
+        "n_disability": count(m.disability != "tidak_ada"),
+        "n_severe_disability": count(m.disability_severity == "berat"),
+        "n_working": count((m.occupation != "tidak_bekerja") & (m.age >= 15)),
         "head_age": m.age.max(where=is_head),
         **{f"head_{c}": m[c].max(where=is_head) for c in HEAD_COLUMNS},
     }
