@@ -166,15 +166,16 @@ def cycle_beneficiaries(
 
     def human() -> None:
         shown = f"{offset + 1:,}–{offset + len(rows):,}" if rows else "tidak ada"
+        persons = any(r["nik"] for r in rows)  # a NIK column only for a program paying persons
         out.print(
             table(
                 f"Penerima siklus {page['cycle']} ({page['program']}, {page['state']}): "
                 f"{shown} dari {page['total']:,}",
-                ["KK", "NIK", "kab/kota", "jumlah", "komponen"],
+                ["KK", *(["NIK"] if persons else []), "kab/kota", "jumlah", "komponen"],
                 [
                     [
                         r["kk_number"],
-                        r["nik"] or "",
+                        *([r["nik"] or ""] if persons else []),
                         r["regency_code"],
                         format_rupiah(r["amount_idr"]),
                         ", ".join(f"{k} ×{v['persons']}" for k, v in r["components"].items()),
