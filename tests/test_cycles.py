@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pytest
 from sqlalchemy import func, select, text
@@ -36,7 +37,8 @@ from lumbung.programs.definition import (
     load_shipped_programs,
     parse_program,
 )
-from lumbung.targeting.features import age_at
+from lumbung.programs.language import member_vocabulary, parse_rule
+from lumbung.targeting.features import age_at, age_compared, age_comparison
 from targeting_helpers import (
     PKH_QUARTER,
     Households,
@@ -527,6 +529,79 @@ def test_age_is_whole_years_at_the_reference_date(batch: Engine) -> None:
     ):
         got = batch.to_arrow(table.select(age=age_at(table.birth_date, reference)))
         assert got.column("age").to_pylist() == ages, reference
+
+
+def test_ages_compared_by_birth_date_agree_with_whole_years(batch: Engine) -> None:
+    """`age OP n` as a birth-date range gives exactly what comparing `age_at` gives, around
+    birthdays, 29 February and the turn of the year, and unknown for an unknown birth date."""
+    start = date(1999, 12, 20)
+    births: list[date | None] = [date.fromordinal(start.toordinal() + d) for d in range(460)]
+    births += [date(1956, 3, 15), date(1955, 11, 26), date(2020, 2, 29), None]
+    table = batch.table(pa.table({"birth_date": pa.array(births, pa.date32())}))
+    ops = ("==", "!=", "<", "<=", ">", ">=")
+    for reference in (date(2026, 2, 28), date(2028, 2, 29), date(2026, 3, 1), date(2025, 12, 31)):
+        age = age_at(table.birth_date, reference)
+        columns = {}
+        for years in (0, 1, 6, 7, 21, 25, 26, 70):
+            for n, op in enumerate(ops):
+                fast = age_compared(table.birth_date, reference, op, years)
+                plain = {
+                    "==": age == years,
+                    "!=": age != years,
+                    "<": age < years,
+                    "<=": age <= years,
+                    ">": age > years,
+                    ">=": age >= years,
+                }[op]
+                columns[f"fast_{years}_{n}"] = fast
+                columns[f"plain_{years}_{n}"] = plain
+        got = batch.to_arrow(table.select(**columns)).to_pydict()
+        for name in (c for c in got if c.startswith("fast_")):
+            assert got[name] == got[name.replace("fast_", "plain_")], (reference, name)
+        assert got["fast_70_5"][-1] is None  # unknown birth date: unknown, as before
+    assert age_compared(table.birth_date, date(2026, 1, 1), ">=", 5000) is None
+
+
+def test_rules_on_age_compile_to_birth_date_ranges_with_the_same_truth(batch: Engine) -> None:
+    births = [date.fromordinal(date(1950, 1, 1).toordinal() + 97 * d) for d in range(300)]
+    table = batch.table(
+        pa.table(
+            {
+                "birth_date": pa.array(births, pa.date32()),
+                "pregnant": [d % 7 == 0 for d in range(300)],
+            }
+        )
+    )
+    reference = date(2026, 2, 28)
+    members = table.mutate(age=age_at(table.birth_date, reference))
+    compare = age_comparison(members, reference)
+    assert compare is not None
+    rules = [
+        "age <= 6 or age >= 70",
+        "between(age, 6, 21) and not pregnant",
+        "6 <= age < 21",
+        "age == 7 or 30 != age and age > 69",
+        "not (age < 18) and age * 2 > 100",  # arithmetic on age: the plain age
+        "age >= 6.5",  # not a whole number: the plain age
+    ]
+    for text in rules:
+        rule = parse_rule(text, member_vocabulary())
+        fast = rule.to_ibis(lambda n: members[n], compare=compare)
+        plain = rule.to_ibis(lambda n: members[n])
+        got = batch.to_arrow(members.select(fast=fast, plain=plain)).to_pydict()
+        assert got["fast"] == got["plain"], text
+        assert any(got["fast"]) and not all(got["fast"]), text  # the rule tells members apart
+    sql = str(
+        ibis.to_sql(
+            members.filter(
+                parse_rule("age >= 70", member_vocabulary()).to_ibis(
+                    lambda n: members[n], compare=compare
+                )
+            ),
+            dialect="duckdb",
+        )
+    )
+    assert "MAKE_DATE(1956, 2, 28)" in sql  # compared as a birth date, not a computed age
 
 
 # --- Cycles through the service, on both databases ----------------------------------------

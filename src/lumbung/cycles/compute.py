@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import ibis
@@ -24,6 +25,7 @@ import ibis.expr.types as ir
 
 from lumbung.programs.definition import ProgramDefinition
 from lumbung.programs.language import Rule, household_vocabulary, member_vocabulary, parse_rule
+from lumbung.targeting.features import age_comparison
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +101,10 @@ def with_enrollment(households: ir.Table, rule: Rule, enrolled: Mapping[str, ir.
     return households
 
 
-def compile_eligibility(rule: Rule, table: ir.Table) -> ir.BooleanValue:
+def compile_eligibility(rule: Rule, table: ir.Table, *, condition: bool = False) -> ir.BooleanValue:
+    """The rule's value per household (unknown: false), or only as a `condition` to filter on."""
     value: ir.BooleanValue = rule.to_ibis(
-        lambda name: table[name], lambda code: table[enrolled_flag(code)]
+        lambda name: table[name], lambda code: table[enrolled_flag(code)], condition=condition
     )
     return value
 
@@ -111,11 +114,16 @@ def eligible_households(
 ) -> ir.Table:
     rule = eligibility(definition)
     table = with_enrollment(households, rule, enrolled)
-    return table.filter(compile_eligibility(rule, table))
+    # As a bare condition: its conjuncts are separate filters to DuckDB's planner, which then
+    # sees how few households pass and builds its join tables on them, not on the members.
+    return table.filter(compile_eligibility(rule, table, condition=True))
 
 
-def _member_value(rule: Rule, members: ir.Table) -> ir.BooleanValue:
-    value: ir.BooleanValue = rule.to_ibis(lambda name: members[name])
+def _member_condition(rule: Rule, members: ir.Table, reference: date | None) -> ir.BooleanValue:
+    """A member rule as a condition (unknown is not true), ages compared by birth date."""
+    value: ir.BooleanValue = rule.to_ibis(
+        lambda name: members[name], compare=age_comparison(members, reference), condition=True
+    )
     return value
 
 
@@ -125,10 +133,17 @@ def _first(options: Sequence[tuple[ir.BooleanValue, Any]], default: Any) -> Any:
     return ibis.cases(*options, else_=default)
 
 
-def member_choices(members: ir.Table, parts: list[Component], max_persons: int | None) -> ir.Table:
+def member_choices(
+    members: ir.Table,
+    parts: list[Component],
+    max_persons: int | None,
+    reference: date | None = None,
+) -> ir.Table:
     """Members with the component each counts for (`chosen`, `amount`) and whether it is
-    counted under the family's cap (`counted`); members qualifying for nothing are left out."""
-    qualifies = {c.name: _member_value(c.when, members) for c in parts}
+    counted under the family's cap (`counted`); members qualifying for nothing are left out
+    first, so that the windows rank only the members who count for something."""
+    qualifies = {c.name: _member_condition(c.when, members, reference) for c in parts}
+    members = members.filter(ibis.or_(*qualifies.values()))
     members = members.mutate(**{f"q__{c.name}": qualifies[c.name] for c in parts})
     ranked = sorted(
         enumerate(parts), key=lambda ic: (-ic[1].amount_idr, ic[1].max_persons is not None, ic[0])
@@ -147,7 +162,7 @@ def member_choices(members: ir.Table, parts: list[Component], max_persons: int |
     )
     step = members.mutate(
         best=best_name, best_amount=best_amount, fallback=fall_name, fallback_amount=fall_amount
-    )  # members who qualify for nothing rank last and are never counted
+    )
     capped = [c for c in parts if c.max_persons is not None]
     if capped:
         window = ibis.window(
@@ -176,8 +191,7 @@ def member_choices(members: ir.Table, parts: list[Component], max_persons: int |
     counted = step.amount > 0
     if max_persons is not None:
         counted = counted & (step.order_in_family < max_persons)
-    # Filtered only now: before the windows, DuckDB would copy every condition into the filter.
-    return step.mutate(counted=counted).filter(step.best_amount > 0)
+    return step.mutate(counted=counted)
 
 
 def entitlements(
@@ -187,6 +201,7 @@ def entitlements(
     enrolled: Mapping[str, ir.Table],
     quota: ir.Table | None = None,
     ranking: ir.Table | None = None,
+    reference: date | None = None,
 ) -> ir.Table:
     """One row per beneficiary (household or member, by the program's unit).
 
@@ -196,6 +211,9 @@ def entitlements(
 
     Members carry only what the benefit looks at through the windows and sums; the family's
     KK, region, score and desil are joined back once per beneficiary at the end.
+
+    `reference` (the cycle's reference date), when the members carry their birth date, lets
+    member rules compare ages as birth-date ranges (`features.age_comparison`).
     """
     eligible = eligible_households(definition, households, enrolled)
     source = households if ranking is None else ranking
@@ -211,13 +229,17 @@ def entitlements(
     benefit = definition.benefit
     person = definition.unit == "person"
     chosen = eligible.select(eligible_household=eligible.household_id)
-    in_family = members.drop("kk_number", *([] if person else ["nik"])).semi_join(
-        chosen, members.household_id == chosen.eligible_household
+    # An inner join, not a semi-join: each eligible household is one row, so the rows are the
+    # same, and DuckDB then builds its hash table on the (fewer) households, not the members.
+    in_family = (
+        members.drop("kk_number", *([] if person else ["nik"]))
+        .inner_join(chosen, members.household_id == chosen.eligible_household)
+        .drop("eligible_household")
     )
     if person:
-        sums = _person_rows(definition, in_family, parts)
+        sums = _person_rows(definition, in_family, parts, reference)
     elif benefit.kind in ("components", "in_kind"):
-        sums = _component_rows(in_family, parts, benefit)
+        sums = _component_rows(in_family, parts, benefit, reference)
     else:
         sums = _flat_rows(eligible, parts[0], benefit)
     sums = sums.filter(sums.amount_idr > 0)
@@ -241,17 +263,20 @@ def entitlements(
 
 
 def _person_rows(
-    definition: ProgramDefinition, in_family: ir.Table, parts: list[Component]
+    definition: ProgramDefinition,
+    in_family: ir.Table,
+    parts: list[Component],
+    reference: date | None,
 ) -> ir.Table:
     """One row per member chosen by the `members` rule and paid by the benefit: a flat or
     per-person amount each, or the components / items the member meets (caps per family)."""
     chosen = in_family
     if definition.members:
         rule = parse_rule(definition.members, member_vocabulary())
-        chosen = in_family.filter(_member_value(rule, in_family))
+        chosen = in_family.filter(_member_condition(rule, in_family, reference))
     benefit = definition.benefit
     if benefit.kind in ("components", "in_kind"):
-        return _component_rows(chosen, parts, benefit, per_member=True)
+        return _component_rows(chosen, parts, benefit, reference, per_member=True)
     part = parts[0]
     cap = getattr(benefit, "max_persons", None)
     if cap is not None:  # per person, at most `cap` members of a family: the first by id
@@ -283,13 +308,19 @@ def _flat_rows(eligible: ir.Table, part: Component, benefit: Any) -> ir.Table:
 
 
 def _component_rows(
-    in_family: ir.Table, parts: list[Component], benefit: Any, *, per_member: bool = False
+    in_family: ir.Table,
+    parts: list[Component],
+    benefit: Any,
+    reference: date | None,
+    *,
+    per_member: bool = False,
 ) -> ir.Table:
     max_persons = getattr(benefit, "max_persons", None) if benefit.kind == "components" else None
     if benefit.kind == "in_kind":
-        choices = _in_kind_choices(in_family, parts)
+        choices = _in_kind_choices(in_family, parts, reference)
     else:
-        choices = member_choices(in_family, parts, max_persons).filter(lambda t: t.counted)
+        choices = member_choices(in_family, parts, max_persons, reference)
+        choices = choices.filter(choices.counted)
     return _grouped(choices, parts, per_member=per_member)
 
 
@@ -305,10 +336,12 @@ def _grouped(choices: ir.Table, parts: list[Component], *, per_member: bool) -> 
     return choices.group_by(keys).aggregate(amount_idr=choices.amount.sum().cast("int64"), **sums)
 
 
-def _in_kind_choices(in_family: ir.Table, parts: list[Component]) -> ir.Table:
+def _in_kind_choices(
+    in_family: ir.Table, parts: list[Component], reference: date | None
+) -> ir.Table:
     """Every item a member qualifies for (in kind: no caps, one row per member and item)."""
     per_item = [
-        in_family.filter(_member_value(p.when, in_family)).mutate(
+        in_family.filter(_member_condition(p.when, in_family, reference)).mutate(
             chosen=ibis.literal(p.name), amount=ibis.literal(p.amount_idr, "int64")
         )
         for p in parts

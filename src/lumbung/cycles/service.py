@@ -136,7 +136,13 @@ def compute_entitlements(
         province_code=ranked.regency_code.substr(0, 2),
     )
     return compute.entitlements(
-        definition, households, members, enrolled_tables, quota, ranking=ranking
+        definition,
+        households,
+        members,
+        enrolled_tables,
+        quota,
+        ranking=ranking,
+        reference=reference,
     )
 
 

@@ -56,6 +56,21 @@ _COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Gt: lambda a, b: a > b,
     ast.GtE: lambda a, b: a >= b,
 }
+# A comparison as `name OP constant`, the operator as written the other way round when the
+# constant stands on the left (`6 <= age` is `age >= 6`).
+_SYMBOLS: dict[type[ast.cmpop], str] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+}
+_FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+Comparison = Callable[[str, str, int], Any]
+"""`(name, operator, whole number) → value`, or None: how to compare a name with a constant
+when a cheaper form than the name's own value exists (a member's age as a birth-date range)."""
+
 _OPERATOR_HINTS: dict[type[ast.operator], str] = {
     ast.BitAnd: "Gunakan `and`, bukan `&`.",
     ast.BitOr: "Gunakan `or`, bukan `|`.",
@@ -377,16 +392,26 @@ def compile_rule(
     expect: ValueType,
     column: Callable[[str], Any],
     enrolled: Callable[[str], Any] | None,
+    compare: Comparison | None = None,
+    *,
+    condition: bool = False,
 ) -> Any:
-    """The Ibis value of a checked rule; a boolean's NULL (unknown) becomes false."""
-    value = _Compiler(column, enrolled).compile(node)
-    return value.fill_null(False) if expect is B else value
+    """The Ibis value of a checked rule; a boolean's NULL (unknown) becomes false, unless the
+    value is only ever used as a `condition` (a filter, a CASE), where unknown is not true."""
+    value = _Compiler(column, enrolled, compare).compile(node)
+    return value.fill_null(False) if expect is B and not condition else value
 
 
 class _Compiler:
-    def __init__(self, column: Callable[[str], Any], enrolled: Callable[[str], Any] | None):
+    def __init__(
+        self,
+        column: Callable[[str], Any],
+        enrolled: Callable[[str], Any] | None,
+        compare: Comparison | None = None,
+    ):
         self.column = column
         self.enrolled = enrolled
+        self.compare = compare
 
     def compile(self, node: ast.expr) -> Any:
         if isinstance(node, ast.BoolOp):
@@ -424,11 +449,24 @@ class _Compiler:
             values = [_literal(_constant_value(e)) for e in node.comparators[0].elts]
             return left.isin(values) if isinstance(op, ast.In) else left.notin(values)
         terms = []
+        left_node = node.left
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.compile(comparator)
-            terms.append(_COMPARISONS[type(op)](left, right))
-            left = right
+            special = self._special(left_node, _SYMBOLS[type(op)], comparator)
+            terms.append(_COMPARISONS[type(op)](left, right) if special is None else special)
+            left, left_node = right, comparator
         return reduce(lambda a, b: a & b, terms)
+
+    def _special(self, left: ast.expr, symbol: str, right: ast.expr) -> Any:
+        """`compare`'s form of `name OP whole number` (either way round), or None."""
+        if self.compare is None:
+            return None
+        if isinstance(right, ast.Name) and not isinstance(left, ast.Name):
+            left, right, symbol = right, left, _FLIPPED[symbol]
+        number = _constant_number(right)
+        if not isinstance(left, ast.Name) or not isinstance(number, int):
+            return None
+        return self.compare(left.id, symbol, number)
 
     def _call(self, name: str, args: list[ast.expr]) -> Any:
         if name == "enrolled":
@@ -436,6 +474,12 @@ class _Compiler:
                 raise ValueError("the rule uses enrolled(); give to_ibis an `enrolled` callback")
             assert isinstance(args[0], ast.Constant)
             return self.enrolled(str(args[0].value))
+        if name == "between":  # inclusive
+            low, high = (
+                self._special(args[0], op, a) for op, a in ((">=", args[1]), ("<=", args[2]))
+            )
+            if low is not None and high is not None:
+                return low & high
         values = [self.compile(a) for a in args]
         if name == "min":
             return ibis.least(*values)

@@ -113,14 +113,23 @@ class Rule:
         self.programs: frozenset[str] = programs
 
     def to_ibis(
-        self, column: Callable[[str], Any], enrolled: Callable[[str], Any] | None = None
+        self,
+        column: Callable[[str], Any],
+        enrolled: Callable[[str], Any] | None = None,
+        *,
+        compare: compiler.Comparison | None = None,
+        condition: bool = False,
     ) -> Any:
         """The rule as an Ibis value; a boolean rule treats an unknown (NULL) result as false.
 
         `column(name)` gives the Ibis value of a vocabulary name, `enrolled(code)` a boolean
-        value: whether the household is enrolled in that program now.
+        value: whether the household is enrolled in that program now. `compare` may give a
+        cheaper form of `name OP whole number` (see `compiler.Comparison`). A value used only
+        as a `condition` (filter, CASE) may stay unknown: there unknown is not true either.
         """
-        return compiler.compile_rule(self._node, self.expect, column, enrolled)
+        return compiler.compile_rule(
+            self._node, self.expect, column, enrolled, compare, condition=condition
+        )
 
     def clauses(self) -> list[Rule]:
         """The operands of the top-level `and`, each a rule of its own (to explain a decision)."""

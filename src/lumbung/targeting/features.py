@@ -8,16 +8,19 @@ integer arithmetic (identical on every backend). The names and types are those o
 
 from __future__ import annotations
 
+import calendar
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import ibis.expr.types as ir
 
 from lumbung.engine.backend import Engine
 from lumbung.errors import NotFound
+from lumbung.programs.compiler import Comparison
 from lumbung.registry import vocab
 from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, MEMBER_FEATURES, SCHOOL_COUNTS
 
@@ -59,16 +62,65 @@ def age_at(birth_date: ir.DateValue, reference: date) -> ir.IntegerValue:
     return age
 
 
+def latest_birth_date(reference: date, years: int) -> date | None:
+    """The last birth date of someone at least `years` old on `reference` by `age_at` (born on
+    29 February: a year older on 1 March), or None when that is outside the calendar."""
+    year = reference.year - years
+    if not 1 <= year <= 9999:
+        return None
+    if (reference.month, reference.day) == (2, 29) and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return date(year, reference.month, reference.day)
+
+
+def age_compared(birth_date: ir.DateValue, reference: date, op: str, years: int) -> Any:
+    """`age OP years` as a comparison of the birth date with fixed dates: the same truth (and
+    the same unknown for an unknown birth date) as comparing `age_at`, at the cost of comparing
+    two numbers. Age conditions are in most rules and run on every member of the nation."""
+    at_least, older = latest_birth_date(reference, years), latest_birth_date(reference, years + 1)
+    if at_least is None or older is None:
+        return None  # a rule about ages of thousands of years: the plain age will do
+    forms = {
+        ">=": lambda: birth_date <= at_least,
+        ">": lambda: birth_date <= older,
+        "<": lambda: birth_date > at_least,
+        "<=": lambda: birth_date > older,
+        "==": lambda: (birth_date > older) & (birth_date <= at_least),
+        "!=": lambda: (birth_date <= older) | (birth_date > at_least),
+    }
+    return forms[op]()
+
+
+def age_comparison(members: ir.Table, reference: date | None) -> Comparison | None:
+    """The rule compiler's cheaper form of `age OP whole number` for these members (when
+    they carry their birth date and the reference date is known)."""
+    if reference is None or "birth_date" not in members.columns:
+        return None
+    birth_date = members.birth_date
+
+    def compare(name: str, op: str, years: int) -> Any:
+        return age_compared(birth_date, reference, op, years) if name == "age" else None
+
+    return compare
+
+
 def member_features(members: ir.Table, reference: date) -> ir.Table:
-    """One row per member: its keys and what a benefit component's condition can see."""
+    """One row per member: its keys, what a benefit component's condition can see, and the
+    birth date (for `age_comparison`)."""
     return members.select(
         member_id=members.id,
         household_id=members.household_id,
         kk_number=members.kk_number,
         nik=members.nik,
+        birth_date=members.birth_date,
         age=age_at(members.birth_date, reference),
         **{c: members[c] for c in MEMBER_FEATURES if c != "age"},
     )
+
+
+def _age_band(birth_date: ir.DateValue, reference: date, low: int, high: int | None) -> Any:
+    band = age_compared(birth_date, reference, ">=", low)
+    return band if high is None else band & age_compared(birth_date, reference, "<=", high)
 
 
 def household_features(
@@ -88,14 +140,16 @@ def household_features(
     counts = {
         "hh_size": m.member_id.count(),
         **{
-            name: count(m.age >= low if high is None else m.age.between(low, high))
+            name: count(_age_band(m.birth_date, reference, low, high))
             for name, (low, high) in AGE_BANDS.items()
         },
         **{name: count(m.school_level == level) for name, level in SCHOOL_COUNTS.items()},
         "n_pregnant": count(m.pregnant),
         "n_disability": count(m.disability != "tidak_ada"),
         "n_severe_disability": count(m.disability_severity == "berat"),
-        "n_working": count((m.occupation != "tidak_bekerja") & (m.age >= 15)),
+        "n_working": count(
+            (m.occupation != "tidak_bekerja") & age_compared(m.birth_date, reference, ">=", 15)
+        ),
         "head_age": m.age.max(where=is_head),
         **{f"head_{c}": m[c].max(where=is_head) for c in HEAD_COLUMNS},
     }
