@@ -584,13 +584,13 @@ def test_rules_on_age_compile_to_birth_date_ranges_with_the_same_truth(batch: En
         "not (age < 18) and age * 2 > 100",  # arithmetic on age: the plain age
         "age >= 6.5",  # not a whole number: the plain age
     ]
-    for text in rules:
-        rule = parse_rule(text, member_vocabulary())
+    for source in rules:
+        rule = parse_rule(source, member_vocabulary())
         fast = rule.to_ibis(lambda n: members[n], compare=compare)
         plain = rule.to_ibis(lambda n: members[n])
         got = batch.to_arrow(members.select(fast=fast, plain=plain)).to_pydict()
-        assert got["fast"] == got["plain"], text
-        assert any(got["fast"]) and not all(got["fast"]), text  # the rule tells members apart
+        assert got["fast"] == got["plain"], source
+        assert any(got["fast"]) and not all(got["fast"]), source  # the rule tells members apart
     sql = str(
         ibis.to_sql(
             members.filter(
