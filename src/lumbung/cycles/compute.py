@@ -283,10 +283,16 @@ def _person_rows(
         window = ibis.window(group_by=chosen.household_id, order_by=chosen.member_id)
         chosen = chosen.mutate(place=ibis.row_number().over(window))
         chosen = chosen.filter(chosen.place < cap).drop("place")
-    choices = chosen.mutate(
-        chosen=ibis.literal(part.name), amount=ibis.literal(part.amount_idr, "int64")
+    # One amount per member: already one row each, nothing to sum (95 M members nationally).
+    persons, amount = component_columns(part.name)
+    paid = ibis.literal(part.amount_idr, "int64")
+    return chosen.select(
+        "household_id",
+        "member_id",
+        "nik",
+        amount_idr=paid,
+        **{persons: ibis.literal(1, "int64"), amount: paid},
     )
-    return _grouped(choices, parts, per_member=True)
 
 
 def _flat_rows(eligible: ir.Table, part: Component, benefit: Any) -> ir.Table:

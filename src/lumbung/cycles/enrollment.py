@@ -96,7 +96,7 @@ def move_enrollment(session: Session, cycle: Cycle) -> None:
         text(
             "INSERT INTO enrollment (id, program_code, beneficiary_id, household_id, state, "
             "since_cycle_id, last_cycle_id) "
-            "SELECT CAST(:first AS BIGINT) + row_number() OVER (ORDER BY e.id) - 1, "
+            "SELECT CAST(:first AS BIGINT) + row_number() OVER (ORDER BY e.beneficiary_id) - 1, "
             f"{program}, e.beneficiary_id, "
             f"e.household_id, 'enrolled', {this}, {this} "
             f"FROM entitlement e WHERE e.cycle_id = {this} AND NOT EXISTS ("

@@ -45,6 +45,7 @@ from lumbung.targeting.service import (
     get_release,
     latest_scoring,
 )
+from lumbung.targeting.vocabulary import RANKING_FEATURES
 
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
@@ -94,20 +95,36 @@ def compute_entitlements(
             tables.households.filter(tables.households.kk_number == household_filter),
             tables.members.filter(tables.members.kk_number == household_filter),
         )
-    features = household_features(tables, reference, only=compute.features_used(definition))
+    ranked = batch.read_parquet([scores_file])
+    if household_filter is not None:
+        ranked = ranked.filter(ranked.kk_number == household_filter)
     # The family's KK and regency come with its score (one small file), not the household file.
-    scores = batch.read_parquet([scores_file])
-    carried = [c for c in ("kk_number", "regency_code") if c not in features.columns]
-    scores = scores.select(
-        scored_household=scores.household_id,
-        score=scores.score,
-        decile=scores.decile,
-        **{c: scores[c] for c in carried},
+    ranking = ranked.select(
+        "household_id",
+        "kk_number",
+        "regency_code",
+        "score",
+        "decile",
+        province_code=ranked.regency_code.substr(0, 2),
     )
-    households = features.inner_join(scores, features.household_id == scores.scored_household)
-    households = households.drop("scored_household")
-    if "province_code" not in households.columns:
-        households = households.mutate(province_code=households.regency_code.substr(0, 2))
+    used = compute.features_used(definition)
+    if used <= RANKING_FEATURES.keys():
+        # A rule on the score and desil alone (Sembako, PBI-JKN): the scored households are
+        # the release's, and no member needs counting to decide who is eligible.
+        households = ranking
+    else:
+        features = household_features(tables, reference, only=used)
+        carried = [c for c in ("kk_number", "regency_code") if c not in features.columns]
+        scores = ranked.select(
+            scored_household=ranked.household_id,
+            score=ranked.score,
+            decile=ranked.decile,
+            **{c: ranked[c] for c in carried},
+        )
+        households = features.inner_join(scores, features.household_id == scores.scored_household)
+        households = households.drop("scored_household")
+        if "province_code" not in households.columns:
+            households = households.mutate(province_code=households.regency_code.substr(0, 2))
     # The members are read a second time rather than shared: a shared subquery is
     # materialised by DuckDB (3.5 M rows per million families), a second scan is cheaper.
     again = read_release(batch, release_dir).members
@@ -124,17 +141,6 @@ def compute_entitlements(
             ),
             "quota",
         )
-    ranked = batch.read_parquet([scores_file])
-    if household_filter is not None:
-        ranked = ranked.filter(ranked.kk_number == household_filter)
-    ranking = ranked.select(
-        "household_id",
-        "kk_number",
-        "regency_code",
-        "score",
-        "decile",
-        province_code=ranked.regency_code.substr(0, 2),
-    )
     return compute.entitlements(
         definition,
         households,
@@ -196,7 +202,9 @@ def run_cycle(
                 reference=reference,
                 enrolled=enrolled,
             )
-            batch.write_parquet(rows.order_by("beneficiary_id"), run.staging / ENTITLEMENTS)
+            # In the engine's order: a national file of 95 M rows is not sorted for nothing
+            # (rows are identified by beneficiary; readers order what they show).
+            batch.write_parquet(rows, run.staging / ENTITLEMENTS)
         run.staging.rename(run.folder)
     except BaseException:
         shutil.rmtree(run.staging, ignore_errors=True)

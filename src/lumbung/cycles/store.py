@@ -16,7 +16,6 @@ from lumbung.cycles.models import Cycle
 from lumbung.errors import ValidationFailed
 
 ENTITLEMENT_COLUMNS = (
-    "id",
     "cycle_id",
     "beneficiary_id",
     "household_id",
@@ -41,23 +40,19 @@ def load_entitlements(
 ) -> dict[str, Any]:
     """Bulk-insert the entitlements file; the cycle's totals and enrollment movement.
 
-    The caller holds `bulk.lock_for_writing(session, ("entitlement",))`: the id range reserved
-    here is then its own (run_cycle takes it before inserting the cycle, see partitions.py)."""
+    The caller holds `bulk.lock_for_writing(session, ("entitlement",))` (run_cycle takes it
+    before inserting the cycle, see partitions.py)."""
     scratch = data_dir / "tmp" / f"cycle-{cycle.id}-{os.getpid()}"
     scratch.mkdir(parents=True, exist_ok=True)
     con = bulk.duck_connect(scratch, memory_limit="2GB")
     try:
         source = f"read_parquet({bulk.sql_path(parquet)})"
         count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
-        first_id = bulk.reserve_ids(session, "entitlement", count) if count else 0
         breakdown = _breakdown_json(parts)
         query = (
-            f"SELECT {first_id} + file_row_number AS id, "
-            f"{int(cycle.id)} AS cycle_id, beneficiary_id, household_id, member_id, kk_number, "
-            f"nik, regency_code, amount_idr, {breakdown} AS breakdown, "
-            f"'{_safe(channel)}' AS channel, 'entitled' AS state "
-            # The file's own row numbers (one file, 0…n−1): ids without a sort of n rows.
-            f"FROM read_parquet({bulk.sql_path(parquet)}, file_row_number = true)"
+            f"SELECT {int(cycle.id)} AS cycle_id, beneficiary_id, household_id, member_id, "
+            f"kk_number, nik, regency_code, amount_idr, {breakdown} AS breakdown, "
+            f"'{_safe(channel)}' AS channel, 'entitled' AS state FROM {source}"
         )
         # On PostgreSQL into the cycle's own partition, attached by the caller at the end.
         loaded = partitions.load(
