@@ -117,13 +117,17 @@ def insert_from_duckdb(
     scratch: Path,
     *,
     freeze: bool = False,
+    plain: bool = False,
 ) -> int:
     """Insert the result of a DuckDB query into `table`; return the number of rows.
 
     `freeze`: `table` was created in this transaction, so PostgreSQL may write the rows as
-    already visible to all (COPY … FREEZE), sparing a later pass of vacuum over them."""
+    already visible to all (COPY … FREEZE), sparing a later pass of vacuum over them.
+    `plain`: the caller vouches that no value holds a tab, line break or backslash (numbers,
+    codes, checked ids, JSON of such): the rows then travel in PostgreSQL's text format, which
+    DuckDB writes and PostgreSQL reads faster than CSV, quoting nothing."""
     if is_postgres(session):
-        return _copy_through_pipe(session, con, query, table, columns, scratch, freeze)
+        return _copy_through_pipe(session, con, query, table, columns, scratch, freeze, plain)
     # SQLite's default page cache (2 MB) makes every index update a disk read.
     session.execute(text(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"))
     result = con.execute(query)
@@ -146,20 +150,27 @@ def _copy_through_pipe(
     columns: Sequence[str],
     scratch: Path,
     freeze: bool = False,
+    plain: bool = False,
 ) -> int:
     """COPY the query's rows into PostgreSQL while DuckDB is still producing them.
 
-    DuckDB writes CSV into a named pipe on its own thread; this thread streams the pipe into
-    `COPY … FROM STDIN`, so the two engines work at the same time on the two cores.
+    DuckDB writes CSV (or, `plain`, the text format) into a named pipe on its own thread; this
+    thread streams the pipe into `COPY … FROM STDIN`, so the two engines work at the same time
+    on the two cores.
     """
     fifo = scratch / f"{table}.fifo"
     os.mkfifo(fifo)
     failure: list[BaseException] = []
+    written = "FORMAT csv"
+    read = "FORMAT csv"
+    if plain:  # tab-separated, nothing quoted, NULL as \N: PostgreSQL's text format
+        written = "FORMAT csv, DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N'"
+        read = "FORMAT text"
 
     def produce() -> None:
         try:
             con.execute(
-                f"COPY ({query}) TO {sql_path(fifo)} (FORMAT csv, HEADER false, USE_TMP_FILE false)"
+                f"COPY ({query}) TO {sql_path(fifo)} ({written}, HEADER false, USE_TMP_FILE false)"
             )
         except BaseException as exc:  # handed to the reading thread, which re-raises it
             failure.append(exc)
@@ -174,7 +185,7 @@ def _copy_through_pipe(
             with cursor:
                 with cursor.copy(
                     f"COPY {table} ({', '.join(columns)}) FROM STDIN "
-                    f"(FORMAT csv{', FREEZE' if freeze else ''})"
+                    f"({read}{', FREEZE' if freeze else ''})"
                 ) as copy:
                     while block := pipe.read(BLOCK):
                         copy.write(block)

@@ -24,7 +24,7 @@ SQLite has no partitions: there a run's rows go into the one table and are delet
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,14 +55,31 @@ def load(
     run_id: int,
     columns: Sequence[str],
     scratch: Path,
+    *,
+    same: Mapping[str, str] | None = None,
 ) -> int:
-    """Insert the run's rows (a DuckDB query); on PostgreSQL into its new partition, which
-    `attach` then makes part of `table`. Returns the number of rows."""
+    """Insert the run's rows (a DuckDB query giving `columns`); on PostgreSQL into its new
+    partition, which `attach` then makes part of `table`. Returns the number of rows.
+
+    The run's own column, and the columns in `same` (name → one word every row has, such as
+    the channel of a cycle), are not in the query: on PostgreSQL they are the partition's
+    defaults while it loads, so 95 M rows do not carry them through COPY. The rows travel in
+    PostgreSQL's plain text format: callers load numbers, codes and checked ids only."""
     from lumbung import bulk
 
+    column, run = PARTITIONED[table], int(run_id)
+    constants = {column: str(run), **{k: _word(v) for k, v in (same or {}).items()}}
     if not is_postgres(session):
-        return bulk.insert_from_duckdb(session, con, query, table, columns, scratch)
-    name, column, run = partition_name(table, run_id), PARTITIONED[table], int(run_id)
+        literal = ", ".join(f"{value} AS {name}" for name, value in constants.items())
+        return bulk.insert_from_duckdb(
+            session,
+            con,
+            f"SELECT *, {literal} FROM ({query})",
+            table,
+            [*columns, *constants],
+            scratch,
+        )
+    name = partition_name(table, run_id)
     # The check that lets `attach` skip a scan is checked row by row as the rows come in,
     # rather than by a pass over the whole table afterwards.
     session.execute(
@@ -71,7 +88,22 @@ def load(
             f"CONSTRAINT {name}_run CHECK ({column} = {run}))"
         )
     )
-    return bulk.insert_from_duckdb(session, con, query, name, columns, scratch, freeze=True)
+    defaults = ", ".join(f"ALTER {k} SET DEFAULT {v}" for k, v in constants.items())
+    session.execute(text(f"ALTER TABLE {name} {defaults}"))
+    loaded = bulk.insert_from_duckdb(
+        session, con, query, name, columns, scratch, freeze=True, plain=True
+    )
+    session.execute(
+        text(f"ALTER TABLE {name} " + ", ".join(f"ALTER {k} DROP DEFAULT" for k in constants))
+    )
+    return loaded
+
+
+def _word(value: str) -> str:
+    """A constant column's value (a program's channel, a state) as an SQL literal."""
+    if not re.fullmatch(r"[a-z0-9_-]{1,32}", value):
+        raise ValueError(f"not a plain word: {value!r}")
+    return f"'{value}'"
 
 
 def attach(session: Session, table: str, run_id: int) -> None:

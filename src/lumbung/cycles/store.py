@@ -15,8 +15,7 @@ from lumbung.cycles.enrollment import movement
 from lumbung.cycles.models import Cycle
 from lumbung.errors import ValidationFailed
 
-ENTITLEMENT_COLUMNS = (
-    "cycle_id",
+ENTITLEMENT_COLUMNS = (  # as loaded; cycle_id, channel and state are the same for every row
     "beneficiary_id",
     "household_id",
     "member_id",
@@ -25,8 +24,6 @@ ENTITLEMENT_COLUMNS = (
     "regency_code",
     "amount_idr",
     "breakdown",
-    "channel",
-    "state",
 )
 
 
@@ -50,13 +47,21 @@ def load_entitlements(
         count = bulk.duck_count(con, f"SELECT count(*) FROM {source}")
         breakdown = _breakdown_json(parts)
         query = (
-            f"SELECT {int(cycle.id)} AS cycle_id, beneficiary_id, household_id, member_id, "
-            f"kk_number, nik, regency_code, amount_idr, {breakdown} AS breakdown, "
-            f"'{_safe(channel)}' AS channel, 'entitled' AS state FROM {source}"
+            "SELECT beneficiary_id, household_id, member_id, kk_number, nik, regency_code, "
+            f"amount_idr, {breakdown} AS breakdown FROM {source}"
         )
         # On PostgreSQL into the cycle's own partition, attached by the caller at the end.
+        # Every value is a number, a checked KK/NIK/region code or JSON of component names
+        # and numbers: nothing that the plain text format would have to escape.
         loaded = partitions.load(
-            session, con, query, "entitlement", cycle.id, ENTITLEMENT_COLUMNS, scratch
+            session,
+            con,
+            query,
+            "entitlement",
+            cycle.id,
+            ENTITLEMENT_COLUMNS,
+            scratch,
+            same={"channel": _safe(channel), "state": "entitled"},
         )
         totals = con.execute(
             "SELECT count(*), COALESCE(sum(amount_idr), 0)::BIGINT, "

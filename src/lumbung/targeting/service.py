@@ -27,8 +27,7 @@ from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 from lumbung.targeting.pmt import PmtModel
 from lumbung.targeting.scoring import ranked
 
-SCORE_COLUMNS = (
-    "scoring_id",
+SCORE_COLUMNS = (  # as loaded (scoring_id is the same for every row)
     "household_id",
     "kk_number",
     "regency_code",
@@ -158,7 +157,7 @@ def score_release(
     )
     session.add(scoring)
     session.flush()
-    scoring.households = _load_scores(session, scoring, target, data_dir)
+    scoring.households, counts = _load_scores(session, scoring, target, data_dir)
     if scoring.households != release.households:
         raise ValidationFailed(
             f"Skor {scoring.households:,} keluarga, rilis {release.households:,}: tidak lengkap."
@@ -171,15 +170,24 @@ def score_release(
         entity_id=scoring.id,
         diff={"release": release.label, "model": model.key, "sha256": scoring.sha256},
     )
-    return _summary(session, scoring, release, model, already=False, data_dir=data_dir)
+    return _summary(
+        session, scoring, release, model, already=False, data_dir=data_dir, counts=counts
+    )
 
 
-def _load_scores(session: Session, scoring: Scoring, scores: Path, data_dir: Path) -> int:
+Counts = tuple[dict[int, int], int]
+"""(households per desil, regencies) of one scoring."""
+
+
+def _load_scores(
+    session: Session, scoring: Scoring, scores: Path, data_dir: Path
+) -> tuple[int, Counts]:
+    """Load the scores file into the database; (rows loaded, its counts, from the file)."""
     con = bulk.duck_connect(data_dir / "tmp")
     try:
+        source = f"read_parquet({bulk.sql_path(scores)})"
         query = (
-            f"SELECT {int(scoring.id)} AS scoring_id, household_id, kk_number, regency_code, "
-            f"score, decile, rank_area FROM read_parquet({bulk.sql_path(scores)})"
+            f"SELECT household_id, kk_number, regency_code, score, decile, rank_area FROM {source}"
         )
         scratch = data_dir / "tmp"
         scratch.mkdir(parents=True, exist_ok=True)
@@ -187,20 +195,16 @@ def _load_scores(session: Session, scoring: Scoring, scores: Path, data_dir: Pat
             session, con, query, "pmt_score", scoring.id, SCORE_COLUMNS, scratch
         )
         partitions.attach(session, "pmt_score", scoring.id)
-        return loaded
+        # Counted from the file just loaded, by DuckDB on every core: the database would scan
+        # a national scoring's 30 M rows twice over for these few numbers.
+        by_decile = con.execute(f"SELECT decile, count(*) FROM {source} GROUP BY decile").fetchall()
+        regencies = bulk.duck_count(con, f"SELECT count(DISTINCT regency_code) FROM {source}")
+        return loaded, ({int(d): int(n) for d, n in by_decile}, regencies)
     finally:
         con.close()
 
 
-def _summary(
-    session: Session,
-    scoring: Scoring,
-    release: Release,
-    model: PmtModel,
-    *,
-    already: bool,
-    data_dir: Path,
-) -> ScoringResult:
+def _stored_counts(session: Session, scoring: Scoring) -> Counts:
     by_decile = {
         int(decile): int(count)
         for decile, count in session.execute(
@@ -214,6 +218,22 @@ def _summary(
             PmtScore.scoring_id == scoring.id
         )
     ).scalar_one()
+    return by_decile, int(regencies)
+
+
+def _summary(
+    session: Session,
+    scoring: Scoring,
+    release: Release,
+    model: PmtModel,
+    *,
+    already: bool,
+    data_dir: Path,
+    counts: Counts | None = None,
+) -> ScoringResult:
+    """What a scoring gave; `counts` from its file when it was just loaded, else stored ones."""
+    by_decile, regencies = counts if counts is not None else _stored_counts(session, scoring)
+    by_decile = dict(sorted(by_decile.items()))
     return ScoringResult(
         release=release.label,
         model=model.key,
