@@ -8,7 +8,6 @@ rules). The second half runs cycles through the service on both databases: impor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,7 +24,7 @@ from factories import household, kk, member, write_batch
 from helpers import run_import
 from lumbung.cycles import compute
 from lumbung.cycles.explain import explain
-from lumbung.cycles.models import Cycle, Enrollment, Entitlement
+from lumbung.cycles.models import Cycle, Enrollment, Entitlement, components
 from lumbung.cycles.service import CycleResult, approve_cycle, run_cycle
 from lumbung.db import session_scope
 from lumbung.engine.backend import Engine, open_engine
@@ -698,11 +697,11 @@ def stored(engine: DbEngine, label: str) -> dict[str, tuple[int, dict[str, Any],
     """KK → (amount, breakdown, channel) of a cycle's entitlements."""
     with session_scope(engine) as session:
         rows = session.execute(
-            select(Entitlement)
+            select(Entitlement, Cycle)
             .join(Cycle, Cycle.id == Entitlement.cycle_id)
             .where(Cycle.label == label)
-        ).scalars()
-        return {e.kk_number: (e.amount_idr, json.loads(e.breakdown), e.channel) for e in rows}
+        ).tuples()
+        return {e.kk_number: (e.amount_idr, components(e, c), e.channel) for e, c in rows}
 
 
 def enrollment(engine: DbEngine, program: str = "PKH") -> dict[str, tuple[str, str, str]]:
@@ -868,7 +867,10 @@ def test_pbi_jkn_stores_one_entitlement_per_member(engine: DbEngine, tmp_path: P
         assert all(r.member_id == r.beneficiary_id and r.nik for r in rows)
         assert kk(10) not in {r.kk_number for r in rows}
         assert {r.channel for r in rows} == {"bpjs"}
-        assert {json.loads(r.breakdown)["per_orang"]["persons"] for r in rows} == {1}
+        # one component: the breakdown is not repeated on every row but follows from the amount
+        assert {r.breakdown for r in rows} == {None}
+        one = session.execute(select(Cycle).where(Cycle.label == "PBI-2026-01")).scalar_one()
+        assert components(rows[0], one) == {"per_orang": {"persons": 1, "amount_idr": 42_000}}
     assert (result.beneficiaries, result.total_idr) == (27, 27 * 42_000)
 
 

@@ -9,7 +9,6 @@ it reads (scores, the enrollment saved with the cycle) are checked against their
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
 from lumbung.cycles import compute
 from lumbung.cycles.files import cycle_folder, saved_enrollment
-from lumbung.cycles.models import Cycle, Entitlement
+from lumbung.cycles.models import Cycle, Entitlement, components
 from lumbung.engine.backend import open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import NotFound
@@ -112,6 +111,7 @@ def explain(
         ).to_pylist()[0]
         member_rows = _members(
             batch,
+            cycle,
             definition,
             member_features(members, cycle.reference_date),
             members,
@@ -144,7 +144,7 @@ def explain(
         "eligibility": definition.eligibility.strip(),
         "clauses": clauses,
         "failed_clauses": [c["rule"] for c in clauses if not c["value"]],
-        "components": _breakdown(stored),
+        "components": _breakdown(stored, cycle),
         "members": member_rows,
         "outcome": _outcome(eligible, stored, member_rows, definition),
         "quota": None
@@ -179,10 +179,10 @@ def _payable(members: list[dict[str, Any]], definition: ProgramDefinition) -> bo
     return True
 
 
-def _breakdown(stored: Sequence[Entitlement]) -> dict[str, Any]:
+def _breakdown(stored: Sequence[Entitlement], cycle: Cycle) -> dict[str, Any]:
     merged: dict[str, dict[str, int]] = {}
     for entitlement in stored:
-        for name, part in json.loads(entitlement.breakdown).items():
+        for name, part in components(entitlement, cycle).items():
             into = merged.setdefault(name, {"persons": 0, "amount_idr": 0})
             into["persons"] += int(part["persons"])
             into["amount_idr"] += int(part["amount_idr"])
@@ -191,6 +191,7 @@ def _breakdown(stored: Sequence[Entitlement]) -> dict[str, Any]:
 
 def _members(
     batch: Any,
+    cycle: Cycle,
     definition: ProgramDefinition,
     members: Any,
     raw_members: Any,
@@ -237,7 +238,7 @@ def _members(
             entry["note"] = "keluarga tidak memenuhi syarat program"
         elif row["member_id"] in paid:
             own = paid[row["member_id"]]
-            entry["counted_as"] = ", ".join(json.loads(own.breakdown)) or None
+            entry["counted_as"] = ", ".join(components(own, cycle)) or None
             entry["amount_idr"] = own.amount_idr
         elif picked is not None:
             if picked["counted"]:

@@ -9,7 +9,6 @@ the (cycle, beneficiary) key serves without a sort even for a national cycle.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
-from lumbung.cycles.models import Cycle, Entitlement
+from lumbung.cycles.models import Cycle, Entitlement, components
 from lumbung.errors import NotFound, ValidationFailed
 from lumbung.identity import mask_id
 from lumbung.registry.models import Household
@@ -73,7 +72,7 @@ def list_beneficiaries(
                 "nik": mask_id(e.nik) if e.nik else None,
                 "regency_code": e.regency_code,
                 "amount_idr": e.amount_idr,
-                "components": json.loads(e.breakdown),
+                "components": components(e, cycle),
                 "state": e.state,
             }
             for e in page

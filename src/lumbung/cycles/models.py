@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -85,9 +86,22 @@ class Entitlement(Base):
     nik: Mapped[str | None] = mapped_column(String(16))
     regency_code: Mapped[str] = mapped_column(String(5))
     amount_idr: Mapped[int] = mapped_column(BigInteger)
-    breakdown: Mapped[str] = mapped_column(Text)  # JSON: {component: {"persons", "amount_idr"}}
+    # JSON {component: {"persons", "amount_idr"}} for a program of several components; NULL
+    # for one of a single component (Sembako, PBI-JKN: 95 M rows of the same few words), whose
+    # breakdown `components` derives from the amount.
+    breakdown: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="entitled")
+
+
+def components(entitlement: Entitlement, cycle: Cycle) -> dict[str, dict[str, int]]:
+    """What the entitlement counts per component: `{name: {"persons", "amount_idr"}}`."""
+    if entitlement.breakdown is not None:
+        parts: dict[str, dict[str, int]] = json.loads(entitlement.breakdown)
+        return parts
+    ((name, unit_amount),) = cycle.summary["components"].items()  # one component, one unit
+    amount = entitlement.amount_idr
+    return {name: {"persons": amount // int(unit_amount), "amount_idr": amount}}
 
 
 class Enrollment(Base):
