@@ -359,7 +359,10 @@ def main() -> None:
         # Best of several runs in one process: the steady state of each way, without the
         # one-time costs (Python's first use of a library's code, the first DuckDB connection)
         # and with less of the noise of a shared machine. The first run is reported too.
-        runs = [run(Path(release_dir), Path(scores), Path(out)) for _ in range(int(*times or 1))]
+        runs = [
+            run(Path(release_dir), Path(scores), Path(out))
+            for _ in range(int(times[0]) if times else 1)
+        ]
         print(json.dumps({"seconds": min(runs), "runs": runs}))
     elif command == "compare":
         compare(args)

@@ -123,9 +123,9 @@ def insert_from_duckdb(
 
     `freeze`: `table` was created in this transaction, so PostgreSQL may write the rows as
     already visible to all (COPY … FREEZE), sparing a later pass of vacuum over them.
-    `plain`: the caller vouches that no value holds a tab, line break or backslash (numbers,
-    codes, checked ids, JSON of such): the rows then travel in PostgreSQL's text format, which
-    DuckDB writes and PostgreSQL reads faster than CSV, quoting nothing."""
+    `plain`: the rows travel in PostgreSQL's text format, which DuckDB writes and PostgreSQL
+    reads faster than CSV, quoting nothing: for rows of numbers, codes and ids, whose text needs
+    no escaping (any backslash, tab or line break is escaped all the same)."""
     if is_postgres(session):
         return _copy_through_pipe(session, con, query, table, columns, scratch, freeze, plain)
     # SQLite's default page cache (2 MB) makes every index update a disk read.
@@ -166,6 +166,7 @@ def _copy_through_pipe(
     if plain:  # tab-separated, nothing quoted, NULL as \N: PostgreSQL's text format
         written = "FORMAT csv, DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N'"
         read = "FORMAT text"
+        query = _text_escaped(con, query)
 
     def produce() -> None:
         try:
@@ -201,6 +202,22 @@ def _copy_through_pipe(
             producer.join()
             fifo.unlink()
     return count
+
+
+def _text_escaped(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    r"""The query with its text columns escaped for PostgreSQL's text format: a backslash,
+    tab, line feed or carriage return becomes `\\`, `\t`, `\n`, `\r` (rows of ids and codes
+    have none, and pay only the look)."""
+    columns = []
+    for name, kind, *_ in con.execute(f"DESCRIBE {query}").fetchall():
+        quoted = '"' + str(name).replace('"', '""') + '"'
+        if kind == "VARCHAR":
+            escaped = f"replace({quoted}, '\\', '\\\\')"
+            for letter, code in (("t", 9), ("n", 10), ("r", 13)):
+                escaped = f"replace({escaped}, chr({code}), '\\{letter}')"
+            quoted = f"{escaped} AS {quoted}"
+        columns.append(quoted)
+    return f"SELECT {', '.join(columns)} FROM ({query})"
 
 
 def fetch_arrow(session: Session, statement: Executable) -> pa.Table:

@@ -64,7 +64,7 @@ def load(
     The run's own column, and the columns in `same` (name → one word every row has, such as
     the channel of a cycle), are not in the query: on PostgreSQL they are the partition's
     defaults while it loads, so 95 M rows do not carry them through COPY. The rows travel in
-    PostgreSQL's plain text format: callers load numbers, codes and checked ids only."""
+    PostgreSQL's text format (`bulk.insert_from_duckdb(plain=True)`)."""
     from lumbung import bulk
 
     column, run = PARTITIONED[table], int(run_id)

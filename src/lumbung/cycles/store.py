@@ -51,8 +51,6 @@ def load_entitlements(
             f"amount_idr, {breakdown} AS breakdown FROM {source}"
         )
         # On PostgreSQL into the cycle's own partition, attached by the caller at the end.
-        # Every value is a number, a checked KK/NIK/region code or JSON of component names
-        # and numbers: nothing that the plain text format would have to escape.
         loaded = partitions.load(
             session,
             con,

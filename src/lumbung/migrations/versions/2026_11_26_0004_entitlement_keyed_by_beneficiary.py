@@ -44,7 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Ids again, numbered per cycle in beneficiary order (the order files were written in);
+    """Ids again, numbered in (cycle, beneficiary) order (the order files were written in);
     every breakdown written out."""
     numbered = (
         "SELECT cycle_id, beneficiary_id, "
