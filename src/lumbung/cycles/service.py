@@ -113,18 +113,10 @@ def compute_entitlements(
         # the release's, and no member needs counting to decide who is eligible.
         households = ranking
     else:
+        # The rule's features, and the KK, region, score and desil from the scores file.
         features = household_features(tables, reference, only=used)
-        carried = [c for c in ("kk_number", "regency_code") if c not in features.columns]
-        scores = ranked.select(
-            scored_household=ranked.household_id,
-            score=ranked.score,
-            decile=ranked.decile,
-            **{c: ranked[c] for c in carried},
-        )
-        households = features.inner_join(scores, features.household_id == scores.scored_household)
-        households = households.drop("scored_household")
-        if "province_code" not in households.columns:
-            households = households.mutate(province_code=households.regency_code.substr(0, 2))
+        carried = [c for c in ranking.columns if c != "household_id" and c in features.columns]
+        households = features.drop(*carried).inner_join(ranking, "household_id")
     # The members are read a second time rather than shared: a shared subquery is
     # materialised by DuckDB (3.5 M rows per million families), a second scan is cheaper.
     again = read_release(batch, release_dir).members

@@ -59,7 +59,7 @@ def load_entitlements(
             cycle.id,
             ENTITLEMENT_COLUMNS,
             scratch,
-            same={"channel": _safe(channel), "state": "entitled"},
+            same={"channel": channel, "state": "entitled"},  # checked as plain words there
         )
         totals = con.execute(
             "SELECT count(*), COALESCE(sum(amount_idr), 0)::BIGINT, "
