@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -24,28 +25,37 @@ AWKWARD = [
 ]
 
 
-def test_rows_in_the_text_format_arrive_exactly_as_sent(engine: Engine, tmp_path: Path) -> None:
-    """The faster text format (`plain`) escapes what it must: a backslash, tab or line break
-    in a value arrives unchanged, `\\N` stays text and only a NULL is NULL."""
+def test_rows_arrive_exactly_as_sent(engine: Engine, tmp_path: Path) -> None:
+    """PostgreSQL's text format, which the rows travel in, is escaped where it must be: a
+    backslash, tab or line break in a value arrives unchanged, `\\N` stays text and only a
+    NULL is NULL; dates, numbers and flags arrive as themselves."""
     con = duckdb.connect()
-    con.execute("CREATE TABLE source (n BIGINT, word VARCHAR)")
-    con.executemany("INSERT INTO source VALUES (?, ?)", list(enumerate(AWKWARD)))
+    columns = "n BIGINT, word VARCHAR, born DATE, score DOUBLE PRECISION, ok BOOLEAN"
+    con.execute(f"CREATE TABLE source ({columns})")
+    con.executemany(
+        "INSERT INTO source VALUES (?, ?, DATE '2024-02-29' - CAST(? AS INT), ? / 8, ? % 2 = 0)",
+        [(n, word, n, n, n) for n, word in enumerate(AWKWARD)],
+    )
     try:
-        for plain in (True, False):
-            with session_scope(engine) as session:
-                session.execute(text("CREATE TABLE bulk_probe (n BIGINT, word TEXT)"))
-                loaded = bulk.insert_from_duckdb(
-                    session,
-                    con,
-                    "SELECT n, word FROM source",
-                    "bulk_probe",
-                    ["n", "word"],
-                    tmp_path,
-                    plain=plain,
-                )
-                rows = session.execute(text("SELECT n, word FROM bulk_probe ORDER BY n")).all()
-                session.execute(text("DROP TABLE bulk_probe"))
-            assert loaded == len(AWKWARD)
-            assert [word for _, word in rows] == AWKWARD, plain
+        with session_scope(engine) as session:
+            session.execute(text(f"CREATE TABLE bulk_probe ({columns.replace('VARCHAR', 'TEXT')})"))
+            loaded = bulk.insert_from_duckdb(
+                session,
+                con,
+                "SELECT n, word, born, score, ok FROM source",
+                "bulk_probe",
+                ["n", "word", "born", "score", "ok"],
+                tmp_path,
+            )
+            rows = session.execute(
+                text("SELECT n, word, born, score, ok FROM bulk_probe ORDER BY n")
+            ).all()
+            session.execute(text("DROP TABLE bulk_probe"))
+        assert loaded == len(AWKWARD)
+        assert [row[1] for row in rows] == AWKWARD
+        assert [(str(row[2]), row[3], bool(row[4])) for row in rows] == [
+            (str(date(2024, 2, 29) - timedelta(days=n)), n / 8, n % 2 == 0)
+            for n in range(len(AWKWARD))
+        ]
     finally:
         con.close()

@@ -117,17 +117,13 @@ def insert_from_duckdb(
     scratch: Path,
     *,
     freeze: bool = False,
-    plain: bool = False,
 ) -> int:
     """Insert the result of a DuckDB query into `table`; return the number of rows.
 
     `freeze`: `table` was created in this transaction, so PostgreSQL may write the rows as
-    already visible to all (COPY … FREEZE), sparing a later pass of vacuum over them.
-    `plain`: the rows travel in PostgreSQL's text format, which DuckDB writes and PostgreSQL
-    reads faster than CSV, quoting nothing: for rows of numbers, codes and ids, whose text needs
-    no escaping (any backslash, tab or line break is escaped all the same)."""
+    already visible to all (COPY … FREEZE), sparing a later pass of vacuum over them."""
     if is_postgres(session):
-        return _copy_through_pipe(session, con, query, table, columns, scratch, freeze, plain)
+        return _copy_through_pipe(session, con, query, table, columns, scratch, freeze)
     # SQLite's default page cache (2 MB) makes every index update a disk read.
     session.execute(text(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"))
     result = con.execute(query)
@@ -150,23 +146,21 @@ def _copy_through_pipe(
     columns: Sequence[str],
     scratch: Path,
     freeze: bool = False,
-    plain: bool = False,
 ) -> int:
     """COPY the query's rows into PostgreSQL while DuckDB is still producing them.
 
-    DuckDB writes CSV (or, `plain`, the text format) into a named pipe on its own thread; this
-    thread streams the pipe into `COPY … FROM STDIN`, so the two engines work at the same time
-    on the two cores.
+    DuckDB writes the rows into a named pipe on its own thread; this thread streams the pipe
+    into `COPY … FROM STDIN`, so the two engines work at the same time on the two cores. The
+    rows travel in PostgreSQL's text format (tab-separated, nothing quoted, NULL as `\\N`,
+    text columns escaped by `_text_escaped`), which PostgreSQL parses a little faster than
+    CSV (3.5 M members into an empty registry: 24.0 s → 22.1 s of COPY, 2026-11-26).
     """
     fifo = scratch / f"{table}.fifo"
     os.mkfifo(fifo)
     failure: list[BaseException] = []
-    written = "FORMAT csv"
-    read = "FORMAT csv"
-    if plain:  # tab-separated, nothing quoted, NULL as \N: PostgreSQL's text format
-        written = "FORMAT csv, DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N'"
-        read = "FORMAT text"
-        query = _text_escaped(con, query)
+    written = "FORMAT csv, DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N'"
+    read = "FORMAT text"
+    query = _text_escaped(con, query)
 
     def produce() -> None:
         try:

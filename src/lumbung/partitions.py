@@ -63,8 +63,7 @@ def load(
 
     The run's own column, and the columns in `same` (name → one word every row has, such as
     the channel of a cycle), are not in the query: on PostgreSQL they are the partition's
-    defaults while it loads, so 95 M rows do not carry them through COPY. The rows travel in
-    PostgreSQL's text format (`bulk.insert_from_duckdb(plain=True)`)."""
+    defaults while it loads, so 95 M rows do not carry them through COPY."""
     from lumbung import bulk
 
     column, run = PARTITIONED[table], int(run_id)
@@ -91,7 +90,7 @@ def load(
     defaults = ", ".join(f"ALTER {k} SET DEFAULT {v}" for k, v in constants.items())
     session.execute(text(f"ALTER TABLE {name} {defaults}"))
     loaded = bulk.insert_from_duckdb(
-        session, con, query, name, columns, scratch, freeze=True, plain=True
+        session, con, query, name, columns, scratch, freeze=True
     )
     session.execute(
         text(f"ALTER TABLE {name} " + ", ".join(f"ALTER {k} DROP DEFAULT" for k in constants))

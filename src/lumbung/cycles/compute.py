@@ -194,6 +194,10 @@ def member_choices(
     return step.mutate(counted=counted)
 
 
+KEYS = ("kk_number", "regency_code", "province_code", "score", "decile")
+"""What every beneficiary row carries from its family, besides the household id."""
+
+
 def entitlements(
     definition: ProgramDefinition,
     households: ir.Table,
@@ -205,45 +209,51 @@ def entitlements(
 ) -> ir.Table:
     """One row per beneficiary (household or member, by the program's unit).
 
-    `ranking` gives every household's kk_number, regency_code, province_code, score and
-    decile (default: taken from `households`). Joining them back from there, rather than
-    from the eligible households, means the eligible set is used once and computed once.
-
-    Members carry only what the benefit looks at through the windows and sums; the family's
-    KK, region, score and desil are joined back once per beneficiary at the end.
+    `households` carry the family's `KEYS` (KK, region, score, desil). Where the eligible
+    households are used once anyway (a flat benefit per household, or a program of persons),
+    the rows take the keys with them: one join of the members with the eligible households,
+    and none after. A household program whose members are counted (PKH) groups the members
+    by household first, so its rows get the keys joined back at the end, from `ranking` (default:
+    `households`) rather than from the eligible households: the eligible set is then used once
+    and computed once.
 
     `reference` (the cycle's reference date), when the members carry their birth date, lets
     member rules compare ages as birth-date ranges (`features.age_comparison`).
     """
     eligible = eligible_households(definition, households, enrolled)
-    source = households if ranking is None else ranking
-    keys = source.select(
-        eligible_household=source.household_id,
-        kk_number=source.kk_number,
-        regency_code=source.regency_code,
-        province_code=source.province_code,
-        score=source.score,
-        decile=source.decile.cast("int16"),
-    )
+    eligible = eligible.mutate(decile=eligible.decile.cast("int16"))
     parts = components(definition)
     benefit = definition.benefit
     person = definition.unit == "person"
-    chosen = eligible.select(eligible_household=eligible.household_id)
-    # An inner join, not a semi-join: each eligible household is one row, so the rows are the
-    # same, and DuckDB then builds its hash table on the (fewer) households, not the members.
-    in_family = (
-        members.drop("kk_number", *([] if person else ["nik"]))
-        .inner_join(chosen, members.household_id == chosen.eligible_household)
-        .drop("eligible_household")
-    )
     if person:
+        # An inner join, not a semi-join: each eligible household is one row, so the rows are
+        # the same, and DuckDB builds its hash table on the (fewer) households, not the members.
+        chosen = eligible.select(*KEYS, eligible_household=eligible.household_id)
+        in_family = (
+            members.drop("kk_number")
+            .inner_join(chosen, members.household_id == chosen.eligible_household)
+            .drop("eligible_household")
+        )
         sums = _person_rows(definition, in_family, parts, reference)
     elif benefit.kind in ("components", "in_kind"):
+        chosen = eligible.select(eligible_household=eligible.household_id)
+        in_family = (
+            members.drop("kk_number", "nik")
+            .inner_join(chosen, members.household_id == chosen.eligible_household)
+            .drop("eligible_household")
+        )
         sums = _component_rows(in_family, parts, benefit, reference)
+        source = households if ranking is None else ranking
+        keys = source.select(
+            eligible_household=source.household_id,
+            **{k: source[k] for k in KEYS if k != "decile"},
+            decile=source.decile.cast("int16"),
+        )
+        sums = sums.filter(sums.amount_idr > 0)
+        sums = sums.inner_join(keys, sums.household_id == keys.eligible_household)
     else:
         sums = _flat_rows(eligible, parts[0], benefit)
-    sums = sums.filter(sums.amount_idr > 0)
-    joined = sums.inner_join(keys, sums.household_id == keys.eligible_household)
+    joined = sums.filter(sums.amount_idr > 0)
     rows = joined.select(
         beneficiary_id=joined.member_id if person else joined.household_id,
         household_id=joined.household_id,
@@ -290,6 +300,7 @@ def _person_rows(
         "household_id",
         "member_id",
         "nik",
+        *KEYS,
         amount_idr=paid,
         **{persons: ibis.literal(1, "int64"), amount: paid},
     )
@@ -307,7 +318,8 @@ def _flat_rows(eligible: ir.Table, part: Component, benefit: Any) -> ir.Table:
         counted = ibis.literal(1, "int64")
         total = unit_amount
     return eligible.select(
-        household_id=eligible.household_id,
+        "household_id",
+        *KEYS,
         amount_idr=total,
         **{persons: counted, amount: total},
     )
@@ -338,7 +350,8 @@ def _grouped(choices: ir.Table, parts: list[Component], *, per_member: bool) -> 
         is_part = choices.chosen == part.name
         sums[persons] = is_part.ifelse(1, 0).sum().cast("int64")
         sums[amount] = is_part.ifelse(choices.amount, 0).sum().cast("int64")
-    keys = ["household_id", *(["member_id", "nik"] if per_member else [])]
+    # Per member (a program of persons), the family's KEYS ride along as grouping keys.
+    keys = ["household_id", *(["member_id", "nik", *KEYS] if per_member else [])]
     return choices.group_by(keys).aggregate(amount_idr=choices.amount.sum().cast("int64"), **sums)
 
 
