@@ -131,14 +131,15 @@ def household_features(
     m = member_features(tables.members, reference)
 
     def count(condition: ir.BooleanValue) -> ir.IntegerValue:
-        """Members for whom `condition` holds: COUNT … FILTER, cheaper than a SUM of 0/1
-        (DuckDB sums small integers into 128-bit totals)."""
-        counted: ir.IntegerValue = m.member_id.count(where=condition)
+        """Members for whom `condition` holds: COUNT(*) FILTER, cheaper than a SUM of 0/1
+        (DuckDB sums small integers into 128-bit totals) and than counting a column, whose
+        every value would be looked at for NULL (1 M families: 2.5–3.0 s → 2.2–2.7 s)."""
+        counted: ir.IntegerValue = m.count(where=condition)
         return counted
 
     is_head = m.relationship == vocab.HEAD
     counts = {
-        "hh_size": m.member_id.count(),
+        "hh_size": m.count(),
         **{
             name: count(_age_band(m.birth_date, reference, low, high))
             for name, (low, high) in AGE_BANDS.items()

@@ -138,7 +138,9 @@ def score_release(
     try:
         with open_engine(engine) as batch:
             features = household_features(read_release(batch, folder), reference_date(release))
-            batch.write_parquet(ranked(features, model).order_by("household_id"), staging)
+            # In the engine's order: sorting 30 M scored families by id cost 24 s of a national
+            # scoring's 155 s in DuckDB, for nothing (readers join or filter; none needs order).
+            batch.write_parquet(ranked(features, model), staging)
         staging.replace(target)
     except BaseException:
         staging.unlink(missing_ok=True)
