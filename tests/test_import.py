@@ -501,9 +501,16 @@ def _schema_objects(engine: Engine) -> tuple[set[str], set[str]]:
     from sqlalchemy import inspect
 
     inspector = inspect(engine)
-    indexes = {i["name"] for t in ("household", "member") for i in inspector.get_indexes(t)}
-    fks = {str(f["name"]) for t in ("household", "member") for f in inspector.get_foreign_keys(t)}
-    return indexes, fks
+    loaded = ("household", "member")
+    indexes = {i["name"] for t in loaded for i in inspector.get_indexes(t)}
+    # Keys, and the foreign keys of every table that points at the loaded ones.
+    keys = {
+        *(str(inspector.get_pk_constraint(t)["name"]) for t in loaded),
+        *(str(u["name"]) for t in loaded for u in inspector.get_unique_constraints(t)),
+    }
+    pointing = ("household", "member", "change_request", "duplicate_review")
+    fks = {str(f["name"]) for t in pointing for f in inspector.get_foreign_keys(t)}
+    return indexes, keys | fks
 
 
 @pytest.mark.parametrize("fail", [False, True])
@@ -515,6 +522,7 @@ def test_large_first_load_defers_indexes_and_restores_them(
     monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)  # every load into an empty table
     before = _schema_objects(engine)
     assert "uq_member_active_head" in before[0] and "ix_member_nik" in before[0]
+    assert {"uq_household_kk_number", "fk_duplicate_review_member_id_member"} <= before[1]
     households, members = two_families()
     paths = write_batch(tmp_path / "b", households, members)
     if fail:
@@ -531,6 +539,13 @@ def test_large_first_load_defers_indexes_and_restores_them(
     if not fail:
         with engine.begin() as conn, pytest.raises(Exception, match=r"(?i)unique|constraint"):
             conn.execute(text("UPDATE member SET relationship = 'kepala_keluarga'"))
+        # The keys hold again: a second family with the first one's KK, or a member's id, fails.
+        for statement in (
+            "UPDATE household SET kk_number = (SELECT min(kk_number) FROM household)",
+            "UPDATE member SET id = (SELECT min(id) FROM member)",
+        ):
+            with engine.begin() as conn, pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+                conn.execute(text(statement))
 
 
 def test_rows_with_a_stray_separator_are_rejected_not_shifted(

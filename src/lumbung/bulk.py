@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Table, select, text
+from sqlalchemy import Constraint, ForeignKeyConstraint, Table, UniqueConstraint, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.sql import Executable
@@ -75,6 +75,10 @@ SQLITE_BULK_CACHE_KIB = 256 * 1024
 DEFER_INDEXES_FROM = 50_000
 
 
+def _named(constraint: Constraint) -> str:
+    return str(constraint.name)
+
+
 @contextmanager
 def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[bool]:
     """Load into an empty `table` without its secondary indexes, then build them once.
@@ -83,28 +87,51 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
     up to date row by row (measured: 3.5 M members into SQLite, 32 s → 12 s). Only an empty
     table qualifies, i.e. a first load or the migration of a whole registry; a batch into a
     populated registry keeps every index. Yields whether indexes were deferred.
+
+    On PostgreSQL the keys go too, and come back once the rows are in (what pg_restore does):
+    the primary key and unique constraints, each built by one sort instead of an index
+    insertion per row, and the foreign keys, each checked by one join instead of a trigger per
+    row. Foreign keys of other tables that point at this one go and come back with its key: the
+    table is empty, so they point at nothing yet. A failing key (a duplicate the checks missed)
+    fails the load, and the transaction with it.
     """
     empty = session.execute(select(table.c.id).limit(1)).first() is None
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
     defer = empty and incoming >= DEFER_INDEXES_FROM and bool(indexes)
-    postgres = is_postgres(session)
-    # PostgreSQL checks a foreign key with a trigger per row; adding the key afterwards
-    # checks all rows in one join (what pg_restore does). SQLite's checks are cheap.
-    foreign_keys = sorted(table.foreign_key_constraints, key=lambda fk: str(fk.name))
-    foreign_keys = foreign_keys if defer and postgres else []
+    keys: list[Constraint] = []
+    foreign_keys: list[ForeignKeyConstraint] = []
+    referring: list[ForeignKeyConstraint] = []
+    if defer and is_postgres(session):
+        unique = (c for c in table.constraints if isinstance(c, UniqueConstraint))
+        keys = [table.primary_key, *sorted(unique, key=_named)]
+        foreign_keys = sorted(table.foreign_key_constraints, key=_named)
+        referring = sorted(
+            (
+                fk
+                for other in table.metadata.tables.values()
+                if other is not table
+                for fk in other.foreign_key_constraints
+                if fk.referred_table is table
+            ),
+            key=_named,
+        )
     connection = session.connection()
     if defer:
+        for fk in [*referring, *foreign_keys]:
+            connection.execute(DropConstraint(fk))
         for index in indexes:
             index.drop(bind=connection)
-        for fk in foreign_keys:
-            connection.execute(DropConstraint(fk))
+        for key in keys:
+            connection.execute(DropConstraint(key))
     yield defer
     if defer:
-        if postgres:
+        if is_postgres(session):
             session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        for key in keys:
+            connection.execute(AddConstraint(key))
         for index in indexes:
             index.create(bind=connection)
-        for fk in foreign_keys:
+        for fk in [*foreign_keys, *referring]:
             connection.execute(AddConstraint(fk))
 
 
