@@ -39,20 +39,28 @@ def test_rows_arrive_exactly_as_sent(engine: Engine, tmp_path: Path) -> None:
     try:
         with session_scope(engine) as session:
             session.execute(text(f"CREATE TABLE bulk_probe ({columns.replace('VARCHAR', 'TEXT')})"))
+            session.execute(text("ALTER TABLE bulk_probe ADD COLUMN doc TEXT"))
             loaded = bulk.insert_from_duckdb(
                 session,
                 con,
-                "SELECT n, word, born, score, ok FROM source",
+                "SELECT n, word, born, score, ok, to_json(word) AS doc FROM source",
                 "bulk_probe",
-                ["n", "word", "born", "score", "ok"],
+                ["n", "word", "born", "score", "ok", "doc"],
                 tmp_path,
             )
+            docs = session.execute(text("SELECT doc FROM bulk_probe ORDER BY n")).scalars().all()
             rows = session.execute(
                 text("SELECT n, word, born, score, ok FROM bulk_probe ORDER BY n")
             ).all()
             session.execute(text("DROP TABLE bulk_probe"))
         assert loaded == len(AWKWARD)
         assert [row[1] for row in rows] == AWKWARD
+        # A JSON value (escaped backslashes and all) arrives as DuckDB wrote it.
+        sent = con.execute(
+            "SELECT CAST(to_json(word) AS VARCHAR) FROM source ORDER BY n"
+        ).fetchall()
+        assert docs == [doc for (doc,) in sent]
+        assert any(doc is not None and "\\" in doc for doc in docs)
         assert [(str(row[2]), row[3], bool(row[4])) for row in rows] == [
             (str(date(2024, 2, 29) - timedelta(days=n)), n / 8, n % 2 == 0)
             for n in range(len(AWKWARD))

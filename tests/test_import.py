@@ -548,6 +548,31 @@ def test_large_first_load_defers_indexes_and_restores_them(
                 conn.execute(text(statement))
 
 
+def test_a_duplicate_the_checks_missed_fails_the_deferred_load_whole(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KK twice in the rows loaded (as if the checks had missed it) fails the load where the
+    key comes back (PostgreSQL) or at the row (SQLite): nothing stays, the schema is whole."""
+    from lumbung import bulk
+    from lumbung.registry import importer
+
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)
+    checks = importer.run_checks
+
+    def missing_a_duplicate(con: Any, options: Any) -> None:
+        checks(con, options)
+        con.execute("UPDATE hh SET kk_number = (SELECT min(kk_number) FROM hh)")
+        con.execute("UPDATE mb SET kk_number = (SELECT min(kk_number) FROM hh)")
+
+    monkeypatch.setattr(importer, "run_checks", missing_a_duplicate)
+    before = _schema_objects(engine)
+    households, members = two_families()
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        run_import(engine, write_batch(tmp_path / "b", households, members))
+    assert counts(engine) == (0, 0)
+    assert _schema_objects(engine) == before
+
+
 def test_rows_with_a_stray_separator_are_rejected_not_shifted(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -1,12 +1,14 @@
 """Moving many rows between DuckDB and the operational database, one dialect difference each.
 
-PostgreSQL gets COPY (DuckDB writes the CSV, psycopg streams it); SQLite gets executemany in
+PostgreSQL gets COPY (DuckDB writes PostgreSQL's text format, psycopg streams it); SQLite
+gets executemany in
 large chunks. Both run inside the caller's transaction; nothing here commits.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -93,7 +95,10 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
     insertion per row, and the foreign keys, each checked by one join instead of a trigger per
     row. Foreign keys of other tables that point at this one go and come back with its key: the
     table is empty, so they point at nothing yet. A failing key (a duplicate the checks missed)
-    fails the load, and the transaction with it.
+    fails the load, and the transaction with it. Dropping a pointing table's foreign key locks
+    that table (`change_request`, `duplicate_review`) until commit: on the first load of an empty
+    registry nobody is working in them yet. The pointing keys are found in the models'
+    metadata; one that only the database knew would make dropping the key fail, loudly.
     """
     empty = session.execute(select(table.c.id).limit(1)).first() is None
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
@@ -180,7 +185,7 @@ def _copy_through_pipe(
     into `COPY … FROM STDIN`, so the two engines work at the same time on the two cores. The
     rows travel in PostgreSQL's text format (tab-separated, nothing quoted, NULL as `\\N`,
     text columns escaped by `_text_escaped`), which PostgreSQL parses a little faster than
-    CSV (3.5 M members into an empty registry: 24.0 s → 22.1 s of COPY, 2026-11-26).
+    CSV (benchmarks/README.md, fourth session).
     """
     fifo = scratch / f"{table}.fifo"
     os.mkfifo(fifo)
@@ -225,15 +230,23 @@ def _copy_through_pipe(
     return count
 
 
+# DuckDB types whose text never holds a backslash, tab or line break.
+PLAIN_TYPES = re.compile(
+    r"(BIGINT|INTEGER|SMALLINT|TINYINT|HUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|DOUBLE|FLOAT"
+    r"|BOOLEAN|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|DECIMAL\(\d+,\d+\))"
+)
+
+
 def _text_escaped(con: duckdb.DuckDBPyConnection, query: str) -> str:
     r"""The query with its text columns escaped for PostgreSQL's text format: a backslash,
     tab, line feed or carriage return becomes `\\`, `\t`, `\n`, `\r` (rows of ids and codes
-    have none, and pay only the look)."""
+    have none, and pay only the look). Any column that is not a number, a flag or a date
+    (JSON, a list, an enum) goes as its text, escaped the same way."""
     columns = []
     for name, kind, *_ in con.execute(f"DESCRIBE {query}").fetchall():
         quoted = '"' + str(name).replace('"', '""') + '"'
-        if kind == "VARCHAR":
-            escaped = f"replace({quoted}, '\\', '\\\\')"
+        if not PLAIN_TYPES.fullmatch(str(kind)):
+            escaped = f"replace(CAST({quoted} AS VARCHAR), '\\', '\\\\')"
             for letter, code in (("t", 9), ("n", 10), ("r", 13)):
                 escaped = f"replace({escaped}, chr({code}), '\\{letter}')"
             quoted = f"{escaped} AS {quoted}"

@@ -89,9 +89,7 @@ def load(
     )
     defaults = ", ".join(f"ALTER {k} SET DEFAULT {v}" for k, v in constants.items())
     session.execute(text(f"ALTER TABLE {name} {defaults}"))
-    loaded = bulk.insert_from_duckdb(
-        session, con, query, name, columns, scratch, freeze=True
-    )
+    loaded = bulk.insert_from_duckdb(session, con, query, name, columns, scratch, freeze=True)
     session.execute(
         text(f"ALTER TABLE {name} " + ", ".join(f"ALTER {k} DROP DEFAULT" for k in constants))
     )

@@ -234,7 +234,7 @@ def entitlements(
             .inner_join(chosen, members.household_id == chosen.eligible_household)
             .drop("eligible_household")
         )
-        sums = _person_rows(definition, in_family, parts, reference)
+        joined = _paid(_person_rows(definition, in_family, parts, reference))
     elif benefit.kind in ("components", "in_kind"):
         chosen = eligible.select(eligible_household=eligible.household_id)
         in_family = (
@@ -249,11 +249,10 @@ def entitlements(
             **{k: source[k] for k in KEYS if k != "decile"},
             decile=source.decile.cast("int16"),
         )
-        sums = sums.filter(sums.amount_idr > 0)
-        sums = sums.inner_join(keys, sums.household_id == keys.eligible_household)
+        paid = _paid(sums)  # before the join: fewer rows to join
+        joined = paid.inner_join(keys, paid.household_id == keys.eligible_household)
     else:
-        sums = _flat_rows(eligible, parts[0], benefit)
-    joined = sums.filter(sums.amount_idr > 0)
+        joined = _paid(_flat_rows(eligible, parts[0], benefit))
     rows = joined.select(
         beneficiary_id=joined.member_id if person else joined.household_id,
         household_id=joined.household_id,
@@ -270,6 +269,11 @@ def entitlements(
     if quota is not None and definition.quota is not None:
         rows = _within_quota(rows, quota, definition.quota)
     return rows
+
+
+def _paid(rows: ir.Table) -> ir.Table:
+    """The rows with something to pay."""
+    return rows.filter(rows.amount_idr > 0)
 
 
 def _person_rows(
