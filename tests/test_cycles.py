@@ -765,7 +765,8 @@ def test_a_pkh_cycle_stores_each_entitlement_and_its_totals(
         assert ids[kk(1)].member_id is None
         assert ids[kk(1)].regency_code == VILLAGE_REGENCY
         assert {e.state for e in ids.values()} == {"entitled"}
-    assert Path(result.file).exists()
+    assert result.file.endswith("/entitlements.parquet")
+    assert (tmp_path / result.file).is_file()  # relative to the data folder
 
 
 @pytest.mark.usefixtures("users")

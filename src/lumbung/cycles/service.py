@@ -288,7 +288,8 @@ def _result(cycle: Cycle, release_label: str) -> CycleResult:
         by_component=summary.get("by_component", {}),
         enrollment=summary.get("enrollment", {}),
         engine=cycle.engine,
-        file=summary.get("file", ""),
+        # The cycle's entitlements file, relative to the data folder (which may move).
+        file=f"{summary['folder']}/{ENTITLEMENTS}" if "folder" in summary else "",
     )
 
 
