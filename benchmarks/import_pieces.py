@@ -43,8 +43,12 @@ def main() -> None:
     os.environ["LUMBUNG_DATA_DIR"] = str(work)
     from lumbung.cli import app
 
-    for words in (["db", "upgrade"], ["regions", "load"], ["users", "add", "admin"]):
-        app([*words, *(["--role", "admin"] if words[0] == "users" else [])], standalone_mode=False)
+    for words in (
+        ["db", "upgrade"],
+        ["regions", "load"],
+        ["users", "add", "admin", "--role", "admin"],
+    ):
+        app(words, standalone_mode=False)
     pieces = _timed_pieces()
 
     from lumbung.auth.service import get_user
@@ -87,7 +91,6 @@ def _timed_pieces() -> list[tuple[str, float]]:
     from sqlalchemy.sql.ddl import AddConstraint
 
     from lumbung import bulk
-    from lumbung.registry import importer
 
     pieces: list[tuple[str, float]] = []
 
@@ -102,7 +105,7 @@ def _timed_pieces() -> list[tuple[str, float]]:
     def insert_timed(*args: Any, **kwargs: Any) -> Any:
         return timed(f"copy {args[3]}", lambda: insert(*args, **kwargs))
 
-    importer.bulk.insert_from_duckdb = insert_timed  # type: ignore[assignment]
+    bulk.insert_from_duckdb = insert_timed  # the importer calls it through `bulk`
     create = Index.create
 
     def create_timed(self: Index, bind: Any, checkfirst: bool = False) -> None:

@@ -1,8 +1,8 @@
 """Moving many rows between DuckDB and the operational database, one dialect difference each.
 
 PostgreSQL gets COPY (DuckDB writes PostgreSQL's text format, psycopg streams it); SQLite
-gets executemany in
-large chunks. Both run inside the caller's transaction; nothing here commits.
+gets executemany in large chunks. Both run inside the caller's transaction; nothing here
+commits.
 """
 
 from __future__ import annotations
@@ -103,10 +103,11 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
     empty = session.execute(select(table.c.id).limit(1)).first() is None
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
     defer = empty and incoming >= DEFER_INDEXES_FROM and bool(indexes)
+    postgres = is_postgres(session)
     keys: list[Constraint] = []
     foreign_keys: list[ForeignKeyConstraint] = []
     referring: list[ForeignKeyConstraint] = []
-    if defer and is_postgres(session):
+    if defer and postgres:
         unique = (c for c in table.constraints if isinstance(c, UniqueConstraint))
         keys = [table.primary_key, *sorted(unique, key=_named)]
         foreign_keys = sorted(table.foreign_key_constraints, key=_named)
@@ -130,7 +131,7 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
             connection.execute(DropConstraint(key))
     yield defer
     if defer:
-        if is_postgres(session):
+        if postgres:
             session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
         for key in keys:
             connection.execute(AddConstraint(key))
@@ -190,15 +191,11 @@ def _copy_through_pipe(
     fifo = scratch / f"{table}.fifo"
     os.mkfifo(fifo)
     failure: list[BaseException] = []
-    written = "FORMAT csv, DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N'"
-    read = "FORMAT text"
     query = _text_escaped(con, query)
 
     def produce() -> None:
         try:
-            con.execute(
-                f"COPY ({query}) TO {sql_path(fifo)} ({written}, HEADER false, USE_TMP_FILE false)"
-            )
+            con.execute(f"COPY ({query}) TO {sql_path(fifo)} ({TEXT_FORMAT})")
         except BaseException as exc:  # handed to the reading thread, which re-raises it
             failure.append(exc)
             with fifo.open("wb"):  # a reader still waiting to open the pipe gets end-of-file
@@ -212,7 +209,7 @@ def _copy_through_pipe(
             with cursor:
                 with cursor.copy(
                     f"COPY {table} ({', '.join(columns)}) FROM STDIN "
-                    f"({read}{', FREEZE' if freeze else ''})"
+                    f"(FORMAT text{', FREEZE' if freeze else ''})"
                 ) as copy:
                     while block := pipe.read(BLOCK):
                         copy.write(block)
@@ -230,6 +227,11 @@ def _copy_through_pipe(
     return count
 
 
+# PostgreSQL's text format as DuckDB writes it: tab-separated, nothing quoted, NULL as \N.
+TEXT_FORMAT = (
+    "FORMAT csv, DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N', HEADER false, "
+    "USE_TMP_FILE false"
+)
 # DuckDB types whose text never holds a backslash, tab or line break.
 PLAIN_TYPES = re.compile(
     r"(BIGINT|INTEGER|SMALLINT|TINYINT|HUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|DOUBLE|FLOAT"

@@ -221,35 +221,20 @@ def entitlements(
     member rules compare ages as birth-date ranges (`features.age_comparison`).
     """
     eligible = eligible_households(definition, households, enrolled)
-    eligible = eligible.mutate(decile=eligible.decile.cast("int16"))
+    eligible = _small_decile(eligible)
     parts = components(definition)
     benefit = definition.benefit
     person = definition.unit == "person"
     if person:
-        # An inner join, not a semi-join: each eligible household is one row, so the rows are
-        # the same, and DuckDB builds its hash table on the (fewer) households, not the members.
-        chosen = eligible.select(*KEYS, eligible_household=eligible.household_id)
-        in_family = (
-            members.drop("kk_number")
-            .inner_join(chosen, members.household_id == chosen.eligible_household)
-            .drop("eligible_household")
-        )
+        in_family = _in_families(members.drop("kk_number"), eligible.select("household_id", *KEYS))
         joined = _paid(_person_rows(definition, in_family, parts, reference))
     elif benefit.kind in ("components", "in_kind"):
-        chosen = eligible.select(eligible_household=eligible.household_id)
-        in_family = (
-            members.drop("kk_number", "nik")
-            .inner_join(chosen, members.household_id == chosen.eligible_household)
-            .drop("eligible_household")
-        )
-        sums = _component_rows(in_family, parts, benefit, reference)
+        in_family = _in_families(members.drop("kk_number", "nik"), eligible.select("household_id"))
+        paid = _paid(_component_rows(in_family, parts, benefit, reference))
         source = households if ranking is None else ranking
-        keys = source.select(
-            eligible_household=source.household_id,
-            **{k: source[k] for k in KEYS if k != "decile"},
-            decile=source.decile.cast("int16"),
-        )
-        paid = _paid(sums)  # before the join: fewer rows to join
+        keys = _small_decile(source).select("household_id", *KEYS)
+        keys = keys.rename(eligible_household="household_id")
+        # Paid families only, before the join: fewer rows to join.
         joined = paid.inner_join(keys, paid.household_id == keys.eligible_household)
     else:
         joined = _paid(_flat_rows(eligible, parts[0], benefit))
@@ -269,6 +254,20 @@ def entitlements(
     if quota is not None and definition.quota is not None:
         rows = _within_quota(rows, quota, definition.quota)
     return rows
+
+
+def _small_decile(households: ir.Table) -> ir.Table:
+    return households.mutate(decile=households.decile.cast("int16"))
+
+
+def _in_families(members: ir.Table, families: ir.Table) -> ir.Table:
+    """The members of `families` (one row per household), with the families' other columns.
+    An inner join, not a semi-join: the rows are the same, and DuckDB builds its hash table on
+    the (fewer) households, not the members."""
+    chosen = families.rename(eligible_household="household_id")
+    return members.inner_join(chosen, members.household_id == chosen.eligible_household).drop(
+        "eligible_household"
+    )
 
 
 def _paid(rows: ir.Table) -> ir.Table:
