@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Constraint, ForeignKeyConstraint, Table, UniqueConstraint, select, text
+from sqlalchemy import Constraint, Table, UniqueConstraint, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.sql import Executable
@@ -97,34 +97,23 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
     table is empty, so they point at nothing yet. A failing key (a duplicate the checks missed)
     fails the load, and the transaction with it. Dropping a pointing table's foreign key locks
     that table (`change_request`, `duplicate_review`) until commit: on the first load of an empty
-    registry nobody is working in them yet. The pointing keys are found in the models'
-    metadata; one that only the database knew would make dropping the key fail, loudly.
+    registry nobody is working in them yet. The foreign keys are taken from PostgreSQL's catalog,
+    not the models: a command that did not import every model still finds them all.
     """
     empty = session.execute(select(table.c.id).limit(1)).first() is None
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
     defer = empty and incoming >= DEFER_INDEXES_FROM and bool(indexes)
     postgres = is_postgres(session)
     keys: list[Constraint] = []
-    foreign_keys: list[ForeignKeyConstraint] = []
-    referring: list[ForeignKeyConstraint] = []
+    foreign_keys: list[tuple[str, str, str]] = []
     if defer and postgres:
         unique = (c for c in table.constraints if isinstance(c, UniqueConstraint))
         keys = [table.primary_key, *sorted(unique, key=_named)]
-        foreign_keys = sorted(table.foreign_key_constraints, key=_named)
-        referring = sorted(
-            (
-                fk
-                for other in table.metadata.tables.values()
-                if other is not table
-                for fk in other.foreign_key_constraints
-                if fk.referred_table is table
-            ),
-            key=_named,
-        )
+        foreign_keys = _foreign_keys_touching(session, table.name)
     connection = session.connection()
     if defer:
-        for fk in [*referring, *foreign_keys]:
-            connection.execute(DropConstraint(fk))
+        for owner, name, _ in foreign_keys:
+            session.execute(text(f"ALTER TABLE {owner} DROP CONSTRAINT {name}"))
         for index in indexes:
             index.drop(bind=connection)
         for key in keys:
@@ -137,8 +126,26 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
             connection.execute(AddConstraint(key))
         for index in indexes:
             index.create(bind=connection)
-        for fk in [*foreign_keys, *referring]:
-            connection.execute(AddConstraint(fk))
+        for owner, name, definition in reversed(foreign_keys):
+            session.execute(text(f"ALTER TABLE {owner} ADD CONSTRAINT {name} {definition}"))
+
+
+def _foreign_keys_touching(session: Session, table: str) -> list[tuple[str, str, str]]:
+    """(table, name, definition) of the foreign keys pointing at `table` from other tables,
+    then of `table`'s own, as PostgreSQL's catalog has them: every one the database enforces,
+    whichever models the running command happened to import. Names come quoted for SQL."""
+    rows = session.execute(
+        text("""
+            SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid),
+                   conrelid = CAST(:table AS regclass) AS own
+            FROM pg_constraint
+            WHERE contype = 'f' AND (confrelid = CAST(:table AS regclass)
+                                     OR conrelid = CAST(:table AS regclass))
+            ORDER BY own, conname
+        """),
+        {"table": table},
+    ).all()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def insert_from_duckdb(
