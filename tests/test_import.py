@@ -591,3 +591,41 @@ def test_rows_with_a_stray_separator_are_rejected_not_shifted(
     with session_scope(engine) as session:
         names = set(session.execute(select(Member.name)).scalars())
     assert "SITI" not in names and "AMINAH" not in names
+
+
+@pytest.mark.usefixtures("users")
+def test_a_deferred_first_load_works_from_the_command_in_a_process_of_its_own(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`lumbung import` in a fresh process, which imports only the models its command needs:
+    the keys deferred on a first load, and every foreign key pointing at the tables, still go
+    and come back (a first large PostgreSQL import once failed so, on a foreign key between
+    models the command never loaded)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    before = _schema_objects(engine)
+    command = (
+        "import sys; from lumbung import bulk; bulk.DEFER_INDEXES_FROM = 1; "
+        "from lumbung.cli import app; app(sys.argv[1:])"
+    )
+    env = {
+        **os.environ,
+        "LUMBUNG_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "LUMBUNG_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", command, "import", *map(str, paths), "--as", "admin", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["members_accepted"] == 6
+    assert counts(engine) == (2, 6)
+    assert _schema_objects(engine) == before
