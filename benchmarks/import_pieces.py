@@ -2,12 +2,15 @@
 
     python benchmarks/import_pieces.py BATCH_DIR            # a `lumbung synth` output folder
     PYTHONPATH=/path/to/other/checkout/src python benchmarks/import_pieces.py BATCH_DIR
+    python benchmarks/import_pieces.py BATCH_DIR --template lumbung_bench   # into a registry
 
 Creates the database `lumbung_import_pieces` afresh (on `--postgres-admin-url`'s server), loads
 the regions and an admin, imports the batch into the empty registry and prints the import's
 stages and, inside the load, the seconds of every COPY, key, index and foreign key rebuilt.
 Run it alternately against two checkouts (`PYTHONPATH`) to compare them on a machine whose
 speed drifts: the fourth session measured the text-format loads and deferred keys so.
+With `--template DB`, the database starts as a copy of DB (say the registry a run of
+`registry_pipeline.py` left in `lumbung_bench`, with an admin user): an import into a registry.
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ def main() -> None:
     parser.add_argument(
         "--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres"
     )
+    parser.add_argument("--template", help="start from a copy of this database")
     args = parser.parse_args()
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(args.postgres_admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+        template = sql.SQL(" TEMPLATE {}").format(sql.Identifier(args.template or "template1"))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)) + template)
     url = args.postgres_admin_url.rsplit("/", 1)[0] + f"/{DATABASE}"
     work = Path(tempfile.mkdtemp(prefix="import-pieces-"))
     os.environ["LUMBUNG_DATABASE_URL"] = url
@@ -46,7 +52,7 @@ def main() -> None:
     for words in (
         ["db", "upgrade"],
         ["regions", "load"],
-        ["users", "add", "admin", "--role", "admin"],
+        *([] if args.template else [["users", "add", "admin", "--role", "admin"]]),
     ):
         app(words, standalone_mode=False)
     pieces = _timed_pieces()
