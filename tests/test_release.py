@@ -430,8 +430,8 @@ def test_a_reader_that_fails_says_why(tmp_path: Path) -> None:
     """The child process reading a table reports the database's own error, not a broken
     Arrow stream, and is not left behind."""
     empty_database = make_url(f"sqlite:///{tmp_path / 'empty.db'}")
-    running: set[Any] = set()
     query = export.Query("household", export.HOUSEHOLD_COLUMNS, "status = 'approved'", "id")
+    reader = export.TableReader(empty_database, [query, query])
     with pytest.raises(RuntimeError, match="no such table: household"):
-        export.read_rows(empty_database, query, running)
-    assert not running
+        reader.next()
+    assert not reader.running()

@@ -148,57 +148,71 @@ def _sql(query: Query, sqlite: bool) -> str:
     return f"SELECT 0 AS _real, {hint} UNION ALL {body}"
 
 
-Readers = set[subprocess.Popen[bytes]]
-
-
 def _tail(errors: IO[bytes]) -> str:
     """The end of what a reader process wrote to its error file."""
     errors.seek(0)
     return errors.read().decode(errors="replace")[-2000:]
 
 
-def read_rows(url: URL, query: Query, running: Readers | None = None) -> pa.Table:
-    """The query's rows, typed as its columns say (categories dictionary-encoded). The child
-    process is in `running` while it reads (so that an abandoned release can stop it)."""
-    sqlite = url.get_backend_name() == "sqlite"
-    request = {
-        "driver": "sqlite" if sqlite else "postgresql",
-        "uri": str(url.database)
-        if sqlite
-        else url.set(drivername="postgresql").render_as_string(hide_password=False),
-        "sql": _sql(query, sqlite),
-        "dictionary": [c for c in query.columns if c in CATEGORIES],
-    }
-    running = set() if running is None else running
-    with (
-        tempfile.TemporaryFile() as errors,  # a file: a pipe left unread could fill and block
-        subprocess.Popen(
+class TableReader:
+    """One table's slices, read in order by one child process (arrow_reader.py) that sends each
+    slice as an Arrow stream of its own: `next()` gives the next slice's rows, typed as its
+    columns say (categories dictionary-encoded). Calls of `next()` must not overlap."""
+
+    def __init__(self, url: URL, queries: list[Query]) -> None:
+        sqlite = url.get_backend_name() == "sqlite"
+        self.table, self.columns, self._left = queries[0].table, queries[0].columns, len(queries)
+        request = {
+            "driver": "sqlite" if sqlite else "postgresql",
+            "uri": str(url.database)
+            if sqlite
+            else url.set(drivername="postgresql").render_as_string(hide_password=False),
+            "sql": [_sql(query, sqlite) for query in queries],
+            "dictionary": [c for c in self.columns if c in CATEGORIES],
+        }
+        # A file, as a pipe left unread could fill up; closed by `stop`.
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(
             [sys.executable, "-m", "lumbung.releases.arrow_reader"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=errors,
-        ) as process,
-    ):
-        running.add(process)
+            stderr=self._errors,
+        )
+        assert self._process.stdin is not None
+        with self._process.stdin as request_pipe:
+            request_pipe.write(json.dumps(request).encode())
+
+    def next(self) -> pa.Table:
+        assert self._process.stdout is not None
         try:
-            assert process.stdin is not None
-            assert process.stdout is not None
-            process.stdin.write(json.dumps(request).encode())
-            process.stdin.close()
-            rows = pa.ipc.open_stream(process.stdout).read_all()
-            status = process.wait()
+            rows = pa.ipc.open_stream(self._process.stdout).read_all()
+            self._left -= 1
+            if not self._left and self._process.wait() != 0:
+                raise RuntimeError("the reader process failed after its last slice")
         except BaseException as exc:
-            process.kill()
-            process.wait()
-            if detail := _tail(errors):
-                raise RuntimeError(f"reading {query.table} failed: {detail}") from exc
+            self._end()
+            detail = _tail(self._errors)
+            self.stop()
+            if detail:
+                raise RuntimeError(f"reading {self.table} failed: {detail}") from exc
             raise
-        finally:
-            running.discard(process)
-        if status != 0:
-            raise RuntimeError(f"reading {query.table} failed: {_tail(errors)}")
-    # One array per column: the provinces are gathered from it 38 times.
-    return rows.cast(arrow_schema(query.columns)).unify_dictionaries().combine_chunks()
+        # One array per column: the provinces are gathered from it 38 times.
+        return rows.cast(arrow_schema(self.columns)).unify_dictionaries().combine_chunks()
+
+    def _end(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
+    def stop(self) -> None:
+        """End the child process, reading or not (its rows are not wanted any more)."""
+        self._end()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._errors.close()
+
+    def running(self) -> bool:
+        return self._process.poll() is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,33 +273,40 @@ def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
     slices are in memory). Leaving the block stops any reading still under way."""
     bulk.lock_for_reading(session, ("household", "member"))
     url = session.get_bind().engine.url
-    running: Readers = set()
+    bounds = _bounds(session)
+    families = TableReader(
+        url,
+        [
+            Query("household", HOUSEHOLD_COLUMNS, "status = 'approved'", "id", low, high)
+            for low, high in bounds
+        ],
+    )
+    members = TableReader(
+        url,
+        [
+            Query("member", MEMBER_OWN_COLUMNS, "status = 'active'", "household_id", low, high)
+            for low, high in bounds
+        ],
+    )
+    # One thread per table: a table's slices are taken from its pipe one after the other.
+    threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-{t}") for t in "hm"]
 
-    def slices(readers: ThreadPoolExecutor) -> Iterator[Slice]:
-        def start(low: int | None, high: int | None) -> Slice:
-            households = Query(
-                "household", HOUSEHOLD_COLUMNS, "status = 'approved'", "id", low, high
-            )
-            members = Query(
-                "member", MEMBER_OWN_COLUMNS, "status = 'active'", "household_id", low, high
-            )
-            return Slice(
-                readers.submit(read_rows, url, households, running),
-                readers.submit(read_rows, url, members, running),
-            )
+    def read_slice() -> Slice:
+        return Slice(threads[0].submit(families.next), threads[1].submit(members.next))
 
-        bounds = _bounds(session)
-        ahead = start(*bounds[0])
-        for following in bounds[1:]:
-            current, ahead = ahead, start(*following)
+    def slices() -> Iterator[Slice]:
+        ahead = read_slice()
+        for _ in bounds[1:]:
+            current, ahead = ahead, read_slice()
             yield current
         yield ahead
 
-    readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="release-read")
     try:
-        yield slices(readers)
+        yield slices()
     finally:
-        readers.shutdown(wait=False, cancel_futures=True)
-        for process in list(running):  # readers of slices nobody will write
-            process.kill()
-        readers.shutdown(wait=True)
+        for thread in threads:
+            thread.shutdown(wait=False, cancel_futures=True)
+        for reader in (families, members):  # a reading thread then sees its pipe end
+            reader.stop()
+        for thread in threads:
+            thread.shutdown(wait=True)
