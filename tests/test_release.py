@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -424,6 +425,31 @@ def test_an_empty_registry_gives_an_empty_release_that_verifies(
     manifest = json.loads((releases / LABEL / "manifest.json").read_text())
     assert (manifest["files"], manifest["by_province"]) == ([], {})
     assert check(engine, releases).ok
+
+
+def test_one_reader_gives_a_table_slice_by_slice(engine: Engine, tmp_path: Path) -> None:
+    """One reader process serves every slice of a table, each an Arrow stream of its own: an
+    empty slice between two others comes out empty, in its place. A slice whose query fails
+    after a good one stops the process and names the database's error."""
+    registry(engine, tmp_path)
+    with session_scope(engine) as session:
+        ids = sorted(session.execute(select(Household.id)).scalars())
+    every = export.Query("household", export.HOUSEHOLD_COLUMNS, "1 = 1", "id")
+    slices = [
+        replace(every, high=ids[2]),
+        replace(every, low=ids[2], high=ids[2]),
+        replace(every, low=ids[2]),
+    ]
+    reader = export.TableReader(engine.url, slices)
+    got = [sorted(reader.next().column("id").to_pylist()) for _ in slices]  # in no set order
+    assert got == [ids[:2], [], ids[2:]]
+    assert not reader.running()
+    reader.stop()
+    broken = export.TableReader(engine.url, [every, replace(every, table="no_such_table")])
+    assert sorted(broken.next().column("id").to_pylist()) == ids
+    with pytest.raises(RuntimeError, match="no_such_table"):
+        broken.next()
+    assert not broken.running()
 
 
 def test_a_reader_that_fails_says_why(tmp_path: Path) -> None:

@@ -129,10 +129,12 @@ def deferred_indexes(session: Session, table: Table, incoming: int) -> Iterator[
         for owner, name, definition in reversed(foreign_keys):
             session.execute(text(f"ALTER TABLE {owner} ADD CONSTRAINT {name} {definition}"))
         if postgres:
-            # The planner's statistics still describe the empty table (with autovacuum off,
-            # for good): every plan on the registry after a first load would assume a handful
-            # of rows. ANALYZE reads a sample (1 M families: ~0.5 s) and commits with the load.
-            session.execute(text(f"ANALYZE {table.name}"))
+            preparer = session.get_bind().dialect.identifier_preparer
+            # The table has no column statistics yet (the index builds count its rows, no
+            # more), and with autovacuum off it never gets them: every filter and join on the
+            # registry would be planned with default selectivities. ANALYZE reads a sample
+            # (1 M families: ~0.5 s) and commits with the load.
+            session.execute(text(f"ANALYZE {preparer.format_table(table)}"))
 
 
 def _foreign_keys_touching(session: Session, table: str) -> list[tuple[str, str, str]]:

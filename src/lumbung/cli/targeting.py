@@ -21,7 +21,6 @@ from lumbung.cli.common import (
 )
 from lumbung.engine.names import EngineName
 from lumbung.errors import ValidationFailed
-from lumbung.targeting.pmt import check_name, default_model_path, load_model, save_model
 
 # The engines (Ibis, DuckDB, Spark) load inside the commands that compute, not for every command.
 
@@ -49,6 +48,8 @@ def pmt_fit(
     as_json: bool = JsonOption,
 ) -> None:
     """Fit a PMT model on a survey sample; report fit and targeting on held-out households."""
+    from lumbung.targeting.pmt import check_name, save_model  # with Ibis: only when needed
+
     reference = parse_date(as_of, "--as-of") if as_of else date.today()
     check_name(name, version)
     if out_path.suffix not in (".yaml", ".yml", ".json"):
@@ -103,6 +104,7 @@ def pmt_score(
     as_json: bool = JsonOption,
 ) -> None:
     """Score every household of a release and rank it into desil within its regency."""
+    from lumbung.targeting.pmt import default_model_path, load_model
     from lumbung.targeting.service import score_release
 
     pmt = load_model(model or default_model_path())

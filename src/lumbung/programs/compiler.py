@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 from typing import TYPE_CHECKING, Any
 
-import ibis
-
 from lumbung.targeting.vocabulary import (
     HOUSEHOLD_FEATURES,
     MEMBER_FEATURES,
@@ -430,7 +428,7 @@ class _Compiler:
             return self._compare(node)
         if isinstance(node, ast.IfExp):
             test, body, orelse = (self.compile(n) for n in (node.test, node.body, node.orelse))
-            return ibis.ifelse(test, body, orelse)  # an unknown test takes the `else` branch
+            return _ibis().ifelse(test, body, orelse)  # an unknown test takes the `else` branch
         if isinstance(node, ast.Constant):
             return _literal(node.value)
         if isinstance(node, ast.Name):
@@ -482,20 +480,28 @@ class _Compiler:
                 return low & high
         values = [self.compile(a) for a in args]
         if name == "min":
-            return ibis.least(*values)
+            return _ibis().least(*values)
         if name == "max":
-            return ibis.greatest(*values)
+            return _ibis().greatest(*values)
         if name == "abs":
             return values[0].abs()
         return values[0].between(values[1], values[2])  # between: inclusive
 
 
+def _ibis() -> Any:
+    """Ibis, imported when a rule is first compiled: checking a program file, and every other
+    `lumbung` command, starts 0.25 s sooner without it."""
+    import ibis
+
+    return ibis
+
+
 def _literal(value: Any) -> Any:
     # Explicit wide types: a bare 100 would be int8 and overflow in int8 arithmetic.
     if isinstance(value, bool):
-        return ibis.literal(value, type="boolean")
+        return _ibis().literal(value, type="boolean")
     if isinstance(value, int):
-        return ibis.literal(value, type="int64")
+        return _ibis().literal(value, type="int64")
     if isinstance(value, float):
-        return ibis.literal(value, type="float64")
-    return ibis.literal(value, type="string")
+        return _ibis().literal(value, type="float64")
+    return _ibis().literal(value, type="string")

@@ -1,11 +1,12 @@
 """Reading the approved registry out of the operational database as Arrow, fast.
 
 The registry is read in slices of at most `SLICE` families (by id range; a family's members
-come with it), so that memory stays bounded however large the registry. Within a slice the
-families and their members are read at once, each by an ADBC driver in a child process of
-its own (see arrow_reader.py: the drivers hold Python's lock while they convert rows), the
-Arrow stream coming back over a pipe. Columns with few distinct values (codes, categories)
-come dictionary-encoded, which makes sorting rows into provinces and writing them cheap.
+come with it), so that memory stays bounded however large the registry. The families and the
+members are read at once, each table by an ADBC driver in a child process of its own that
+serves all its slices in turn (see arrow_reader.py: the drivers hold Python's lock while they
+convert rows), each slice an Arrow stream of its own coming back over the pipe. Columns with
+few distinct values (codes, categories) come dictionary-encoded, which makes sorting rows into
+provinces and writing them cheap.
 
 The caller's transaction holds the registry still meanwhile (`bulk.lock_for_reading`), so all
 connections and all slices see one and the same registry: what is committed.
@@ -17,10 +18,11 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from typing import IO
 
 import pyarrow as pa
@@ -157,7 +159,8 @@ def _tail(errors: IO[bytes]) -> str:
 class TableReader:
     """One table's slices, read in order by one child process (arrow_reader.py) that sends each
     slice as an Arrow stream of its own: `next()` gives the next slice's rows, typed as its
-    columns say (categories dictionary-encoded). Calls of `next()` must not overlap."""
+    columns say (categories dictionary-encoded). Calls of `next()` must not overlap; `stop()`
+    may come from another thread at any time, and a `next()` under way then fails."""
 
     def __init__(self, url: URL, queries: list[Query]) -> None:
         sqlite = url.get_backend_name() == "sqlite"
@@ -170,6 +173,7 @@ class TableReader:
             "sql": [_sql(query, sqlite) for query in queries],
             "dictionary": [c for c in self.columns if c in CATEGORIES],
         }
+        self._stopped = threading.Event()
         # A file, as a pipe left unread could fill up; closed by `stop`.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
@@ -178,11 +182,16 @@ class TableReader:
             stdout=subprocess.PIPE,
             stderr=self._errors,
         )
-        assert self._process.stdin is not None
-        with self._process.stdin as request_pipe:
-            request_pipe.write(json.dumps(request).encode())
+        try:
+            assert self._process.stdin is not None
+            with self._process.stdin as request_pipe:
+                request_pipe.write(json.dumps(request).encode())
+        except BaseException as exc:
+            raise self._failure() from exc
 
     def next(self) -> pa.Table:
+        if self._stopped.is_set():
+            raise RuntimeError(f"reading {self.table} was stopped")
         assert self._process.stdout is not None
         try:
             rows = pa.ipc.open_stream(self._process.stdout).read_all()
@@ -190,14 +199,24 @@ class TableReader:
             if not self._left and self._process.wait() != 0:
                 raise RuntimeError("the reader process failed after its last slice")
         except BaseException as exc:
-            self._end()
-            detail = _tail(self._errors)
-            self.stop()
-            if detail:
-                raise RuntimeError(f"reading {self.table} failed: {detail}") from exc
-            raise
+            raise self._failure() from exc
         # One array per column: the provinces are gathered from it 38 times.
         return rows.cast(arrow_schema(self.columns)).unify_dictionaries().combine_chunks()
+
+    def _failure(self) -> RuntimeError:
+        """Stop, and say why the child failed: the database's own words when it wrote any."""
+        if self._stopped.is_set():
+            return RuntimeError(f"reading {self.table} was stopped")
+        self._end()
+        try:
+            detail = _tail(self._errors)
+        except ValueError:  # closed meanwhile by a `stop` from another thread
+            detail = ""
+        self.stop()
+        return RuntimeError(
+            f"reading {self.table} failed (reader exit status {self._process.returncode})"
+            + (f": {detail}" if detail else "")
+        )
 
     def _end(self) -> None:
         if self._process.poll() is None:
@@ -206,6 +225,7 @@ class TableReader:
 
     def stop(self) -> None:
         """End the child process, reading or not (its rows are not wanted any more)."""
+        self._stopped.set()
         self._end()
         if self._process.stdout is not None:
             self._process.stdout.close()
@@ -242,7 +262,7 @@ def _bounds(session: Session) -> list[tuple[int | None, int | None]]:
         for edge in session.execute(
             text(
                 "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n "
-                "FROM household) AS numbered WHERE n % :slice = 1 AND n > 1 ORDER BY id"
+                "FROM household) AS numbered WHERE (n - 1) % :slice = 0 AND n > 1 ORDER BY id"
             ),
             {"slice": SLICE},
         ).scalars()
@@ -274,39 +294,30 @@ def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
     bulk.lock_for_reading(session, ("household", "member"))
     url = session.get_bind().engine.url
     bounds = _bounds(session)
-    families = TableReader(
-        url,
-        [
-            Query("household", HOUSEHOLD_COLUMNS, "status = 'approved'", "id", low, high)
-            for low, high in bounds
-        ],
-    )
-    members = TableReader(
-        url,
-        [
-            Query("member", MEMBER_OWN_COLUMNS, "status = 'active'", "household_id", low, high)
-            for low, high in bounds
-        ],
-    )
-    # One thread per table: a table's slices are taken from its pipe one after the other.
-    threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-{t}") for t in "hm"]
+    with ExitStack() as cleanup:  # undone in reverse: cancel, stop the readers, then wait
+        # One thread per table: a table's slices are taken from its pipe one after the other.
+        threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-{t}") for t in "hm"]
+        for thread in threads:
+            cleanup.callback(thread.shutdown, wait=True)  # a stopped reader's read ends at once
+        readers = []
+        for query in (
+            Query("household", HOUSEHOLD_COLUMNS, "status = 'approved'", "id"),
+            Query("member", MEMBER_OWN_COLUMNS, "status = 'active'", "household_id"),
+        ):
+            reader = TableReader(url, [replace(query, low=lo, high=hi) for lo, hi in bounds])
+            cleanup.callback(reader.stop)
+            readers.append(reader)
+        for thread in threads:
+            cleanup.callback(thread.shutdown, wait=False, cancel_futures=True)
 
-    def read_slice() -> Slice:
-        return Slice(threads[0].submit(families.next), threads[1].submit(members.next))
+        def read_slice() -> Slice:
+            return Slice(threads[0].submit(readers[0].next), threads[1].submit(readers[1].next))
 
-    def slices() -> Iterator[Slice]:
-        ahead = read_slice()
-        for _ in bounds[1:]:
-            current, ahead = ahead, read_slice()
-            yield current
-        yield ahead
+        def slices() -> Iterator[Slice]:
+            ahead = read_slice()
+            for _ in bounds[1:]:
+                current, ahead = ahead, read_slice()
+                yield current
+            yield ahead
 
-    try:
         yield slices()
-    finally:
-        for thread in threads:
-            thread.shutdown(wait=False, cancel_futures=True)
-        for reader in (families, members):  # a reading thread then sees its pipe end
-            reader.stop()
-        for thread in threads:
-            thread.shutdown(wait=True)
