@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -177,6 +178,9 @@ def test_a_release_is_the_same_whether_read_whole_or_in_slices(
     whole = release(engine, releases, label="whole")
     again = release(engine, releases, label="again")
     monkeypatch.setattr(export, "SLICE", 1)  # one family per slice
+    with session_scope(engine) as session:
+        families = session.execute(select(func.count()).select_from(Household)).scalar_one()
+        assert len(export._bounds(session)) == families == 5
     sliced = release(engine, releases, label="sliced")
 
     def hashes(result: ReleaseResult) -> dict[str, str]:
@@ -450,6 +454,43 @@ def test_one_reader_gives_a_table_slice_by_slice(engine: Engine, tmp_path: Path)
     with pytest.raises(RuntimeError, match="no_such_table"):
         broken.next()
     assert not broken.running()
+
+
+def test_leaving_the_registry_early_stops_its_readers(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release abandoned after its first slice (an error while writing it, Ctrl-C) stops
+    both reader processes and their threads; so does a failure to start the second reader."""
+    registry(engine, tmp_path)
+    monkeypatch.setattr(export, "SLICE", 1)
+    started: list[export.TableReader] = []
+
+    class Recorded(export.TableReader):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    monkeypatch.setattr(export, "TableReader", Recorded)
+    with session_scope(engine) as session, export.approved_registry(session) as slices:
+        assert next(slices).households().num_rows == 1
+    assert len(started) == 2 and not any(reader.running() for reader in started)
+    assert not [t for t in threading.enumerate() if t.name.startswith("read-")]
+
+    class SecondFails(Recorded):
+        def __init__(self, *args: Any) -> None:
+            if started:
+                raise OSError("simulated: no second process")
+            super().__init__(*args)
+
+    started.clear()
+    monkeypatch.setattr(export, "TableReader", SecondFails)
+    with (
+        session_scope(engine) as session,
+        pytest.raises(OSError, match="simulated"),
+        export.approved_registry(session),
+    ):
+        pass
+    assert len(started) == 1 and not started[0].running()
 
 
 def test_a_reader_that_fails_says_why(tmp_path: Path) -> None:

@@ -60,17 +60,20 @@ def _stream(reader: Any, dictionary: set[str]) -> None:
         pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in dictionary else f
         for f in fields
     )
-    with pa.ipc.new_stream(sys.stdout.buffer, schema) as stream:
-        for batch in reader:
-            if "_real" in batch.schema.names:  # SQLite's first row only settles the types
-                batch = batch.filter(pc.equal(batch.column("_real"), 1)).drop_columns("_real")
-            columns = [
-                pc.dictionary_encode(batch.column(f.name))
-                if f.name in dictionary
-                else batch.column(f.name)
-                for f in fields
-            ]
-            stream.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+    # Not `with`: a query failing halfway must not end its stream as if complete (the reader
+    # would take a cut-short slice for a whole one); the process exits with the error instead.
+    stream = pa.ipc.new_stream(sys.stdout.buffer, schema)
+    for batch in reader:
+        if "_real" in batch.schema.names:  # SQLite's first row only settles the types
+            batch = batch.filter(pc.equal(batch.column("_real"), 1)).drop_columns("_real")
+        columns = [
+            pc.dictionary_encode(batch.column(f.name))
+            if f.name in dictionary
+            else batch.column(f.name)
+            for f in fields
+        ]
+        stream.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+    stream.close()
 
 
 if __name__ == "__main__":

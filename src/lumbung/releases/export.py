@@ -176,18 +176,22 @@ class TableReader:
         self._stopped = threading.Event()
         # A file, as a pipe left unread could fill up; closed by `stop`.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "lumbung.releases.arrow_reader"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._errors,
-        )
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "lumbung.releases.arrow_reader"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._errors,
+            )
+        except BaseException:
+            self._errors.close()
+            raise
         try:
             assert self._process.stdin is not None
             with self._process.stdin as request_pipe:
                 request_pipe.write(json.dumps(request).encode())
         except BaseException as exc:
-            raise self._failure() from exc
+            raise self._failure(exc) from exc
 
     def next(self) -> pa.Table:
         if self._stopped.is_set():
@@ -198,15 +202,19 @@ class TableReader:
             self._left -= 1
             if not self._left and self._process.wait() != 0:
                 raise RuntimeError("the reader process failed after its last slice")
+            # One array per column: the provinces are gathered from it 38 times.
+            return rows.cast(arrow_schema(self.columns)).unify_dictionaries().combine_chunks()
         except BaseException as exc:
-            raise self._failure() from exc
-        # One array per column: the provinces are gathered from it 38 times.
-        return rows.cast(arrow_schema(self.columns)).unify_dictionaries().combine_chunks()
+            raise self._failure(exc) from exc
 
-    def _failure(self) -> RuntimeError:
-        """Stop, and say why the child failed: the database's own words when it wrote any."""
+    def _failure(self, cause: BaseException) -> BaseException:
+        """Stop, and say why the child failed: the database's own words when it wrote any.
+        An interruption (Ctrl-C) stays what it is."""
         if self._stopped.is_set():
             return RuntimeError(f"reading {self.table} was stopped")
+        if not isinstance(cause, Exception):
+            self.stop()
+            return cause
         self._end()
         try:
             detail = _tail(self._errors)
