@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from typer.testing import CliRunner, Result
 
 from factories import family, kk, write_batch
@@ -441,6 +441,44 @@ def test_registry_scope_is_enforced_from_the_cli(cli: Cli, engine: Engine) -> No
     )
     assert (reject["households"], reject["to"]) == (1, "rejected")
     assert count(engine, "SELECT count(*) FROM household WHERE status = 'rejected'") == 1
+    # A family outside the reader's region is answered as one that does not exist: neither
+    # that it exists nor where.
+    cli.ok("users", "add", "bandung", "--role", "verifier", "--region", "32.73", "--as", "admin")
+    known, unknown = households["kk_number"], "3273010101990001"
+    hidden, absent = (
+        cli.run("registry", "show", kk_number, "--as", "bandung", "--json")
+        for kk_number in (known, unknown)
+    )
+    assert hidden.exit_code == absent.exit_code == 1
+    answers = [json.loads(r.stdout) for r in (hidden, absent)]
+    assert answers[0]["error"] == answers[1]["error"] == "not_found"
+    assert answers[0]["message"].replace(known, "KK") == answers[1]["message"].replace(
+        unknown, "KK"
+    )
+    assert "31.71" not in answers[0]["message"]
+    assert cli.json("registry", "show", known, "--as", "verifier")["kk_number"] == known
+
+
+def test_a_database_missing_on_the_server_is_named(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a database that was never created is not sent to `db upgrade` (which would
+    fail the same way) but named, with how to create it. SQLite creates its file itself, and
+    an empty one is sent to `db upgrade`."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        url, expected = url.set(database="lumbung_never_created"), "createdb lumbung_never_created"
+    else:
+        url, expected = url.set(database=str(tmp_path / "fresh.db")), "lumbung db upgrade"
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    _reset()
+    try:
+        result = CliRunner().invoke(app, ["registry", "stats", "--json"])
+    finally:
+        _reset()
+    assert result.exit_code == 1
+    assert expected in json.loads(result.stdout)["message"]
 
 
 def test_a_database_not_yet_migrated_gets_a_plain_message(

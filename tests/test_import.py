@@ -600,6 +600,10 @@ def test_rows_with_a_stray_separator_are_rejected_not_shifted(
     found = codes(summary)
     assert ("members.csv", 3, "", "field_count") in found
     assert ("members.csv", 5, "", "field_count") in found
+    # Only that: the shifted values are not judged as if they were in their columns.
+    assert {code for file, row, _, code in found if (file, row) == ("members.csv", 3)} == {
+        "field_count"
+    }
     assert summary.members_rejected >= 2
     with session_scope(engine) as session:
         names = set(session.execute(select(Member.name)).scalars())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -99,14 +100,22 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(2) from exc
         except DBAPIError as exc:
             # A database that is missing, unreachable or not yet migrated: say so plainly.
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            full = str(exc.orig if exc.orig else exc).strip()
+            detail = full.splitlines()[0]
+            absent = re.search(r'database "([^"]+)" does not exist', full)
             missing = "no such table" in detail or "does not exist" in detail
-            message = (
-                "Database belum disiapkan; jalankan `lumbung db upgrade` (dan "
-                "`lumbung regions load`)."
-                if missing
-                else f"Galat database: {detail}"
-            )
+            if absent:  # the server is there, the database is not
+                message = (
+                    f"Database {absent.group(1)} belum ada di server: buat dulu (`createdb "
+                    f"{absent.group(1)}`), lalu jalankan `lumbung db upgrade`."
+                )
+            elif missing:
+                message = (
+                    "Database belum disiapkan; jalankan `lumbung db upgrade` (dan "
+                    "`lumbung regions load`)."
+                )
+            else:
+                message = f"Galat database: {detail}"
             if as_json:
                 out.print_json(
                     json.dumps({"error": "database", "message": message, "detail": detail})

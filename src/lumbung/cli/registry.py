@@ -238,18 +238,23 @@ def stats(as_json: bool = JsonOption) -> None:
 @handled
 def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """One family with its members (for users whose region covers it)."""
-    from lumbung.auth.roles import Action
+    from lumbung.auth.roles import Action, in_scope
     from lumbung.auth.service import authorize
     from lumbung.registry.validation import household_cells
 
     with unit_of_work() as session:
         user = acting_user(session, actor)
+        authorize(user, Action.READ)
         household = session.execute(
             select(Household).where(Household.kk_number == kk_number)
         ).scalar_one_or_none()
-        if household is None:
-            raise NotFound(f"KK {kk_number} tidak ada di registry.")
-        authorize(user, Action.READ, household.village_code)
+        # A family outside the reader's region gets the answer of a KK that does not exist:
+        # saying "outside your region" would tell that it exists, and where.
+        if household is None or not in_scope(user.region_code, household.village_code):
+            raise NotFound(
+                f"KK {kk_number} tidak ada di registry wilayah "
+                f"{user.region_code or 'nasional'} ({user.username})."
+            )
         members = (
             session.execute(
                 select(Member).where(Member.household_id == household.id).order_by(Member.id)

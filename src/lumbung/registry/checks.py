@@ -73,11 +73,16 @@ def run_checks(con: duckdb.DuckDBPyConnection, options: CheckOptions) -> None:
     _member_rows(con, options)
     _families(con, options)
     # A cell already known to be unreadable (an NIK stored as a number) needs no further
-    # verdicts on the digits that are left of it; the row stays rejected by the first.
+    # verdicts on the digits that are left of it, nor a row with a field too many or too few
+    # on values that sit in the wrong columns (a stray comma in an address would otherwise
+    # bury its own cause under a dozen "invalid value" errors); the row stays rejected by the
+    # first.
     con.execute("""
-        DELETE FROM errors e WHERE e.code <> 'numeric_id_cell' AND EXISTS (
-            SELECT 1 FROM pre_errors p WHERE p.code = 'numeric_id_cell' AND p.file = e.file
-              AND p.row = e.row AND p.column_name = e.column_name)
+        DELETE FROM errors e WHERE e.code NOT IN ('numeric_id_cell', 'field_count')
+          AND EXISTS (
+            SELECT 1 FROM pre_errors p WHERE p.file = e.file AND p.row = e.row
+              AND (p.code = 'field_count'
+                   OR (p.code = 'numeric_id_cell' AND p.column_name = e.column_name)))
     """)
     _accepted(con)
 
