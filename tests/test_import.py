@@ -236,6 +236,21 @@ def test_no_valid_members_and_members_of_rejected_household(engine: Engine, tmp_
     assert (summary.households_accepted, summary.members_accepted) == (1, 3)
 
 
+def test_a_family_whose_head_was_rejected_is_told_which_row_and_why(
+    engine: Engine, tmp_path: Path
+) -> None:
+    households, members = two_families()
+    members[0]["nik"] = "3171014707830000"  # the first family's head: serial 0000
+    summary = run_import(engine, write_batch(tmp_path / "b", households, members))
+    [message] = [
+        e["message"]
+        for e in summary.errors
+        if (e["file"], e["row"], e["code"]) == ("households.csv", 2, "no_head")
+    ]
+    assert message == "Kepala keluarga (members.csv baris 2) ditolak: nik_serial."
+    assert (summary.households_accepted, summary.households_rejected) == (1, 1)
+
+
 def test_indonesian_numbers_are_read_as_such(engine: Engine, tmp_path: Path) -> None:
     households, members = two_families()
     households[0].update(floor_area_m2="1.500", latitude="-6,2", motorbikes="2")

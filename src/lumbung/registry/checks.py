@@ -419,16 +419,31 @@ def _families(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
             GROUP BY x.kk_number)
         GROUP BY kk_number
     """)
+    # A family whose head was in the batch but rejected is told so, with the head's row and
+    # why: "no kepala_keluarga" alone sends the operator looking for a row that is there.
     con.execute(f"""
         INSERT INTO errors
+        WITH rejected_head AS (
+            SELECT m.kk_number, min(m._row) AS head_row FROM mb_state m
+            WHERE m.state = 'rejected' AND m.relationship = {head} GROUP BY m.kk_number),
+        why AS (
+            SELECT r.kk_number, r.head_row,
+                   string_agg(DISTINCT e.code, ', ' ORDER BY e.code) AS codes
+            FROM rejected_head r JOIN errors e
+              ON e.file = {mf} AND e.row = r.head_row AND e.severity = 'error'
+            GROUP BY r.kk_number, r.head_row)
         SELECT {hf}, h._row, 'kk_number', code, msg, 'error' FROM (
             SELECT h._row, CASE WHEN coalesce(f.members, 0) = 0 THEN 'no_valid_members'
                                 WHEN f.heads = 0 THEN 'no_head' ELSE 'multiple_heads' END AS code,
                    CASE WHEN coalesce(f.members, 0) = 0
                         THEN 'Semua anggota keluarga ini ditolak atau tidak ada.'
+                        WHEN f.heads = 0 AND w.kk_number IS NOT NULL
+                        THEN 'Kepala keluarga (' || {mf} || ' baris ' || w.head_row
+                             || ') ditolak: ' || w.codes || '.'
                         WHEN f.heads = 0 THEN 'Tidak ada anggota dengan hubungan kepala_keluarga.'
                         ELSE 'Ada ' || f.heads || ' kepala_keluarga; harus tepat satu.' END AS msg
             FROM hh_state h LEFT JOIN family f ON f.kk_number = h.kk_number
+                            LEFT JOIN why w ON w.kk_number = h.kk_number
             WHERE h.state = 'new' AND coalesce(f.heads, 0) <> 1) h
     """)
     con.execute(f"""
