@@ -346,6 +346,12 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert (determined["state"], determined["decided_by"]) == ("approved", "pusdatin")
     shown = cli.json("registry", "show", kk(1), "--as", "verifier")
     assert (shown["status"], len(shown["members"])) == ("approved", 3)
+    # Piped (not a terminal), the table is not wrapped at 80 columns: every NIK comes out whole,
+    # and each member on one line.
+    lines = cli.ok("registry", "show", kk(1), "--as", "verifier").stdout.splitlines()
+    for member in shown["members"]:
+        [line] = [x for x in lines if member["nik"] in x]
+        assert member["relationship"] in line and member["birth_date"] in line
 
     # A payload may also come from a file; an update needs the version shown.
     change = tmp_path / "change.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +25,19 @@ from lumbung.db import create_engine, session_scope
 from lumbung.errors import LumbungError, ValidationFailed
 from lumbung.registry.errors import BatchFileError
 
-console = Console(stderr=True)
-out = Console()
+
+def _console(stderr: bool = False) -> Console:
+    """The terminal's width on a terminal. Piped or redirected, lines are not wrapped: Rich
+    would wrap them at 80 columns and split KK numbers, NIKs and `file:line:column` in two in
+    a file or a log (`COLUMNS` still sets a width when wanted)."""
+    console = Console(stderr=stderr)
+    if console.is_terminal or "COLUMNS" in os.environ:
+        return console
+    return Console(stderr=stderr, width=1_000)
+
+
+console = _console(stderr=True)
+out = _console()
 
 P = ParamSpec("P")
 R = TypeVar("R")
