@@ -221,10 +221,15 @@ def test_every_error_code_names_file_row_column(engine: Engine, tmp_path: Path, 
     # The reject file carries the same errors for the operator.
     assert summary.reject_file is not None
     with open(summary.reject_file, newline="", encoding="utf-8") as handle:
-        rejected = {
-            (r["file"], int(r["row"]), r["column"], r["code"]) for r in csv.DictReader(handle)
-        }
+        lines = list(csv.DictReader(handle))
+    rejected = {(r["file"], int(r["row"]), r["column"], r["code"]) for r in lines}
     assert expected in rejected
+    # Each line carries the row's KK (and a member's NIK) as the file has them.
+    file, row, _, code = expected
+    [line, *_] = [r for r in lines if (r["file"], int(r["row"]), r["code"]) == (file, row, code)]
+    source = (households if file == "households.csv" else members)[row - 2]
+    assert line["kk_number"] == source["kk_number"].strip()
+    assert line["nik"] == (source["nik"].strip() if file == "members.csv" else "")
 
 
 def test_no_valid_members_and_members_of_rejected_household(engine: Engine, tmp_path: Path) -> None:
@@ -510,6 +515,11 @@ def test_xlsx_batch_with_numeric_nik_and_formula(engine: Engine, tmp_path: Path)
     assert ("batch.xlsx:members", 6, "name", "formula") in found
     # A rejected spouse does not take the family with them; the heads are intact.
     assert summary.households_accepted == 2 and summary.members_accepted == 4
+    # The reject file names the member's family, from the sheet as for a CSV.
+    assert summary.reject_file is not None
+    with open(summary.reject_file, newline="", encoding="utf-8") as handle:
+        kks = {int(r["row"]): r["kk_number"] for r in csv.DictReader(handle)}
+    assert kks[3] == members[1]["kk_number"] and kks[6] == members[4]["kk_number"]
 
 
 def _schema_objects(engine: Engine) -> tuple[set[str], set[str]]:

@@ -473,10 +473,17 @@ def _write_rejects(
     suffix = "-dry-run" if request.dry_run else ""
     target = request.rejects_dir / f"import-{batch.sha256[:16]}{suffix}.csv"
     staged = scratch / target.name
+    # With the row's KK and NIK as the file has them: what an operator looks for in the
+    # village's own records to correct the row (file-wide errors, row 0, have neither).
     con.execute(
-        "COPY (SELECT file, row, column_name AS column, code, message, severity FROM errors "
-        "ORDER BY file, row, column_name, code) "
-        f"TO {bulk.sql_path(staged)} (FORMAT csv, HEADER true)"
+        "COPY (SELECT e.file, e.row, e.column_name AS column, e.code, e.message, e.severity, "
+        "trim(coalesce(h.kk_number, m.kk_number)) AS kk_number, trim(m.nik) AS nik "
+        "FROM errors e "
+        "LEFT JOIN hh_src h ON e.file = $households AND h._row = e.row "
+        "LEFT JOIN mb_src m ON e.file = $members AND m._row = e.row "
+        "ORDER BY e.file, e.row, e.column_name, e.code) "
+        f"TO {bulk.sql_path(staged)} (FORMAT csv, HEADER true)",
+        {"households": batch.households.display_name, "members": batch.members.display_name},
     )
     shutil.move(staged, target)
     return str(target)
