@@ -223,6 +223,11 @@ def test_explain_names_the_outcome(engine: DbEngine, tmp_path: Path) -> None:
     assert explained(engine, tmp_path, "PKH-T1", kk(1))["outcome"] == "entitled"
     assert explained(engine, tmp_path, "PKH-T1", kk(3))["outcome"] == "not_eligible"
     assert explained(engine, tmp_path, "PKH-T1", kk(5))["outcome"] == "not_eligible"
+    # A flat benefit for the family (Sembako) is paid to the family, not counted per member.
+    cycle(engine, tmp_path, "SEMBAKO-T1", program="SEMBAKO")
+    family = explained(engine, tmp_path, "SEMBAKO-T1", kk(1))
+    assert family["outcome"] == "entitled" and family["amount_idr"] > 0
+    assert family["members"] and all(not m["qualifies_for"] for m in family["members"])
 
 
 def test_a_person_who_died_exits_a_person_program_the_family_stays(

@@ -221,9 +221,11 @@ def _members(
             chosen.select("member_id", "chosen", "amount", "capped_out", "counted")
         ).to_pylist():
             choice[row["member_id"]] = row
+    # A flat amount for the family is nobody's in particular: no member qualifies for it.
+    per_family = definition.unit == "household" and definition.benefit.kind == "flat"
     out = []
     for row in base:
-        qualified = [p.name for p in parts if row[f"q__{p.name}"]]
+        qualified = [] if per_family else [p.name for p in parts if row[f"q__{p.name}"]]
         picked = choice.get(row["member_id"])
         entry: dict[str, Any] = {
             "name": mask_name(names.get(row["member_id"], "")),
