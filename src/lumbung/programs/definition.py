@@ -17,7 +17,7 @@ from lokal.rupiah import format_rupiah
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from lumbung.errors import ValidationFailed
-from lumbung.programs.compiler import suggestion
+from lumbung.programs.checker import suggestion
 from lumbung.programs.language import (
     Rule,
     Vocabulary,

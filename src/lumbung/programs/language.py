@@ -4,7 +4,9 @@ A rule such as ``decile <= 3 and n_elderly_70 > 0`` is parsed with :mod:`ast` in
 mode and then only *read*: it is never evaluated or compiled by Python and never pasted into
 SQL. Every node must be one of the few allowed forms, every name must come from the
 vocabulary, every type must fit; all problems are collected in one pass. A rule that passes
-compiles to an Ibis expression (:mod:`lumbung.programs.compiler`), the same on every backend.
+is checked by :mod:`lumbung.programs.checker` and compiles to an Ibis expression
+(:mod:`lumbung.programs.compiler`, imported when a rule is first compiled: checking a program
+file needs no Ibis), the same on every backend.
 The language is documented for the people who write rules in docs/PROGRAMS.md.
 """
 
@@ -15,10 +17,10 @@ import io
 import tokenize
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lumbung.errors import ValidationFailed
-from lumbung.programs import compiler
+from lumbung.programs import checker
 from lumbung.targeting.vocabulary import (
     HOUSEHOLD_FEATURES,
     MEMBER_FEATURES,
@@ -26,6 +28,9 @@ from lumbung.targeting.vocabulary import (
     TEXT_VALUES,
     ValueType,
 )
+
+if TYPE_CHECKING:
+    from lumbung.programs.compiler import Comparison
 
 MAX_LENGTH = 4_000
 MAX_NODES = 500
@@ -117,7 +122,7 @@ class Rule:
         column: Callable[[str], Any],
         enrolled: Callable[[str], Any] | None = None,
         *,
-        compare: compiler.Comparison | None = None,
+        compare: Comparison | None = None,
         condition: bool = False,
     ) -> Any:
         """The rule as an Ibis value; a boolean rule treats an unknown (NULL) result as false.
@@ -127,6 +132,8 @@ class Rule:
         cheaper form of `name OP whole number` (see `compiler.Comparison`). A value used only
         as a `condition` (filter, CASE) may stay unknown: there unknown is not true either.
         """
+        from lumbung.programs import compiler
+
         return compiler.compile_rule(
             self._node, self.expect, column, enrolled, compare, condition=condition
         )
@@ -294,13 +301,13 @@ def _analyse(
     def report(node: ast.AST, code: str, message: str) -> None:
         problem(locate.at_node(node), code, message)
 
-    result = compiler.Checker(vocabulary, report).check(tree.body)
+    result = checker.Checker(vocabulary, report).check(tree.body)
     if result is not None and result is not expect:
         report(
             tree.body,
             "type_error",
-            f"Aturan harus menghasilkan {compiler.TYPE_NAMES[expect]}, "
-            f"bukan {compiler.TYPE_NAMES[result]}.",
+            f"Aturan harus menghasilkan {checker.TYPE_NAMES[expect]}, "
+            f"bukan {checker.TYPE_NAMES[result]}.",
         )
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
