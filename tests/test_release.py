@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -177,10 +178,21 @@ def test_a_release_is_the_same_whether_read_whole_or_in_slices(
     releases = tmp_path / "releases"
     whole = release(engine, releases, label="whole")
     again = release(engine, releases, label="again")
-    monkeypatch.setattr(export, "SLICE", 1)  # one family per slice
     with session_scope(engine) as session:
-        families = session.execute(select(func.count()).select_from(Household)).scalar_one()
-        assert len(export._bounds(session)) == families == 5
+        ids = sorted(session.execute(select(Household.id)).scalars())
+        assert export._bounds(session) == [(None, None)]
+        for size in (3, 2, 1):  # slices of at most `size` families, covering every family
+            monkeypatch.setattr(export, "SLICE", size)
+            bounds = export._bounds(session)
+            in_slices = [
+                [i for i in ids if (lo is None or i >= lo) and (hi is None or i < hi)]
+                for lo, hi in bounds
+            ]
+            assert sorted(i for part in in_slices for i in part) == ids
+            assert all(0 < len(part) <= size for part in in_slices)
+            # and none cut needlessly: two neighbouring slices would not fit in one
+            assert all(len(a) + len(b) > size for a, b in itertools.pairwise(in_slices))
+    assert len(ids) == 5  # now one family per slice
     sliced = release(engine, releases, label="sliced")
 
     def hashes(result: ReleaseResult) -> dict[str, str]:
@@ -444,12 +456,14 @@ def test_one_reader_gives_a_table_slice_by_slice(engine: Engine, tmp_path: Path)
         replace(every, low=ids[2], high=ids[2]),
         replace(every, low=ids[2]),
     ]
-    reader = export.TableReader(engine.url, slices)
+    reader = export.TableReader(engine.url, "household", export.HOUSEHOLD_COLUMNS)
+    reader.request(slices)
     got = [sorted(reader.next().column("id").to_pylist()) for _ in slices]  # in no set order
     assert got == [ids[:2], [], ids[2:]]
     assert not reader.running()
     reader.stop()
-    broken = export.TableReader(engine.url, [every, replace(every, table="no_such_table")])
+    broken = export.TableReader(engine.url, "household", export.HOUSEHOLD_COLUMNS)
+    broken.request([every, replace(every, table="no_such_table")])
     assert sorted(broken.next().column("id").to_pylist()) == ids
     with pytest.raises(RuntimeError, match="no_such_table"):
         broken.next()
@@ -498,7 +512,8 @@ def test_a_reader_that_fails_says_why(tmp_path: Path) -> None:
     Arrow stream, and is not left behind."""
     empty_database = make_url(f"sqlite:///{tmp_path / 'empty.db'}")
     query = export.Query("household", export.HOUSEHOLD_COLUMNS, "status = 'approved'", "id")
-    reader = export.TableReader(empty_database, [query, query])
+    reader = export.TableReader(empty_database, "household", export.HOUSEHOLD_COLUMNS)
+    reader.request([query, query])
     with pytest.raises(RuntimeError, match="no such table: household"):
         reader.next()
     assert not reader.running()

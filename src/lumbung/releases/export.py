@@ -85,6 +85,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 # Families per slice (with their members, about 3.5 times as many); two slices in memory at most.
 SLICE = 500_000
+BUCKET = 1 << 16  # families are counted in buckets of this many ids to cut the slices
 # SQLite has no column types to speak of; the ADBC driver infers each column's type from the
 # first rows it sees, and fails if a NULL-only start turns into text later. A first row with
 # a value of the right kind in every column settles the types; it is dropped after reading.
@@ -158,27 +159,21 @@ def _tail(errors: IO[bytes]) -> str:
 
 class TableReader:
     """One table's slices, read in order by one child process (arrow_reader.py) that sends each
-    slice as an Arrow stream of its own: `next()` gives the next slice's rows, typed as its
-    columns say (categories dictionary-encoded). Calls of `next()` must not overlap; `stop()`
-    may come from another thread at any time, and a `next()` under way then fails."""
+    slice as an Arrow stream of its own. The process starts (and loads its libraries) at once;
+    `request(queries)` then gives it the slices, and `next()` the next slice's rows, typed as
+    its columns say (categories dictionary-encoded). Calls of `next()` must not overlap;
+    `stop()` may come from another thread at any time, and a `next()` under way then fails."""
 
-    def __init__(self, url: URL, queries: list[Query]) -> None:
-        sqlite = url.get_backend_name() == "sqlite"
-        self.table, self.columns, self._left = queries[0].table, queries[0].columns, len(queries)
-        request = {
-            "driver": "sqlite" if sqlite else "postgresql",
-            "uri": str(url.database)
-            if sqlite
-            else url.set(drivername="postgresql").render_as_string(hide_password=False),
-            "sql": [_sql(query, sqlite) for query in queries],
-            "dictionary": [c for c in self.columns if c in CATEGORIES],
-        }
+    def __init__(self, url: URL, table: str, columns: dict[str, str]) -> None:
+        self.url, self.table, self.columns, self._left = url, table, columns, 0
+        self._sqlite = url.get_backend_name() == "sqlite"
         self._stopped = threading.Event()
         # A file, as a pipe left unread could fill up; closed by `stop`.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "lumbung.releases.arrow_reader"],
+            driver = "sqlite" if self._sqlite else "postgresql"
+            self._process = subprocess.Popen(  # noqa: S603  (this interpreter, our module, a constant)
+                [sys.executable, "-m", "lumbung.releases.arrow_reader", driver],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._errors,
@@ -186,6 +181,17 @@ class TableReader:
         except BaseException:
             self._errors.close()
             raise
+
+    def request(self, queries: list[Query]) -> None:
+        """Have the process read `queries` (this reader's table), in this order."""
+        request = {
+            "uri": str(self.url.database)
+            if self._sqlite
+            else self.url.set(drivername="postgresql").render_as_string(hide_password=False),
+            "sql": [_sql(query, self._sqlite) for query in queries],
+            "dictionary": [c for c in self.columns if c in CATEGORIES],
+        }
+        self._left = len(queries)
         try:
             assert self._process.stdin is not None
             with self._process.stdin as request_pipe:
@@ -261,20 +267,24 @@ class Slice:
 
 def _bounds(session: Session) -> list[tuple[int | None, int | None]]:
     """Family id ranges of at most `SLICE` families each (counting every family, approved or
-    not: the members read for a range are those of all its families)."""
-    count = session.execute(text("SELECT count(*) FROM household")).scalar_one()
-    if count <= SLICE:
-        return [(None, None)]
-    edges = [
-        int(edge)
-        for edge in session.execute(
-            text(
-                "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n "
-                "FROM household) AS numbered WHERE (n - 1) % :slice = 0 AND n > 1 ORDER BY id"
-            ),
-            {"slice": SLICE},
-        ).scalars()
-    ]
+    not: the members read for a range are those of all its families).
+
+    The families are counted by id bucket (one hash aggregate over the ids, where numbering
+    every family in id order took a sort: 0.3 s against 0.9 s in SQLite at 1.1 M families),
+    and consecutive buckets are joined into slices. A bucket is never wider than a slice, so
+    no slice can hold more than `SLICE` families however the ids are spread."""
+    width = min(BUCKET, SLICE)
+    counts = session.execute(
+        text("SELECT id / :width AS bucket, count(*) FROM household GROUP BY 1 ORDER BY 1"),
+        {"width": width},
+    ).all()
+    edges: list[int] = []
+    in_slice = 0
+    for bucket, families in counts:
+        if in_slice + families > SLICE:
+            edges.append(int(bucket) * width)
+            in_slice = 0
+        in_slice += families
     return list(zip([None, *edges], [*edges, None], strict=True))
 
 
@@ -301,20 +311,23 @@ def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
     slices are in memory). Leaving the block stops any reading still under way."""
     bulk.lock_for_reading(session, ("household", "member"))
     url = session.get_bind().engine.url
-    bounds = _bounds(session)
     with ExitStack() as cleanup:  # undone in reverse: cancel, stop the readers, then wait
         # One thread per table: a table's slices are taken from its pipe one after the other.
         threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-{t}") for t in "hm"]
         for thread in threads:
             cleanup.callback(thread.shutdown, wait=True)  # a stopped reader's read ends at once
-        readers = []
-        for query in (
+        queries = (
             Query("household", HOUSEHOLD_COLUMNS, "status = 'approved'", "id"),
             Query("member", MEMBER_OWN_COLUMNS, "status = 'active'", "household_id"),
-        ):
-            reader = TableReader(url, [replace(query, low=lo, high=hi) for lo, hi in bounds])
+        )
+        readers = []
+        for query in queries:  # started first: they load their libraries while slices are cut
+            reader = TableReader(url, query.table, query.columns)
             cleanup.callback(reader.stop)
             readers.append(reader)
+        bounds = _bounds(session)
+        for query, reader in zip(queries, readers, strict=True):
+            reader.request([replace(query, low=lo, high=hi) for lo, hi in bounds])
         for thread in threads:
             cleanup.callback(thread.shutdown, wait=False, cancel_futures=True)
 
