@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
@@ -26,8 +27,10 @@ from lumbung.audit import service as audit
 from lumbung.audit.models import AuditEvent
 from lumbung.db import session_scope
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.regions import catalog
+from lumbung.registry import vocab
 from lumbung.registry.models import Household, Member
-from lumbung.releases import export
+from lumbung.releases import arrow_reader, export
 from lumbung.releases.models import Release
 from lumbung.releases.service import ReleaseResult, VerifyReport, create_release, verify_release
 
@@ -517,3 +520,39 @@ def test_a_reader_that_fails_says_why(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="no such table: household"):
         reader.next()
     assert not reader.running()
+
+
+def test_packed_codes_split_back_into_their_columns() -> None:
+    """Codes travel from the database joined into one text per row and are split back once per
+    distinct combination: each comes out as its own dictionary-encoded column, values in row
+    order. A value that does not split into as many parts as columns is refused, not guessed."""
+    packed = pa.array(["L|anak", "P|kepala_keluarga", "L|anak", "P|anak", "L|cucu"])
+    columns = arrow_reader._unpack(packed, ["sex", "relationship"], "|")
+    assert columns["sex"].to_pylist() == ["L", "P", "L", "P", "L"]
+    assert columns["relationship"].to_pylist() == [
+        "anak",
+        "kepala_keluarga",
+        "anak",
+        "anak",
+        "cucu",
+    ]
+    assert columns["relationship"].dictionary.to_pylist() == ["anak", "kepala_keluarga", "cucu"]
+    with pytest.raises(ValueError, match="does not split"):
+        arrow_reader._unpack(pa.array(["L|anak", "P|anak|x"]), ["sex", "relationship"], "|")
+
+
+def test_packed_columns_can_never_hold_the_separator() -> None:
+    """A pack joins NOT NULL columns whose every value is a code, a status or a region code (a
+    family's village is a key of the region table, its other region codes prefixes of it): none
+    may hold the separator (else the split would refuse the release)."""
+    tables = {"household": Household.__table__, "member": Member.__table__}
+    codes = {
+        **vocab.HOUSEHOLD_ENUMS,
+        **vocab.MEMBER_ENUMS,
+        "status": (*vocab.HOUSEHOLD_STATUS, *vocab.MEMBER_STATUS),
+    }
+    for table, packs in export.PACKS.items():
+        for column in (c for pack in packs for c in pack):
+            assert not tables[table].c[column].nullable, f"{table}.{column}"
+            assert not any(export.SEPARATOR in code for code in codes.get(column, ()))
+    assert not any(export.SEPARATOR in region.code for region in catalog.all_regions())
