@@ -18,6 +18,7 @@ from lumbung.audit.models import AuditEvent
 from lumbung.cli import app, common
 from lumbung.config import get_settings
 from lumbung.db import session_scope
+from lumbung.numbers import grouped
 from lumbung.regions.models import Region
 from lumbung.regions.service import load_regions
 
@@ -522,3 +523,16 @@ def test_the_demo_runs_the_whole_path(cli: Cli) -> None:
     again = cli.json("demo", "--households", "300", "--seed", "5", "--noise", "0.05")
     assert again["import"]["households_accepted"] == 0
     assert again["release"]["households"] == imported["households_accepted"]
+
+
+def test_numbers_are_written_as_operators_read_them(cli: Cli) -> None:
+    """Counts in Indonesian messages are grouped with dots, as the rupiah amounts are: one
+    way of writing numbers in one summary."""
+    assert (grouped(83762), grouped(1239), grouped(999), grouped(0)) == (
+        "83.762",
+        "1.239",
+        "999",
+        "0",
+    )
+    summary = said(cli.ok("regions", "load").stdout)
+    assert "83.762" in summary and "83,762" not in summary

@@ -25,6 +25,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.numbers import grouped
 
 db_app = typer.Typer(help="Skema database (Alembic).", no_args_is_help=True)
 regions_app = typer.Typer(help="Wilayah Kemendagri.", no_args_is_help=True)
@@ -61,8 +62,8 @@ def regions_load(as_json: bool = JsonOption) -> None:
         payload,
         lambda: out.print(
             f"{counts['provinces']} provinsi, {counts['regencies']} kabupaten/kota, "
-            f"{counts['districts']} kecamatan, {counts['villages']} desa/kelurahan "
-            f"({counts['added']} baru)."
+            f"{grouped(counts['districts'])} kecamatan, {grouped(counts['villages'])} "
+            f"desa/kelurahan ({grouped(counts['added'])} baru)."
         ),
     )
 
@@ -147,7 +148,7 @@ def audit_verify(
         as_json,
         report.as_dict(),
         ok=report.ok,
-        good=f"{report.events} peristiwa, kepala {report.head}",
+        good=f"{grouped(report.events)} peristiwa, kepala {report.head}",
         bad=f"{len(report.problems)} masalah",
         problems=report.problems,
     )

@@ -22,6 +22,7 @@ from lumbung.cli.common import (
 )
 from lumbung.cycles.models import Cycle
 from lumbung.engine.names import EngineName
+from lumbung.numbers import grouped
 
 if TYPE_CHECKING:
     from lumbung.cycles.service import CycleResult
@@ -36,14 +37,14 @@ cycle_app = typer.Typer(
 def _print_cycle(result: CycleResult) -> None:
     out.print(
         f"Siklus {result.cycle} ({result.program}, rilis {result.release}, {result.state}): "
-        f"{result.beneficiaries:,} penerima, total {format_rupiah(result.total_idr)}"
+        f"{grouped(result.beneficiaries)} penerima, total {format_rupiah(result.total_idr)}"
     )
     out.print(
         table(
             "Komponen",
             ["komponen", "orang/unit", "jumlah"],
             [
-                [name, f"{part['persons']:,}", format_rupiah(part["amount_idr"])]
+                [name, f"{grouped(part['persons'])}", format_rupiah(part["amount_idr"])]
                 for name, part in result.by_component.items()
             ],
         )
@@ -51,8 +52,8 @@ def _print_cycle(result: CycleResult) -> None:
     if result.enrollment:
         moved = result.enrollment
         out.print(
-            f"Dibanding siklus disetujui sebelumnya: {moved.get('entered', 0):,} masuk, "
-            f"{moved.get('stayed', 0):,} tetap, {moved.get('left', 0):,} keluar."
+            f"Dibanding siklus disetujui sebelumnya: {grouped(moved.get('entered', 0))} masuk, "
+            f"{grouped(moved.get('stayed', 0))} tetap, {grouped(moved.get('left', 0))} keluar."
         )
 
 
@@ -134,7 +135,7 @@ def cycle_list(as_json: bool = JsonOption) -> None:
                         r["cycle"],
                         r["program"],
                         r["state"],
-                        f"{r['beneficiaries']:,}",
+                        f"{grouped(r['beneficiaries'])}",
                         format_rupiah(r["total_idr"]),
                     ]
                     for r in rows
@@ -165,12 +166,12 @@ def cycle_beneficiaries(
     rows = page["beneficiaries"]
 
     def human() -> None:
-        shown = f"{offset + 1:,}–{offset + len(rows):,}" if rows else "tidak ada"
+        shown = f"{grouped(offset + 1)}–{grouped(offset + len(rows))}" if rows else "tidak ada"
         persons = any(r["nik"] for r in rows)  # a NIK column only for a program paying persons
         out.print(
             table(
                 f"Penerima siklus {page['cycle']} ({page['program']}, {page['state']}): "
-                f"{shown} dari {page['total']:,}",
+                f"{shown} dari {grouped(page['total'])}",
                 ["KK", *(["NIK"] if persons else []), "kab/kota", "jumlah", "komponen"],
                 [
                     [
@@ -219,7 +220,7 @@ def _print_explanation(report: dict[str, Any]) -> None:
     )
     out.print(
         f"Skor PMT {report['score']:.4f} ({report['model']}) → desil {report['decile']} "
-        f"(peringkat {report['rank_in_regency']:,} di kab/kota)"
+        f"(peringkat {grouped(report['rank_in_regency'])} di kab/kota)"
     )
     terms = sorted(report["score_terms"].items(), key=lambda kv: -abs(kv[1]))
     features = report["features"]

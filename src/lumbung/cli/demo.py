@@ -24,6 +24,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.numbers import grouped
 
 DEMO_PROGRAMS = ("PKH", "SEMBAKO")
 DEMO_USERS = (
@@ -70,7 +71,7 @@ def demo_command(
                     region_code=region,
                 )
     batch_dir = s.data_dir / "demo-batch"
-    with console.status(f"membuat {households:,} keluarga sintetis"):
+    with console.status(f"membuat {grouped(households)} keluarga sintetis"):
         synth = generate(households=households, seed=seed, out_dir=batch_dir, noise=noise)
     with unit_of_work() as session, console.status("impor dan pemeriksaan"):
         summary = import_batch(
@@ -128,34 +129,37 @@ def demo_command(
             select(func.count()).select_from(Household).where(Household.status == "approved")
         ).scalar_one()
     rows = [
-        ["wilayah", f"{regions['provinces']} provinsi, {regions['villages']:,} desa"],
+        ["wilayah", f"{regions['provinces']} provinsi, {grouped(regions['villages'])} desa"],
         [
             "sintetis",
-            f"{synth.households:,} keluarga, {synth.members:,} anggota, "
+            f"{grouped(synth.households)} keluarga, {grouped(synth.members)} anggota, "
             f"{synth.noise_rows} baris bergalat",
         ],
         [
             "impor",
-            f"{summary.households_accepted:,} keluarga / {summary.members_accepted:,} "
-            f"anggota diterima; {summary.households_rejected} / {summary.members_rejected} "
-            f"ditolak",
+            f"{grouped(summary.households_accepted)} keluarga / "
+            f"{grouped(summary.members_accepted)} anggota diterima; "
+            f"{grouped(summary.households_rejected)} / {grouped(summary.members_rejected)} ditolak",
         ],
-        ["verifikasi", f"{verified.households:,} keluarga"],
-        ["penetapan", f"{determined.households:,} keluarga (registry: {approved:,} ditetapkan)"],
+        ["verifikasi", f"{grouped(verified.households)} keluarga"],
+        [
+            "penetapan",
+            f"{grouped(determined.households)} keluarga (registry: {grouped(approved)} ditetapkan)",
+        ],
         [
             "rilis",
-            f"{release.release}: {release.households:,} keluarga, {release.members:,} "
-            f"anggota; verifikasi {'OK' if check.ok else 'GAGAL'}",
+            f"{release.release}: {grouped(release.households)} keluarga, "
+            f"{grouped(release.members)} anggota; verifikasi {'OK' if check.ok else 'GAGAL'}",
         ],
         [
             "PMT",
-            f"{scoring.households:,} keluarga diberi skor ({scoring.model}), "
+            f"{grouped(scoring.households)} keluarga diberi skor ({scoring.model}), "
             f"desil per {scoring.regencies} kab/kota",
         ],
         *[
             [
                 f"siklus {c.program}",
-                f"{c.beneficiaries:,} penerima, total {format_rupiah(c.total_idr)} "
+                f"{grouped(c.beneficiaries)} penerima, total {format_rupiah(c.total_idr)} "
                 f"({c.cycle}, draf)",
             ]
             for c in cycles

@@ -24,6 +24,7 @@ from lumbung.cli.common import (
 )
 from lumbung.errors import NotFound, ValidationFailed
 from lumbung.identity import mask_id
+from lumbung.numbers import grouped
 from lumbung.registry import decisions
 from lumbung.registry import service as requests_service
 from lumbung.registry.duplicates import open_reviews
@@ -87,7 +88,11 @@ def import_command(
     result = summary.as_dict()
 
     def human() -> None:
-        rows = [[k, v] for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)]
+        rows = [
+            [k, grouped(v)]
+            for k, v in result.items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        ]
         out.print(
             table(
                 "Hasil impor" + (" (dry run: tidak ada yang dimuat)" if dry_run else ""),
@@ -102,7 +107,7 @@ def import_command(
                 highlight=False,
             )
         if summary.errors_total > 20:
-            out.print(f"… dan {summary.errors_total - 20} galat lain.")
+            out.print(f"… dan {grouped(summary.errors_total - 20)} galat lain.")
         if summary.reject_file:
             out.print(f"Berkas tolakan: {summary.reject_file}")
 
@@ -131,7 +136,7 @@ def _decide(
         as_json,
         result.as_dict(),
         lambda: out.print(
-            f"{result.households} keluarga: {result.status_from} → {result.status_to}"
+            f"{grouped(result.households)} keluarga: {result.status_from} → {result.status_to}"
             f" ({result.region or 'nasional'})"
         ),
     )
@@ -227,8 +232,8 @@ def stats(as_json: bool = JsonOption) -> None:
             table(
                 "Registry",
                 ["", "status", "jumlah"],
-                [["keluarga", k, v] for k, v in sorted(households.items())]
-                + [["anggota", k, v] for k, v in sorted(members.items())],
+                [["keluarga", k, grouped(v)] for k, v in sorted(households.items())]
+                + [["anggota", k, grouped(v)] for k, v in sorted(members.items())],
             )
         ),
     )

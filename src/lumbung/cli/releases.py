@@ -18,6 +18,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.numbers import grouped
 from lumbung.releases.service import create_release, list_releases, verify_release
 
 release_app = typer.Typer(
@@ -43,8 +44,8 @@ def release_create(
         as_json,
         result.as_dict(),
         lambda: out.print(
-            f"Rilis {result.release}: {result.households:,} keluarga, {result.members:,} anggota "
-            f"→ {result.path}"
+            f"Rilis {result.release}: {grouped(result.households)} keluarga, "
+            f"{grouped(result.members)} anggota → {result.path}"
         ),
     )
 

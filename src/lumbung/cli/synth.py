@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from lumbung.cli.common import JsonOption, console, emit, handled, out
+from lumbung.numbers import grouped
 from lumbung.synth import generate
 
 
@@ -55,7 +56,7 @@ def synth_command(
         as_json,
         payload,
         lambda: out.print(
-            f"{summary.households:,} keluarga, {summary.members:,} anggota, "
-            f"{summary.noise_rows:,} baris bergalat → {out_dir}"
+            f"{grouped(summary.households)} keluarga, {grouped(summary.members)} anggota, "
+            f"{grouped(summary.noise_rows)} baris bergalat → {out_dir}"
         ),
     )

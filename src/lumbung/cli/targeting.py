@@ -21,6 +21,7 @@ from lumbung.cli.common import (
 )
 from lumbung.engine.names import EngineName
 from lumbung.errors import ValidationFailed
+from lumbung.numbers import grouped
 
 # The engines (Ibis, DuckDB, Spark) load inside the commands that compute, not for every command.
 
@@ -72,7 +73,11 @@ def pmt_fit(
                 f"Model {report.model.key} → {out_path}",
                 ["ukuran", "latih", "uji (tidak dilihat)"],
                 [
-                    ["keluarga", f"{fit['train_households']:,}", f"{fit['held_out_households']:,}"],
+                    [
+                        "keluarga",
+                        f"{grouped(fit['train_households'])}",
+                        f"{grouped(fit['held_out_households'])}",
+                    ],
                     ["R² (log konsumsi)", fit["train"]["r2"], held["r2"]],
                     ["korelasi peringkat Spearman", fit["train"]["spearman"], held["spearman"]],
                     [
@@ -122,7 +127,7 @@ def pmt_score(
     def human() -> None:
         note = " (sudah pernah diberi skor; tidak dihitung ulang)" if result.already_scored else ""
         out.print(
-            f"Rilis {result.release}: {result.households:,} keluarga "
+            f"Rilis {result.release}: {grouped(result.households)} keluarga "
             f"di {result.regencies} kab/kota "
             f"diberi skor dengan {result.model}{note} → {result.scores_file}"
         )
@@ -130,7 +135,7 @@ def pmt_score(
             table(
                 "Keluarga per desil",
                 ["desil", "keluarga"],
-                [[d, f"{n:,}"] for d, n in sorted(result.by_decile.items())],
+                [[d, f"{grouped(n)}"] for d, n in sorted(result.by_decile.items())],
             )
         )
 

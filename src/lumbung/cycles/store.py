@@ -14,6 +14,7 @@ from lumbung.cycles import compute
 from lumbung.cycles.enrollment import movement
 from lumbung.cycles.models import Cycle
 from lumbung.errors import ValidationFailed
+from lumbung.numbers import grouped
 
 ENTITLEMENT_COLUMNS = (  # as loaded; cycle_id, channel and state are the same for every row
     "beneficiary_id",
@@ -78,7 +79,9 @@ def load_entitlements(
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
     if loaded != count:
-        raise ValidationFailed(f"{loaded:,} hak tersimpan dari {count:,}: dibatalkan.")
+        raise ValidationFailed(
+            f"{grouped(loaded)} hak tersimpan dari {grouped(count)}: dibatalkan."
+        )
     return {
         "components": {part.name: part.amount_idr for part in parts},  # per person, per cycle
         "beneficiaries": int(totals[0]),

@@ -20,6 +20,7 @@ from lumbung.db import utcnow
 from lumbung.engine.backend import open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.numbers import grouped
 from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file, verify_release
 from lumbung.targeting.features import household_features, read_release
@@ -162,7 +163,8 @@ def score_release(
     scoring.households, counts = _load_scores(session, scoring, target, data_dir)
     if scoring.households != release.households:
         raise ValidationFailed(
-            f"Skor {scoring.households:,} keluarga, rilis {release.households:,}: tidak lengkap."
+            f"Skor {grouped(scoring.households)} keluarga, "
+            f"rilis {grouped(release.households)}: tidak lengkap."
         )
     audit.record(
         session,
