@@ -117,7 +117,7 @@ def _timed_pieces() -> list[tuple[str, float]]:
     def create_timed(self: Index, bind: Any, checkfirst: bool = False) -> None:
         timed(f"index {self.name}", lambda: create(self, bind, checkfirst))
 
-    Index.create = create_timed  # type: ignore[method-assign]
+    Index.create = create_timed  # type: ignore[method-assign,assignment]
     execute = Connection.execute
 
     def execute_timed(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:

@@ -136,10 +136,10 @@ def release(synth: str, label: str) -> None:
         f"read_csv('{synth}/members.csv', all_varchar = true, header = true) m "
         f"JOIN households h USING (kk_number)) TO '{folder / 'members'}' {partitioned}"
     )
-    households = con.execute("SELECT count(*) FROM households").fetchone()[0]
-    members = con.execute(
+    (households,) = con.execute("SELECT count(*) FROM households").fetchall()[0]
+    (members,) = con.execute(
         f"SELECT count(*) FROM read_parquet('{folder}/members/*/*.parquet', hive_partitioning = false)"
-    ).fetchone()[0]
+    ).fetchall()[0]
     files = [
         {
             "path": str(p.relative_to(folder)),

@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from conftest import user
@@ -27,7 +27,7 @@ from lumbung.registry import decisions
 from lumbung.registry import service as requests
 from lumbung.releases.service import create_release
 
-EVENTS = AuditEvent.__table__
+EVENTS = cast(Table, AuditEvent.__table__)
 
 
 def record_events(engine: Engine, n: int, *, actor: str = "tester") -> list[AuditEvent]:

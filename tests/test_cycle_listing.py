@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -42,7 +43,7 @@ def stored(engine: DbEngine, label: str) -> list[tuple[str, str, str, int]]:
         ]
 
 
-def page(engine: DbEngine, actor: str, label: str, **options: object) -> dict[str, object]:
+def page(engine: DbEngine, actor: str, label: str, **options: object) -> dict[str, Any]:
     with session_scope(engine) as session:
         return list_beneficiaries(
             session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -253,7 +254,7 @@ def test_a_person_who_died_exits_a_person_program_the_family_stays(
     assert second.beneficiaries == first.beneficiaries - 1
     approve(engine, "PBI-2")
     with engine.connect() as conn:
-        states = dict(
+        states: dict[Any, Any] = dict(
             conn.execute(
                 text(
                     "SELECT m.nik, e.state FROM enrollment e JOIN member m "
@@ -324,7 +325,7 @@ def test_each_cycle_has_its_own_partition_and_a_replaced_draft_leaves_none(
     assert again.beneficiaries == pkh.beneficiaries
     with session_scope(engine) as session:
         new_id = session.execute(select(Cycle.id).where(Cycle.label == "PKH-T1")).scalar_one()
-        counts = dict(
+        counts: dict[Any, Any] = dict(
             session.execute(text("SELECT cycle_id, count(*) FROM entitlement GROUP BY cycle_id"))
             .tuples()
             .all()

@@ -17,7 +17,6 @@ from lumbung.programs.definition import (
     KNOWN_KEYS,
     ComponentsBenefit,
     InKindBenefit,
-    Problem,
     ProgramDefinitionError,
     check_program,
     load_program,
@@ -28,6 +27,7 @@ from lumbung.programs.definition import (
     validate_program_file,
 )
 from lumbung.programs.language import PROBLEM_CODES
+from lumbung.programs.source import Problem
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "PROGRAMS.md"
 SHIPPED = {"PKH", "SEMBAKO", "PBI-JKN", "BLT-BBM-2022", "BLT-MIGOR-2022"}

@@ -119,7 +119,8 @@ def evaluate(rule: Rule, rows: pa.Table) -> list[Any]:
     table = ibis.memtable(rows)
     value = rule.to_ibis(lambda name: table[name], lambda code: table[f"enrolled_{code}"])
     result = ibis.duckdb.connect().to_pyarrow(table.select(result=value))
-    return result.column("result").to_pylist()
+    values: list[Any] = result.column("result").to_pylist()
+    return values
 
 
 @pytest.mark.parametrize(("text", "expected"), HOUSEHOLD_CASES)
@@ -416,10 +417,15 @@ def test_spark_and_duckdb_agree(monkeypatch: pytest.MonkeyPatch) -> None:
             ("duckdb", duckdb, duckdb.create_table("hh", ibis.memtable(HOUSEHOLDS), temp=True)),
             ("spark", spark, spark.table("hh")),
         ):
+
+            def column(name: str, t: Any = table) -> Any:
+                return t[name]
+
+            def enrolled(code: str, t: Any = table) -> Any:
+                return t[f"enrolled_{code}"]
+
             columns = {
-                f"c{i}": parse_rule(text, HOUSEHOLD).to_ibis(
-                    lambda n, t=table: t[n], lambda code, t=table: t[f"enrolled_{code}"]
-                )
+                f"c{i}": parse_rule(text, HOUSEHOLD).to_ibis(column, enrolled)
                 for i, (text, _) in enumerate(HOUSEHOLD_CASES)
             }
             frame = con.to_pyarrow(table.select(**columns)).to_pydict()
@@ -429,6 +435,9 @@ def test_spark_and_duckdb_agree(monkeypatch: pytest.MonkeyPatch) -> None:
             expected for _, expected in HOUSEHOLD_CASES
         ]
     finally:
-        session.conf.set("spark.sql.ansi.enabled", ansi)
+        if ansi is None:
+            session.conf.unset("spark.sql.ansi.enabled")
+        else:
+            session.conf.set("spark.sql.ansi.enabled", ansi)
         if existing is None:
             session.stop()
