@@ -44,7 +44,7 @@ def _print_cycle(result: CycleResult) -> None:
             "Komponen",
             ["komponen", "orang/unit", "jumlah"],
             [
-                [name, f"{grouped(part['persons'])}", format_rupiah(part["amount_idr"])]
+                [name, grouped(part["persons"]), format_rupiah(part["amount_idr"])]
                 for name, part in result.by_component.items()
             ],
         )
@@ -135,7 +135,7 @@ def cycle_list(as_json: bool = JsonOption) -> None:
                         r["cycle"],
                         r["program"],
                         r["state"],
-                        f"{grouped(r['beneficiaries'])}",
+                        grouped(r["beneficiaries"]),
                         format_rupiah(r["total_idr"]),
                     ]
                     for r in rows

@@ -75,8 +75,8 @@ def pmt_fit(
                 [
                     [
                         "keluarga",
-                        f"{grouped(fit['train_households'])}",
-                        f"{grouped(fit['held_out_households'])}",
+                        grouped(fit["train_households"]),
+                        grouped(fit["held_out_households"]),
                     ],
                     ["R² (log konsumsi)", fit["train"]["r2"], held["r2"]],
                     ["korelasi peringkat Spearman", fit["train"]["spearman"], held["spearman"]],
@@ -135,7 +135,7 @@ def pmt_score(
             table(
                 "Keluarga per desil",
                 ["desil", "keluarga"],
-                [[d, f"{grouped(n)}"] for d, n in sorted(result.by_decile.items())],
+                [[d, grouped(n)] for d, n in sorted(result.by_decile.items())],
             )
         )
 

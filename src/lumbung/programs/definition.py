@@ -17,6 +17,7 @@ from lokal.rupiah import format_rupiah
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from lumbung.errors import ValidationFailed
+from lumbung.numbers import grouped
 from lumbung.programs.checker import suggestion
 from lumbung.programs.language import (
     Rule,
@@ -262,7 +263,7 @@ def _read(path: Path) -> tuple[str | None, list[Problem]]:
 
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            return fail(f"Berkas lebih dari {MAX_FILE_BYTES:,} byte.")
+            return fail(f"Berkas lebih dari {grouped(MAX_FILE_BYTES)} byte.")
         return path.read_bytes().decode("utf-8-sig"), []
     except UnicodeDecodeError:
         return fail("Berkas bukan teks UTF-8.")

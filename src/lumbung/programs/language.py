@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lumbung.errors import ValidationFailed
+from lumbung.numbers import grouped
 from lumbung.programs import checker
 from lumbung.targeting.vocabulary import (
     HOUSEHOLD_FEATURES,
@@ -251,7 +252,10 @@ def _analyse(
     problems: list[RuleProblem] = []
     if len(text) > MAX_LENGTH:
         where = _Locator(text[:1], "(\n" + text[:1] + "\n)", position).at_text(1, 0)
-        message = f"Aturan terlalu panjang: {len(text):,} karakter (paling banyak {MAX_LENGTH:,})."
+        message = (
+            f"Aturan terlalu panjang: {grouped(len(text))} karakter "
+            f"(paling banyak {grouped(MAX_LENGTH)})."
+        )
         return [RuleProblem(*where, "too_long", message)], None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Parenthesised so that a rule may run over several lines, as in a YAML block scalar.

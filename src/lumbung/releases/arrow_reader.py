@@ -113,10 +113,16 @@ def _unpack(packed: Any, columns: list[str], separator: str) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if packed.null_count:  # one NULL code makes the whole text NULL: its row is not kept
+        raise ValueError(f"one of {columns} is empty (NULL) in a row; these must never be NULL")
     combinations = pc.dictionary_encode(packed)
     parts = pc.split_pattern(combinations.dictionary, separator)
-    if pc.any(pc.not_equal(pc.list_value_length(parts), len(columns))).as_py():
-        raise ValueError(f"a packed value does not split into {columns}")
+    wrong = pc.not_equal(pc.list_value_length(parts), len(columns))
+    if pc.any(wrong).as_py():
+        value = combinations.dictionary.filter(wrong)[0].as_py()
+        raise ValueError(
+            f"{value!r} does not split into {columns} at {separator!r}: a code holds the separator"
+        )
     unpacked = {}
     for at, column in enumerate(columns):
         part = pc.dictionary_encode(pc.list_element(parts, at))

@@ -14,6 +14,7 @@ connections and all slices see one and the same registry: what is committed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -83,8 +84,13 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "DATE": pa.date32(),
     "TIMESTAMP": pa.timestamp("us"),
 }
-# Families per slice (with their members, about 3.5 times as many); two slices in memory at most.
+# Family ids per slice, so at most this many families (with their members, about 3.5 times as
+# many); two slices in memory at most.
 SLICE = 500_000
+# Ids are dense unless more than this many ids per family are unused (rolled-back imports):
+# slices are then cut by counting families, not by id arithmetic alone (see `_bounds`).
+SPARSE = 2
+BUCKET = 1 << 16  # ids per bucket when families are counted to cut sparse ids into slices
 # Codes that travel from the database packed, each group as one text per row (`L|anak|…`) that
 # the reader process splits again into dictionary-encoded columns: the PostgreSQL driver
 # spends ~0.25 s of CPU per text column per million rows converting it, so nine codes in one
@@ -146,7 +152,8 @@ class Query:
         each pack as `_pack_N`, its codes joined by `SEPARATOR` (all of them NOT NULL)."""
         packed = {c for pack in self.packs for c in pack}
         return {c: c for c in self.columns if c not in packed} | {
-            f"_pack_{n}": f" || '{SEPARATOR}' || ".join(pack) for n, pack in enumerate(self.packs)
+            name: f" || '{SEPARATOR}' || ".join(pack)
+            for name, pack in packed_names(self.packs).items()
         }
 
     def condition(self) -> str:
@@ -159,6 +166,11 @@ class Query:
         if self.high is not None:
             parts.append(f"{self.key} < {int(self.high)}")
         return " AND ".join(parts)
+
+
+def packed_names(packs: tuple[tuple[str, ...], ...]) -> dict[str, tuple[str, ...]]:
+    """Each pack's name in the query (`_pack_N`) → its columns."""
+    return {f"_pack_{n}": pack for n, pack in enumerate(packs)}
 
 
 def _sql(query: Query, sqlite: bool) -> str:
@@ -183,12 +195,19 @@ def _tail(errors: IO[bytes]) -> str:
 class TableReader:
     """One table's slices, read in order by one child process (arrow_reader.py) that sends each
     slice as an Arrow stream of its own. The process starts (and loads its libraries) at once;
-    `request(queries)` then gives it the slices, and `next()` the next slice's rows, typed as
-    its columns say (categories dictionary-encoded). Calls of `next()` must not overlap;
-    `stop()` may come from another thread at any time, and a `next()` under way then fails."""
+    `request(queries)` then gives it the slices (each a `Query` of these columns and packs),
+    and `next()` the next slice's rows, typed as its columns say (categories dictionary-encoded).
+    Calls of `next()` must not overlap; `stop()` may come from another thread at any time, and a
+    `next()` under way then fails."""
 
-    def __init__(self, url: URL, table: str, columns: dict[str, str]) -> None:
-        self.url, self.table, self.columns, self._left = url, table, columns, 0
+    def __init__(
+        self,
+        url: URL,
+        table: str,
+        columns: dict[str, str],
+        packs: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
+        self.url, self.table, self.columns, self.packs, self._left = url, table, columns, packs, 0
         self._sqlite = url.get_backend_name() == "sqlite"
         self._stopped = threading.Event()
         # A file, as a pipe left unread could fill up; closed by `stop`.
@@ -207,6 +226,8 @@ class TableReader:
 
     def request(self, queries: list[Query]) -> None:
         """Have the process read `queries` (this reader's table), in this order."""
+        if any((q.columns, q.packs) != (self.columns, self.packs) for q in queries):
+            raise ValueError(f"every slice of {self.table} must have the reader's columns")
         request = {
             "uri": str(self.url.database)
             if self._sqlite
@@ -214,7 +235,7 @@ class TableReader:
             "sql": [_sql(query, self._sqlite) for query in queries],
             "columns": list(self.columns),
             "dictionary": [c for c in self.columns if c in CATEGORIES],
-            "packs": {f"_pack_{n}": pack for n, pack in enumerate(queries[0].packs)},
+            "packs": packed_names(self.packs),
             "separator": SEPARATOR,
         }
         self._left = len(queries)
@@ -228,6 +249,8 @@ class TableReader:
     def next(self) -> pa.Table:
         if self._stopped.is_set():
             raise RuntimeError(f"reading {self.table} was stopped")
+        if self._left <= 0:  # the child would wait for a request and this for its rows
+            raise RuntimeError(f"no slice of {self.table} left to read")
         assert self._process.stdout is not None
         try:
             rows = pa.ipc.open_stream(self._process.stdout).read_all()
@@ -267,8 +290,10 @@ class TableReader:
         """End the child process, reading or not (its rows are not wanted any more)."""
         self._stopped.set()
         self._end()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
         self._errors.close()
 
     def running(self) -> bool:
@@ -292,15 +317,47 @@ class Slice:
 
 
 def _bounds(session: Session) -> list[tuple[int | None, int | None]]:
-    """Family id ranges `SLICE` ids wide, from the lowest id to the highest: none can hold more
-    than `SLICE` families, and finding them reads two ends of the primary key (counting the
-    families per range read the whole table, 0.3-1.1 s at 1.1 M families). Gaps in the ids
-    (rolled-back imports) only make some slices smaller."""
-    low, high = session.execute(text("SELECT min(id), max(id) FROM household")).one()
-    if low is None or high - low < SLICE:
+    """Family id ranges of at most `SLICE` families each, in id order, covering every family
+    (approved or not: the members read for a range are those of all its families).
+
+    Usually the ids are dense and the ranges are `SLICE` ids wide from the lowest id (`edges`):
+    a range can hold no more families than ids. Numbering the families in id order instead took
+    a sort of the whole table (1.3-1.8 s at 1.1 M families on a registry just determined). When
+    most ids are unused (rolled-back imports leave gaps), the families are counted per bucket of
+    ids and neighbouring buckets joined, so that sparse ids do not make many near-empty slices."""
+    low, high, families = session.execute(
+        text("SELECT min(id), max(id), count(*) FROM household")
+    ).one()
+    if not families:
         return [(None, None)]
-    edges = list(range(int(low) + SLICE, int(high) + 1, SLICE))
-    return list(zip([None, *edges], [*edges, None], strict=True))
+    if high - low + 1 <= SPARSE * families:
+        cuts = edges(int(low), int(high), SLICE)
+    else:
+        width = min(BUCKET, SLICE)
+        counted = session.execute(
+            text("SELECT id / :width, count(*) FROM household GROUP BY 1 ORDER BY 1"),
+            {"width": width},
+        ).all()
+        cuts = joined([(int(bucket) * width, int(n)) for bucket, n in counted], SLICE)
+    return list(zip([None, *cuts], [*cuts, None], strict=True))
+
+
+def edges(low: int, high: int, size: int) -> list[int]:
+    """Where to cut the ids `low`..`high` into ranges `size` ids wide (none if one range)."""
+    return list(range(low + size, high + 1, size))
+
+
+def joined(buckets: list[tuple[int, int]], size: int) -> list[int]:
+    """Where to cut (first id of bucket, families in it), in id order, into ranges of at most
+    `size` families, each bucket holding at most `size`: a cut wherever the next bucket would
+    not fit."""
+    cuts, in_range = [], 0
+    for start, families in buckets:
+        if in_range and in_range + families > size:
+            cuts.append(start)
+            in_range = 0
+        in_range += families
+    return cuts
 
 
 def _with_family(members: pa.Table, households: pa.Table) -> pa.Table:
@@ -349,7 +406,7 @@ def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
         )
         readers = []
         for query in queries:  # started first: they load their libraries while slices are cut
-            reader = TableReader(url, query.table, query.columns)
+            reader = TableReader(url, query.table, query.columns, query.packs)
             cleanup.callback(reader.stop)
             readers.append(reader)
         bounds = _bounds(session)
