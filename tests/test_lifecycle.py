@@ -323,8 +323,8 @@ def test_moving_a_family_updates_its_region_codes(engine: Engine, tmp_path: Path
         "31.71.01",
         "31.71",
     )
-    # The family now lies outside the first operator's village.
-    with pytest.raises(PermissionDenied):
+    # The family now lies outside the first operator's village: for them, it is not there.
+    with pytest.raises(NotFound):
         propose(
             engine,
             "exit",
@@ -497,16 +497,19 @@ def test_regions_outside_the_scope_are_refused(engine: Engine, tmp_path: Path) -
     add_user(engine, "operator_cideng", Role.OPERATOR, "31.71.01.1002")
     add_user(engine, "verifier_jakut", Role.VERIFIER, "31.72")
     kk_number, version = approved_family(engine, tmp_path, 1)
-    # An operator of another village can neither change this family nor create one here.
-    with pytest.raises(PermissionDenied, match=r"31\.71\.01\.1001"):
-        propose(
-            engine,
-            "update",
-            {"changes": {"toilet": "umum"}},
-            kk_number=kk_number,
-            base_version=version,
-            username="operator_cideng",
-        )
+    # An operator of another village can neither change this family nor create one here, and
+    # is not told that it exists: the same answer as for a KK that is nowhere.
+    for kk_asked in (kk_number, "3171011111119999"):
+        with pytest.raises(NotFound, match=r"tidak ada di registry wilayah 31\.71\.01\.1002") as e:
+            propose(
+                engine,
+                "update",
+                {"changes": {"toilet": "umum"}},
+                kk_number=kk_asked,
+                base_version=version,
+                username="operator_cideng",
+            )
+        assert "31.71.01.1001" not in str(e.value)
     with pytest.raises(ValidationFailed, match="out_of_scope"):
         propose(engine, "new_family", new_family_payload(2), username="operator_cideng")
     # ... nor move a family out of their own village.
@@ -521,11 +524,14 @@ def test_regions_outside_the_scope_are_refused(engine: Engine, tmp_path: Path) -
     request_id = propose(
         engine, "update", {"changes": {"toilet": "umum"}}, kk_number=kk_number, base_version=version
     )
+    # Verifiers of other regions are told nothing of the request: not its village, not its state.
     for username in ("other_verifier", "verifier_jakut"):
-        with pytest.raises(PermissionDenied, match="di luar kewenangan"):
-            verify(engine, request_id, username=username)
-        with pytest.raises(PermissionDenied, match="di luar kewenangan"):
-            reject(engine, request_id, "bukan wilayah saya", username=username)
+        for step in (verify, lambda e, r, username: reject(e, r, "bukan wilayah saya", username)):
+            with pytest.raises(NotFound, match=f"Usulan {request_id} tidak ada di wilayah") as e:
+                step(engine, request_id, username=username)
+            assert "31.71.01.1001" not in str(e.value)
+        with pytest.raises(NotFound, match="tidak ada di wilayah"):
+            verify(engine, request_id + 1000, username=username)
     assert request_row(engine, request_id).state == "proposed"
     assert verify(engine, request_id) == "verified"
 

@@ -21,11 +21,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 
-from conftest import user
+from conftest import add_user, user
 from factories import OTHER_VILLAGE, family, kk, write_batch
 from helpers import run_import
 from lumbung.audit import service as audit
 from lumbung.audit.models import AuditEvent
+from lumbung.auth.roles import Role
 from lumbung.db import session_scope
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.regions import catalog
@@ -422,6 +423,10 @@ def test_only_a_determiner_may_release(
     for username in ["operator", "verifier", "admin", "auditor"]:
         with subtests.test(username=username), pytest.raises(PermissionDenied, match="release"):
             release(engine, releases, actor=username)
+    # A release freezes every province: a determiner of one province may not make it.
+    add_user(engine, "determiner_jabar", Role.DETERMINER, "32")
+    with pytest.raises(PermissionDenied, match="hanya oleh pengguna nasional"):
+        release(engine, releases, actor="determiner_jabar")
     assert not (releases / LABEL).exists()
     with session_scope(engine) as session:
         assert session.execute(select(func.count()).select_from(Release)).scalar_one() == 0

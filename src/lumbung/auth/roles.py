@@ -27,6 +27,21 @@ class Action(enum.StrEnum):
     READ = "read"
 
 
+# What each action is, in the words of the messages that refuse it.
+ACTION_WORDS: dict[Action, str] = {
+    Action.PROPOSE: "mengusulkan perubahan data keluarga",
+    Action.VERIFY: "memverifikasi atau menolak usulan",
+    Action.DETERMINE: "menetapkan keluarga atau usulan",
+    Action.IMPORT: "mengimpor batch",
+    Action.MIGRATE: "mengimpor batch langsung sebagai terverifikasi/ditetapkan (migrasi)",
+    Action.RELEASE: "membuat rilis",
+    Action.SCORE: "menghitung skor PMT",
+    Action.RUN_CYCLE: "menjalankan siklus",
+    Action.APPROVE_CYCLE: "menyetujui siklus",
+    Action.MANAGE_USERS: "mengelola pengguna",
+    Action.READ: "membaca data registry",
+}
+
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OPERATOR: frozenset({Action.PROPOSE, Action.IMPORT, Action.READ}),
     Role.VERIFIER: frozenset({Action.VERIFY, Action.IMPORT, Action.READ}),

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action, Role, in_scope, may
+from lumbung.auth.roles import ACTION_WORDS, Action, Role, in_scope, may
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.regions.models import Region
 
@@ -31,7 +31,9 @@ def require_national(user: User, what: str) -> None:
 def authorize(user: User, action: Action, region_code: str | None = None) -> None:
     """Raise PermissionDenied unless `user` may do `action` in `region_code`."""
     if not may(user.role, action):
-        raise PermissionDenied(f"Peran {user.role.value} tidak boleh melakukan '{action.value}'.")
+        raise PermissionDenied(
+            f"Peran {user.role.value} tidak boleh {ACTION_WORDS[action]} ('{action.value}')."
+        )
     if region_code is not None and not in_scope(user.region_code, region_code):
         raise PermissionDenied(
             f"Wilayah {region_code} di luar kewenangan {user.username} "

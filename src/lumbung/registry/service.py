@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action
+from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
@@ -38,12 +38,18 @@ MEMBER_EXIT_STATUS = ("deceased", "moved", "removed")
 UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
 
 
-def _household(session: Session, kk_number: str) -> Household:
+def _household(session: Session, actor: User, kk_number: str) -> Household:
+    """The family with this KK, if the actor's region covers it. A family outside it gets the
+    answer of a KK that does not exist: "outside your region" would tell that it exists, and
+    where."""
     household = session.execute(
         select(Household).where(Household.kk_number == kk_number)
     ).scalar_one_or_none()
-    if household is None:
-        raise NotFound(f"Keluarga dengan KK {kk_number} tidak ada di registry.")
+    if household is None or not in_scope(actor.region_code, household.village_code):
+        raise NotFound(
+            f"Keluarga dengan KK {kk_number} tidak ada di registry wilayah "
+            f"{actor.region_code or 'nasional'}."
+        )
     return household
 
 
@@ -126,7 +132,7 @@ def propose(
     else:
         if kk_number is None or base_version is None:
             raise ValidationFailed("Usulan perubahan butuh nomor KK dan versi data keluarga.")
-        household = _household(session, kk_number)
+        household = _household(session, actor, kk_number)
         authorize(actor, Action.PROPOSE, household.village_code)
         if household.status not in ("approved", "verified", "proposed"):
             raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")
@@ -219,16 +225,20 @@ def _check_change(
         _check(session, actor, cells, members)
 
 
-def _request(session: Session, request_id: int) -> ChangeRequest:
+def _request(session: Session, actor: User, request_id: int) -> ChangeRequest:
+    """The request, if the actor's region covers its village (else, as for a request that does
+    not exist, nothing is told of it: not its village, not its state)."""
     request = session.get(ChangeRequest, request_id)
-    if request is None:
-        raise NotFound(f"Usulan {request_id} tidak ada.")
+    if request is None or not in_scope(actor.region_code, request.village_code):
+        raise NotFound(
+            f"Usulan {request_id} tidak ada di wilayah {actor.region_code or 'nasional'}."
+        )
     return request
 
 
 def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
     """The regency's check of a proposal: proposed → verified."""
-    request = _request(session, request_id)
+    request = _request(session, actor, request_id)
     authorize(actor, Action.VERIFY, request.village_code)
     _expect(request, "proposed")
     request.state, request.verified_by, request.verified_at = "verified", actor.username, utcnow()
@@ -247,11 +257,11 @@ def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
 
 def reject(session: Session, *, actor: User, request_id: int, reason: str) -> ChangeRequest:
     """Refuse a proposal with a reason: the regency before verification, the ministry after."""
-    request = _request(session, request_id)
+    request = _request(session, actor, request_id)
+    if request.state not in ("proposed", "verified"):
+        raise Conflict(f"Usulan {request.id} sudah {request.state}; tidak bisa ditolak lagi.")
     action = Action.VERIFY if request.state == "proposed" else Action.DETERMINE
     authorize(actor, action, request.village_code)
-    if request.state not in ("proposed", "verified"):
-        raise Conflict(f"Usulan {request.id} sudah {request.state}.")
     if not reason.strip():
         raise ValidationFailed("Penolakan wajib disertai alasan.")
     request.state, request.reason = "rejected", reason
@@ -271,7 +281,7 @@ def reject(session: Session, *, actor: User, request_id: int, reason: str) -> Ch
 
 def determine(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
     """The ministry's determination (penetapan): verified → approved, and the change applied."""
-    request = _request(session, request_id)
+    request = _request(session, actor, request_id)
     authorize(actor, Action.DETERMINE, request.village_code)
     _expect(request, "verified")
     household = session.get(Household, request.household_id)

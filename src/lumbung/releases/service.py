@@ -23,7 +23,7 @@ import lumbung
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
-from lumbung.auth.service import authorize
+from lumbung.auth.service import authorize, require_national
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.releases.export import (
@@ -71,6 +71,7 @@ def create_release(
 ) -> ReleaseResult:
     """Freeze the approved registry as release `label` (refused if the label exists)."""
     authorize(actor, Action.RELEASE)
+    require_national(actor, "rilis registry nasional dibuat")  # it freezes every province
     if not LABEL.fullmatch(label):
         raise ValidationFailed(
             "Label rilis hanya huruf, angka, titik, garis bawah dan strip "
