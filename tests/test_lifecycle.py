@@ -1006,12 +1006,21 @@ def test_bulk_decision_refuses_unknown_decisions_and_region_shapes(
         ("determine", "3171", "tidak berbentuk"),
         ("determine", "31.7", "tidak berbentuk"),
         ("determine", "31.71.01.100", "tidak berbentuk"),
+        ("determine", "99", "99 tidak dikenal"),  # well formed, but no such province
+        ("verify", "31.71.99", "tidak dikenal"),
     ]:
         with (
             subtests.test(decision=decision, region=region),
             pytest.raises(ValidationFailed, match=match),
         ):
-            decide(engine, "determiner", decision, region_code=region)
+            decide(
+                engine,
+                "determiner" if decision != "verify" else "verifier",
+                decision,
+                region_code=region,
+            )
+    with pytest.raises(NotFound, match="Batch impor 424242 tidak ada"):
+        decide(engine, "verifier", "verify", import_batch_id=424242)
 
 
 def test_bulk_decisions_leave_families_under_a_change_request_to_it(

@@ -19,8 +19,9 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
-from lumbung.errors import PermissionDenied, ValidationFailed
-from lumbung.registry.models import ChangeRequest, Household
+from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
+from lumbung.regions.models import Region
+from lumbung.registry.models import ChangeRequest, Household, ImportBatch
 
 # decision → (action needed, status before, status after)
 TRANSITIONS: dict[str, tuple[Action, str, str]] = {
@@ -79,6 +80,16 @@ def decide(
     region = region_code or actor.region_code
     if region is not None and not in_scope(actor.region_code, region):
         raise PermissionDenied(f"Wilayah {region} di luar kewenangan {actor.username}.")
+    # A mistyped region or batch would otherwise decide nothing and say "0 keluarga".
+    if region_code is not None:
+        region_filter(region_code)  # its shape first: PP, PP.KK, PP.KK.CC or PP.KK.CC.DDDD
+        if session.get(Region, region_code) is None:
+            raise ValidationFailed(
+                f"Kode wilayah {region_code} tidak dikenal di daftar Kemendagri "
+                "(sudah `lumbung regions load`?)."
+            )
+    if import_batch_id is not None and session.get(ImportBatch, import_batch_id) is None:
+        raise NotFound(f"Batch impor {import_batch_id} tidak ada.")
     # A family proposed through a change request moves with its request (registry/service.py);
     # deciding it here would leave the request open on a family already decided.
     under_request = exists().where(
