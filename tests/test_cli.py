@@ -536,3 +536,16 @@ def test_numbers_are_written_as_operators_read_them(cli: Cli) -> None:
     )
     summary = said(cli.ok("regions", "load").stdout)
     assert "83.762" in summary and "83,762" not in summary
+
+
+def test_the_import_summary_names_every_count_in_words() -> None:
+    """Every count of the import summary has its words on screen (the JSON keeps the keys)."""
+    from lumbung.cli.registry import SUMMARY_LABELS
+    from lumbung.registry.importer import ImportSummary
+
+    counts = {
+        name
+        for name, value in ImportSummary().as_dict().items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+    assert set(SUMMARY_LABELS) == counts

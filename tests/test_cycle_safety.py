@@ -107,6 +107,16 @@ def test_someone_outside_the_region_learns_nothing_about_where_a_family_lives(
                 kk_number=kk(99),
                 data_dir=tmp_path,
             )
+        # A KK that cannot be one is a typo, said as such (not "not found", which hides it).
+        for typo in ("3171-0215-1017", kk(1)[:-1], kk(1) + "0"):
+            with pytest.raises(ValidationFailed, match=f"KK '{typo}' tidak sah: .*16 digit"):
+                explain(
+                    session,
+                    actor=user(session, "verifier"),
+                    cycle_label="PKH-T1",
+                    kk_number=typo,
+                    data_dir=tmp_path,
+                )
     assert "31." not in str(outside.value)
     assert str(outside.value).replace(kk(1)[-4:], "") != ""  # a message, masked
     assert type(outside.value) is type(missing.value)

@@ -894,7 +894,13 @@ def test_explain_an_entitled_and_an_ineligible_family(engine: DbEngine, tmp_path
     assert (report["eligible"], report["entitled"]) == (True, True)
     assert report["amount_idr"] == stored(engine, "PKH-2026-T1")[kk(1)][0] == 1_575_000
     assert report["decile"] == 1
-    assert report["score"] == pytest.approx(12.21)
+    # Its rank, and out of how many scored families of its regency.
+    with session_scope(engine) as session:
+        in_regency = session.execute(
+            text("SELECT count(*) FROM pmt_score WHERE regency_code = :r"),
+            {"r": report["regency_code"]},
+        ).scalar_one()
+    assert 1 <= report["rank_in_regency"] <= report["regency_households"] == in_regency > 1
     assert report["score_terms"] == pytest.approx({"intercept": 12.0, "floor_area_m2": 0.21})
     assert report["clauses"]
     assert all(c["value"] for c in report["clauses"])

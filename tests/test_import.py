@@ -672,3 +672,23 @@ def test_a_deferred_first_load_works_from_the_command_in_a_process_of_its_own(
     assert json.loads(done.stdout)["members_accepted"] == 6
     assert counts(engine) == (2, 6)
     assert _schema_objects(engine) == before
+
+
+def test_each_run_keeps_its_own_reject_file(engine: Engine, tmp_path: Path) -> None:
+    """Importing a batch again, or a dry run of it, writes a reject file of its own: the first
+    run's errors, which an operator may still be correcting, are not overwritten."""
+    households, members = two_families()
+    members[0]["nik"] = "12345"
+    paths = write_batch(tmp_path / "b", households, members)
+    runs = [
+        run_import(engine, paths, dry_run=True),
+        run_import(engine, paths),
+        run_import(engine, paths),
+    ]
+    files = [summary.reject_file for summary in runs]
+    assert all(files) and len(set(files)) == 3, files
+    assert "-dry-run" in str(files[0])
+    contents = [Path(str(f)).read_text(encoding="utf-8") for f in files]
+    assert all("invalid_nik" in text for text in contents)
+    assert "already_registered" not in contents[1]  # the first real run's file is intact
+    assert "already_registered" in contents[2]

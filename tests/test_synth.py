@@ -332,3 +332,30 @@ def test_zero_households_writes_headers_only(tmp_path: Path) -> None:
     assert (tmp_path / "members.csv").read_text("utf-8") == MEMBER_HEADER + "\n"
     with pytest.raises(ValueError, match="noise"):
         generate(households=1, seed=1, out_dir=tmp_path, noise=1.5)
+
+
+def test_a_batch_in_one_region_spreads_over_its_villages(tmp_path: Path) -> None:
+    """`region` puts every family in a village of that region, drawn evenly over all of them,
+    with KKs of the village's district and NIKs of the same province; same seed, same bytes.
+    A code that is not a Kemendagri region is refused by name."""
+    from lumbung.errors import ValidationFailed
+
+    region = "31.71"  # Jakarta Pusat
+    villages = {r.code for r in all_regions() if r.level == 4 and r.code.startswith(region + ".")}
+    out = tmp_path / "a"
+    summary = generate(households=1500, seed=4, out_dir=out, region=region)
+    batch = Batch(out, summary)
+    used = Counter(h["village_code"] for h in batch.households)
+    assert set(used) == villages  # every village of the region, and only those
+    assert max(used.values()) < 3 * min(used.values())  # evenly, not by population
+    for h in batch.households:
+        assert h["kk_number"][:6] == h["village_code"].replace(".", "")[:6]
+    assert all(m["nik"][:2] == "31" for m in batch.members)
+    generate(households=1500, seed=4, out_dir=tmp_path / "b", region=region)
+    for name in FILES:
+        assert (tmp_path / "b" / name).read_bytes() == (out / name).read_bytes()
+    one = generate(households=20, seed=4, out_dir=tmp_path / "c", region="31.71.01.1001")
+    assert {h["village_code"] for h in Batch(tmp_path / "c", one).households} == {"31.71.01.1001"}
+    for wrong in ("31.7", "3171", "99", "31.71.99"):
+        with pytest.raises(ValidationFailed, match=f"Kode wilayah {wrong} tidak dikenal"):
+            generate(households=5, seed=4, out_dir=tmp_path / "d", region=wrong)

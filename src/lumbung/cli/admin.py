@@ -124,7 +124,12 @@ def users_list(as_json: bool = JsonOption) -> None:
                 "Pengguna",
                 ["username", "peran", "wilayah", "aktif"],
                 [
-                    [r["username"], r["role"], r["region_code"] or "nasional", r["active"]]
+                    [
+                        r["username"],
+                        r["role"],
+                        r["region_code"] or "nasional",
+                        "ya" if r["active"] else "tidak",
+                    ]
                     for r in rows
                 ],
             )

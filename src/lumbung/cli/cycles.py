@@ -220,7 +220,8 @@ def _print_explanation(report: dict[str, Any]) -> None:
     )
     out.print(
         f"Skor PMT {report['score']:.4f} ({report['model']}) → desil {report['decile']} "
-        f"(peringkat {grouped(report['rank_in_regency'])} di kab/kota)"
+        f"(peringkat {grouped(report['rank_in_regency'])} dari "
+        f"{grouped(report['regency_households'])} keluarga di kab/kota)"
     )
     terms = sorted(report["score_terms"].items(), key=lambda kv: -abs(kv[1]))
     features = report["features"]

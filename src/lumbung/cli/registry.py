@@ -40,6 +40,22 @@ request_app = typer.Typer(
 )
 
 
+# The import summary's counts, as an operator reads them (the JSON keeps the field names).
+SUMMARY_LABELS = {
+    "households_read": "keluarga dibaca",
+    "members_read": "anggota dibaca",
+    "households_accepted": "keluarga diterima",
+    "members_accepted": "anggota diterima",
+    "households_rejected": "keluarga ditolak",
+    "members_rejected": "anggota ditolak",
+    "households_unchanged": "keluarga sudah terdaftar, tidak berubah",
+    "members_unchanged": "anggota sudah terdaftar, tidak berubah",
+    "duplicates_for_review": "NIK ganda untuk diperiksa",
+    "errors_total": "galat",
+    "warnings_total": "peringatan",
+}
+
+
 @handled
 def import_command(
     paths: list[Path] = typer.Argument(
@@ -88,11 +104,9 @@ def import_command(
     result = summary.as_dict()
 
     def human() -> None:
-        rows = [
-            [k, grouped(v)]
-            for k, v in result.items()
-            if isinstance(v, int) and not isinstance(v, bool)
-        ]
+        rows = [[label, grouped(result[key])] for key, label in SUMMARY_LABELS.items()]
+        if summary.batch_id is not None:
+            rows.append(["nomor batch (untuk --batch)", str(summary.batch_id)])
         out.print(
             table(
                 "Hasil impor" + (" (dry run: tidak ada yang dimuat)" if dry_run else ""),
@@ -245,11 +259,13 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
     """One family with its members (for users whose region covers it)."""
     from lumbung.auth.roles import Action, in_scope
     from lumbung.auth.service import authorize
+    from lumbung.identity.nik import require_kk
     from lumbung.registry.validation import household_cells
 
     with unit_of_work() as session:
         user = acting_user(session, actor)
         authorize(user, Action.READ)
+        require_kk(kk_number)
         household = session.execute(
             select(Household).where(Household.kk_number == kk_number)
         ).scalar_one_or_none()

@@ -89,14 +89,15 @@ def release_list(as_json: bool = JsonOption) -> None:
         lambda: out.print(
             table(
                 "Rilis",
-                ["label", "dibuat", "oleh", "keluarga", "anggota"],
+                ["label", "dibuat (UTC)", "oleh", "keluarga", "anggota", "SK"],
                 [
                     [
                         r["release"],
-                        r["created_at"][:19],
+                        r["created_at"][:19].replace("T", " "),
                         r["created_by"],
-                        r["households"],
-                        r["members"],
+                        grouped(r["households"]),
+                        grouped(r["members"]),
+                        r["decree"] or "—",
                     ]
                     for r in rows
                 ],

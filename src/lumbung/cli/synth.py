@@ -26,6 +26,12 @@ def synth_command(
         max=1.0,
         help="Share of rows carrying a realistic error (recorded in truth/).",
     ),
+    region: str | None = typer.Option(
+        None,
+        "--region",
+        help="Only villages of this region (31, 31.71, 31.71.01, …), drawn evenly: a small "
+        "batch whose regencies hold enough families for desil to mean something.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Write synthetic families in real villages; the hidden consumption goes to truth/."""
@@ -45,6 +51,7 @@ def synth_command(
             out_dir=out_dir,
             noise=noise,
             progress=lambda n: progress.advance(task, n),
+            region=region,
         )
     payload = {
         "households": summary.households,

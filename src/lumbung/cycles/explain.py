@@ -27,6 +27,7 @@ from lumbung.engine.backend import open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import NotFound
 from lumbung.identity.masking import mask_id, mask_name
+from lumbung.identity.nik import require_kk
 from lumbung.programs.definition import ProgramDefinition
 from lumbung.releases.models import Release
 from lumbung.targeting.features import household_features, member_features, read_release
@@ -40,6 +41,7 @@ def explain(
     session: Session, *, actor: User, cycle_label: str, kk_number: str, data_dir: Path
 ) -> dict[str, Any]:
     """The whole explanation as data (see module docstring); JSON-ready."""
+    require_kk(kk_number)
     cycle = session.execute(select(Cycle).where(Cycle.label == cycle_label)).scalar_one_or_none()
     if cycle is None:
         raise NotFound(f"Siklus {cycle_label} tidak ada.")
@@ -82,9 +84,15 @@ def explain(
         )
         one = type(tables)(households, members)
         features = household_features(one, cycle.reference_date)
-        scores = batch.read_parquet([checked_scores_file(scoring, data_dir)])
-        scores = scores.filter(scores.kk_number == kk_number)
-        score_row = batch.to_arrow(scores.select("score", "decile", "rank_area")).to_pylist()
+        all_scores = batch.read_parquet([checked_scores_file(scoring, data_dir)])
+        scores = all_scores.filter(all_scores.kk_number == kk_number)
+        score_row = batch.to_arrow(
+            scores.select("score", "decile", "rank_area", "regency_code")
+        ).to_pylist()
+        # Out of how many: a rank (and a desil) among few families says little.
+        in_regency = all_scores.filter(all_scores.regency_code == score_row[0]["regency_code"])
+        counted = batch.to_arrow(in_regency.aggregate(n=in_regency.count()))
+        regency_households = int(counted.column("n")[0].as_py())
         feature_row = batch.to_arrow(features).to_pylist()[0]
         terms = model.terms(features)
         contributions = batch.to_arrow(features.select(**terms)).to_pylist()[0] if terms else {}
@@ -138,6 +146,7 @@ def explain(
         "score": score_row[0]["score"],
         "decile": score_row[0]["decile"],
         "rank_in_regency": score_row[0]["rank_area"],
+        "regency_households": regency_households,
         "model": record.name + "@" + record.version,
         "score_terms": {"intercept": model.intercept, **contributions},
         "features": {k: feature_row[k] for k in HOUSEHOLD_FEATURES if k in feature_row},

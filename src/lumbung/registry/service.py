@@ -21,6 +21,7 @@ from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.identity.names import normalise_name
+from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS
 from lumbung.registry.models import ChangeRequest, Household, Member
@@ -42,6 +43,7 @@ def _household(session: Session, actor: User, kk_number: str) -> Household:
     """The family with this KK, if the actor's region covers it. A family outside it gets the
     answer of a KK that does not exist: "outside your region" would tell that it exists, and
     where."""
+    require_kk(kk_number)
     household = session.execute(
         select(Household).where(Household.kk_number == kk_number)
     ).scalar_one_or_none()

@@ -67,8 +67,13 @@ def generate(
     noise: float = 0.0,
     progress: Callable[[int], None] | None = None,
     reference_date: dt.date = REFERENCE_DATE,
+    region: str | None = None,
 ) -> SynthSummary:
-    """A summary of the synthetic batch written to `out_dir` (hidden truth in `out_dir/truth`)."""
+    """A summary of the synthetic batch written to `out_dir` (hidden truth in `out_dir/truth`).
+
+    With `region` (a Kemendagri code at any level), every family lives in one of its villages,
+    drawn evenly: a small batch in which each regency holds enough families for desil to mean
+    something. Without it, families are spread over the nation by province population."""
     if households < 0:
         raise ValueError("households must be zero or more")
     if not 0.0 <= noise <= 1.0:
@@ -83,6 +88,7 @@ def generate(
         "noise": truth / "noise.csv",
     }
     villages = village_index()
+    span = villages.span(region) if region is not None else None
     state = _State()
     with ExitStack() as stack:
         w_hh = stack.enter_context(output.csv_writer(files["households"], HOUSEHOLD_COLUMNS))
@@ -96,6 +102,7 @@ def generate(
                 np.random.default_rng([seed, index, 1]),
                 n=n,
                 villages=villages,
+                span=span,
                 state=state,
                 reference=reference_date,
                 noise=noise,
@@ -121,13 +128,20 @@ def _chunk(
     *,
     n: int,
     villages: VillageIndex,
+    span: tuple[int, int] | None,
     state: _State,
     reference: dt.date,
     noise: float,
 ) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     """One chunk of households: households, members, consumption and noise tables."""
-    prov = rng.choice(len(PROVINCES), size=n, p=villages.weight).astype(np.int64)
-    village = villages.start[prov] + np.floor(rng.random(n) * villages.count[prov]).astype(np.int64)
+    if span is None:  # the nation, by province population
+        prov = rng.choice(len(PROVINCES), size=n, p=villages.weight).astype(np.int64)
+        offset = np.floor(rng.random(n) * villages.count[prov]).astype(np.int64)
+        village = villages.start[prov] + offset
+    else:  # the villages of one region, evenly
+        low, high = span
+        village = low + np.floor(rng.random(n) * (high - low)).astype(np.int64)
+        prov = villages.province[village]
     urban = villages.urban[village]
     people = compose(rng, n)
     hh = people.household

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
+from lumbung.errors import ValidationFailed
 from lumbung.regions.catalog import all_regions
 
 IntArr = npt.NDArray[np.int64]
@@ -91,6 +93,19 @@ class VillageIndex:
     count: IntArr  # per province: number of villages
     districts: tuple[IntArr, ...]  # per province: all its district codes (PPKKCC)
     weight: FloatArr  # per province: share of the national population
+
+    def span(self, region: str) -> tuple[int, int]:
+        """The villages of `region` (any level), as index range [first, end): the codes are
+        sorted, so a region's villages are neighbours."""
+        first = bisect.bisect_left(self.codes, region)
+        end = bisect.bisect_left(self.codes, region + "/")  # "/" sorts right after "."
+        inside = self.codes[first:end]
+        if not inside or not all(c == region or c.startswith(region + ".") for c in inside):
+            raise ValidationFailed(
+                f"Kode wilayah {region} tidak dikenal: kode Kemendagri seperti 31, 31.71, "
+                "31.71.01 atau 31.71.01.1001."
+            )
+        return first, end
 
 
 @lru_cache(maxsize=1)
