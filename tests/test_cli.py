@@ -334,7 +334,13 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     )
     request_id = str(proposed["id"])
     [pending] = cli.json("request", "list", "--as", "verifier")
-    assert pending["id"] == proposed["id"]
+    assert (pending["id"], pending["kk_number"]) == (proposed["id"], kk(1))
+    # What the verifier decides on: the family and its members as proposed.
+    seen = cli.json("request", "show", request_id, "--as", "verifier")
+    assert (seen["kk_number"], seen["state"], seen["kind"]) == (kk(1), "proposed", "new_family")
+    assert [m["nik"] for m in seen["payload"]["members"]] == [m["nik"] for m in members]
+    screen = said(cli.ok("request", "show", request_id, "--as", "verifier").stdout)
+    assert all(m["nik"] in screen for m in members) and "Anggota yang diusulkan" in screen
     assert cli.json("request", "list", "--as", "verifier", "--state", "verified") == []
     denied = cli.run("request", "verify", request_id, "--as", "operator")
     assert denied.exit_code == 1
@@ -387,6 +393,17 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
         "--as",
         "operator",
     )
+    # An update shows each proposed value beside the family's value now.
+    seen = cli.json("request", "show", str(update["id"]), "--as", "verifier")
+    assert seen["payload"] == {"changes": {"toilet": "umum"}}
+    assert seen["current"] == {"toilet": shown["toilet"]} and shown["toilet"] != "umum"
+    screen = said(cli.ok("request", "show", str(update["id"]), "--as", "verifier").stdout)
+    assert f"toilet │ {shown['toilet']} │ umum" in screen
+    # Outside the request's region, it does not exist.
+    cli.ok("users", "add", "dinsos-bdg", "--role", "verifier", "--region", "32.73", "--as", "admin")
+    elsewhere = cli.run("request", "show", str(update["id"]), "--as", "dinsos-bdg", "--json")
+    assert json.loads(elsewhere.stdout)["error"] == "not_found"
+    assert "31.71" not in elsewhere.stdout
     rejected = cli.json(
         "request",
         "reject",

@@ -426,15 +426,82 @@ def request_list(
     """Proposals in a state, within your region."""
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        rows = [_request_row(r) for r in requests_service.pending(session, actor=user, state=state)]
+        found = requests_service.pending(session, actor=user, state=state)
+        kk_of = {
+            household_id: kk_number
+            for household_id, kk_number in session.execute(
+                select(Household.id, Household.kk_number).where(
+                    Household.id.in_({r.household_id for r in found})
+                )
+            ).tuples()
+        }
+        rows = [{**_request_row(r), "kk_number": kk_of[r.household_id]} for r in found]
     emit(
         as_json,
         rows,
         lambda: out.print(
             table(
-                f"Usulan {state}",
-                ["id", "jenis", "desa", "oleh"],
-                [[r["id"], r["kind"], r["village_code"], r["proposed_by"]] for r in rows],
+                f"Usulan {state} (rinciannya: lumbung request show ID)",
+                ["id", "jenis", "KK", "desa", "oleh"],
+                [
+                    [r["id"], r["kind"], r["kk_number"], r["village_code"], r["proposed_by"]]
+                    for r in rows
+                ],
             )
         ),
     )
+
+
+@request_app.command("show")
+@handled
+def request_show(
+    request_id: int, actor: str | None = ActorOption, as_json: bool = JsonOption
+) -> None:
+    """One proposal in full: the family, what is proposed and, for an update, the values now."""
+    with unit_of_work() as session:
+        user = acting_user(session, actor)
+        view = requests_service.show(session, actor=user, request_id=request_id)
+        r = view.request
+        payload: dict[str, Any] = {
+            **_request_row(r),
+            "kk_number": view.kk_number,
+            "household_status": view.household_status,
+            "household_version": view.household_version,
+            "base_version": r.base_version,
+            "proposed_at": r.proposed_at.isoformat(),
+            "payload": r.payload,
+            "current": view.current,
+        }
+    emit(as_json, payload, lambda: _print_request(payload))
+
+
+def _print_request(view: dict[str, Any]) -> None:
+    out.print(
+        f"Usulan {view['id']} · {view['kind']} · {view['state']} — KK {view['kk_number']}, "
+        f"desa {view['village_code']} (keluarga {view['household_status']}, "
+        f"versi {view['household_version']}; usulan atas versi {view['base_version'] or '—'})"
+    )
+    out.print(
+        f"Diajukan oleh {view['proposed_by']} ({view['proposed_at'][:16].replace('T', ' ')} "
+        f"UTC); diverifikasi oleh {view['verified_by'] or '—'}; diputuskan oleh "
+        f"{view['decided_by'] or '—'}" + (f"; alasan: {view['reason']}" if view["reason"] else "")
+    )
+    proposed = view["payload"]
+    if view["kind"] == "update":
+        changes = proposed.get("changes", {})
+        rows = [[c, view["current"].get(c) or "—", v] for c, v in changes.items()]
+        out.print(table("Perubahan yang diusulkan", ["kolom", "sekarang", "usulan"], rows))
+        return
+    members = proposed.get("members", [])
+    fields = proposed.get("household") or proposed.get("member") or proposed
+    if fields:
+        out.print(table("Data yang diusulkan", ["kolom", "nilai"], list(map(list, fields.items()))))
+    if members:
+        columns = ["nik", "name", "sex", "birth_date", "relationship"]
+        out.print(
+            table(
+                "Anggota yang diusulkan",
+                ["NIK", "nama", "L/P", "lahir", "hubungan"],
+                [[m.get(c) or "—" for c in columns] for m in members],
+            )
+        )

@@ -8,6 +8,7 @@ it was made against, and determination refuses it if the family changed since.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -369,6 +370,35 @@ def _set_status(session: Session, request: ChangeRequest, status: str, reason: s
 def _expect(request: ChangeRequest, state: str) -> None:
     if request.state != state:
         raise Conflict(f"Usulan {request.id} berstatus {request.state}, bukan {state}.")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """A change request as the one deciding it must see it: the family it concerns, what is
+    proposed, and, for an update, each proposed value beside the family's value now."""
+
+    request: ChangeRequest
+    kk_number: str
+    household_status: str
+    household_version: int
+    current: dict[str, str | None]  # the family's values now, for the columns an update names
+
+
+def show(session: Session, *, actor: User, request_id: int) -> RequestView:
+    """One request in full, for a user whose region covers its village."""
+    authorize(actor, Action.READ)
+    request = _request(session, actor, request_id)
+    household = session.get(Household, request.household_id)
+    assert household is not None
+    now = household_cells(household)
+    changes = request.payload.get("changes", {}) if request.kind == "update" else {}
+    return RequestView(
+        request,
+        household.kk_number,
+        household.status,
+        household.version,
+        {column: now.get(column) for column in changes},
+    )
 
 
 def pending(session: Session, *, actor: User, state: str = "proposed") -> list[ChangeRequest]:
