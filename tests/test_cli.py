@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -513,17 +514,29 @@ def test_a_database_not_yet_migrated_gets_a_plain_message(
     from lumbung.cli import app, common
     from lumbung.config import get_settings
 
-    monkeypatch.setenv("LUMBUNG_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
-    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    common._engines.clear()
-    try:
-        result = CliRunner().invoke(app, ["registry", "stats", "--json"])
-    finally:
+    def stats() -> Any:
         get_settings.cache_clear()
         common._engines.clear()
-    assert result.exit_code == 1
-    assert "lumbung db upgrade" in json.loads(result.stdout)["message"]
+        try:
+            result = CliRunner().invoke(app, ["registry", "stats", "--json"])
+        finally:
+            get_settings.cache_clear()
+            common._engines.clear()
+        assert result.exit_code == 1
+        return json.loads(result.stdout)
+
+    # A SQLite file that is not there is not created by a mistaken command...
+    missing = tmp_path / "nowhere.db"
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", f"sqlite:///{missing}")
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    answer = stats()
+    assert "lumbung db upgrade" in answer["message"] and str(missing) in answer["message"]
+    assert not missing.exists()
+    # ... and one that is there but empty is named as not yet migrated.
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", f"sqlite:///{empty}")
+    assert "lumbung db upgrade" in stats()["message"]
 
 
 def test_the_demo_runs_the_whole_path(cli: Cli) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -22,7 +23,7 @@ from lumbung.auth.models import User
 from lumbung.auth.service import get_user
 from lumbung.config import Settings, get_settings
 from lumbung.db import create_engine, session_scope
-from lumbung.errors import LumbungError, ValidationFailed
+from lumbung.errors import LumbungError, NotFound, ValidationFailed
 from lumbung.registry.errors import BatchFileError
 
 
@@ -62,8 +63,20 @@ def engine() -> Engine:
 
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
-    """One transaction for one command: commit when it succeeds, roll back when it fails."""
-    with session_scope(engine()) as session:
+    """One transaction for one command: commit when it succeeds, roll back when it fails.
+
+    A SQLite file that does not exist is not created here (opening it would leave an empty
+    file behind, in whatever folder the command ran): only `db upgrade` creates a database."""
+    bound = engine()
+    path = bound.url.database
+    sqlite_file = bound.url.get_backend_name() == "sqlite" and path and path != ":memory:"
+    if sqlite_file and not Path(str(path)).exists():
+        raise NotFound(
+            f"Database SQLite {path} belum ada (LUMBUNG_DATABASE_URL="
+            f"{bound.url.render_as_string(hide_password=True)}): jalankan "
+            "`lumbung db upgrade`, atau arahkan LUMBUNG_DATABASE_URL ke database yang ada."
+        )
+    with session_scope(bound) as session:
         yield session
 
 

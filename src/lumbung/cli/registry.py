@@ -427,14 +427,15 @@ def request_list(
     with unit_of_work() as session:
         user = acting_user(session, actor)
         found = requests_service.pending(session, actor=user, state=state)
-        kk_of = {
-            household_id: kk_number
-            for household_id, kk_number in session.execute(
+        kk_of = dict(
+            session.execute(
                 select(Household.id, Household.kk_number).where(
                     Household.id.in_({r.household_id for r in found})
                 )
-            ).tuples()
-        }
+            )
+            .tuples()
+            .all()  # a list: dict() would take a Result for a mapping (it has keys())
+        )
         rows = [{**_request_row(r), "kk_number": kk_of[r.household_id]} for r in found]
     emit(
         as_json,
