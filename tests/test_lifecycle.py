@@ -343,6 +343,18 @@ def test_add_member_then_remove_member(engine: Engine, tmp_path: Path) -> None:
         engine, "add_member", {"member": newborn}, kk_number=kk_number, base_version=version
     )
     assert newborn["nik"] not in members_of(engine, kk_number)
+    # A new member with the NIK of one already in the family is refused for what it is, not
+    # as a family without a head (which it would be, checked as a batch).
+    [head_nik, *_] = members_of(engine, kk_number)
+    with pytest.raises(ValidationFailed, match=f"NIK {head_nik} sudah dipakai") as refused:
+        propose(
+            engine,
+            "add_member",
+            {"member": {**newborn, "nik": head_nik}},
+            kk_number=kk_number,
+            base_version=version,
+        )
+    assert "no_head" not in str(refused.value) and "batch" not in str(refused.value)
     verify(engine, add_id)
     determine(engine, add_id)
     assert members_of(engine, kk_number)[newborn["nik"]] == "active"
