@@ -428,9 +428,13 @@ def test_registered_family_with_different_data_is_kk_exists(engine: Engine, tmp_
     households, members = two_families()
     run_import(engine, write_batch(tmp_path / "first", households, members))
     households[0]["floor_area_m2"] = "48"
+    households[0]["toilet"] = "umum" if households[0]["toilet"] != "umum" else "sendiri"
     summary = run_import(engine, write_batch(tmp_path / "second", households, members))
     assert ("households.csv", 2, "kk_number", "kk_exists") in codes(summary)
     assert summary.households_unchanged == 1
+    # It names the columns that differ: what a change request would have to propose.
+    [error] = [e for e in summary.errors if e["code"] == "kk_exists"]
+    assert "(floor_area_m2, toilet)" in error["message"]
 
 
 def test_semicolons_bom_and_blank_lines_keep_row_numbers(engine: Engine, tmp_path: Path) -> None:

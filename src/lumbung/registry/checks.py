@@ -186,12 +186,16 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
                   SELECT kk_number FROM hh GROUP BY kk_number HAVING count(*) > 1)
               WINDOW w AS (PARTITION BY kk_number))
     """)
-    same = " AND ".join(
-        f"h.{c} IS NOT DISTINCT FROM x.{c}" for c in HOUSEHOLD_VALUE_COLUMNS if c != "kk_number"
+    compared = [c for c in HOUSEHOLD_VALUE_COLUMNS if c != "kk_number"]
+    same = " AND ".join(f"h.{c} IS NOT DISTINCT FROM x.{c}" for c in compared)
+    # Which columns differ, named in the error: what the change request must then propose.
+    differing = ", ".join(
+        f"CASE WHEN h.{c} IS DISTINCT FROM x.{c} THEN '{c}' END" for c in compared
     )
     con.execute(f"""
         CREATE TEMP TABLE hh_existing AS
-        SELECT h._row, x.kk_number, x.status, ({same}) AS same
+        SELECT h._row, x.kk_number, x.status, ({same}) AS same,
+               concat_ws(', ', {differing}) AS differing
         FROM hh h JOIN existing_hh x ON x.kk_number = h.kk_number
     """)
     con.execute(f"""
@@ -199,8 +203,8 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         SELECT {f}, _row, 'kk_number',
                CASE WHEN same THEN 'already_registered' ELSE 'kk_exists' END,
                CASE WHEN same THEN 'Keluarga ini sudah terdaftar dengan data yang sama; dilewati.'
-                    ELSE 'Nomor KK sudah terdaftar dengan data berbeda; ajukan perubahan data '
-                         || '(usulan perubahan), bukan impor.' END,
+                    ELSE 'Nomor KK sudah terdaftar dengan data berbeda (' || differing
+                         || '); ajukan perubahan data (usulan perubahan), bukan impor.' END,
                CASE WHEN same THEN 'warning' ELSE 'error' END
         FROM hh_existing
     """)
