@@ -481,7 +481,10 @@ def test_broken_csv_and_missing_table_are_refused(engine: Engine, tmp_path: Path
         handle.write('3171010101200001,"unterminated\n')
     with pytest.raises(BatchFileError) as broken:
         run_import(engine, paths)
-    assert broken.value.errors[0].code == "file_unreadable"
+    [error] = broken.value.errors
+    assert error.code == "file_unreadable"
+    assert error.row == 2 + len(members)  # the line the broken row starts on
+    assert "tanda kutip" in error.message and "Error" not in error.message  # no DuckDB English
     assert counts(engine) == (0, 0)
 
 

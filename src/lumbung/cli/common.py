@@ -87,6 +87,11 @@ def acting_user(session: Session, username: str | None) -> User:
     return get_user(session, username=name)
 
 
+def at_row(row: int) -> str:
+    """Where in a file: its row (as a spreadsheet numbers it), or the whole file (row 0)."""
+    return f"baris {row}" if row else "(seluruh berkas)"
+
+
 def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
     if as_json:
         out.print_json(json.dumps(payload, default=str, ensure_ascii=False))
@@ -118,7 +123,7 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             else:
                 for e in exc.errors:
                     console.print(
-                        f"[red]{e.file}[/red] baris {e.row} {e.column} "
+                        f"[red]{e.file}[/red] {at_row(e.row)} {e.column} "
                         f"[bold]{e.code}[/bold]: {e.message}",
                         highlight=False,
                     )

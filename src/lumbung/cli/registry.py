@@ -14,6 +14,7 @@ from lumbung.cli.common import (
     ActorOption,
     JsonOption,
     acting_user,
+    at_row,
     console,
     emit,
     handled,
@@ -116,7 +117,7 @@ def import_command(
         )
         for e in summary.errors[:20]:
             out.print(
-                f"[red]{e['file']}[/red] baris {e['row']} {e['column']} "
+                f"[red]{e['file']}[/red] {at_row(e['row'])} {e['column']} "
                 f"[bold]{e['code']}[/bold]: {e['message']}",
                 highlight=False,
             )

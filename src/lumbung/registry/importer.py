@@ -216,7 +216,13 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
     except duckdb.Error as exc:
         lines = str(exc).splitlines()
         line = re.search(r"Line: (\d+)", lines[0])
-        detail = next((x.strip() for x in lines if x.startswith("Expected Number")), "")
+        wrong_count = any(x.startswith("Expected Number") for x in lines)
+        # In the operator's words; DuckDB's own (English) only when it did not say where.
+        cause = (
+            "jumlah kolom berbeda dari header"
+            if wrong_count
+            else 'tanda kutip (") yang dibuka tidak ditutup, atau jumlah kolom salah'
+        )
         raise BatchFileError(
             [
                 RowError(
@@ -224,7 +230,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
                     int(line.group(1)) if line else 0,
                     "",
                     "file_unreadable",
-                    f"Baris CSV rusak (tanda kutip atau jumlah kolom salah): {detail or lines[0]}",
+                    f"Baris CSV rusak: {cause}; berkas tidak dibaca, perbaiki baris ini lalu "
+                    "impor lagi." + ("" if line else f" ({lines[0]})"),
                 )
             ]
         ) from exc

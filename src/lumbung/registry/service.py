@@ -212,12 +212,12 @@ def _check_change(
     elif kind == "add_member":
         member = dict(payload.get("member") or {})
         member["kk_number"] = household.kk_number
-        nik = str(member.get("nik", "")).strip()
+        new_nik = str(member.get("nik", "")).strip()
         # Said plainly: checked with the family as one batch, the two rows with this NIK
         # would both be refused, the head among them, and the family said to have no head.
-        if any(m["nik"] == nik for m in members):
+        if any(m["nik"] == new_nik for m in members):
             raise ValidationFailed(
-                f"NIK {nik} sudah dipakai anggota aktif keluarga ini: anggota baru butuh NIK "
+                f"NIK {new_nik} sudah dipakai anggota aktif keluarga ini: anggota baru butuh NIK "
                 "orang itu sendiri (duplicate_nik).",
                 details=[
                     {
@@ -228,7 +228,7 @@ def _check_change(
                     }
                 ],
             )
-        _duplicate_nik(session, nik, household.id)
+        _duplicate_nik(session, new_nik, household.id)
         members.append(member)
     elif kind == "remove_member":
         nik, status = payload.get("nik"), payload.get("status")
