@@ -354,6 +354,11 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert (determined["state"], determined["decided_by"]) == ("approved", "pusdatin")
     shown = cli.json("registry", "show", kk(1), "--as", "verifier")
     assert (shown["status"], len(shown["members"])) == ("approved", 3)
+    # The family's own values, typed: numbers as numbers, flags as true/false.
+    assert shown["floor_area_m2"] == float(households["floor_area_m2"])
+    assert isinstance(shown["owns_land"], bool) and isinstance(shown["motorbikes"], int)
+    screen = said(cli.ok("registry", "show", kk(1), "--as", "verifier").stdout)
+    assert f"toilet │ {shown['toilet']}" in screen and "owns_land │ " in screen
     # Piped (not a terminal), the table is not wrapped at 80 columns: every NIK comes out whole,
     # and each member on one line.
     lines = cli.ok("registry", "show", kk(1), "--as", "verifier").stdout.splitlines()

@@ -285,7 +285,8 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
             .all()
         )
         payload: dict[str, Any] = {
-            **household_cells(household),
+            # Typed (numbers as numbers, flags as true/false), not as cells of a batch file.
+            **{c: getattr(household, c) for c in household_cells(household)},
             "status": household.status,
             "version": household.version,
             "members": [
@@ -300,17 +301,35 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
                 for m in members
             ],
         }
-    emit(
-        as_json,
-        payload,
-        lambda: out.print(
+
+    def human() -> None:
+        fields = [
+            [c, shown(v)]
+            for c, v in payload.items()
+            if c not in ("kk_number", "members", "status", "version")
+        ]
+        title = f"KK {kk_number} — {payload['status']} (versi {payload['version']})"
+        out.print(table(title, ["kolom", "nilai"], fields))
+        out.print(
             table(
-                f"KK {kk_number} — {payload['status']} (versi {payload['version']})",
+                "Anggota",
                 ["NIK", "nama", "L/P", "lahir", "hubungan", "status"],
                 [list(m.values()) for m in payload["members"]],
             )
-        ),
-    )
+        )
+
+    emit(as_json, payload, human)
+
+
+def shown(value: Any) -> str:
+    """A stored value on screen: flags in words, whole numbers without a fraction."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _payload(text: str) -> dict[str, Any]:
