@@ -228,6 +228,9 @@ def test_synth_import_decide_release_and_audit_end_to_end(cli: Cli, engine: Engi
     assert "RUSAK" in cut.stdout
     log = cli.json("audit", "log", "--limit", "3", "--as", "pusdatin")
     assert log[0]["action"] == "release.create"
+    # The log names families of every region: not for a user of one region.
+    regional = cli.run("audit", "log", "--as", "verifier", "--json")
+    assert (regional.exit_code, json.loads(regional.stdout)["error"]) == (1, "permission_denied")
 
     # Tampering with a released file makes `release verify` fail loudly.
     parquet = sorted((cli.data_dir / "releases" / "2026-Q4").rglob("*.parquet"))[0]

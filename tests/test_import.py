@@ -427,6 +427,7 @@ def test_members_join_proposed_family_but_not_an_approved_one(
 def test_registered_family_with_different_data_is_kk_exists(engine: Engine, tmp_path: Path) -> None:
     households, members = two_families()
     run_import(engine, write_batch(tmp_path / "first", households, members))
+    registered = dict(households[0])
     households[0]["floor_area_m2"] = "48"
     households[0]["toilet"] = "umum" if households[0]["toilet"] != "umum" else "sendiri"
     summary = run_import(engine, write_batch(tmp_path / "second", households, members))
@@ -435,6 +436,22 @@ def test_registered_family_with_different_data_is_kk_exists(engine: Engine, tmp_
     # It names the columns that differ: what a change request would have to propose.
     [error] = [e for e in summary.errors if e["code"] == "kk_exists"]
     assert "(floor_area_m2, toilet)" in error["message"]
+    # Of a family outside the importer's region nothing more is told than that it is
+    # registered: not which columns differ, not whether a guessed row matches it (a verifier
+    # of Bandung, guessing at a Jakarta family in a Bandung village).
+    exact = registered  # the family's very values, its Jakarta village included
+    for guessed in (exact, {**registered, "floor_area_m2": "48", "village_code": OTHER_VILLAGE}):
+        outside = run_import(
+            engine,
+            write_batch(tmp_path / "guess", [guessed], []),
+            actor="other_verifier",
+            dry_run=True,
+        )
+        [error] = [e for e in outside.errors if e["code"] in ("kk_exists", "already_registered")]
+        assert (error["code"], error["message"]) == (
+            "kk_exists",
+            "Nomor KK sudah terdaftar di luar wilayah Anda; tidak bisa diimpor.",
+        )
 
 
 def test_semicolons_bom_and_blank_lines_keep_row_numbers(engine: Engine, tmp_path: Path) -> None:

@@ -315,6 +315,9 @@ def test_moving_a_family_updates_its_region_codes(engine: Engine, tmp_path: Path
         base_version=version,
         username="operator_gambir",
     )
+    pending = propose(  # by the operator of the village the family is about to leave
+        engine, "update", {"changes": {"toilet": "umum"}}, kk_number=kk_number, base_version=version
+    )
     verify(engine, request_id)
     determine(engine, request_id)
     household = household_row(engine, kk_number)
@@ -323,6 +326,14 @@ def test_moving_a_family_updates_its_region_codes(engine: Engine, tmp_path: Path
         "31.71.01",
         "31.71",
     )
+    # Its open request went with it: the village it left no longer sees it.
+    assert request_row(engine, pending).village_code == "31.71.01.1002"
+    with pytest.raises(NotFound):
+        as_user(engine, "operator", lambda s, u: requests.show(s, actor=u, request_id=pending))
+    seen = as_user(
+        engine, "operator_gambir", lambda s, u: requests.show(s, actor=u, request_id=pending)
+    )
+    assert seen.kk_number == kk_number
     # The family now lies outside the first operator's village: for them, it is not there.
     with pytest.raises(NotFound):
         propose(

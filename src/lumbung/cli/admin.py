@@ -166,9 +166,11 @@ def audit_log(
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """The newest audit events."""
+    """The newest audit events (national users: the events name families of every region)."""
+    from lumbung.auth.service import require_national
+
     with unit_of_work() as session:
-        acting_user(session, actor)
+        require_national(acting_user(session, actor), "log audit seluruh wilayah dibaca")
         rows: list[dict[str, Any]] = [
             {
                 "id": e.id,

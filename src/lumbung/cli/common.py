@@ -69,7 +69,12 @@ def unit_of_work() -> Iterator[Session]:
     file behind, in whatever folder the command ran): only `db upgrade` creates a database."""
     bound = engine()
     path = bound.url.database
-    sqlite_file = bound.url.get_backend_name() == "sqlite" and path and path != ":memory:"
+    sqlite_file = (
+        bound.url.get_backend_name() == "sqlite"
+        and path
+        and path != ":memory:"
+        and bound.url.query.get("uri") != "true"  # file:…?mode=… URIs: SQLite's to judge
+    )
     if sqlite_file and not Path(str(path)).exists():
         raise NotFound(
             f"Database SQLite {path} belum ada (LUMBUNG_DATABASE_URL="

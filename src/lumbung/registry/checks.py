@@ -192,10 +192,18 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
     differing = ", ".join(
         f"CASE WHEN h.{c} IS DISTINCT FROM x.{c} THEN '{c}' END" for c in compared
     )
+    # Only of a family in the importer's region is anything told beyond "registered": whether
+    # the row matches it, and which columns differ (else a batch of guesses, dry run after dry
+    # run, would read a family of another region value by value).
+    visible = (
+        f"(x.village_code = {lit(o.scope)} OR starts_with(x.village_code, {lit(o.scope + '.')}))"
+        if o.scope
+        else "true"
+    )
     con.execute(f"""
         CREATE TEMP TABLE hh_existing AS
-        SELECT h._row, x.kk_number, x.status, ({same}) AS same,
-               concat_ws(', ', {differing}) AS differing
+        SELECT h._row, x.kk_number, x.status, {visible} AND ({same}) AS same,
+               CASE WHEN {visible} THEN concat_ws(', ', {differing}) END AS differing
         FROM hh h JOIN existing_hh x ON x.kk_number = h.kk_number
     """)
     con.execute(f"""
@@ -203,6 +211,8 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         SELECT {f}, _row, 'kk_number',
                CASE WHEN same THEN 'already_registered' ELSE 'kk_exists' END,
                CASE WHEN same THEN 'Keluarga ini sudah terdaftar dengan data yang sama; dilewati.'
+                    WHEN differing IS NULL
+                    THEN 'Nomor KK sudah terdaftar di luar wilayah Anda; tidak bisa diimpor.'
                     ELSE 'Nomor KK sudah terdaftar dengan data berbeda (' || differing
                          || '); ajukan perubahan data (usulan perubahan), bukan impor.' END,
                CASE WHEN same THEN 'warning' ELSE 'error' END

@@ -77,17 +77,17 @@ def decide(
     authorize(actor, action)
     if after == "rejected" and not (reason and reason.strip()):
         raise ValidationFailed("Penolakan wajib disertai alasan.")
+    if region_code is not None:
+        region_filter(region_code)  # its shape first: PP, PP.KK, PP.KK.CC or PP.KK.CC.DDDD
     region = region_code or actor.region_code
     if region is not None and not in_scope(actor.region_code, region):
         raise PermissionDenied(f"Wilayah {region} di luar kewenangan {actor.username}.")
     # A mistyped region or batch would otherwise decide nothing and say "0 keluarga".
-    if region_code is not None:
-        region_filter(region_code)  # its shape first: PP, PP.KK, PP.KK.CC or PP.KK.CC.DDDD
-        if session.get(Region, region_code) is None:
-            raise ValidationFailed(
-                f"Kode wilayah {region_code} tidak dikenal di daftar Kemendagri "
-                "(sudah `lumbung regions load`?)."
-            )
+    if region_code is not None and session.get(Region, region_code) is None:
+        raise ValidationFailed(
+            f"Kode wilayah {region_code} tidak dikenal di daftar Kemendagri "
+            "(sudah `lumbung regions load`?)."
+        )
     if import_batch_id is not None and session.get(ImportBatch, import_batch_id) is None:
         raise NotFound(f"Batch impor {import_batch_id} tidak ada.")
     # A family proposed through a change request moves with its request (registry/service.py);

@@ -9,6 +9,7 @@ A failure anywhere rolls the caller's transaction back; the database keeps no tr
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -482,11 +483,13 @@ def _write_rejects(
     # dry run by someone else, must not overwrite the errors an operator is still working on.
     suffix = "-dry-run" if request.dry_run else ""
     name = f"import-{batch.sha256[:16]}-{utcnow():%Y%m%d-%H%M%S}{suffix}"
-    target = request.rejects_dir / f"{name}.csv"
-    for again in itertools.count(2):
-        if not target.exists():
+    for again in itertools.count(1):
+        target = request.rejects_dir / (f"{name}.csv" if again == 1 else f"{name}-{again}.csv")
+        try:  # claimed atomically: two runs in the same second never share a name
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             break
-        target = request.rejects_dir / f"{name}-{again}.csv"
+        except FileExistsError:
+            continue
     staged = scratch / target.name
     # With the row's KK and NIK as the file has them: what an operator looks for in the
     # village's own records to correct the row (file-wide errors, row 0, have neither).

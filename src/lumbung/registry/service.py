@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -351,6 +351,17 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
         household.district_code = household.village_code[:8]
         household.regency_code = household.village_code[:5]
         household.province_code = household.village_code[:2]
+        # The family's open requests go with it: decided by the region it now lives in, no
+        # longer seen by the one it left.
+        session.execute(
+            update(ChangeRequest)
+            .where(
+                ChangeRequest.household_id == household.id,
+                ChangeRequest.state.in_(("proposed", "verified")),
+                ChangeRequest.id != request.id,
+            )
+            .values(village_code=household.village_code)
+        )
     elif request.kind == "add_member":
         member = dict(payload["member"], kk_number=household.kk_number)
         family = [member_cells(m, household.kk_number) for m in _active_members(session, household)]

@@ -78,6 +78,8 @@ def generate(
         raise ValueError("households must be zero or more")
     if not 0.0 <= noise <= 1.0:
         raise ValueError("noise must be between 0 and 1")
+    villages = village_index()
+    span = villages.span(region) if region is not None else None  # refused before any folder
     out_dir = Path(out_dir)
     truth = out_dir / "truth"
     truth.mkdir(parents=True, exist_ok=True)
@@ -87,8 +89,6 @@ def generate(
         "consumption": truth / "consumption.csv",
         "noise": truth / "noise.csv",
     }
-    villages = village_index()
-    span = villages.span(region) if region is not None else None
     state = _State()
     with ExitStack() as stack:
         w_hh = stack.enter_context(output.csv_writer(files["households"], HOUSEHOLD_COLUMNS))
