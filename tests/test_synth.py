@@ -357,8 +357,8 @@ def test_a_batch_in_one_region_spreads_over_its_villages(tmp_path: Path) -> None
     one = generate(households=20, seed=4, out_dir=tmp_path / "c", region="31.71.01.1001")
     assert {h["village_code"] for h in Batch(tmp_path / "c", one).households} == {"31.71.01.1001"}
     province = generate(households=300, seed=4, out_dir=tmp_path / "p", region="31")
-    used = {h["village_code"][:5] for h in Batch(tmp_path / "p", province).households}
-    assert len(used) > 1 and all(code.startswith("31.") for code in used)  # its regencies
+    regencies = {h["village_code"][:5] for h in Batch(tmp_path / "p", province).households}
+    assert len(regencies) > 1 and all(code.startswith("31.") for code in regencies)
     for wrong in ("31.7", "3171", "99", "31.71.99"):
         with pytest.raises(ValidationFailed, match=f"Kode wilayah {wrong} tidak dikenal"):
             generate(households=5, seed=4, out_dir=tmp_path / "d", region=wrong)
