@@ -107,7 +107,7 @@ def test_regions_load_fills_the_kemendagri_list_and_is_idempotent(cli: Cli, engi
         assert count(engine, gambir) == villages
         # Loading again adds nothing and records nothing.
         assert cli.json("regions", "load") == KEMENDAGRI
-        assert "(0 baru)" in said(cli.ok("regions", "load").stdout)
+        assert "(0 wilayah baru dimuat)" in said(cli.ok("regions", "load").stdout)
         loads = count(engine, "SELECT count(*) FROM audit_event WHERE action = 'regions.load'")
         assert loads == loads_before + 1
     finally:
@@ -406,6 +406,22 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     seen = cli.json("request", "show", str(update["id"]), "--as", "verifier")
     assert seen["payload"] == {"changes": {"toilet": "umum"}}
     assert seen["current"] == {"toilet": shown["toilet"]} and shown["toilet"] != "umum"
+    flags = cli.json(
+        "request",
+        "propose",
+        "--kind",
+        "update",
+        "--payload",
+        '{"changes": {"has_gold": 1}}',
+        "--kk",
+        kk(1),
+        "--version",
+        str(shown["version"]),
+        "--as",
+        "operator",
+    )
+    typed = cli.json("request", "show", str(flags["id"]), "--as", "verifier")["current"]
+    assert typed == {"has_gold": shown["has_gold"]} and isinstance(typed["has_gold"], bool)
     screen = said(cli.ok("request", "show", str(update["id"]), "--as", "verifier").stdout)
     assert f"toilet │ {shown['toilet']} │ umum" in screen
     # Outside the request's region, it does not exist.

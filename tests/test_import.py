@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from factories import OTHER_VILLAGE, family, kk, member, nik, write_batch
 from helpers import codes, counts, run_import
 from lumbung.db import session_scope
+from lumbung.registry.checks import OUTSIDE
 from lumbung.registry.errors import BatchFileError
 from lumbung.registry.models import DuplicateReview, Household, Member
 
@@ -448,10 +449,32 @@ def test_registered_family_with_different_data_is_kk_exists(engine: Engine, tmp_
             dry_run=True,
         )
         [error] = [e for e in outside.errors if e["code"] in ("kk_exists", "already_registered")]
-        assert (error["code"], error["message"]) == (
-            "kk_exists",
-            "Nomor KK sudah terdaftar di luar wilayah Anda; tidak bisa diimpor.",
-        )
+        assert (error["code"], error["message"]) == ("kk_exists", OUTSIDE)
+    # Nor are its members: neither which NIKs are in it, nor its state (a member row of that
+    # KK gets the same one answer, whether its NIK is in the family or not).
+    family_members = [m for m in members if m["kk_number"] == registered["kk_number"]]
+    last = family_members[-1]
+    newcomer = {**last, "nik": last["nik"][:12] + "0999", "name": "ORANG BARU"}
+    outside = run_import(
+        engine,
+        write_batch(tmp_path / "members", [], [*family_members, newcomer]),
+        actor="other_verifier",
+        dry_run=True,
+    )
+    assert {(e["code"], e["message"]) for e in outside.errors} == {("kk_exists", OUTSIDE)}
+    assert len(outside.errors) == len(family_members) + 1 and outside.members_unchanged == 0
+    # And a NIK active in a family of another region is refused without naming that family.
+    bandung, bandung_members = family(7, village_code=OTHER_VILLAGE)
+    bandung_members[0]["nik"] = family_members[0]["nik"]
+    clash = run_import(
+        engine,
+        write_batch(tmp_path / "clash", [bandung], bandung_members),
+        actor="other_verifier",
+        dry_run=True,
+    )
+    [duplicate] = [e for e in clash.errors if e["code"] == "duplicate_nik"]
+    assert "di luar wilayah Anda" in duplicate["message"]
+    assert "KK " not in duplicate["message"] and "desa" not in duplicate["message"]
 
 
 def test_semicolons_bom_and_blank_lines_keep_row_numbers(engine: Engine, tmp_path: Path) -> None:

@@ -480,7 +480,7 @@ def test_after_verification_only_the_ministry_may_reject(engine: Engine, tmp_pat
         engine, "update", {"changes": {"toilet": "umum"}}, kk_number=kk_number, base_version=version
     )
     verify(engine, request_id)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="sudah diverifikasi: kini hanya penetap"):
         reject(engine, request_id, "salah data", username="verifier")
     assert reject(engine, request_id, "salah data", username="determiner") == "rejected"
     with pytest.raises(Conflict):

@@ -63,7 +63,7 @@ def regions_load(as_json: bool = JsonOption) -> None:
         lambda: out.print(
             f"{counts['provinces']} provinsi, {counts['regencies']} kabupaten/kota, "
             f"{grouped(counts['districts'])} kecamatan, {grouped(counts['villages'])} "
-            f"desa/kelurahan ({grouped(counts['added'])} baru)."
+            f"desa/kelurahan ({grouped(counts['added'])} wilayah baru dimuat)."
         ),
     )
 

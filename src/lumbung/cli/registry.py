@@ -510,7 +510,7 @@ def _print_request(view: dict[str, Any]) -> None:
     proposed = view["payload"]
     if view["kind"] == "update":
         changes = proposed.get("changes", {})
-        rows = [[c, view["current"].get(c) or "—", v] for c, v in changes.items()]
+        rows = [[c, shown(view["current"].get(c)), v] for c, v in changes.items()]
         out.print(table("Perubahan yang diusulkan", ["kolom", "sekarang", "usulan"], rows))
         return
     members = proposed.get("members", [])

@@ -87,6 +87,18 @@ def run_checks(con: duckdb.DuckDBPyConnection, options: CheckOptions) -> None:
     _accepted(con)
 
 
+OUTSIDE = "Nomor KK sudah terdaftar di luar wilayah Anda; tidak bisa diimpor."
+
+
+def _visible(village: str, o: CheckOptions) -> str:
+    """SQL: whether a registered family's village lies in the importer's region. Of a family
+    outside it, an import is told only that its KK is registered (`OUTSIDE`): not its state,
+    not its members, not whether a row matches it."""
+    if not o.scope:
+        return "true"
+    return f"({village} = {lit(o.scope)} OR starts_with({village}, {lit(o.scope + '.')}))"
+
+
 def _kk_error(column: str) -> str:
     return (
         f"CASE WHEN NOT regexp_full_match({column}, '[0-9]{{16}}') OR {column}[13:16] = '0000' "
@@ -195,11 +207,7 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
     # Only of a family in the importer's region is anything told beyond "registered": whether
     # the row matches it, and which columns differ (else a batch of guesses, dry run after dry
     # run, would read a family of another region value by value).
-    visible = (
-        f"(x.village_code = {lit(o.scope)} OR starts_with(x.village_code, {lit(o.scope + '.')}))"
-        if o.scope
-        else "true"
-    )
+    visible = _visible("x.village_code", o)
     con.execute(f"""
         CREATE TEMP TABLE hh_existing AS
         SELECT h._row, x.kk_number, x.status, {visible} AND ({same}) AS same,
@@ -211,8 +219,7 @@ def _household_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         SELECT {f}, _row, 'kk_number',
                CASE WHEN same THEN 'already_registered' ELSE 'kk_exists' END,
                CASE WHEN same THEN 'Keluarga ini sudah terdaftar dengan data yang sama; dilewati.'
-                    WHEN differing IS NULL
-                    THEN 'Nomor KK sudah terdaftar di luar wilayah Anda; tidak bisa diimpor.'
+                    WHEN differing IS NULL THEN {lit(OUTSIDE)}
                     ELSE 'Nomor KK sudah terdaftar dengan data berbeda (' || differing
                          || '); ajukan perubahan data (usulan perubahan), bukan impor.' END,
                CASE WHEN same THEN 'warning' ELSE 'error' END
@@ -326,12 +333,19 @@ def _member_cells(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
 def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
     f = lit(o.members_file)
     # Where each member belongs: a family of this batch, or one the registry already has.
-    con.execute("""
+    con.execute(f"""
         CREATE TEMP TABLE mb_home AS
         SELECT m._row, m.kk_number, m.nik,
                m.kk_number IN (SELECT kk_number FROM hh) AS in_batch,
-               x.status AS registry_status
+               x.status AS registry_status,
+               x.kk_number IS NOT NULL AND NOT {_visible("x.village_code", o)} AS outside
         FROM mb m LEFT JOIN existing_hh x ON x.kk_number = m.kk_number
+    """)
+    # A member of a registered family outside the importer's region: that, and nothing more.
+    con.execute(f"""
+        INSERT INTO errors
+        SELECT {f}, _row, 'kk_number', 'kk_exists', {lit(OUTSIDE)}, 'error'
+        FROM mb_home WHERE outside
     """)
     con.execute(f"""
         INSERT INTO errors
@@ -347,6 +361,7 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         SELECT {f}, m._row, 'nik', 'already_registered',
                'Anggota ini sudah terdaftar pada keluarga yang sama; dilewati.', 'warning'
         FROM mb m JOIN existing_mb x ON x.nik = m.nik AND x.kk_number = m.kk_number
+        WHERE {_visible("x.village_code", o)}
     """)
     con.execute(f"""
         INSERT INTO errors
@@ -355,7 +370,7 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
                || '; anggota baru diajukan lewat usulan perubahan (add_member), bukan impor.',
                'error'
         FROM mb_home h WHERE h.registry_status IN ('verified', 'approved', 'inactive', 'rejected')
-          AND NOT EXISTS (SELECT 1 FROM existing_mb x
+          AND NOT h.outside AND NOT EXISTS (SELECT 1 FROM existing_mb x
                           WHERE x.nik = h.nik AND x.kk_number = h.kk_number)
     """)
     dup_code = "'duplicate_allowed'" if o.allow_duplicates else "'duplicate_nik'"
@@ -375,8 +390,10 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
               WINDOW w AS (PARTITION BY nik))
         UNION ALL
         SELECT {f}, m._row, 'nik', {dup_code},
-               'NIK ' || m.nik || ' sudah aktif pada keluarga lain di registry (KK '
-               || lb_mask_id(x.kk_number) || ', desa ' || x.village_code || ').', {dup_severity}
+               'NIK ' || m.nik || ' sudah aktif pada keluarga lain di registry ('
+               || CASE WHEN {_visible("x.village_code", o)}
+                       THEN 'KK ' || lb_mask_id(x.kk_number) || ', desa ' || x.village_code
+                       ELSE 'di luar wilayah Anda' END || ').', {dup_severity}
         FROM mb m JOIN existing_mb x ON x.nik = m.nik AND x.kk_number <> m.kk_number
     """)
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action, in_scope
+from lumbung.auth.roles import Action, in_scope, may
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
-from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
@@ -280,6 +280,11 @@ def reject(session: Session, *, actor: User, request_id: int, reason: str) -> Ch
     if request.state not in ("proposed", "verified"):
         raise Conflict(f"Usulan {request.id} sudah {request.state}; tidak bisa ditolak lagi.")
     action = Action.VERIFY if request.state == "proposed" else Action.DETERMINE
+    if action is Action.DETERMINE and not may(actor.role, action):
+        raise PermissionDenied(
+            f"Usulan {request.id} sudah diverifikasi: kini hanya penetap (determiner) yang "
+            "bisa menolaknya."
+        )
     authorize(actor, action, request.village_code)
     if not reason.strip():
         raise ValidationFailed("Penolakan wajib disertai alasan.")
@@ -408,7 +413,7 @@ class RequestView:
     kk_number: str
     household_status: str
     household_version: int
-    current: dict[str, str | None]  # the family's values now, for the columns an update names
+    current: dict[str, Any]  # the family's values now (typed), for the columns an update names
 
 
 def show(session: Session, *, actor: User, request_id: int) -> RequestView:
@@ -417,14 +422,13 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
     request = _request(session, actor, request_id)
     household = session.get(Household, request.household_id)
     assert household is not None
-    now = household_cells(household)
     changes = request.payload.get("changes", {}) if request.kind == "update" else {}
     return RequestView(
         request,
         household.kk_number,
         household.status,
         household.version,
-        {column: now.get(column) for column in changes},
+        {c: getattr(household, c) for c in changes if c in HOUSEHOLD_VALUE_COLUMNS},
     )
 
 
