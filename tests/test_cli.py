@@ -388,38 +388,19 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     )
     assert stale.exit_code == 1
     assert "conflict" in said(stale.stderr)
-    update = cli.json(
-        "request",
-        "propose",
-        "--kind",
-        "update",
-        "--payload",
-        str(change),
-        "--kk",
-        kk(1),
-        "--version",
-        str(shown["version"]),
-        "--as",
-        "operator",
-    )
+
+    def propose_update(payload: str) -> Any:
+        return cli.json(
+            "request", "propose", "--kind", "update", "--payload", payload,
+            "--kk", kk(1), "--version", str(shown["version"]), "--as", "operator",
+        )  # fmt: skip
+
+    update = propose_update(str(change))
     # An update shows each proposed value beside the family's value now.
     seen = cli.json("request", "show", str(update["id"]), "--as", "verifier")
     assert seen["payload"] == {"changes": {"toilet": "umum"}}
     assert seen["current"] == {"toilet": shown["toilet"]} and shown["toilet"] != "umum"
-    flags = cli.json(
-        "request",
-        "propose",
-        "--kind",
-        "update",
-        "--payload",
-        '{"changes": {"has_gold": 1}}',
-        "--kk",
-        kk(1),
-        "--version",
-        str(shown["version"]),
-        "--as",
-        "operator",
-    )
+    flags = propose_update('{"changes": {"has_gold": 1}}')
     typed = cli.json("request", "show", str(flags["id"]), "--as", "verifier")["current"]
     assert typed == {"has_gold": shown["has_gold"]} and isinstance(typed["has_gold"], bool)
     screen = said(cli.ok("request", "show", str(update["id"]), "--as", "verifier").stdout)
