@@ -61,6 +61,7 @@ def test_valid_batch_loads_and_loading_again_changes_nothing(
     second = run_import(engine, paths)
     assert (second.households_accepted, second.members_accepted) == (0, 0)
     assert (second.households_unchanged, second.members_unchanged) == (2, 6)
+    assert not [w for w in second.warnings if "berbeda" in w["message"]]  # truly the same
     assert second.batch_id is None
     assert counts(engine) == (2, 6)
     with session_scope(engine) as session:
@@ -68,6 +69,13 @@ def test_valid_batch_loads_and_loading_again_changes_nothing(
             text("SELECT count(*) FROM audit_event WHERE action = 'registry.import'")
         ).scalar_one()
         assert events == 1
+    # A member registered already, with other values in the batch: skipped, and said so.
+    changed = [dict(m) for m in members]
+    changed[0].update(education="sma" if changed[0]["education"] != "sma" else "sd", name="X Y")
+    third = run_import(engine, write_batch(tmp_path / "changed", households, changed))
+    assert third.members_unchanged == 6 and counts(engine) == (2, 6)
+    [said] = [w for w in third.warnings if (w["file"], w["row"]) == ("members.csv", 2)]
+    assert said["message"].endswith("tidak diubah oleh impor: name, education.")
 
 
 def _set(index: int, **values: Any) -> Callable[[Rows], None]:

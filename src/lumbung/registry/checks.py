@@ -355,13 +355,22 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         FROM mb_home WHERE NOT in_batch AND registry_status IS NULL
           AND _row NOT IN (SELECT row FROM errors WHERE file = {f} AND column_name = 'kk_number')
     """)
-    # The same NIK in the same registry family is a row already loaded.
+    # The same NIK in the same registry family is a row already loaded; what else of it
+    # differs is said (an import does not change a registered member).
+    member_differing = ", ".join(
+        f"CASE WHEN m.{c} IS DISTINCT FROM x.{c} THEN '{c}' END"
+        for c in MEMBER_VALUE_COLUMNS
+        if c not in ("kk_number", "nik")
+    )
     con.execute(f"""
         INSERT INTO errors
-        SELECT {f}, m._row, 'nik', 'already_registered',
-               'Anggota ini sudah terdaftar pada keluarga yang sama; dilewati.', 'warning'
-        FROM mb m JOIN existing_mb x ON x.nik = m.nik AND x.kk_number = m.kk_number
-        WHERE {_visible("x.village_code", o)}
+        SELECT {f}, _row, 'nik', 'already_registered',
+               'Anggota ini sudah terdaftar pada keluarga yang sama; dilewati.'
+               || CASE WHEN differing <> '' THEN ' Kolom yang berbeda tidak diubah oleh impor: '
+                       || differing || '.' ELSE '' END, 'warning'
+        FROM (SELECT m._row, concat_ws(', ', {member_differing}) AS differing
+              FROM mb m JOIN existing_mb x ON x.nik = m.nik AND x.kk_number = m.kk_number
+              WHERE {_visible("x.village_code", o)})
     """)
     con.execute(f"""
         INSERT INTO errors

@@ -70,6 +70,13 @@ EXISTING_MB_SCHEMA = {
     "village_code": "VARCHAR",
     "household_id": "BIGINT",
     "relationship": "VARCHAR",
+    # The member's other values: a row already registered says which of them it would change.
+    "name": "VARCHAR",
+    "sex": "VARCHAR",
+    "birth_date": "DATE",
+    **{c: "VARCHAR" for c in vocab.MEMBER_ENUMS if c not in ("sex", "relationship")},
+    "pregnant": "BOOLEAN",
+    "mother_name": "VARCHAR",
 }
 LOAD_HOUSEHOLD = (
     "id",
@@ -269,7 +276,9 @@ def _reference_tables(session: Session, con: duckdb.DuckDBPyConnection, batch: B
     hh = Household.__table__.c
     mb = Member.__table__.c
     hh_columns = [hh[c] for c in EXISTING_HH_SCHEMA]
-    mb_columns = [mb.nik, hh.kk_number, hh.village_code, mb.household_id, mb.relationship]
+    mb_columns = [
+        hh[c] if c in ("kk_number", "village_code") else mb[c] for c in EXISTING_MB_SCHEMA
+    ]
     batch_kk_keys = (
         "SELECT DISTINCT trim(kk_number) FROM hh_src WHERE kk_number IS NOT NULL UNION "
         "SELECT DISTINCT trim(kk_number) FROM mb_src WHERE kk_number IS NOT NULL"
