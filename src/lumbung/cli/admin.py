@@ -22,6 +22,7 @@ from lumbung.cli.common import (
     handled,
     out,
     settings,
+    shown,
     table,
     unit_of_work,
 )
@@ -128,7 +129,7 @@ def users_list(as_json: bool = JsonOption) -> None:
                         r["username"],
                         r["role"],
                         r["region_code"] or "nasional",
-                        "ya" if r["active"] else "tidak",
+                        shown(r["active"]),
                     ]
                     for r in rows
                 ],

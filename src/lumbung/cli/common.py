@@ -97,6 +97,17 @@ def at_row(row: int) -> str:
     return f"baris {row}" if row else "(seluruh berkas)"
 
 
+def shown(value: Any) -> str:
+    """A stored value on screen: flags in words, whole numbers without a fraction."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
     if as_json:
         out.print_json(json.dumps(payload, default=str, ensure_ascii=False))

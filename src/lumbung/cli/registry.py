@@ -20,6 +20,7 @@ from lumbung.cli.common import (
     handled,
     out,
     settings,
+    shown,
     table,
     unit_of_work,
 )
@@ -28,6 +29,7 @@ from lumbung.identity import mask_id
 from lumbung.numbers import grouped
 from lumbung.registry import decisions
 from lumbung.registry import service as requests_service
+from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS
 from lumbung.registry.duplicates import open_reviews
 from lumbung.registry.importer import ImportRequest, import_batch
 from lumbung.registry.models import ChangeRequest, Household, Member
@@ -261,7 +263,6 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
     from lumbung.auth.roles import Action, in_scope
     from lumbung.auth.service import authorize
     from lumbung.identity.nik import require_kk
-    from lumbung.registry.validation import household_cells
 
     with unit_of_work() as session:
         user = acting_user(session, actor)
@@ -286,7 +287,7 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
         )
         payload: dict[str, Any] = {
             # Typed (numbers as numbers, flags as true/false), not as cells of a batch file.
-            **{c: getattr(household, c) for c in household_cells(household)},
+            **{c: getattr(household, c) for c in HOUSEHOLD_VALUE_COLUMNS},
             "status": household.status,
             "version": household.version,
             "members": [
@@ -319,17 +320,6 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
         )
 
     emit(as_json, payload, human)
-
-
-def shown(value: Any) -> str:
-    """A stored value on screen: flags in words, whole numbers without a fraction."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "ya" if value else "tidak"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _payload(text: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from lumbung.cli.common import (
     handled,
     out,
     settings,
+    shown,
     table,
     unit_of_work,
 )
@@ -97,7 +98,7 @@ def release_list(as_json: bool = JsonOption) -> None:
                         r["created_by"],
                         grouped(r["households"]),
                         grouped(r["members"]),
-                        r["decree"] or "—",
+                        shown(r["decree"]),
                     ]
                     for r in rows
                 ],

@@ -49,10 +49,7 @@ def main() -> None:
 
     request = json.loads(sys.stdin.read())
     shape = Shape(
-        request["columns"],
-        set(request.get("dictionary", ())),
-        request.get("packs", {}),
-        request.get("separator", "|"),
+        request["columns"], set(request["dictionary"]), request["packs"], request["separator"]
     )
     with dbapi.connect(request["uri"]) as connection, connection.cursor() as cursor:
         if driver == "sqlite":
