@@ -405,6 +405,19 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert typed == {"has_gold": shown["has_gold"]} and isinstance(typed["has_gold"], bool)
     screen = said(cli.ok("request", "show", str(update["id"]), "--as", "verifier").stdout)
     assert f"toilet │ {shown['toilet']} │ umum" in screen
+    # A member's own values: the member's value now beside the proposed one.
+    child = next(m for m in shown["members"] if m["relationship"] == "anak")
+    school = cli.json(
+        "request", "propose", "--kind", "update_member", "--kk", kk(1),
+        "--payload", json.dumps({"nik": child["nik"], "changes": {"school_level": "smp"}}),
+        "--version", str(shown["version"]), "--as", "operator",
+    )  # fmt: skip
+    seen = cli.json("request", "show", str(school["id"]), "--as", "verifier")
+    assert seen["kind"] == "update_member"
+    assert seen["current"] == {"school_level": child["school_level"]} != {"school_level": "smp"}
+    screen = said(cli.ok("request", "show", str(school["id"]), "--as", "verifier").stdout)
+    assert f"anggota NIK {child['nik']}" in screen
+    assert f"school_level │ {child['school_level']} │ smp" in screen
     # Outside the request's region, it does not exist.
     cli.ok("users", "add", "dinsos-bdg", "--role", "verifier", "--region", "32.73", "--as", "admin")
     elsewhere = cli.run("request", "show", str(update["id"]), "--as", "dinsos-bdg", "--json")

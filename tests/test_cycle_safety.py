@@ -315,7 +315,7 @@ def test_each_cycle_has_its_own_partition_and_a_replaced_draft_leaves_none(
     pkh = cycle(engine, tmp_path, "PKH-T1")
     sembako = cycle(engine, tmp_path, "SEMBAKO-1", program="SEMBAKO")
     with session_scope(engine) as session:
-        ids = dict(session.execute(select(Cycle.label, Cycle.id)).tuples().all())
+        ids = dict(session.execute(select(Cycle.label, Cycle.id)).all())
     postgres = engine.dialect.name == "postgresql"
     if postgres:
         assert partition_rows(engine) == {
@@ -336,9 +336,9 @@ def test_each_cycle_has_its_own_partition_and_a_replaced_draft_leaves_none(
     with session_scope(engine) as session:
         new_id = session.execute(select(Cycle.id).where(Cycle.label == "PKH-T1")).scalar_one()
         counts: dict[Any, Any] = dict(
-            session.execute(text("SELECT cycle_id, count(*) FROM entitlement GROUP BY cycle_id"))
-            .tuples()
-            .all()
+            session.execute(
+                text("SELECT cycle_id, count(*) FROM entitlement GROUP BY cycle_id")
+            ).all()
         )
     assert new_id != ids["PKH-T1"]
     assert counts == {new_id: pkh.beneficiaries, ids["SEMBAKO-1"]: sembako.beneficiaries}

@@ -700,7 +700,7 @@ def stored(engine: DbEngine, label: str) -> dict[str, tuple[int, dict[str, Any],
             select(Entitlement, Cycle)
             .join(Cycle, Cycle.id == Entitlement.cycle_id)
             .where(Cycle.label == label)
-        ).tuples()
+        ).all()
         return {e.kk_number: (e.amount_idr, components(e, c), e.channel) for e, c in rows}
 
 

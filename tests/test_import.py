@@ -75,7 +75,9 @@ def test_valid_batch_loads_and_loading_again_changes_nothing(
     third = run_import(engine, write_batch(tmp_path / "changed", households, changed))
     assert third.members_unchanged == 6 and counts(engine) == (2, 6)
     [said] = [w for w in third.warnings if (w["file"], w["row"]) == ("members.csv", 2)]
-    assert said["message"].endswith("tidak diubah oleh impor: name, education.")
+    assert said["message"].endswith(
+        "tidak diubah oleh impor: name, education (ajukan usulan update_member)."
+    )
 
 
 def _set(index: int, **values: Any) -> Callable[[Rows], None]:

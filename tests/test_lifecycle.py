@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from conftest import add_user, user
 from factories import OTHER_VILLAGE, family, kk, member, nik, write_batch
 from helpers import run_import
+from lumbung import migrate
 from lumbung.audit import service as audit
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
@@ -403,6 +405,146 @@ def test_add_member_then_remove_member(engine: Engine, tmp_path: Path) -> None:
         "request.verify",
         "request.determine.remove_member",
     ]
+
+
+def test_update_member_changes_the_members_values_and_the_audit_names_them(
+    engine: Engine, tmp_path: Path
+) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    wife, son = nik(date(1983, 7, 1), "P", 12), nik(date(2015, 1, 20), "L", 13)
+    start = last_event_id(engine)
+    pregnancy = propose(
+        engine,
+        "update_member",
+        {"nik": wife, "changes": {"pregnant": "1", "name": "Hj. Siti  Aminah"}},
+        kk_number=kk_number,
+        base_version=version,
+    )
+    assert as_user(
+        engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=pregnancy).current
+    ) == {"pregnant": False, "name": "SITI AMINAH"}
+    verify(engine, pregnancy)
+    determine(engine, pregnancy)
+    with session_scope(engine) as session:
+        changed = session.execute(select(Member).where(Member.nik == wife)).scalar_one()
+        assert (changed.pregnant, changed.name, changed.name_normalised) == (
+            True,
+            "Hj. Siti  Aminah",
+            "siti aminah",
+        )
+        wife_id = changed.id
+    after_pregnancy = household_row(engine, kk_number).version
+    assert after_pregnancy > version  # a member's change is the family's change
+
+    # A mistyped NIK corrected: checked as a new one would be, then the member carries it.
+    corrected = nik(date(2015, 1, 20), "L", 19)
+    fix = propose(
+        engine,
+        "update_member",
+        {"nik": son, "changes": {"nik": corrected}},
+        kk_number=kk_number,
+        base_version=after_pregnancy,
+    )
+    verify(engine, fix)
+    determine(engine, fix)
+    assert members_of(engine, kk_number) == {
+        nik(date(1980, 3, 12), "L", 11): "active",
+        wife: "active",
+        corrected: "active",
+    }
+    events = events_after(engine, start)
+    assert [e[1] for e in events] == [
+        "request.propose.update_member",
+        "request.verify",
+        "request.determine.update_member",
+        "request.propose.update_member",
+        "request.verify",
+        "request.determine.update_member",
+    ]
+    assert events[2][4]["changed"] == {}
+    assert events[2][4]["members_changed"] == {
+        str(wife_id): {"name": ["SITI AMINAH", "Hj. Siti  Aminah"], "pregnant": ["0", "1"]}
+    }
+    assert list(events[5][4]["members_changed"].values()) == [{"nik": [son, corrected]}]
+    assert chain_ok(engine)
+
+
+def test_update_member_is_checked_with_the_whole_family(engine: Engine, tmp_path: Path) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    _, other_members = family(2)
+    run_import(engine, write_batch(tmp_path / "other", [family(2)[0]], other_members))
+    head, wife, son = (
+        nik(date(1980, 3, 12), "L", 11),
+        nik(date(1983, 7, 1), "P", 12),
+        nik(date(2015, 1, 20), "L", 13),
+    )
+    refused: list[tuple[dict[str, Any], type[Exception], str]] = [
+        ({"nik": son, "changes": {"pregnant": "1"}}, ValidationFailed, "Hamil"),
+        ({"nik": son, "changes": {"sex": "P"}}, ValidationFailed, "nik_mismatch"),
+        ({"nik": son, "changes": {"relationship": "kepala_keluarga"}}, ValidationFailed, "heads"),
+        ({"nik": head, "changes": {"relationship": "anak"}}, ValidationFailed, "no_head"),
+        ({"nik": son, "changes": {"nik": wife}}, ValidationFailed, "duplicate_nik"),
+        ({"nik": son, "changes": {"nik": other_members[2]["nik"]}}, Conflict, "duplicate_nik"),
+        ({"nik": son, "changes": {"nik": "3171011501159999"}}, ValidationFailed, "nik"),
+        ({"nik": son, "changes": {"kk_number": kk(3)}}, ValidationFailed, "tidak dikenal"),
+        ({"nik": son, "changes": {}}, ValidationFailed, "kosong"),
+        ({"nik": son, "changes": "pregnant"}, ValidationFailed, "kosong"),
+        ({"nik": other_members[0]["nik"], "changes": {"name": "X"}}, NotFound, "bukan anggota"),
+    ]
+    for payload, error, match in refused:
+        with pytest.raises(error, match=match):
+            propose(engine, "update_member", payload, kk_number=kk_number, base_version=version)
+    assert count(engine, "SELECT count(*) FROM change_request") == 0
+    assert household_row(engine, kk_number).version == version
+
+
+def test_a_member_update_and_a_family_update_cannot_pass_each_other(
+    engine: Engine, tmp_path: Path
+) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    son = nik(date(2015, 1, 20), "L", 13)
+    school = propose(
+        engine,
+        "update_member",
+        {"nik": son, "changes": {"school_level": "smp"}},
+        kk_number=kk_number,
+        base_version=version,
+    )
+    floor = propose(
+        engine,
+        "update",
+        {"changes": {"floor_material": "keramik"}},
+        kk_number=kk_number,
+        base_version=version,
+    )
+    for request_id in (school, floor):
+        verify(engine, request_id)
+    determine(engine, school)
+    with pytest.raises(Conflict, match="berubah sejak usulan"):
+        determine(engine, floor)
+    assert request_row(engine, floor).state == "verified"
+
+
+def test_the_update_member_migration_keeps_its_requests(engine: Engine, tmp_path: Path) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    son = nik(date(2015, 1, 20), "L", 13)
+    payload = {"nik": son, "changes": {"school_level": "smp"}}
+    request_id = propose(
+        engine, "update_member", payload, kk_number=kk_number, base_version=version
+    )
+    try:
+        with pytest.raises(RuntimeError, match="1 usulan update_member"):
+            migrate.downgrade(engine, "0004")
+        assert migrate.current(engine) == "0005" and request_row(engine, request_id)
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM change_request"))
+        migrate.downgrade(engine, "0004")
+        with pytest.raises(IntegrityError, match="kind"):  # the old CHECK refuses the kind
+            propose(engine, "update_member", payload, kk_number=kk_number, base_version=version)
+    finally:
+        migrate.upgrade(engine)
+    assert migrate.current(engine) == "0005"
+    assert propose(engine, "update_member", payload, kk_number=kk_number, base_version=version)
 
 
 def test_exit_makes_the_family_inactive_and_closed_to_further_requests(

@@ -29,7 +29,7 @@ from lumbung.identity import mask_id
 from lumbung.numbers import grouped
 from lumbung.registry import decisions
 from lumbung.registry import service as requests_service
-from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS
+from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.duplicates import open_reviews
 from lumbung.registry.importer import ImportRequest, import_batch
 from lumbung.registry.models import ChangeRequest, Household, Member
@@ -256,6 +256,20 @@ def stats(as_json: bool = JsonOption) -> None:
     )
 
 
+# The member columns `registry show` prints (what PKH and an operator look at first).
+MEMBER_SUMMARY = (
+    ("NIK", "nik"),
+    ("nama", "name"),
+    ("L/P", "sex"),
+    ("lahir", "birth_date"),
+    ("hubungan", "relationship"),
+    ("sekolah", "school_level"),
+    ("hamil", "pregnant"),
+    ("disabilitas", "disability_severity"),
+    ("status", "status"),
+)
+
+
 @registry_app.command("show")
 @handled
 def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
@@ -292,11 +306,8 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
             "version": household.version,
             "members": [
                 {
-                    "nik": m.nik,
-                    "name": m.name,
-                    "sex": m.sex,
+                    **{c: getattr(m, c) for c in MEMBER_VALUE_COLUMNS if c != "kk_number"},
                     "birth_date": m.birth_date.isoformat(),
-                    "relationship": m.relationship,
                     "status": m.status,
                 }
                 for m in members
@@ -313,9 +324,9 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
         out.print(table(title, ["kolom", "nilai"], fields))
         out.print(
             table(
-                "Anggota",
-                ["NIK", "nama", "L/P", "lahir", "hubungan", "status"],
-                [list(m.values()) for m in payload["members"]],
+                "Anggota (semua kolom: --json)",
+                [label for label, _ in MEMBER_SUMMARY],
+                [[shown(m[c]) for _, c in MEMBER_SUMMARY] for m in payload["members"]],
             )
         )
 
@@ -442,9 +453,7 @@ def request_list(
                 select(Household.id, Household.kk_number).where(
                     Household.id.in_({r.household_id for r in found})
                 )
-            )
-            .tuples()
-            .all()  # a list: dict() would take a Result for a mapping (it has keys())
+            ).all()  # a list: dict() would take a Result for a mapping (it has keys())
         )
         rows = [{**_request_row(r), "kk_number": kk_of[r.household_id]} for r in found]
     emit(
@@ -498,10 +507,11 @@ def _print_request(view: dict[str, Any]) -> None:
         f"{view['decided_by'] or '—'}" + (f"; alasan: {view['reason']}" if view["reason"] else "")
     )
     proposed = view["payload"]
-    if view["kind"] == "update":
+    if view["kind"] in ("update", "update_member"):
         changes = proposed.get("changes", {})
         rows = [[c, shown(view["current"].get(c)), v] for c, v in changes.items()]
-        out.print(table("Perubahan yang diusulkan", ["kolom", "sekarang", "usulan"], rows))
+        whose = f" (anggota NIK {proposed.get('nik')})" if view["kind"] == "update_member" else ""
+        out.print(table(f"Perubahan yang diusulkan{whose}", ["kolom", "sekarang", "usulan"], rows))
         return
     members = proposed.get("members", [])
     fields = proposed.get("household") or proposed.get("member") or proposed

@@ -367,7 +367,7 @@ def _member_rows(con: duckdb.DuckDBPyConnection, o: CheckOptions) -> None:
         SELECT {f}, _row, 'nik', 'already_registered',
                'Anggota ini sudah terdaftar pada keluarga yang sama; dilewati.'
                || CASE WHEN differing <> '' THEN ' Kolom yang berbeda tidak diubah oleh impor: '
-                       || differing || '.' ELSE '' END, 'warning'
+                       || differing || ' (ajukan usulan update_member).' ELSE '' END, 'warning'
         FROM (SELECT m._row, concat_ws(', ', {member_differing}) AS differing
               FROM mb m JOIN existing_mb x ON x.nik = m.nik AND x.kk_number = m.kk_number
               WHERE {_visible("x.village_code", o)})

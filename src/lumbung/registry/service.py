@@ -1,9 +1,11 @@
 """Change requests: a village operator proposes, the regency verifies, the ministry determines.
 
-Kinds: new_family, update (household fields), add_member, remove_member (deceased, moved,
-removed), exit (the family leaves the registry). Every step checks the actor's role and region,
-writes an audit event, and respects optimistic locking: a request carries the family's version
-it was made against, and determination refuses it if the family changed since.
+Kinds: new_family, update (household fields), update_member (a member's own values: a new
+school level, a pregnancy, a corrected name, birth date or NIK), add_member, remove_member
+(deceased, moved, removed), exit (the family leaves the registry). Every step checks the
+actor's role and region, writes an audit event, and respects optimistic locking: a request
+carries the family's version it was made against, and determination refuses it if the family
+changed since.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFaile
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
-from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS
+from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.models import ChangeRequest, Household, Member
 from lumbung.registry.validation import (
     FamilyCheck,
@@ -38,6 +40,7 @@ REQUEST_STATES = vocab.REQUEST_STATES
 KINDS = vocab.REQUEST_KINDS
 MEMBER_EXIT_STATUS = ("deceased", "moved", "removed")
 UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
+MEMBER_UPDATABLE = frozenset(MEMBER_VALUE_COLUMNS) - {"kk_number"}
 
 
 def _household(session: Session, actor: User, kk_number: str) -> Household:
@@ -201,14 +204,17 @@ def _check_change(
     cells = household_cells(household)
     members = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
     if kind == "update":
-        changes = dict(payload.get("changes") or {})
-        bad = sorted(set(changes) - UPDATABLE)
-        if not changes or bad:
+        cells.update({k: cell(v) for k, v in _changes(payload, UPDATABLE).items()})
+    elif kind == "update_member":
+        changes = _changes(payload, MEMBER_UPDATABLE)
+        at = _position(members, payload.get("nik"))
+        new_nik = str(changes.get("nik", members[at]["nik"])).strip()
+        if any(m["nik"] == new_nik for n, m in enumerate(members) if n != at):
             raise ValidationFailed(
-                f"Kolom yang bisa diubah: {', '.join(sorted(UPDATABLE))}; "
-                f"tidak dikenal: {', '.join(bad) or '(kosong)'}"
+                f"NIK {new_nik} sudah dipakai anggota aktif lain keluarga ini (duplicate_nik)."
             )
-        cells.update({k: cell(v) for k, v in changes.items()})
+        _duplicate_nik(session, new_nik, household.id)
+        members[at] = {**members[at], **{k: cell(v) for k, v in changes.items()}}
     elif kind == "add_member":
         member = dict(payload.get("member") or {})
         member["kk_number"] = household.kk_number
@@ -231,17 +237,33 @@ def _check_change(
         _duplicate_nik(session, new_nik, household.id)
         members.append(member)
     elif kind == "remove_member":
-        nik, status = payload.get("nik"), payload.get("status")
-        if status not in MEMBER_EXIT_STATUS:
+        if payload.get("status") not in MEMBER_EXIT_STATUS:
             raise ValidationFailed(f"status anggota keluar: {', '.join(MEMBER_EXIT_STATUS)}")
-        remaining = [m for m in members if m["nik"] != nik]
-        if len(remaining) == len(members):
-            raise NotFound(f"NIK {nik} bukan anggota aktif keluarga ini.")
-        members = remaining
+        del members[_position(members, payload.get("nik"))]
     elif kind == "exit" and not str(payload.get("reason") or "").strip():
         raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
     if kind != "exit":
         _check(session, actor, cells, members)
+
+
+def _changes(payload: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """The proposal's `changes`: at least one, each a column that may be changed."""
+    changes = payload.get("changes")
+    if not isinstance(changes, dict) or not changes or set(changes) - allowed:
+        bad = sorted(set(changes) - allowed) if isinstance(changes, dict) else []
+        raise ValidationFailed(
+            f"Kolom yang bisa diubah: {', '.join(sorted(allowed))}; "
+            f"tidak dikenal: {', '.join(bad) or '(kosong)'}"
+        )
+    return dict(changes)
+
+
+def _position(members: list[dict[str, Any]], nik: Any) -> int:
+    """Where the active member with this NIK is among the family's active members."""
+    for n, m in enumerate(members):
+        if m["nik"] == nik:
+            return n
+    raise NotFound(f"NIK {nik} bukan anggota aktif keluarga ini.")
 
 
 def _request(session: Session, actor: User, request_id: int) -> ChangeRequest:
@@ -315,14 +337,14 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
             f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
             f"{request.base_version} → {household.version}); usulan harus diajukan ulang."
         )
-    before = household_cells(household)
+    before, members_before = household_cells(household), _members_cells(session, household)
     try:
         _apply(session, request, household)
         session.flush()
     except StaleDataError as exc:
         raise Conflict(f"Keluarga {household.kk_number} baru saja diubah pengguna lain.") from exc
     request.state, request.decided_by, request.decided_at = "approved", actor.username, utcnow()
-    after = household_cells(household)
+    after, members_after = household_cells(household), _members_cells(session, household)
     audit.record(
         session,
         actor=actor.username,
@@ -332,11 +354,32 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
         diff={
             "request": request.id,
             "kk_number": household.kk_number,
-            "changed": {k: [before[k], after[k]] for k in after if before[k] != after[k]},
+            "changed": _differences(before, after),
+            "members_changed": {
+                str(id_): changes
+                for id_, cells in members_after.items()
+                if (changes := _differences(members_before.get(id_, {}), cells))
+            },
             "payload": request.payload,
         },
     )
     return request
+
+
+def _members_cells(session: Session, household: Household) -> dict[int, dict[str, str | None]]:
+    """Every member of the family ever (any status), by member id: values and status."""
+    members = session.execute(select(Member).where(Member.household_id == household.id))
+    return {
+        m.id: {**member_cells(m, household.kk_number), "status": m.status}
+        for m in members.scalars()
+    }
+
+
+def _differences(
+    before: dict[str, str | None], after: dict[str, str | None]
+) -> dict[str, list[str | None]]:
+    """column → [before, after] for each value that changed (before None: a new row)."""
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
 def _apply(session: Session, request: ChangeRequest, household: Household) -> None:
@@ -379,14 +422,25 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
         _duplicate_nik(session, added[0]["nik"], household.id)
         session.add(_member(added[0], household.id))
         household.updated_at = utcnow()  # bumps the family's version: its membership changed
+    elif request.kind == "update_member":
+        active = _active_members(session, household)
+        rows = [member_cells(m, household.kk_number) for m in active]
+        at = _position(rows, payload["nik"])
+        rows[at].update({k: cell(v) for k, v in payload["changes"].items()})
+        checked = validate_family(
+            session, household=household_cells(household), members=rows, scope=None
+        )
+        if checked.errors or len(checked.members) != len(active):
+            raise ValidationFailed("; ".join(e.message for e in checked.errors))
+        _duplicate_nik(session, checked.members[at]["nik"], household.id)
+        for column, value in checked.members[at].items():
+            if column in MEMBER_UPDATABLE:
+                setattr(active[at], column, value)
+        active[at].name_normalised = normalise_name(active[at].name)
+        household.updated_at = utcnow()  # bumps the family's version: its members changed
     elif request.kind == "remove_member":
-        leaving = session.execute(
-            select(Member).where(
-                Member.household_id == household.id,
-                Member.nik == payload["nik"],
-                Member.status == "active",
-            )
-        ).scalar_one()
+        active = _active_members(session, household)
+        leaving = active[_position([{"nik": m.nik} for m in active], payload["nik"])]
         leaving.status = payload["status"]
         household.updated_at = utcnow()
     elif request.kind == "exit":
@@ -413,7 +467,7 @@ class RequestView:
     kk_number: str
     household_status: str
     household_version: int
-    current: dict[str, Any]  # the family's values now (typed), for the columns an update names
+    current: dict[str, Any]  # the values now (typed) of the columns an update names
 
 
 def show(session: Session, *, actor: User, request_id: int) -> RequestView:
@@ -422,14 +476,35 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
     request = _request(session, actor, request_id)
     household = session.get(Household, request.household_id)
     assert household is not None
-    changes = request.payload.get("changes", {}) if request.kind == "update" else {}
     return RequestView(
         request,
         household.kk_number,
         household.status,
         household.version,
-        {c: getattr(household, c) for c in changes if c in HOUSEHOLD_VALUE_COLUMNS},
+        _current(session, request, household),
     )
+
+
+def _current(session: Session, request: ChangeRequest, household: Household) -> dict[str, Any]:
+    """The values now of the columns an update names: the family's, or the member's (nothing if
+    the member is no longer active in it)."""
+    changes = request.payload.get("changes")
+    if not isinstance(changes, dict):
+        return {}
+    if request.kind == "update":
+        return {c: getattr(household, c) for c in changes if c in UPDATABLE}
+    if request.kind != "update_member":
+        return {}
+    member = session.execute(
+        select(Member).where(
+            Member.household_id == household.id,
+            Member.nik == request.payload.get("nik"),
+            Member.status == "active",
+        )
+    ).scalar_one_or_none()
+    if member is None:
+        return {}
+    return {c: getattr(member, c) for c in changes if c in MEMBER_UPDATABLE}
 
 
 def pending(session: Session, *, actor: User, state: str = "proposed") -> list[ChangeRequest]:
