@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -517,12 +517,94 @@ def test_a_member_update_and_a_family_update_cannot_pass_each_other(
         kk_number=kk_number,
         base_version=version,
     )
-    for request_id in (school, floor):
+    leaves = propose(
+        engine,
+        "remove_member",
+        {"nik": son, "status": "moved"},
+        kk_number=kk_number,
+        base_version=version,
+    )
+    for request_id in (school, floor, leaves):
         verify(engine, request_id)
-    determine(engine, school)
-    with pytest.raises(Conflict, match="berubah sejak usulan"):
-        determine(engine, floor)
-    assert request_row(engine, floor).state == "verified"
+    determine(engine, leaves)  # the son moves out before his school level is decided
+    for request_id in (school, floor):
+        with pytest.raises(Conflict, match="berubah sejak usulan"):
+            determine(engine, request_id)
+        assert request_row(engine, request_id).state == "verified"
+    with session_scope(engine) as session:
+        moved = session.execute(select(Member).where(Member.nik == son)).scalar_one()
+        assert (moved.status, moved.school_level) == ("moved", "sd")
+
+
+def test_a_member_with_an_allowed_duplicate_nik_can_be_updated_and_corrected(
+    engine: Engine, tmp_path: Path
+) -> None:
+    approved_family(engine, tmp_path, 1)
+    wife = nik(date(1983, 7, 1), "P", 12)
+    household, members = family(3)
+    members[1].update(nik=wife, birth_date="1983-07-01")  # the same NIK as family 1's wife
+    run_import(
+        engine,
+        write_batch(tmp_path / "dup", [household], members),
+        allow_duplicates=True,
+        status="approved",
+    )
+    review_id = count(engine, "SELECT max(id) FROM duplicate_review")
+    version = household_row(engine, kk(3)).version
+    # Her own NIK is active elsewhere: that is under review, and no reason to refuse a change.
+    renamed = propose(
+        engine,
+        "update_member",
+        {"nik": wife, "changes": {"occupation": "petani"}},
+        kk_number=kk(3),
+        base_version=version,
+    )
+    verify(engine, renamed)
+    determine(engine, renamed)
+    corrected = nik(date(1983, 7, 1), "P", 39)
+    start = last_event_id(engine)
+    fix = propose(
+        engine,
+        "update_member",
+        {"nik": f" {wife} ", "changes": {"nik": corrected}},  # stray spaces, as typed
+        kk_number=kk(3),
+        base_version=household_row(engine, kk(3)).version,
+    )
+    assert request_row(engine, fix).payload["nik"] == wife
+    verify(engine, fix)
+    determine(engine, fix)
+    assert members_of(engine, kk(3))[corrected] == "active"
+    assert members_of(engine, kk(1))[wife] == "active"
+    with engine.connect() as conn:
+        state, resolution = conn.execute(
+            text("SELECT state, resolution FROM duplicate_review WHERE id = :id"),
+            {"id": review_id},
+        ).one()
+    assert state == "resolved" and f"{wife} → {corrected}" in resolution
+    assert events_after(engine, start)[-1][4]["duplicate_reviews_resolved"] == [review_id]
+
+
+def test_determination_checks_a_corrected_nik_against_the_registry_of_that_day(
+    engine: Engine, tmp_path: Path
+) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    son, corrected = nik(date(2015, 1, 20), "L", 13), nik(date(2015, 1, 20), "L", 19)
+    fix = propose(
+        engine,
+        "update_member",
+        {"nik": son, "changes": {"nik": corrected}},
+        kk_number=kk_number,
+        base_version=version,
+    )
+    verify(engine, fix)
+    household, members = family(2)
+    members[2]["nik"] = corrected  # meanwhile another family brings that NIK in
+    run_import(engine, write_batch(tmp_path / "other", [household], members), status="approved")
+    with pytest.raises(Conflict, match="duplicate_nik"):
+        determine(engine, fix)
+    assert request_row(engine, fix).state == "verified"
+    assert members_of(engine, kk_number)[son] == "active"
+    assert corrected not in members_of(engine, kk_number)
 
 
 def test_the_update_member_migration_keeps_its_requests(engine: Engine, tmp_path: Path) -> None:
@@ -539,12 +621,18 @@ def test_the_update_member_migration_keeps_its_requests(engine: Engine, tmp_path
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM change_request"))
         migrate.downgrade(engine, "0004")
-        with pytest.raises(IntegrityError, match="kind"):  # the old CHECK refuses the kind
+        assert "ck_change_request_kind" in check_constraints(engine)
+        with pytest.raises(IntegrityError, match="ck_change_request_kind"):  # the old CHECK
             propose(engine, "update_member", payload, kk_number=kk_number, base_version=version)
     finally:
         migrate.upgrade(engine)
     assert migrate.current(engine) == "0005"
+    assert {"ck_change_request_kind", "ck_change_request_state"} <= check_constraints(engine)
     assert propose(engine, "update_member", payload, kk_number=kk_number, base_version=version)
+
+
+def check_constraints(engine: Engine) -> set[str]:
+    return {str(c["name"]) for c in inspect(engine).get_check_constraints("change_request")}
 
 
 def test_exit_makes_the_family_inactive_and_closed_to_further_requests(

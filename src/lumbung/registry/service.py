@@ -27,7 +27,7 @@ from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
-from lumbung.registry.models import ChangeRequest, Household, Member
+from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
 from lumbung.registry.validation import (
     FamilyCheck,
     cell,
@@ -70,10 +70,13 @@ def _active_members(session: Session, household: Household) -> list[Member]:
 
 
 def _check(
-    session: Session, actor: User, household: dict[str, Any], members: list[dict[str, Any]]
+    session: Session,
+    scope: str | None,
+    household: dict[str, Any],
+    members: list[dict[str, Any]],
 ) -> FamilyCheck:
     """validate_family, raising one ValidationFailed that lists every problem."""
-    result = validate_family(session, household=household, members=members, scope=actor.region_code)
+    result = validate_family(session, household=household, members=members, scope=scope)
     if result.errors:
         # Each problem once, in the words of a proposal: the family, or member number n.
         problems = [
@@ -147,6 +150,8 @@ def propose(
                 f"Data keluarga sudah berubah (versi {household.version}, usulan dibuat "
                 f"atas versi {base_version}); muat ulang lalu ajukan lagi."
             )
+        if kind in ("update_member", "remove_member"):
+            payload = {**payload, "nik": _member_nik(payload)}  # stored as compared
         _check_change(session, actor, household, kind, payload)
     request = ChangeRequest(
         kind=kind,
@@ -176,7 +181,7 @@ def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) 
     kk = str(cells.get("kk_number", "")).strip()
     for m in members:
         m.setdefault("kk_number", kk)
-    checked = _check(session, actor, cells, members)
+    checked = _check(session, actor.region_code, cells, members)
     if session.execute(select(Household.id).where(Household.kk_number == kk)).first():
         raise Conflict(f"KK {kk} sudah terdaftar (kk_exists).")
     for m in checked.members:
@@ -198,36 +203,55 @@ def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) 
     return household
 
 
-def _check_change(
-    session: Session, actor: User, household: Household, kind: str, payload: dict[str, Any]
-) -> None:
-    cells = household_cells(household)
-    members = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
+@dataclass(slots=True)
+class _Change:
+    """A family as a proposed change would leave it: cells as the import reads them."""
+
+    household: dict[str, str | None]
+    members: list[dict[str, str | None]]  # its active members after the change, in id order
+    active: list[Member]  # its active members now, in id order
+    at: int | None = None  # the changed or added member in `members`; the leaving one in `active`
+
+
+def _after(session: Session, household: Household, kind: str, payload: dict[str, Any]) -> _Change:
+    """The family after an `update`, `update_member`, `add_member` or `remove_member`; a NIK that
+    the change brings in (a new member, a corrected NIK) must be free in the family and in the
+    registry."""
+    active = _active_members(session, household)
+    change = _Change(
+        household_cells(household), [member_cells(m, household.kk_number) for m in active], active
+    )
+    new_nik = None
     if kind == "update":
-        cells.update({k: cell(v) for k, v in _changes(payload, UPDATABLE).items()})
+        change.household.update({k: cell(v) for k, v in _changes(payload, UPDATABLE).items()})
     elif kind == "update_member":
         changes = _changes(payload, MEMBER_UPDATABLE)
-        at = _position(members, payload.get("nik"))
-        new_nik = str(changes.get("nik", members[at]["nik"])).strip()
-        if any(m["nik"] == new_nik for n, m in enumerate(members) if n != at):
-            raise ValidationFailed(
-                f"NIK {new_nik} sudah dipakai anggota aktif lain keluarga ini (duplicate_nik)."
-            )
-        _duplicate_nik(session, new_nik, household.id)
-        members[at] = {**members[at], **{k: cell(v) for k, v in changes.items()}}
+        change.at = _position(change.members, payload["nik"])
+        member = change.members[change.at]
+        member.update({k: cell(v) for k, v in changes.items()})
+        member["nik"] = str(member["nik"] or "").strip()
+        if member["nik"] != active[change.at].nik:
+            new_nik = member["nik"]
     elif kind == "add_member":
-        member = dict(payload.get("member") or {})
-        member["kk_number"] = household.kk_number
-        new_nik = str(member.get("nik", "")).strip()
-        # Said plainly: checked with the family as one batch, the two rows with this NIK
-        # would both be refused, the head among them, and the family said to have no head.
-        if any(m["nik"] == new_nik for m in members):
+        member = {**dict(payload.get("member") or {}), "kk_number": household.kk_number}
+        new_nik = str(member.get("nik") or "").strip()
+        change.members.append(member)
+        change.at = len(change.members) - 1
+    elif kind == "remove_member":
+        if payload.get("status") not in MEMBER_EXIT_STATUS:
+            raise ValidationFailed(f"status anggota keluar: {', '.join(MEMBER_EXIT_STATUS)}")
+        change.at = _position(change.members, payload["nik"])
+        del change.members[change.at]
+    if new_nik is not None:
+        # Said plainly: checked with the family as one batch, the two rows with this NIK would
+        # both be refused, the head among them, and the family said to have no head.
+        if any(m["nik"] == new_nik for n, m in enumerate(change.members) if n != change.at):
             raise ValidationFailed(
-                f"NIK {new_nik} sudah dipakai anggota aktif keluarga ini: anggota baru butuh NIK "
+                f"NIK {new_nik} sudah dipakai anggota aktif keluarga ini: anggota butuh NIK "
                 "orang itu sendiri (duplicate_nik).",
                 details=[
                     {
-                        "member": 1,
+                        "member": (change.at or 0) + 1,
                         "column": "nik",
                         "code": "duplicate_nik",
                         "message": "NIK sudah dipakai anggota aktif keluarga ini",
@@ -235,15 +259,18 @@ def _check_change(
                 ],
             )
         _duplicate_nik(session, new_nik, household.id)
-        members.append(member)
-    elif kind == "remove_member":
-        if payload.get("status") not in MEMBER_EXIT_STATUS:
-            raise ValidationFailed(f"status anggota keluar: {', '.join(MEMBER_EXIT_STATUS)}")
-        del members[_position(members, payload.get("nik"))]
-    elif kind == "exit" and not str(payload.get("reason") or "").strip():
-        raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
-    if kind != "exit":
-        _check(session, actor, cells, members)
+    return change
+
+
+def _check_change(
+    session: Session, actor: User, household: Household, kind: str, payload: dict[str, Any]
+) -> None:
+    if kind == "exit":
+        if not str(payload.get("reason") or "").strip():
+            raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
+        return
+    change = _after(session, household, kind, payload)
+    _check(session, actor.region_code, change.household, change.members)
 
 
 def _changes(payload: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
@@ -256,6 +283,14 @@ def _changes(payload: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]
             f"tidak dikenal: {', '.join(bad) or '(kosong)'}"
         )
     return dict(changes)
+
+
+def _member_nik(payload: dict[str, Any]) -> str:
+    """The NIK naming the member a request concerns (digits, without stray spaces)."""
+    nik = str(payload.get("nik") or "").strip()
+    if not nik:
+        raise ValidationFailed("Usulan ini butuh 'nik' anggota yang dimaksud.")
+    return nik
 
 
 def _position(members: list[dict[str, Any]], nik: Any) -> int:
@@ -339,7 +374,7 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
         )
     before, members_before = household_cells(household), _members_cells(session, household)
     try:
-        _apply(session, request, household)
+        settled = _apply(session, request, household)
         session.flush()
     except StaleDataError as exc:
         raise Conflict(f"Keluarga {household.kk_number} baru saja diubah pengguna lain.") from exc
@@ -361,6 +396,7 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
                 if (changes := _differences(members_before.get(id_, {}), cells))
             },
             "payload": request.payload,
+            **({"duplicate_reviews_resolved": settled} if settled else {}),
         },
     )
     return request
@@ -382,17 +418,19 @@ def _differences(
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
-def _apply(session: Session, request: ChangeRequest, household: Household) -> None:
+def _apply(session: Session, request: ChangeRequest, household: Household) -> list[int]:
+    """Apply a determined request; the duplicate reviews it settles (their ids)."""
     payload = request.payload
     if request.kind == "new_family":
         household.status = "approved"
-    elif request.kind == "update":
-        cells = household_cells(household)
-        cells.update({k: cell(v) for k, v in payload["changes"].items()})
-        members = [
-            member_cells(m, household.kk_number) for m in _active_members(session, household)
-        ]
-        checked = validate_family(session, household=cells, members=members, scope=None)
+        return []
+    if request.kind == "exit":
+        household.status, household.status_reason = "inactive", str(payload["reason"])
+        return []
+    # Checked again, with the family as it is now: the checks run as of today.
+    change = _after(session, household, request.kind, payload)
+    checked = _check(session, None, change.household, change.members)
+    if request.kind == "update":
         for column, value in (checked.household or {}).items():
             if column in UPDATABLE:
                 setattr(household, column, value)
@@ -410,41 +448,43 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> No
             )
             .values(village_code=household.village_code)
         )
-    elif request.kind == "add_member":
-        member = dict(payload["member"], kk_number=household.kk_number)
-        family = [member_cells(m, household.kk_number) for m in _active_members(session, household)]
-        checked = validate_family(
-            session, household=household_cells(household), members=[*family, member], scope=None
+        return []
+    assert change.at is not None
+    household.updated_at = utcnow()  # bumps the family's version: its members changed
+    if request.kind == "add_member":
+        session.add(_member(checked.members[change.at], household.id))
+        return []
+    member = change.active[change.at]
+    if request.kind == "remove_member":
+        member.status = payload["status"]
+        return _settle_reviews(session, member, f"anggota keluar ({member.status})", request)
+    old_nik = member.nik
+    for column, value in checked.members[change.at].items():
+        if column in MEMBER_UPDATABLE:
+            setattr(member, column, value)
+    member.name_normalised = normalise_name(member.name)
+    if member.nik == old_nik:
+        return []
+    return _settle_reviews(session, member, f"NIK dikoreksi: {old_nik} → {member.nik}", request)
+
+
+def _settle_reviews(
+    session: Session, member: Member, why: str, request: ChangeRequest
+) -> list[int]:
+    """Resolve the open duplicate reviews of a member whose NIK no longer collides (it left its
+    family, or its NIK was corrected)."""
+    reviews = session.execute(
+        select(DuplicateReview).where(
+            DuplicateReview.state == "open",
+            (DuplicateReview.member_id == member.id)
+            | (DuplicateReview.other_member_id == member.id),
         )
-        added = [m for m in checked.members if m["nik"] == str(member["nik"]).strip()]
-        if checked.errors or not added:
-            raise ValidationFailed("; ".join(e.message for e in checked.errors))
-        _duplicate_nik(session, added[0]["nik"], household.id)
-        session.add(_member(added[0], household.id))
-        household.updated_at = utcnow()  # bumps the family's version: its membership changed
-    elif request.kind == "update_member":
-        active = _active_members(session, household)
-        rows = [member_cells(m, household.kk_number) for m in active]
-        at = _position(rows, payload["nik"])
-        rows[at].update({k: cell(v) for k, v in payload["changes"].items()})
-        checked = validate_family(
-            session, household=household_cells(household), members=rows, scope=None
-        )
-        if checked.errors or len(checked.members) != len(active):
-            raise ValidationFailed("; ".join(e.message for e in checked.errors))
-        _duplicate_nik(session, checked.members[at]["nik"], household.id)
-        for column, value in checked.members[at].items():
-            if column in MEMBER_UPDATABLE:
-                setattr(active[at], column, value)
-        active[at].name_normalised = normalise_name(active[at].name)
-        household.updated_at = utcnow()  # bumps the family's version: its members changed
-    elif request.kind == "remove_member":
-        active = _active_members(session, household)
-        leaving = active[_position([{"nik": m.nik} for m in active], payload["nik"])]
-        leaving.status = payload["status"]
-        household.updated_at = utcnow()
-    elif request.kind == "exit":
-        household.status, household.status_reason = "inactive", str(payload["reason"])
+    ).scalars()
+    settled = []
+    for review in reviews:
+        review.state, review.resolution = "resolved", f"{why}; usulan {request.id}"
+        settled.append(review.id)
+    return settled
 
 
 def _set_status(session: Session, request: ChangeRequest, status: str, reason: str | None) -> None:
@@ -487,7 +527,7 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
 
 def _current(session: Session, request: ChangeRequest, household: Household) -> dict[str, Any]:
     """The values now of the columns an update names: the family's, or the member's (nothing if
-    the member is no longer active in it)."""
+    the member is no longer active in the family)."""
     changes = request.payload.get("changes")
     if not isinstance(changes, dict):
         return {}
@@ -495,12 +535,16 @@ def _current(session: Session, request: ChangeRequest, household: Household) -> 
         return {c: getattr(household, c) for c in changes if c in UPDATABLE}
     if request.kind != "update_member":
         return {}
+    # By the NIK the request names, or, once a NIK correction is applied, the corrected one.
+    niks = {request.payload.get("nik"), changes.get("nik")} - {None}
     member = session.execute(
-        select(Member).where(
+        select(Member)
+        .where(
             Member.household_id == household.id,
-            Member.nik == request.payload.get("nik"),
+            Member.nik.in_(niks),
             Member.status == "active",
         )
+        .limit(1)
     ).scalar_one_or_none()
     if member is None:
         return {}
