@@ -413,11 +413,11 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
         "--version", str(shown["version"]), "--as", "operator",
     )  # fmt: skip
     seen = cli.json("request", "show", str(school["id"]), "--as", "verifier")
-    assert seen["kind"] == "update_member"
-    assert seen["current"] == {"school_level": child["school_level"]} != {"school_level": "smp"}
+    assert (seen["kind"], seen["kk_number"], school["kk_number"]) == ("update_member", kk(1), kk(1))
+    assert seen["current"] == {child["nik"]: {"school_level": child["school_level"]}}
+    assert child["school_level"] != "smp"
     screen = said(cli.ok("request", "show", str(school["id"]), "--as", "verifier").stdout)
-    assert f"anggota NIK {child['nik']}" in screen
-    assert f"school_level │ {child['school_level']} │ smp" in screen
+    assert f"{child['nik']} │ school_level │ {child['school_level']} │ smp" in screen
     # Outside the request's region, it does not exist.
     cli.ok("users", "add", "dinsos-bdg", "--role", "verifier", "--region", "32.73", "--as", "admin")
     elsewhere = cli.run("request", "show", str(update["id"]), "--as", "dinsos-bdg", "--json")

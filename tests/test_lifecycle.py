@@ -345,6 +345,18 @@ def test_moving_a_family_updates_its_region_codes(engine: Engine, tmp_path: Path
             kk_number=kk_number,
             base_version=household.version,
         )
+    # The move itself, proposed in (and so shown to) the village it left, tells that village
+    # nothing of the family as it is now: not its state, version or values.
+    add_user(engine, "operator_1001", Role.OPERATOR, "31.71.01.1001")
+    old_village = as_user(
+        engine, "operator_1001", lambda s, u: requests.show(s, actor=u, request_id=request_id)
+    )
+    assert (old_village.household_status, old_village.household_version) == (None, None)
+    assert old_village.current == {}
+    new_village = as_user(
+        engine, "operator_gambir", lambda s, u: requests.show(s, actor=u, request_id=request_id)
+    )
+    assert new_village.current == {"village_code": "31.71.01.1002"}
 
 
 def test_add_member_then_remove_member(engine: Engine, tmp_path: Path) -> None:
@@ -422,7 +434,7 @@ def test_update_member_changes_the_members_values_and_the_audit_names_them(
     )
     assert as_user(
         engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=pregnancy).current
-    ) == {"pregnant": False, "name": "SITI AMINAH"}
+    ) == {wife: {"pregnant": False, "name": "SITI AMINAH"}}
     verify(engine, pregnancy)
     determine(engine, pregnancy)
     with session_scope(engine) as session:
@@ -462,10 +474,15 @@ def test_update_member_changes_the_members_values_and_the_audit_names_them(
         "request.determine.update_member",
     ]
     assert events[2][4]["changed"] == {}
-    assert events[2][4]["members_changed"] == {
-        str(wife_id): {"name": ["SITI AMINAH", "Hj. Siti  Aminah"], "pregnant": ["0", "1"]}
-    }
-    assert list(events[5][4]["members_changed"].values()) == [{"nik": [son, corrected]}]
+    assert events[2][4]["members_changed"] == [
+        {
+            "member_id": wife_id,
+            "nik": wife,
+            "changes": {"name": ["SITI AMINAH", "Hj. Siti  Aminah"], "pregnant": ["0", "1"]},
+        }
+    ]
+    [correction] = events[5][4]["members_changed"]
+    assert (correction["nik"], correction["changes"]) == (corrected, {"nik": [son, corrected]})
     assert chain_ok(engine)
 
 
@@ -487,9 +504,13 @@ def test_update_member_is_checked_with_the_whole_family(engine: Engine, tmp_path
         ({"nik": son, "changes": {"nik": other_members[2]["nik"]}}, Conflict, "duplicate_nik"),
         ({"nik": son, "changes": {"nik": "3171011501159999"}}, ValidationFailed, "nik"),
         ({"nik": son, "changes": {"kk_number": kk(3)}}, ValidationFailed, "tidak dikenal"),
-        ({"nik": son, "changes": {}}, ValidationFailed, "kosong"),
-        ({"nik": son, "changes": "pregnant"}, ValidationFailed, "kosong"),
+        ({"nik": son, "changes": {}}, ValidationFailed, "butuh 'changes'"),
+        ({"nik": son, "changes": "pregnant"}, ValidationFailed, "butuh 'changes'"),
         ({"nik": other_members[0]["nik"], "changes": {"name": "X"}}, NotFound, "bukan anggota"),
+        ({"changes": {"name": "X"}}, ValidationFailed, "butuh 'nik'"),
+        ({"nik": son, "changes": {"school_level": "sd"}}, ValidationFailed, "tidak mengubah"),
+        ({"members": [{"nik": son, "changes": {"name": "A"}}] * 2}, ValidationFailed, "sekali"),
+        ({"members": []}, ValidationFailed, "members"),
     ]
     for payload, error, match in refused:
         with pytest.raises(error, match=match):
@@ -536,6 +557,112 @@ def test_a_member_update_and_a_family_update_cannot_pass_each_other(
         assert (moved.status, moved.school_level) == ("moved", "sd")
 
 
+def test_a_new_head_of_family_when_the_head_dies_or_hands_over(
+    engine: Engine, tmp_path: Path
+) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    head, wife = nik(date(1980, 3, 12), "L", 11), nik(date(1983, 7, 1), "P", 12)
+    # One member at a time, the family would be left without a head, or with two.
+    with pytest.raises(ValidationFailed, match=r"no_head.*new_head"):
+        propose(
+            engine,
+            "remove_member",
+            {"nik": head, "status": "deceased"},
+            kk_number=kk_number,
+            base_version=version,
+        )
+    handover = {
+        "members": [
+            {"nik": head, "changes": {"relationship": "istri_suami"}},
+            {"nik": wife, "changes": {"relationship": "kepala_keluarga"}},
+        ]
+    }
+    swap = propose(engine, "update_member", handover, kk_number=kk_number, base_version=version)
+    shown = as_user(engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=swap))
+    assert shown.current == {
+        head: {"relationship": "kepala_keluarga"},
+        wife: {"relationship": "istri_suami"},
+    }
+    verify(engine, swap)
+    determine(engine, swap)
+    assert relationships_of(engine, kk_number) == {
+        head: "istri_suami",
+        wife: "kepala_keluarga",
+        **SON,
+    }
+    # And back: now the new head's row comes after the old one's (the unique index on the
+    # active head is checked row by row).
+    back = {
+        "members": [
+            {"nik": wife, "changes": {"relationship": "istri_suami"}},
+            {"nik": head, "changes": {"relationship": "kepala_keluarga"}},
+        ]
+    }
+    again = propose(
+        engine,
+        "update_member",
+        back,
+        kk_number=kk_number,
+        base_version=household_row(engine, kk_number).version,
+    )
+    verify(engine, again)
+    determine(engine, again)
+    assert relationships_of(engine, kk_number) == {
+        head: "kepala_keluarga",
+        wife: "istri_suami",
+        **SON,
+    }
+    # The head dies: the wife follows in the same request.
+    died = propose(
+        engine,
+        "remove_member",
+        {"nik": head, "status": "deceased", "new_head": wife},
+        kk_number=kk_number,
+        base_version=household_row(engine, kk_number).version,
+    )
+    verify(engine, died)
+    determine(engine, died)
+    assert relationships_of(engine, kk_number) == {wife: "kepala_keluarga", **SON}
+    assert members_of(engine, kk_number)[head] == "deceased"
+    assert chain_ok(engine)
+
+
+SON = {nik(date(2015, 1, 20), "L", 13): "anak"}
+
+
+def relationships_of(engine: Engine, kk_number: str) -> dict[str, str]:
+    """NIK → relationship of the family's active members."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Member.nik, Member.relationship)
+            .join(Household, Household.id == Member.household_id)
+            .where(Household.kk_number == kk_number, Member.status == "active")
+        ).all()
+    return {str(n): str(r) for n, r in rows}
+
+
+def test_a_request_on_a_family_changed_since_is_refused_at_verification(
+    engine: Engine, tmp_path: Path
+) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    first, second = (
+        propose(
+            engine,
+            "update",
+            {"changes": {"toilet": toilet}},
+            kk_number=kk_number,
+            base_version=version,
+        )
+        for toilet in ("umum", "bersama")
+    )
+    verify(engine, first)
+    determine(engine, first)
+    with pytest.raises(Conflict, match="request reject"):
+        verify(engine, second)
+    assert request_row(engine, second).state == "proposed"
+    assert reject(engine, second, "data keluarga sudah berubah") == "rejected"
+
+
 def test_a_member_with_an_allowed_duplicate_nik_can_be_updated_and_corrected(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -570,7 +697,9 @@ def test_a_member_with_an_allowed_duplicate_nik_can_be_updated_and_corrected(
         kk_number=kk(3),
         base_version=household_row(engine, kk(3)).version,
     )
-    assert request_row(engine, fix).payload["nik"] == wife
+    assert request_row(engine, fix).payload == {
+        "members": [{"nik": wife, "changes": {"nik": corrected}}]
+    }
     verify(engine, fix)
     determine(engine, fix)
     assert members_of(engine, kk(3))[corrected] == "active"
@@ -922,14 +1051,16 @@ def test_new_family_errors_are_listed_together_and_nothing_is_written(engine: En
     with pytest.raises(ValidationFailed) as caught:
         propose(engine, "new_family", payload)
     message = caught.value.message
-    assert "anggota #2 nik" in message
+    # The member by the NIK and name the proposer typed, not by a row of a batch file.
+    assert "anggota 31710147078300 (SITI AMINAH), nik:" in message
     assert "(invalid_nik)" in message
-    assert "keluarga toilet" in message
+    assert "keluarga, toilet" in message
     assert "(invalid_value)" in message
+    assert "baris" not in message and "household_rejected" not in message
     # The same problems, machine-readable, for an API or a form to point at.
-    assert {(d["member"], d["column"], d["code"]) for d in caught.value.details} == {
-        (None, "toilet", "invalid_value"),
-        (2, "nik", "invalid_nik"),
+    assert {(d["member"], d["nik"], d["column"], d["code"]) for d in caught.value.details} == {
+        (None, None, "toilet", "invalid_value"),
+        (2, "31710147078300", "nik", "invalid_nik"),
     }
     assert count(engine, "SELECT count(*) FROM household") == 0
     assert count(engine, "SELECT count(*) FROM change_request") == 0
@@ -1004,7 +1135,8 @@ def test_a_registered_kk_cannot_be_proposed_again(engine: Engine, tmp_path: Path
 
 
 INVALID_CHANGES: list[tuple[str, dict[str, Any], type[Exception], str]] = [
-    ("update", {"changes": {}}, ValidationFailed, "kosong"),
+    ("update", {"changes": {}}, ValidationFailed, "butuh 'changes'"),
+    ("update", {"changes": {"toilet": "sendiri"}}, ValidationFailed, "tidak mengubah"),
     ("update", {"changes": {"warna_rumah": "biru"}}, ValidationFailed, "warna_rumah"),
     ("update", {"changes": {"kk_number": "3171010101200099"}}, ValidationFailed, "kk_number"),
     ("update", {"changes": {"toilet": "kali"}}, ValidationFailed, "invalid_value"),
@@ -1018,7 +1150,7 @@ INVALID_CHANGES: list[tuple[str, dict[str, Any], type[Exception], str]] = [
         ValidationFailed,
         "multiple_heads",
     ),
-    ("remove_member", {"nik": "3171011203800011", "status": "lost"}, ValidationFailed, "status"),
+    ("remove_member", {"nik": "3171011203800011", "status": "lost"}, ValidationFailed, "'lost'"),
     ("remove_member", {"nik": "3171011203800099", "status": "deceased"}, NotFound, "3171"),
     # The head leaves a family without one.
     (

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from lumbung.cli.common import (
     ActorOption,
@@ -351,13 +352,15 @@ def _payload(text: str) -> dict[str, Any]:
     return value
 
 
-def _request_row(r: ChangeRequest) -> dict[str, Any]:
+def _request_row(r: ChangeRequest, kk_number: str) -> dict[str, Any]:
     return {
         "id": r.id,
         "kind": r.kind,
         "state": r.state,
+        "kk_number": kk_number,
         "village_code": r.village_code,
         "household_id": r.household_id,
+        "base_version": r.base_version,
         "proposed_by": r.proposed_by,
         "verified_by": r.verified_by,
         "decided_by": r.decided_by,
@@ -386,8 +389,14 @@ def propose(
             kk_number=kk_number,
             base_version=version,
         )
-        row = _request_row(request)
+        row = _request_row(request, _kk_of(session, request))
     emit(as_json, row, lambda: out.print(f"Usulan {row['id']} ({kind}) diajukan."))
+
+
+def _kk_of(session: Session, request: ChangeRequest) -> str:
+    household = session.get(Household, request.household_id)
+    assert household is not None  # a request's family is never deleted (foreign key)
+    return household.kk_number
 
 
 def _step(
@@ -403,7 +412,7 @@ def _step(
             )
         else:
             request = requests_service.determine(session, actor=user, request_id=request_id)
-        row = _request_row(request)
+        row = _request_row(request, _kk_of(session, request))
     emit(as_json, row, lambda: out.print(f"Usulan {request_id}: {row['state']}."))
 
 
@@ -455,7 +464,7 @@ def request_list(
                 )
             ).all()  # a list: dict() would take a Result for a mapping (it has keys())
         )
-        rows = [{**_request_row(r), "kk_number": kk_of[r.household_id]} for r in found]
+        rows = [_request_row(r, kk_of[r.household_id]) for r in found]
     emit(
         as_json,
         rows,
@@ -483,11 +492,9 @@ def request_show(
         view = requests_service.show(session, actor=user, request_id=request_id)
         r = view.request
         payload: dict[str, Any] = {
-            **_request_row(r),
-            "kk_number": view.kk_number,
+            **_request_row(r, view.kk_number),
             "household_status": view.household_status,
             "household_version": view.household_version,
-            "base_version": r.base_version,
             "proposed_at": r.proposed_at.isoformat(),
             "payload": r.payload,
             "current": view.current,
@@ -496,22 +503,37 @@ def request_show(
 
 
 def _print_request(view: dict[str, Any]) -> None:
+    family = (
+        f"keluarga {view['household_status']}, versi {view['household_version']}"
+        if view["household_status"] is not None
+        else "keluarga kini di luar wilayah Anda"
+    )
     out.print(
         f"Usulan {view['id']} · {view['kind']} · {view['state']} — KK {view['kk_number']}, "
-        f"desa {view['village_code']} (keluarga {view['household_status']}, "
-        f"versi {view['household_version']}; usulan atas versi {view['base_version'] or '—'})"
+        f"desa saat diusulkan {view['village_code']} ({family}; usulan atas versi "
+        f"{view['base_version'] or '—'})"
     )
     out.print(
         f"Diajukan oleh {view['proposed_by']} ({view['proposed_at'][:16].replace('T', ' ')} "
         f"UTC); diverifikasi oleh {view['verified_by'] or '—'}; diputuskan oleh "
         f"{view['decided_by'] or '—'}" + (f"; alasan: {view['reason']}" if view["reason"] else "")
     )
-    proposed = view["payload"]
-    if view["kind"] in ("update", "update_member"):
-        changes = proposed.get("changes", {})
-        rows = [[c, shown(view["current"].get(c)), v] for c, v in changes.items()]
-        whose = f" (anggota NIK {proposed.get('nik')})" if view["kind"] == "update_member" else ""
-        out.print(table(f"Perubahan yang diusulkan{whose}", ["kolom", "sekarang", "usulan"], rows))
+    proposed, current = view["payload"], view["current"]
+    if view["kind"] == "update":
+        rows = [
+            [c, shown(current.get(c)), shown(v)] for c, v in proposed.get("changes", {}).items()
+        ]
+        out.print(table("Perubahan yang diusulkan", ["kolom", "sekarang", "usulan"], rows))
+        return
+    if view["kind"] == "update_member":
+        rows = [
+            [item["nik"], c, shown(current.get(item["nik"], {}).get(c)), shown(v)]
+            for item in proposed["members"]
+            for c, v in item["changes"].items()
+        ]
+        out.print(
+            table("Perubahan anggota yang diusulkan", ["NIK", "kolom", "sekarang", "usulan"], rows)
+        )
         return
     members = proposed.get("members", [])
     fields = proposed.get("household") or proposed.get("member") or proposed

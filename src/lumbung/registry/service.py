@@ -10,7 +10,7 @@ changed since.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,8 +27,10 @@ from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
+from lumbung.registry.errors import RowError
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
 from lumbung.registry.validation import (
+    MEMBERS_FILE,
     FamilyCheck,
     cell,
     household_cells,
@@ -38,6 +40,7 @@ from lumbung.registry.validation import (
 
 REQUEST_STATES = vocab.REQUEST_STATES
 KINDS = vocab.REQUEST_KINDS
+HEAD = vocab.HEAD
 MEMBER_EXIT_STATUS = ("deceased", "moved", "removed")
 UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
 MEMBER_UPDATABLE = frozenset(MEMBER_VALUE_COLUMNS) - {"kk_number"}
@@ -78,28 +81,56 @@ def _check(
     """validate_family, raising one ValidationFailed that lists every problem."""
     result = validate_family(session, household=household, members=members, scope=scope)
     if result.errors:
-        # Each problem once, in the words of a proposal: the family, or member number n.
-        problems = [
+        message, problems = _problems(result.errors, members)
+        raise ValidationFailed(message, details=problems)
+    if result.household is None:  # no error listed, yet nothing acceptable: an empty family
+        raise ValidationFailed("Data keluarga kosong atau tidak lengkap.")
+    return result
+
+
+HEAD_HINT = (
+    ' Kepala keluarga baru: remove_member dengan "new_head", atau update_member untuk kedua '
+    'anggota sekaligus ("members": [...]).'
+)
+
+
+def _problems(
+    errors: list[RowError], members: list[dict[str, Any]]
+) -> tuple[str, list[dict[str, Any]]]:
+    """Each problem once, in the words of a proposal: the family, or the member by NIK and name
+    (not the row of a batch file that the proposer never saw). A family "without a head" because
+    the head's own row has an error is that error, said once."""
+    member_rows = {e.row for e in errors if e.file == MEMBERS_FILE}
+    heads = {n for n, m in enumerate(members, start=2) if m.get("relationship") == HEAD}
+    knock_on = set()  # the family's errors that only repeat a member's
+    if heads & member_rows:
+        knock_on.add("no_head")
+    if member_rows >= set(range(2, len(members) + 2)):
+        knock_on.add("no_valid_members")
+    problems, said = [], []
+    for e in errors:
+        if e.code == "household_rejected" or (e.code in knock_on and e.file != MEMBERS_FILE):
+            continue
+        member = members[e.row - 2] if e.file == MEMBERS_FILE else None
+        nik = str(member.get("nik") or "") if member else None
+        problems.append(
             {
-                "member": e.row - 1 if e.file == "members" else None,
+                "member": e.row - 1 if member else None,
+                "nik": nik,
                 "column": e.column,
                 "code": e.code,
                 "message": e.message,
             }
-            for e in result.errors
-            if e.code != "household_rejected"
-        ]
-        raise ValidationFailed(
-            "; ".join(
-                f"{'anggota #' + str(p['member']) if p['member'] else 'keluarga'} "
-                f"{p['column']}: {p['message']} ({p['code']})"
-                for p in problems
-            ),
-            details=problems,
         )
-    if result.household is None:  # no error listed, yet nothing acceptable: an empty family
-        raise ValidationFailed("Data keluarga kosong atau tidak lengkap.")
-    return result
+        if e.code == "unknown_column":
+            who = "kolom"
+        elif member:
+            who = f"anggota {nik or '(tanpa NIK)'} ({member.get('name') or 'tanpa nama'}),"
+        else:
+            who = "keluarga,"
+        hint = HEAD_HINT if e.code in ("no_head", "multiple_heads") else ""
+        said.append(f"{who} {e.column}: {e.message} ({e.code}).{hint}")
+    return " ".join(said), problems
 
 
 def _duplicate_nik(session: Session, nik: str, household_id: int | None) -> None:
@@ -150,8 +181,13 @@ def propose(
                 f"Data keluarga sudah berubah (versi {household.version}, usulan dibuat "
                 f"atas versi {base_version}); muat ulang lalu ajukan lagi."
             )
-        if kind in ("update_member", "remove_member"):
-            payload = {**payload, "nik": _member_nik(payload)}  # stored as compared
+        # Stored as compared: NIKs trimmed, a member update always as a list of members.
+        if kind == "update_member":
+            payload = {"members": _member_changes(payload)}
+        elif kind == "remove_member":
+            payload = {**payload, "nik": _member_nik(payload)}
+            if payload.get("new_head") is not None:
+                payload["new_head"] = str(payload["new_head"]).strip()
         _check_change(session, actor, household, kind, payload)
     request = ChangeRequest(
         kind=kind,
@@ -210,56 +246,88 @@ class _Change:
     household: dict[str, str | None]
     members: list[dict[str, str | None]]  # its active members after the change, in id order
     active: list[Member]  # its active members now, in id order
-    at: int | None = None  # the changed or added member in `members`; the leaving one in `active`
+    # members changed or added: position in `members` → their NIK before (None: a new member)
+    changed: dict[int, str | None] = field(default_factory=dict)
+    leaving: int | None = None  # the member leaving, in `active`
 
 
 def _after(session: Session, household: Household, kind: str, payload: dict[str, Any]) -> _Change:
-    """The family after an `update`, `update_member`, `add_member` or `remove_member`; a NIK that
-    the change brings in (a new member, a corrected NIK) must be free in the family and in the
-    registry."""
+    """The family after an `update`, `update_member`, `add_member` or `remove_member`. A change
+    that changes nothing is refused; a NIK that the change brings in (a new member, a corrected
+    NIK) must be free in the family and in the registry."""
     active = _active_members(session, household)
     change = _Change(
         household_cells(household), [member_cells(m, household.kk_number) for m in active], active
     )
-    new_nik = None
     if kind == "update":
-        change.household.update({k: cell(v) for k, v in _changes(payload, UPDATABLE).items()})
+        proposed = {k: cell(v) for k, v in _changes(payload, UPDATABLE).items()}
+        _refuse_no_change(change.household, proposed)
+        change.household.update(proposed)
     elif kind == "update_member":
-        changes = _changes(payload, MEMBER_UPDATABLE)
-        change.at = _position(change.members, payload["nik"])
-        member = change.members[change.at]
-        member.update({k: cell(v) for k, v in changes.items()})
-        member["nik"] = str(member["nik"] or "").strip()
-        if member["nik"] != active[change.at].nik:
-            new_nik = member["nik"]
+        for item in _member_changes(payload):
+            at = _position(change.members, item["nik"])
+            proposed = {k: cell(v) for k, v in item["changes"].items()}
+            if "nik" in proposed:
+                proposed["nik"] = str(proposed["nik"] or "").strip()
+            _refuse_no_change(change.members[at], proposed, item["nik"])
+            change.members[at].update(proposed)
+            change.changed[at] = item["nik"]
     elif kind == "add_member":
         member = {**dict(payload.get("member") or {}), "kk_number": household.kk_number}
-        new_nik = str(member.get("nik") or "").strip()
+        member["nik"] = str(member.get("nik") or "").strip()
         change.members.append(member)
-        change.at = len(change.members) - 1
+        change.changed[len(change.members) - 1] = None
     elif kind == "remove_member":
-        if payload.get("status") not in MEMBER_EXIT_STATUS:
-            raise ValidationFailed(f"status anggota keluar: {', '.join(MEMBER_EXIT_STATUS)}")
-        change.at = _position(change.members, payload["nik"])
-        del change.members[change.at]
-    if new_nik is not None:
-        # Said plainly: checked with the family as one batch, the two rows with this NIK would
-        # both be refused, the head among them, and the family said to have no head.
-        if any(m["nik"] == new_nik for n, m in enumerate(change.members) if n != change.at):
+        status = payload.get("status")
+        if status not in MEMBER_EXIT_STATUS:
             raise ValidationFailed(
-                f"NIK {new_nik} sudah dipakai anggota aktif keluarga ini: anggota butuh NIK "
-                "orang itu sendiri (duplicate_nik).",
-                details=[
-                    {
-                        "member": (change.at or 0) + 1,
-                        "column": "nik",
-                        "code": "duplicate_nik",
-                        "message": "NIK sudah dipakai anggota aktif keluarga ini",
-                    }
-                ],
+                f"Status anggota keluar '{status}' tidak dikenal; pilihan: deceased (meninggal), "
+                "moved (pindah), removed (dihapus karena salah data)."
             )
-        _duplicate_nik(session, new_nik, household.id)
+        change.leaving = _position(change.members, payload["nik"])
+        del change.members[change.leaving]
+        if payload.get("new_head") is not None:  # the head leaves, and this member follows
+            heir = _position(change.members, str(payload["new_head"]).strip())
+            change.members[heir]["relationship"] = HEAD
+            change.changed[heir] = change.members[heir]["nik"]
+    for at, before in change.changed.items():
+        if change.members[at]["nik"] != before:  # a NIK the change brings in
+            _require_free_nik(session, household, change, at)
     return change
+
+
+def _require_free_nik(session: Session, household: Household, change: _Change, at: int) -> None:
+    """The NIK the change brings in for member `at` is not already another active member's."""
+    nik = str(change.members[at]["nik"])
+    # Said plainly: checked with the family as one batch, the two rows with this NIK would both
+    # be refused, the head among them, and the family said to have no head.
+    if any(m["nik"] == nik for n, m in enumerate(change.members) if n != at):
+        raise ValidationFailed(
+            f"NIK {nik} sudah dipakai anggota aktif keluarga ini: anggota butuh NIK orang itu "
+            "sendiri (duplicate_nik).",
+            details=[
+                {
+                    "member": nik,
+                    "column": "nik",
+                    "code": "duplicate_nik",
+                    "message": "NIK sudah dipakai anggota aktif keluarga ini",
+                }
+            ],
+        )
+    _duplicate_nik(session, nik, household.id)
+
+
+def _refuse_no_change(
+    now: dict[str, str | None], proposed: dict[str, str | None], nik: str | None = None
+) -> None:
+    """A change must change something: an update to the values as they are would only raise
+    the family's version, and leave every other open request on it undeterminable."""
+    if all(now.get(k) == v for k, v in proposed.items()):
+        whose = f"anggota {nik}" if nik else "keluarga"
+        raise ValidationFailed(
+            f"Usulan tidak mengubah apa pun: nilai yang diusulkan sama dengan data {whose} "
+            "sekarang."
+        )
 
 
 def _check_change(
@@ -276,13 +344,39 @@ def _check_change(
 def _changes(payload: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
     """The proposal's `changes`: at least one, each a column that may be changed."""
     changes = payload.get("changes")
-    if not isinstance(changes, dict) or not changes or set(changes) - allowed:
-        bad = sorted(set(changes) - allowed) if isinstance(changes, dict) else []
+    if not isinstance(changes, dict) or not changes:
         raise ValidationFailed(
-            f"Kolom yang bisa diubah: {', '.join(sorted(allowed))}; "
-            f"tidak dikenal: {', '.join(bad) or '(kosong)'}"
+            "Usulan perubahan butuh 'changes': {kolom: nilai baru, …}; kolom yang bisa diubah: "
+            + ", ".join(sorted(allowed))
+        )
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            f"Kolom tidak dikenal atau tidak bisa diubah: {', '.join(unknown)}; kolom yang bisa "
+            f"diubah: {', '.join(sorted(allowed))}",
+            details=[
+                {"member": None, "column": c, "code": "unknown_column", "message": "tidak dikenal"}
+                for c in unknown
+            ],
         )
     return dict(changes)
+
+
+def _member_changes(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """An update_member's members and their changes: `{"nik": …, "changes": {…}}` for one,
+    `{"members": [{"nik": …, "changes": {…}}, …]}` for several at once (a new head of family
+    and the former one, say), each member once."""
+    items = payload.get("members") if "members" in payload else [payload]
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise ValidationFailed(
+            'Usulan update_member: {"nik": …, "changes": {…}} atau '
+            '{"members": [{"nik": …, "changes": {…}}, …]}.'
+        )
+    checked = [{"nik": _member_nik(i), "changes": _changes(i, MEMBER_UPDATABLE)} for i in items]
+    niks = [i["nik"] for i in checked]
+    if len(set(niks)) < len(niks):
+        raise ValidationFailed("Setiap anggota cukup disebut sekali dalam satu usulan.")
+    return checked
 
 
 def _member_nik(payload: dict[str, Any]) -> str:
@@ -317,6 +411,9 @@ def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
     request = _request(session, actor, request_id)
     authorize(actor, Action.VERIFY, request.village_code)
     _expect(request, "proposed")
+    household = session.get(Household, request.household_id)
+    assert household is not None
+    _require_current(request, household)
     request.state, request.verified_by, request.verified_at = "verified", actor.username, utcnow()
     if request.kind == "new_family":
         _set_status(session, request, "verified", None)
@@ -367,11 +464,7 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
     _expect(request, "verified")
     household = session.get(Household, request.household_id)
     assert household is not None
-    if request.kind != "new_family" and household.version != request.base_version:
-        raise Conflict(
-            f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
-            f"{request.base_version} → {household.version}); usulan harus diajukan ulang."
-        )
+    _require_current(request, household)
     before, members_before = household_cells(household), _members_cells(session, household)
     try:
         settled = _apply(session, request, household)
@@ -390,11 +483,11 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
             "request": request.id,
             "kk_number": household.kk_number,
             "changed": _differences(before, after),
-            "members_changed": {
-                str(id_): changes
+            "members_changed": [
+                {"member_id": id_, "nik": cells["nik"], "changes": changes}
                 for id_, cells in members_after.items()
                 if (changes := _differences(members_before.get(id_, {}), cells))
-            },
+            ],
             "payload": request.payload,
             **({"duplicate_reviews_resolved": settled} if settled else {}),
         },
@@ -449,23 +542,39 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> li
             .values(village_code=household.village_code)
         )
         return []
-    assert change.at is not None
     household.updated_at = utcnow()  # bumps the family's version: its members changed
-    if request.kind == "add_member":
-        session.add(_member(checked.members[change.at], household.id))
-        return []
-    member = change.active[change.at]
-    if request.kind == "remove_member":
-        member.status = payload["status"]
-        return _settle_reviews(session, member, f"anggota keluar ({member.status})", request)
-    old_nik = member.nik
-    for column, value in checked.members[change.at].items():
-        if column in MEMBER_UPDATABLE:
-            setattr(member, column, value)
-    member.name_normalised = normalise_name(member.name)
-    if member.nik == old_nik:
-        return []
-    return _settle_reviews(session, member, f"NIK dikoreksi: {old_nik} → {member.nik}", request)
+    settled: list[int] = []
+    staying = [m for n, m in enumerate(change.active) if n != change.leaving]  # as in `members`
+    if change.leaving is not None:
+        leaving = change.active[change.leaving]
+        leaving.status = payload["status"]
+        settled += _settle_reviews(session, leaving, f"anggota keluar ({leaving.status})", request)
+    # One active head per family is a unique index, checked row by row: the former head's row
+    # is written before the new head's.
+    head_last = sorted(
+        change.changed.items(),
+        key=lambda item: checked.members[item[0]]["relationship"] == HEAD,
+    )
+    for at, before in head_last:
+        values = checked.members[at]
+        if before is None:
+            session.flush()
+            session.add(_member(values, household.id))
+            continue
+        member = staying[at]
+        if (
+            values["relationship"] == HEAD
+            and member.relationship != values["relationship"]
+        ):
+            session.flush()
+        for column, value in values.items():
+            if column in MEMBER_UPDATABLE:
+                setattr(member, column, value)
+        member.name_normalised = normalise_name(member.name)
+        if member.nik != before:
+            why = f"NIK dikoreksi: {before} → {member.nik}"
+            settled += _settle_reviews(session, member, why, request)
+    return settled
 
 
 def _settle_reviews(
@@ -493,6 +602,17 @@ def _set_status(session: Session, request: ChangeRequest, status: str, reason: s
     household.status, household.status_reason = status, reason
 
 
+def _require_current(request: ChangeRequest, household: Household) -> None:
+    """A change is verified and determined against the family it was proposed on: once the
+    family changed (another request determined), it must be proposed again on the new data."""
+    if request.kind != "new_family" and household.version != request.base_version:
+        raise Conflict(
+            f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
+            f"{request.base_version} → {household.version}); tolak usulan ini dengan alasan itu "
+            "(lumbung request reject) dan ajukan ulang atas data terbaru."
+        )
+
+
 def _expect(request: ChangeRequest, state: str) -> None:
     if request.state != state:
         raise Conflict(f"Usulan {request.id} berstatus {request.state}, bukan {state}.")
@@ -505,9 +625,9 @@ class RequestView:
 
     request: ChangeRequest
     kk_number: str
-    household_status: str
-    household_version: int
-    current: dict[str, Any]  # the values now (typed) of the columns an update names
+    household_status: str | None  # None (with `current` empty): the family lives outside the
+    household_version: int | None  # reader's region now
+    current: dict[str, Any]  # the values now (typed) of the columns an update names (`_current`)
 
 
 def show(session: Session, *, actor: User, request_id: int) -> RequestView:
@@ -516,6 +636,10 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
     request = _request(session, actor, request_id)
     household = session.get(Household, request.household_id)
     assert household is not None
+    if not in_scope(actor.region_code, household.village_code):
+        # The family has moved out of the reader's region since: the request stays theirs to
+        # read, the family as it is now does not (where it lives, its values, its state).
+        return RequestView(request, household.kk_number, None, None, {})
     return RequestView(
         request,
         household.kk_number,
@@ -526,29 +650,31 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
 
 
 def _current(session: Session, request: ChangeRequest, household: Household) -> dict[str, Any]:
-    """The values now of the columns an update names: the family's, or the member's (nothing if
-    the member is no longer active in the family)."""
-    changes = request.payload.get("changes")
-    if not isinstance(changes, dict):
-        return {}
+    """The values now of the columns an update names: the family's (column → value), or each
+    member's (NIK → column → value; nothing for a member no longer active in the family)."""
     if request.kind == "update":
+        changes = request.payload.get("changes") or {}
         return {c: getattr(household, c) for c in changes if c in UPDATABLE}
     if request.kind != "update_member":
         return {}
-    # By the NIK the request names, or, once a NIK correction is applied, the corrected one.
-    niks = {request.payload.get("nik"), changes.get("nik")} - {None}
-    member = session.execute(
-        select(Member)
-        .where(
-            Member.household_id == household.id,
-            Member.nik.in_(niks),
-            Member.status == "active",
-        )
-        .limit(1)
-    ).scalar_one_or_none()
-    if member is None:
-        return {}
-    return {c: getattr(member, c) for c in changes if c in MEMBER_UPDATABLE}
+    current: dict[str, Any] = {}
+    for item in request.payload["members"]:
+        # By the NIK the request names, or, once a NIK correction is applied, the corrected one.
+        niks = {item["nik"], item["changes"].get("nik")} - {None}
+        member = session.execute(
+            select(Member)
+            .where(
+                Member.household_id == household.id,
+                Member.nik.in_(niks),
+                Member.status == "active",
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+        if member is not None:
+            current[item["nik"]] = {
+                c: getattr(member, c) for c in item["changes"] if c in MEMBER_UPDATABLE
+            }
+    return current
 
 
 def pending(session: Session, *, actor: User, state: str = "proposed") -> list[ChangeRequest]:
