@@ -228,6 +228,11 @@ def test_synth_import_decide_release_and_audit_end_to_end(cli: Cli, engine: Engi
     assert "RUSAK" in cut.stdout
     log = cli.json("audit", "log", "--limit", "3", "--as", "pusdatin")
     assert log[0]["action"] == "release.create"
+    # On screen, each event's changes on one line, cut short.
+    lines = cli.ok("audit", "log", "--limit", "3", "--as", "pusdatin").stdout.splitlines()
+    [release_line] = [x for x in lines if "release.create" in x]
+    assert f'"households": {log[0]["diff"]["households"]}' in release_line
+    assert log[0]["diff"]["manifest_sha256"] not in release_line and "… │" in release_line
     # The log names families of every region: not for a user of one region.
     regional = cli.run("audit", "log", "--as", "verifier", "--json")
     assert (regional.exit_code, json.loads(regional.stdout)["error"]) == (1, "permission_denied")

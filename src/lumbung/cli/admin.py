@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import typer
@@ -192,7 +193,7 @@ def audit_log(
         lambda: out.print(
             table(
                 "Audit",
-                ["id", "waktu", "pelaku", "aksi", "entitas"],
+                ["id", "waktu", "pelaku", "aksi", "entitas", "perubahan (lengkap: --json)"],
                 [
                     [
                         r["id"],
@@ -200,9 +201,16 @@ def audit_log(
                         r["actor"],
                         r["action"],
                         f"{r['entity']} {r['entity_id']}",
+                        _brief(r["diff"]),
                     ]
                     for r in rows
                 ],
             )
         ),
     )
+
+
+def _brief(diff: Any, width: int = 90) -> str:
+    """An event's diff on one line, cut at `width` characters."""
+    text = json.dumps(diff, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"

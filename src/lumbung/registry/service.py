@@ -562,10 +562,7 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> li
             session.add(_member(values, household.id))
             continue
         member = staying[at]
-        if (
-            values["relationship"] == HEAD
-            and member.relationship != values["relationship"]
-        ):
+        if values["relationship"] == HEAD and member.relationship != values["relationship"]:
             session.flush()
         for column, value in values.items():
             if column in MEMBER_UPDATABLE:
