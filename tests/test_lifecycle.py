@@ -511,6 +511,21 @@ def test_update_member_is_checked_with_the_whole_family(engine: Engine, tmp_path
         ({"nik": son, "changes": {"school_level": "sd"}}, ValidationFailed, "tidak mengubah"),
         ({"members": [{"nik": son, "changes": {"name": "A"}}] * 2}, ValidationFailed, "sekali"),
         ({"members": []}, ValidationFailed, "members"),
+        # The same values written otherwise are no change (compared as the checks type them).
+        ({"nik": son, "changes": {"birth_date": "20/01/2015"}}, ValidationFailed, "tidak mengubah"),
+        ({"nik": son, "changes": {"nik": f" {son} "}}, ValidationFailed, "tidak mengubah"),
+        # Members are named by the NIK they have now: a second item cannot name the NIK a first
+        # one brings in (which would slip past the registry's duplicate check).
+        (
+            {
+                "members": [
+                    {"nik": son, "changes": {"nik": other_members[2]["nik"]}},
+                    {"nik": other_members[2]["nik"], "changes": {"name": "X"}},
+                ]
+            },
+            NotFound,
+            "bukan anggota",
+        ),
     ]
     for payload, error, match in refused:
         with pytest.raises(error, match=match):
@@ -1160,6 +1175,20 @@ INVALID_CHANGES: list[tuple[str, dict[str, Any], type[Exception], str]] = [
         "no_head",
     ),
     ("merge", {}, ValidationFailed, "merge"),
+    ("add_member", {"member": "PUTRI"}, ValidationFailed, "butuh 'member'"),
+    ("update", {"changes": {"floor_area_m2": "36,0"}}, ValidationFailed, "tidak mengubah"),
+    (
+        "remove_member",
+        {"nik": "3171012001150013", "status": "moved", "new_head": "3171014107830012"},
+        ValidationFailed,
+        "bukan kepala keluarga",
+    ),
+    (
+        "remove_member",
+        {"nik": "3171011203800011", "status": "deceased", "new_head": "3171011203800011"},
+        ValidationFailed,
+        "anggota lain",
+    ),
 ]
 
 

@@ -510,7 +510,7 @@ def _print_request(view: dict[str, Any]) -> None:
     )
     out.print(
         f"Usulan {view['id']} · {view['kind']} · {view['state']} — KK {view['kk_number']}, "
-        f"desa saat diusulkan {view['village_code']} ({family}; usulan atas versi "
+        f"desa usulan {view['village_code']} ({family}; usulan atas versi "
         f"{view['base_version'] or '—'})"
     )
     out.print(

@@ -101,7 +101,11 @@ def _problems(
     (not the row of a batch file that the proposer never saw). A family "without a head" because
     the head's own row has an error is that error, said once."""
     member_rows = {e.row for e in errors if e.file == MEMBERS_FILE}
-    heads = {n for n, m in enumerate(members, start=2) if m.get("relationship") == HEAD}
+    heads = {
+        n
+        for n, m in enumerate(members, start=2)
+        if str(m.get("relationship") or "").strip().lower() == HEAD
+    }
     knock_on = set()  # the family's errors that only repeat a member's
     if heads & member_rows:
         knock_on.add("no_head")
@@ -249,51 +253,70 @@ class _Change:
     # members changed or added: position in `members` → their NIK before (None: a new member)
     changed: dict[int, str | None] = field(default_factory=dict)
     leaving: int | None = None  # the member leaving, in `active`
+    # the columns a change names, to tell whether it changes anything: the family's (key None)
+    # and each member's (its position in `members`)
+    named: dict[int | None, set[str]] = field(default_factory=dict)
 
 
 def _after(session: Session, household: Household, kind: str, payload: dict[str, Any]) -> _Change:
-    """The family after an `update`, `update_member`, `add_member` or `remove_member`. A change
-    that changes nothing is refused; a NIK that the change brings in (a new member, a corrected
-    NIK) must be free in the family and in the registry."""
+    """The family after an `update`, `update_member`, `add_member` or `remove_member`; a NIK that
+    the change brings in (a new member, a corrected NIK) must be free in the family and in the
+    registry. Members are found by the NIKs they have now, each at most once."""
     active = _active_members(session, household)
     change = _Change(
         household_cells(household), [member_cells(m, household.kk_number) for m in active], active
     )
+    niks_now = [m.nik for m in active]
     if kind == "update":
-        proposed = {k: cell(v) for k, v in _changes(payload, UPDATABLE).items()}
-        _refuse_no_change(change.household, proposed)
-        change.household.update(proposed)
+        changes = _changes(payload, UPDATABLE)
+        change.household.update({k: cell(v) for k, v in changes.items()})
+        change.named[None] = set(changes)
     elif kind == "update_member":
         for item in _member_changes(payload):
-            at = _position(change.members, item["nik"])
-            proposed = {k: cell(v) for k, v in item["changes"].items()}
-            if "nik" in proposed:
-                proposed["nik"] = str(proposed["nik"] or "").strip()
-            _refuse_no_change(change.members[at], proposed, item["nik"])
-            change.members[at].update(proposed)
+            at = _position(niks_now, item["nik"])
+            change.members[at].update({k: cell(v) for k, v in item["changes"].items()})
             change.changed[at] = item["nik"]
+            change.named[at] = set(item["changes"])
     elif kind == "add_member":
-        member = {**dict(payload.get("member") or {}), "kk_number": household.kk_number}
+        member = payload.get("member")
+        if not isinstance(member, dict):
+            raise ValidationFailed("Usulan add_member butuh 'member': {kolom: nilai, …}.")
+        member = {**member, "kk_number": household.kk_number}
         member["nik"] = str(member.get("nik") or "").strip()
         change.members.append(member)
         change.changed[len(change.members) - 1] = None
     elif kind == "remove_member":
-        status = payload.get("status")
-        if status not in MEMBER_EXIT_STATUS:
-            raise ValidationFailed(
-                f"Status anggota keluar '{status}' tidak dikenal; pilihan: deceased (meninggal), "
-                "moved (pindah), removed (dihapus karena salah data)."
-            )
-        change.leaving = _position(change.members, payload["nik"])
-        del change.members[change.leaving]
-        if payload.get("new_head") is not None:  # the head leaves, and this member follows
-            heir = _position(change.members, str(payload["new_head"]).strip())
-            change.members[heir]["relationship"] = HEAD
-            change.changed[heir] = change.members[heir]["nik"]
+        _remove(change, niks_now, payload)
     for at, before in change.changed.items():
         if change.members[at]["nik"] != before:  # a NIK the change brings in
             _require_free_nik(session, household, change, at)
     return change
+
+
+def _remove(change: _Change, niks_now: list[str], payload: dict[str, Any]) -> None:
+    """A member leaves; when the head leaves, `new_head` names the member who follows."""
+    status = payload.get("status")
+    if status not in MEMBER_EXIT_STATUS:
+        raise ValidationFailed(
+            f"Status anggota keluar '{status}' tidak dikenal; pilihan: deceased (meninggal), "
+            "moved (pindah), removed (dihapus karena salah data)."
+        )
+    change.leaving = _position(niks_now, payload["nik"])
+    leaving = change.members.pop(change.leaving)
+    heir_nik = payload.get("new_head")
+    if heir_nik is None:
+        return
+    heir_nik = str(heir_nik).strip()
+    if str(leaving["relationship"] or "").strip().lower() != HEAD:
+        raise ValidationFailed(
+            "'new_head' hanya untuk kepala keluarga yang keluar; anggota ini bukan kepala keluarga."
+        )
+    if heir_nik == leaving["nik"]:
+        raise ValidationFailed("'new_head' harus anggota lain, bukan kepala keluarga yang keluar.")
+    staying = [n for n in niks_now if n != leaving["nik"]]
+    heir = _position(staying, heir_nik)
+    change.members[heir]["relationship"] = HEAD
+    change.changed[heir] = heir_nik
 
 
 def _require_free_nik(session: Session, household: Household, change: _Change, at: int) -> None:
@@ -307,7 +330,8 @@ def _require_free_nik(session: Session, household: Household, change: _Change, a
             "sendiri (duplicate_nik).",
             details=[
                 {
-                    "member": nik,
+                    "member": at + 1,
+                    "nik": nik,
                     "column": "nik",
                     "code": "duplicate_nik",
                     "message": "NIK sudah dipakai anggota aktif keluarga ini",
@@ -317,16 +341,19 @@ def _require_free_nik(session: Session, household: Household, change: _Change, a
     _duplicate_nik(session, nik, household.id)
 
 
-def _refuse_no_change(
-    now: dict[str, str | None], proposed: dict[str, str | None], nik: str | None = None
-) -> None:
+def _refuse_no_change(household: Household, change: _Change, checked: FamilyCheck) -> None:
     """A change must change something: an update to the values as they are would only raise
-    the family's version, and leave every other open request on it undeterminable."""
-    if all(now.get(k) == v for k, v in proposed.items()):
-        whose = f"anggota {nik}" if nik else "keluarga"
+    the family's version, and leave every other open request on it undeterminable. Compared as
+    the checks typed them (`1.500` is 1500, `01-01-1980` is 1980-01-01)."""
+    staying = [m for n, m in enumerate(change.active) if n != change.leaving]
+    for at, columns in change.named.items():
+        now: Household | Member = household if at is None else staying[at]
+        after = checked.household if at is None else checked.members[at]
+        if after is not None and any(after.get(c) != getattr(now, c) for c in columns):
+            return
+    if change.named:
         raise ValidationFailed(
-            f"Usulan tidak mengubah apa pun: nilai yang diusulkan sama dengan data {whose} "
-            "sekarang."
+            "Usulan tidak mengubah apa pun: nilai yang diusulkan sama dengan data sekarang."
         )
 
 
@@ -338,7 +365,8 @@ def _check_change(
             raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
         return
     change = _after(session, household, kind, payload)
-    _check(session, actor.region_code, change.household, change.members)
+    checked = _check(session, actor.region_code, change.household, change.members)
+    _refuse_no_change(household, change, checked)
 
 
 def _changes(payload: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
@@ -355,7 +383,13 @@ def _changes(payload: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]
             f"Kolom tidak dikenal atau tidak bisa diubah: {', '.join(unknown)}; kolom yang bisa "
             f"diubah: {', '.join(sorted(allowed))}",
             details=[
-                {"member": None, "column": c, "code": "unknown_column", "message": "tidak dikenal"}
+                {
+                    "member": None,
+                    "nik": None,
+                    "column": c,
+                    "code": "unknown_column",
+                    "message": "tidak dikenal",
+                }
                 for c in unknown
             ],
         )
@@ -372,7 +406,12 @@ def _member_changes(payload: dict[str, Any]) -> list[dict[str, Any]]:
             'Usulan update_member: {"nik": …, "changes": {…}} atau '
             '{"members": [{"nik": …, "changes": {…}}, …]}.'
         )
-    checked = [{"nik": _member_nik(i), "changes": _changes(i, MEMBER_UPDATABLE)} for i in items]
+    checked: list[dict[str, Any]] = []
+    for item in items:
+        changes = _changes(item, MEMBER_UPDATABLE)
+        if "nik" in changes:  # a corrected NIK, stored as it will be compared
+            changes["nik"] = str(changes["nik"] or "").strip()
+        checked.append({"nik": _member_nik(item), "changes": changes})
     niks = [i["nik"] for i in checked]
     if len(set(niks)) < len(niks):
         raise ValidationFailed("Setiap anggota cukup disebut sekali dalam satu usulan.")
@@ -387,12 +426,12 @@ def _member_nik(payload: dict[str, Any]) -> str:
     return nik
 
 
-def _position(members: list[dict[str, Any]], nik: Any) -> int:
+def _position(niks: list[str], nik: Any) -> int:
     """Where the active member with this NIK is among the family's active members."""
-    for n, m in enumerate(members):
-        if m["nik"] == nik:
-            return n
-    raise NotFound(f"NIK {nik} bukan anggota aktif keluarga ini.")
+    try:
+        return niks.index(str(nik))
+    except ValueError:
+        raise NotFound(f"NIK {nik} bukan anggota aktif keluarga ini.") from None
 
 
 def _request(session: Session, actor: User, request_id: int) -> ChangeRequest:
