@@ -308,13 +308,13 @@ def test_the_chain_holds_across_every_service(engine: Engine, tmp_path: Path) ->
     run_import(engine, write_batch(tmp_path / "batch", households, members))
     h3, m3 = family(3)
     with session_scope(engine) as session:
-        request = requests.propose(
+        proposal = requests.propose(
             session,
             actor=user(session, "operator"),
             kind="new_family",
             payload={"household": h3, "members": m3},
         )
-        request_id = request.id
+        request_id = proposal.request.id
     with session_scope(engine) as session:
         requests.verify(session, actor=user(session, "verifier"), request_id=request_id)
         decisions.decide(session, actor=user(session, "verifier"), decision="verify")

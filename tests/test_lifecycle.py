@@ -67,7 +67,7 @@ def propose(
                 payload=payload,
                 kk_number=kk_number,
                 base_version=base_version,
-            ).id
+            ).request.id
         ),
     )
 
@@ -777,6 +777,30 @@ def test_the_update_member_migration_keeps_its_requests(engine: Engine, tmp_path
 
 def check_constraints(engine: Engine) -> set[str]:
     return {str(c["name"]) for c in inspect(engine).get_check_constraints("change_request")}
+
+
+def test_a_proposal_tells_what_the_checks_noted_without_refusing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    # Issued in a regency that is no longer in the list (31.99): noted, as an import notes it.
+    newborn = child(kk_number, 14, nik="3199994505190014")
+    proposal = as_user(
+        engine,
+        "operator",
+        lambda s, u: requests.propose(
+            s,
+            actor=u,
+            kind="add_member",
+            payload={"member": newborn},
+            kk_number=kk_number,
+            base_version=version,
+        ),
+    )
+    assert [(w["nik"], w["column"], w["code"]) for w in proposal.warnings] == [
+        ("3199994505190014", "nik", "nik_region_unknown")
+    ]
+    assert request_row(engine, proposal.request.id).state == "proposed"
 
 
 def test_exit_makes_the_family_inactive_and_closed_to_further_requests(

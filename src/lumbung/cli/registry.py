@@ -381,7 +381,7 @@ def propose(
     """Propose a new family or a change (village operator)."""
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        request = requests_service.propose(
+        proposal = requests_service.propose(
             session,
             actor=user,
             kind=kind,
@@ -389,8 +389,16 @@ def propose(
             kk_number=kk_number,
             base_version=version,
         )
-        row = _request_row(request, _kk_of(session, request))
-    emit(as_json, row, lambda: out.print(f"Usulan {row['id']} ({kind}) diajukan."))
+        request = proposal.request
+        row = {**_request_row(request, _kk_of(session, request)), "warnings": proposal.warnings}
+
+    def human() -> None:
+        out.print(f"Usulan {row['id']} ({kind}) diajukan.")
+        for w in row["warnings"]:
+            who = f"anggota {w['nik']}" if w["nik"] else "keluarga"
+            out.print(f"Peringatan — {who}, {w['column']}: {w['message']} ({w['code']})")
+
+    emit(as_json, row, human)
 
 
 def _kk_of(session: Session, request: ChangeRequest) -> str:

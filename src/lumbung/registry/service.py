@@ -158,6 +158,15 @@ def _member(values: dict[str, Any], household_id: int) -> Member:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A recorded proposal, and what the checks noted in it without refusing it (a NIK whose
+    district code is an old one, say): `{member, nik, column, code, message}` each."""
+
+    request: ChangeRequest
+    warnings: list[dict[str, Any]]
+
+
 def propose(
     session: Session,
     *,
@@ -166,13 +175,13 @@ def propose(
     payload: dict[str, Any],
     kk_number: str | None = None,
     base_version: int | None = None,
-) -> ChangeRequest:
+) -> Proposal:
     """Record a proposal (and, for a new family, the family itself in status `proposed`)."""
     authorize(actor, Action.PROPOSE)
     if kind not in KINDS:
         raise ValidationFailed(f"Jenis usulan tidak dikenal: {kind}; pilihan: {', '.join(KINDS)}")
     if kind == "new_family":
-        household = _propose_new_family(session, actor, payload)
+        household, warnings = _propose_new_family(session, actor, payload)
     else:
         if kk_number is None or base_version is None:
             raise ValidationFailed("Usulan perubahan butuh nomor KK dan versi data keluarga.")
@@ -192,7 +201,7 @@ def propose(
             payload = {**payload, "nik": _member_nik(payload)}
             if payload.get("new_head") is not None:
                 payload["new_head"] = str(payload["new_head"]).strip()
-        _check_change(session, actor, household, kind, payload)
+        warnings = _check_change(session, actor, household, kind, payload)
     request = ChangeRequest(
         kind=kind,
         household_id=household.id,
@@ -212,10 +221,12 @@ def propose(
         entity_id=request.id,
         diff={"kk_number": household.kk_number, "payload": payload},
     )
-    return request
+    return Proposal(request, warnings)
 
 
-def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) -> Household:
+def _propose_new_family(
+    session: Session, actor: User, payload: dict[str, Any]
+) -> tuple[Household, list[dict[str, Any]]]:
     cells = dict(payload.get("household") or {})
     members = [dict(m) for m in payload.get("members") or []]
     kk = str(cells.get("kk_number", "")).strip()
@@ -240,7 +251,7 @@ def _propose_new_family(session: Session, actor: User, payload: dict[str, Any]) 
     session.flush()
     session.add_all(_member(m, household.id) for m in checked.members)
     session.flush()
-    return household
+    return household, _problems(checked.warnings, members)[1]
 
 
 @dataclass(slots=True)
@@ -359,14 +370,16 @@ def _refuse_no_change(household: Household, change: _Change, checked: FamilyChec
 
 def _check_change(
     session: Session, actor: User, household: Household, kind: str, payload: dict[str, Any]
-) -> None:
+) -> list[dict[str, Any]]:
+    """Refuse a change that the family, as it would be left, fails; its warnings."""
     if kind == "exit":
         if not str(payload.get("reason") or "").strip():
             raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
-        return
+        return []
     change = _after(session, household, kind, payload)
     checked = _check(session, actor.region_code, change.household, change.members)
     _refuse_no_change(household, change, checked)
+    return _problems(checked.warnings, change.members)[1]
 
 
 def _changes(payload: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ batch, so the two can never disagree about what a valid family is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -74,6 +74,7 @@ class FamilyCheck:
     errors: list[RowError]
     household: dict[str, Any] | None
     members: list[dict[str, Any]]
+    warnings: list[RowError] = field(default_factory=list)  # noted, not refused
 
 
 def validate_family(
@@ -127,14 +128,18 @@ def validate_family(
         )
         rows = con.execute(
             "SELECT file, row, column_name, code, message, severity FROM errors "
-            "WHERE severity = 'error' ORDER BY file, row, column_name"
+            "ORDER BY file, row, column_name"
         ).fetchall()
         typed_household = _records(con, "SELECT * EXCLUDE (_row) FROM hh_new")
         typed_members = _records(con, "SELECT * EXCLUDE (_row) FROM mb_new ORDER BY _row")
     finally:
         con.close()
+    found = [RowError(*r) for r in rows]
     return FamilyCheck(
-        [RowError(*r) for r in rows], typed_household[0] if typed_household else None, typed_members
+        [e for e in found if e.severity == "error"],
+        typed_household[0] if typed_household else None,
+        typed_members,
+        [e for e in found if e.severity == "warning"],
     )
 
 
