@@ -423,6 +423,17 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert child["school_level"] != "smp"
     screen = said(cli.ok("request", "show", str(school["id"]), "--as", "verifier").stdout)
     assert f"{child['nik']} │ school_level │ {child['school_level']} │ smp" in screen
+    cli.ok("request", "verify", str(school["id"]), "--as", "verifier")
+    cli.ok("request", "determine", str(school["id"]), "--as", "pusdatin")
+    # The family's history: its import, each request, and what the determination changed.
+    past = cli.json("registry", "history", kk(1), "--as", "verifier")
+    assert [e["action"] for e in past["events"]][-3:] == [
+        "request.propose.update_member",
+        "request.verify",
+        "request.determine.update_member",
+    ]
+    screen = said(cli.ok("registry", "history", kk(1), "--as", "verifier").stdout)
+    assert f"anggota {child['nik']}: school_level: {child['school_level']} → smp" in screen
     # Outside the request's region, it does not exist.
     cli.ok("users", "add", "dinsos-bdg", "--role", "verifier", "--region", "32.73", "--as", "admin")
     elsewhere = cli.run("request", "show", str(update["id"]), "--as", "dinsos-bdg", "--json")

@@ -28,7 +28,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.db import session_scope
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from lumbung.registry import decisions
+from lumbung.registry import decisions, history
 from lumbung.registry import service as requests
 from lumbung.registry.decisions import DecisionResult
 from lumbung.registry.models import ChangeRequest, Household, Member
@@ -801,6 +801,59 @@ def test_a_proposal_tells_what_the_checks_noted_without_refusing(
         ("3199994505190014", "nik", "nik_region_unknown")
     ]
     assert request_row(engine, proposal.request.id).state == "proposed"
+
+
+def test_a_familys_history_from_the_audit_chain(engine: Engine, tmp_path: Path) -> None:
+    kk_number, version = approved_family(engine, tmp_path, 1)
+    approved_family(engine, tmp_path, 2)  # another family's requests are not in this history
+    other = propose(
+        engine,
+        "update",
+        {"changes": {"toilet": "umum"}},
+        kk_number=kk(2),
+        base_version=household_row(engine, kk(2)).version,
+    )
+    wife = nik(date(1983, 7, 1), "P", 12)
+    refused = propose(
+        engine, "update", {"changes": {"toilet": "umum"}}, kk_number=kk_number, base_version=version
+    )
+    reject(engine, refused, "foto jamban tidak ada")
+    pregnancy = propose(
+        engine,
+        "update_member",
+        {"nik": wife, "changes": {"pregnant": "1"}},
+        kk_number=kk_number,
+        base_version=version,
+    )
+    verify(engine, pregnancy)
+    determine(engine, pregnancy)
+    found = as_user(
+        engine, "verifier", lambda s, u: history.family_history(s, actor=u, kk_number=kk_number)
+    )
+    assert (found.status, found.version) == ("approved", household_row(engine, kk_number).version)
+    said = [(e.action, e.request, e.reason) for e in found.events]
+    assert said == [
+        ("registry.import", None, None),
+        ("request.propose.update", refused, None),
+        ("request.reject", refused, "foto jamban tidak ada"),
+        ("request.propose.update_member", pregnancy, None),
+        ("request.verify", pregnancy, None),
+        ("request.determine.update_member", pregnancy, None),
+    ]
+    assert other not in {e.request for e in found.events}
+    assert found.events[0].changes == {"import_batch": found.import_batch_id, "status": "approved"}
+    assert found.events[3].changes == {
+        "proposed": {"members": [{"nik": wife, "changes": {"pregnant": "1"}}]}
+    }
+    [member] = found.events[-1].changes["members"]
+    assert (member["nik"], member["changes"]) == (wife, {"pregnant": ["0", "1"]})
+    # Outside the reader's region, as for a KK that does not exist.
+    with pytest.raises(NotFound):
+        as_user(
+            engine,
+            "other_verifier",
+            lambda s, u: history.family_history(s, actor=u, kk_number=kk_number),
+        )
 
 
 def test_exit_makes_the_family_inactive_and_closed_to_further_requests(

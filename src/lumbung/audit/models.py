@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumbung.db import Base
@@ -27,3 +27,6 @@ class AuditEvent(Base):
     diff: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    # A family's history (`registry history`): the events of one entity.
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)

@@ -25,7 +25,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.errors import NotFound, ValidationFailed
+from lumbung.errors import ValidationFailed
 from lumbung.identity import mask_id
 from lumbung.numbers import grouped
 from lumbung.registry import decisions
@@ -275,24 +275,14 @@ MEMBER_SUMMARY = (
 @handled
 def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """One family with its members (for users whose region covers it)."""
-    from lumbung.auth.roles import Action, in_scope
+    from lumbung.auth.roles import Action
     from lumbung.auth.service import authorize
-    from lumbung.identity.nik import require_kk
 
     with unit_of_work() as session:
         user = acting_user(session, actor)
         authorize(user, Action.READ)
-        require_kk(kk_number)
-        household = session.execute(
-            select(Household).where(Household.kk_number == kk_number)
-        ).scalar_one_or_none()
-        # A family outside the reader's region gets the answer of a KK that does not exist:
-        # saying "outside your region" would tell that it exists, and where.
-        if household is None or not in_scope(user.region_code, household.village_code):
-            raise NotFound(
-                f"KK {kk_number} tidak ada di registry wilayah "
-                f"{user.region_code or 'nasional'} ({user.username})."
-            )
+        # Outside the reader's region, the answer of a KK that does not exist.
+        household = requests_service.family_in_scope(session, user, kk_number)
         members = (
             session.execute(
                 select(Member).where(Member.household_id == household.id).order_by(Member.id)
@@ -332,6 +322,65 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
         )
 
     emit(as_json, payload, human)
+
+
+@registry_app.command("history")
+@handled
+def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """One family's history from the audit chain: its import, every request on it, and what
+    each determination changed (for users whose region covers it)."""
+    from lumbung.registry.history import family_history
+
+    with unit_of_work() as session:
+        found = family_history(session, actor=acting_user(session, actor), kk_number=kk_number)
+        payload: dict[str, Any] = {
+            "kk_number": found.kk_number,
+            "village_code": found.village_code,
+            "status": found.status,
+            "version": found.version,
+            "import_batch_id": found.import_batch_id,
+            "events": [e.as_dict() for e in found.events],
+        }
+
+    def human() -> None:
+        out.print(
+            f"KK {payload['kk_number']} — desa {payload['village_code']}, {payload['status']} "
+            f"(versi {payload['version']})"
+        )
+        rows = [
+            [
+                e["id"],
+                e["at"][:19],
+                e["actor"],
+                e["action"],
+                shown(e["request"]),
+                _changes_said(e["changes"]) + (f" alasan: {e['reason']}" if e["reason"] else ""),
+            ]
+            for e in payload["events"]
+        ]
+        out.print(
+            table(
+                "Riwayat (keputusan massal: lumbung audit log)",
+                ["id", "waktu", "pelaku", "aksi", "usulan", "perubahan"],
+                rows,
+            )
+        )
+
+    emit(as_json, payload, human)
+
+
+def _changes_said(changes: dict[str, Any]) -> str:
+    """What an event changed, in one line: `toilet: sendiri → umum; 3171…: pregnant: 0 → 1`."""
+    parts = [f"{c}: {shown(a)} → {shown(b)}" for c, (a, b) in changes.get("household", {}).items()]
+    for member in changes.get("members", []):
+        said = ", ".join(f"{c}: {shown(a)} → {shown(b)}" for c, (a, b) in member["changes"].items())
+        parts.append(f"anggota {member['nik']}: {said}")
+    if "proposed" in changes:
+        proposed = json.dumps(changes["proposed"], ensure_ascii=False, default=str)
+        parts.append("usul: " + (proposed if len(proposed) <= 70 else proposed[:69] + "…"))
+    if "import_batch" in changes:
+        parts.append(f"batch impor {changes['import_batch']} (masuk sebagai {changes['status']})")
+    return "; ".join(parts)
 
 
 def _payload(text: str) -> dict[str, Any]:

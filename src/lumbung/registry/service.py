@@ -46,7 +46,7 @@ UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
 MEMBER_UPDATABLE = frozenset(MEMBER_VALUE_COLUMNS) - {"kk_number"}
 
 
-def _household(session: Session, actor: User, kk_number: str) -> Household:
+def family_in_scope(session: Session, actor: User, kk_number: str) -> Household:
     """The family with this KK, if the actor's region covers it. A family outside it gets the
     answer of a KK that does not exist: "outside your region" would tell that it exists, and
     where."""
@@ -185,7 +185,7 @@ def propose(
     else:
         if kk_number is None or base_version is None:
             raise ValidationFailed("Usulan perubahan butuh nomor KK dan versi data keluarga.")
-        household = _household(session, actor, kk_number)
+        household = family_in_scope(session, actor, kk_number)
         authorize(actor, Action.PROPOSE, household.village_code)
         if household.status not in ("approved", "verified", "proposed"):
             raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")

@@ -5,8 +5,9 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27 03:00:00
 
-Only the CHECK constraint on `change_request.kind` changes: it admits the new kind. SQLite
-cannot alter a constraint and rebuilds the table (a small one: proposals, not families).
+The CHECK constraint on `change_request.kind` admits the new kind (SQLite cannot alter a
+constraint and rebuilds the table: a small one, proposals, not families). And audit events get
+an index on (entity, entity_id), for a family's history (`lumbung registry history`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def _replace(kinds: tuple[str, ...]) -> None:
 
 def upgrade() -> None:
     _replace(AFTER)
+    op.create_index("ix_audit_event_entity", "audit_event", ["entity", "entity_id"])
 
 
 def downgrade() -> None:
@@ -49,4 +51,5 @@ def downgrade() -> None:
             f"{n} usulan update_member ada di registry; turun ke revisi 0004 akan "
             "menghapusnya. Tidak dilakukan."
         )
+    op.drop_index("ix_audit_event_entity", table_name="audit_event")
     _replace(BEFORE)

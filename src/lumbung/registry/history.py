@@ -1,0 +1,115 @@
+"""A family's history, from the audit chain: how it came in, every request on it and what each
+determination changed (the grievance officer's and the auditor's view of one family).
+
+Decisions taken in bulk (`registry verify|determine` over a region or a batch) are recorded as
+one event for all their families, naming them by count and by the sha256 of their ids; they are
+not repeated here per family (the family's status and version say where it stands now).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from lumbung.audit.models import AuditEvent
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
+from lumbung.registry.models import ChangeRequest, Household
+from lumbung.registry.service import family_in_scope
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One audit event about the family, with what it says of it."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    request: int | None  # the change request it belongs to, if any
+    # what changed (a determination: the family's columns, each member's), or was proposed
+    changes: dict[str, Any]
+    reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "request": self.request,
+            "changes": self.changes,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyHistory:
+    kk_number: str
+    village_code: str
+    status: str
+    version: int
+    import_batch_id: int | None
+    events: list[Event]
+
+
+def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHistory:
+    """Every audit event about the family with this KK, oldest first (a family outside the
+    actor's region is, as everywhere, a KK that does not exist)."""
+    authorize(actor, Action.READ)
+    household = family_in_scope(session, actor, kk_number)
+    requests = [
+        str(r)
+        for r in session.execute(
+            select(ChangeRequest.id).where(ChangeRequest.household_id == household.id)
+        ).scalars()
+    ]
+    about = [and_(AuditEvent.entity == "household", AuditEvent.entity_id == str(household.id))]
+    if requests:
+        about.append(
+            and_(AuditEvent.entity == "change_request", AuditEvent.entity_id.in_(requests))
+        )
+    if household.import_batch_id is not None:
+        about.append(
+            and_(
+                AuditEvent.entity == "import_batch",
+                AuditEvent.entity_id == str(household.import_batch_id),
+            )
+        )
+    found = session.execute(select(AuditEvent).where(or_(*about)).order_by(AuditEvent.id))
+    return FamilyHistory(
+        household.kk_number,
+        household.village_code,
+        household.status,
+        household.version,
+        household.import_batch_id,
+        [_event(e, household) for e in found.scalars()],
+    )
+
+
+def _event(event: AuditEvent, household: Household) -> Event:
+    diff = event.diff
+    request = int(event.entity_id) if event.entity == "change_request" else diff.get("request")
+    changes: dict[str, Any] = {}
+    if diff.get("changed"):
+        changes["household"] = diff["changed"]
+    if diff.get("members_changed"):
+        changes["members"] = diff["members_changed"]
+    if event.action.startswith("request.propose."):
+        changes["proposed"] = diff.get("payload")
+    if event.entity == "import_batch":  # the batch's counts are of every family in it
+        changes = {"import_batch": household.import_batch_id, "status": diff.get("status")}
+    return Event(
+        event.id,
+        event.at,
+        event.actor,
+        event.action,
+        request,
+        changes,
+        diff.get("reason"),
+    )
