@@ -726,6 +726,10 @@ def test_a_member_with_an_allowed_duplicate_nik_can_be_updated_and_corrected(
         ).one()
     assert state == "resolved" and f"{wife} → {corrected}" in resolution
     assert events_after(engine, start)[-1][4]["duplicate_reviews_resolved"] == [review_id]
+    found = as_user(
+        engine, "verifier", lambda s, u: history.family_history(s, actor=u, kk_number=kk(3))
+    )
+    assert found.events[-1].changes["duplicate_reviews_resolved"] == [review_id]
 
 
 def test_determination_checks_a_corrected_nik_against_the_registry_of_that_day(
@@ -830,7 +834,8 @@ def test_a_familys_history_from_the_audit_chain(engine: Engine, tmp_path: Path) 
     found = as_user(
         engine, "verifier", lambda s, u: history.family_history(s, actor=u, kk_number=kk_number)
     )
-    assert (found.status, found.version) == ("approved", household_row(engine, kk_number).version)
+    assert (found.status, found.status_reason) == ("approved", None)
+    assert found.version == household_row(engine, kk_number).version
     said = [(e.action, e.request, e.reason) for e in found.events]
     assert said == [
         ("registry.import", None, None),

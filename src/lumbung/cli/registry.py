@@ -337,15 +337,17 @@ def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = Jso
             "kk_number": found.kk_number,
             "village_code": found.village_code,
             "status": found.status,
+            "status_reason": found.status_reason,
             "version": found.version,
             "import_batch_id": found.import_batch_id,
             "events": [e.as_dict() for e in found.events],
         }
 
     def human() -> None:
+        reason = f", alasan: {payload['status_reason']}" if payload["status_reason"] else ""
         out.print(
-            f"KK {payload['kk_number']} — desa {payload['village_code']}, {payload['status']} "
-            f"(versi {payload['version']})"
+            f"KK {payload['kk_number']} — desa {payload['village_code']}, {payload['status']}"
+            f"{reason} (versi {payload['version']})"
         )
         rows = [
             [
@@ -360,7 +362,7 @@ def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = Jso
         ]
         out.print(
             table(
-                "Riwayat (keputusan massal: lumbung audit log)",
+                "Riwayat (keputusan massal: lumbung audit log, pengguna nasional)",
                 ["id", "waktu", "pelaku", "aksi", "usulan", "perubahan"],
                 rows,
             )
@@ -378,6 +380,8 @@ def _changes_said(changes: dict[str, Any]) -> str:
     if "proposed" in changes:
         proposed = json.dumps(changes["proposed"], ensure_ascii=False, default=str)
         parts.append("usul: " + (proposed if len(proposed) <= 70 else proposed[:69] + "…"))
+    if changes.get("duplicate_reviews_resolved"):
+        parts.append(f"tinjauan duplikat selesai: {changes['duplicate_reviews_resolved']}")
     if "import_batch" in changes:
         parts.append(f"batch impor {changes['import_batch']} (masuk sebagai {changes['status']})")
     return "; ".join(parts)

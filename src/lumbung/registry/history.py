@@ -3,7 +3,9 @@ determination changed (the grievance officer's and the auditor's view of one fam
 
 Decisions taken in bulk (`registry verify|determine` over a region or a batch) are recorded as
 one event for all their families, naming them by count and by the sha256 of their ids; they are
-not repeated here per family (the family's status and version say where it stands now).
+not repeated here per family (the family's status, its reason and its version say where it
+stands now). Of the imports, the one that brought the family in: a later batch that added
+members to it while it was still proposed is not linked to it.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ class FamilyHistory:
     kk_number: str
     village_code: str
     status: str
+    status_reason: str | None  # why it was rejected or left (a bulk rejection's reason too)
     version: int
-    import_batch_id: int | None
+    import_batch_id: int | None  # the batch that brought the family in
     events: list[Event]
 
 
@@ -86,6 +89,7 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
         household.kk_number,
         household.village_code,
         household.status,
+        household.status_reason,
         household.version,
         household.import_batch_id,
         [_event(e, household) for e in found.scalars()],
@@ -100,6 +104,8 @@ def _event(event: AuditEvent, household: Household) -> Event:
         changes["household"] = diff["changed"]
     if diff.get("members_changed"):
         changes["members"] = diff["members_changed"]
+    if diff.get("duplicate_reviews_resolved"):
+        changes["duplicate_reviews_resolved"] = diff["duplicate_reviews_resolved"]
     if event.action.startswith("request.propose."):
         changes["proposed"] = diff.get("payload")
     if event.entity == "import_batch":  # the batch's counts are of every family in it

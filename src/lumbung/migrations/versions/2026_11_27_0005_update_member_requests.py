@@ -7,7 +7,9 @@ Create Date: 2026-11-27 03:00:00
 
 The CHECK constraint on `change_request.kind` admits the new kind (SQLite cannot alter a
 constraint and rebuilds the table: a small one, proposals, not families). And audit events get
-an index on (entity, entity_id), for a family's history (`lumbung registry history`).
+an index on (entity, entity_id), for a family's history (`lumbung registry history`). The
+index is built in the migration's transaction, holding audited writes for as long (seconds for
+a few million events).
 """
 
 from __future__ import annotations
