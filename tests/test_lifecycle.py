@@ -1257,6 +1257,8 @@ INVALID_CHANGES: list[tuple[str, dict[str, Any], type[Exception], str]] = [
         "no_head",
     ),
     ("merge", {}, ValidationFailed, "merge"),
+    ("new_family", {"household": "x", "members": []}, ValidationFailed, "Usulan new_family"),
+    ("new_family", {"household": {}, "members": ["x"]}, ValidationFailed, "harus objek"),
     ("add_member", {"member": "PUTRI"}, ValidationFailed, "butuh 'member'"),
     ("update", {"changes": {"floor_area_m2": "36,0"}}, ValidationFailed, "tidak mengubah"),
     (

@@ -227,8 +227,16 @@ def propose(
 def _propose_new_family(
     session: Session, actor: User, payload: dict[str, Any]
 ) -> tuple[Household, list[dict[str, Any]]]:
-    cells = dict(payload.get("household") or {})
-    members = [dict(m) for m in payload.get("members") or []]
+    household_in, members_in = payload.get("household"), payload.get("members")
+    if not isinstance(household_in, dict) or not isinstance(members_in, list):
+        raise ValidationFailed(
+            'Usulan new_family: {"household": {kolom: nilai, …}, "members": [{…}, …]} '
+            "(kolom seperti di berkas batch, docs/FORMATS.md)."
+        )
+    if not all(isinstance(m, dict) for m in members_in):
+        raise ValidationFailed("Setiap anggota di 'members' harus objek {kolom: nilai, …}.")
+    cells = dict(household_in)
+    members = [dict(m) for m in members_in]
     kk = str(cells.get("kk_number", "")).strip()
     for m in members:
         m.setdefault("kk_number", kk)
