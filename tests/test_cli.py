@@ -365,6 +365,7 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     # The family's own values, typed: numbers as numbers, flags as true/false.
     assert shown["floor_area_m2"] == float(households["floor_area_m2"])
     assert isinstance(shown["owns_land"], bool) and isinstance(shown["motorbikes"], int)
+    assert (shown["status"], shown["status_reason"]) == ("approved", None)
     screen = said(cli.ok("registry", "show", kk(1), "--as", "verifier").stdout)
     assert f"toilet │ {shown['toilet']}" in screen and "owns_land │ " in screen
     # Piped (not a terminal), the table is not wrapped at 80 columns: every NIK comes out whole,

@@ -873,9 +873,22 @@ def test_exit_makes_the_family_inactive_and_closed_to_further_requests(
         base_version=version,
     )
     verify(engine, request_id)
+    start = last_event_id(engine)
     determine(engine, request_id)
     household = household_row(engine, kk_number)
     assert (household.status, household.status_reason) == ("inactive", "pindah ke luar negeri")
+    # The chain records the move itself, and so does the family's history.
+    [(_, action, _, _, diff)] = events_after(engine, start)
+    assert action == "request.determine.exit"
+    assert diff["changed"] == {
+        "status": ["approved", "inactive"],
+        "status_reason": [None, "pindah ke luar negeri"],
+    }
+    found = as_user(
+        engine, "verifier", lambda s, u: history.family_history(s, actor=u, kk_number=kk_number)
+    )
+    assert found.events[-1].changes["household"] == diff["changed"]
+    assert found.status_reason == "pindah ke luar negeri"
     with pytest.raises(Conflict, match="inactive"):
         propose(
             engine,
@@ -1127,14 +1140,18 @@ def test_a_proposal_on_a_stale_version_is_refused_at_once(engine: Engine, tmp_pa
     )
     verify(engine, request_id)
     determine(engine, request_id)
-    for stale in (version, version + 100):
-        with pytest.raises(Conflict, match="sudah berubah"):
+    # An older version: the family changed since. A version it never had: said so.
+    for given, error, match in (
+        (version, Conflict, "sudah berubah"),
+        (version + 100, ValidationFailed, f"Versi {version + 100} tidak ada"),
+    ):
+        with pytest.raises(error, match=match):
             propose(
                 engine,
                 "update",
                 {"changes": {"toilet": "bersama"}},
                 kk_number=kk_number,
-                base_version=stale,
+                base_version=given,
             )
     assert count(engine, "SELECT count(*) FROM change_request") == 1
 
@@ -1289,6 +1306,14 @@ def test_invalid_changes_are_refused(
 
 def test_a_change_needs_the_family_and_its_version(engine: Engine, tmp_path: Path) -> None:
     kk_number, version = approved_family(engine, tmp_path, 1)
+    with pytest.raises(ValidationFailed, match=f"Versi {version + 5} tidak ada"):
+        propose(
+            engine,
+            "update",
+            {"changes": {"toilet": "umum"}},
+            kk_number=kk_number,
+            base_version=version + 5,
+        )
     with pytest.raises(ValidationFailed, match="versi"):
         propose(engine, "update", {"changes": {"toilet": "umum"}}, kk_number=kk_number)
     with pytest.raises(ValidationFailed, match="versi"):

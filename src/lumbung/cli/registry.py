@@ -294,6 +294,7 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
             # Typed (numbers as numbers, flags as true/false), not as cells of a batch file.
             **{c: getattr(household, c) for c in HOUSEHOLD_VALUE_COLUMNS},
             "status": household.status,
+            "status_reason": household.status_reason,
             "version": household.version,
             "members": [
                 {
@@ -309,9 +310,10 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
         fields = [
             [c, shown(v)]
             for c, v in payload.items()
-            if c not in ("kk_number", "members", "status", "version")
+            if c not in ("kk_number", "members", "status", "status_reason", "version")
         ]
-        title = f"KK {kk_number} — {payload['status']} (versi {payload['version']})"
+        why = f", alasan: {payload['status_reason']}" if payload["status_reason"] else ""
+        title = f"KK {kk_number} — {payload['status']}{why} (versi {payload['version']})"
         out.print(table(title, ["kolom", "nilai"], fields))
         out.print(
             table(
@@ -356,13 +358,20 @@ def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = Jso
                 e["actor"],
                 e["action"],
                 shown(e["request"]),
-                _changes_said(e["changes"]) + (f" alasan: {e['reason']}" if e["reason"] else ""),
+                "; ".join(
+                    part
+                    for part in (
+                        _changes_said(e["changes"]),
+                        f"alasan: {e['reason']}" if e["reason"] else "",
+                    )
+                    if part
+                ),
             ]
             for e in payload["events"]
         ]
         out.print(
             table(
-                "Riwayat (keputusan massal: lumbung audit log, pengguna nasional)",
+                "Riwayat (isi lengkap: --json; keputusan massal tidak diulang per keluarga)",
                 ["id", "waktu", "pelaku", "aksi", "usulan", "perubahan"],
                 rows,
             )

@@ -189,6 +189,11 @@ def propose(
         authorize(actor, Action.PROPOSE, household.village_code)
         if household.status not in ("approved", "verified", "proposed"):
             raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")
+        if base_version > household.version:
+            raise ValidationFailed(
+                f"Versi {base_version} tidak ada: data keluarga ini versi {household.version} "
+                f"(lumbung registry show {household.kk_number})."
+            )
         if household.version != base_version:
             raise Conflict(
                 f"Data keluarga sudah berubah (versi {household.version}, usulan dibuat "
@@ -525,14 +530,14 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
     household = session.get(Household, request.household_id)
     assert household is not None
     _require_current(request, household)
-    before, members_before = household_cells(household), _members_cells(session, household)
+    before, members_before = _family_cells(household), _members_cells(session, household)
     try:
         settled = _apply(session, request, household)
         session.flush()
     except StaleDataError as exc:
         raise Conflict(f"Keluarga {household.kk_number} baru saja diubah pengguna lain.") from exc
     request.state, request.decided_by, request.decided_at = "approved", actor.username, utcnow()
-    after, members_after = household_cells(household), _members_cells(session, household)
+    after, members_after = _family_cells(household), _members_cells(session, household)
     audit.record(
         session,
         actor=actor.username,
@@ -553,6 +558,15 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
         },
     )
     return request
+
+
+def _family_cells(household: Household) -> dict[str, str | None]:
+    """The family's values, and where it stands (an exit changes only its status and reason)."""
+    return {
+        **household_cells(household),
+        "status": household.status,
+        "status_reason": household.status_reason,
+    }
 
 
 def _members_cells(session: Session, household: Household) -> dict[int, dict[str, str | None]]:
