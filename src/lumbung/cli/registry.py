@@ -566,10 +566,19 @@ def request_show(
             "household_status": view.household_status,
             "household_version": view.household_version,
             "proposed_at": r.proposed_at.isoformat(),
+            "verified_at": r.verified_at.isoformat() if r.verified_at else None,
+            "decided_at": r.decided_at.isoformat() if r.decided_at else None,
             "payload": r.payload,
             "current": view.current,
         }
     emit(as_json, payload, lambda: _print_request(payload))
+
+
+def _by(who: str | None, at: str | None) -> str:
+    """`pusdatin (2026-11-27 03:35 UTC)`, or `—` for a step not taken."""
+    if who is None:
+        return "—"
+    return f"{who} ({at[:16].replace('T', ' ')} UTC)" if at else who
 
 
 def _print_request(view: dict[str, Any]) -> None:
@@ -584,9 +593,10 @@ def _print_request(view: dict[str, Any]) -> None:
         f"{view['base_version'] or '—'})"
     )
     out.print(
-        f"Diajukan oleh {view['proposed_by']} ({view['proposed_at'][:16].replace('T', ' ')} "
-        f"UTC); diverifikasi oleh {view['verified_by'] or '—'}; diputuskan oleh "
-        f"{view['decided_by'] or '—'}" + (f"; alasan: {view['reason']}" if view["reason"] else "")
+        f"Diajukan oleh {_by(view['proposed_by'], view['proposed_at'])}; diverifikasi oleh "
+        f"{_by(view['verified_by'], view['verified_at'])}; diputuskan oleh "
+        f"{_by(view['decided_by'], view['decided_at'])}"
+        + (f"; alasan: {view['reason']}" if view["reason"] else "")
     )
     proposed, current = view["payload"], view["current"]
     if view["kind"] == "update":
