@@ -72,6 +72,19 @@ def propose(
     )
 
 
+def member_change(
+    engine: Engine, kk_number: str, member_nik: str, changes: dict[str, Any], base_version: int
+) -> int:
+    """An operator's proposal to change one member's values."""
+    return propose(
+        engine,
+        "update_member",
+        {"nik": member_nik, "changes": changes},
+        kk_number=kk_number,
+        base_version=base_version,
+    )
+
+
 def verify(engine: Engine, request_id: int, username: str = "verifier") -> str:
     return as_user(
         engine, username, lambda s, u: requests.verify(s, actor=u, request_id=request_id).state
@@ -425,12 +438,8 @@ def test_update_member_changes_the_members_values_and_the_audit_names_them(
     kk_number, version = approved_family(engine, tmp_path, 1)
     wife, son = nik(date(1983, 7, 1), "P", 12), nik(date(2015, 1, 20), "L", 13)
     start = last_event_id(engine)
-    pregnancy = propose(
-        engine,
-        "update_member",
-        {"nik": wife, "changes": {"pregnant": "1", "name": "Hj. Siti  Aminah"}},
-        kk_number=kk_number,
-        base_version=version,
+    pregnancy = member_change(
+        engine, kk_number, wife, {"pregnant": "1", "name": "Hj. Siti  Aminah"}, version
     )
     assert as_user(
         engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=pregnancy).current
@@ -450,13 +459,7 @@ def test_update_member_changes_the_members_values_and_the_audit_names_them(
 
     # A mistyped NIK corrected: checked as a new one would be, then the member carries it.
     corrected = nik(date(2015, 1, 20), "L", 19)
-    fix = propose(
-        engine,
-        "update_member",
-        {"nik": son, "changes": {"nik": corrected}},
-        kk_number=kk_number,
-        base_version=after_pregnancy,
-    )
+    fix = member_change(engine, kk_number, son, {"nik": corrected}, after_pregnancy)
     verify(engine, fix)
     determine(engine, fix)
     assert members_of(engine, kk_number) == {
@@ -539,13 +542,7 @@ def test_a_member_update_and_a_family_update_cannot_pass_each_other(
 ) -> None:
     kk_number, version = approved_family(engine, tmp_path, 1)
     son = nik(date(2015, 1, 20), "L", 13)
-    school = propose(
-        engine,
-        "update_member",
-        {"nik": son, "changes": {"school_level": "smp"}},
-        kk_number=kk_number,
-        base_version=version,
-    )
+    school = member_change(engine, kk_number, son, {"school_level": "smp"}, version)
     floor = propose(
         engine,
         "update",
@@ -694,24 +691,14 @@ def test_a_member_with_an_allowed_duplicate_nik_can_be_updated_and_corrected(
     review_id = count(engine, "SELECT max(id) FROM duplicate_review")
     version = household_row(engine, kk(3)).version
     # Her own NIK is active elsewhere: that is under review, and no reason to refuse a change.
-    renamed = propose(
-        engine,
-        "update_member",
-        {"nik": wife, "changes": {"occupation": "petani"}},
-        kk_number=kk(3),
-        base_version=version,
-    )
+    renamed = member_change(engine, kk(3), wife, {"occupation": "petani"}, version)
     verify(engine, renamed)
     determine(engine, renamed)
     corrected = nik(date(1983, 7, 1), "P", 39)
     start = last_event_id(engine)
-    fix = propose(
-        engine,
-        "update_member",
-        {"nik": f" {wife} ", "changes": {"nik": corrected}},  # stray spaces, as typed
-        kk_number=kk(3),
-        base_version=household_row(engine, kk(3)).version,
-    )
+    fix = member_change(
+        engine, kk(3), f" {wife} ", {"nik": corrected}, household_row(engine, kk(3)).version
+    )  # stray spaces, as typed
     assert request_row(engine, fix).payload == {
         "members": [{"nik": wife, "changes": {"nik": corrected}}]
     }
@@ -737,13 +724,7 @@ def test_determination_checks_a_corrected_nik_against_the_registry_of_that_day(
 ) -> None:
     kk_number, version = approved_family(engine, tmp_path, 1)
     son, corrected = nik(date(2015, 1, 20), "L", 13), nik(date(2015, 1, 20), "L", 19)
-    fix = propose(
-        engine,
-        "update_member",
-        {"nik": son, "changes": {"nik": corrected}},
-        kk_number=kk_number,
-        base_version=version,
-    )
+    fix = member_change(engine, kk_number, son, {"nik": corrected}, version)
     verify(engine, fix)
     household, members = family(2)
     members[2]["nik"] = corrected  # meanwhile another family brings that NIK in
@@ -822,13 +803,7 @@ def test_a_familys_history_from_the_audit_chain(engine: Engine, tmp_path: Path) 
         engine, "update", {"changes": {"toilet": "umum"}}, kk_number=kk_number, base_version=version
     )
     reject(engine, refused, "foto jamban tidak ada")
-    pregnancy = propose(
-        engine,
-        "update_member",
-        {"nik": wife, "changes": {"pregnant": "1"}},
-        kk_number=kk_number,
-        base_version=version,
-    )
+    pregnancy = member_change(engine, kk_number, wife, {"pregnant": "1"}, version)
     verify(engine, pregnancy)
     determine(engine, pregnancy)
     found = as_user(

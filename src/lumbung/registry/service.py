@@ -631,13 +631,12 @@ def _apply(session: Session, request: ChangeRequest, household: Household) -> li
     )
     for at, before in head_last:
         values = checked.members[at]
+        if values["relationship"] == HEAD:
+            session.flush()  # every other change written first
         if before is None:
-            session.flush()
             session.add(_member(values, household.id))
             continue
         member = staying[at]
-        if values["relationship"] == HEAD and member.relationship != values["relationship"]:
-            session.flush()
         for column, value in values.items():
             if column in MEMBER_UPDATABLE:
                 setattr(member, column, value)
