@@ -643,6 +643,73 @@ def test_large_first_load_defers_indexes_and_restores_them(
                 conn.execute(text(statement))
 
 
+@pytest.mark.parametrize("deferred", [False, True])
+def test_ids_follow_the_files_and_free_text_arrives_unchanged(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deferred: bool
+) -> None:
+    """Families and members get their ids in the order of the files (rows travel to the
+    database unsorted), one after another, above every id before them; an id given later by
+    the database's own sequence does not collide. Text that needs escaping on its way into
+    PostgreSQL (a backslash, a tab, a line break in a name or an address) arrives as written."""
+    from lumbung import bulk
+
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1 if deferred else 10**9)
+    households, members = [], []
+    for serial in (5, 3, 9, 1):  # KK numbers out of order: the files' order counts
+        h, m = family(serial)
+        households.append(h)
+        members += m
+    households[1]["address"] = "Jl. Mawar\\Blok C\t12\nRT ujung"
+    members.append(members.pop(0))  # the first family's head comes last in its file
+    members[3]["name"] = "SITI \\ AMINAH"
+    members[4]["mother_name"] = "IBU\tANDI"
+    run_import(engine, write_batch(tmp_path / "b", households, members))
+    with session_scope(engine) as session:
+        families = session.execute(select(Household.id, Household.kk_number).order_by(Household.id))
+        ids, numbers = zip(*families.all(), strict=True)
+        assert list(numbers) == [h["kk_number"] for h in households]
+        assert list(ids) == list(range(ids[0], ids[0] + len(households)))
+        people = session.execute(
+            select(Member.id, Member.nik, Member.name, Member.mother_name).order_by(Member.id)
+        ).all()
+        assert [p.nik for p in people] == [m["nik"] for m in members]
+        assert [p.id for p in people] == list(range(people[0].id, people[0].id + len(members)))
+        address = session.execute(
+            select(Household.address).where(Household.kk_number == households[1]["kk_number"])
+        ).scalar_one()
+        assert address == "Jl. Mawar\\Blok C\t12\nRT ujung"
+        by_nik = {p.nik: p for p in people}
+        assert by_nik[members[3]["nik"]].name == "SITI \\ AMINAH"
+        assert by_nik[members[4]["nik"]].mother_name == "IBU\tANDI"
+        # The sequences moved past the ids given: a row the database numbers itself fits.
+        h_id = session.execute(select(Household.id).limit(1)).scalar_one()
+        extra = Member(
+            **{**_member_values(session, members[0]["nik"]), "nik": nik(date(1990, 1, 1), "L", 99)},
+            household_id=h_id,
+        )
+        session.add(extra)
+        session.flush()
+        assert extra.id > people[-1].id
+    second, second_members = family(7)
+    run_import(engine, write_batch(tmp_path / "c", [second], second_members))
+    with session_scope(engine) as session:
+        later = (
+            session.execute(
+                select(Member.id).where(Member.nik.in_([m["nik"] for m in second_members]))
+            )
+            .scalars()
+            .all()
+        )
+        assert min(later) > people[-1].id
+
+
+def _member_values(session: Any, member_nik: str) -> dict[str, Any]:
+    """A member's column values (no id, no NIK), to make another member like it."""
+    row = session.execute(select(Member).where(Member.nik == member_nik)).scalar_one()
+    skip = {"id", "nik", "household_id"}
+    return {c.key: getattr(row, c.key) for c in Member.__table__.columns if c.key not in skip}
+
+
 def test_a_duplicate_the_checks_missed_fails_the_deferred_load_whole(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,7 +35,9 @@ from lumbung.regions.models import Region
 from lumbung.registry import vocab
 from lumbung.registry.batch_files import Batch, BatchFile, open_batch, scratch_dir
 from lumbung.registry.checks import (
+    HOUSEHOLD_CELLS,
     HOUSEHOLD_VALUE_COLUMNS,
+    MEMBER_CELLS,
     MEMBER_VALUE_COLUMNS,
     CheckOptions,
     run_checks,
@@ -91,6 +93,7 @@ LOAD_HOUSEHOLD = (
     "updated_at",
 )
 LOAD_MEMBER = (
+    "id",
     "household_id",
     *(c for c in MEMBER_VALUE_COLUMNS if c != "kk_number"),
     "name_normalised",
@@ -98,6 +101,11 @@ LOAD_MEMBER = (
     "version",
     "created_at",
     "updated_at",
+)
+# The loaded columns that may hold any text: the checks confine every other text column to
+# codes, digits or dates, which need no escaping on their way into PostgreSQL.
+FREE_TEXT = frozenset(
+    {c.name for c in (*HOUSEHOLD_CELLS, *MEMBER_CELLS) if c.kind == "text"} | {"name_normalised"}
 )
 
 
@@ -407,38 +415,63 @@ def _load(
     session.add(record)
     session.flush()
     summary.batch_id = record.id
-    first_id = bulk.reserve_ids(session, "household", summary.households_accepted)
-    watermark = session.execute(select(func.coalesce(func.max(Member.id), 0))).scalar_one()
+    # Ids are given here, in file order, rather than by the tables' sequences in the order the
+    # rows arrive: the rows can then travel unsorted (bulk.insert_from_duckdb).
+    first_household = bulk.reserve_ids(session, "household", summary.households_accepted)
+    first_member = bulk.reserve_ids(session, "member", summary.members_accepted)
     now = _stamp_sql(session)
     con.execute(
-        f"CREATE TABLE hh_ids AS SELECT kk_number, {first_id} - 1 + "
+        f"CREATE TABLE hh_ids AS SELECT _row, kk_number, {int(first_household)} - 1 + "
         "row_number() OVER (ORDER BY _row) AS id FROM hh_new"
+    )
+    con.execute(
+        f"CREATE TABLE mb_ids AS SELECT _row, {int(first_member)} - 1 + "
+        "row_number() OVER (ORDER BY _row) AS id FROM mb_new"
     )
     values = ", ".join(f"h.{c}" for c in HOUSEHOLD_VALUE_COLUMNS)
     say("memuat keluarga")
     household_query = f"""
-        SELECT i.id, {values}, h.village_code[1:8], h.village_code[1:5], h.village_code[1:2],
-               '{request.status}', {record.id}, 1, '{now}', '{now}'
-        FROM hh_new h JOIN hh_ids i USING (kk_number) ORDER BY i.id"""
+        SELECT i.id, {values}, h.village_code[1:8] AS district_code,
+               h.village_code[1:5] AS regency_code, h.village_code[1:2] AS province_code,
+               '{request.status}' AS status, {record.id}, 1, '{now}' AS created_at,
+               '{now}' AS updated_at
+        FROM hh_new h JOIN hh_ids i USING (_row)"""
     with bulk.deferred_indexes(session, HOUSEHOLD_TABLE, summary.households_accepted):
-        bulk.insert_from_duckdb(session, con, household_query, "household", LOAD_HOUSEHOLD, scratch)
+        bulk.insert_from_duckdb(
+            session,
+            con,
+            household_query,
+            "household",
+            LOAD_HOUSEHOLD,
+            scratch,
+            free_text=FREE_TEXT,
+        )
     say("memuat anggota")
     member_values = ", ".join(
-        "CAST(m.birth_date AS VARCHAR)" if c == "birth_date" else f"m.{c}"
+        "CAST(m.birth_date AS VARCHAR) AS birth_date" if c == "birth_date" else f"m.{c}"
         for c in MEMBER_VALUE_COLUMNS
         if c != "kk_number"
     )
     member_query = f"""
-        SELECT coalesce(i.id, x.id), {member_values}, {normalise_name_sql("m.name")},
-               'active', 1, '{now}', '{now}'
-        FROM mb_new m LEFT JOIN hh_ids i ON i.kk_number = m.kk_number
-                      LEFT JOIN existing_hh x ON x.kk_number = m.kk_number
-        ORDER BY m._row"""
+        SELECT n.id, coalesce(i.id, x.id) AS household_id, {member_values},
+               {normalise_name_sql("m.name")} AS name_normalised,
+               'active' AS status, 1, '{now}' AS created_at, '{now}' AS updated_at
+        FROM mb_new m JOIN mb_ids n USING (_row)
+                      LEFT JOIN hh_ids i ON i.kk_number = m.kk_number
+                      LEFT JOIN existing_hh x ON x.kk_number = m.kk_number"""
     with bulk.deferred_indexes(session, MEMBER_TABLE, summary.members_accepted):
-        bulk.insert_from_duckdb(session, con, member_query, "member", LOAD_MEMBER, scratch)
+        bulk.insert_from_duckdb(
+            session,
+            con,
+            member_query,
+            "member",
+            LOAD_MEMBER,
+            scratch,
+            free_text=FREE_TEXT,
+        )
     say("mencatat")
     if summary.duplicates_for_review:
-        _queue_reviews(session, con, record.id, int(watermark))
+        _queue_reviews(session, con, record.id, first_member)
     counts = {
         k: v for k, v in summary.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)
     }
@@ -454,7 +487,7 @@ def _load(
 
 
 def _queue_reviews(
-    session: Session, con: duckdb.DuckDBPyConnection, batch_id: int, watermark: int
+    session: Session, con: duckdb.DuckDBPyConnection, batch_id: int, first_member: int
 ) -> None:
     niks = [
         r[0]
@@ -472,11 +505,11 @@ def _queue_reviews(
                 WHERE o.nik = m.nik AND o.id < m.id AND o.status = 'active'),
                :batch, 'open', :now
         FROM member m
-        WHERE m.id > :watermark AND m.nik IN (SELECT k FROM tmp_review_nik)
+        WHERE m.id >= :first_member AND m.nik IN (SELECT k FROM tmp_review_nik)
           AND EXISTS (SELECT 1 FROM member o
                       WHERE o.nik = m.nik AND o.id < m.id AND o.status = 'active')
     """),
-        {"batch": batch_id, "watermark": watermark, "now": utcnow()},
+        {"batch": batch_id, "first_member": first_member, "now": utcnow()},
     )
     bulk.drop_temp(session, "tmp_review_nik")
 
