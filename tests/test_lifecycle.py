@@ -33,6 +33,8 @@ from lumbung.registry import service as requests
 from lumbung.registry.decisions import DecisionResult
 from lumbung.registry.models import ChangeRequest, Household, Member
 
+HEAD = migrate.head()
+
 pytestmark = pytest.mark.usefixtures("users")
 
 T = TypeVar("T")
@@ -746,7 +748,7 @@ def test_the_update_member_migration_keeps_its_requests(engine: Engine, tmp_path
     try:
         with pytest.raises(RuntimeError, match="1 usulan update_member"):
             migrate.downgrade(engine, "0004")
-        assert migrate.current(engine) == "0005" and request_row(engine, request_id)
+        assert migrate.current(engine) == HEAD and request_row(engine, request_id)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM change_request"))
         migrate.downgrade(engine, "0004")
@@ -755,9 +757,50 @@ def test_the_update_member_migration_keeps_its_requests(engine: Engine, tmp_path
             propose(engine, "update_member", payload, kk_number=kk_number, base_version=version)
     finally:
         migrate.upgrade(engine)
-    assert migrate.current(engine) == "0005"
+    assert migrate.current(engine) == HEAD
     assert {"ck_change_request_kind", "ck_change_request_state"} <= check_constraints(engine)
     assert propose(engine, "update_member", payload, kk_number=kk_number, base_version=version)
+
+
+def test_identifiers_are_compared_as_bytes_and_the_migration_keeps_the_registry(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """On PostgreSQL, NIKs, KK numbers and region codes have the "C" collation (their indexes
+    build twice as fast); the migration down and up again keeps every row, and a NIK is still
+    found through its index. SQLite has nothing to change."""
+    kk_number, _ = approved_family(engine, tmp_path, 1)
+    postgres = engine.dialect.name == "postgresql"
+
+    def collations() -> set[tuple[str, str, str | None]]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT table_name, column_name, collation_name "
+                    "FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND column_name IN ('nik', 'kk_number', 'regency_code')"
+                )
+            )
+            return {(str(t), str(c), n) for t, c, n in rows}
+
+    try:
+        migrate.downgrade(engine, "0005")
+        if postgres:
+            assert ("member", "nik", None) in collations()
+        assert members_of(engine, kk_number)
+    finally:
+        migrate.upgrade(engine)
+    assert migrate.current(engine) == HEAD
+    assert len(members_of(engine, kk_number)) == 3
+    if postgres:
+        registry = {("household", "kk_number"), ("household", "regency_code"), ("member", "nik")}
+        registry |= {("duplicate_review", "nik")}
+        assert {(t, c) for t, c, n in collations() if n == "C"} == registry
+        with engine.connect() as conn:
+            conn.execute(text("SET enable_seqscan = off"))
+            plan = conn.execute(
+                text("EXPLAIN SELECT id FROM member WHERE nik = :nik"), {"nik": "3171011203800011"}
+            ).scalars()
+            assert "ix_member_nik" in " ".join(plan)
 
 
 def check_constraints(engine: Engine) -> set[str]:

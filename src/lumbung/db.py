@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Integer, MetaData, String, e
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine import create_engine as sa_create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,6 +92,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 # Primary keys: BIGINT, but INTEGER on SQLite (only INTEGER PRIMARY KEY is the rowid).
 ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def identifier(length: int) -> TypeEngine[str]:
+    """A code made of digits and dots (NIK, KK number, region codes), compared byte by byte.
+
+    On PostgreSQL the column gets the "C" collation: a database's default collation (say
+    `C.UTF-8` or `en_US.UTF-8`) compares text through the C library, and PostgreSQL then cannot
+    sort on abbreviated keys; the "C" collation compares bytes, in the same order for digits and
+    dots. Building the NIK index of 3.5 M members took 1.6 s instead of 3.1 s, and the first
+    import of 1 M families 4 s less (benchmarks/README.md, eighth session). A comparison with a
+    column or value of the default collation takes "C" (a column's explicit collation wins), so
+    lookups still use the index. SQLite compares bytes anyway.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 def coded(column: str, values: tuple[str, ...]) -> Any:

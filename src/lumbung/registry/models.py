@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumbung.db import ID, Base, coded, utcnow
+from lumbung.db import ID, Base, coded, identifier, utcnow
 from lumbung.registry import vocab
 
 
@@ -41,12 +41,12 @@ class Household(Base):
     __tablename__ = "household"
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    kk_number: Mapped[str] = mapped_column(String(16), unique=True)
+    kk_number: Mapped[str] = mapped_column(identifier(16), unique=True)
     village_code: Mapped[str] = mapped_column(String(13), ForeignKey("region.code"), index=True)
     # Derived from village_code and kept for scope filters and release partitions.
-    district_code: Mapped[str] = mapped_column(String(8))
-    regency_code: Mapped[str] = mapped_column(String(5), index=True)
-    province_code: Mapped[str] = mapped_column(String(2))
+    district_code: Mapped[str] = mapped_column(identifier(8))
+    regency_code: Mapped[str] = mapped_column(identifier(5), index=True)
+    province_code: Mapped[str] = mapped_column(identifier(2))
     address: Mapped[str | None] = mapped_column(Text)
     rt: Mapped[str | None] = mapped_column(String(3))
     rw: Mapped[str | None] = mapped_column(String(3))
@@ -86,7 +86,7 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     household_id: Mapped[int] = mapped_column(ID, ForeignKey("household.id"), index=True)
-    nik: Mapped[str] = mapped_column(String(16), index=True)
+    nik: Mapped[str] = mapped_column(identifier(16), index=True)
     name: Mapped[str] = mapped_column(String(100))
     name_normalised: Mapped[str] = mapped_column(String(100))
     sex: Mapped[str] = coded("sex", vocab.SEX)
@@ -146,7 +146,7 @@ class DuplicateReview(Base):
     __tablename__ = "duplicate_review"
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    nik: Mapped[str] = mapped_column(String(16), index=True)
+    nik: Mapped[str] = mapped_column(identifier(16), index=True)
     member_id: Mapped[int] = mapped_column(ID, ForeignKey("member.id"))
     other_member_id: Mapped[int | None] = mapped_column(ID, ForeignKey("member.id"))
     import_batch_id: Mapped[int | None] = mapped_column(ID, ForeignKey("import_batch.id"))
