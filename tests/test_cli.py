@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -618,3 +621,19 @@ def test_the_import_summary_names_every_count_in_words() -> None:
         if isinstance(value, int) and not isinstance(value, bool)
     }
     assert set(SUMMARY_LABELS) == counts
+
+
+@pytest.mark.parametrize(("asked", "used"), [(None, "jemalloc"), ("system", "system")])
+def test_the_command_chooses_arrows_allocator_unless_the_operator_did(
+    asked: str | None, used: str
+) -> None:
+    """jemalloc for Arrow in the command's process (a release frees and allocates gigabytes;
+    benchmarks/README.md), chosen before pyarrow is imported; an operator's choice stands."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if asked:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = asked
+    probe = "import lumbung.cli, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == used
