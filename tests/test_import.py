@@ -659,7 +659,7 @@ def test_ids_follow_the_files_and_free_text_arrives_unchanged(
         h, m = family(serial)
         households.append(h)
         members += m
-    households[1]["address"] = "Jl. Mawar\\Blok C\t12\nRT ujung"
+    households[1]["address"] = "Jl. Mawar\\Blok C\t12\r\nRT ujung \\N"
     members.append(members.pop(0))  # the first family's head comes last in its file
     members[3]["name"] = "SITI \\ AMINAH"
     members[4]["mother_name"] = "IBU\tANDI"
@@ -677,7 +677,7 @@ def test_ids_follow_the_files_and_free_text_arrives_unchanged(
         address = session.execute(
             select(Household.address).where(Household.kk_number == households[1]["kk_number"])
         ).scalar_one()
-        assert address == "Jl. Mawar\\Blok C\t12\nRT ujung"
+        assert address == "Jl. Mawar\\Blok C\t12\r\nRT ujung \\N"
         by_nik = {p.nik: p for p in people}
         assert by_nik[members[3]["nik"]].name == "SITI \\ AMINAH"
         assert by_nik[members[4]["nik"]].mother_name == "IBU\tANDI"

@@ -777,7 +777,8 @@ def test_identifiers_are_compared_as_bytes_and_the_migration_keeps_the_registry(
                 text(
                     "SELECT table_name, column_name, collation_name "
                     "FROM information_schema.columns WHERE table_schema = current_schema() "
-                    "AND column_name IN ('nik', 'kk_number', 'regency_code')"
+                    "AND column_name IN ('nik', 'kk_number', 'district_code', 'regency_code', "
+                    "'province_code')"
                 )
             )
             return {(str(t), str(c), n) for t, c, n in rows}
@@ -792,8 +793,8 @@ def test_identifiers_are_compared_as_bytes_and_the_migration_keeps_the_registry(
     assert migrate.current(engine) == HEAD
     assert len(members_of(engine, kk_number)) == 3
     if postgres:
-        registry = {("household", "kk_number"), ("household", "regency_code"), ("member", "nik")}
-        registry |= {("duplicate_review", "nik")}
+        registry = {("household", c) for c in ("kk_number", "district_code", "regency_code")}
+        registry |= {("household", "province_code"), ("member", "nik"), ("duplicate_review", "nik")}
         assert {(t, c) for t, c, n in collations() if n == "C"} == registry
         with engine.connect() as conn:
             conn.execute(text("SET enable_seqscan = off"))

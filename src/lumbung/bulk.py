@@ -164,22 +164,22 @@ def insert_from_duckdb(
     scratch: Path,
     *,
     freeze: bool = False,
-    free_text: Collection[str] | None = None,
+    unescaped: Collection[str] = (),
 ) -> int:
     """Insert the result of a DuckDB query into `table`; return the number of rows.
 
     `freeze`: `table` was created in this transaction, so PostgreSQL may write the rows as
     already visible to all (COPY … FREEZE), sparing a later pass of vacuum over them.
-    `free_text`: the only text columns that may hold any text; the query's other text columns
-    hold codes, digits or stamps that the caller has checked (none then needs escaping for
-    PostgreSQL's text format, see `_text_escaped`). None: any text column may hold anything.
+    `unescaped`: text columns that the caller has confined to codes, digits and dates, which
+    need no escaping for PostgreSQL's text format (`_text_escaped`); every other text column is
+    escaped.
 
     The rows go in the order DuckDB makes them: a caller that wants ids in some order gives
     them in its query rather than sorting there (an ORDER BY over 3.5 M members took DuckDB
     4 s, more than PostgreSQL's COPY of them; DuckDB keeps a scan's order without one, as
     `duck_connect` asks, so SQLite's B-trees still grow mostly at their end)."""
     if is_postgres(session):
-        return _copy_through_pipe(session, con, query, table, columns, scratch, freeze, free_text)
+        return _copy_through_pipe(session, con, query, table, columns, scratch, freeze, unescaped)
     # SQLite's default page cache (2 MB) makes every index update a disk read.
     session.execute(text(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}"))
     result = con.execute(query)
@@ -202,7 +202,7 @@ def _copy_through_pipe(
     columns: Sequence[str],
     scratch: Path,
     freeze: bool = False,
-    free_text: Collection[str] | None = None,
+    unescaped: Collection[str] = (),
 ) -> int:
     """COPY the query's rows into PostgreSQL while DuckDB is still producing them.
 
@@ -215,7 +215,7 @@ def _copy_through_pipe(
     fifo = scratch / f"{table}.fifo"
     os.mkfifo(fifo)
     failure: list[BaseException] = []
-    query = _text_escaped(con, query, free_text)
+    query = _text_escaped(con, query, unescaped)
 
     def produce() -> None:
         try:
@@ -264,18 +264,17 @@ PLAIN_TYPES = re.compile(
 
 
 def _text_escaped(
-    con: duckdb.DuckDBPyConnection, query: str, free_text: Collection[str] | None = None
+    con: duckdb.DuckDBPyConnection, query: str, unescaped: Collection[str] = ()
 ) -> str:
     r"""The query with its text columns escaped for PostgreSQL's text format: a backslash,
     tab, line feed or carriage return becomes `\\`, `\t`, `\n`, `\r`. Any column that is not a
-    number, a flag or a date (JSON, a list, an enum) goes as its text, escaped the same way;
-    when `free_text` is given, only the columns it names are escaped (four replacements per
-    value were a third of DuckDB's time writing 3.5 M members, for codes that hold none)."""
+    number, a flag or a date (JSON, a list, an enum) goes as its text, escaped the same way,
+    except the columns `unescaped` names, which hold none of these characters (four replacements
+    per value were a third of DuckDB's time writing 3.5 M members, for codes that hold none)."""
     columns = []
     for name, kind, *_ in con.execute(f"DESCRIBE {query}").fetchall():
         quoted = '"' + str(name).replace('"', '""') + '"'
-        needed = free_text is None or name in free_text
-        if needed and not PLAIN_TYPES.fullmatch(str(kind)):
+        if name not in unescaped and not PLAIN_TYPES.fullmatch(str(kind)):
             escaped = f"replace(CAST({quoted} AS VARCHAR), '\\', '\\\\')"
             for letter, code in (("t", 9), ("n", 10), ("r", 13)):
                 escaped = f"replace({escaped}, chr({code}), '\\{letter}')"

@@ -102,8 +102,9 @@ def identifier(length: int) -> TypeEngine[str]:
     sort on abbreviated keys; the "C" collation compares bytes, in the same order for digits and
     dots. Building the NIK index of 3.5 M members took 1.6 s instead of 3.1 s, and the first
     import of 1 M families 4 s less (benchmarks/README.md, eighth session). A comparison with a
-    column or value of the default collation takes "C" (a column's explicit collation wins), so
-    lookups still use the index. SQLite compares bytes anyway.
+    column or value of the database's default collation is made in "C" (the one collation in it
+    that is not the default), so lookups still use the index; against a column of yet another
+    collation PostgreSQL would refuse to choose, and none exists. SQLite compares bytes anyway.
     """
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 

@@ -9,8 +9,8 @@ import os
 # system then spends its time mapping pages in again. A release of 1.1 M families (SQLite,
 # four alternating pairs of runs): 10.6-11.4 s with mimalloc, 10.1-10.6 s with jemalloc, each
 # pair won by jemalloc; 3.8-4.7 s against 3.1-3.6 s of system time; ~50 MB less at the peak
-# (benchmarks/README.md, eighth session). pyarrow fixes its allocator when it is imported, so this comes before every
-# other import; an operator's own ARROW_DEFAULT_MEMORY_POOL is kept.
+# (benchmarks/README.md, eighth session). pyarrow fixes its allocator when it is imported, so
+# this comes before every other import; an operator's own ARROW_DEFAULT_MEMORY_POOL is kept.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 import typer

@@ -63,6 +63,11 @@ def shown(column: str) -> str:
     return f"'\"' || left({column}, 40) || '\"'"
 
 
+# Kinds of cell whose typed value, once the row is accepted, is a code of a list, digits, a
+# region code or a date: never a tab, a line break or a backslash.
+CODED_KINDS = frozenset({"enum", "sex", "rt", "region", "date"})
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
     """How one column is read: its typed value and its error expression."""

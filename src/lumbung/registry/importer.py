@@ -34,6 +34,7 @@ from lumbung.identity.names import normalise_name_sql
 from lumbung.regions.models import Region
 from lumbung.registry import vocab
 from lumbung.registry.batch_files import Batch, BatchFile, open_batch, scratch_dir
+from lumbung.registry.check_sql import CODED_KINDS
 from lumbung.registry.checks import (
     HOUSEHOLD_CELLS,
     HOUSEHOLD_VALUE_COLUMNS,
@@ -102,10 +103,15 @@ LOAD_MEMBER = (
     "created_at",
     "updated_at",
 )
-# The loaded columns that may hold any text: the checks confine every other text column to
-# codes, digits or dates, which need no escaping on their way into PostgreSQL.
-FREE_TEXT = frozenset(
-    {c.name for c in (*HOUSEHOLD_CELLS, *MEMBER_CELLS) if c.kind == "text"} | {"name_normalised"}
+# Loaded text columns that the checks confine to codes, digits and dates (a code list, RT/RW
+# digits, a known village, a valid date; the KK and the NIK: 16 digits, `_kk_error` and
+# `_nik_checks`), or that the import writes itself (region codes cut from the village's,
+# status, stamps): nothing in them needs escaping on the way into PostgreSQL. Every other text
+# column is escaped, a new one included, until it is named here.
+CODED = frozenset(
+    {c.name for c in (*HOUSEHOLD_CELLS, *MEMBER_CELLS) if c.kind in CODED_KINDS}
+    | {"kk_number", "nik", "district_code", "regency_code", "province_code"}
+    | {"status", "created_at", "updated_at"}
 )
 
 
@@ -444,7 +450,7 @@ def _load(
             "household",
             LOAD_HOUSEHOLD,
             scratch,
-            free_text=FREE_TEXT,
+            unescaped=CODED,
         )
     say("memuat anggota")
     member_values = ", ".join(
@@ -467,10 +473,10 @@ def _load(
             "member",
             LOAD_MEMBER,
             scratch,
-            free_text=FREE_TEXT,
+            unescaped=CODED,
         )
     say("mencatat")
-    if summary.duplicates_for_review:
+    if summary.duplicates_for_review and summary.members_accepted:
         _queue_reviews(session, con, record.id, first_member)
     counts = {
         k: v for k, v in summary.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)

@@ -8,7 +8,9 @@ On PostgreSQL these columns get the "C" collation (`db.identifier`): their value
 dots, ordered the same either way, and their indexes are built and searched about twice as fast
 as under a database's default collation. Changing a column's collation keeps its rows and
 rebuilds its indexes, in the migration's transaction (about 3 s for 1 M families and 3.5 M
-members). SQLite compares bytes anyway: nothing to do there.
+members), and drops the column's statistics: the tables are analysed again at the end, or every
+lookup by NIK or KK would be planned blind until autovacuum came by (never, on a server without
+it). SQLite compares bytes anyway: nothing to do there.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def _collate(collation: str | None) -> None:
     clause = f' COLLATE "{collation}"' if collation else ' COLLATE "default"'
     for table, column, length in COLUMNS:
         op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({length}){clause}")
+    op.execute(f"ANALYZE {', '.join(sorted({table for table, _, _ in COLUMNS}))}")
 
 
 def upgrade() -> None:
