@@ -499,6 +499,31 @@ def test_semicolons_bom_and_blank_lines_keep_row_numbers(engine: Engine, tmp_pat
     assert (summary.households_accepted, summary.members_accepted) == (2, 5)
 
 
+@pytest.mark.parametrize("tail", ["lf_rows", "lf_blank_line"])
+def test_lines_ending_both_ways_are_read_and_keep_row_numbers(
+    engine: Engine, tmp_path: Path, tail: str
+) -> None:
+    """A Windows file (CR LF) with rows appended by a Unix program (LF), or with one LF blank
+    line at its end, is read as it is meant, row numbers intact."""
+    households, members = two_families()
+    members[4]["name"] = ""
+    paths = write_batch(tmp_path / "b", households, members)
+    lines = paths[1].read_text(encoding="utf-8").splitlines()
+    if tail == "lf_rows":  # the first rows from Windows, the last two appended with LF
+        body = "\r\n".join(lines[:-2]) + "\r\n" + "\n".join(lines[-2:]) + "\n"
+    else:
+        body = "\r\n".join(lines) + "\r\n\n"
+    paths[1].write_bytes(body.encode())
+    households_body = paths[0].read_text(encoding="utf-8").splitlines()
+    paths[0].write_bytes(("\r\n".join(households_body) + "\n").encode())  # last line LF only
+    summary = run_import(engine, paths)
+    assert ("members.csv", 6, "name", "required") in codes(summary)
+    assert (summary.households_accepted, summary.members_accepted) == (2, 5)
+    with session_scope(engine) as session:
+        names = session.execute(select(Member.name)).scalars().all()
+    assert not [n for n in names if "\r" in n or "\n" in n]
+
+
 @pytest.mark.parametrize(
     ("header_change", "code"),
     [

@@ -164,20 +164,30 @@ def _csv_table(path: Path, workdir: Path) -> BatchFile:
     delimiter = ";" if first.count(";") > first.count(",") else ","
     header = next(csv.reader([first], delimiter=delimiter), [])
     kind, columns = _check_header(path.name, header)
-    if _has_blank_lines(path):
-        # DuckDB skips empty lines, which would shift every row number after them.
+    if _needs_rewriting(path):
         return _renumber_csv(path, workdir, kind, columns, delimiter)
     return BatchFile(kind, path.name, path, columns, delimiter)
 
 
-def _has_blank_lines(path: Path) -> bool:
-    tail = b""
+def _needs_rewriting(path: Path) -> bool:
+    """Whether DuckDB cannot read the file as it is: blank lines between rows (DuckDB skips
+    them, which would shift every row number after them) or lines ending both ways, Windows
+    (CR LF) and Unix (LF), as rows appended by another program leave them (DuckDB's reader
+    then stops at the first line of the other kind). Python's CSV reader takes both."""
+    held, tail = b"", b""
+    endings = set()
     with path.open("rb") as handle:
         while block := handle.read(BLOCK):
-            chunk = (tail + block).replace(b"\r\n", b"\n")
-            if b"\n\n" in chunk.rstrip(b"\n"):
+            chunk = held + block
+            held = b"\r" if chunk.endswith(b"\r") else b""  # its LF may open the next block
+            chunk = chunk[: len(chunk) - len(held)]
+            windows = chunk.count(b"\r\n")
+            endings |= {"crlf"} if windows else set()
+            endings |= {"lf"} if chunk.count(b"\n") > windows else set()
+            unix = tail + chunk.replace(b"\r\n", b"\n")
+            if len(endings) > 1 or b"\n\n" in unix.rstrip(b"\n"):
                 return True
-            tail = chunk[-1:]
+            tail = unix[-1:]
     return False
 
 
