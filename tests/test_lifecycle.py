@@ -870,7 +870,17 @@ def test_a_familys_history_from_the_audit_chain(engine: Engine, tmp_path: Path) 
         "proposed": {"members": [{"nik": wife, "changes": {"pregnant": "1"}}]}
     }
     [member] = found.events[-1].changes["members"]
-    assert (member["nik"], member["changes"]) == (wife, {"pregnant": ["0", "1"]})
+    # Typed as `registry show` gives them, not as the audit chain records them ("0", "1").
+    assert (member["nik"], member["changes"]) == (wife, {"pregnant": [False, True]})
+    recorded = {"has_car": "1", "motorbikes": "2", "floor_area_m2": "36,125", "toilet": "umum"}
+    assert {c: history.typed(c, v) for c, v in recorded.items()} == {
+        "has_car": True,
+        "motorbikes": 2,
+        "floor_area_m2": 36.125,
+        "toilet": "umum",
+    }
+    assert history.typed("birth_date", "2015-01-20") == "2015-01-20"
+    assert history.typed("mother_name", None) is None
     # Outside the reader's region, as for a KK that does not exist.
     with pytest.raises(NotFound):
         as_user(

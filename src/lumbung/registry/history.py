@@ -21,6 +21,7 @@ from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
+from lumbung.registry.checks import HOUSEHOLD_CELLS, MEMBER_CELLS
 from lumbung.registry.models import ChangeRequest, Household
 from lumbung.registry.service import family_in_scope
 
@@ -96,14 +97,41 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
     )
 
 
+# The audit chain records values as the exchange format writes them (`validation.cell`: a flag
+# `1`/`0`, a fraction with a decimal comma); the history gives them typed, as `registry show`.
+_KINDS = {c.name: c.kind for c in (*HOUSEHOLD_CELLS, *MEMBER_CELLS)}
+
+
+def typed(column: str, value: str | None) -> Any:
+    """A recorded cell of `column` as its value: a flag true/false, a count a whole number, a
+    measure a number; anything else (codes, names, dates, status) as written."""
+    if value is None:
+        return None
+    kind = _KINDS.get(column)
+    if kind == "flag":
+        return value == "1"
+    if kind == "count":
+        return int(value)
+    if kind in ("number", "coord"):
+        return float(value.replace(",", "."))
+    return value
+
+
+def _typed_changes(changes: dict[str, list[str | None]]) -> dict[str, list[Any]]:
+    return {c: [typed(c, v) for v in pair] for c, pair in changes.items()}
+
+
 def _event(event: AuditEvent, household: Household) -> Event:
     diff = event.diff
     request = int(event.entity_id) if event.entity == "change_request" else diff.get("request")
     changes: dict[str, Any] = {}
     if diff.get("changed"):
-        changes["household"] = diff["changed"]
+        changes["household"] = _typed_changes(diff["changed"])
     if diff.get("members_changed"):
-        changes["members"] = diff["members_changed"]
+        changes["members"] = [
+            {**member, "changes": _typed_changes(member["changes"])}
+            for member in diff["members_changed"]
+        ]
     if diff.get("duplicate_reviews_resolved"):
         changes["duplicate_reviews_resolved"] = diff["duplicate_reviews_resolved"]
     if event.action.startswith("request.propose."):
