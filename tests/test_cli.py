@@ -125,9 +125,16 @@ def test_regions_load_fills_the_kemendagri_list_and_is_idempotent(cli: Cli, engi
 
 def test_db_upgrade_reports_the_revision(cli: Cli, engine: Engine) -> None:
     payload = cli.json("db", "upgrade")
-    assert payload["revision"] == migrate.current(engine)
-    assert payload["revision"]
+    assert payload["revision"] == migrate.current(engine) == migrate.head()
+    assert payload["previous_revision"] == payload["revision"]  # the session's engine is migrated
     assert "password" not in payload["database"]
+    assert "tidak ada yang diubah" in cli.ok("db", "upgrade").stdout
+    try:
+        migrate.downgrade(engine, "0005")
+        moved = cli.json("db", "upgrade")
+        assert (moved["previous_revision"], moved["revision"]) == ("0005", migrate.head())
+    finally:
+        migrate.upgrade(engine)
 
 
 def test_users_add_the_first_admin_then_others_as_admin(cli: Cli) -> None:

@@ -41,12 +41,21 @@ def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOptio
     """Create or migrate the schema to the newest revision."""
     from lumbung import migrate  # Alembic loads only for this command
 
+    before = migrate.current(engine())
     migrate.upgrade(engine(), revision)
     current = migrate.current(engine())
     emit(
         as_json,
-        {"database": engine().url.render_as_string(hide_password=True), "revision": current},
-        lambda: out.print(f"Skema pada revisi {current}."),
+        {
+            "database": engine().url.render_as_string(hide_password=True),
+            "revision": current,
+            "previous_revision": before,
+        },
+        lambda: out.print(
+            f"Skema sudah pada revisi {current}; tidak ada yang diubah."
+            if before == current
+            else f"Skema pada revisi {current} (sebelumnya {before or 'kosong'})."
+        ),
     )
 
 
