@@ -546,14 +546,19 @@ def test_header_problems_refuse_the_whole_batch(
     assert counts(engine) == (0, 0)
 
 
-def test_broken_csv_and_missing_table_are_refused(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ending", ["\r\n", "\n"])  # as the file's other lines; or not
+def test_broken_csv_and_missing_table_are_refused(
+    engine: Engine, tmp_path: Path, ending: str
+) -> None:
+    """Read by DuckDB (lines all ending alike) or rewritten line by line first (lines ending
+    both ways), a quote left open refuses the file, naming the line where the row starts."""
     households, members = two_families()
-    paths = write_batch(tmp_path / "b", households, members)
+    paths = write_batch(tmp_path / "b", households, members)  # CR LF, as Python's csv writes
     with pytest.raises(BatchFileError) as missing:
         run_import(engine, paths[:1])
     assert missing.value.errors[0].code == "missing_file"
-    with paths[1].open("a") as handle:
-        handle.write('3171010101200001,"unterminated\n')
+    with paths[1].open("a", newline="") as handle:
+        handle.write('3171010101200001,"unterminated' + ending)
     with pytest.raises(BatchFileError) as broken:
         run_import(engine, paths)
     [error] = broken.value.errors

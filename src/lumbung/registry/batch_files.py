@@ -191,18 +191,47 @@ def _needs_rewriting(path: Path) -> bool:
     return False
 
 
+UNCLOSED_QUOTE = 'tanda kutip (") yang dibuka tidak ditutup, atau jumlah kolom salah'
+
+
+def unreadable(display: str, line: int, cause: str, detail: str = "") -> BatchFileError:
+    """A CSV that cannot be read past `line` (0: not known): the whole file is refused."""
+    return BatchFileError(
+        [
+            RowError(
+                display,
+                line,
+                "",
+                "file_unreadable",
+                f"Baris CSV rusak: {cause}; berkas tidak dibaca, perbaiki baris ini lalu "
+                "impor lagi." + (f" ({detail})" if detail else ""),
+            )
+        ]
+    )
+
+
 def _renumber_csv(
     path: Path, workdir: Path, kind: str, columns: list[str], delimiter: str
 ) -> BatchFile:
+    """The file as a plain CSV with its own row numbers (`_row`: the line each row starts on,
+    as a spreadsheet numbers it), blank lines dropped; broken quoting refuses the file, as
+    DuckDB's reader does, naming the line where the broken row starts."""
     out = workdir / f"{kind}.numbered.csv"
     with path.open(encoding="utf-8-sig", newline="") as src, out.open("w", newline="") as dst:
-        reader = csv.reader(src, delimiter=delimiter)
+        reader = csv.reader(src, delimiter=delimiter, strict=True)
         writer = csv.writer(dst)
         next(reader)
         writer.writerow(["_row", *columns])
-        for record in reader:
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise unreadable(path.name, start, UNCLOSED_QUOTE) from exc
             if any(cell.strip() for cell in record):
-                writer.writerow([reader.line_num, *record])
+                writer.writerow([start, *record])
     return BatchFile(kind, path.name, out, columns, ",", numbered=True)
 
 

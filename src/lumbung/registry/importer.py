@@ -33,7 +33,14 @@ from lumbung.errors import ValidationFailed
 from lumbung.identity.names import normalise_name_sql
 from lumbung.regions.models import Region
 from lumbung.registry import vocab
-from lumbung.registry.batch_files import Batch, BatchFile, open_batch, scratch_dir
+from lumbung.registry.batch_files import (
+    UNCLOSED_QUOTE,
+    Batch,
+    BatchFile,
+    open_batch,
+    scratch_dir,
+    unreadable,
+)
 from lumbung.registry.check_sql import CODED_KINDS
 from lumbung.registry.checks import (
     HOUSEHOLD_CELLS,
@@ -240,22 +247,11 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
         line = re.search(r"Line: (\d+)", lines[0])
         wrong_count = any(x.startswith("Expected Number") for x in lines)
         # In the operator's words; DuckDB's own (English) only when it did not say where.
-        cause = (
-            "jumlah kolom berbeda dari header"
-            if wrong_count
-            else 'tanda kutip (") yang dibuka tidak ditutup, atau jumlah kolom salah'
-        )
-        raise BatchFileError(
-            [
-                RowError(
-                    table.display_name,
-                    int(line.group(1)) if line else 0,
-                    "",
-                    "file_unreadable",
-                    f"Baris CSV rusak: {cause}; berkas tidak dibaca, perbaiki baris ini lalu "
-                    "impor lagi." + ("" if line else f" ({lines[0]})"),
-                )
-            ]
+        raise unreadable(
+            table.display_name,
+            int(line.group(1)) if line else 0,
+            "jumlah kolom berbeda dari header" if wrong_count else UNCLOSED_QUOTE,
+            "" if line else lines[0],
         ) from exc
     row = "CAST(_row AS BIGINT)" if table.numbered else "rowid + 2"
     con.execute(
