@@ -499,6 +499,33 @@ def test_semicolons_bom_and_blank_lines_keep_row_numbers(engine: Engine, tmp_pat
     assert (summary.households_accepted, summary.members_accepted) == (2, 5)
 
 
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 24])
+def test_which_files_are_rewritten_before_reading_wherever_the_blocks_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Blank lines between rows and lines ending both ways are found even where a block of the
+    scan ends between the two line feeds (or between CR and LF); blank lines at the very end,
+    and one kind of line ending throughout, leave the file as it is."""
+    from lumbung.registry import batch_files
+
+    monkeypatch.setattr(batch_files, "BLOCK", block)
+    cases = {
+        b"a,b\r\n1,2\r\n3,4\r\n": False,
+        b"a,b\n1,2\n3,4\n\n\n": False,
+        b"a,b\r\n1,2\r\n3,4\r\n\r\n": False,
+        b"a,b\n1,2\n3,4": False,
+        b"a,b\n1,2\n\n3,4\n": True,
+        b"a,b\r\n1,2\r\n\r\n3,4\r\n": True,
+        b"a,b\n\n\n1,2": True,
+        b"a,b\r\n1,2\n3,4\n": True,
+        b"a,b\r\n1,2\r\n3,4\r\n\n": True,
+    }
+    for n, (data, rewritten) in enumerate(cases.items()):
+        path = tmp_path / f"{n}.csv"
+        path.write_bytes(data)
+        assert batch_files._needs_rewriting(path) is rewritten, data
+
+
 @pytest.mark.parametrize("tail", ["lf_rows", "lf_blank_line"])
 def test_lines_ending_both_ways_are_read_and_keep_row_numbers(
     engine: Engine, tmp_path: Path, tail: str
