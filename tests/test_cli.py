@@ -438,8 +438,13 @@ def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     cli.ok("request", "determine", str(school["id"]), "--as", "pusdatin")
     decided = cli.json("request", "show", str(school["id"]), "--as", "verifier")
     assert decided["proposed_at"] <= decided["verified_at"] <= decided["decided_at"]
+    # Determined: what it changed from, beside the proposal and the value now.
+    assert decided["before"] == {child["nik"]: {"school_level": child["school_level"]}}
+    assert seen["before"] == {}  # not before it was determined
     screen = said(cli.ok("request", "show", str(school["id"]), "--as", "verifier").stdout)
     assert f"diputuskan oleh pusdatin ({decided['decided_at'][:10]}" in screen
+    assert "sebelum" in screen
+    assert f"{child['nik']} │ school_level │ {child['school_level']} │ smp │ smp" in screen
     # The family's history: its import, each request, and what the determination changed.
     past = cli.json("registry", "history", kk(1), "--as", "verifier")
     assert [e["action"] for e in past["events"]][-3:] == [

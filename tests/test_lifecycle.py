@@ -32,6 +32,7 @@ from lumbung.registry import decisions, history
 from lumbung.registry import service as requests
 from lumbung.registry.decisions import DecisionResult
 from lumbung.registry.models import ChangeRequest, Household, Member
+from lumbung.registry.validation import typed
 
 HEAD = migrate.head()
 
@@ -315,8 +316,20 @@ def test_stored_fractions_and_json_values_survive_an_update(engine: Engine, tmp_
         -6.175,
     )
     # JSON values as a client sends them: numbers and booleans, not only strings.
+    earlier = household_row(engine, kk(1))
     household = update({"floor_area_m2": 42.375, "motorbikes": 3, "has_car": True})
     assert (household.floor_area_m2, household.motorbikes, household.has_car) == (42.375, 3, True)
+    # The determined request shows what it changed from, typed as the family's values are.
+    with session_scope(engine) as session:
+        last = session.execute(select(ChangeRequest.id).order_by(ChangeRequest.id.desc())).first()
+    assert last is not None
+    view = as_user(engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=last[0]))
+    assert view.before == {
+        c: getattr(earlier, c)
+        for c in ("floor_area_m2", "motorbikes", "has_car")
+        if getattr(earlier, c) != getattr(household, c)
+    }
+    assert view.before["floor_area_m2"] == 36.125 and view.current["floor_area_m2"] == 42.375
     household = update({"floor_area_m2": "1.500"})  # Indonesian notation in a string
     assert household.floor_area_m2 == 1500.0
 
@@ -873,14 +886,14 @@ def test_a_familys_history_from_the_audit_chain(engine: Engine, tmp_path: Path) 
     # Typed as `registry show` gives them, not as the audit chain records them ("0", "1").
     assert (member["nik"], member["changes"]) == (wife, {"pregnant": [False, True]})
     recorded = {"has_car": "1", "motorbikes": "2", "floor_area_m2": "36,125", "toilet": "umum"}
-    assert {c: history.typed(c, v) for c, v in recorded.items()} == {
+    assert {c: typed(c, v) for c, v in recorded.items()} == {
         "has_car": True,
         "motorbikes": 2,
         "floor_area_m2": 36.125,
         "toilet": "umum",
     }
-    assert history.typed("birth_date", "2015-01-20") == "2015-01-20"
-    assert history.typed("mother_name", None) is None
+    assert typed("birth_date", "2015-01-20") == "2015-01-20"
+    assert typed("mother_name", None) is None
     # Outside the reader's region, as for a KK that does not exist.
     with pytest.raises(NotFound):
         as_user(

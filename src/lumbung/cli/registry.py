@@ -570,8 +570,14 @@ def request_show(
             "decided_at": r.decided_at.isoformat() if r.decided_at else None,
             "payload": r.payload,
             "current": view.current,
+            "before": view.before,
         }
     emit(as_json, payload, lambda: _print_request(payload))
+
+
+def _now_and_proposed(now: Any, proposed: Any, decided: bool) -> list[str]:
+    """The value now and the one proposed, in the order the table's columns give them."""
+    return [shown(proposed), shown(now)] if decided else [shown(now), shown(proposed)]
 
 
 def _by(who: str | None, at: str | None) -> str:
@@ -599,21 +605,32 @@ def _print_request(view: dict[str, Any]) -> None:
         + (f"; alasan: {view['reason']}" if view["reason"] else "")
     )
     proposed, current = view["payload"], view["current"]
+    # A determined update also shows what it changed from (absent: that value did not change).
+    decided = bool(view["before"])
+
+    def before(values: dict[str, Any], column: str) -> list[str]:
+        return [shown(values[column]) if column in values else "(tetap)"] if decided else []
+
+    heads = ["sebelum", "usulan", "sekarang"] if decided else ["sekarang", "usulan"]
     if view["kind"] == "update":
         rows = [
-            [c, shown(current.get(c)), shown(v)] for c, v in proposed.get("changes", {}).items()
+            [c, *before(view["before"], c), *_now_and_proposed(current.get(c), v, decided)]
+            for c, v in proposed.get("changes", {}).items()
         ]
-        out.print(table("Perubahan yang diusulkan", ["kolom", "sekarang", "usulan"], rows))
+        out.print(table("Perubahan yang diusulkan", ["kolom", *heads], rows))
         return
     if view["kind"] == "update_member":
         rows = [
-            [item["nik"], c, shown(current.get(item["nik"], {}).get(c)), shown(v)]
+            [
+                item["nik"],
+                c,
+                *before(view["before"].get(item["nik"], {}), c),
+                *_now_and_proposed(current.get(item["nik"], {}).get(c), v, decided),
+            ]
             for item in proposed["members"]
             for c, v in item["changes"].items()
         ]
-        out.print(
-            table("Perubahan anggota yang diusulkan", ["NIK", "kolom", "sekarang", "usulan"], rows)
-        )
+        out.print(table("Perubahan anggota yang diusulkan", ["NIK", "kolom", *heads], rows))
         return
     members = proposed.get("members", [])
     fields = proposed.get("household") or proposed.get("member") or proposed

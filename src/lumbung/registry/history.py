@@ -21,9 +21,9 @@ from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
-from lumbung.registry.checks import HOUSEHOLD_CELLS, MEMBER_CELLS
 from lumbung.registry.models import ChangeRequest, Household
 from lumbung.registry.service import family_in_scope
+from lumbung.registry.validation import typed
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,27 +97,9 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
     )
 
 
-# The audit chain records values as the exchange format writes them (`validation.cell`: a flag
-# `1`/`0`, a fraction with a decimal comma); the history gives them typed, as `registry show`.
-_KINDS = {c.name: c.kind for c in (*HOUSEHOLD_CELLS, *MEMBER_CELLS)}
-
-
-def typed(column: str, value: str | None) -> Any:
-    """A recorded cell of `column` as its value: a flag true/false, a count a whole number, a
-    measure a number; anything else (codes, names, dates, status) as written."""
-    if value is None:
-        return None
-    kind = _KINDS.get(column)
-    if kind == "flag":
-        return value == "1"
-    if kind == "count":
-        return int(value)
-    if kind in ("number", "coord"):
-        return float(value.replace(",", "."))
-    return value
-
-
 def _typed_changes(changes: dict[str, list[str | None]]) -> dict[str, list[Any]]:
+    """column → [before, after], typed as `registry show` gives them (the audit chain records
+    them as cells, `validation.cell`)."""
     return {c: [typed(c, v) for v in pair] for c, pair in changes.items()}
 
 

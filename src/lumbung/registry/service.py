@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from lumbung.audit import service as audit
+from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope, may
 from lumbung.auth.service import authorize
@@ -35,6 +36,7 @@ from lumbung.registry.validation import (
     cell,
     household_cells,
     member_cells,
+    typed,
     validate_family,
 )
 
@@ -698,6 +700,9 @@ class RequestView:
     household_status: str | None  # None (with `current` empty): the family lives outside the
     household_version: int | None  # reader's region now
     current: dict[str, Any]  # the values now (typed) of the columns an update names (`_current`)
+    # For an update that was determined: the values just before it, as its audit event recorded
+    # them (same shape as `current`; a column it did not change is absent). Else empty.
+    before: dict[str, Any] = field(default_factory=dict)
 
 
 def show(session: Session, *, actor: User, request_id: int) -> RequestView:
@@ -716,7 +721,33 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
         household.status,
         household.version,
         _current(session, request, household),
+        _before(session, request, household),
     )
+
+
+def _before(session: Session, request: ChangeRequest, household: Household) -> dict[str, Any]:
+    """What a determined update changed from, by its audit event: the family's columns (column
+    → value), or each member's (the NIK the request names → column → value)."""
+    if request.state != "approved" or request.kind not in ("update", "update_member"):
+        return {}
+    events = session.execute(
+        select(AuditEvent.diff).where(
+            AuditEvent.entity == "household",
+            AuditEvent.entity_id == str(household.id),
+            AuditEvent.action == f"request.determine.{request.kind}",
+        )
+    ).scalars()
+    diff = next((d for d in events if d.get("request") == request.id), None)
+    if diff is None:
+        return {}
+    if request.kind == "update":
+        return {c: typed(c, pair[0]) for c, pair in diff.get("changed", {}).items()}
+    before: dict[str, Any] = {}
+    for member in diff.get("members_changed", []):
+        changes = member["changes"]
+        named = changes["nik"][0] if "nik" in changes else member["nik"]  # as proposed
+        before[named] = {c: typed(c, pair[0]) for c, pair in changes.items()}
+    return before
 
 
 def _current(session: Session, request: ChangeRequest, household: Household) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from lumbung import bulk
 from lumbung.regions.models import Region
 from lumbung.registry.checks import (
+    HOUSEHOLD_CELLS,
     HOUSEHOLD_VALUE_COLUMNS,
+    MEMBER_CELLS,
     MEMBER_VALUE_COLUMNS,
     CheckOptions,
     run_checks,
@@ -47,6 +49,24 @@ def cell(value: Any) -> str | None:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value).replace(".", ",")
     return str(value)
+
+
+_KINDS = {c.name: c.kind for c in (*HOUSEHOLD_CELLS, *MEMBER_CELLS)}
+
+
+def typed(column: str, value: str | None) -> Any:
+    """A cell of `column` as `cell` wrote it, back as a value: a flag true/false, a count a
+    whole number, a measure a number; anything else (codes, names, dates, status) as written."""
+    if value is None:
+        return None
+    kind = _KINDS.get(column)
+    if kind == "flag":
+        return value == "1"
+    if kind == "count":
+        return int(value)
+    if kind in ("number", "coord"):
+        return float(value.replace(",", "."))
+    return value
 
 
 def household_cells(household: Household) -> dict[str, str | None]:
