@@ -575,9 +575,15 @@ def request_show(
     emit(as_json, payload, lambda: _print_request(payload))
 
 
-def _now_and_proposed(now: Any, proposed: Any, decided: bool) -> list[str]:
-    """The value now and the one proposed, in the order the table's columns give them."""
-    return [shown(proposed), shown(now)] if decided else [shown(now), shown(proposed)]
+def _compared(
+    decided: bool, before: dict[str, Any], column: str, now: Any, proposed: Any
+) -> list[str]:
+    """One proposed value's cells: the value now and the proposal; for a determined update the
+    value before it (`(tetap)`: it did not change), the proposal and the value now."""
+    if not decided:
+        return [shown(now), shown(proposed)]
+    was = shown(before[column]) if column in before else "(tetap)"
+    return [was, shown(proposed), shown(now)]
 
 
 def _by(who: str | None, at: str | None) -> str:
@@ -604,17 +610,13 @@ def _print_request(view: dict[str, Any]) -> None:
         f"{_by(view['decided_by'], view['decided_at'])}"
         + (f"; alasan: {view['reason']}" if view["reason"] else "")
     )
-    proposed, current = view["payload"], view["current"]
-    # A determined update also shows what it changed from (absent: that value did not change).
-    decided = bool(view["before"])
-
-    def before(values: dict[str, Any], column: str) -> list[str]:
-        return [shown(values[column]) if column in values else "(tetap)"] if decided else []
-
+    proposed, current, before = view["payload"], view["current"], view["before"]
+    # A determined update also shows what it changed from.
+    decided = bool(before)
     heads = ["sebelum", "usulan", "sekarang"] if decided else ["sekarang", "usulan"]
     if view["kind"] == "update":
         rows = [
-            [c, *before(view["before"], c), *_now_and_proposed(current.get(c), v, decided)]
+            [c, *_compared(decided, before, c, current.get(c), v)]
             for c, v in proposed.get("changes", {}).items()
         ]
         out.print(table("Perubahan yang diusulkan", ["kolom", *heads], rows))
@@ -624,8 +626,9 @@ def _print_request(view: dict[str, Any]) -> None:
             [
                 item["nik"],
                 c,
-                *before(view["before"].get(item["nik"], {}), c),
-                *_now_and_proposed(current.get(item["nik"], {}).get(c), v, decided),
+                *_compared(
+                    decided, before.get(item["nik"], {}), c, current.get(item["nik"], {}).get(c), v
+                ),
             ]
             for item in proposed["members"]
             for c, v in item["changes"].items()

@@ -186,8 +186,10 @@ def _needs_rewriting(path: Path) -> bool:
                 chunk = chunk[:-1]
             if b"\r" in chunk:  # a Unix file (the usual case) pays one search, not three
                 windows = chunk.count(b"\r\n")
-                endings |= {"crlf"} if windows else set()
-                endings |= {"lf"} if chunk.count(b"\n") > windows else set()
+                if windows:
+                    endings.add("crlf")
+                if chunk.count(b"\n") > windows:
+                    endings.add("lf")
                 chunk = chunk.replace(b"\r\n", b"\n")
             elif b"\n" in chunk:
                 endings.add("lf")

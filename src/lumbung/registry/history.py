@@ -23,7 +23,7 @@ from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.registry.models import ChangeRequest, Household
 from lumbung.registry.service import family_in_scope
-from lumbung.registry.validation import typed
+from lumbung.registry.validation import typed_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +97,15 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
     )
 
 
-def _typed_changes(changes: dict[str, list[str | None]]) -> dict[str, list[Any]]:
-    """column → [before, after], typed as `registry show` gives them (the audit chain records
-    them as cells, `validation.cell`)."""
-    return {c: [typed(c, v) for v in pair] for c, pair in changes.items()}
-
-
 def _event(event: AuditEvent, household: Household) -> Event:
     diff = event.diff
     request = int(event.entity_id) if event.entity == "change_request" else diff.get("request")
     changes: dict[str, Any] = {}
     if diff.get("changed"):
-        changes["household"] = _typed_changes(diff["changed"])
+        changes["household"] = typed_changes(diff["changed"])
     if diff.get("members_changed"):
         changes["members"] = [
-            {**member, "changes": _typed_changes(member["changes"])}
+            {**member, "changes": typed_changes(member["changes"])}
             for member in diff["members_changed"]
         ]
     if diff.get("duplicate_reviews_resolved"):

@@ -36,7 +36,7 @@ from lumbung.registry.validation import (
     cell,
     household_cells,
     member_cells,
-    typed,
+    typed_changes,
     validate_family,
 )
 
@@ -741,12 +741,12 @@ def _before(session: Session, request: ChangeRequest, household: Household) -> d
     if diff is None:
         return {}
     if request.kind == "update":
-        return {c: typed(c, pair[0]) for c, pair in diff.get("changed", {}).items()}
+        return {c: was for c, (was, _) in typed_changes(diff.get("changed", {})).items()}
     before: dict[str, Any] = {}
     for member in diff.get("members_changed", []):
-        changes = member["changes"]
+        changes = typed_changes(member["changes"])
         named = changes["nik"][0] if "nik" in changes else member["nik"]  # as proposed
-        before[named] = {c: typed(c, pair[0]) for c, pair in changes.items()}
+        before[named] = {c: was for c, (was, _) in changes.items()}
     return before
 
 

@@ -69,6 +69,11 @@ def typed(column: str, value: str | None) -> Any:
     return value
 
 
+def typed_changes(changes: dict[str, list[str | None]]) -> dict[str, list[Any]]:
+    """An audit diff's column → [before, after] cells, typed (`typed`)."""
+    return {c: [typed(c, v) for v in pair] for c, pair in changes.items()}
+
+
 def household_cells(household: Household) -> dict[str, str | None]:
     return {c: cell(getattr(household, c)) for c in HOUSEHOLD_VALUE_COLUMNS}
 
