@@ -1,0 +1,187 @@
+"""A seal on every family and member row: a keyed digest of its values.
+
+Whoever can write to the database could change a family's `has_car`, a member's name, or set an
+exited family back to `approved`, and nothing would show it: the audit chain records what
+Lumbung did, not what the rows hold. Every row therefore carries a seal, a digest of its values
+under a key the database does not hold (`audit/keys.py`), written by every path that writes the
+row (the import in DuckDB, a determination through the ORM, a bulk decision) and checked by
+`audit verify` and before a release freezes the registry. A direct edit leaves a row whose
+seal does not match; a row inserted directly has none, or one that does not match.
+
+The digest is computed over the row's values as the database returns them, each written in one
+canonical text (whole numbers in decimal, floats as Python's `repr`, which DuckDB's cast to text
+matches, booleans `true`/`false`, dates ISO, NULL apart), prefixed by its length in bytes:
+`SEAL = KEYID ":" first 32 hex of sha256(KEY_HEX || sha256(TABLE "|" ITEMS))`. The inner hash
+keeps the keyed one to a fixed length (no length extension); 128 bits are plenty for a seal.
+Timestamps are not sealed (they move on every write); everything else is, the version too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+from sqlalchemy import Boolean, Date, Float, Integer, Table, bindparam, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from lumbung.audit.keys import Key, Keyring, keyring
+from lumbung.registry.models import Household, Member
+
+UNSEALED = frozenset({"created_at", "updated_at", "seal"})
+SEAL_LENGTH = 32
+CHUNK = 20_000
+
+
+def sealed_columns(table: Table) -> tuple[str, ...]:
+    """The columns a seal covers: every column but the timestamps and the seal."""
+    return tuple(c.name for c in table.columns if c.name not in UNSEALED)
+
+
+HOUSEHOLD_TABLE: Table = Household.__table__  # type: ignore[assignment]
+MEMBER_TABLE: Table = Member.__table__  # type: ignore[assignment]
+TABLES: dict[str, Table] = {"household": HOUSEHOLD_TABLE, "member": MEMBER_TABLE}
+
+
+def _kind(table: Table, column: str) -> str:
+    kind = table.c[column].type
+    if isinstance(kind, Boolean):
+        return "BOOLEAN"
+    if isinstance(kind, Integer):
+        return "BIGINT"
+    if isinstance(kind, Float):
+        return "DOUBLE"
+    if isinstance(kind, Date):
+        return "DATE"
+    return "VARCHAR"
+
+
+def _text(value: Any, kind: str) -> str | None:
+    if value is None:
+        return None
+    if kind == "BOOLEAN":
+        return "true" if value else "false"
+    if kind == "BIGINT":
+        return str(int(value))
+    if kind == "DOUBLE":
+        return repr(float(value))
+    if kind == "DATE":
+        return (value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat()
+    return str(value)
+
+
+def _digest(key: Key, table: str, items: Iterable[str | None]) -> str:
+    body = table + "|" + "".join("-" if t is None else f"{len(t.encode())}:{t}" for t in items)
+    inner = hashlib.sha256(body.encode()).hexdigest()
+    outer = hashlib.sha256((key.secret_hex + inner).encode()).hexdigest()
+    return f"{key.id}:{outer[:SEAL_LENGTH]}"
+
+
+def seal_of(table: str, row: Mapping[str, Any] | RowMapping, key: Key) -> str:
+    """The seal of one row of `table` (values as the database returns them) under `key`."""
+    target = TABLES[table]
+    return _digest(
+        key,
+        table,
+        (_text(row[c], _kind(target, c)) for c in sealed_columns(target)),
+    )
+
+
+def prepare_duckdb(con: duckdb.DuckDBPyConnection, key: Key) -> None:
+    """The current key, as a one-row table that `seal_sql` reads (bound, never spliced)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _seal_key (id VARCHAR, secret VARCHAR)")
+    con.execute("INSERT INTO _seal_key VALUES (?, ?)", [key.id, key.secret_hex])
+
+
+def seal_sql(table: str, alias: str) -> str:
+    """DuckDB SQL giving the seal of a row of `alias`, whose columns are named as `table`'s.
+
+    The same text as `seal_of` (a test holds them together): each value cast to the column's
+    type, then to text."""
+    target = TABLES[table]
+    items = []
+    for column in sealed_columns(target):
+        value = f"CAST(CAST({alias}.{column} AS {_kind(target, column)}) AS VARCHAR)"
+        items.append(f"coalesce(CAST(strlen({value}) AS VARCHAR) || ':' || {value}, '-')")
+    body = f"'{table}|' || " + " || ".join(items)
+    return (
+        "((SELECT id FROM _seal_key) || ':' || substr(sha256((SELECT secret FROM _seal_key) || "
+        f"sha256({body})), 1, {SEAL_LENGTH}))"
+    )
+
+
+def reseal(connection: Connection, table: str, where: ColumnElement[bool]) -> int:
+    """Write the seal of every row of `table` matching `where`, from its values as stored."""
+    target = TABLES[table]
+    key = keyring().current
+    columns = [target.c[c] for c in sealed_columns(target)]
+    rows = connection.execute(select(*columns).where(where)).mappings().all()
+    seals = [{"_id": row["id"], "_seal": seal_of(table, row, key)} for row in rows]
+    if seals:
+        statement = (
+            update(target)
+            .where(target.c.id == bindparam("_id"))
+            .values(seal=bindparam("_seal"))
+            .execution_options(synchronize_session=False)
+        )
+        for start in range(0, len(seals), CHUNK):
+            connection.execute(statement, seals[start : start + CHUNK])
+    return len(seals)
+
+
+@dataclass
+class SealReport:
+    table: str
+    rows: int = 0
+    unsealed: int = 0
+    broken: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unsealed or self.broken)
+
+
+def check(
+    session: Session,
+    table: str,
+    *,
+    where: ColumnElement[bool] | None = None,
+    ring: Keyring | None = None,
+    limit: int = 20,
+) -> SealReport:
+    """Every row of `table` (matching `where`) against its seal: rows unsealed, and rows whose
+    values changed since Lumbung sealed them."""
+    ring = ring or keyring()
+    target = TABLES[table]
+    columns = [target.c[c] for c in sealed_columns(target)]
+    report = SealReport(table)
+    keys: dict[str, Key] = {}
+    query = select(*columns, target.c.seal).order_by(target.c.id)
+    if where is not None:
+        query = query.where(where)
+    result = session.execute(query.execution_options(yield_per=CHUNK)).mappings()
+    for row in result:
+        report.rows += 1
+        seal = row["seal"]
+        problem = None
+        if seal is None:
+            report.unsealed += 1
+            problem = "tanpa segel"
+        else:
+            key_id = seal.split(":", 1)[0]
+            key = keys.get(key_id) or ring.keys.get(key_id)
+            if key is None:
+                report.broken += 1
+                problem = f"disegel dengan kunci yang tidak dikenal ({key_id[:8]})"
+            elif seal_of(table, row, keys.setdefault(key_id, key)) != seal:
+                report.broken += 1
+                problem = "isi tidak cocok dengan segelnya (diubah di luar Lumbung)"
+        if problem and len(report.examples) < limit:
+            report.examples.append(f"{table} id {row['id']}: {problem}")
+    return report
