@@ -70,9 +70,7 @@ def counts(session: Session) -> dict[str, dict[str, int]]:
     """The registry's rows by table and status, as they are."""
     found: dict[str, dict[str, int]] = {}
     for name, table in seal.TABLES.items():
-        rows = session.execute(
-            select(table.c.status, func.count()).group_by(table.c.status)
-        ).tuples()
+        rows = session.execute(select(table.c.status, func.count()).group_by(table.c.status))
         found[name] = {str(status): int(n) for status, n in rows if n}
     return found
 

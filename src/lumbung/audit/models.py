@@ -34,6 +34,8 @@ class AuditEvent(Base):
     # and the way in (cli, web, api).
     os_user: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(8))
+    # The registry rows this event moved into and out of each status (audit/tally.py).
+    tally: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # A family's history (`registry history`): the events of one entity.
     __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)

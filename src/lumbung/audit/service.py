@@ -73,6 +73,7 @@ def keyed_hash(event: AuditEvent, ring: Keyring) -> str:
             event.key_id,
             event.os_user,
             event.channel,
+            event.tally,
         ],
         sort_keys=True,
         separators=(",", ":"),
@@ -123,9 +124,7 @@ def record(
     and members there must be in each status."""
     ring = keyring()  # before anything is written: no key, no event
     session.flush()  # the rows this event stands for are counted by the tally
-    moved = tally.take(session)
-    if moved:
-        diff = {**diff, "tally": moved}
+    moved = tally.take(session) or None
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     last = session.execute(
@@ -147,6 +146,7 @@ def record(
         key_id=ring.current.id,
         os_user=_os_user(),
         channel=session.info.get(CHANNEL, "cli"),
+        tally=moved,
     )
     event.hash = keyed_hash(event, ring)
     session.add(event)
@@ -244,7 +244,7 @@ def verify(
             if "tally_reset" in event.diff:
                 expected = {}
                 _add_tally(expected, event.diff["tally_reset"])
-            _add_tally(expected, event.diff.get("tally"))
+        _add_tally(expected, event.tally)
         if event.id in at_position:
             seen_at[event.id] = event.hash
         found.setdefault(event.hash, event.id)

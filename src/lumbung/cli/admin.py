@@ -9,7 +9,6 @@ import typer
 from sqlalchemy import select
 
 from lumbung.audit import integrity, keys
-from lumbung.audit import service as audit
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role

@@ -61,7 +61,10 @@ def _foreign_content(session: Session, data_dir: Path) -> list[str]:
     foreign: list[str] = []
     releases = data_dir / "releases"
     if releases.is_dir():
-        known = dict(session.execute(select(Release.label, Release.manifest_sha256)).tuples())
+        known = {
+            label: digest
+            for label, digest in session.execute(select(Release.label, Release.manifest_sha256))
+        }
         for folder in sorted(releases.iterdir()):
             if folder.name.startswith("."):
                 continue

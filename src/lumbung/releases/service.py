@@ -98,7 +98,8 @@ def create_release(
         )
     releases_dir.mkdir(parents=True, exist_ok=True)
     for leftover in releases_dir.glob(f".staging-{label}-*"):
-        if not _alive(leftover.name.rsplit("-", 1)[-1]):
+        owner = leftover.name.rsplit("-", 1)[-1]
+        if owner == str(os.getpid()) or not _alive(owner):
             shutil.rmtree(leftover, ignore_errors=True)  # from attempts that crashed
     staging = releases_dir / f".staging-{label}-{os.getpid()}"
     try:

@@ -8,7 +8,8 @@ Create Date: 2026-12-07 02:30:00
   claimed by it (`installation/datafolder.py`).
 - `audit_event.key_id`, `os_user`, `channel`: events written from now on carry an HMAC under
   a key kept outside the database (`audit/keys.py`), the operating-system user and the
-  channel (cli, web, api). Events written before stay as they were (`key_id` NULL) and are
+  channel (cli, web, api), and `tally`: the registry rows the event moved into and out of each
+  status (`audit/tally.py`). Events written before stay as they were (`key_id` NULL) and are
   checked as before; they can only come before the first keyed event.
 - `household.seal`, `member.seal`: a keyed digest of each row's values (`audit/seal.py`).
   Rows that exist when this runs have none: `lumbung audit seal` seals them once (after an
@@ -42,21 +43,24 @@ def upgrade() -> None:
         installation,
         [{"id": 1, "registry_id": str(uuid.uuid4()), "created_at": datetime.now(UTC)}],
     )
-    with op.batch_alter_table("audit_event") as batch:
-        batch.add_column(sa.Column("key_id", sa.String(length=8), nullable=True))
-        batch.add_column(sa.Column("os_user", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("channel", sa.String(length=8), nullable=True))
+    # Plain ALTER TABLE on both databases (SQLite ≥ 3.35 adds and drops columns in place; a
+    # batch copy of `household` would trip the foreign keys that point at it).
+    op.add_column("audit_event", sa.Column("key_id", sa.String(length=8), nullable=True))
+    op.add_column("audit_event", sa.Column("os_user", sa.String(length=64), nullable=True))
+    op.add_column("audit_event", sa.Column("channel", sa.String(length=8), nullable=True))
+    op.add_column("audit_event", sa.Column("tally", sa.JSON(), nullable=True))
     for table in ("household", "member"):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("seal", sa.String(length=48), nullable=True))
+        op.add_column(table, sa.Column("seal", sa.String(length=48), nullable=True))
 
 
 def downgrade() -> None:
-    for table in ("member", "household"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("seal")
-    with op.batch_alter_table("audit_event") as batch:
-        batch.drop_column("channel")
-        batch.drop_column("os_user")
-        batch.drop_column("key_id")
+    for table, column in (
+        ("member", "seal"),
+        ("household", "seal"),
+        ("audit_event", "tally"),
+        ("audit_event", "channel"),
+        ("audit_event", "os_user"),
+        ("audit_event", "key_id"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     op.drop_table("installation")
