@@ -36,7 +36,7 @@ os.environ["LUMBUNG_KEY_FILE"] = str(_KEYS)
 
 POSTGRES_URL = os.environ.get("LUMBUNG_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-KEEP = {"region", "alembic_version"}
+KEEP = {"region", "alembic_version", "installation"}
 
 
 def _prepare(engine: Engine) -> None:

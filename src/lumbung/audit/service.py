@@ -240,10 +240,9 @@ def verify(
             problems.append(f"peristiwa {event.id}: isi diubah (hash berbeda)")
         if event.key_id is not None and first_keyed is None:
             first_keyed = event.id
-        if isinstance(event.diff, dict):
-            if "tally_reset" in event.diff:
-                expected = {}
-                _add_tally(expected, event.diff["tally_reset"])
+        if isinstance(event.diff, dict) and "tally_reset" in event.diff:
+            expected = {}
+            _add_tally(expected, event.diff["tally_reset"])
         _add_tally(expected, event.tally)
         if event.id in at_position:
             seen_at[event.id] = event.hash

@@ -61,10 +61,8 @@ def _foreign_content(session: Session, data_dir: Path) -> list[str]:
     foreign: list[str] = []
     releases = data_dir / "releases"
     if releases.is_dir():
-        known = {
-            label: digest
-            for label, digest in session.execute(select(Release.label, Release.manifest_sha256))
-        }
+        query = select(Release.label, Release.manifest_sha256)
+        known: dict[str, str] = {row.label: row.manifest_sha256 for row in session.execute(query)}
         for folder in sorted(releases.iterdir()):
             if folder.name.startswith("."):
                 continue
