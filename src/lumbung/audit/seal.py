@@ -19,18 +19,21 @@ Timestamps are not sealed (they move on every write); everything else is, the ve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from sqlalchemy import Boolean, Date, Float, Integer, Table, bindparam, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from lumbung.audit.keys import Key, Keyring, keyring
+from lumbung.errors import Conflict
 from lumbung.registry.models import Household, Member
 
 UNSEALED = frozenset({"created_at", "updated_at", "seal"})
@@ -61,35 +64,51 @@ def _kind(table: Table, column: str) -> str:
     return "VARCHAR"
 
 
-def _text(value: Any, kind: str) -> str | None:
-    if value is None:
-        return None
-    if kind == "BOOLEAN":
-        return "true" if value else "false"
-    if kind == "BIGINT":
-        return str(int(value))
-    if kind == "DOUBLE":
-        return repr(float(value))
-    if kind == "DATE":
-        return (value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat()
-    return str(value)
+def _boolean(value: Any) -> str:
+    return "true" if value else "false"
 
 
-def _digest(key: Key, table: str, items: Iterable[str | None]) -> str:
-    body = table + "|" + "".join("-" if t is None else f"{len(t.encode())}:{t}" for t in items)
-    inner = hashlib.sha256(body.encode()).hexdigest()
-    outer = hashlib.sha256((key.secret_hex + inner).encode()).hexdigest()
-    return f"{key.id}:{outer[:SEAL_LENGTH]}"
+def _whole(value: Any) -> str:
+    return str(int(value))
+
+
+def _double(value: Any) -> str:
+    return repr(float(value))
+
+
+def _date(value: Any) -> str:
+    return (value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat()
+
+
+TEXT_OF: dict[str, Callable[[Any], str]] = {
+    "BOOLEAN": _boolean,
+    "BIGINT": _whole,
+    "DOUBLE": _double,
+    "DATE": _date,
+    "VARCHAR": str,
+}
+
+
+@cache
+def _plan(table: str) -> tuple[tuple[str, Callable[[Any], str]], ...]:
+    """Each sealed column of `table` with the function that writes its value as text."""
+    target = TABLES[table]
+    return tuple((c, TEXT_OF[_kind(target, c)]) for c in sealed_columns(target))
 
 
 def seal_of(table: str, row: Mapping[str, Any] | RowMapping, key: Key) -> str:
     """The seal of one row of `table` (values as the database returns them) under `key`."""
-    target = TABLES[table]
-    return _digest(
-        key,
-        table,
-        (_text(row[c], _kind(target, c)) for c in sealed_columns(target)),
-    )
+    items = []
+    for column, text_of in _plan(table):
+        value = row[column]
+        if value is None:
+            items.append("-")
+        else:
+            written = text_of(value)
+            items.append(f"{len(written.encode())}:{written}")
+    inner = hashlib.sha256(f"{table}|{''.join(items)}".encode()).hexdigest()
+    outer = hashlib.sha256((key.secret_hex + inner).encode()).hexdigest()
+    return f"{key.id}:{outer[:SEAL_LENGTH]}"
 
 
 def prepare_duckdb(con: duckdb.DuckDBPyConnection, key: Key) -> None:
@@ -132,6 +151,60 @@ def reseal(connection: Connection, table: str, where: ColumnElement[bool]) -> in
         for start in range(0, len(seals), CHUNK):
             connection.execute(statement, seals[start : start + CHUNK])
     return len(seals)
+
+
+class SealChecker:
+    """Rows read as Arrow (a release's slices) checked against their seals in DuckDB, the
+    same SQL the import seals with: `require` raises `Conflict` naming the first rows that do
+    not match. A table's columns must be named as the database's."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(config={"threads": 2})
+        prepare_duckdb(self.con, keyring().current)
+        self.ring = keyring()
+
+    def __enter__(self) -> SealChecker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.con.close()
+
+    def require(self, table: str, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        self.con.register("_rows", rows)
+        try:
+            # Seals of older keys are checked by key: each key in turn, its rows only.
+            bad: list[int] = []
+            for key_id in sorted(self.ring.keys):
+                prepare_duckdb(self.con, self.ring.keys[key_id])
+                bad += [
+                    int(r[0])
+                    for r in self.con.execute(
+                        f"SELECT id FROM _rows WHERE split_part(seal, ':', 1) = ? "
+                        f"AND seal <> {seal_sql(table, '_rows')} ORDER BY id LIMIT 10",
+                        [key_id],
+                    ).fetchall()
+                ]
+            bad += [
+                int(r[0])
+                for r in self.con.execute(
+                    "SELECT id FROM _rows WHERE seal IS NULL "
+                    "OR split_part(seal, ':', 1) NOT IN (SELECT unnest(?)) ORDER BY id LIMIT 10",
+                    [sorted(self.ring.keys)],
+                ).fetchall()
+            ]
+        finally:
+            self.con.unregister("_rows")
+            prepare_duckdb(self.con, self.ring.current)
+        if bad:
+            shown = ", ".join(f"{table} id {i}" for i in sorted(bad)[:10])
+            raise Conflict(
+                "Registry berisi baris yang diubah di luar Lumbung (tidak cocok dengan "
+                f"segelnya: {shown}); rilis tidak dibuat sebelum diperiksa "
+                "(`lumbung audit verify`).",
+                details=[{"table": table, "id": i} for i in sorted(bad)],
+            )
 
 
 @dataclass

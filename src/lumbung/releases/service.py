@@ -22,8 +22,6 @@ from sqlalchemy.orm import Session
 import lumbung
 from lumbung.audit import seal
 from lumbung.audit import service as audit
-from lumbung.audit.seal import HOUSEHOLD_TABLE as HOUSEHOLD
-from lumbung.audit.seal import MEMBER_TABLE as MEMBER
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
@@ -86,7 +84,6 @@ def create_release(
     owned(session, releases_dir.parent)  # the data folder is this registry's, or nothing
     if session.execute(select(Release.id).where(Release.label == label)).first():
         raise Conflict(f"Rilis {label} sudah ada dan tidak bisa ditimpa.")
-    _refuse_unsealed(session)
     target = releases_dir / label
     if target.exists():
         # Never written into or removed, whatever the database says: it may be another
@@ -176,35 +173,21 @@ def _alive(pid: str) -> bool:
     return True
 
 
-def _refuse_unsealed(session: Session) -> None:
-    """The families a release would freeze, and their members, as Lumbung wrote them: a row
-    changed directly in the database is refused here, before it becomes a legal record."""
-    problems: list[str] = []
-    for table, where in (
-        ("household", HOUSEHOLD.c.status == "approved"),
-        (
-            "member",
-            MEMBER.c.household_id.in_(
-                select(HOUSEHOLD.c.id).where(HOUSEHOLD.c.status == "approved")
-            ),
-        ),
-    ):
-        report = seal.check(session, table, where=where, limit=10)
-        problems += report.examples
-    if problems:
-        raise Conflict(
-            "Registry berisi baris yang diubah di luar Lumbung; rilis tidak dibuat sebelum "
-            "diperiksa (`lumbung audit verify`): " + "; ".join(problems[:10]),
-            details=[{"problem": p} for p in problems],
-        )
-
-
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     households = ProvinceFiles(staging / "households", arrow_schema(HOUSEHOLD_COLUMNS))
     members = ProvinceFiles(staging / "members", arrow_schema(MEMBER_COLUMNS))
-    with households, members, workers() as pool, approved_registry(session) as registry:
+    with (
+        households,
+        members,
+        workers() as pool,
+        seal.SealChecker() as checker,
+        approved_registry(session) as registry,
+    ):
         for part in registry:
+            # Every row as Lumbung sealed it, or nothing is frozen (a direct edit stops here).
+            checker.require("household", part.sealed_households())
             households.append(part.households(), pool)  # while the members are still read
+            checker.require("member", part.sealed_members())
             members.append(part.members(), pool)
     rows = files_written((households, members))
     counts = {
