@@ -107,7 +107,7 @@ def verify(
     if registry:
         details = {}
         for name in seal.TABLES:
-            report = seal.check(session, name)
+            report = seal.check_table(session, name)
             details[name] = {
                 "rows": report.rows,
                 "unsealed": report.unsealed,
@@ -133,7 +133,7 @@ def seal_registry(session: Session, *, actor: User) -> dict[str, Any]:
         raise PermissionDenied("Menyegel registry hanya oleh admin.")
     keyring()  # the key first: nothing is written without it
     for name in seal.TABLES:
-        report = seal.check(session, name, limit=5)
+        report = seal.check_table(session, name, limit=5)
         if report.broken:
             raise PermissionDenied(
                 f"{report.broken} baris {name} tidak cocok dengan segelnya ("

@@ -324,6 +324,8 @@ def audit_log(
                 "id": e.id,
                 "at": e.at.isoformat(),
                 "actor": e.actor,
+                "os_user": e.os_user,
+                "channel": e.channel,
                 "action": e.action,
                 "entity": e.entity,
                 "entity_id": e.entity_id,

@@ -394,6 +394,26 @@ def _with_family(members: pa.Table, households: pa.Table) -> pa.Table:
     return pa.table([columns[c] for c in MEMBER_COLUMNS], schema=arrow_schema(MEMBER_COLUMNS))
 
 
+def whole_table(
+    session: Session, table: str, columns: dict[str, str], rows_per_slice: int = 1_000_000
+) -> Iterator[pa.Table]:
+    """Every row of `table` (the caller's transaction holds writers off), `columns` typed as
+    given, slice by slice of ids, read by a child process as a release reads its tables."""
+    bulk.lock_for_reading(session, (table,))
+    low, high = session.execute(text(f"SELECT min(id), max(id) FROM {table}")).one()
+    if low is None:
+        return
+    cuts = edges(int(low), int(high), rows_per_slice)
+    bounds = list(zip([None, *cuts], [*cuts, None], strict=True))
+    reader = TableReader(session.get_bind().engine.url, table, columns)
+    try:
+        reader.request([Query(table, columns, "1 = 1", "id", lo, hi) for lo, hi in bounds])
+        for _ in bounds:
+            yield reader.next()
+    finally:
+        reader.stop()
+
+
 @contextmanager
 def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
     """The approved families and their active members, slice by slice in family id order.
