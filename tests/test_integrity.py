@@ -436,3 +436,95 @@ def test_a_deactivated_user_can_no_longer_act(engine: Engine) -> None:
         set_active(session, actor=admin, username="operator", active=True, reason="kembali")
     with session_scope(engine) as session:
         assert get_user(session, username="operator").active
+
+
+# The commands.
+
+
+def test_the_commands_for_keys_users_and_a_tampered_registry(
+    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lumbung.cli import app, common
+    from lumbung.config import get_settings
+
+    def run(*args: str) -> Any:
+        get_settings.cache_clear()
+        for cached in common._engines.values():
+            cached.dispose()
+        common._engines.clear()
+        return CliRunner().invoke(app, list(args))
+
+    key_file = tmp_path / "own.key"
+    shutil.copy(keys.keyring().path, key_file)
+    key_file.chmod(0o600)
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LUMBUNG_KEY_FILE", str(key_file))
+    monkeypatch.chdir(tmp_path)
+    try:
+        # A registry with events and no key file: `db upgrade` does not paper over the loss.
+        monkeypatch.setenv("LUMBUNG_KEY_FILE", str(tmp_path / "lost.key"))
+        upgraded = run("db", "upgrade", "--json")
+        assert upgraded.exit_code == 0, upgraded.output
+        assert json.loads(upgraded.stdout)["key_created"] is None
+        assert not (tmp_path / "lost.key").exists()
+        monkeypatch.setenv("LUMBUNG_KEY_FILE", str(key_file))
+
+        public = run("keys", "public", "--json")
+        assert json.loads(public.stdout) == [
+            {"key_id": "k1", "public_key": keys.load(key_file).current.public_hex()}
+        ]
+        off = run("users", "deactivate", "operator", "--reason", "mutasi", "--as", "admin")
+        assert off.exit_code == 0, off.output
+        refused = run("registry", "show", kk(1), "--as", "operator")
+        assert refused.exit_code == 1
+        assert "tidak aktif" in refused.output
+
+        approved_registry(engine, tmp_path)
+        assert run("audit", "verify").exit_code == 0
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE household SET has_gold = NOT has_gold"))
+        tampered = run("audit", "verify", "--json")
+        assert tampered.exit_code == 1
+        body = json.loads(tampered.stdout)
+        assert body["registry"]["household"] == {"rows": 3, "unsealed": 0, "altered": 3}
+        assert run("audit", "verify", "--chain-only").exit_code == 0
+
+        rotated = run("keys", "rotate", "--json")
+        assert json.loads(rotated.stdout)["key_id"] == "k2"
+        assert keys.load(key_file).current.id == "k2"
+    finally:
+        get_settings.cache_clear()
+        for cached in common._engines.values():
+            cached.dispose()
+        common._engines.clear()
+
+
+def test_db_upgrade_makes_the_key_file_of_a_new_registry(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lumbung.cli import app, common
+    from lumbung.config import get_settings
+
+    database = tmp_path / "new.db"
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("LUMBUNG_KEY_FILE", str(tmp_path / "new.key"))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    common._engines.clear()
+    try:
+        result = CliRunner().invoke(app, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert "Kunci segel k1 dibuat" in " ".join(result.stdout.split())
+        assert (tmp_path / "new.key").stat().st_mode & 0o777 == 0o600
+        again = CliRunner().invoke(app, ["db", "upgrade", "--json"])
+        assert json.loads(again.stdout)["key_created"] is None
+    finally:
+        get_settings.cache_clear()
+        for cached in common._engines.values():
+            cached.dispose()
+        common._engines.clear()
