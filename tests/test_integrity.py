@@ -563,3 +563,33 @@ def test_db_upgrade_makes_the_key_file_of_a_new_registry(
         for cached in common._engines.values():
             cached.dispose()
         common._engines.clear()
+
+
+def test_a_value_holding_the_separator_is_reported_even_with_a_matching_seal(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Values are joined by the unit separator; a row holding one could be read two ways, so
+    it is reported whatever its seal (here one made with the key, as if Lumbung had)."""
+    import duckdb
+    import pyarrow as pa
+
+    approved_registry(engine, tmp_path, (1,))
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE member SET name = 'SITI' || :us || 'AMINAH' WHERE id = 2"), {"us": "\x1f"}
+        )
+        row = dict(conn.execute(select(Member.__table__).where(Member.id == 2)).mappings().one())
+    with pytest.raises(ValueError, match="control character"):
+        seal.seal_of("member", row, keys.keyring().current)
+    con = duckdb.connect()
+    seal.prepare_duckdb(con, keys.keyring().current)
+    columns = seal.typed_columns("member")
+    rows = pa.Table.from_pylist([{c: row[c] for c in columns}])
+    con.register("r", rows)
+    forged = con.execute(f"SELECT {seal.seal_sql('member', 'r')} FROM r").fetchall()[0][0]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE member SET seal = :s WHERE id = 2"), {"s": forged})
+    report = verified(engine)
+    assert report.problems == [
+        "member id 2: isi tidak cocok dengan segelnya (diubah di luar Lumbung)"
+    ]
