@@ -23,19 +23,22 @@ Timestamps are not sealed (they move on every write); everything else is, the ve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Boolean, Date, Float, Integer, Table, bindparam, select, update
+from sqlalchemy import Boolean, Date, Float, Integer, Table, bindparam, column, select, text, update
+from sqlalchemy import table as table_clause
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from lumbung import bulk
 from lumbung.audit.keys import Key, keyring
 from lumbung.errors import Conflict
 from lumbung.registry.models import Household, Member
@@ -84,6 +87,13 @@ def _date(value: Any) -> str:
     return (value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat()
 
 
+ARROW_TYPE: dict[str, pa.DataType] = {
+    "BOOLEAN": pa.bool_(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "DATE": pa.date32(),
+    "VARCHAR": pa.string(),
+}
 TEXT_OF: dict[str, Callable[[Any], str]] = {
     "BOOLEAN": _boolean,
     "BIGINT": _whole,
@@ -111,14 +121,14 @@ FORBIDDEN = (SEPARATOR, NULL)
 def seal_of(table: str, row: Mapping[str, Any] | RowMapping, key: Key) -> str:
     """The seal of one row of `table` (values as the database returns them) under `key`."""
     items = [table]
-    for column, text_of in _plan(table):
-        value = row[column]
+    for name, text_of in _plan(table):
+        value = row[name]
         if value is None:
             items.append(NULL)
             continue
         written = text_of(value)
         if SEPARATOR in written or NULL in written:
-            raise ValueError(f"{table}.{column} of row {row['id']} holds a control character")
+            raise ValueError(f"{table}.{name} of row {row['id']} holds a control character")
         items.append(written)
     body = key.secret_hex + SEPARATOR + SEPARATOR.join(items) + SEPARATOR
     return f"{key.id}:{hashlib.sha256(body.encode()).hexdigest()[:SEAL_LENGTH]}"
@@ -291,3 +301,81 @@ class SealReport:
     @property
     def ok(self) -> bool:
         return not (self.unsealed or self.broken)
+
+
+def update_sealed(
+    session: Session,
+    table: str,
+    ids: Sequence[int],
+    values: Mapping[str, Any],
+    *,
+    where: ColumnElement[bool],
+    scratch: Path,
+) -> int:
+    """`UPDATE table SET values, version = version + 1, seal = <new seal> WHERE id IN ids AND
+    where`, as one statement: each row written once, its new seal with it.
+
+    The rows are read as they are (in this transaction), given the new values and their seals
+    in DuckDB, and the seals go into a temporary table the UPDATE joins. Bulk decisions move a
+    whole registry this way; a row at a time, sealing doubled the time of a decision on
+    PostgreSQL. Returns the number of rows updated."""
+    target = TABLES[table]
+    columns = typed_columns(table)
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        prepare_duckdb(con, keyring().current)
+        rows = _rows_of(session, table, ids, columns, scratch)
+        con.register("_before", rows)
+        sealed = {c: v for c, v in values.items() if c in columns}  # not the timestamps
+        con.execute(
+            "CREATE TABLE _after AS SELECT * REPLACE ("
+            + ", ".join([f"CAST(? AS {columns[c]}) AS {c}" for c in sealed])
+            + (", " if sealed else "")
+            + "version + 1 AS version) FROM _before",
+            [*sealed.values()],
+        )
+        session.execute(
+            text("CREATE TEMPORARY TABLE _new_seal (id BIGINT PRIMARY KEY, seal VARCHAR(48))")
+        )
+        try:
+            bulk.insert_from_duckdb(
+                session,
+                con,
+                f"SELECT id, {seal_sql(table, '_after')} AS seal FROM _after",
+                "_new_seal",
+                ["id", "seal"],
+                scratch,
+                unescaped=("seal",),
+            )
+            fresh = table_clause("_new_seal", column("id"), column("seal"))
+            result = session.execute(
+                update(target)
+                .where(target.c.id == fresh.c.id, where)
+                .values(**values, version=target.c.version + 1, seal=fresh.c.seal)
+                .execution_options(synchronize_session=False)
+            )
+        finally:
+            session.execute(text("DROP TABLE _new_seal"))
+    finally:
+        con.close()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _rows_of(
+    session: Session, table: str, ids: Sequence[int], columns: dict[str, str], scratch: Path
+) -> pa.Table:
+    """The rows `ids` of `table` as this transaction sees them, typed as `columns`."""
+    target = TABLES[table]
+    schema = pa.schema([pa.field(c, ARROW_TYPE[t]) for c, t in columns.items()])
+    wanted = [target.c[c] for c in columns]
+    parts: list[pa.Table] = []
+    for start in range(0, len(ids), CHUNK):
+        part = list(ids[start : start + CHUNK])
+        found = session.execute(select(*wanted).where(target.c.id.in_(part))).all()
+        arrays = [
+            pa.array([row[i] for row in found], type=schema.field(i).type)
+            for i in range(len(columns))
+        ]
+        parts.append(pa.table(arrays, schema=schema))
+    return pa.concat_tables(parts) if parts else schema.empty_table()

@@ -8,20 +8,22 @@ sha256 of their sorted ids.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
 from lumbung.audit import tally
-from lumbung.audit.seal import reseal
+from lumbung.audit.seal import update_sealed
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
-from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
+from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, Household, ImportBatch
 
@@ -32,7 +34,6 @@ TRANSITIONS: dict[str, tuple[Action, str, str]] = {
     "determine": (Action.DETERMINE, "verified", "approved"),
     "return": (Action.DETERMINE, "verified", "rejected"),
 }
-RESEAL_SLICE = 10_000
 LEVEL_COLUMN = {2: "province_code", 5: "regency_code", 8: "district_code", 13: "village_code"}
 
 
@@ -108,22 +109,18 @@ def decide(
     where = and_(*conditions)
     ids = session.execute(select(Household.id).where(where).order_by(Household.id)).scalars().all()
     if ids:
-        session.execute(
-            update(Household)
-            .where(where)
-            .values(
-                status=after,
-                status_reason=reason,
-                version=Household.version + 1,
-                updated_at=utcnow(),
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        # Sealed again as stored (audit/seal.py), a slice of ids at a time.
-        connection = session.connection()
-        for start in range(0, len(ids), RESEAL_SLICE):
-            part = ids[start : start + RESEAL_SLICE]
-            reseal(connection, "household", Household.id.in_(part))
+        # One UPDATE moves the families and writes each one's new seal (audit/seal.py).
+        with tempfile.TemporaryDirectory(prefix="lumbung-decide-") as scratch:
+            moved = update_sealed(
+                session,
+                "household",
+                ids,
+                {"status": after, "status_reason": reason, "updated_at": utcnow()},
+                where=Household.status == before,
+                scratch=Path(scratch),
+            )
+        if moved != len(ids):
+            raise Conflict("Keluarga berubah selama diputuskan; ulangi keputusan.")
         tally.add(session, "household", before, -len(ids))
         tally.add(session, "household", after, len(ids))
         digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
