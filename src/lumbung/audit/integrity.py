@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lumbung import bulk
 from lumbung.audit import keys, seal, tally
 from lumbung.audit import service as audit
 from lumbung.audit.keys import keyring
@@ -101,6 +102,10 @@ def verify(
 ) -> audit.ChainReport:
     """The chain (keyed hashes, links, anchors) and, unless `registry` is False, every family
     and member row against its seal and the counts the chain adds up to."""
+    if registry:
+        # The registry held still before the chain is read: the counts its events add up to
+        # and the rows compared with them are of the same moment.
+        bulk.lock_for_reading(session, tuple(seal.TABLES))
     anchors, problems = release_anchors(owned(session, data_dir)) if data_dir else ([], [])
     chain = audit.verify(session, expect_head=expect_head, anchors=anchors)
     problems = chain.problems + problems
