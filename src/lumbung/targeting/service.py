@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lumbung import bulk, partitions
+from lumbung import bulk, locks, partitions
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
@@ -125,6 +125,9 @@ def score_release(
     """Score every household of a release and rank it into desil within its regency."""
     authorize(actor, Action.SCORE)
     require_national(actor, "skor PMT sebuah rilis")  # desil rank every regency
+    # One scoring of a release with a model at a time, before its file is touched: a second
+    # would replace the file the first hashed, and register the same model (locks.py).
+    locks.hold(session, "scoring", f"{release_label} {model.key}", data_dir)
     release = get_release(session, release_label)
     record = register_model(session, model)
     existing = session.execute(
