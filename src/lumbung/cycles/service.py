@@ -8,6 +8,7 @@ entered, stayed, graduated (still in the registry, no longer eligible) or exited
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -197,10 +198,11 @@ def run_cycle(
     reference = as_of or release.created_at.date()
     rule = compute.eligibility(definition)
     enrolled = enrolled_households(session, rule.programs)
-    run = new_run_folder(data_dir, label, keep=existing)
-    try:
-        save_enrollment(enrolled, run.staging)
-        with open_engine(engine) as batch:
+    # The engine first: a Spark that cannot start says why before any folder is made.
+    with open_engine(engine) as batch:
+        run = new_run_folder(data_dir, label, keep=existing)
+        try:
+            save_enrollment(enrolled, run.staging)
             rows = compute_entitlements(
                 batch,
                 definition=definition,
@@ -212,10 +214,12 @@ def run_cycle(
             # In the engine's order: a national file of 95 M rows is not sorted for nothing
             # (rows are identified by beneficiary; readers order what they show).
             batch.write_parquet(rows, run.staging / ENTITLEMENTS)
-        run.staging.rename(run.folder)
-    except BaseException:
-        shutil.rmtree(run.staging, ignore_errors=True)
-        raise
+            run.staging.rename(run.folder)
+        except BaseException:
+            shutil.rmtree(run.staging, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the label's folder, if nothing else is in it
+                run.staging.parent.rmdir()
+            raise
     try:
         return _store(
             session,

@@ -138,9 +138,9 @@ def score_release(
     folder = checked_release_dir(session, release, data_dir / "releases")
     target = data_dir / "scores" / release.label / f"{model.key}.parquet"
     staging = target.with_name(f".staging-{target.name}-{os.getpid()}")
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open_engine(engine) as batch:
+        with open_engine(engine) as batch:  # before any folder: Spark may not start
+            target.parent.mkdir(parents=True, exist_ok=True)
             features = household_features(read_release(batch, folder), reference_date(release))
             # In the engine's order: sorting 30 M scored families by id cost 24 s of a national
             # scoring's 155 s in DuckDB, for nothing (readers join or filter; none needs order).
