@@ -347,3 +347,32 @@ def test_each_cycle_has_its_own_partition_and_a_replaced_draft_leaves_none(
             f"entitlement_p{new_id}": pkh.beneficiaries,
             f"entitlement_p{ids['SEMBAKO-1']}": sembako.beneficiaries,
         }
+
+
+def test_a_data_folder_of_another_registry_is_not_written_by_a_cycle(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    """A cycle run, an approval or a scoring against a data folder another registry claimed
+    touch nothing in it (issue 14, item 1: the SQLite walkthrough's approved cycle was
+    deleted by PostgreSQL's run of the same label)."""
+    import json
+
+    from lumbung.installation.datafolder import MARKER
+
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-T1")
+    approve(engine, "PKH-T1", data_dir=tmp_path)
+    folder = folder_of(engine, tmp_path, "PKH-T1")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    (tmp_path / MARKER).write_text(json.dumps({"registry_id": "another-registry"}))
+    with pytest.raises(Conflict):
+        cycle(engine, tmp_path, "PKH-T1")
+    with pytest.raises(Conflict):
+        cycle(engine, tmp_path, "PKH-T2")
+    assert sorted(p.name for p in (tmp_path / "cycles").iterdir()) == ["PKH-T1"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    from targeting_helpers import floor_model, score
+
+    with pytest.raises(Conflict):
+        score(engine, tmp_path, "R1", floor_model(version="9"))
+    assert not list((tmp_path / "scores" / "R1").glob("*@9*"))

@@ -41,6 +41,7 @@ from lumbung.db import utcnow
 from lumbung.engine.backend import Engine, open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.installation.datafolder import owned
 from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file
 from lumbung.targeting.features import household_features, member_features, read_release
@@ -178,6 +179,7 @@ def run_cycle(
         raise ValidationFailed(
             "Label siklus hanya huruf, angka, titik, garis bawah dan strip (maks. 64)."
         )
+    owned(session, data_dir)  # the data folder is this registry's, or nothing is written
     # One run of a label at a time, before any file is touched: a second run meanwhile would
     # remove this one's folder as a leftover, or insert the same label (locks.py).
     locks.hold(session, "cycle", label, data_dir)
@@ -392,6 +394,7 @@ def approve_cycle(session: Session, *, actor: User, label: str, data_dir: Path) 
             f"Siklus {label} dihitung oleh {actor.username}; persetujuan oleh penetap lain "
             "(empat mata), mis. `lumbung users add NAMA --role determiner --as admin`."
         )
+    owned(session, data_dir)
     locks.hold(session, "cycle", label, data_dir)  # not while a rerun replaces it
     cycle_folder(cycle, data_dir)  # its files whole, each as hashed when it ran
     # Only the draft as read here may be approved: not one a rerun replaced meanwhile, and

@@ -20,6 +20,7 @@ from lumbung.db import utcnow
 from lumbung.engine.backend import open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.installation.datafolder import owned
 from lumbung.numbers import grouped
 from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file, verify_release
@@ -127,6 +128,7 @@ def score_release(
     require_national(actor, "skor PMT sebuah rilis")  # desil rank every regency
     # One scoring of a release with a model at a time, before its file is touched: a second
     # would replace the file the first hashed, and register the same model (locks.py).
+    owned(session, data_dir)  # the data folder is this registry's, or nothing is written
     locks.hold(session, "scoring", f"{release_label} {model.key}", data_dir)
     release = get_release(session, release_label)
     record = register_model(session, model)
