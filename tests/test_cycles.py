@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine as DbEngine
 
 from conftest import user
 from factories import household, kk, member, write_batch
-from helpers import run_import
+from helpers import edit_directly, run_import
 from lumbung.cycles import compute
 from lumbung.cycles.explain import explain
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement, components
@@ -812,10 +812,9 @@ def test_approval_moves_enrollment_on(engine: DbEngine, tmp_path: Path) -> None:
     }
     # Family 2 moves into a bigger house: it is now the richest (decile 10); everyone poorer
     # moves down one decile, so family 4 (a child at SD) comes into decile 3.
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk"), {"kk": kk(2)}
-        )
+    edit_directly(
+        engine, "UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk", {"kk": kk(2)}
+    )
     release(engine, tmp_path, "R2")
     score(engine, tmp_path, "R2", floor_model())
     second = cycle(engine, tmp_path, "PKH-2026-T2", release_label="R2")
@@ -956,10 +955,9 @@ def test_explain_judges_enrollment_as_it_was_when_the_cycle_ran(
     approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     cycle(engine, tmp_path, "MIGOR-1", program="BLT-MIGOR-2022")
     assert set(stored(engine, "MIGOR-1")) == {kk(1), kk(2)}
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk"), {"kk": kk(2)}
-        )
+    edit_directly(
+        engine, "UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk", {"kk": kk(2)}
+    )
     release(engine, tmp_path, "R2")
     score(engine, tmp_path, "R2", floor_model())
     cycle(engine, tmp_path, "PKH-2026-T2", release_label="R2")
