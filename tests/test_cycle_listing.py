@@ -12,14 +12,14 @@ from sqlalchemy.engine import Engine as DbEngine
 from typer.testing import CliRunner
 
 from conftest import user
-from factories import OTHER_VILLAGE, write_batch
+from factories import OTHER_VILLAGE, kk, write_batch
 from helpers import run_import
 from lumbung.auth.roles import in_scope
 from lumbung.cli import app
 from lumbung.config import get_settings
 from lumbung.cycles.listing import list_beneficiaries
 from lumbung.db import session_scope
-from lumbung.errors import NotFound, ValidationFailed
+from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from targeting_helpers import floor_model, release, score
 from test_cycles import cycle, registry_families, setup_registry
 
@@ -108,6 +108,27 @@ def test_pages_and_the_regency_filter(engine: DbEngine, tmp_path: Path) -> None:
     assert bandung["total"] == len([r for r in rows if r[2] == "32.73"])
     with pytest.raises(ValidationFailed, match="--limit"):
         page(engine, "determiner", "PBI-1", limit=0)
+    with pytest.raises(ValidationFailed, match=r"31\.71"):
+        page(engine, "determiner", "PBI-1", regency="3273")
+
+
+def test_a_regency_outside_the_readers_region_is_said_to_be_so(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    two_regions(engine, tmp_path)
+    cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")
+    # Kota Bandung has beneficiaries, and Kabupaten Bandung none: the same answer for both,
+    # that it is outside Jakarta Pusat's, never an empty list that looks like "nobody".
+    answers = []
+    for regency in ("32.73", "32.04"):
+        with pytest.raises(PermissionDenied) as outside:
+            page(engine, "verifier", "PBI-1", regency=regency)
+        answers.append(str(outside.value).replace(regency, "KAB"))
+    assert answers[0] == answers[1]
+    assert "di luar wilayah" in answers[0]
+    # Within the reader's region (and a district reader in its regency) it is a list.
+    assert page(engine, "verifier", "PBI-1", regency="31.71")["total"] > 0
+    assert page(engine, "operator", "PBI-1", regency="31.71")["total"] > 0
     with pytest.raises(NotFound):
         page(engine, "determiner", "NO-SUCH-CYCLE")
 
@@ -131,5 +152,18 @@ def test_the_command_prints_and_gives_json(
         table = runner.invoke(app, words)
         assert table.exit_code == 0, table.output
         assert payload["beneficiaries"][0]["kk_number"] in table.output
+        # States and components as people read them: "draf", the definition's labels.
+        assert "draf" in table.output and "draft" not in table.output
+        assert "Ibu hamil/nifas ×1" in " ".join(table.output.split())
+        # Numbers for people: 22 m² for 3 persons is 7.33 m² each, not 7.333333333333333.
+        told = runner.invoke(
+            app, ["explain", "--cycle", "PKH-1", "--kk", kk(2), "--as", "determiner"]
+        )
+        assert told.exit_code == 0, told.output
+        assert "7.33" in told.output and "7.333" not in told.output
+        assert "Anak sekolah SD/sederajat" in " ".join(told.output.split())
+        outside = runner.invoke(app, [*words[:3], "--regency", "32.73", "--as", "verifier"])
+        assert outside.exit_code == 1
+        assert "di luar wilayah" in outside.output
     finally:
         get_settings.cache_clear()

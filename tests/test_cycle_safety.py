@@ -70,7 +70,7 @@ def test_changed_cycle_or_score_files_are_refused_not_used(
 ) -> None:
     setup_registry(engine, tmp_path)
     cycle(engine, tmp_path, "PKH-T1")
-    approve(engine, "PKH-T1")
+    approve(engine, "PKH-T1", data_dir=tmp_path)
     cycle(engine, tmp_path, "MIGOR-1", program="BLT-MIGOR-2022")
     folder = folder_of(engine, tmp_path, "MIGOR-1")
     (folder / "enrolled-PKH.parquet").unlink()
@@ -222,10 +222,10 @@ def test_four_eyes_and_national_scope_for_cycles(engine: DbEngine, tmp_path: Pat
         cycle(engine, tmp_path, "PKH-T1", actor="dinsos-jabar")
     cycle(engine, tmp_path, "PKH-T1")
     with pytest.raises(PermissionDenied, match="empat mata"):
-        approve(engine, "PKH-T1", actor="determiner")
+        approve(engine, "PKH-T1", actor="determiner", data_dir=tmp_path)
     with pytest.raises(PermissionDenied, match="nasional"):
-        approve(engine, "PKH-T1", actor="dinsos-jabar")
-    assert approve(engine, "PKH-T1", actor="approver").state == "approved"
+        approve(engine, "PKH-T1", actor="dinsos-jabar", data_dir=tmp_path)
+    assert approve(engine, "PKH-T1", actor="approver", data_dir=tmp_path).state == "approved"
 
 
 def test_explain_names_the_outcome(engine: DbEngine, tmp_path: Path) -> None:
@@ -249,7 +249,7 @@ def test_a_person_who_died_exits_a_person_program_the_family_stays(
 
     setup_registry(engine, tmp_path)
     first = cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")
-    approve(engine, "PBI-1")
+    approve(engine, "PBI-1", data_dir=tmp_path)
     grandmother = nik(date(1950, 6, 1), "P", 14)
     with engine.begin() as conn:
         assert (
@@ -262,7 +262,7 @@ def test_a_person_who_died_exits_a_person_program_the_family_stays(
     score(engine, tmp_path, "R2", floor_model())
     second = cycle(engine, tmp_path, "PBI-2", program="PBI-JKN", release_label="R2")
     assert second.beneficiaries == first.beneficiaries - 1
-    approve(engine, "PBI-2")
+    approve(engine, "PBI-2", data_dir=tmp_path)
     with engine.connect() as conn:
         states: dict[Any, Any] = dict(
             conn.execute(
@@ -282,12 +282,12 @@ def test_a_draft_older_than_an_approved_cycle_of_its_program_must_be_rerun(
     setup_registry(engine, tmp_path)
     cycle(engine, tmp_path, "PKH-A")
     cycle(engine, tmp_path, "PKH-B")
-    approve(engine, "PKH-B")
+    approve(engine, "PKH-B", data_dir=tmp_path)
     with pytest.raises(Conflict, match="PKH-B"):
-        approve(engine, "PKH-A")
+        approve(engine, "PKH-A", data_dir=tmp_path)
     again = cycle(engine, tmp_path, "PKH-A")
     assert again.enrollment == {"entered": 0, "stayed": 2, "left": 0}
-    assert approve(engine, "PKH-A").state == "approved"
+    assert approve(engine, "PKH-A", data_dir=tmp_path).state == "approved"
 
 
 def partition_rows(engine: DbEngine) -> dict[str, int]:
@@ -347,3 +347,32 @@ def test_each_cycle_has_its_own_partition_and_a_replaced_draft_leaves_none(
             f"entitlement_p{new_id}": pkh.beneficiaries,
             f"entitlement_p{ids['SEMBAKO-1']}": sembako.beneficiaries,
         }
+
+
+def test_a_data_folder_of_another_registry_is_not_written_by_a_cycle(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    """A cycle run, an approval or a scoring against a data folder another registry claimed
+    touch nothing in it (issue 14, item 1: the SQLite walkthrough's approved cycle was
+    deleted by PostgreSQL's run of the same label)."""
+    import json
+
+    from lumbung.installation.datafolder import MARKER
+
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-T1")
+    approve(engine, "PKH-T1", data_dir=tmp_path)
+    folder = folder_of(engine, tmp_path, "PKH-T1")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    (tmp_path / MARKER).write_text(json.dumps({"registry_id": "another-registry"}))
+    with pytest.raises(Conflict):
+        cycle(engine, tmp_path, "PKH-T1")
+    with pytest.raises(Conflict):
+        cycle(engine, tmp_path, "PKH-T2")
+    assert sorted(p.name for p in (tmp_path / "cycles").iterdir()) == ["PKH-T1"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    from targeting_helpers import floor_model, score
+
+    with pytest.raises(Conflict):
+        score(engine, tmp_path, "R1", floor_model(version="9"))
+    assert not list((tmp_path / "scores" / "R1").glob("*@9*"))

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine as DbEngine
 
 from conftest import user
 from factories import household, kk, member, write_batch
-from helpers import run_import
+from helpers import edit_directly, run_import
 from lumbung.cycles import compute
 from lumbung.cycles.explain import explain
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement, components
@@ -688,9 +688,11 @@ def cycle(
         )
 
 
-def approve(engine: DbEngine, label: str, actor: str = "approver") -> CycleResult:
+def approve(
+    engine: DbEngine, label: str, actor: str = "approver", *, data_dir: Path
+) -> CycleResult:
     with session_scope(engine) as session:
-        return approve_cycle(session, actor=user(session, actor), label=label)
+        return approve_cycle(session, actor=user(session, actor), label=label, data_dir=data_dir)
 
 
 def stored(engine: DbEngine, label: str) -> dict[str, tuple[int, dict[str, Any], str]]:
@@ -789,12 +791,12 @@ def test_a_draft_is_replaced_whole_an_approved_cycle_never(
     # another program may not take over a draft's label
     with pytest.raises(Conflict):
         cycle(engine, tmp_path, "PKH-2026-T1", program="SEMBAKO")
-    approved = approve(engine, "PKH-2026-T1")
+    approved = approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     assert approved.state == "approved"
     with pytest.raises(Conflict):
         cycle(engine, tmp_path, "PKH-2026-T1")
     with pytest.raises(Conflict):
-        approve(engine, "PKH-2026-T1")
+        approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     assert stored(engine, "PKH-2026-T1")[kk(1)][0] == 1_575_000
 
 
@@ -803,23 +805,22 @@ def test_approval_moves_enrollment_on(engine: DbEngine, tmp_path: Path) -> None:
     setup_registry(engine, tmp_path)
     cycle(engine, tmp_path, "PKH-2026-T1")
     assert enrollment(engine) == {}  # a draft enrolls no one
-    approve(engine, "PKH-2026-T1")
+    approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     assert enrollment(engine) == {
         kk(1): ("enrolled", "PKH-2026-T1", "PKH-2026-T1"),
         kk(2): ("enrolled", "PKH-2026-T1", "PKH-2026-T1"),
     }
     # Family 2 moves into a bigger house: it is now the richest (decile 10); everyone poorer
     # moves down one decile, so family 4 (a child at SD) comes into decile 3.
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk"), {"kk": kk(2)}
-        )
+    edit_directly(
+        engine, "UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk", {"kk": kk(2)}
+    )
     release(engine, tmp_path, "R2")
     score(engine, tmp_path, "R2", floor_model())
     second = cycle(engine, tmp_path, "PKH-2026-T2", release_label="R2")
     assert second.enrollment == {"entered": 1, "stayed": 1, "left": 1}
     assert set(stored(engine, "PKH-2026-T2")) == {kk(1), kk(4)}
-    approve(engine, "PKH-2026-T2")
+    approve(engine, "PKH-2026-T2", data_dir=tmp_path)
     assert enrollment(engine) == {
         kk(1): ("enrolled", "PKH-2026-T1", "PKH-2026-T2"),
         kk(2): ("graduated", "PKH-2026-T1", "PKH-2026-T1"),
@@ -842,7 +843,7 @@ def test_approval_moves_enrollment_on(engine: DbEngine, tmp_path: Path) -> None:
 def test_a_family_gone_from_the_release_exits(engine: DbEngine, tmp_path: Path) -> None:
     setup_registry(engine, tmp_path)
     cycle(engine, tmp_path, "PKH-2026-T1")
-    approve(engine, "PKH-2026-T1")
+    approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE household SET status = 'inactive' WHERE kk_number = :kk"), {"kk": kk(1)}
@@ -850,7 +851,7 @@ def test_a_family_gone_from_the_release_exits(engine: DbEngine, tmp_path: Path) 
     release(engine, tmp_path, "R2")
     score(engine, tmp_path, "R2", floor_model())
     cycle(engine, tmp_path, "PKH-2026-T2", release_label="R2")
-    approve(engine, "PKH-2026-T2")
+    approve(engine, "PKH-2026-T2", data_dir=tmp_path)
     states = {k: v[0] for k, v in enrollment(engine).items()}
     assert states[kk(1)] == "exited"
     assert states[kk(2)] == "enrolled"
@@ -951,17 +952,16 @@ def test_explain_judges_enrollment_as_it_was_when_the_cycle_ran(
     family 2 graduated from PKH, must still show why family 2 was entitled then."""
     setup_registry(engine, tmp_path)
     cycle(engine, tmp_path, "PKH-2026-T1")
-    approve(engine, "PKH-2026-T1")
+    approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     cycle(engine, tmp_path, "MIGOR-1", program="BLT-MIGOR-2022")
     assert set(stored(engine, "MIGOR-1")) == {kk(1), kk(2)}
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk"), {"kk": kk(2)}
-        )
+    edit_directly(
+        engine, "UPDATE household SET floor_area_m2 = 100 WHERE kk_number = :kk", {"kk": kk(2)}
+    )
     release(engine, tmp_path, "R2")
     score(engine, tmp_path, "R2", floor_model())
     cycle(engine, tmp_path, "PKH-2026-T2", release_label="R2")
-    approve(engine, "PKH-2026-T2")
+    approve(engine, "PKH-2026-T2", data_dir=tmp_path)
     assert enrollment(engine)[kk(2)][0] == "graduated"
     report = explained(engine, tmp_path, "MIGOR-1", kk(2))
     assert (report["entitled"], report["amount_idr"]) == (True, 300_000)
@@ -978,6 +978,6 @@ def test_only_a_determiner_runs_and_approves_cycles(engine: DbEngine, tmp_path: 
     cycle(engine, tmp_path, "PKH-2026-T1")
     for actor in ("operator", "verifier", "admin", "auditor"):
         with pytest.raises(PermissionDenied):
-            approve(engine, "PKH-2026-T1", actor=actor)
+            approve(engine, "PKH-2026-T1", actor=actor, data_dir=tmp_path)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT state FROM cycle")).scalar_one() == "draft"

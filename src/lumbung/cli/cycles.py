@@ -34,17 +34,53 @@ cycle_app = typer.Typer(
 )
 
 
+# A cycle's state and a component as people read them (the YAML's `label`).
+STATES = {"draft": "draf", "approved": "disetujui"}
+
+
+def state_word(state: str) -> str:
+    return STATES.get(state, state)
+
+
+def label_of(labels: dict[str, str], name: str) -> str:
+    return labels.get(name) or name.replace("_", " ")
+
+
+def shown_number(value: Any) -> str:
+    """A feature's value for people: flags in words, measures to two decimals (4.33)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.2f}"
+    if isinstance(value, int):
+        return grouped(value)
+    return str(value)
+
+
 def _print_cycle(result: CycleResult) -> None:
     out.print(
-        f"Siklus {result.cycle} ({result.program}, rilis {result.release}, {result.state}): "
-        f"{grouped(result.beneficiaries)} penerima, total {format_rupiah(result.total_idr)}"
+        f"Siklus {result.cycle} ({result.program} versi {result.version}, rilis "
+        f"{result.release}, {state_word(result.state)}): "
+        f"{grouped(result.beneficiaries)} penerima, total {format_rupiah(result.total_idr)}",
+        highlight=False,
+    )
+    out.print(
+        f"Definisi sha256 {result.definition_sha256}; model PMT {result.model} "
+        f"sha256 {result.model_sha256}",
+        highlight=False,
     )
     out.print(
         table(
             "Komponen",
             ["komponen", "orang/unit", "jumlah"],
             [
-                [name, grouped(part["persons"]), format_rupiah(part["amount_idr"])]
+                [
+                    label_of(result.labels, name),
+                    grouped(part["persons"]),
+                    format_rupiah(part["amount_idr"]),
+                ]
                 for name, part in result.by_component.items()
             ],
         )
@@ -102,26 +138,38 @@ def cycle_approve(label: str, actor: str | None = ActorOption, as_json: bool = J
 
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        result = approve_cycle(session, actor=user, label=label)
+        result = approve_cycle(session, actor=user, label=label, data_dir=settings().data_dir)
     emit(as_json, result.as_dict(), lambda: _print_cycle(result))
 
 
 @cycle_app.command("list")
 @handled
 def cycle_list(as_json: bool = JsonOption) -> None:
-    """Every cycle with its program, state, beneficiaries and total."""
+    """Every cycle: program code, version and definition hash, model, state, totals."""
+    from lumbung.targeting.models import PmtModelRecord, Scoring
+
     with unit_of_work() as session:
+        found = session.execute(
+            select(Cycle, PmtModelRecord)
+            .join(Scoring, Scoring.id == Cycle.scoring_id)
+            .join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id)
+            .order_by(Cycle.id)
+        ).all()
         rows: list[dict[str, Any]] = [
             {
                 "cycle": c.label,
                 "program": c.program_code,
+                "version": c.definition.get("version"),
+                "definition_sha256": c.definition_sha256,
+                "model": f"{m.name}@{m.version}",
+                "model_sha256": m.sha256,
                 "state": c.state,
                 "beneficiaries": c.beneficiaries,
                 "total_idr": c.total_idr,
                 "engine": c.engine,
                 "created_at": c.created_at.isoformat(),
             }
-            for c in session.execute(select(Cycle).order_by(Cycle.id)).scalars()
+            for c, m in found
         ]
     emit(
         as_json,
@@ -129,12 +177,18 @@ def cycle_list(as_json: bool = JsonOption) -> None:
         lambda: out.print(
             table(
                 "Siklus",
-                ["siklus", "program", "status", "penerima", "total"],
+                [
+                    *["siklus", "program", "versi", "sha256", "model PMT"],
+                    *["status", "penerima", "total"],
+                ],
                 [
                     [
                         r["cycle"],
                         r["program"],
-                        r["state"],
+                        r["version"],
+                        r["definition_sha256"][:12],
+                        r["model"],
+                        state_word(r["state"]),
                         grouped(r["beneficiaries"]),
                         format_rupiah(r["total_idr"]),
                     ]
@@ -170,7 +224,8 @@ def cycle_beneficiaries(
         persons = any(r["nik"] for r in rows)  # a NIK column only for a program paying persons
         out.print(
             table(
-                f"Penerima siklus {page['cycle']} ({page['program']}, {page['state']}): "
+                f"Penerima siklus {page['cycle']} ({page['program']}, "
+                f"{state_word(page['state'])}): "
                 f"{shown} dari {grouped(page['total'])}",
                 ["KK", *(["NIK"] if persons else []), "kab/kota", "jumlah", "komponen"],
                 [
@@ -179,7 +234,10 @@ def cycle_beneficiaries(
                         *([r["nik"] or ""] if persons else []),
                         r["regency_code"],
                         format_rupiah(r["amount_idr"]),
-                        ", ".join(f"{k} ×{v['persons']}" for k, v in r["components"].items()),
+                        ", ".join(
+                            f"{label_of(page['labels'], k)} ×{v['persons']}"
+                            for k, v in r["components"].items()
+                        ),
                     ]
                     for r in rows
                 ],
@@ -225,12 +283,17 @@ def _print_explanation(report: dict[str, Any]) -> None:
     )
     terms = sorted(report["score_terms"].items(), key=lambda kv: -abs(kv[1]))
     features = report["features"]
+    labels = report["component_labels"]
     out.print(
         table(
             "Fitur keluarga dan sumbangannya pada skor (terbesar dulu)",
             ["fitur", "nilai", "sumbangan"],
-            [[k, features.get(k, "-"), f"{v:+.4f}"] for k, v in terms]
-            + [[k, v, ""] for k, v in features.items() if k not in report["score_terms"]],
+            [[k, shown_number(features.get(k)), f"{v:+.4f}"] for k, v in terms]
+            + [
+                [k, shown_number(v), ""]
+                for k, v in features.items()
+                if k not in report["score_terms"]
+            ],
         )
     )
     out.print(
@@ -249,8 +312,10 @@ def _print_explanation(report: dict[str, Any]) -> None:
                     m["name"],
                     m["nik"],
                     m["age"],
-                    ", ".join(m["qualifies_for"]) or "-",
-                    m["counted_as"] or "-",
+                    ", ".join(label_of(labels, q) for q in m["qualifies_for"]) or "-",
+                    ", ".join(label_of(labels, c) for c in m["counted_as"].split(", "))
+                    if m["counted_as"]
+                    else "-",
                     format_rupiah(m["amount_idr"]),
                     m["note"] or "",
                 ]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import typer
 from lokal.rupiah import format_rupiah
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from lumbung.cli.common import JsonOption, emit, handled, out, table
+from lumbung.cli.common import JsonOption, console, emit, handled, out, table, unit_of_work
+from lumbung.errors import NotFound
 from lumbung.programs.definition import (
     ComponentsBenefit,
     InKindBenefit,
@@ -20,6 +24,7 @@ from lumbung.programs.definition import (
     load_shipped_programs,
     shipped_programs,
 )
+from lumbung.programs.source import Problem
 
 program_app = typer.Typer(
     help="Definisi program bantuan (berkas YAML) dan bahasa aturannya.", no_args_is_help=True
@@ -68,19 +73,16 @@ def program_validate(
     as_json: bool = JsonOption,
 ) -> None:
     """Check definition files: every problem as FILE:LINE:COL: message (exit code 1)."""
-    # enrolled("CODE") may name a shipped program or one of the files checked together.
-    codes = {declared_code(path) for path in files}
-    known = frozenset(shipped_programs()) | {c for c in codes if c}
-    results: list[dict[str, Any]] = []
-    loaded: dict[int, ProgramDefinition] = {}
-    for i, path in enumerate(files):
-        try:
-            loaded[i] = definition = load_program(path, programs=known)
-        except ProgramDefinitionError as exc:
-            problems = [p.as_dict() for p in exc.problems]
-            results.append({"file": str(path), "ok": False, "problems": problems})
-            continue
-        results.append({"file": str(path), "ok": True, **summary(definition), "problems": []})
+    # What `cycle run` accepts: enrolled("CODE") of a shipped program or of one that has run
+    # (from the database, when there is one), a code and version that keep their content;
+    # and, for checking new programs together, enrolled() of a file checked in the same call.
+    try:
+        with unit_of_work() as session:
+            results, loaded = _validate(files, session)
+        database = True
+    except (NotFound, DBAPIError):  # no database here: what can be checked without one
+        results, loaded = _validate(files, None)
+        database = False
 
     def human() -> None:
         for i, result in enumerate(results):
@@ -90,7 +92,7 @@ def program_validate(
                     f"OK {result['file']}: {definition.code} ({definition.name}) versi "
                     f"{definition.version}, per {UNITS[definition.unit]}, "
                     f"{benefit_text(definition)}, {schedule_text(definition)}, "
-                    f"{definition.channel}",
+                    f"{definition.channel}; sha256 {result['sha256']}",
                     soft_wrap=True,
                     highlight=False,
                     markup=False,
@@ -105,8 +107,64 @@ def program_validate(
                 )
 
     emit(as_json, results, human)
+    unknown = any(p["code"] == "unknown_program" for r in results for p in r["problems"])
+    if unknown and not database:
+        console.print(
+            "Catatan: database tidak terjangkau (LUMBUNG_DATABASE_URL); enrolled() hanya "
+            "mengenal program bawaan dan berkas yang diperiksa bersama.",
+            highlight=False,
+        )
     if not all(r["ok"] for r in results):
         raise typer.Exit(1)
+
+
+def _validate(
+    files: list[Path], session: Session | None
+) -> tuple[list[dict[str, Any]], dict[int, ProgramDefinition]]:
+    """Each file's result (`{file, ok, problems, …}`), and the definitions that passed."""
+    from lumbung.cycles.programs import identity_problems, known_programs, loaded
+
+    ran = frozenset(known_programs(session)) if session is not None else frozenset()
+    codes = {declared_code(path) for path in files}
+    known = frozenset(shipped_programs()) | ran | {c for c in codes if c}
+    results: list[dict[str, Any]] = []
+    passed: dict[int, ProgramDefinition] = {}
+    for i, path in enumerate(files):
+        try:
+            definition = load_program(path, programs=known)
+        except ProgramDefinitionError as exc:
+            problems = [p.as_dict() for p in exc.problems]
+            results.append({"file": str(path), "ok": False, "problems": problems})
+            continue
+        found = loaded(definition, path)
+        taken = [
+            Problem(str(path), *_position(path, p.key), p.code, p.message).as_dict()
+            for p in identity_problems(session, found)
+        ]
+        if taken:
+            results.append({"file": str(path), "ok": False, "problems": taken})
+            continue
+        passed[i] = definition
+        results.append(
+            {
+                "file": str(path),
+                "ok": True,
+                **summary(definition),
+                "sha256": found.sha256,
+                "problems": [],
+            }
+        )
+    return results, passed
+
+
+def _position(path: Path, key: str) -> tuple[int, int]:
+    """Line and column of a top-level key's value in a definition file (1, 1 if not found)."""
+    text = path.read_text(encoding="utf-8")
+    found = re.search(rf"^{re.escape(key)}[ \t]*:[ \t]*", text, re.MULTILINE)
+    if found is None:
+        return 1, 1
+    line = text.count("\n", 0, found.start()) + 1
+    return line, found.end() - found.start() + 1
 
 
 @program_app.command("list")

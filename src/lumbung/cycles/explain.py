@@ -154,6 +154,7 @@ def explain(
         "clauses": clauses,
         "failed_clauses": [c["rule"] for c in clauses if not c["value"]],
         "components": _breakdown(stored, cycle),
+        "component_labels": {p.name: p.label for p in compute.components(definition)},
         "members": member_rows,
         "outcome": _outcome(eligible, stored, member_rows, definition),
         "quota": None
@@ -260,7 +261,7 @@ def _members(
             elif picked["capped_out"] and not picked["amount"]:
                 best = next(p for p in parts if p.name in qualified and p.max_persons)
                 entry["note"] = (
-                    f"tidak dihitung: komponen {best.name} sudah penuh "
+                    f"tidak dihitung: komponen {best.label} sudah penuh "
                     f"(paling banyak {best.max_persons} orang per keluarga)"
                 )
             else:

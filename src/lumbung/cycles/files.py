@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ ENROLLED_FILE = "enrolled-{code}.parquet"
 
 
 ENTITLEMENTS = "entitlements.parquet"
+RUN_NAME = re.compile(r"(\.staging-)?run-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,10 @@ def new_run_folder(data_dir: Path, label: str, *, keep: Cycle | None) -> RunFold
     """A fresh folder for this run's files, `cycles/LABEL/run-…`.
 
     Each run writes its own folder and the database row names it, so a run that fails leaves
-    the draft it would have replaced intact. Folders of this label that no committed row
-    names (failed runs, replaced drafts) are removed here: reruns converge.
+    the draft it would have replaced intact. Run folders of this label that no committed row
+    names (a run killed before it could clean up, replaced drafts) are removed here: reruns
+    converge. The caller holds the label's lock (locks.py), so no other run of the label is
+    writing one of them; anything not named like a run's folder is left alone.
     """
     parent = data_dir / "cycles" / label
     parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +42,7 @@ def new_run_folder(data_dir: Path, label: str, *, keep: Cycle | None) -> RunFold
         (data_dir / keep.summary["folder"]).name if keep and keep.summary.get("folder") else None
     )
     for leftover in parent.iterdir():
-        if leftover.name != named:
+        if RUN_NAME.fullmatch(leftover.name) and leftover.name != named:
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:

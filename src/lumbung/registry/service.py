@@ -462,10 +462,15 @@ def _position(niks: list[str], nik: Any) -> int:
         raise NotFound(f"NIK {nik} bukan anggota aktif keluarga ini.") from None
 
 
-def _request(session: Session, actor: User, request_id: int) -> ChangeRequest:
+def _request(
+    session: Session, actor: User, request_id: int, *, lock: bool = False
+) -> ChangeRequest:
     """The request, if the actor's region covers its village (else, as for a request that does
-    not exist, nothing is told of it: not its village, not its state)."""
-    request = session.get(ChangeRequest, request_id)
+    not exist, nothing is told of it: not its village, not its state). With `lock`, its row is
+    held until commit (PostgreSQL `FOR UPDATE`; SQLite's writer lock is held anyway) and read
+    as committed, so that two decisions on it at once come one after the other: the second
+    then finds it decided."""
+    request = session.get(ChangeRequest, request_id, with_for_update=lock, populate_existing=lock)
     if request is None or not in_scope(actor.region_code, request.village_code):
         raise NotFound(
             f"Usulan {request_id} tidak ada di wilayah {actor.region_code or 'nasional'}."
@@ -475,7 +480,7 @@ def _request(session: Session, actor: User, request_id: int) -> ChangeRequest:
 
 def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
     """The regency's check of a proposal: proposed → verified."""
-    request = _request(session, actor, request_id)
+    request = _request(session, actor, request_id, lock=True)
     authorize(actor, Action.VERIFY, request.village_code)
     _expect(request, "proposed")
     household = session.get(Household, request.household_id)
@@ -497,7 +502,7 @@ def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
 
 def reject(session: Session, *, actor: User, request_id: int, reason: str) -> ChangeRequest:
     """Refuse a proposal with a reason: the regency before verification, the ministry after."""
-    request = _request(session, actor, request_id)
+    request = _request(session, actor, request_id, lock=True)
     if request.state not in ("proposed", "verified"):
         raise Conflict(f"Usulan {request.id} sudah {request.state}; tidak bisa ditolak lagi.")
     action = Action.VERIFY if request.state == "proposed" else Action.DETERMINE
@@ -526,10 +531,14 @@ def reject(session: Session, *, actor: User, request_id: int, reason: str) -> Ch
 
 def determine(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
     """The ministry's determination (penetapan): verified → approved, and the change applied."""
-    request = _request(session, actor, request_id)
+    request = _request(session, actor, request_id, lock=True)
     authorize(actor, Action.DETERMINE, request.village_code)
     _expect(request, "verified")
-    household = session.get(Household, request.household_id)
+    # The family's row too: a determination of another of its requests meanwhile comes
+    # before or after this one, never in the middle (its version then tells).
+    household = session.get(
+        Household, request.household_id, with_for_update=True, populate_existing=True
+    )
     assert household is not None
     _require_current(request, household)
     before, members_before = _family_cells(household), _members_cells(session, household)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import lumbung
+from lumbung import locks
 from lumbung.audit import seal
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
@@ -82,6 +83,9 @@ def create_release(
             "(maks. 64), diawali huruf atau angka."
         )
     owned(session, releases_dir.parent)  # the data folder is this registry's, or nothing
+    # One creation of a label at a time, before any file is touched, whether the other runs
+    # in another process or on another thread of this one (the same pid names its staging).
+    locks.hold(session, "release", label, releases_dir.parent)
     if session.execute(select(Release.id).where(Release.label == label)).first():
         raise Conflict(f"Rilis {label} sudah ada dan tidak bisa ditimpa.")
     target = releases_dir / label

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lumbung import bulk, partitions
+from lumbung import bulk, locks, partitions
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
@@ -20,6 +20,7 @@ from lumbung.db import utcnow
 from lumbung.engine.backend import open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.installation.datafolder import owned
 from lumbung.numbers import grouped
 from lumbung.releases.models import Release
 from lumbung.releases.service import sha256_file, verify_release
@@ -125,6 +126,10 @@ def score_release(
     """Score every household of a release and rank it into desil within its regency."""
     authorize(actor, Action.SCORE)
     require_national(actor, "skor PMT sebuah rilis")  # desil rank every regency
+    # One scoring of a release with a model at a time, before its file is touched: a second
+    # would replace the file the first hashed, and register the same model (locks.py).
+    owned(session, data_dir)  # the data folder is this registry's, or nothing is written
+    locks.hold(session, "scoring", f"{release_label} {model.key}", data_dir)
     release = get_release(session, release_label)
     record = register_model(session, model)
     existing = session.execute(
@@ -135,9 +140,9 @@ def score_release(
     folder = checked_release_dir(session, release, data_dir / "releases")
     target = data_dir / "scores" / release.label / f"{model.key}.parquet"
     staging = target.with_name(f".staging-{target.name}-{os.getpid()}")
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open_engine(engine) as batch:
+        with open_engine(engine) as batch:  # before any folder: Spark may not start
+            target.parent.mkdir(parents=True, exist_ok=True)
             features = household_features(read_release(batch, folder), reference_date(release))
             # In the engine's order: sorting 30 M scored families by id cost 24 s of a national
             # scoring's 155 s in DuckDB, for nothing (readers join or filter; none needs order).
