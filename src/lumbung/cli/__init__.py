@@ -25,7 +25,7 @@ from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app
 
 app = typer.Typer(
-    help="Lumbung: registri sosial dan penyaluran bantuan.",
+    help="Lumbung: the social registry and benefits delivery (messages in Indonesian).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

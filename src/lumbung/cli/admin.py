@@ -29,12 +29,16 @@ from lumbung.cli.common import (
 )
 from lumbung.numbers import grouped
 
-db_app = typer.Typer(help="Skema database (Alembic).", no_args_is_help=True)
-regions_app = typer.Typer(help="Wilayah Kemendagri.", no_args_is_help=True)
-users_app = typer.Typer(help="Pengguna, peran dan wilayah kewenangan.", no_args_is_help=True)
-audit_app = typer.Typer(help="Jejak audit berantai hash.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema (Alembic).", no_args_is_help=True)
+regions_app = typer.Typer(help="Kemendagri regions.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, their roles and regions.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit trail: a keyed hash chain, and the registry checked against it.",
+    no_args_is_help=True,
+)
 keys_app = typer.Typer(
-    help="Kunci segel jejak audit, baris registry dan manifest rilis.", no_args_is_help=True
+    help="The keys that seal the audit trail, the registry's rows and release manifests.",
+    no_args_is_help=True,
 )
 
 

@@ -29,9 +29,7 @@ if TYPE_CHECKING:
 
 # The engines (Ibis, DuckDB, Spark) load inside the commands that compute, not for every command.
 
-cycle_app = typer.Typer(
-    help="Siklus penyaluran: hak (entitlement) per program.", no_args_is_help=True
-)
+cycle_app = typer.Typer(help="Delivery cycles: entitlements per program.", no_args_is_help=True)
 
 
 # A cycle's state and a component as people read them (the YAML's `label`).

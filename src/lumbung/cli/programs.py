@@ -27,7 +27,7 @@ from lumbung.programs.definition import (
 from lumbung.programs.source import Problem
 
 program_app = typer.Typer(
-    help="Definisi program bantuan (berkas YAML) dan bahasa aturannya.", no_args_is_help=True
+    help="Program definitions (YAML files) and their rule language.", no_args_is_help=True
 )
 
 UNITS = {"household": "keluarga", "person": "orang"}

@@ -23,7 +23,7 @@ from lumbung.numbers import grouped
 from lumbung.releases.service import create_release, list_releases, verify_release
 
 release_app = typer.Typer(
-    help="Rilis: registry yang ditetapkan, dibekukan sebagai Parquet.", no_args_is_help=True
+    help="Releases: the determined registry, frozen as Parquet.", no_args_is_help=True
 )
 
 

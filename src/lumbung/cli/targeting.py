@@ -25,9 +25,7 @@ from lumbung.numbers import grouped
 
 # The engines (Ibis, DuckDB, Spark) load inside the commands that compute, not for every command.
 
-pmt_app = typer.Typer(
-    help="PMT: peringkat kesejahteraan dan desil per kabupaten/kota.", no_args_is_help=True
-)
+pmt_app = typer.Typer(help="PMT: welfare ranking and deciles per regency.", no_args_is_help=True)
 EngineOption = typer.Option(EngineName.DUCKDB, "--engine", help="Batch engine: duckdb or spark.")
 
 

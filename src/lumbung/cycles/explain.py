@@ -28,6 +28,7 @@ from lumbung.engine.names import EngineName
 from lumbung.errors import NotFound
 from lumbung.identity.masking import mask_id, mask_name
 from lumbung.identity.nik import require_kk
+from lumbung.installation.datafolder import owned
 from lumbung.programs.definition import ProgramDefinition
 from lumbung.releases.models import Release
 from lumbung.targeting.features import household_features, member_features, read_release
@@ -42,6 +43,7 @@ def explain(
 ) -> dict[str, Any]:
     """The whole explanation as data (see module docstring); JSON-ready."""
     require_kk(kk_number)
+    owned(session, data_dir)  # another registry's files would explain another registry
     cycle = session.execute(select(Cycle).where(Cycle.label == cycle_label)).scalar_one_or_none()
     if cycle is None:
         raise NotFound(f"Siklus {cycle_label} tidak ada.")
