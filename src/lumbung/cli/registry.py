@@ -15,11 +15,12 @@ from lumbung.cli.common import (
     ActorOption,
     JsonOption,
     acting_user,
-    at_row,
     console,
     emit,
+    error_line,
     handled,
     out,
+    say,
     settings,
     shown,
     table,
@@ -119,15 +120,11 @@ def import_command(
             )
         )
         for e in summary.errors[:20]:
-            out.print(
-                f"[red]{e['file']}[/red] {at_row(e['row'])} {e['column']} "
-                f"[bold]{e['code']}[/bold]: {e['message']}",
-                highlight=False,
-            )
+            out.print(error_line(e), highlight=False)
         if summary.errors_total > 20:
             out.print(f"… dan {grouped(summary.errors_total - 20)} galat lain.")
         if summary.reject_file:
-            out.print(f"Berkas tolakan: {summary.reject_file}")
+            say(f"Berkas tolakan: {summary.reject_file}")
 
     emit(as_json, result, human)
 
@@ -153,7 +150,7 @@ def _decide(
     emit(
         as_json,
         result.as_dict(),
-        lambda: out.print(
+        lambda: say(
             f"{grouped(result.households)} keluarga: {result.status_from} → {result.status_to}"
             f" ({result.region or 'nasional'})"
         ),
@@ -347,7 +344,7 @@ def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = Jso
 
     def human() -> None:
         reason = f", alasan: {payload['status_reason']}" if payload["status_reason"] else ""
-        out.print(
+        say(
             f"KK {payload['kk_number']} — desa {payload['village_code']}, {payload['status']}"
             f"{reason} (versi {payload['version']})"
         )
@@ -455,10 +452,10 @@ def propose(
         row = {**_request_row(request, _kk_of(session, request)), "warnings": proposal.warnings}
 
     def human() -> None:
-        out.print(f"Usulan {row['id']} ({kind}) diajukan.")
+        say(f"Usulan {row['id']} ({kind}) diajukan.")
         for w in row["warnings"]:
             who = f"anggota {w['nik']}" if w["nik"] else "keluarga"
-            out.print(f"Peringatan — {who}, {w['column']}: {w['message']} ({w['code']})")
+            say(f"Peringatan — {who}, {w['column']}: {w['message']} ({w['code']})")
 
     emit(as_json, row, human)
 
@@ -483,7 +480,7 @@ def _step(
         else:
             request = requests_service.determine(session, actor=user, request_id=request_id)
         row = _request_row(request, _kk_of(session, request))
-    emit(as_json, row, lambda: out.print(f"Usulan {request_id}: {row['state']}."))
+    emit(as_json, row, lambda: say(f"Usulan {request_id}: {row['state']}."))
 
 
 @request_app.command("verify")
@@ -599,12 +596,12 @@ def _print_request(view: dict[str, Any]) -> None:
         if view["household_status"] is not None
         else "keluarga kini di luar wilayah Anda"
     )
-    out.print(
+    say(
         f"Usulan {view['id']} · {view['kind']} · {view['state']} — KK {view['kk_number']}, "
         f"desa usulan {view['village_code']} ({family}; usulan atas versi "
         f"{view['base_version'] or '—'})"
     )
-    out.print(
+    say(
         f"Diajukan oleh {_by(view['proposed_by'], view['proposed_at'])}; diverifikasi oleh "
         f"{_by(view['verified_by'], view['verified_at'])}; diputuskan oleh "
         f"{_by(view['decided_by'], view['decided_at'])}"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lumbung.registry import vocab
+from lumbung.registry.check_sql import printable
 from lumbung.registry.errors import BatchFileError, RowError
 
 BLOCK = 1 << 24
@@ -271,48 +272,105 @@ def _convert_xlsx(path: Path, workdir: Path) -> list[tuple[BatchFile, list[RowEr
         workbook = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise BatchFileError(
-            [RowError(path.name, 0, "", "file_unreadable", f"Berkas XLSX tidak bisa dibuka: {exc}")]
+            [
+                RowError(
+                    path.name,
+                    0,
+                    "",
+                    "file_unreadable",
+                    "Berkas bukan XLSX yang bisa dibuka (rusak, terenkripsi, atau berkas jenis "
+                    "lain yang diberi akhiran .xlsx); simpan ulang sebagai Excel Workbook (.xlsx).",
+                )
+            ]
         ) from exc
-    sheets = {name.strip().lower(): name for name in workbook.sheetnames}
     results = []
     try:
+        sheets: dict[str, list[str]] = {}
+        for name in workbook.sheetnames:
+            sheets.setdefault(name.strip().lower(), []).append(name)
+        for kind in ("households", "members"):
+            if len(sheets.get(kind, ())) > 1:
+                # `households` and `HOUSEHOLDS` (or `Households `): which one is meant cannot be
+                # told, and taking one would drop the other's rows in silence.
+                raise BatchFileError(
+                    [
+                        RowError(
+                            path.name,
+                            0,
+                            "",
+                            "missing_file",
+                            f"Dua tabel {kind} dalam satu batch (sheet "
+                            + ", ".join(repr(printable(n)) for n in sheets[kind])
+                            + "); hapus atau ganti nama salah satunya.",
+                        )
+                    ]
+                )
         for kind in ("households", "members"):
             if kind not in sheets:
                 continue
-            display = f"{path.name}:{kind}"
-            rows = workbook[sheets[kind]].iter_rows(values_only=True)
-            header = [_cell_text(v) for v in next(rows, ())]
-            while header and not header[-1]:
-                header.pop()
-            _, columns = _check_header(display, header)
-            id_positions = [(i, c) for i, c in enumerate(columns) if c in ID_COLUMNS]
-            errors: list[RowError] = []
-            out = workdir / f"{kind}.from-xlsx.csv"
-            with out.open("w", newline="", encoding="utf-8") as dst:
-                writer = csv.writer(dst)
-                writer.writerow(["_row", *columns])
-                for number, values in enumerate(rows, start=2):
-                    cells = list(values[: len(columns)]) + [None] * (len(columns) - len(values))
-                    if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells):
-                        continue
-                    for i, column in id_positions:
-                        if isinstance(cells[i], int | float) and not isinstance(cells[i], bool):
-                            errors.append(
-                                RowError(
-                                    display,
-                                    number,
-                                    column,
-                                    "numeric_id_cell",
-                                    f"{column.upper()} tersimpan sebagai angka; Excel hanya "
-                                    "menyimpan 15 digit sehingga digit terakhir hilang. "
-                                    "Format kolom sebagai Teks.",
-                                )
-                            )
-                    writer.writerow([number, *(_cell_text(v) for v in cells)])
-            results.append((BatchFile(kind, display, out, columns, ",", numbered=True), errors))
+            results.append(_convert_sheet(workbook[sheets[kind][0]], path, kind, workdir))
     finally:
         workbook.close()
     return results
+
+
+def _convert_sheet(
+    sheet: Any, path: Path, kind: str, workdir: Path
+) -> tuple[BatchFile, list[RowError]]:
+    """One sheet as a numbered CSV. Every row and every cell the sheet holds is read, whatever
+    its `<dimension>` element claims: openpyxl's read-only mode trusts that element and stops at
+    it, so a workbook whose writer recorded a smaller range lost its last rows (and columns) in
+    silence. A cell right of the header's last column is not dropped either: its row is
+    rejected (`field_count`), as a CSV row with a field too many."""
+    display = f"{path.name}:{kind}"
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(min_row=1, min_col=1, values_only=True)
+    header = [_cell_text(v) for v in next(rows, ())]
+    while header and not header[-1]:
+        header.pop()
+    _, columns = _check_header(display, header)
+    id_positions = [(i, c) for i, c in enumerate(columns) if c in ID_COLUMNS]
+    errors: list[RowError] = []
+    out = workdir / f"{kind}.from-xlsx.csv"
+    width = len(columns)
+    with out.open("w", newline="", encoding="utf-8") as dst:
+        writer = csv.writer(dst)
+        writer.writerow(["_row", *columns])
+        for number, values in enumerate(rows, start=2):
+            cells = list(values[:width]) + [None] * (width - len(values))
+            beyond = [v for v in values[width:] if not _blank(v)]
+            if all(_blank(v) for v in cells) and not beyond:
+                continue
+            if beyond:
+                errors.append(
+                    RowError(
+                        display,
+                        number,
+                        "",
+                        "field_count",
+                        f"Baris ini berisi sel di kanan kolom terakhir header (kolom {width}); "
+                        "isinya tidak punya nama kolom. Hapus sel itu atau tambahkan kolomnya.",
+                    )
+                )
+            for i, column in id_positions:
+                if isinstance(cells[i], int | float) and not isinstance(cells[i], bool):
+                    errors.append(
+                        RowError(
+                            display,
+                            number,
+                            column,
+                            "numeric_id_cell",
+                            f"{column.upper()} tersimpan sebagai angka; Excel hanya "
+                            "menyimpan 15 digit sehingga digit terakhir hilang. "
+                            "Format kolom sebagai Teks.",
+                        )
+                    )
+            writer.writerow([number, *(_cell_text(v) for v in cells)])
+    return BatchFile(kind, display, out, columns, ",", numbered=True), errors
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

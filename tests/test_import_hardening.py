@@ -1,0 +1,246 @@
+"""Imports that lose nothing and say the right thing (issue 14, items 4–9), on both backends:
+every row of an XLSX whatever its dimension claims, one table of each kind, control characters
+refused per cell and never printed raw, bounded reading, capped output, messages in Indonesian
+that echo no file content, and scratch folders of killed imports removed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+
+from factories import family, kk, write_batch
+from helpers import codes, counts, run_import
+from lumbung.db import session_scope
+from lumbung.errors import ValidationFailed
+from lumbung.registry import vocab
+from lumbung.registry.errors import BatchFileError
+from lumbung.registry.models import Household, Member
+from test_cli import Cli, cli, said  # noqa: F401  (cli: the fixture)
+from test_lifecycle import propose
+
+pytestmark = pytest.mark.usefixtures("users")
+
+Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+# What a terminal acts on, or what makes text read otherwise than it is stored.
+HOSTILE = {
+    "nul": "BUDI\x00SANTOSO",
+    "escape_sequence": "BUDI \x1b[31mMERAH\x1b[0m",
+    "bell": "BUDI\x07",
+    "delete": "BUDI\x7f",
+    "c1_csi": "BUDI\x9b31m",
+    "bidi_override": "BUDI \u202eOTNAS",
+    "bidi_isolate": "BUDI \u2066X\u2069",
+    "tab_in_name": "BUDI\tSANTOSO",
+    "line_break_in_name": "BUDI\nSANTOSO",
+}
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def two_families() -> Rows:
+    h1, m1 = family(1)
+    h2, m2 = family(2)
+    return [h1, h2], m1 + m2
+
+
+# --- 6. control characters ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_control_characters_are_refused_per_cell(engine: Engine, tmp_path: Path, case: str) -> None:
+    """A name with NUL (which PostgreSQL refuses, failing the whole batch), an escape sequence,
+    a bell, DEL, a C1 control or a bidirectional override is refused as `control_character`,
+    on both databases; the rest of the batch is loaded and no message carries the raw
+    character."""
+    households, members = two_families()
+    members[1]["name"] = HOSTILE[case]
+    members[4]["mother_name"] = "IBU\x1b]0;judul\x07"
+    summary = run_import(engine, write_batch(tmp_path / "b", households, members))
+    found = codes(summary)
+    assert ("members.csv", 3, "name", "control_character") in found
+    # Rows are numbered by the line they start on: a quoted line break moves the next ones.
+    row = 7 if "\n" in HOSTILE[case] else 6
+    assert ("members.csv", row, "mother_name", "control_character") in found
+    assert (summary.households_accepted, summary.members_accepted) == (2, 4)
+    assert counts(engine) == (2, 4)
+    assert not [e for e in summary.errors if RAW.search(e["message"])]
+    assert summary.reject_file is not None
+    assert not RAW.search(Path(summary.reject_file).read_text(encoding="utf-8").replace("\r\n", ""))
+    with session_scope(engine) as session:
+        names = session.execute(select(Member.name)).scalars().all()
+    assert not [n for n in names if RAW.search(n) or "\t" in n or "\n" in n]
+
+
+def test_an_address_keeps_its_line_breaks_but_not_an_escape(engine: Engine, tmp_path: Path) -> None:
+    """A spreadsheet cell's own line break (and a tab) stays in an address; an escape
+    sequence or a bidirectional override does not."""
+    households, members = two_families()
+    households[0]["address"] = "Jl. Mawar 1\r\nRT 3\tRW 4"
+    households[1]["address"] = "Jl. \u202eMawar"
+    summary = run_import(engine, write_batch(tmp_path / "b", households, members))
+    assert codes(summary) >= {("households.csv", 3, "address", "control_character")}
+    assert summary.households_accepted == 1
+    with session_scope(engine) as session:
+        address = session.execute(select(Household.address)).scalar_one()
+    assert address == "Jl. Mawar 1\r\nRT 3\tRW 4"
+
+
+@pytest.mark.parametrize("hostile", ["BUDI\x00", "X\x1b[2J", "A\u202eB", "A\x9bB"])
+def test_a_proposal_with_a_control_character_is_refused(engine: Engine, hostile: str) -> None:
+    """A change request goes through the same checks: refused with the code, on both
+    databases (NUL included: PostgreSQL would refuse it in the JSON payload itself)."""
+    households, members = family(1)
+    payload = {"household": households, "members": [{**members[0], "name": hostile}, *members[1:]]}
+    with pytest.raises(ValidationFailed) as caught:
+        propose(engine, "new_family", payload)
+    assert [d["code"] for d in caught.value.details] == ["control_character"]
+    assert not RAW.search(caught.value.message)
+    with session_scope(engine) as session:
+        assert session.execute(text("SELECT count(*) FROM change_request")).scalar_one() == 0
+
+
+def test_the_command_never_prints_stored_text_raw(
+    cli: Cli,  # noqa: F811
+    engine: Engine,
+) -> None:
+    """Text already stored (before these checks, or written around them) is printed with its
+    control characters escaped and its brackets as written, on screen and in JSON."""
+    # the `users` fixture made them (admin: national)
+    households, members = family(1)
+    members[1]["name"] = "[bold]SITI[/bold] AMINAH"
+    paths = write_batch(cli.data_dir.parent / "batch", [households], members)
+    cli.ok("import", *map(str, paths), "--as", "admin")
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE member SET name = :name WHERE nik = :nik"),
+            {"name": "ANDI \x1b[31mMERAH\x07 \u202eKIRI", "nik": members[2]["nik"]},
+        )
+        conn.execute(
+            text("UPDATE household SET status_reason = :r, status = 'rejected'"),
+            {"r": "[red]palsu[/red] \x1b]0;x\x07"},
+        )
+    shown = cli.ok("registry", "show", kk(1), "--as", "admin").stdout
+    assert not RAW.search(shown)
+    assert "\\x1b[31mMERAH\\x07 \\u202eKIRI" in shown
+    assert "[bold]SITI[/bold] AMINAH" in shown
+    assert "[red]palsu[/red] \\x1b]0;x\\x07" in shown
+    machine = cli.ok("registry", "show", kk(1), "--as", "admin", "--json").stdout
+    assert not RAW.search(machine)
+    names = {m["name"] for m in json.loads(machine)["members"]}
+    assert "ANDI \x1b[31mMERAH\x07 \u202eKIRI" in names  # the same text to a JSON reader
+    # An error naming a hostile value (the KK asked for) is printed plain too.
+    refused = cli.run("registry", "show", "[bold]X\x1b[2J", "--as", "admin")
+    assert refused.exit_code == 1
+    assert not RAW.search(refused.stderr)
+
+
+# --- 4, 5. XLSX: every row, one table of each kind ------------------------------------------
+
+
+def write_xlsx(
+    path: Path,
+    households: list[dict[str, Any]],
+    members: list[dict[str, Any]],
+    *,
+    extra_sheets: tuple[str, ...] = (),
+    dimension: str | None = None,
+) -> Path:
+    """A workbook with sheets households and members (and copies of households under
+    `extra_sheets`); with `dimension`, every sheet's <dimension ref> rewritten to claim that
+    range, as a writer that recorded it wrong leaves it."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "households"
+    sheets = [(first, households, vocab.HOUSEHOLD_COLUMNS)]
+    sheets.append((book.create_sheet("members"), members, vocab.MEMBER_COLUMNS))
+    # openpyxl renames a sheet whose name differs only in case; the names go in afterwards.
+    sheets += [
+        (book.create_sheet(f"EXTRA{n}"), households, vocab.HOUSEHOLD_COLUMNS)
+        for n, _ in enumerate(extra_sheets)
+    ]
+    for sheet, rows, columns in sheets:
+        sheet.append(list(columns))
+        for row in rows:
+            sheet.append([row[c] for c in columns])
+    whole = path.with_suffix(".whole.xlsx")
+    book.save(whole)
+    with zipfile.ZipFile(whole) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                for n, name in enumerate(extra_sheets):
+                    data = data.replace(f'name="EXTRA{n}"'.encode(), f'name="{name}"'.encode())
+            if dimension and item.filename.startswith("xl/worksheets/sheet"):
+                data, replaced = re.subn(
+                    rb'<dimension ref="[^"]*"\s*/>',
+                    f'<dimension ref="{dimension}"/>'.encode(),
+                    data,
+                )
+                assert replaced == 1
+            dst.writestr(item, data)
+    return path
+
+
+@pytest.mark.parametrize("dimension", ["A1:C5", "A1:Z3", "A1"])
+def test_xlsx_rows_past_its_dimension_are_read(
+    engine: Engine, tmp_path: Path, dimension: str
+) -> None:
+    """A workbook whose <dimension> claims fewer rows and columns than it holds: every row
+    and column is read (openpyxl's read-only mode stopped at the claim: 20 member rows, 4 read,
+    a family loaded with 1 of its 2 members)."""
+    households, members = [], []
+    for serial in range(1, 8):
+        h, m = family(serial)
+        households.append(h)
+        members += m
+    path = write_xlsx(tmp_path / "batch.xlsx", households, members, dimension=dimension)
+    with zipfile.ZipFile(path) as book:
+        assert f'<dimension ref="{dimension}"/>'.encode() in book.read("xl/worksheets/sheet2.xml")
+    summary = run_import(engine, [path])
+    assert summary.errors == []
+    assert (summary.households_read, summary.members_read) == (7, 21)
+    assert counts(engine) == (7, 21)
+
+
+def test_xlsx_cells_right_of_the_header_reject_their_row(engine: Engine, tmp_path: Path) -> None:
+    """A value in a column the header does not name is not dropped in silence."""
+    from openpyxl import load_workbook
+
+    households, members = two_families()
+    path = write_xlsx(tmp_path / "batch.xlsx", households, members)
+    book = load_workbook(path)
+    book["members"].cell(row=3, column=len(vocab.MEMBER_COLUMNS) + 2, value="catatan")
+    book.save(path)
+    summary = run_import(engine, [path])
+    assert codes(summary) == {("batch.xlsx:members", 3, "", "field_count")}
+    assert summary.members_accepted == 5
+
+
+@pytest.mark.parametrize("other", ["HOUSEHOLDS", "Households ", " households"])
+def test_xlsx_with_two_households_sheets_is_refused(
+    engine: Engine, tmp_path: Path, other: str
+) -> None:
+    """Sheets `households` and `HOUSEHOLDS` (or `Households `): one was ignored in silence;
+    now the batch is refused as a folder with two households CSVs is."""
+    households, members = two_families()
+    path = write_xlsx(tmp_path / "batch.xlsx", households, members, extra_sheets=(other,))
+    with pytest.raises(BatchFileError) as caught:
+        run_import(engine, [path])
+    [error] = caught.value.errors
+    assert error.code == "missing_file"
+    assert "Dua tabel households" in error.message and repr(other) in error.message
+    assert counts(engine) == (0, 0)
