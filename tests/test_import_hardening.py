@@ -244,3 +244,143 @@ def test_xlsx_with_two_households_sheets_is_refused(
     assert error.code == "missing_file"
     assert "Dua tabel households" in error.message and repr(other) in error.message
     assert counts(engine) == (0, 0)
+
+
+# --- 7, 9. bounded reading; files that are not batches; messages that echo nothing ---------
+
+
+def _refused(engine: Engine, paths: list[Path]) -> Any:
+    with pytest.raises(BatchFileError) as caught:
+        run_import(engine, paths)
+    [error] = caught.value.errors
+    assert error.code == "file_unreadable"
+    assert counts(engine) == (0, 0)
+    return error
+
+
+ENGLISH = re.compile(r"codec|decode|Error|zip file|Invalid|Line:|Expected|bytes", re.IGNORECASE)
+
+
+def test_a_header_too_long_for_any_batch_is_refused_not_a_traceback(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A header over 131,072 characters gave `_csv.Error`; a file of one endless line is
+    refused after reading 64 KB of it."""
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    lines = paths[0].read_text().splitlines()
+    paths[0].write_text("\n".join([lines[0] + "," + "x" * 140_000, *lines[1:]]) + "\n")
+    error = _refused(engine, paths)
+    assert (error.file, error.row) == ("households.csv", 1) and "header" in error.message
+    endless = tmp_path / "endless.csv"
+    with endless.open("wb") as handle:  # 64 MB without a line break (1 GB took 2.2 GB)
+        for _ in range(64):
+            handle.write(b"kk_number," * 104_858)
+    error = _refused(engine, [endless, paths[1]])
+    assert error.file == "endless.csv" and not ENGLISH.search(error.message)
+
+
+@pytest.mark.parametrize("blank_line", [False, True])
+def test_a_long_address_is_too_long_not_a_broken_quote(
+    engine: Engine, tmp_path: Path, blank_line: bool
+) -> None:
+    """A 1 MB address plus one blank line (the file then read line by line in Python) was
+    refused whole as "quote not closed"; now, as without the blank line, the row is rejected
+    `too_long`. A line past the bound (1 MB) refuses the file, saying so."""
+    households, members = two_families()
+    households[0]["address"] = "A" * 1_000_000
+    paths = write_batch(tmp_path / "b", households, members)
+    if blank_line:
+        body = paths[0].read_text().split("\r\n")
+        paths[0].write_text("\r\n".join([*body[:2], "", *body[2:]]))
+    summary = run_import(engine, paths)
+    assert ("households.csv", 2, "address", "too_long") in codes(summary)
+    assert summary.households_accepted == 1
+    households[0]["address"] = "A" * 1_100_000
+    paths = write_batch(tmp_path / "c", households, members)
+    if blank_line:
+        body = paths[0].read_text().split("\r\n")
+        paths[0].write_text("\r\n".join([*body[:2], "", *body[2:]]))
+    with pytest.raises(BatchFileError) as caught:
+        run_import(engine, paths)
+    [error] = caught.value.errors
+    assert (error.code, error.row) == ("file_unreadable", 2)
+    assert "lebih dari 1 MB" in error.message and not ENGLISH.search(error.message)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "fifo_in_folder"])
+def test_files_that_are_not_regular_are_refused_at_once(
+    engine: Engine, tmp_path: Path, kind: str
+) -> None:
+    """`lumbung import /dev/zero` hung, reading forever; a named pipe waits for a writer."""
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    if kind == "device":
+        source = Path("/dev/zero")
+        given = [source, paths[1]]
+    else:
+        source = tmp_path / "b" / "pipe.csv"
+        os.mkfifo(source)
+        given = [source, paths[1]] if kind == "fifo" else [tmp_path / "b"]
+    error = _refused(engine, given)
+    assert error.file == source.name and "Bukan berkas biasa" in error.message
+
+
+def test_a_link_to_a_system_file_is_not_a_batch_and_its_content_is_not_echoed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/bin/sh\n")
+    link = tmp_path / "households.csv"
+    link.symlink_to(secret)
+    error = _refused(engine, [link, paths[1]])
+    assert "root" not in error.message and "bukan berkas batch" in error.message
+    # A header of the format with one strange column: named when it looks like a column name,
+    # otherwise by its place only.
+    lines = paths[0].read_text().splitlines()
+    paths[0].write_text(
+        "\n".join([lines[0] + ",warna rumah,x:0:0:rahasia/isi panjang " + "y" * 50, *lines[1:]])
+    )
+    with pytest.raises(BatchFileError) as caught:
+        run_import(engine, paths)
+    said_ = [(e.code, e.column, e.message) for e in caught.value.errors]
+    width = len(vocab.HOUSEHOLD_COLUMNS)
+    assert [(c, col) for c, col, _ in said_] == [
+        ("unknown_column", "warna rumah"),
+        ("unknown_column", ""),
+    ]
+    assert f"Kolom ke-{width + 2} " in said_[1][2] and "rahasia" not in said_[1][2]
+
+
+def test_encodings_and_broken_workbooks_are_refused_in_indonesian(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """ "'utf-8' codec can't decode…" and "File is not a zip file" reached operators."""
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(paths[0].read_bytes().replace(b"kk_number", b"kk_n\xfamber", 1))
+    error = _refused(engine, [latin, paths[1]])
+    assert "UTF-8" in error.message and not ENGLISH.search(error.message.replace("UTF-8", ""))
+    late = tmp_path / "late.csv"  # the bad byte far past the header: read by DuckDB
+    body = paths[0].read_bytes()
+    late.write_bytes(body + body.splitlines(keepends=True)[1].replace(b"Merdeka", b"M\xe9rdeka"))
+    error = _refused(engine, [late, paths[1]])
+    assert error.row == 4 and not ENGLISH.search(error.message.replace("UTF-8", ""))
+    fake = tmp_path / "batch.xlsx"
+    fake.write_text("kk_number,nik\n")
+    error = _refused(engine, [fake])
+    assert "XLSX" in error.message and not ENGLISH.search(error.message)
+
+
+def test_values_are_printed_without_emoji_nor_markup(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    """Rich read `:x:` in a value as an emoji code (a line of /etc/passwd came out with ❌)
+    and `[red]` as a style."""
+    households, members = two_families()
+    members[1]["marital_status"] = ":x: [red]merah[/red]"
+    paths = write_batch(tmp_path / "b", households, members)
+    result = cli.ok("import", *map(str, paths), "--as", "admin")
+    assert "❌" not in result.stdout
+    assert '":x: [red]merah[/red]"' in said(result.stdout)

@@ -35,10 +35,11 @@ def _console(stderr: bool = False) -> Console:
     """The terminal's width on a terminal. Piped or redirected, lines are not wrapped: Rich
     would wrap them at 80 columns and split KK numbers, NIKs and `file:line:column` in two in
     a file or a log (`COLUMNS` still sets a width when wanted)."""
-    console = Console(stderr=stderr)
+    # No emoji codes either: `:x:` in a value (a line of /etc/passwd) printed as ❌.
+    console = Console(stderr=stderr, emoji=False)
     if console.is_terminal or "COLUMNS" in os.environ:
         return console
-    return Console(stderr=stderr, width=1_000)
+    return Console(stderr=stderr, width=1_000, emoji=False)
 
 
 console = _console(stderr=True)

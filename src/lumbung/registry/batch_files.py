@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +22,13 @@ from lumbung.registry.errors import BatchFileError, RowError
 
 BLOCK = 1 << 24
 ID_COLUMNS = ("kk_number", "nik")
+# What is read of a file is bounded: a header line (every column of the format, quoted, fits
+# many times over), and any line of a table (an address is at most 500 characters; a row is
+# a few hundred bytes). DuckDB's reader is given the same line bound (`max_line_size`).
+MAX_HEADER = 1 << 16
+MAX_LINE = 1 << 20
+# A column name the messages repeat: one that looks like a column name, never other content.
+NAME_SHOWN = re.compile(r"[A-Za-z0-9_ .()/-]{1,40}")
 
 
 @dataclass(slots=True)
@@ -57,13 +66,21 @@ def open_batch(paths: list[Path], workdir: Path) -> Batch:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xlsx")))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix.lower() in (".csv", ".xlsx") and not p.is_dir()
+                )
+            )
         elif path.exists():
             files.append(path)
         else:
             raise BatchFileError(
                 [RowError(str(path), 0, "", "file_unreadable", "Berkas tidak ditemukan.")]
             )
+    for path in files:
+        _regular(path)
     tables: dict[str, BatchFile] = {}
     pre_errors: list[RowError] = []
     for path in files:
@@ -97,6 +114,26 @@ def open_batch(paths: list[Path], workdir: Path) -> Batch:
     return Batch(tables["households"], tables["members"], sources, combined.hexdigest(), pre_errors)
 
 
+def refused(display: str, line: int, message: str) -> BatchFileError:
+    return BatchFileError([RowError(display, line, "", "file_unreadable", message)])
+
+
+def _regular(path: Path) -> None:
+    """Only a regular file (or a link to one) is read: a device (`/dev/zero`), a pipe or a
+    socket never ends, or ends when someone else decides."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise refused(path.name, 0, "Berkas tidak bisa dibuka (izin baca?).") from exc
+    if not stat.S_ISREG(mode):
+        raise refused(
+            path.name,
+            0,
+            "Bukan berkas biasa (perangkat, pipa atau soket); batch hanya dibaca dari berkas "
+            "CSV atau XLSX.",
+        )
+
+
 def _keep(tables: dict[str, BatchFile], table: BatchFile) -> None:
     if table.kind in tables:
         raise BatchFileError(
@@ -117,6 +154,15 @@ def _keep(tables: dict[str, BatchFile], table: BatchFile) -> None:
 def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
     """Which table a header belongs to, and its normalised column names; raise on any problem."""
     columns = [h.strip().lower() for h in header]
+    if not set(columns) & (set(vocab.MEMBER_COLUMNS) | set(vocab.HOUSEHOLD_COLUMNS)):
+        # Not a table of the format at all (another file, a system file behind a link): said
+        # so, without repeating what the file holds.
+        raise refused(
+            display,
+            1,
+            "Baris pertama bukan header tabel households atau members (tidak ada satu pun "
+            "nama kolom format ini); ini bukan berkas batch.",
+        )
     kind = "members" if "nik" in columns else "households"
     expected = vocab.MEMBER_COLUMNS if kind == "members" else vocab.HOUSEHOLD_COLUMNS
     optional = vocab.MEMBER_OPTIONAL if kind == "members" else vocab.HOUSEHOLD_OPTIONAL
@@ -124,16 +170,17 @@ def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
         RowError(
             display,
             1,
-            c,
+            c if NAME_SHOWN.fullmatch(c) else "",
             "unknown_column",
-            f"Kolom '{c}' tidak dikenal dalam format {kind}; hapus atau perbaiki namanya.",
+            (f"Kolom '{c}'" if NAME_SHOWN.fullmatch(c) else f"Kolom ke-{n}")
+            + f" tidak dikenal dalam format {kind}; hapus atau perbaiki namanya.",
         )
-        for c in columns
+        for n, c in enumerate(columns, start=1)
         if c not in expected
     ]
     errors += [
         RowError(display, 1, c, "duplicate_column", f"Kolom '{c}' muncul lebih dari sekali.")
-        for c in sorted({c for c in columns if columns.count(c) > 1})
+        for c in sorted({c for c in columns if columns.count(c) > 1 and c in expected})
     ]
     errors += [
         RowError(display, 1, c, "missing_column", f"Kolom wajib '{c}' tidak ada.")
@@ -146,28 +193,45 @@ def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
 
 
 def _csv_table(path: Path, workdir: Path) -> BatchFile:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            first = handle.readline()
-    except (UnicodeDecodeError, OSError) as exc:
-        raise BatchFileError(
-            [
-                RowError(
-                    path.name,
-                    1,
-                    "",
-                    "file_unreadable",
-                    f"Berkas tidak bisa dibaca sebagai CSV UTF-8: {exc}",
-                )
-            ]
-        ) from exc
+    header = _header(path)
     # Excel in an Indonesian locale saves "CSV" with semicolons.
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    header = next(csv.reader([first], delimiter=delimiter), [])
-    kind, columns = _check_header(path.name, header)
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    try:
+        fields = next(csv.reader([header], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise unreadable(path.name, 1, UNCLOSED_QUOTE) from exc
+    kind, columns = _check_header(path.name, fields)
     if _needs_rewriting(path):
         return _renumber_csv(path, workdir, kind, columns, delimiter)
     return BatchFile(kind, path.name, path, columns, delimiter)
+
+
+def _header(path: Path) -> str:
+    """The first line, read no further than `MAX_HEADER` bytes (a file of a gigabyte without a
+    line break is not read into memory to find its end)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.readline(MAX_HEADER + 1)
+    except OSError as exc:
+        raise refused(path.name, 0, "Berkas tidak bisa dibaca (izin baca?).") from exc
+    if len(raw) > MAX_HEADER:
+        raise refused(
+            path.name,
+            1,
+            f"Baris header lebih dari {MAX_HEADER // 1024} KB; ini bukan berkas batch "
+            "(header format ini jauh lebih pendek).",
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise refused(path.name, 1, NOT_UTF8) from exc
+    return re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+
+
+NOT_UTF8 = (
+    "Berkas bukan teks UTF-8 (mungkin disimpan dengan pengodean lain, atau bukan CSV); "
+    "simpan ulang sebagai CSV UTF-8."
+)
 
 
 def _needs_rewriting(path: Path) -> bool:
@@ -208,22 +272,44 @@ def _needs_rewriting(path: Path) -> bool:
 
 
 UNCLOSED_QUOTE = 'tanda kutip (") yang dibuka tidak ditutup, atau jumlah kolom salah'
+LINE_TOO_LONG = f"baris lebih dari {MAX_LINE // (1 << 20)} MB"
+NOT_UTF8_LINE = "bukan teks UTF-8 (pengodean lain?)"
 
 
-def unreadable(display: str, line: int, cause: str, detail: str = "") -> BatchFileError:
+def unreadable(display: str, line: int, cause: str) -> BatchFileError:
     """A CSV that cannot be read past `line` (0: not known): the whole file is refused."""
-    return BatchFileError(
-        [
-            RowError(
-                display,
-                line,
-                "",
-                "file_unreadable",
-                f"Baris CSV rusak: {cause}; berkas tidak dibaca, perbaiki baris ini lalu "
-                "impor lagi." + (f" ({detail})" if detail else ""),
-            )
-        ]
+    where = "Baris CSV rusak" if line else "CSV rusak"
+    return refused(
+        display,
+        line,
+        f"{where}: {cause}; berkas tidak dibaca, perbaiki baris ini lalu impor lagi.",
     )
+
+
+class _Lines:
+    """The lines of a text file for `csv.reader`, none longer than `MAX_LINE` characters
+    (Python's reader would otherwise gather a line of a gigabyte before judging it)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.number = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line: str = self.handle.readline(MAX_LINE + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_LINE:
+            raise _LineTooLong(self.number)
+        return line
+
+
+class _LineTooLong(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
 
 
 def _renumber_csv(
@@ -233,21 +319,32 @@ def _renumber_csv(
     as a spreadsheet numbers it), blank lines dropped; broken quoting refuses the file, as
     DuckDB's reader does, naming the line where the broken row starts."""
     out = workdir / f"{kind}.numbered.csv"
+    # A field may be as long as a line may (the module's default, 131,072 characters, is
+    # shorter than `MAX_LINE`: a long address made the file "unreadable" for the wrong reason).
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
     with path.open(encoding="utf-8-sig", newline="") as src, out.open("w", newline="") as dst:
-        reader = csv.reader(src, delimiter=delimiter, strict=True)
+        lines = _Lines(src)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         writer = csv.writer(dst)
-        next(reader)
-        writer.writerow(["_row", *columns])
-        while True:
-            start = reader.line_num + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise unreadable(path.name, start, UNCLOSED_QUOTE) from exc
-            if any(cell.strip() for cell in record):
-                writer.writerow([start, *record])
+        start = 1
+        try:
+            next(reader)
+            writer.writerow(["_row", *columns])
+            while True:
+                start = reader.line_num + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                if any(cell.strip() for cell in record):
+                    writer.writerow([start, *record])
+        except _LineTooLong as exc:
+            raise unreadable(path.name, exc.line, LINE_TOO_LONG) from exc
+        except UnicodeDecodeError as exc:
+            raise unreadable(path.name, start, NOT_UTF8_LINE) from exc
+        except csv.Error as exc:
+            cause = LINE_TOO_LONG if "field limit" in str(exc) else UNCLOSED_QUOTE
+            raise unreadable(path.name, start, cause) from exc
     return BatchFile(kind, path.name, out, columns, ",", numbered=True)
 
 

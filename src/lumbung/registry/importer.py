@@ -34,6 +34,9 @@ from lumbung.identity.names import normalise_name_sql
 from lumbung.regions.models import Region
 from lumbung.registry import vocab
 from lumbung.registry.batch_files import (
+    LINE_TOO_LONG,
+    MAX_LINE,
+    NOT_UTF8_LINE,
     UNCLOSED_QUOTE,
     Batch,
     BatchFile,
@@ -231,9 +234,15 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
     read = (
         f"CREATE TABLE {raw} AS SELECT * FROM read_csv($path, header = true, delim = $delim, "
         f"quote = '\"', escape = '\"', auto_detect = false, columns = {types}, "
-        "null_padding = true, nullstr = $absent, parallel = $parallel)"
+        "null_padding = true, nullstr = $absent, parallel = $parallel, "
+        "max_line_size = $max_line)"
     )
-    params = {"path": str(table.csv_path), "delim": table.delimiter, "absent": ABSENT}
+    params = {
+        "path": str(table.csv_path),
+        "delim": table.delimiter,
+        "absent": ABSENT,
+        "max_line": MAX_LINE,
+    }
     try:
         try:
             con.execute(read, {**params, "parallel": True})
@@ -243,16 +252,18 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
                 raise
             con.execute(read, {**params, "parallel": False})
     except duckdb.Error as exc:
-        lines = str(exc).splitlines()
-        line = re.search(r"Line: (\d+)", lines[0])
-        wrong_count = any(x.startswith("Expected Number") for x in lines)
-        # In the operator's words; DuckDB's own (English) only when it did not say where.
-        raise unreadable(
-            table.display_name,
-            int(line.group(1)) if line else 0,
-            "jumlah kolom berbeda dari header" if wrong_count else UNCLOSED_QUOTE,
-            "" if line else lines[0],
-        ) from exc
+        said = str(exc)
+        line = re.search(r"Line: (\d+)", said)
+        if "Maximum line size" in said:
+            cause = LINE_TOO_LONG
+        elif "unicode" in said.lower() or "utf-8" in said.lower():
+            cause = NOT_UTF8_LINE
+        elif any(x.startswith("Expected Number") for x in said.splitlines()):
+            cause = "jumlah kolom berbeda dari header"
+        else:
+            cause = UNCLOSED_QUOTE
+        # In the operator's words, never DuckDB's own (English, and quoting the file).
+        raise unreadable(table.display_name, int(line.group(1)) if line else 0, cause) from exc
     row = "CAST(_row AS BIGINT)" if table.numbered else "rowid + 2"
     con.execute(
         "INSERT INTO pre_errors SELECT $file, " + row + ", '', 'field_count', "
