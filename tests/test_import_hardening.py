@@ -384,3 +384,42 @@ def test_values_are_printed_without_emoji_nor_markup(cli: Cli, tmp_path: Path) -
     result = cli.ok("import", *map(str, paths), "--as", "admin")
     assert "❌" not in result.stdout
     assert '":x: [red]merah[/red]"' in said(result.stdout)
+
+
+def test_scratch_folders_of_killed_imports_are_removed_not_those_of_running_ones(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import killed outright left its scratch folder (with copies of the batch's rows) for
+    good; the next import removes it, and leaves the folder of an import still running."""
+    import signal
+    import tempfile
+
+    scratch_base = tmp_path / "tmp"
+    scratch_base.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_base))
+    holder = (
+        "import sys, time; from lumbung.registry.batch_files import scratch_dir\n"
+        "with scratch_dir() as path:\n"
+        "    (path / 'households.from-xlsx.csv').write_text('rows')\n"
+        "    print(path, flush=True); time.sleep(120)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(scratch_base)}
+    killed = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, env=env)
+    running = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, env=env)
+    try:
+        assert killed.stdout is not None and running.stdout is not None
+        dead = Path(killed.stdout.readline().decode().strip())
+        alive = Path(running.stdout.readline().decode().strip())
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert dead.is_dir() and alive.is_dir()  # a killed process removes nothing
+        households, members = two_families()
+        run_import(engine, write_batch(tmp_path / "b", households, members))
+        assert not dead.exists()
+        assert alive.is_dir() and (alive / "households.from-xlsx.csv").exists()
+        # The import's own folder went with it: only the running one is left.
+        assert list(scratch_base.iterdir()) == [alive]
+    finally:
+        running.kill()
+        running.wait()
+        killed.kill()

@@ -174,8 +174,7 @@ def import_batch(
             f"Status masuk '{request.status}' tidak dikenal; pilihan: {', '.join(ENTRY_STATUSES)}."
         )
     authorize(actor, Action.IMPORT if request.status == "proposed" else Action.MIGRATE)
-    with scratch_dir() as tmp:
-        scratch = Path(tmp)
+    with scratch_dir() as scratch:
         say("membaca berkas")
         batch = open_batch(request.paths, scratch)
         con = bulk.duck_connect(scratch / "spill", memory_limit=DUCKDB_MEMORY)
