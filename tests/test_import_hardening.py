@@ -423,3 +423,85 @@ def test_scratch_folders_of_killed_imports_are_removed_not_those_of_running_ones
         running.kill()
         running.wait()
         killed.kill()
+
+
+# --- 8. output amplification ------------------------------------------------------------------
+
+
+def _junk_workbook(path: Path, rows: int) -> Path:
+    """Both sheets with their headers and `rows` rows of junk in every column."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "households"
+    for sheet, columns in (
+        (first, vocab.HOUSEHOLD_COLUMNS),
+        (book.create_sheet("members"), vocab.MEMBER_COLUMNS),
+    ):
+        sheet.append(list(columns))
+        for n in range(rows):
+            sheet.append([f"?{n}" for _ in columns])
+    book.save(path)
+    return path
+
+
+def test_a_junk_batch_gives_a_bounded_reject_file_that_says_what_it_left_out(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A workbook of junk made millions of errors and a reject file of 670 MB; the file is now
+    bounded, errors first, and ends with a line counting what was left out, as the summary
+    does. Nothing is loaded, as before."""
+    path = _junk_workbook(tmp_path / "junk.xlsx", 40)
+    households, members = two_families()
+    good = write_batch(tmp_path / "good", households, members)
+    summary = run_import(engine, [path], reject_lines=100)
+    total = summary.errors_total + summary.warnings_total
+    assert total > 1000 and counts(engine) == (0, 0)
+    assert (summary.reject_file_rows, summary.reject_file_omitted) == (100, total - 100)
+    assert summary.reject_file is not None
+    with open(summary.reject_file, newline="", encoding="utf-8") as handle:
+        lines = list(csv.DictReader(handle))
+    assert len(lines) == 101
+    assert {line["severity"] for line in lines[:100]} == {"error"}
+    last = lines[-1]
+    assert (last["file"], last["row"], last["code"], last["severity"]) == (
+        "",
+        "0",
+        "truncated",
+        "note",
+    )
+    assert f"{total - 100:,}".replace(",", ".") in last["message"]
+    # Errors come before warnings in a bounded file: a re-import's warnings do not push them out.
+    run_import(engine, good)
+    households[1]["toilet"] = "kali"
+    again = run_import(engine, write_batch(tmp_path / "again", households, members), reject_lines=2)
+    with open(str(again.reject_file), newline="", encoding="utf-8") as handle:
+        lines = list(csv.DictReader(handle))
+    assert [line["severity"] for line in lines] == ["error", "error", "note"]
+    # Under the bound, the file is whole and says nothing more.
+    whole = run_import(engine, write_batch(tmp_path / "whole", households, members))
+    assert whole.reject_file_omitted == 0
+    with open(str(whole.reject_file), newline="", encoding="utf-8") as handle:
+        lines = list(csv.DictReader(handle))
+    assert len(lines) == whole.errors_total + whole.warnings_total == whole.reject_file_rows
+    assert "truncated" not in {line["code"] for line in lines}
+
+
+def test_the_screen_says_how_much_the_reject_file_left_out(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lumbung.registry import importer
+
+    monkeypatch.setattr(importer, "REJECT_LINES", 10)
+    path = _junk_workbook(tmp_path / "junk.xlsx", 5)
+    human = said(cli.ok("import", str(path), "--as", "admin").stdout)
+    assert "Berkas tolakan memuat 10 masalah pertama (galat lebih dulu);" in human
+    machine = cli.json("import", str(path), "--as", "admin")
+    assert machine["reject_file_rows"] == 10
+    assert (
+        machine["reject_file_omitted"] == machine["errors_total"] + machine["warnings_total"] - 10
+    )

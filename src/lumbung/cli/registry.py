@@ -122,9 +122,15 @@ def import_command(
         for e in summary.errors[:20]:
             out.print(error_line(e), highlight=False)
         if summary.errors_total > 20:
-            out.print(f"… dan {grouped(summary.errors_total - 20)} galat lain.")
+            say(f"… dan {grouped(summary.errors_total - 20)} galat lain.")
         if summary.reject_file:
             say(f"Berkas tolakan: {summary.reject_file}")
+        if summary.reject_file_omitted:
+            say(
+                f"Berkas tolakan memuat {grouped(summary.reject_file_rows)} masalah pertama "
+                f"(galat lebih dulu); {grouped(summary.reject_file_omitted)} masalah lain tidak "
+                "ditulis."
+            )
 
     emit(as_json, result, human)
 
