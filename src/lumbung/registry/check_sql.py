@@ -158,11 +158,12 @@ class Cell:
             branches.append((f"{v} IS NULL", err("required", lit(f"Kolom wajib '{v}' kosong."))))
         else:
             branches.append((f"{v} IS NULL", "NULL"))
-        if self.kind in ("text", "id"):
+        if self.kind == "text":
             # Free text is stored as written, so a control character would reach every screen
             # and file that shows it (terminal escapes, text shown reversed) and PostgreSQL
-            # refuses NUL outright. Cells of a fixed shape (codes, numbers, dates, digits)
-            # refuse it by that shape's own check. One regular expression per text cell.
+            # refuses NUL outright. Cells of a fixed shape (codes, numbers, dates, the KK's and
+            # NIK's 16 digits) refuse it by that shape's own check. One regular expression per
+            # text cell, three columns (measured: ~0.4 s per column of 4.5 M cells).
             allowed = CONTROL_RE2 if self.line_breaks else CONTROL_OR_BREAK_RE2
             what = (
                 "karakter kendali (mis. NUL, BEL, ESC) atau pengubah arah teks"

@@ -584,7 +584,7 @@ def _write_rejects(
         "LEFT JOIN hh_src h ON e.file = $households AND h._row = e.row "
         "LEFT JOIN mb_src m ON e.file = $members AND m._row = e.row "
         "ORDER BY part, e.file, e.row, e.column_name, e.code LIMIT $limit) "
-        f"{note if omitted else ''}) ORDER BY part, file, row, \"column\", code) "
+        f'{note if omitted else ""}) ORDER BY part, file, row, "column", code) '
         f"TO {bulk.sql_path(staged)} (FORMAT csv, HEADER true)",
         {
             "households": batch.households.display_name,
