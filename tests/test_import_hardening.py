@@ -505,3 +505,59 @@ def test_the_screen_says_how_much_the_reject_file_left_out(
     assert (
         machine["reject_file_omitted"] == machine["errors_total"] + machine["warnings_total"] - 10
     )
+
+
+# --- the same hazards elsewhere on the way in ------------------------------------------------
+
+
+def test_a_workbook_that_unpacks_too_large_or_breaks_off_is_refused(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workbook is measured before it is unpacked (a few MB may hold gigabytes), and a sheet
+    whose XML breaks off is refused in Indonesian, not with a parser's traceback."""
+    from lumbung.registry import batch_files
+
+    households, members = two_families()
+    path = write_xlsx(tmp_path / "batch.xlsx", households, members)
+    monkeypatch.setattr(batch_files, "MAX_XLSX_UNPACKED", 1000)
+    error = _refused(engine, [path])
+    assert "setelah dibuka" in error.message
+    monkeypatch.undo()
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet2.xml":
+                data = data[: len(data) // 2]  # the members sheet breaks off mid-row
+            dst.writestr(item, data)
+    error = _refused(engine, [broken])
+    assert error.file == "broken.xlsx:members" and not ENGLISH.search(error.message)
+
+
+def test_a_payload_file_is_bounded_and_its_errors_are_in_indonesian(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "usul.json"
+    bad.write_text('{"household": {"kk_number": "1"},, }')
+    for given, expected in (
+        (str(bad), "Payload bukan JSON yang sah (baris 1, kolom"),
+        ("/dev/zero", "bukan berkas biasa"),
+    ):
+        result = cli.run(
+            "request", "propose", "--kind", "new_family", "--payload", given, "--as", "operator"
+        )
+        assert result.exit_code == 1 and expected in said(result.stderr), result.stderr
+        assert "Expecting" not in result.stderr
+
+
+def test_a_reject_file_that_cannot_be_written_cancels_the_import_plainly(
+    engine: Engine, tmp_path: Path
+) -> None:
+    households, members = two_families()
+    members[1]["name"] = ""
+    paths = write_batch(tmp_path / "b", households, members)
+    (tmp_path / "b" / "rejects").write_text("a file where the folder should be")
+    with pytest.raises(ValidationFailed, match="Berkas tolakan tidak bisa ditulis"):
+        run_import(engine, paths)
+    assert counts(engine) == (0, 0)

@@ -30,16 +30,40 @@ from lumbung.errors import LumbungError, NotFound, ValidationFailed
 from lumbung.registry.check_sql import CONTROL, printable
 from lumbung.registry.errors import BatchFileError
 
+# What a terminal must never receive from a value: every control character (a carriage return
+# too, which lets text overwrite its own line) and bidirectional mark; tab and line feed only
+# lay text out.
+TERMINAL = re.compile(CONTROL.pattern[:-1] + "\r]")
+
+
+class SafeConsole(Console):
+    """A console through which nothing raw reaches the terminal: every text it is given to
+    print (an f-string of any command, a Text) has its control characters and bidirectional
+    marks shown escaped (`\\x1b`, `\\u202e`) before Rich renders it. Rich's own styles are
+    added afterwards, so they still work. Values interpolated into markup should still go
+    through `plain` (or `say`, `table`), so that their brackets are not read as styles."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_terminal_safe(o) for o in objects), **kwargs)
+
+
+def _terminal_safe(thing: Any) -> Any:
+    if isinstance(thing, str) and TERMINAL.search(thing):
+        return TERMINAL.sub(lambda m: printable(m.group()), thing)
+    if isinstance(thing, Text) and TERMINAL.search(thing.plain):
+        return Text(TERMINAL.sub(lambda m: printable(m.group()), thing.plain), style=thing.style)
+    return thing
+
 
 def _console(stderr: bool = False) -> Console:
     """The terminal's width on a terminal. Piped or redirected, lines are not wrapped: Rich
     would wrap them at 80 columns and split KK numbers, NIKs and `file:line:column` in two in
     a file or a log (`COLUMNS` still sets a width when wanted)."""
     # No emoji codes either: `:x:` in a value (a line of /etc/passwd) printed as ❌.
-    console = Console(stderr=stderr, emoji=False)
+    console = SafeConsole(stderr=stderr, emoji=False)
     if console.is_terminal or "COLUMNS" in os.environ:
         return console
-    return Console(stderr=stderr, width=1_000, emoji=False)
+    return SafeConsole(stderr=stderr, width=1_000, emoji=False)
 
 
 console = _console(stderr=True)

@@ -31,6 +31,7 @@ from lumbung.identity import mask_id
 from lumbung.numbers import grouped
 from lumbung.registry import decisions
 from lumbung.registry import service as requests_service
+from lumbung.registry.check_sql import printable
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.duplicates import open_reviews
 from lumbung.registry.importer import ImportRequest, import_batch
@@ -399,22 +400,42 @@ def _changes_said(changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+PAYLOAD_BYTES = 1 << 20  # a family's proposal is a few kilobytes
+
+
 def _payload(text: str) -> dict[str, Any]:
     path = Path(text)
     try:
-        is_file = path.is_file()
+        is_file = path.exists() and not path.is_dir()
     except OSError:  # inline JSON longer than a file name may be ("File name too long")
         is_file = False
     if not is_file and text.strip().lower().endswith(".json"):
-        raise ValidationFailed(f"Berkas payload {text} tidak ditemukan.")
-    raw = path.read_text(encoding="utf-8") if is_file else text
+        raise ValidationFailed(f"Berkas payload {printable(text)} tidak ditemukan.")
+    raw = _payload_file(path) if is_file else text
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"Payload bukan JSON yang sah: {exc}") from exc
+        raise ValidationFailed(
+            f"Payload bukan JSON yang sah (baris {exc.lineno}, kolom {exc.colno})."
+        ) from exc
     if not isinstance(value, dict):
         raise ValidationFailed("Payload harus objek JSON.")
     return value
+
+
+def _payload_file(path: Path) -> str:
+    """A payload file's text: a regular file of at most `PAYLOAD_BYTES`, UTF-8 (a device such
+    as /dev/zero would be read forever)."""
+    if not path.is_file():
+        raise ValidationFailed("Berkas payload bukan berkas biasa (perangkat atau pipa?).")
+    with path.open("rb") as handle:
+        raw = handle.read(PAYLOAD_BYTES + 1)
+    if len(raw) > PAYLOAD_BYTES:
+        raise ValidationFailed(f"Berkas payload lebih dari {PAYLOAD_BYTES // (1 << 20)} MB.")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("Berkas payload bukan teks UTF-8.") from exc
 
 
 def _request_row(r: ChangeRequest, kk_number: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import shutil
 import stat
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ ID_COLUMNS = ("kk_number", "nik")
 # a few hundred bytes). DuckDB's reader is given the same line bound (`max_line_size`).
 MAX_HEADER = 1 << 16
 MAX_LINE = 1 << 20
+MAX_XLSX_UNPACKED = 2 << 30
 # A column name the messages repeat: one that looks like a column name, never other content.
 NAME_SHOWN = re.compile(r"[A-Za-z0-9_ .()/-]{1,40}")
 
@@ -368,24 +370,38 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+NOT_XLSX = (
+    "Berkas bukan XLSX yang bisa dibuka (rusak, terenkripsi, atau berkas jenis lain yang "
+    "diberi akhiran .xlsx); simpan ulang sebagai Excel Workbook (.xlsx)."
+)
+
+
+def _unpacked_size(path: Path) -> int:
+    """What the workbook's parts hold once decompressed (as its zip directory says, which is
+    also as far as Python's zip reader will read each part)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise refused(path.name, 0, NOT_XLSX) from exc
+
+
 def _convert_xlsx(path: Path, workdir: Path) -> list[tuple[BatchFile, list[RowError]]]:
     from openpyxl import load_workbook
 
+    # A few megabytes can unpack to gigabytes (openpyxl holds a workbook's shared strings in
+    # memory): refused before anything is unpacked. Excel's own limit, a million rows, fits.
+    if _unpacked_size(path) > MAX_XLSX_UNPACKED:
+        raise refused(
+            path.name,
+            0,
+            f"Isi XLSX lebih dari {MAX_XLSX_UNPACKED >> 30} GB setelah dibuka; bagi batch ini "
+            "menjadi beberapa berkas, atau kirim sebagai CSV.",
+        )
     try:
         workbook = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise BatchFileError(
-            [
-                RowError(
-                    path.name,
-                    0,
-                    "",
-                    "file_unreadable",
-                    "Berkas bukan XLSX yang bisa dibuka (rusak, terenkripsi, atau berkas jenis "
-                    "lain yang diberi akhiran .xlsx); simpan ulang sebagai Excel Workbook (.xlsx).",
-                )
-            ]
-        ) from exc
+        raise refused(path.name, 0, NOT_XLSX) from exc
     results = []
     try:
         sheets: dict[str, list[str]] = {}
@@ -411,7 +427,17 @@ def _convert_xlsx(path: Path, workdir: Path) -> list[tuple[BatchFile, list[RowEr
         for kind in ("households", "members"):
             if kind not in sheets:
                 continue
-            results.append(_convert_sheet(workbook[sheets[kind][0]], path, kind, workdir))
+            try:
+                results.append(_convert_sheet(workbook[sheets[kind][0]], path, kind, workdir))
+            except BatchFileError:
+                raise
+            except Exception as exc:  # a sheet whose XML breaks off or is not XML
+                raise refused(
+                    f"{path.name}:{kind}",
+                    0,
+                    "Sheet tidak bisa dibaca sampai habis (isi XLSX rusak); simpan ulang dari "
+                    "Excel lalu impor lagi.",
+                ) from exc
     finally:
         workbook.close()
     return results

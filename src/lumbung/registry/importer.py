@@ -208,7 +208,13 @@ def import_batch(
             # A batch with nothing new (e.g. loaded before) leaves no trace at all.
             if not request.dry_run and (summary.households_accepted or summary.members_accepted):
                 _load(session, con, batch, request, summary, actor, scratch, say)
-            _write_rejects(con, batch, request, scratch, summary)
+            try:
+                _write_rejects(con, batch, request, scratch, summary)
+            except OSError as exc:  # the whole import rolls back with it: nothing half-said
+                raise ValidationFailed(
+                    f"Berkas tolakan tidak bisa ditulis di {request.rejects_dir} (izin tulis? "
+                    "disk penuh?); impor dibatalkan, tidak ada yang dimuat."
+                ) from exc
         finally:
             con.close()
     return summary
