@@ -561,3 +561,21 @@ def test_a_reject_file_that_cannot_be_written_cancels_the_import_plainly(
     with pytest.raises(ValidationFailed, match="Berkas tolakan tidak bisa ditulis"):
         run_import(engine, paths)
     assert counts(engine) == (0, 0)
+
+
+def test_whatever_a_command_prints_reaches_the_terminal_escaped() -> None:
+    """Every command prints through the one console: an f-string of any command (a cycle's
+    label, a user's name) with an escape sequence, a bell, a carriage return or a bidirectional
+    override is escaped there, while the console's own styles still work."""
+    import io
+
+    from lumbung.cli.common import SafeConsole
+
+    screen = io.StringIO()
+    console = SafeConsole(file=screen, force_terminal=True, color_system="standard", width=200)
+    label = "PKH-\x1b[2J\x07-T1"
+    console.print(f"[red]Siklus[/red] {label} \u202eLABEL\r", highlight=False)
+    printed = screen.getvalue()
+    assert "\\x1b[2J\\x07" in printed and "\\u202eLABEL\\x0d" in printed
+    assert "\x07" not in printed and "\u202e" not in printed and "\r" not in printed
+    assert "\x1b[31m" in printed  # the console's own red
