@@ -579,3 +579,17 @@ def test_whatever_a_command_prints_reaches_the_terminal_escaped() -> None:
     assert "\\x1b[2J\\x07" in printed and "\\u202eLABEL\\x0d" in printed
     assert "\x07" not in printed and "\u202e" not in printed and "\r" not in printed
     assert "\x1b[31m" in printed  # the console's own red
+
+
+def test_a_header_of_thousands_of_strange_columns_is_refused_in_a_few_lines(
+    engine: Engine, tmp_path: Path
+) -> None:
+    households, members = two_families()
+    paths = write_batch(tmp_path / "b", households, members)
+    lines = paths[0].read_text().splitlines()
+    strange = ",".join(f"k{n}" for n in range(5000))
+    paths[0].write_text("\n".join([lines[0] + "," + strange, *lines[1:]]) + "\n")
+    with pytest.raises(BatchFileError) as caught:
+        run_import(engine, paths)
+    errors = caught.value.errors
+    assert len(errors) == 51 and "… dan 4950 masalah header lain" in errors[-1].message

@@ -35,6 +35,7 @@ ID_COLUMNS = ("kk_number", "nik")
 MAX_HEADER = 1 << 16
 MAX_LINE = 1 << 20
 MAX_XLSX_UNPACKED = 2 << 30
+HEADER_ERRORS = 50  # the header problems listed one by one; the rest counted
 # A column name the messages repeat: one that looks like a column name, never other content.
 NAME_SHOWN = re.compile(r"[A-Za-z0-9_ .()/-]{1,40}")
 
@@ -195,6 +196,10 @@ def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
         for c in expected
         if c not in columns and c not in optional
     ]
+    if len(errors) > HEADER_ERRORS:  # a header of thousands of strange columns: a few said
+        more = len(errors) - HEADER_ERRORS
+        said = f"… dan {more} masalah header lain; periksa bahwa ini tabel {kind}."
+        errors = [*errors[:HEADER_ERRORS], RowError(display, 1, "", errors[-1].code, said)]
     if errors:
         raise BatchFileError(errors)
     return kind, columns
