@@ -579,6 +579,9 @@ def test_whatever_a_command_prints_reaches_the_terminal_escaped() -> None:
     assert "\\x1b[2J\\x07" in printed and "\\u202eLABEL\\x0d" in printed
     assert "\x07" not in printed and "\u202e" not in printed and "\r" not in printed
     assert "\x1b[31m" in printed  # the console's own red
+    # A value that closes a style never opened is printed as written, not a traceback.
+    console.print(f"Pengguna {'[/x]'} dibuat.", highlight=False)
+    assert "Pengguna [/x] dibuat." in screen.getvalue()
 
 
 def test_a_header_of_thousands_of_strange_columns_is_refused_in_a_few_lines(

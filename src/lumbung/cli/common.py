@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.table import Table
@@ -44,7 +45,11 @@ class SafeConsole(Console):
     through `plain` (or `say`, `table`), so that their brackets are not read as styles."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        super().print(*(_terminal_safe(o) for o in objects), **kwargs)
+        safe = [_terminal_safe(o) for o in objects]
+        try:
+            super().print(*safe, **kwargs)
+        except MarkupError:  # a value such as `[/x]` in a line of markup: printed as written
+            super().print(*safe, **{**kwargs, "markup": False})
 
 
 def _terminal_safe(thing: Any) -> Any:
