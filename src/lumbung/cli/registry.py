@@ -59,6 +59,8 @@ SUMMARY_LABELS = {
     "duplicates_for_review": "NIK ganda untuk diperiksa",
     "errors_total": "galat",
     "warnings_total": "peringatan",
+    "reject_file_rows": "masalah di berkas tolakan",
+    "reject_file_omitted": "masalah tidak ditulis (batas berkas tolakan)",
 }
 
 
