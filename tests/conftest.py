@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from lumbung.audit import keys
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.auth.service import create_user
@@ -26,9 +28,15 @@ from lumbung.migrate import upgrade
 from lumbung.partitions import PARTITION_NAME
 from lumbung.regions.service import load_regions
 
+# The keys that seal the audit chain and the registry's rows: one file for the whole run, made
+# before any settings are read (commands and services find it through LUMBUNG_KEY_FILE).
+_KEYS = Path(tempfile.mkdtemp(prefix="lumbung-keys-")) / "lumbung.key"
+keys.create(_KEYS)
+os.environ["LUMBUNG_KEY_FILE"] = str(_KEYS)
+
 POSTGRES_URL = os.environ.get("LUMBUNG_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-KEEP = {"region", "alembic_version"}
+KEEP = {"region", "alembic_version", "installation"}
 
 
 def _prepare(engine: Engine) -> None:

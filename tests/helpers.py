@@ -38,3 +38,16 @@ def counts(engine: Engine) -> tuple[int, int]:
 
 def codes(summary: ImportSummary) -> set[tuple[str, int, str, str]]:
     return {(e["file"], e["row"], e["column"], e["code"]) for e in summary.errors}
+
+
+def edit_directly(engine: Engine, sql: str, params: dict[str, Any] | None = None) -> None:
+    """A shortcut of a test's set-up, not an intrusion: a direct edit, sealed again afterwards
+    as if Lumbung had written it (the rows' counts by status are not recorded in the chain)."""
+    from sqlalchemy import text, true
+
+    from lumbung.audit.seal import reseal
+
+    with engine.begin() as conn:
+        conn.execute(text(sql), params or {})
+        for table in ("household", "member"):
+            reseal(conn, table, true())

@@ -6,6 +6,7 @@ the engine, bypassing the services.
 
 from __future__ import annotations
 
+import getpass
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from conftest import user
 from factories import family, write_batch
 from helpers import run_import
 from lumbung.audit import service as audit
+from lumbung.audit.keys import Key, Keyring, keyring
 from lumbung.audit.models import AuditEvent
 from lumbung.db import session_scope
 from lumbung.registry import decisions
@@ -75,16 +77,10 @@ def test_recorded_events_chain_and_verify(engine: Engine) -> None:
         assert events[0].prev_hash == audit.GENESIS
     # The stored hash is the hash of the stored content.
     for e in events:
-        assert e.hash == audit.event_hash(
-            id=e.id,
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            entity=e.entity,
-            entity_id=e.entity_id,
-            diff=e.diff,
-            prev_hash=e.prev_hash,
-        )
+        assert e.hash == audit.hash_of(e)
+        assert e.key_id == keyring().current.id
+        assert e.channel == "cli"
+        assert e.os_user == getpass.getuser()
     result = report(engine)
     assert result.ok
     assert result.problems == []
@@ -156,7 +152,7 @@ def test_an_altered_event_is_detected(engine: Engine, column: str, value: Any) -
     assert changed == 1
     result = report(engine)
     assert not result.ok
-    assert result.problems == [f"event {target}: content altered (hash differs)"]
+    assert result.problems == [f"peristiwa {target}: isi diubah (hash berbeda)"]
 
 
 def test_an_altered_actor_by_raw_sql_is_detected(engine: Engine) -> None:
@@ -166,29 +162,61 @@ def test_an_altered_actor_by_raw_sql_is_detected(engine: Engine) -> None:
             text("UPDATE audit_event SET actor = 'mallory' WHERE id = :id"), {"id": events[0].id}
         )
     result = report(engine)
-    assert result.problems == [f"event {events[0].id}: content altered (hash differs)"]
+    assert result.problems == [f"peristiwa {events[0].id}: isi diubah (hash berbeda)"]
 
 
 def test_rehashing_an_altered_event_breaks_the_next_link(engine: Engine) -> None:
+    """With the key, an intruder could rehash one event; the next one still links the old."""
     events = record_events(engine, 4)
     forged = events[1]
-    diff = {"i": 1, "note": "dipalsukan"}
-    new_hash = audit.event_hash(
-        id=forged.id,
-        at=forged.at,
-        actor=forged.actor,
-        action=forged.action,
-        entity=forged.entity,
-        entity_id=forged.entity_id,
-        diff=diff,
-        prev_hash=forged.prev_hash,
-    )
     with engine.begin() as conn:
         conn.execute(
-            update(EVENTS).where(EVENTS.c.id == forged.id).values(diff=diff, hash=new_hash)
+            update(EVENTS).where(EVENTS.c.id == forged.id).values(diff={"i": 1, "note": "palsu"})
         )
+    with session_scope(engine) as session:
+        stored = session.get(AuditEvent, forged.id)
+        assert stored is not None
+        new_hash = audit.hash_of(stored)
+    with engine.begin() as conn:
+        conn.execute(update(EVENTS).where(EVENTS.c.id == forged.id).values(hash=new_hash))
     result = report(engine)
-    assert result.problems == [f"event {events[2].id}: prev_hash does not match event {forged.id}"]
+    assert result.problems == [
+        f"peristiwa {events[2].id}: prev_hash tidak cocok dengan peristiwa {forged.id}"
+    ]
+
+
+@pytest.mark.parametrize("how", ["unkeyed", "another key"])
+def test_rewriting_the_chain_without_the_key_is_detected(engine: Engine, how: str) -> None:
+    """An intruder rewrites an event and recomputes every later hash, as they could when the
+    chain was a plain sha256: without the key file the hashes cannot be made."""
+    events = record_events(engine, 4)
+    mallory = Key("k1", b"m" * 32)  # the key's name, not its secret
+    with session_scope(engine) as session:
+        chain = list(
+            session.execute(
+                select(AuditEvent).where(AuditEvent.id >= events[1].id).order_by(AuditEvent.id)
+            ).scalars()
+        )
+        prev = chain[0].prev_hash
+        chain[0].diff = {"i": 1, "note": "palsu"}
+        for event in chain:
+            event.prev_hash = prev
+            if how == "unkeyed":
+                event.key_id = None
+                event.hash = audit.hash_of(event)
+            else:
+                event.hash = audit.keyed_hash(
+                    event, Keyring({"k1": mallory}, mallory, Path("mallory.key"))
+                )
+            prev = event.hash
+    result = report(engine)
+    assert not result.ok
+    if how == "unkeyed":
+        assert result.problems[0].startswith(f"peristiwa {events[1].id}: tanpa kunci sesudah")
+    else:
+        assert result.problems == [
+            f"peristiwa {e.id}: isi diubah (hash berbeda)" for e in events[1:]
+        ]
 
 
 def test_a_deleted_middle_event_is_detected(engine: Engine) -> None:
@@ -198,8 +226,11 @@ def test_a_deleted_middle_event_is_detected(engine: Engine) -> None:
         conn.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": gone})
     result = report(engine)
     assert not result.ok
-    assert f"event {gone}–{gone} missing (deleted)" in result.problems
-    assert f"event {gone + 1}: prev_hash does not match event {gone - 1}" in result.problems
+    assert f"peristiwa {gone}–{gone} hilang (dihapus)" in result.problems
+    assert (
+        f"peristiwa {gone + 1}: prev_hash tidak cocok dengan peristiwa {gone - 1}"
+        in result.problems
+    )
     assert len(result.problems) == 2
     assert result.events == len(ids(engine))
 
@@ -209,7 +240,7 @@ def test_several_deleted_events_are_named_as_a_range(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(delete(EVENTS).where(EVENTS.c.id.between(events[1].id, events[3].id)))
     result = report(engine)
-    assert f"event {events[1].id}–{events[3].id} missing (deleted)" in result.problems
+    assert f"peristiwa {events[1].id}–{events[3].id} hilang (dihapus)" in result.problems
 
 
 def test_a_deleted_tail_is_detected_only_against_a_published_head(engine: Engine) -> None:
@@ -220,14 +251,34 @@ def test_a_deleted_tail_is_detected_only_against_a_published_head(engine: Engine
         conn.execute(text("DELETE FROM audit_event WHERE id >= :id"), {"id": events[2].id})
     # The shortened chain is internally consistent ...
     assert report(engine).ok
-    # ... but not the chain whose head was published.
+    # ... but not the chain whose head was published, with its length or without.
     result = report(engine, expect_head=published)
     assert not result.ok
     assert result.head == events[1].hash
     assert result.problems == [
-        f"head is {events[1].hash}, expected {published} (events removed from the end?)"
+        f"--expect-head: kepala {published} tidak ada di rantai (rantai dipotong atau ditulis "
+        "ulang)"
+    ]
+    result = report(engine, expect_head=f"{events[-1].id}:{published}")
+    assert result.problems == [
+        f"--expect-head: rantai mencatat {events[-1].id} peristiwa, kini hanya sampai "
+        f"{events[1].id} (peristiwa di ujung dihapus)"
     ]
     assert report(engine, expect_head=events[1].hash).ok
+
+
+def test_a_published_head_stays_valid_as_the_chain_grows(engine: Engine) -> None:
+    """A head written down (or anchored in a release) is found at its place in a longer chain;
+    a head that is not at its stated place is a rewritten chain."""
+    events = record_events(engine, 3)
+    anchored = f"{events[-1].id}:{events[-1].hash}"
+    record_events(engine, 2)
+    assert report(engine, expect_head=anchored).ok
+    assert report(engine, expect_head=events[-1].hash).ok
+    wrong = f"{events[-2].id}:{events[-1].hash}"
+    assert report(engine, expect_head=wrong).problems == [
+        f"--expect-head: peristiwa {events[-2].id} bukan {events[-1].hash} (rantai ditulis ulang)"
+    ]
 
 
 def test_a_forged_event_appended_with_a_made_up_hash_is_detected(engine: Engine) -> None:
@@ -247,7 +298,10 @@ def test_a_forged_event_appended_with_a_made_up_hash_is_detected(engine: Engine)
             )
         )
     result = report(engine)
-    assert result.problems == [f"event {events[-1].id + 1}: content altered (hash differs)"]
+    assert result.problems == [
+        f"peristiwa {events[-1].id + 1}: tanpa kunci sesudah peristiwa berkunci 1 (ditulis di "
+        "luar Lumbung)"
+    ]
 
 
 def test_swapped_events_are_detected(engine: Engine) -> None:
@@ -262,8 +316,8 @@ def test_swapped_events_are_detected(engine: Engine) -> None:
                 .values(diff=source.diff, entity_id=source.entity_id)
             )
     result = report(engine)
-    assert f"event {a.id}: content altered (hash differs)" in result.problems
-    assert f"event {b.id}: content altered (hash differs)" in result.problems
+    assert f"peristiwa {a.id}: isi diubah (hash berbeda)" in result.problems
+    assert f"peristiwa {b.id}: isi diubah (hash berbeda)" in result.problems
 
 
 def test_concurrent_writers_keep_one_unbroken_chain(engine: Engine) -> None:

@@ -233,9 +233,11 @@ def test_synth_import_decide_release_and_audit_end_to_end(cli: Cli, engine: Engi
         ).scalar_one()
     assert audit["head"] == head
     assert cli.run("audit", "verify", "--expect-head", head).exit_code == 0
-    cut = cli.run("audit", "verify", "--expect-head", "0" * 64)
+    cut = cli.run("audit", "verify", "--expect-head", "f" * 64)
     assert cut.exit_code == 1
     assert "RUSAK" in cut.stdout
+    # The empty chain's head stays in the chain, at its place before the first event.
+    assert cli.run("audit", "verify", "--expect-head", "0:" + "0" * 64).exit_code == 0
     log = cli.json("audit", "log", "--limit", "3", "--as", "pusdatin")
     assert log[0]["action"] == "release.create"
     # On screen, each event's changes on one line, cut short.

@@ -18,17 +18,20 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from sqlalchemy import func, select, text
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 
 from conftest import add_user, user
 from factories import OTHER_VILLAGE, family, kk, write_batch
-from helpers import run_import
+from helpers import edit_directly, run_import
 from lumbung.audit import service as audit
+from lumbung.audit.keys import Key, keyring
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.roles import Role
 from lumbung.db import session_scope
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.installation.datafolder import registry_id
 from lumbung.regions import catalog
 from lumbung.registry import vocab
 from lumbung.registry.models import Household, Member
@@ -52,14 +55,12 @@ def registry(engine: Engine, folder: Path) -> None:
     run_import(engine, write_batch(folder / "approved", approved, members), status="approved")
     h3, m3 = family(3)
     run_import(engine, write_batch(folder / "proposed", [h3], m3))
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE member SET status = 'deceased' WHERE nik = :nik"),
-            {"nik": members[2]["nik"]},
-        )
-        conn.execute(
-            text("UPDATE household SET status = 'inactive' WHERE kk_number = :kk"), {"kk": kk(4)}
-        )
+    edit_directly(
+        engine, "UPDATE member SET status = 'deceased' WHERE nik = :nik", {"nik": members[2]["nik"]}
+    )
+    edit_directly(
+        engine, "UPDATE household SET status = 'inactive' WHERE kk_number = :kk", {"kk": kk(4)}
+    )
 
 
 def release(
@@ -213,6 +214,8 @@ def test_manifest_describes_the_release(engine: Engine, tmp_path: Path) -> None:
     releases = tmp_path / "releases"
     with session_scope(engine) as session:
         head_before = audit.head(session)
+        audit_length_before = audit.length(session)
+        registry_id_now = registry_id(session)
     result = release(engine, releases)
     folder = releases / LABEL
     body = (folder / "manifest.json").read_bytes()
@@ -234,7 +237,20 @@ def test_manifest_describes_the_release(engine: Engine, tmp_path: Path) -> None:
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["bytes"] == len(data)
     assert sum(f["rows"] for f in manifest["files"]) == 3 + 8
-    assert {p.name for p in folder.iterdir()} == {"households", "members", "manifest.json"}
+    assert {p.name for p in folder.iterdir()} == {
+        "households",
+        "members",
+        "manifest.json",
+        "manifest.sig",
+    }
+    # Anchored: the chain's length and head when the release was made, and whose it is.
+    assert manifest["audit_events"] == audit_length_before
+    assert manifest["registry_id"] == registry_id_now
+    # Signed with the installation's key: anyone with the public key can check it.
+    signed = json.loads((folder / "manifest.sig").read_text())
+    assert signed["public_key"] == keyring().current.public_hex()
+    public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(signed["public_key"]))
+    public.verify(bytes.fromhex(signed["signature"]), body)
     # The database records the release and the manifest's hash; the audit log names it.
     with session_scope(engine) as session:
         row = session.execute(select(Release).where(Release.label == LABEL)).scalar_one()
@@ -287,15 +303,18 @@ def _add_extra(folder: Path) -> str:
     return f"{extra.relative_to(folder)}: berkas tambahan yang tidak ada di manifest"
 
 
-def _edit_manifest(folder: Path) -> str:
+UNSIGNED = "manifest.sig: tanda tangan tidak cocok dengan manifest.json"
+
+
+def _edit_manifest(folder: Path) -> list[str]:
     path = folder / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["households"] += 1
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    return "manifest.json berbeda dari yang dicatat saat rilis dibuat"
+    return ["manifest.json berbeda dari yang dicatat saat rilis dibuat", UNSIGNED]
 
 
-def _rewrite_file_and_its_manifest_entry(folder: Path) -> str:
+def _rewrite_file_and_its_manifest_entry(folder: Path) -> list[str]:
     """A careful forger: changes a file and writes its new hash into the manifest."""
     _flip_a_byte(folder)
     path = folder / "manifest.json"
@@ -305,15 +324,36 @@ def _rewrite_file_and_its_manifest_entry(folder: Path) -> str:
         if entry["path"] == str(target.relative_to(folder)):
             entry["sha256"] = hashlib.sha256(target.read_bytes()).hexdigest()
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    return "manifest.json berbeda dari yang dicatat saat rilis dibuat"
+    return ["manifest.json berbeda dari yang dicatat saat rilis dibuat", UNSIGNED]
 
 
-TAMPERINGS: list[Callable[[Path], str]] = [
+def _sign_with_another_key(folder: Path) -> list[str]:
+    """A forger with a key of their own making, under the installation's key name."""
+    forged = Key(keyring().current.id, b"x" * 32)
+    body = (folder / "manifest.json").read_bytes()
+    signed = {
+        "algorithm": "ed25519",
+        "key_id": forged.id,
+        "public_key": forged.public_hex(),
+        "signature": forged.signing_key().sign(body).hex(),
+    }
+    (folder / "manifest.sig").write_text(json.dumps(signed))
+    return ["manifest.sig: kunci publik bukan milik instalasi ini"]
+
+
+def _remove_the_signature(folder: Path) -> list[str]:
+    (folder / "manifest.sig").unlink()
+    return ["manifest.sig tidak ada: manifest tidak bertanda tangan"]
+
+
+TAMPERINGS: list[Callable[[Path], str | list[str]]] = [
     _flip_a_byte,
     _delete_one,
     _add_extra,
     _edit_manifest,
     _rewrite_file_and_its_manifest_entry,
+    _sign_with_another_key,
+    _remove_the_signature,
 ]
 
 
@@ -329,7 +369,7 @@ def test_tampering_is_reported(engine: Engine, tmp_path: Path, subtests: pytest.
             problem = tamper(releases / LABEL)
             report = check(engine, releases)
             assert not report.ok
-            assert report.problems == [problem]
+            assert report.problems == (problem if isinstance(problem, list) else [problem])
     assert check(engine, tmp_path / "releases").ok
 
 
@@ -351,10 +391,9 @@ def test_a_label_cannot_be_reused(engine: Engine, tmp_path: Path) -> None:
     release(engine, releases)
     before = (releases / LABEL / "manifest.json").read_bytes()
     # Even after the registry changed, the label keeps what it froze.
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE household SET status = 'approved' WHERE kk_number = :k"), {"k": kk(3)}
-        )
+    edit_directly(
+        engine, "UPDATE household SET status = 'approved' WHERE kk_number = :k", {"k": kk(3)}
+    )
     with pytest.raises(Conflict, match=LABEL):
         release(engine, releases)
     assert (releases / LABEL / "manifest.json").read_bytes() == before
@@ -385,7 +424,9 @@ def _release_then_crash(engine: Engine, releases: Path) -> None:
         raise RuntimeError("crash before commit")
 
 
-def test_a_folder_left_by_a_crashed_attempt_is_replaced(engine: Engine, tmp_path: Path) -> None:
+def test_a_folder_left_by_a_crashed_attempt_is_never_overwritten(
+    engine: Engine, tmp_path: Path
+) -> None:
     registry(engine, tmp_path)
     releases = tmp_path / "releases"
     # A crash after the files were written but before the transaction committed.
@@ -398,9 +439,14 @@ def test_a_folder_left_by_a_crashed_attempt_is_replaced(engine: Engine, tmp_path
         assert not session.execute(
             select(AuditEvent.id).where(AuditEvent.action == "release.create")
         ).first()
+    # Whatever the database says, a folder that is there is not written into or removed: it
+    # may be the only copy of something. The operator looks, and moves it away.
+    with pytest.raises(Conflict, match="sudah ada, padahal rilis"):
+        release(engine, releases)
+    assert (releases / LABEL / "households" / "sisa.parquet").exists()
+    shutil.rmtree(releases / LABEL)
     result = release(engine, releases)
     assert result.households == 3
-    assert not (releases / LABEL / "households" / "sisa.parquet").exists()
     assert check(engine, releases).ok
     assert [p.name for p in releases.iterdir()] == [LABEL]
 

@@ -22,6 +22,14 @@ class Settings(BaseSettings):
         default=Path("lumbung-data"),
         description="Where releases, reject files and other outputs are written.",
     )
+    key_file: Path = Field(
+        default=Path("lumbung.key"),
+        description=(
+            "The secret keys that seal the audit chain, the registry's rows and release "
+            "manifests: one `ID HEX` per line, the last one current (`lumbung keys rotate`). "
+            "Kept outside the database and outside the data folder; readable by Lumbung alone."
+        ),
+    )
     actor: str | None = Field(
         default=None,
         description="Default username for commands that record who acted (`--as` overrides).",

@@ -4,6 +4,7 @@ from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement, Program
 from lumbung.db import Base
+from lumbung.installation.models import Installation
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member
 from lumbung.releases.models import Release
@@ -19,6 +20,7 @@ __all__ = [
     "Entitlement",
     "Household",
     "ImportBatch",
+    "Installation",
     "Member",
     "PmtModelRecord",
     "PmtScore",

@@ -1,16 +1,27 @@
-"""Writing and verifying the hash chain of audit events."""
+"""Writing and verifying the hash chain of audit events.
+
+Each event's hash is an HMAC under a key kept outside the database (`audit/keys.py`), over the
+event's fields and the previous event's hash: someone who can write to the database but not
+read the key can neither alter an event nor rewrite the chain after it and recompute the hashes.
+Events written before events were keyed (migration 0007) carry a plain sha256 and may only
+come before the first keyed event.
+"""
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from lumbung.audit import tally
+from lumbung.audit.keys import Keyring, keyring
 from lumbung.audit.models import AuditEvent
 from lumbung.db import is_postgres, utcnow
 
@@ -46,8 +57,35 @@ def event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def hash_of(event: AuditEvent) -> str:
+def keyed_hash(event: AuditEvent, ring: Keyring) -> str:
+    """The HMAC a keyed event must carry, under the key it names."""
+    assert event.key_id is not None
+    body = json.dumps(
+        [
+            event.id,
+            _stamp(event.at),
+            event.actor,
+            event.action,
+            event.entity,
+            event.entity_id,
+            event.diff,
+            event.prev_hash,
+            event.key_id,
+            event.os_user,
+            event.channel,
+            event.tally,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return ring.get(event.key_id).mac(body.encode())
+
+
+def hash_of(event: AuditEvent, ring: Keyring | None = None) -> str:
     """The hash an event must carry, recomputed from its stored fields."""
+    if event.key_id is not None:
+        return keyed_hash(event, ring or keyring())
     return event_hash(
         id=event.id,
         at=event.at,
@@ -60,6 +98,16 @@ def hash_of(event: AuditEvent) -> str:
     )
 
 
+CHANNEL = "lumbung.channel"
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()[:64]
+    except (KeyError, OSError):  # a container user with no name
+        return None
+
+
 def record(
     session: Session,
     *,
@@ -69,7 +117,14 @@ def record(
     entity_id: str | int,
     diff: dict[str, Any],
 ) -> AuditEvent:
-    """Append one event to the chain (inside the caller's transaction)."""
+    """Append one event to the chain (inside the caller's transaction).
+
+    The registry rows the transaction changed since the last event (their count by status,
+    `audit/tally.py`) go into the event as `tally`, so that the chain knows how many families
+    and members there must be in each status."""
+    ring = keyring()  # before anything is written: no key, no event
+    session.flush()  # the rows this event stands for are counted by the tally
+    moved = tally.take(session) or None
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     last = session.execute(
@@ -88,11 +143,25 @@ def record(
         entity_id=str(entity_id),
         diff=diff,
         prev_hash=prev,
+        key_id=ring.current.id,
+        os_user=_os_user(),
+        channel=session.info.get(CHANNEL, "cli"),
+        tally=moved,
     )
-    event.hash = hash_of(event)
+    event.hash = keyed_hash(event, ring)
     session.add(event)
     session.flush()
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A point of the chain kept outside the database: after `events` events its head was
+    `head` (a release manifest, or a head an auditor wrote down)."""
+
+    source: str
+    events: int | None
+    head: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,30 +170,110 @@ class ChainReport:
     events: int
     head: str
     problems: list[str]
+    # The registry's rows by table and status, as the chain's events add them up.
+    expected: dict[str, dict[str, int]] = field(default_factory=dict)
+    registry: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "head": self.head, "problems": self.problems}
+        body: dict[str, Any] = {
+            "ok": self.ok,
+            "events": self.events,
+            "head": self.head,
+            "problems": self.problems,
+        }
+        if self.registry is not None:
+            body["registry"] = self.registry
+        return body
 
 
-def verify(session: Session, *, expect_head: str | None = None) -> ChainReport:
-    """Walk the chain in order; report every altered, deleted or reordered event."""
+def _add_tally(expected: dict[str, dict[str, int]], moved: Any) -> None:
+    if not isinstance(moved, dict):
+        return
+    for table, statuses in moved.items():
+        if isinstance(statuses, dict):
+            into = expected.setdefault(str(table), {})
+            for status, count in statuses.items():
+                if isinstance(count, int):
+                    into[str(status)] = into.get(str(status), 0) + count
+
+
+def verify(
+    session: Session,
+    *,
+    expect_head: str | None = None,
+    anchors: Sequence[Anchor] = (),
+    ring: Keyring | None = None,
+) -> ChainReport:
+    """Walk the chain in order; report every altered, deleted, reordered or forged event.
+
+    `expect_head` (`HASH`, or `EVENTS:HASH`) and each anchor must be found in the chain, at
+    their position when it is given: a chain cut short or rewritten before them shows."""
+    ring = ring or keyring()
     problems: list[str] = []
     prev_id, prev_hash, count = 0, GENESIS, 0
+    first_keyed: int | None = None
+    expected: dict[str, dict[str, int]] = {}
+    wanted = list(anchors)
+    if expect_head is not None:
+        position, _, value = expect_head.rpartition(":")
+        wanted.append(Anchor("--expect-head", int(position) if position.isdigit() else None, value))
+    at_position = {a.events: a for a in wanted if a.events is not None}
+    found: dict[str, int] = {}
+    seen_at: dict[int, str] = {}
     rows = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()
     for event in rows.yield_per(5000):
         count += 1
         if event.id != prev_id + 1:
-            problems.append(f"event {prev_id + 1}–{event.id - 1} missing (deleted)")
+            problems.append(f"peristiwa {prev_id + 1}–{event.id - 1} hilang (dihapus)")
         if event.prev_hash != prev_hash:
-            problems.append(f"event {event.id}: prev_hash does not match event {prev_id}")
-        if hash_of(event) != event.hash:
-            problems.append(f"event {event.id}: content altered (hash differs)")
+            problems.append(
+                f"peristiwa {event.id}: prev_hash tidak cocok dengan peristiwa {prev_id}"
+            )
+        if event.key_id is None and first_keyed is not None:
+            problems.append(
+                f"peristiwa {event.id}: tanpa kunci sesudah peristiwa berkunci {first_keyed} "
+                "(ditulis di luar Lumbung)"
+            )
+        elif event.key_id is not None and event.key_id not in ring.keys:
+            problems.append(f"peristiwa {event.id}: kunci {event.key_id[:8]} tidak dikenal")
+        elif hash_of(event, ring) != event.hash:
+            problems.append(f"peristiwa {event.id}: isi diubah (hash berbeda)")
+        if event.key_id is not None and first_keyed is None:
+            first_keyed = event.id
+        if isinstance(event.diff, dict) and "tally_reset" in event.diff:
+            expected = {}
+            _add_tally(expected, event.diff["tally_reset"])
+        _add_tally(expected, event.tally)
+        if event.id in at_position:
+            seen_at[event.id] = event.hash
+        found.setdefault(event.hash, event.id)
         prev_id, prev_hash = event.id, event.hash
-    if expect_head is not None and expect_head != prev_hash:
-        problems.append(
-            f"head is {prev_hash}, expected {expect_head} (events removed from the end?)"
-        )
-    return ChainReport(not problems, count, prev_hash, problems)
+    for anchor in wanted:
+        where = anchor.source
+        if anchor.events is None:
+            if anchor.head != GENESIS and anchor.head not in found:
+                problems.append(
+                    f"{where}: kepala {anchor.head} tidak ada di rantai (rantai dipotong atau "
+                    "ditulis ulang)"
+                )
+        elif anchor.events > prev_id:
+            problems.append(
+                f"{where}: rantai mencatat {anchor.events} peristiwa, kini hanya sampai "
+                f"{prev_id} (peristiwa di ujung dihapus)"
+            )
+        elif anchor.events and seen_at.get(anchor.events) != anchor.head:
+            problems.append(
+                f"{where}: peristiwa {anchor.events} bukan {anchor.head} (rantai ditulis ulang)"
+            )
+    return ChainReport(not problems, count, prev_hash, problems, expected)
+
+
+def length(session: Session) -> int:
+    """How many events the chain has (the newest event's id: ids have no gaps)."""
+    value = session.execute(
+        select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return value or 0
 
 
 def head(session: Session) -> str:

@@ -77,3 +77,37 @@ def create_user(
         diff={"username": username, "role": role.value, "region_code": region_code},
     )
     return user
+
+
+def set_active(session: Session, *, actor: User, username: str, active: bool, reason: str) -> User:
+    """Deactivate a user (they can no longer act; their past actions stay theirs), or
+    activate them again. Refused for oneself, and for the last active admin."""
+    authorize(actor, Action.MANAGE_USERS)
+    if not reason.strip():
+        raise ValidationFailed("Beri alasan (--reason): dicatat di jejak audit.")
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"Pengguna '{username}' tidak ada.")
+    if user.active == active:
+        raise ValidationFailed(
+            f"Pengguna '{username}' sudah {'aktif' if active else 'tidak aktif'}."
+        )
+    if not active:
+        if user.id == actor.id:
+            raise ValidationFailed("Tidak bisa menonaktifkan diri sendiri.")
+        admins = session.execute(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
+        ).scalar_one()
+        if user.role is Role.ADMIN and admins <= 1:
+            raise ValidationFailed("Admin aktif terakhir tidak bisa dinonaktifkan.")
+    user.active = active
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        action="user.activate" if active else "user.deactivate",
+        entity="user",
+        entity_id=user.id,
+        diff={"username": username, "active": active, "reason": reason.strip()},
+    )
+    return user

@@ -15,7 +15,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 import typer
 
-from lumbung.cli.admin import audit_app, db_app, regions_app, users_app
+from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
 from lumbung.cli.programs import program_app
@@ -36,6 +36,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(request_app, name="request")
 app.add_typer(release_app, name="release")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")

@@ -1,4 +1,4 @@
-"""`lumbung db …`, `lumbung regions …`, `lumbung users …`, `lumbung audit …`."""
+"""`lumbung db …`, `lumbung regions …`, `lumbung users …`, `lumbung audit …`, `lumbung keys …`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 import typer
 from sqlalchemy import select
 
-from lumbung.audit import service as audit
+from lumbung.audit import integrity, keys
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
-from lumbung.auth.service import create_user
+from lumbung.auth.service import create_user, set_active
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
@@ -33,6 +33,9 @@ db_app = typer.Typer(help="Skema database (Alembic).", no_args_is_help=True)
 regions_app = typer.Typer(help="Wilayah Kemendagri.", no_args_is_help=True)
 users_app = typer.Typer(help="Pengguna, peran dan wilayah kewenangan.", no_args_is_help=True)
 audit_app = typer.Typer(help="Jejak audit berantai hash.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Kunci segel jejak audit, baris registry dan manifest rilis.", no_args_is_help=True
+)
 
 
 @db_app.command("upgrade")
@@ -44,17 +47,80 @@ def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOptio
     before = migrate.current(engine())
     migrate.upgrade(engine(), revision)
     current = migrate.current(engine())
+    key_file = settings().key_file
+    with unit_of_work() as session:
+        created = integrity.ensure_key(session, key_file)  # a new registry: made with it
+
+    def human() -> None:
+        out.print(
+            f"Skema sudah pada revisi {current}; tidak ada yang diubah."
+            if before == current
+            else f"Skema pada revisi {current} (sebelumnya {before or 'kosong'})."
+        )
+        if created:
+            out.print(
+                f"Kunci segel {created.id} dibuat di {key_file} (LUMBUNG_KEY_FILE): simpan "
+                "salinannya di tempat lain dari cadangan database.",
+                highlight=False,
+            )
+
     emit(
         as_json,
         {
             "database": engine().url.render_as_string(hide_password=True),
             "revision": current,
             "previous_revision": before,
+            "key_created": str(key_file) if created else None,
         },
+        human,
+    )
+
+
+@keys_app.command("create")
+@handled
+def keys_create(as_json: bool = JsonOption) -> None:
+    """Make the key file (LUMBUNG_KEY_FILE) of a new installation; never overwrites one."""
+    path = settings().key_file
+    key = keys.create(path)
+    emit(
+        as_json,
+        {"key_file": str(path), "key_id": key.id},
+        lambda: out.print(f"Kunci {key.id} dibuat di {path}.", highlight=False),
+    )
+
+
+@keys_app.command("rotate")
+@handled
+def keys_rotate(as_json: bool = JsonOption) -> None:
+    """Add a new key and seal with it from now on; older keys stay to check the past."""
+    path = settings().key_file
+    key = keys.rotate(path)
+    emit(
+        as_json,
+        {"key_file": str(path), "key_id": key.id},
         lambda: out.print(
-            f"Skema sudah pada revisi {current}; tidak ada yang diubah."
-            if before == current
-            else f"Skema pada revisi {current} (sebelumnya {before or 'kosong'})."
+            f"Kunci {key.id} kini dipakai; kunci lama tetap di {path} untuk memeriksa yang "
+            "sudah disegel. Salin ulang berkas kunci ke cadangannya.",
+            highlight=False,
+        ),
+    )
+
+
+@keys_app.command("public")
+@handled
+def keys_public(as_json: bool = JsonOption) -> None:
+    """The public keys that check release manifests' signatures (for auditors)."""
+    ring = keys.load(settings().key_file)
+    rows = [{"key_id": k.id, "public_key": k.public_hex()} for k in ring.keys.values()]
+    emit(
+        as_json,
+        rows,
+        lambda: out.print(
+            table(
+                "Kunci publik (ed25519)",
+                ["kunci", "kunci publik"],
+                [[r["key_id"], r["public_key"]] for r in rows],
+            )
         ),
     )
 
@@ -113,6 +179,44 @@ def users_add(
     )
 
 
+def _set_active(username: str, reason: str, actor: str | None, as_json: bool, active: bool) -> None:
+    with unit_of_work() as session:
+        user = set_active(
+            session,
+            actor=acting_user(session, actor),
+            username=username,
+            active=active,
+            reason=reason,
+        )
+        payload = {"username": user.username, "active": user.active}
+    word = "diaktifkan kembali" if active else "dinonaktifkan"
+    emit(as_json, payload, lambda: out.print(f"Pengguna {username} {word}.", highlight=False))
+
+
+@users_app.command("deactivate")
+@handled
+def users_deactivate(
+    username: str,
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit trail)."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Stop a user from acting (admin); what they did stays recorded under their name."""
+    _set_active(username, reason, actor, as_json, active=False)
+
+
+@users_app.command("activate")
+@handled
+def users_activate(
+    username: str,
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit trail)."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Let a deactivated user act again (admin)."""
+    _set_active(username, reason, actor, as_json, active=True)
+
+
 @users_app.command("list")
 @handled
 def users_list(as_json: bool = JsonOption) -> None:
@@ -152,21 +256,54 @@ def users_list(as_json: bool = JsonOption) -> None:
 @handled
 def audit_verify(
     expect_head: str | None = typer.Option(
-        None, "--expect-head", help="A head hash published earlier (detects a cut tail)."
+        None,
+        "--expect-head",
+        help="A head published earlier, HASH or EVENTS:HASH (detects a cut or rewritten chain).",
+    ),
+    chain_only: bool = typer.Option(
+        False, "--chain-only", help="Only the chain; skip checking every row's seal and count."
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Recompute the hash chain; fail on any altered, deleted or reordered event."""
+    """Check the keyed hash chain, its anchors in the release manifests, and every family and
+    member row against its seal and the counts the chain adds up to."""
     with unit_of_work() as session:
-        report = audit.verify(session, expect_head=expect_head)
-
+        report = integrity.verify(
+            session,
+            data_dir=settings().data_dir,
+            expect_head=expect_head,
+            registry=not chain_only,
+        )
+    rows = ""
+    if report.registry:
+        rows = (
+            f"; {grouped(report.registry['household']['rows'])} keluarga dan "
+            f"{grouped(report.registry['member']['rows'])} anggota sesuai segel"
+        )
     emit_check(
         as_json,
         report.as_dict(),
         ok=report.ok,
-        good=f"{grouped(report.events)} peristiwa, kepala {report.head}",
+        good=f"{grouped(report.events)} peristiwa, kepala {report.head}{rows}",
         bad=f"{len(report.problems)} masalah",
         problems=report.problems,
+    )
+
+
+@audit_app.command("seal")
+@handled
+def audit_seal(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Seal rows written before rows were sealed (a registry upgraded from before 0007)."""
+    with unit_of_work() as session:
+        result = integrity.seal_registry(session, actor=acting_user(session, actor))
+    sealed = result["sealed"]
+    emit(
+        as_json,
+        result,
+        lambda: out.print(
+            f"Disegel: {grouped(sealed['household'])} keluarga, "
+            f"{grouped(sealed['member'])} anggota; jumlah per status kini dicatat di rantai."
+        ),
     )
 
 
@@ -187,6 +324,8 @@ def audit_log(
                 "id": e.id,
                 "at": e.at.isoformat(),
                 "actor": e.actor,
+                "os_user": e.os_user,
+                "channel": e.channel,
                 "action": e.action,
                 "entity": e.entity,
                 "entity_id": e.entity_id,

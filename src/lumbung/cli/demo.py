@@ -9,7 +9,7 @@ import typer
 from lokal.rupiah import format_rupiah
 from sqlalchemy import func, select
 
-from lumbung.audit import service as audit
+from lumbung.audit import integrity
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.auth.service import create_user, get_user
@@ -57,6 +57,8 @@ def demo_command(
     s = settings()
     with console.status("skema database"):
         migrate.upgrade(engine())
+    with unit_of_work() as session:
+        integrity.ensure_key(session, s.key_file)
     with unit_of_work() as session, console.status("wilayah Kemendagri"):
         regions = load_regions(session, actor="demo")
         for username, name, role, region in DEMO_USERS:
@@ -122,7 +124,7 @@ def demo_command(
             )
     with unit_of_work() as session:
         check = verify_release(session, label=label, releases_dir=s.releases_dir)
-        chain = audit.verify(session)
+        chain = integrity.verify(session, data_dir=s.data_dir)
         from lumbung.registry.models import Household
 
         approved = session.execute(

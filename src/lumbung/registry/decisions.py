@@ -15,6 +15,8 @@ from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
+from lumbung.audit import tally
+from lumbung.audit.seal import reseal
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
@@ -30,6 +32,7 @@ TRANSITIONS: dict[str, tuple[Action, str, str]] = {
     "determine": (Action.DETERMINE, "verified", "approved"),
     "return": (Action.DETERMINE, "verified", "rejected"),
 }
+RESEAL_SLICE = 10_000
 LEVEL_COLUMN = {2: "province_code", 5: "regency_code", 8: "district_code", 13: "village_code"}
 
 
@@ -116,6 +119,13 @@ def decide(
             ),
             execution_options={"synchronize_session": False},
         )
+        # Sealed again as stored (audit/seal.py), a slice of ids at a time.
+        connection = session.connection()
+        for start in range(0, len(ids), RESEAL_SLICE):
+            part = ids[start : start + RESEAL_SLICE]
+            reseal(connection, "household", Household.id.in_(part))
+        tally.add(session, "household", before, -len(ids))
+        tally.add(session, "household", after, len(ids))
         digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
         audit.record(
             session,

@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from lumbung import bulk
 from lumbung.audit import service as audit
+from lumbung.audit import tally
+from lumbung.audit.keys import keyring
+from lumbung.audit.seal import prepare_duckdb, seal_sql
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
@@ -108,6 +111,7 @@ LOAD_HOUSEHOLD = (
     "version",
     "created_at",
     "updated_at",
+    "seal",
 )
 LOAD_MEMBER = (
     "id",
@@ -118,6 +122,7 @@ LOAD_MEMBER = (
     "version",
     "created_at",
     "updated_at",
+    "seal",
 )
 # Loaded text columns that the checks confine to codes, digits and dates (a code list, RT/RW
 # digits, a known village, a valid date; the KK and the NIK: 16 digits, `_kk_error` and
@@ -127,7 +132,7 @@ LOAD_MEMBER = (
 CODED = frozenset(
     {c.name for c in (*HOUSEHOLD_CELLS, *MEMBER_CELLS) if c.kind in CODED_KINDS}
     | {"kk_number", "nik", "district_code", "regency_code", "province_code"}
-    | {"status", "created_at", "updated_at"}
+    | {"status", "created_at", "updated_at", "seal"}
 )
 
 
@@ -420,6 +425,19 @@ def _summarise(
     )
 
 
+def sealed_rows(table: str, query: str, columns: tuple[str, ...]) -> str:
+    """`query`'s rows with their seals, as `columns` (the last being the seal). Columns a new
+    row leaves NULL (a status reason, a Dukcapil match) are sealed as NULL."""
+    nulls = {
+        "household": "CAST(NULL AS VARCHAR) AS status_reason",
+        "member": "CAST(NULL AS BOOLEAN) AS dukcapil_match",
+    }[table]
+    chosen = ", ".join(f"q.{c}" for c in columns if c != "seal")
+    return f"""
+        SELECT {chosen}, {seal_sql(table, "q")} AS seal
+        FROM (SELECT r.*, {nulls} FROM ({query}) r) q"""
+
+
 def _stamp_sql(session: Session) -> str:
     now = utcnow()
     # What each dialect's DateTime column stores (SQLAlchemy's SQLite format has no zone).
@@ -436,6 +454,7 @@ def _load(
     scratch: Path,
     say: Progress,
 ) -> None:
+    prepare_duckdb(con, keyring().current)  # the rows are sealed on their way (audit/seal.py)
     record = ImportBatch(
         sha256=batch.sha256,
         files=batch.sources,
@@ -464,9 +483,10 @@ def _load(
     household_query = f"""
         SELECT i.id, {values}, h.village_code[1:8] AS district_code,
                h.village_code[1:5] AS regency_code, h.village_code[1:2] AS province_code,
-               '{request.status}' AS status, {record.id}, 1, '{now}' AS created_at,
-               '{now}' AS updated_at
+               '{request.status}' AS status, {record.id} AS import_batch_id, 1 AS version,
+               '{now}' AS created_at, '{now}' AS updated_at
         FROM hh_new h JOIN hh_ids i USING (_row)"""
+    household_query = sealed_rows("household", household_query, LOAD_HOUSEHOLD)
     with bulk.deferred_indexes(session, HOUSEHOLD_TABLE, summary.households_accepted):
         bulk.insert_from_duckdb(
             session,
@@ -486,10 +506,11 @@ def _load(
     member_query = f"""
         SELECT n.id, coalesce(i.id, x.id) AS household_id, {member_values},
                {normalise_name_sql("m.name")} AS name_normalised,
-               'active' AS status, 1, '{now}' AS created_at, '{now}' AS updated_at
+               'active' AS status, 1 AS version, '{now}' AS created_at, '{now}' AS updated_at
         FROM mb_new m JOIN mb_ids n USING (_row)
                       LEFT JOIN hh_ids i ON i.kk_number = m.kk_number
                       LEFT JOIN existing_hh x ON x.kk_number = m.kk_number"""
+    member_query = sealed_rows("member", member_query, LOAD_MEMBER)
     with bulk.deferred_indexes(session, MEMBER_TABLE, summary.members_accepted):
         bulk.insert_from_duckdb(
             session,
@@ -500,6 +521,8 @@ def _load(
             scratch,
             unescaped=CODED,
         )
+    tally.add(session, "household", request.status, summary.households_accepted)
+    tally.add(session, "member", "active", summary.members_accepted)
     say("mencatat")
     if summary.duplicates_for_review and summary.members_accepted:
         _queue_reviews(session, con, record.id, first_member)

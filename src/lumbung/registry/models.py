@@ -17,9 +17,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    event,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, object_session
 
 from lumbung.db import ID, Base, coded, identifier, utcnow
 from lumbung.registry import vocab
@@ -77,6 +79,9 @@ class Household(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
+    # A keyed digest of the row's values (audit/seal.py): a direct edit in the database shows.
+    seal: Mapped[str | None] = mapped_column(String(48))
+
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (Index("ix_household_status_regency", "status", "regency_code"),)
 
@@ -107,6 +112,9 @@ class Member(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+    # A keyed digest of the row's values (audit/seal.py): a direct edit in the database shows.
+    seal: Mapped[str | None] = mapped_column(String(48))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (
@@ -153,3 +161,28 @@ class DuplicateReview(Base):
     state: Mapped[str] = coded("state", ("open", "resolved"))
     resolution: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _written(connection: Connection, target: Household | Member, *, inserted: bool) -> None:
+    """A row written through the ORM (a determination, a proposal): sealed as stored, and its
+    status counted for the audit event that records it (audit/seal.py, audit/tally.py)."""
+    from lumbung.audit import tally
+    from lumbung.audit.seal import reseal
+
+    reseal(connection, target.__tablename__, target.__table__.c.id == target.id)
+    session = object_session(target)
+    assert session is not None
+    tally.written(session, target, inserted=inserted)
+
+
+def _inserted(_mapper: Mapper[Any], connection: Connection, target: Household | Member) -> None:
+    _written(connection, target, inserted=True)
+
+
+def _updated(_mapper: Mapper[Any], connection: Connection, target: Household | Member) -> None:
+    _written(connection, target, inserted=False)
+
+
+for _model in (Household, Member):
+    event.listen(_model, "after_insert", _inserted)
+    event.listen(_model, "after_update", _updated)

@@ -75,6 +75,17 @@ MEMBER_COLUMNS: dict[str, str] = {
     "province_code": "VARCHAR",
     **{c: t for c, t in MEMBER_OWN_COLUMNS.items() if c not in ("id", "household_id")},
 }
+# Read beside the released columns and not written: what the rows' seals cover besides, and the
+# seals, checked slice by slice before anything is frozen (audit/seal.py, releases/service.py).
+SEAL_COLUMNS: dict[str, dict[str, str]] = {
+    "household": {
+        "status_reason": "VARCHAR",
+        "import_batch_id": "BIGINT",
+        "version": "INTEGER",
+        "seal": "VARCHAR",
+    },
+    "member": {"version": "INTEGER", "seal": "VARCHAR"},
+}
 ARROW_TYPES: dict[str, pa.DataType] = {
     "BIGINT": pa.int64(),
     "INTEGER": pa.int32(),
@@ -307,9 +318,17 @@ class Slice:
     _households: Future[pa.Table]
     _members: Future[pa.Table]
 
+    def sealed_households(self) -> pa.Table:
+        """The slice's approved families as read: HOUSEHOLD_COLUMNS and their SEAL_COLUMNS."""
+        return self._households.result()
+
+    def sealed_members(self) -> pa.Table:
+        """The active members of the slice's families as read, with their SEAL_COLUMNS."""
+        return self._members.result()
+
     def households(self) -> pa.Table:
         """HOUSEHOLD_COLUMNS (waits for the families, not for their members)."""
-        return self._households.result()
+        return self.sealed_households().select(list(HOUSEHOLD_COLUMNS))
 
     def members(self) -> pa.Table:
         """MEMBER_COLUMNS: each member with its family's KK and province."""
@@ -375,6 +394,26 @@ def _with_family(members: pa.Table, households: pa.Table) -> pa.Table:
     return pa.table([columns[c] for c in MEMBER_COLUMNS], schema=arrow_schema(MEMBER_COLUMNS))
 
 
+def whole_table(
+    session: Session, table: str, columns: dict[str, str], rows_per_slice: int = 1_000_000
+) -> Iterator[pa.Table]:
+    """Every row of `table` (the caller's transaction holds writers off), `columns` typed as
+    given, slice by slice of ids, read by a child process as a release reads its tables."""
+    bulk.lock_for_reading(session, (table,))
+    low, high = session.execute(text(f"SELECT min(id), max(id) FROM {table}")).one()
+    if low is None:
+        return
+    cuts = edges(int(low), int(high), rows_per_slice)
+    bounds = list(zip([None, *cuts], [*cuts, None], strict=True))
+    reader = TableReader(session.get_bind().engine.url, table, columns)
+    try:
+        reader.request([Query(table, columns, "1 = 1", "id", lo, hi) for lo, hi in bounds])
+        for _ in bounds:
+            yield reader.next()
+    finally:
+        reader.stop()
+
+
 @contextmanager
 def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
     """The approved families and their active members, slice by slice in family id order.
@@ -391,14 +430,14 @@ def approved_registry(session: Session) -> Iterator[Iterator[Slice]]:
         queries = (
             Query(
                 "household",
-                HOUSEHOLD_COLUMNS,
+                HOUSEHOLD_COLUMNS | SEAL_COLUMNS["household"],
                 "status = 'approved'",
                 "id",
                 packs=PACKS["household"],
             ),
             Query(
                 "member",
-                MEMBER_OWN_COLUMNS,
+                MEMBER_OWN_COLUMNS | SEAL_COLUMNS["member"],
                 "status = 'active'",
                 "household_id",
                 packs=PACKS["member"],

@@ -20,12 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import lumbung
+from lumbung.audit import seal
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.installation.datafolder import owned, registry_id
 from lumbung.releases.export import (
     HOUSEHOLD_COLUMNS,
     MEMBER_COLUMNS,
@@ -34,9 +36,11 @@ from lumbung.releases.export import (
 )
 from lumbung.releases.models import Release
 from lumbung.releases.partitioned import ProvinceFiles, files_written, workers
+from lumbung.releases.signing import sign, signature_problems
 
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
 BLOCK = 1 << 22
 
 
@@ -77,15 +81,28 @@ def create_release(
             "Label rilis hanya huruf, angka, titik, garis bawah dan strip "
             "(maks. 64), diawali huruf atau angka."
         )
+    owned(session, releases_dir.parent)  # the data folder is this registry's, or nothing
     if session.execute(select(Release.id).where(Release.label == label)).first():
         raise Conflict(f"Rilis {label} sudah ada dan tidak bisa ditimpa.")
     target = releases_dir / label
     if target.exists():
-        shutil.rmtree(target)  # written by an attempt that crashed before it was recorded
+        # Never written into or removed, whatever the database says: it may be another
+        # registry's, or the only copy of a release whose record was lost.
+        raise Conflict(
+            f"Folder {target} sudah ada, padahal rilis {label} tidak tercatat di database ini "
+            "(sisa percobaan yang gagal, atau salinan dari tempat lain). Tidak ditimpa: "
+            "periksa isinya, pindahkan atau hapus, lalu ulangi."
+        )
+    releases_dir.mkdir(parents=True, exist_ok=True)
     for leftover in releases_dir.glob(f".staging-{label}-*"):
-        shutil.rmtree(leftover, ignore_errors=True)  # from attempts that crashed
+        owner = leftover.name.rsplit("-", 1)[-1]
+        if owner == str(os.getpid()) or not _alive(owner):
+            shutil.rmtree(leftover, ignore_errors=True)  # from attempts that crashed
     staging = releases_dir / f".staging-{label}-{os.getpid()}"
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir()
+    except FileExistsError:
+        raise Conflict(f"Rilis {label} sedang dibuat oleh perintah lain.") from None
     try:
         counts, files = _write(session, staging)
         created_at = utcnow()
@@ -98,13 +115,19 @@ def create_release(
             "households": counts["households"],
             "members": counts["members"],
             "by_province": counts["by_province"],
+            "registry_id": registry_id(session),
             "audit_head": audit.head(session),
+            "audit_events": audit.length(session),
             "schema": {"households": HOUSEHOLD_COLUMNS, "members": MEMBER_COLUMNS},
             "files": files,
         }
         body = json.dumps(manifest, indent=2, sort_keys=True).encode()
         (staging / MANIFEST).write_bytes(body)
-        staging.rename(target)
+        (staging / SIGNATURE).write_text(json.dumps(sign(body), indent=2, sort_keys=True))
+        try:
+            os.rename(staging, target)  # refused if the folder appeared meanwhile
+        except OSError:
+            raise Conflict(f"Rilis {label} dibuat bersamaan oleh perintah lain.") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -137,12 +160,34 @@ def create_release(
     )
 
 
+def _alive(pid: str) -> bool:
+    """Whether the process that named a staging folder still runs (this machine's)."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _write(session: Session, staging: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     households = ProvinceFiles(staging / "households", arrow_schema(HOUSEHOLD_COLUMNS))
     members = ProvinceFiles(staging / "members", arrow_schema(MEMBER_COLUMNS))
-    with households, members, workers() as pool, approved_registry(session) as registry:
+    with (
+        households,
+        members,
+        workers() as pool,
+        seal.SealChecker() as checker,
+        approved_registry(session) as registry,
+    ):
         for part in registry:
+            # Every row as Lumbung sealed it, or nothing is frozen (a direct edit stops here).
+            checker.require("household", part.sealed_households())
             households.append(part.households(), pool)  # while the members are still read
+            checker.require("member", part.sealed_members())
             members.append(part.members(), pool)
     rows = files_written((households, members))
     counts = {
@@ -180,6 +225,7 @@ class VerifyReport:
 
 def verify_release(session: Session, *, label: str, releases_dir: Path) -> VerifyReport:
     """Recompute every hash of a release and compare with its manifest and the database."""
+    owned(session, releases_dir.parent)
     release = session.execute(select(Release).where(Release.label == label)).scalar_one_or_none()
     if release is None:
         raise NotFound(f"Rilis {label} tidak tercatat di database.")
@@ -191,9 +237,13 @@ def verify_release(session: Session, *, label: str, releases_dir: Path) -> Verif
     body = manifest_path.read_bytes()
     if hashlib.sha256(body).hexdigest() != release.manifest_sha256:
         problems.append("manifest.json berbeda dari yang dicatat saat rilis dibuat")
+    problems += signature_problems(folder, body)
     manifest = json.loads(body)
     listed = {f["path"]: f for f in manifest.get("files", [])}
-    present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
+    present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {
+        MANIFEST,
+        SIGNATURE,
+    }
     problems += [
         f"{p}: berkas tambahan yang tidak ada di manifest" for p in sorted(present - set(listed))
     ]

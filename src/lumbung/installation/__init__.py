@@ -1,0 +1,1 @@
+"""This installation: the registry's identity and the data folder that belongs to it."""
