@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from factories import OTHER_VILLAGE, family, kk, member, nik, write_batch
 from helpers import codes, counts, run_import
@@ -738,15 +739,18 @@ def test_ids_follow_the_files_and_free_text_arrives_unchanged(
         by_nik = {p.nik: p for p in people}
         assert by_nik[members[3]["nik"]].name == "SITI \\ AMINAH"
         assert by_nik[members[4]["nik"]].mother_name == "IBU\\ANDI"
-        # The sequences moved past the ids given: a row the database numbers itself fits.
-        h_id = session.execute(select(Household.id).limit(1)).scalar_one()
+    # The sequences moved past the ids given: a row the database numbers itself fits. Flushed
+    # and rolled back, never committed: a row written outside a command has no audit event.
+    with Session(engine) as probe:
+        h_id = probe.execute(select(Household.id).limit(1)).scalar_one()
         extra = Member(
-            **{**_member_values(session, members[0]["nik"]), "nik": nik(date(1990, 1, 1), "L", 99)},
+            **{**_member_values(probe, members[0]["nik"]), "nik": nik(date(1990, 1, 1), "L", 99)},
             household_id=h_id,
         )
-        session.add(extra)
-        session.flush()
+        probe.add(extra)
+        probe.flush()
         assert extra.id > people[-1].id
+        probe.rollback()
     second, second_members = family(7)
     run_import(engine, write_batch(tmp_path / "c", [second], second_members))
     with session_scope(engine) as session:
