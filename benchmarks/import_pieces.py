@@ -47,6 +47,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="import-pieces-"))
     os.environ["LUMBUNG_DATABASE_URL"] = url
     os.environ["LUMBUNG_DATA_DIR"] = str(work)
+    os.environ["LUMBUNG_KEY_FILE"] = str(work / "bench.key")
     from lumbung.cli import app
 
     for words in (

@@ -90,7 +90,14 @@ def bench_backend(
     url = prepare_database(backend, workdir, pg_url)
     data = workdir / f"data-{backend}"
     shutil.rmtree(data, ignore_errors=True)
-    env = {**os.environ, "LUMBUNG_DATABASE_URL": url, "LUMBUNG_DATA_DIR": str(data)}
+    keys = workdir / f"{backend}.key"  # a new registry's own key file, made by `db upgrade`
+    keys.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "LUMBUNG_DATABASE_URL": url,
+        "LUMBUNG_DATA_DIR": str(data),
+        "LUMBUNG_KEY_FILE": str(keys),
+    }
     for words in (
         ("db", "upgrade"),
         ("regions", "load"),

@@ -101,7 +101,14 @@ def main() -> None:
     shutil.rmtree(data, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     url = prepare_database(args.database, work, args.postgres_admin_url)
-    env = {**os.environ, "LUMBUNG_DATABASE_URL": url, "LUMBUNG_DATA_DIR": str(data)}
+    keys = work / "bench.key"  # a new registry's own key file, made by `db upgrade`
+    keys.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "LUMBUNG_DATABASE_URL": url,
+        "LUMBUNG_DATA_DIR": str(data),
+        "LUMBUNG_KEY_FILE": str(keys),
+    }
     rows: list[tuple[str, float, int, str]] = []
 
     def stage(name: str, command: list[str], note: str = "") -> str:

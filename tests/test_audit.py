@@ -6,7 +6,8 @@ the engine, bypassing the services.
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -80,7 +81,7 @@ def test_recorded_events_chain_and_verify(engine: Engine) -> None:
         assert e.hash == audit.hash_of(e)
         assert e.key_id == keyring().current.id
         assert e.channel == "cli"
-        assert e.os_user == getpass.getuser()
+        assert e.os_user == pwd.getpwuid(os.getuid()).pw_name
     result = report(engine)
     assert result.ok
     assert result.problems == []

@@ -225,6 +225,19 @@ def test_a_deleted_chain_is_seen_against_the_release_anchors(
     assert problems == ["rilis R1: manifest.sig: tanda tangan tidak cocok dengan manifest.json"]
 
 
+def test_a_chain_rewritten_whole_without_the_key_is_not_taken_for_an_old_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Rewritten entirely as a chain from before keys (plain sha256, made up at will), the
+    chain has no keyed `audit seal` event vouching for it."""
+    approved_registry(engine, tmp_path)
+    as_before_keys(engine)
+    report = verified(engine, registry=False)
+    assert report.problems == [
+        f"peristiwa 1–{report.events}: tanpa kunci dan tidak diakui oleh `lumbung audit seal`"
+    ]
+
+
 def test_a_change_without_an_audit_event_cannot_be_committed(engine: Engine) -> None:
     with pytest.raises(tally.UnrecordedChange), session_scope(engine) as session:
         session.add(
@@ -277,20 +290,42 @@ def test_the_import_and_python_seal_the_same_values_alike(engine: Engine, tmp_pa
             assert (report.rows > 0, report.unsealed, report.broken) == (True, 0, 0), name
 
 
+def as_before_keys(engine: Engine) -> None:
+    """The chain as a registry from before migration 0007 has it: plain sha256, no key, no
+    tally (and no operating-system user or channel)."""
+    with session_scope(engine) as session:
+        prev = audit.GENESIS
+        for event in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars():
+            event.key_id = event.os_user = event.channel = event.tally = None
+            event.prev_hash = prev
+            event.hash = audit.hash_of(event)
+            prev = event.hash
+
+
 def test_rows_from_before_seals_are_sealed_once(engine: Engine, tmp_path: Path) -> None:
     approved_registry(engine, tmp_path)
+    as_before_keys(engine)
     with engine.begin() as conn:  # as migration 0007 leaves a registry it found
         conn.execute(text("UPDATE household SET seal = NULL"))
         conn.execute(text("UPDATE member SET seal = NULL WHERE id % 2 = 0"))
+    legacy = verified(engine).events
     report = verified(engine)
     assert report.registry is not None
     assert report.registry["household"]["unsealed"] == 3
+    assert (
+        f"peristiwa 1–{legacy}: tanpa kunci dan tidak diakui oleh `lumbung audit seal`"
+        in report.problems
+    )
     with session_scope(engine) as session, pytest.raises(PermissionDenied, match="admin"):
         integrity.seal_registry(session, actor=user(session, "determiner"))
     with session_scope(engine) as session:
         done = integrity.seal_registry(session, actor=user(session, "admin"))
     assert done["sealed"]["household"] == 3
-    assert verified(engine).ok
+    assert verified(engine).ok, verified(engine).problems
+    # Rewritten without the key afterwards, the old events are no longer what was vouched for.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE id = 1"))
+    assert "peristiwa 1: isi diubah (hash berbeda)" in verified(engine).problems
     # A row altered directly is never sealed over: that would launder the edit.
     with engine.begin() as conn:
         conn.execute(text("UPDATE household SET motorbikes = 9 WHERE kk_number = :k"), {"k": kk(1)})
@@ -528,3 +563,33 @@ def test_db_upgrade_makes_the_key_file_of_a_new_registry(
         for cached in common._engines.values():
             cached.dispose()
         common._engines.clear()
+
+
+def test_a_value_holding_the_separator_is_reported_even_with_a_matching_seal(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Values are joined by the unit separator; a row holding one could be read two ways, so
+    it is reported whatever its seal (here one made with the key, as if Lumbung had)."""
+    import duckdb
+    import pyarrow as pa
+
+    approved_registry(engine, tmp_path, (1,))
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE member SET name = 'SITI' || :us || 'AMINAH' WHERE id = 2"), {"us": "\x1f"}
+        )
+        row = dict(conn.execute(select(Member.__table__).where(Member.id == 2)).mappings().one())
+    with pytest.raises(ValueError, match="control character"):
+        seal.seal_of("member", row, keys.keyring().current)
+    con = duckdb.connect()
+    seal.prepare_duckdb(con, keys.keyring().current)
+    columns = seal.typed_columns("member")
+    rows = pa.Table.from_pylist([{c: row[c] for c in columns}])
+    con.register("r", rows)
+    forged = con.execute(f"SELECT {seal.seal_sql('member', 'r')} FROM r").fetchall()[0][0]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE member SET seal = :s WHERE id = 2"), {"s": forged})
+    report = verified(engine)
+    assert report.problems == [
+        "member id 2: isi tidak cocok dengan segelnya (diubah di luar Lumbung)"
+    ]

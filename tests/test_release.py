@@ -8,6 +8,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -460,6 +462,27 @@ def test_a_staging_folder_of_this_process_is_cleared(engine: Engine, tmp_path: P
     release(engine, releases)
     assert not staging.exists()
     assert check(engine, releases).ok
+
+
+def test_a_release_under_way_in_another_process_is_not_disturbed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    registry(engine, tmp_path)
+    releases = tmp_path / "releases"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        staging = releases / f".staging-{LABEL}-{other.pid}"
+        staging.mkdir(parents=True)
+        (staging / "half.parquet").write_bytes(b"being written")
+        with pytest.raises(Conflict, match=f"sedang dibuat oleh proses {other.pid}"):
+            release(engine, releases)
+        assert (staging / "half.parquet").read_bytes() == b"being written"
+    finally:
+        other.kill()
+        other.wait()
+    # Once that process is gone, its folder is a leftover, cleared by the next attempt.
+    assert release(engine, releases).households == 3
+    assert not staging.exists()
 
 
 def test_only_a_determiner_may_release(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from lumbung.audit import keys, seal, tally
 from lumbung.audit import service as audit
 from lumbung.audit.keys import keyring
+from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.errors import PermissionDenied
@@ -147,12 +148,30 @@ def seal_registry(session: Session, *, actor: User) -> dict[str, Any]:
     }
     tally.take(session)  # the rows were counted, as they are, into the opening balance below
     opening = counts(session)
+    # The events from before events were keyed: their number and head, vouched for by this
+    # keyed event (a chain rewritten without the key cannot vouch for itself).
+    legacy = (
+        session.execute(
+            select(func.max(AuditEvent.id)).where(AuditEvent.key_id.is_(None))
+        ).scalar_one_or_none()
+        or 0
+    )
+    legacy_head = (
+        session.execute(select(AuditEvent.hash).where(AuditEvent.id == legacy)).scalar_one()
+        if legacy
+        else audit.GENESIS
+    )
     audit.record(
         session,
         actor=actor.username,
-        action="registry.seal",
+        action=audit.LEGACY_VOUCHED,
         entity="registry",
         entity_id="*",
-        diff={"sealed": sealed, "tally_reset": opening},
+        diff={
+            "sealed": sealed,
+            "tally_reset": opening,
+            "legacy_events": legacy,
+            "legacy_head": legacy_head,
+        },
     )
     return {"sealed": sealed, "by_status": opening}

@@ -10,9 +10,13 @@ seal does not match; a row inserted directly has none, or one that does not matc
 
 The digest is computed over the row's values as the database returns them, each written in one
 canonical text (whole numbers in decimal, floats as Python's `repr`, which DuckDB's cast to text
-matches, booleans `true`/`false`, dates ISO, NULL apart), prefixed by its length in bytes:
-`SEAL = KEYID ":" first 32 hex of sha256(KEY_HEX || sha256(TABLE "|" ITEMS))`. The inner hash
-keeps the keyed one to a fixed length (no length extension); 128 bits are plenty for a seal.
+matches, booleans `true`/`false`, dates ISO, NULL as a NUL), joined and ended by the ASCII unit
+separator: `SEAL = KEYID ":" first 32 hex of sha256(KEY_HEX US TABLE US V1 US … Vn US)`. No value
+may hold a US or a NUL (Lumbung refuses control characters in every cell; the check reports a
+row that holds one), so the text reads one way only, and it always ends in the one US after
+the last value: no other row's text can extend it, which is what a secret-prefix hash needs
+(no length extension). One hash per row, not HMAC's two: DuckDB hashes ~1 M short rows a
+second per core, and a release checks every row it freezes. 128 bits are plenty for a seal.
 Timestamps are not sealed (they move on every write); everything else is, the version too.
 """
 
@@ -96,19 +100,28 @@ def _plan(table: str) -> tuple[tuple[str, Callable[[Any], str]], ...]:
     return tuple((c, TEXT_OF[_kind(target, c)]) for c in sealed_columns(target))
 
 
+SEPARATOR = "\x1f"  # between values (ASCII unit separator)
+NULL = "\x00"  # a NULL value
+# Neither can be in a value Lumbung writes (control characters are refused in every cell, and
+# PostgreSQL cannot store a NUL at all); a row holding one is reported, never sealed, so that
+# joining the values cannot be read two ways.
+FORBIDDEN = (SEPARATOR, NULL)
+
+
 def seal_of(table: str, row: Mapping[str, Any] | RowMapping, key: Key) -> str:
     """The seal of one row of `table` (values as the database returns them) under `key`."""
-    items = []
+    items = [table]
     for column, text_of in _plan(table):
         value = row[column]
         if value is None:
-            items.append("-")
-        else:
-            written = text_of(value)
-            items.append(f"{len(written.encode())}:{written}")
-    inner = hashlib.sha256(f"{table}|{''.join(items)}".encode()).hexdigest()
-    outer = hashlib.sha256((key.secret_hex + inner).encode()).hexdigest()
-    return f"{key.id}:{outer[:SEAL_LENGTH]}"
+            items.append(NULL)
+            continue
+        written = text_of(value)
+        if SEPARATOR in written or NULL in written:
+            raise ValueError(f"{table}.{column} of row {row['id']} holds a control character")
+        items.append(written)
+    body = key.secret_hex + SEPARATOR + SEPARATOR.join(items) + SEPARATOR
+    return f"{key.id}:{hashlib.sha256(body.encode()).hexdigest()[:SEAL_LENGTH]}"
 
 
 def prepare_duckdb(con: duckdb.DuckDBPyConnection, key: Key) -> None:
@@ -117,21 +130,29 @@ def prepare_duckdb(con: duckdb.DuckDBPyConnection, key: Key) -> None:
     con.execute("INSERT INTO _seal_key VALUES (?, ?)", [key.id, key.secret_hex])
 
 
+def _message_sql(table: str, alias: str) -> str:
+    target = TABLES[table]
+    values = [
+        f"coalesce(CAST(CAST({alias}.{c} AS {_kind(target, c)}) AS VARCHAR), chr(0))"
+        for c in sealed_columns(target)
+    ]
+    return f"concat_ws(chr(31), '{table}', {', '.join(values)}, '')"
+
+
 def seal_sql(table: str, alias: str) -> str:
     """DuckDB SQL giving the seal of a row of `alias`, whose columns are named as `table`'s.
 
     The same text as `seal_of` (a test holds them together): each value cast to the column's
-    type, then to text."""
+    type, then to text; joined by the separator, ended by it, after the key."""
+    body = f"(SELECT secret FROM _seal_key) || chr(31) || {_message_sql(table, alias)}"
+    return f"((SELECT id FROM _seal_key) || ':' || substr(sha256({body}), 1, {SEAL_LENGTH}))"
+
+
+def forbidden_sql(table: str, alias: str) -> str:
+    """DuckDB SQL: whether a text value of the row holds the separator or a NUL."""
     target = TABLES[table]
-    items = []
-    for column in sealed_columns(target):
-        value = f"CAST(CAST({alias}.{column} AS {_kind(target, column)}) AS VARCHAR)"
-        items.append(f"coalesce(CAST(strlen({value}) AS VARCHAR) || ':' || {value}, '-')")
-    body = f"'{table}|' || " + " || ".join(items)
-    return (
-        "((SELECT id FROM _seal_key) || ':' || substr(sha256((SELECT secret FROM _seal_key) || "
-        f"sha256({body})), 1, {SEAL_LENGTH}))"
-    )
+    texts = [f"{alias}.{c}" for c in sealed_columns(target) if _kind(target, c) == "VARCHAR"]
+    return f"regexp_matches(concat({', '.join(texts)}), '[\\x00\\x1f]')"
 
 
 def reseal(connection: Connection, table: str, where: ColumnElement[bool]) -> int:
@@ -160,6 +181,7 @@ class SealChecker:
 
     def __init__(self) -> None:
         self.con = duckdb.connect(config={"threads": 2})
+        self.con.execute("SET enable_progress_bar = false")
         prepare_duckdb(self.con, keyring().current)
         self.ring = keyring()
 
@@ -193,7 +215,8 @@ class SealChecker:
                 prepare_duckdb(self.con, self.ring.keys[key_id])
                 count, some = self.con.execute(
                     f"SELECT count(*), list(id ORDER BY id)[1:?] FROM _rows "
-                    f"WHERE split_part(seal, ':', 1) = ? AND seal <> {seal_sql(table, '_rows')}",
+                    f"WHERE split_part(seal, ':', 1) = ? AND (seal <> {seal_sql(table, '_rows')} "
+                    f"OR {forbidden_sql(table, '_rows')})",
                     [limit, key_id],
                 ).fetchall()[0]
                 found.broken += int(count)

@@ -9,9 +9,10 @@ come before the first keyed event.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
+import os
+import pwd
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,13 +100,18 @@ def hash_of(event: AuditEvent, ring: Keyring | None = None) -> str:
 
 
 CHANNEL = "lumbung.channel"
+LEGACY_VOUCHED = "registry.seal"  # the keyed event that vouches for the unkeyed ones before
 
 
 def _os_user() -> str | None:
+    """Who runs this process, by the system's account of its user id (not `$USER`, which the
+    caller sets), with the user who called sudo when there is one."""
     try:
-        return getpass.getuser()[:64]
-    except (KeyError, OSError):  # a container user with no name
-        return None
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a container's user id with no name
+        name = f"uid {os.getuid()}"
+    invoker = os.environ.get("SUDO_USER")
+    return (f"{name} (sudo: {invoker})" if invoker else name)[:64]
 
 
 def record(
@@ -212,6 +218,8 @@ def verify(
     problems: list[str] = []
     prev_id, prev_hash, count = 0, GENESIS, 0
     first_keyed: int | None = None
+    legacy: tuple[int, str] = (0, GENESIS)
+    vouched: tuple[Any, Any] = (0, GENESIS)
     expected: dict[str, dict[str, int]] = {}
     wanted = list(anchors)
     if expect_head is not None:
@@ -240,6 +248,9 @@ def verify(
             problems.append(f"peristiwa {event.id}: isi diubah (hash berbeda)")
         if event.key_id is not None and first_keyed is None:
             first_keyed = event.id
+            legacy = (prev_id, prev_hash)  # the unkeyed events before it, and their head
+        if event.key_id is not None and event.action == LEGACY_VOUCHED:
+            vouched = (event.diff.get("legacy_events"), event.diff.get("legacy_head"))
         if isinstance(event.diff, dict) and "tally_reset" in event.diff:
             expected = {}
             _add_tally(expected, event.diff["tally_reset"])
@@ -248,6 +259,17 @@ def verify(
             seen_at[event.id] = event.hash
         found.setdefault(event.hash, event.id)
         prev_id, prev_hash = event.id, event.hash
+    if legacy[0] and vouched != legacy:
+        # Events without a key are only those of a registry from before events were keyed,
+        # vouched for by the keyed event of `audit seal` (their number and head); a chain
+        # rewritten without the key cannot make that event.
+        problems.append(
+            f"peristiwa 1–{legacy[0]}: tanpa kunci dan tidak diakui oleh `lumbung audit seal`"
+        )
+    elif first_keyed is None and count:
+        problems.append(
+            f"peristiwa 1–{prev_id}: tanpa kunci dan tidak diakui oleh `lumbung audit seal`"
+        )
     for anchor in wanted:
         where = anchor.source
         if anchor.events is None:

@@ -83,6 +83,15 @@ def _foreign_content(session: Session, data_dir: Path) -> list[str]:
     return foreign
 
 
+def _create_exclusively(path: Path, content: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+
+
 def owned(session: Session, data_dir: Path) -> Path:
     """`data_dir`, once it is known to belong to this registry (claimed now if unclaimed).
 
@@ -110,6 +119,8 @@ def owned(session: Session, data_dir: Path) -> Path:
             os.link(aside, marker)
         except FileExistsError:
             pass  # claimed at the same moment by another command: read below whose it is
+        except OSError:  # a file system without hard links: created exclusively instead
+            _create_exclusively(marker, json.dumps(body))
         finally:
             aside.unlink(missing_ok=True)
         theirs = _claimed(marker)

@@ -98,6 +98,11 @@ def create_release(
         owner = leftover.name.rsplit("-", 1)[-1]
         if owner == str(os.getpid()) or not _alive(owner):
             shutil.rmtree(leftover, ignore_errors=True)  # from attempts that crashed
+        else:
+            raise Conflict(
+                f"Rilis {label} sedang dibuat oleh proses {owner} ({leftover}); tunggu sampai "
+                "selesai."
+            )
     staging = releases_dir / f".staging-{label}-{os.getpid()}"
     try:
         staging.mkdir()
