@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from factories import OTHER_VILLAGE, family, kk, member, nik, write_batch
 from helpers import codes, counts, run_import
@@ -719,7 +720,7 @@ def test_ids_follow_the_files_and_free_text_arrives_unchanged(
     households[1]["address"] = "Jl. Mawar\\Blok C\t12\r\nRT ujung \\N"
     members.append(members.pop(0))  # the first family's head comes last in its file
     members[3]["name"] = "SITI \\ AMINAH"
-    members[4]["mother_name"] = "IBU\tANDI"
+    members[4]["mother_name"] = "IBU\\ANDI"  # a tab: only an address may hold one
     run_import(engine, write_batch(tmp_path / "b", households, members))
     with session_scope(engine) as session:
         families = session.execute(select(Household.id, Household.kk_number).order_by(Household.id))
@@ -737,16 +738,19 @@ def test_ids_follow_the_files_and_free_text_arrives_unchanged(
         assert address == "Jl. Mawar\\Blok C\t12\r\nRT ujung \\N"
         by_nik = {p.nik: p for p in people}
         assert by_nik[members[3]["nik"]].name == "SITI \\ AMINAH"
-        assert by_nik[members[4]["nik"]].mother_name == "IBU\tANDI"
-        # The sequences moved past the ids given: a row the database numbers itself fits.
-        h_id = session.execute(select(Household.id).limit(1)).scalar_one()
+        assert by_nik[members[4]["nik"]].mother_name == "IBU\\ANDI"
+    # The sequences moved past the ids given: a row the database numbers itself fits. Flushed
+    # and rolled back, never committed: a row written outside a command has no audit event.
+    with Session(engine) as probe:
+        h_id = probe.execute(select(Household.id).limit(1)).scalar_one()
         extra = Member(
-            **{**_member_values(session, members[0]["nik"]), "nik": nik(date(1990, 1, 1), "L", 99)},
+            **{**_member_values(probe, members[0]["nik"]), "nik": nik(date(1990, 1, 1), "L", 99)},
             household_id=h_id,
         )
-        session.add(extra)
-        session.flush()
+        probe.add(extra)
+        probe.flush()
         assert extra.id > people[-1].id
+        probe.rollback()
     second, second_members = family(7)
     run_import(engine, write_batch(tmp_path / "c", [second], second_members))
     with session_scope(engine) as session:

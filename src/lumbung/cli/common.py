@@ -14,7 +14,11 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
+from rich.highlighter import JSONHighlighter
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -24,17 +28,47 @@ from lumbung.auth.service import get_user
 from lumbung.config import Settings, get_settings
 from lumbung.db import create_engine, session_scope
 from lumbung.errors import LumbungError, NotFound, ValidationFailed
+from lumbung.registry.check_sql import CONTROL, printable
 from lumbung.registry.errors import BatchFileError
+
+# What a terminal must never receive from a value: every control character (a carriage return
+# too, which lets text overwrite its own line) and bidirectional mark; tab and line feed only
+# lay text out.
+TERMINAL = re.compile(CONTROL.pattern[:-1] + "\r]")
+
+
+class SafeConsole(Console):
+    """A console through which nothing raw reaches the terminal: every text it is given to
+    print (an f-string of any command, a Text) has its control characters and bidirectional
+    marks shown escaped (`\\x1b`, `\\u202e`) before Rich renders it. Rich's own styles are
+    added afterwards, so they still work. Values interpolated into markup should still go
+    through `plain` (or `say`, `table`), so that their brackets are not read as styles."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        safe = [_terminal_safe(o) for o in objects]
+        try:
+            super().print(*safe, **kwargs)
+        except MarkupError:  # a value such as `[/x]` in a line of markup: printed as written
+            super().print(*safe, **{**kwargs, "markup": False})
+
+
+def _terminal_safe(thing: Any) -> Any:
+    if isinstance(thing, str) and TERMINAL.search(thing):
+        return TERMINAL.sub(lambda m: printable(m.group()), thing)
+    if isinstance(thing, Text) and TERMINAL.search(thing.plain):
+        return Text(TERMINAL.sub(lambda m: printable(m.group()), thing.plain), style=thing.style)
+    return thing
 
 
 def _console(stderr: bool = False) -> Console:
     """The terminal's width on a terminal. Piped or redirected, lines are not wrapped: Rich
     would wrap them at 80 columns and split KK numbers, NIKs and `file:line:column` in two in
     a file or a log (`COLUMNS` still sets a width when wanted)."""
-    console = Console(stderr=stderr)
+    # No emoji codes either: `:x:` in a value (a line of /etc/passwd) printed as ❌.
+    console = SafeConsole(stderr=stderr, emoji=False)
     if console.is_terminal or "COLUMNS" in os.environ:
         return console
-    return Console(stderr=stderr, width=1_000)
+    return SafeConsole(stderr=stderr, width=1_000, emoji=False)
 
 
 console = _console(stderr=True)
@@ -97,30 +131,61 @@ def at_row(row: int) -> str:
     return f"baris {row}" if row else "(seluruh berkas)"
 
 
+def plain(value: Any) -> str:
+    """A value to interpolate into text that `console.print` reads as Rich markup: printable,
+    and its brackets escaped (a name `[bold]X` is printed as written, not styled)."""
+    return escape(printable(value))
+
+
+def say(line: str, *, to: Console | None = None) -> None:
+    """One line of plain text (never read as markup), printable whatever values it holds."""
+    (to or out).print(Text(printable(line)))
+
+
 def shown(value: Any) -> str:
-    """A stored value on screen: flags in words, whole numbers without a fraction."""
+    """A stored value on screen: flags in words, whole numbers without a fraction; printable
+    (`printable`), to be printed as plain text (`table` does; in markup, `plain`)."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "ya" if value else "tidak"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    return printable(value)
+
+
+def json_text(payload: Any) -> str:
+    """JSON of `payload` (indented), Indonesian text as it is, but every control character and
+    bidirectional mark as a `\\u` escape: the same string to a JSON reader; to a terminal,
+    nothing it acts on (`json.dumps` escapes only the C0 controls by itself)."""
+    text = json.dumps(payload, default=str, ensure_ascii=False, indent=2)
+    return CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def print_json(payload: Any) -> None:
+    """`payload` as JSON on stdout, highlighted on a terminal, never wrapped (as Rich's
+    `print_json`, which would decode the escapes of `json_text` again)."""
+    rendered = JSONHighlighter()(json_text(payload))
+    rendered.no_wrap = True
+    rendered.overflow = None
+    out.print(rendered, soft_wrap=True)
 
 
 def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
     if as_json:
-        out.print_json(json.dumps(payload, default=str, ensure_ascii=False))
+        print_json(payload)
     else:
         human()
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    result = Table(title=title)
+    """A table of plain text: its title and cells are never read as markup, and every value is
+    printable (`printable`), whatever the registry or a file holds."""
+    result = Table(title=Text(printable(title)))
     for column in columns:
-        result.add_column(column, overflow="fold")  # wrap long values, never cut them
+        result.add_column(Text(printable(column)), overflow="fold")  # wrap, never cut
     for row in rows:
-        result.add_row(*(str(v) for v in row))
+        result.add_row(*(Text(printable(v)) for v in row))
     return result
 
 
@@ -135,14 +200,10 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
         except BatchFileError as exc:
             errors = [e.as_dict() for e in exc.errors]
             if as_json:
-                out.print_json(json.dumps({"error": "batch_unreadable", "errors": errors}))
+                print_json({"error": "batch_unreadable", "errors": errors})
             else:
                 for e in exc.errors:
-                    console.print(
-                        f"[red]{e.file}[/red] {at_row(e.row)} {e.column} "
-                        f"[bold]{e.code}[/bold]: {e.message}",
-                        highlight=False,
-                    )
+                    console.print(error_line(e.as_dict()), highlight=False)
             raise typer.Exit(2) from exc
         except DBAPIError as exc:
             # A database that is missing, unreachable or not yet migrated: say so plainly.
@@ -163,23 +224,29 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             else:
                 message = f"Galat database: {detail}"
             if as_json:
-                out.print_json(
-                    json.dumps({"error": "database", "message": message, "detail": detail})
-                )
+                print_json({"error": "database", "message": message, "detail": detail})
             else:
-                console.print(f"[red]database[/red]: {message}", highlight=False)
+                console.print(f"[red]database[/red]: {plain(message)}", highlight=False)
             raise typer.Exit(1) from exc
         except LumbungError as exc:
             if as_json:
                 body: dict[str, Any] = {"error": exc.code, "message": exc.message}
                 if exc.details:
                     body["errors"] = exc.details
-                out.print_json(json.dumps(body, ensure_ascii=False))
+                print_json(body)
             else:
-                console.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
+                console.print(f"[red]{exc.code}[/red]: {plain(exc.message)}", highlight=False)
             raise typer.Exit(1) from exc
 
     return wrapper
+
+
+def error_line(e: dict[str, Any]) -> str:
+    """One problem of a batch as a line of markup: file and code styled, every value plain."""
+    return (
+        f"[red]{plain(e['file'])}[/red] {at_row(e['row'])} {plain(e['column'])} "
+        f"[bold]{plain(e['code'])}[/bold]: {plain(e['message'])}"
+    )
 
 
 def emit_check(
@@ -193,7 +260,7 @@ def emit_check(
             return
         out.print(f"[red]RUSAK[/red]: {bad}")
         for problem in problems:
-            out.print(f"  {problem}", highlight=False)
+            out.print(f"  {plain(problem)}", highlight=False)
 
     emit(as_json, payload, human)
     if not ok:

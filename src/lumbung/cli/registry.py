@@ -15,11 +15,12 @@ from lumbung.cli.common import (
     ActorOption,
     JsonOption,
     acting_user,
-    at_row,
     console,
     emit,
+    error_line,
     handled,
     out,
+    say,
     settings,
     shown,
     table,
@@ -30,6 +31,7 @@ from lumbung.identity import mask_id
 from lumbung.numbers import grouped
 from lumbung.registry import decisions
 from lumbung.registry import service as requests_service
+from lumbung.registry.check_sql import printable
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.duplicates import open_reviews
 from lumbung.registry.importer import ImportRequest, import_batch
@@ -57,6 +59,8 @@ SUMMARY_LABELS = {
     "duplicates_for_review": "NIK ganda untuk diperiksa",
     "errors_total": "galat",
     "warnings_total": "peringatan",
+    "reject_file_rows": "masalah di berkas tolakan",
+    "reject_file_omitted": "masalah tidak ditulis (batas berkas tolakan)",
 }
 
 
@@ -119,15 +123,17 @@ def import_command(
             )
         )
         for e in summary.errors[:20]:
-            out.print(
-                f"[red]{e['file']}[/red] {at_row(e['row'])} {e['column']} "
-                f"[bold]{e['code']}[/bold]: {e['message']}",
-                highlight=False,
-            )
+            out.print(error_line(e), highlight=False)
         if summary.errors_total > 20:
-            out.print(f"… dan {grouped(summary.errors_total - 20)} galat lain.")
+            say(f"… dan {grouped(summary.errors_total - 20)} galat lain.")
         if summary.reject_file:
-            out.print(f"Berkas tolakan: {summary.reject_file}")
+            say(f"Berkas tolakan: {summary.reject_file}")
+        if summary.reject_file_omitted:
+            say(
+                f"Berkas tolakan memuat {grouped(summary.reject_file_rows)} masalah pertama "
+                f"(galat lebih dulu); {grouped(summary.reject_file_omitted)} masalah lain tidak "
+                "ditulis."
+            )
 
     emit(as_json, result, human)
 
@@ -153,7 +159,7 @@ def _decide(
     emit(
         as_json,
         result.as_dict(),
-        lambda: out.print(
+        lambda: say(
             f"{grouped(result.households)} keluarga: {result.status_from} → {result.status_to}"
             f" ({result.region or 'nasional'})"
         ),
@@ -347,7 +353,7 @@ def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = Jso
 
     def human() -> None:
         reason = f", alasan: {payload['status_reason']}" if payload["status_reason"] else ""
-        out.print(
+        say(
             f"KK {payload['kk_number']} — desa {payload['village_code']}, {payload['status']}"
             f"{reason} (versi {payload['version']})"
         )
@@ -396,22 +402,42 @@ def _changes_said(changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+PAYLOAD_BYTES = 1 << 20  # a family's proposal is a few kilobytes
+
+
 def _payload(text: str) -> dict[str, Any]:
     path = Path(text)
     try:
-        is_file = path.is_file()
+        is_file = path.exists() and not path.is_dir()
     except OSError:  # inline JSON longer than a file name may be ("File name too long")
         is_file = False
     if not is_file and text.strip().lower().endswith(".json"):
-        raise ValidationFailed(f"Berkas payload {text} tidak ditemukan.")
-    raw = path.read_text(encoding="utf-8") if is_file else text
+        raise ValidationFailed(f"Berkas payload {printable(text)} tidak ditemukan.")
+    raw = _payload_file(path) if is_file else text
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"Payload bukan JSON yang sah: {exc}") from exc
+        raise ValidationFailed(
+            f"Payload bukan JSON yang sah (baris {exc.lineno}, kolom {exc.colno})."
+        ) from exc
     if not isinstance(value, dict):
         raise ValidationFailed("Payload harus objek JSON.")
     return value
+
+
+def _payload_file(path: Path) -> str:
+    """A payload file's text: a regular file of at most `PAYLOAD_BYTES`, UTF-8 (a device such
+    as /dev/zero would be read forever)."""
+    if not path.is_file():
+        raise ValidationFailed("Berkas payload bukan berkas biasa (perangkat atau pipa?).")
+    with path.open("rb") as handle:
+        raw = handle.read(PAYLOAD_BYTES + 1)
+    if len(raw) > PAYLOAD_BYTES:
+        raise ValidationFailed(f"Berkas payload lebih dari {PAYLOAD_BYTES // (1 << 20)} MB.")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("Berkas payload bukan teks UTF-8.") from exc
 
 
 def _request_row(r: ChangeRequest, kk_number: str) -> dict[str, Any]:
@@ -455,10 +481,10 @@ def propose(
         row = {**_request_row(request, _kk_of(session, request)), "warnings": proposal.warnings}
 
     def human() -> None:
-        out.print(f"Usulan {row['id']} ({kind}) diajukan.")
+        say(f"Usulan {row['id']} ({kind}) diajukan.")
         for w in row["warnings"]:
             who = f"anggota {w['nik']}" if w["nik"] else "keluarga"
-            out.print(f"Peringatan — {who}, {w['column']}: {w['message']} ({w['code']})")
+            say(f"Peringatan — {who}, {w['column']}: {w['message']} ({w['code']})")
 
     emit(as_json, row, human)
 
@@ -483,7 +509,7 @@ def _step(
         else:
             request = requests_service.determine(session, actor=user, request_id=request_id)
         row = _request_row(request, _kk_of(session, request))
-    emit(as_json, row, lambda: out.print(f"Usulan {request_id}: {row['state']}."))
+    emit(as_json, row, lambda: say(f"Usulan {request_id}: {row['state']}."))
 
 
 @request_app.command("verify")
@@ -599,12 +625,12 @@ def _print_request(view: dict[str, Any]) -> None:
         if view["household_status"] is not None
         else "keluarga kini di luar wilayah Anda"
     )
-    out.print(
+    say(
         f"Usulan {view['id']} · {view['kind']} · {view['state']} — KK {view['kk_number']}, "
         f"desa usulan {view['village_code']} ({family}; usulan atas versi "
         f"{view['base_version'] or '—'})"
     )
-    out.print(
+    say(
         f"Diajukan oleh {_by(view['proposed_by'], view['proposed_at'])}; diverifikasi oleh "
         f"{_by(view['verified_by'], view['verified_at'])}; diputuskan oleh "
         f"{_by(view['decided_by'], view['decided_at'])}"

@@ -7,18 +7,37 @@ and the large-file scans read fixed-size blocks.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
+import os
+import re
+import shutil
+import stat
 import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from lumbung.registry import vocab
+from lumbung.registry.check_sql import printable
 from lumbung.registry.errors import BatchFileError, RowError
 
 BLOCK = 1 << 24
 ID_COLUMNS = ("kk_number", "nik")
+# What is read of a file is bounded: a header line (every column of the format, quoted, fits
+# many times over), and any line of a table (an address is at most 500 characters; a row is
+# a few hundred bytes). DuckDB's reader is given the same line bound (`max_line_size`).
+MAX_HEADER = 1 << 16
+MAX_LINE = 1 << 20
+MAX_XLSX_UNPACKED = 2 << 30
+HEADER_ERRORS = 50  # the header problems listed one by one; the rest counted
+# A column name the messages repeat: one that looks like a column name, never other content.
+NAME_SHOWN = re.compile(r"[A-Za-z0-9_ .()/-]{1,40}")
 
 
 @dataclass(slots=True)
@@ -56,13 +75,21 @@ def open_batch(paths: list[Path], workdir: Path) -> Batch:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xlsx")))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix.lower() in (".csv", ".xlsx") and not p.is_dir()
+                )
+            )
         elif path.exists():
             files.append(path)
         else:
             raise BatchFileError(
                 [RowError(str(path), 0, "", "file_unreadable", "Berkas tidak ditemukan.")]
             )
+    for path in files:
+        _regular(path)
     tables: dict[str, BatchFile] = {}
     pre_errors: list[RowError] = []
     for path in files:
@@ -96,6 +123,26 @@ def open_batch(paths: list[Path], workdir: Path) -> Batch:
     return Batch(tables["households"], tables["members"], sources, combined.hexdigest(), pre_errors)
 
 
+def refused(display: str, line: int, message: str) -> BatchFileError:
+    return BatchFileError([RowError(display, line, "", "file_unreadable", message)])
+
+
+def _regular(path: Path) -> None:
+    """Only a regular file (or a link to one) is read: a device (`/dev/zero`), a pipe or a
+    socket never ends, or ends when someone else decides."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise refused(path.name, 0, "Berkas tidak bisa dibuka (izin baca?).") from exc
+    if not stat.S_ISREG(mode):
+        raise refused(
+            path.name,
+            0,
+            "Bukan berkas biasa (perangkat, pipa atau soket); batch hanya dibaca dari berkas "
+            "CSV atau XLSX.",
+        )
+
+
 def _keep(tables: dict[str, BatchFile], table: BatchFile) -> None:
     if table.kind in tables:
         raise BatchFileError(
@@ -116,6 +163,15 @@ def _keep(tables: dict[str, BatchFile], table: BatchFile) -> None:
 def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
     """Which table a header belongs to, and its normalised column names; raise on any problem."""
     columns = [h.strip().lower() for h in header]
+    if not set(columns) & (set(vocab.MEMBER_COLUMNS) | set(vocab.HOUSEHOLD_COLUMNS)):
+        # Not a table of the format at all (another file, a system file behind a link): said
+        # so, without repeating what the file holds.
+        raise refused(
+            display,
+            1,
+            "Baris pertama bukan header tabel households atau members (tidak ada satu pun "
+            "nama kolom format ini); ini bukan berkas batch.",
+        )
     kind = "members" if "nik" in columns else "households"
     expected = vocab.MEMBER_COLUMNS if kind == "members" else vocab.HOUSEHOLD_COLUMNS
     optional = vocab.MEMBER_OPTIONAL if kind == "members" else vocab.HOUSEHOLD_OPTIONAL
@@ -123,50 +179,72 @@ def _check_header(display: str, header: list[str]) -> tuple[str, list[str]]:
         RowError(
             display,
             1,
-            c,
+            c if NAME_SHOWN.fullmatch(c) else "",
             "unknown_column",
-            f"Kolom '{c}' tidak dikenal dalam format {kind}; hapus atau perbaiki namanya.",
+            (f"Kolom '{c}'" if NAME_SHOWN.fullmatch(c) else f"Kolom ke-{n}")
+            + f" tidak dikenal dalam format {kind}; hapus atau perbaiki namanya.",
         )
-        for c in columns
+        for n, c in enumerate(columns, start=1)
         if c not in expected
     ]
     errors += [
         RowError(display, 1, c, "duplicate_column", f"Kolom '{c}' muncul lebih dari sekali.")
-        for c in sorted({c for c in columns if columns.count(c) > 1})
+        for c in sorted({c for c in columns if columns.count(c) > 1 and c in expected})
     ]
     errors += [
         RowError(display, 1, c, "missing_column", f"Kolom wajib '{c}' tidak ada.")
         for c in expected
         if c not in columns and c not in optional
     ]
+    if len(errors) > HEADER_ERRORS:  # a header of thousands of strange columns: a few said
+        more = len(errors) - HEADER_ERRORS
+        said = f"… dan {more} masalah header lain; periksa bahwa ini tabel {kind}."
+        errors = [*errors[:HEADER_ERRORS], RowError(display, 1, "", errors[-1].code, said)]
     if errors:
         raise BatchFileError(errors)
     return kind, columns
 
 
 def _csv_table(path: Path, workdir: Path) -> BatchFile:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            first = handle.readline()
-    except (UnicodeDecodeError, OSError) as exc:
-        raise BatchFileError(
-            [
-                RowError(
-                    path.name,
-                    1,
-                    "",
-                    "file_unreadable",
-                    f"Berkas tidak bisa dibaca sebagai CSV UTF-8: {exc}",
-                )
-            ]
-        ) from exc
+    header = _header(path)
     # Excel in an Indonesian locale saves "CSV" with semicolons.
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    header = next(csv.reader([first], delimiter=delimiter), [])
-    kind, columns = _check_header(path.name, header)
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    try:
+        fields = next(csv.reader([header], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise unreadable(path.name, 1, UNCLOSED_QUOTE) from exc
+    kind, columns = _check_header(path.name, fields)
     if _needs_rewriting(path):
         return _renumber_csv(path, workdir, kind, columns, delimiter)
     return BatchFile(kind, path.name, path, columns, delimiter)
+
+
+def _header(path: Path) -> str:
+    """The first line, read no further than `MAX_HEADER` bytes (a file of a gigabyte without a
+    line break is not read into memory to find its end)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.readline(MAX_HEADER + 1)
+    except OSError as exc:
+        raise refused(path.name, 0, "Berkas tidak bisa dibaca (izin baca?).") from exc
+    if len(raw) > MAX_HEADER:
+        raise refused(
+            path.name,
+            1,
+            f"Baris header lebih dari {MAX_HEADER // 1024} KB; ini bukan berkas batch "
+            "(header format ini jauh lebih pendek).",
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise refused(path.name, 1, NOT_UTF8) from exc
+    return re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+
+
+NOT_UTF8 = (
+    "Berkas bukan teks UTF-8 (mungkin disimpan dengan pengodean lain, atau bukan CSV); "
+    "simpan ulang sebagai CSV UTF-8."
+)
 
 
 def _needs_rewriting(path: Path) -> bool:
@@ -207,22 +285,44 @@ def _needs_rewriting(path: Path) -> bool:
 
 
 UNCLOSED_QUOTE = 'tanda kutip (") yang dibuka tidak ditutup, atau jumlah kolom salah'
+LINE_TOO_LONG = f"baris lebih dari {MAX_LINE // (1 << 20)} MB"
+NOT_UTF8_LINE = "bukan teks UTF-8 (pengodean lain?)"
 
 
-def unreadable(display: str, line: int, cause: str, detail: str = "") -> BatchFileError:
+def unreadable(display: str, line: int, cause: str) -> BatchFileError:
     """A CSV that cannot be read past `line` (0: not known): the whole file is refused."""
-    return BatchFileError(
-        [
-            RowError(
-                display,
-                line,
-                "",
-                "file_unreadable",
-                f"Baris CSV rusak: {cause}; berkas tidak dibaca, perbaiki baris ini lalu "
-                "impor lagi." + (f" ({detail})" if detail else ""),
-            )
-        ]
+    where = "Baris CSV rusak" if line else "CSV rusak"
+    return refused(
+        display,
+        line,
+        f"{where}: {cause}; berkas tidak dibaca, perbaiki baris ini lalu impor lagi.",
     )
+
+
+class _Lines:
+    """The lines of a text file for `csv.reader`, none longer than `MAX_LINE` characters
+    (Python's reader would otherwise gather a line of a gigabyte before judging it)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.number = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line: str = self.handle.readline(MAX_LINE + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_LINE:
+            raise _LineTooLong(self.number)
+        return line
+
+
+class _LineTooLong(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
 
 
 def _renumber_csv(
@@ -232,21 +332,32 @@ def _renumber_csv(
     as a spreadsheet numbers it), blank lines dropped; broken quoting refuses the file, as
     DuckDB's reader does, naming the line where the broken row starts."""
     out = workdir / f"{kind}.numbered.csv"
+    # A field may be as long as a line may (the module's default, 131,072 characters, is
+    # shorter than `MAX_LINE`: a long address made the file "unreadable" for the wrong reason).
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
     with path.open(encoding="utf-8-sig", newline="") as src, out.open("w", newline="") as dst:
-        reader = csv.reader(src, delimiter=delimiter, strict=True)
+        lines = _Lines(src)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         writer = csv.writer(dst)
-        next(reader)
-        writer.writerow(["_row", *columns])
-        while True:
-            start = reader.line_num + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise unreadable(path.name, start, UNCLOSED_QUOTE) from exc
-            if any(cell.strip() for cell in record):
-                writer.writerow([start, *record])
+        start = 1
+        try:
+            next(reader)
+            writer.writerow(["_row", *columns])
+            while True:
+                start = reader.line_num + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                if any(cell.strip() for cell in record):
+                    writer.writerow([start, *record])
+        except _LineTooLong as exc:
+            raise unreadable(path.name, exc.line, LINE_TOO_LONG) from exc
+        except UnicodeDecodeError as exc:
+            raise unreadable(path.name, start, NOT_UTF8_LINE) from exc
+        except csv.Error as exc:
+            cause = LINE_TOO_LONG if "field limit" in str(exc) else UNCLOSED_QUOTE
+            raise unreadable(path.name, start, cause) from exc
     return BatchFile(kind, path.name, out, columns, ",", numbered=True)
 
 
@@ -264,56 +375,190 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+NOT_XLSX = (
+    "Berkas bukan XLSX yang bisa dibuka (rusak, terenkripsi, atau berkas jenis lain yang "
+    "diberi akhiran .xlsx); simpan ulang sebagai Excel Workbook (.xlsx)."
+)
+
+
+def _unpacked_size(path: Path) -> int:
+    """What the workbook's parts hold once decompressed (as its zip directory says, which is
+    also as far as Python's zip reader will read each part)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise refused(path.name, 0, NOT_XLSX) from exc
+
+
 def _convert_xlsx(path: Path, workdir: Path) -> list[tuple[BatchFile, list[RowError]]]:
     from openpyxl import load_workbook
 
+    # A few megabytes can unpack to gigabytes (openpyxl holds a workbook's shared strings in
+    # memory): refused before anything is unpacked. Excel's own limit, a million rows, fits.
+    if _unpacked_size(path) > MAX_XLSX_UNPACKED:
+        raise refused(
+            path.name,
+            0,
+            f"Isi XLSX lebih dari {MAX_XLSX_UNPACKED >> 30} GB setelah dibuka; bagi batch ini "
+            "menjadi beberapa berkas, atau kirim sebagai CSV.",
+        )
     try:
         workbook = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise BatchFileError(
-            [RowError(path.name, 0, "", "file_unreadable", f"Berkas XLSX tidak bisa dibuka: {exc}")]
-        ) from exc
-    sheets = {name.strip().lower(): name for name in workbook.sheetnames}
+        raise refused(path.name, 0, NOT_XLSX) from exc
     results = []
     try:
+        sheets: dict[str, list[str]] = {}
+        for name in workbook.sheetnames:
+            sheets.setdefault(name.strip().lower(), []).append(name)
+        for kind in ("households", "members"):
+            if len(sheets.get(kind, ())) > 1:
+                # `households` and `HOUSEHOLDS` (or `Households `): which one is meant cannot be
+                # told, and taking one would drop the other's rows in silence.
+                raise BatchFileError(
+                    [
+                        RowError(
+                            path.name,
+                            0,
+                            "",
+                            "missing_file",
+                            f"Dua tabel {kind} dalam satu batch (sheet "
+                            + ", ".join(repr(printable(n)) for n in sheets[kind])
+                            + "); hapus atau ganti nama salah satunya.",
+                        )
+                    ]
+                )
         for kind in ("households", "members"):
             if kind not in sheets:
                 continue
-            display = f"{path.name}:{kind}"
-            rows = workbook[sheets[kind]].iter_rows(values_only=True)
-            header = [_cell_text(v) for v in next(rows, ())]
-            while header and not header[-1]:
-                header.pop()
-            _, columns = _check_header(display, header)
-            id_positions = [(i, c) for i, c in enumerate(columns) if c in ID_COLUMNS]
-            errors: list[RowError] = []
-            out = workdir / f"{kind}.from-xlsx.csv"
-            with out.open("w", newline="", encoding="utf-8") as dst:
-                writer = csv.writer(dst)
-                writer.writerow(["_row", *columns])
-                for number, values in enumerate(rows, start=2):
-                    cells = list(values[: len(columns)]) + [None] * (len(columns) - len(values))
-                    if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells):
-                        continue
-                    for i, column in id_positions:
-                        if isinstance(cells[i], int | float) and not isinstance(cells[i], bool):
-                            errors.append(
-                                RowError(
-                                    display,
-                                    number,
-                                    column,
-                                    "numeric_id_cell",
-                                    f"{column.upper()} tersimpan sebagai angka; Excel hanya "
-                                    "menyimpan 15 digit sehingga digit terakhir hilang. "
-                                    "Format kolom sebagai Teks.",
-                                )
-                            )
-                    writer.writerow([number, *(_cell_text(v) for v in cells)])
-            results.append((BatchFile(kind, display, out, columns, ",", numbered=True), errors))
+            try:
+                results.append(_convert_sheet(workbook[sheets[kind][0]], path, kind, workdir))
+            except BatchFileError:
+                raise
+            except Exception as exc:  # a sheet whose XML breaks off or is not XML
+                raise refused(
+                    f"{path.name}:{kind}",
+                    0,
+                    "Sheet tidak bisa dibaca sampai habis (isi XLSX rusak); simpan ulang dari "
+                    "Excel lalu impor lagi.",
+                ) from exc
     finally:
         workbook.close()
     return results
 
 
-def scratch_dir() -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix="lumbung-import-")
+def _convert_sheet(
+    sheet: Any, path: Path, kind: str, workdir: Path
+) -> tuple[BatchFile, list[RowError]]:
+    """One sheet as a numbered CSV. Every row and every cell the sheet holds is read, whatever
+    its `<dimension>` element claims: openpyxl's read-only mode trusts that element and stops at
+    it, so a workbook whose writer recorded a smaller range lost its last rows (and columns) in
+    silence. A cell right of the header's last column is not dropped either: its row is
+    rejected (`field_count`), as a CSV row with a field too many."""
+    display = f"{path.name}:{kind}"
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(min_row=1, min_col=1, values_only=True)
+    header = [_cell_text(v) for v in next(rows, ())]
+    while header and not header[-1]:
+        header.pop()
+    _, columns = _check_header(display, header)
+    id_positions = [(i, c) for i, c in enumerate(columns) if c in ID_COLUMNS]
+    errors: list[RowError] = []
+    out = workdir / f"{kind}.from-xlsx.csv"
+    width = len(columns)
+    with out.open("w", newline="", encoding="utf-8") as dst:
+        writer = csv.writer(dst)
+        writer.writerow(["_row", *columns])
+        for number, values in enumerate(rows, start=2):
+            cells = list(values[:width]) + [None] * (width - len(values))
+            beyond = [v for v in values[width:] if not _blank(v)]
+            if all(_blank(v) for v in cells) and not beyond:
+                continue
+            if beyond:
+                errors.append(
+                    RowError(
+                        display,
+                        number,
+                        "",
+                        "field_count",
+                        f"Baris ini berisi sel di kanan kolom terakhir header (kolom {width}); "
+                        "isinya tidak punya nama kolom. Hapus sel itu atau tambahkan kolomnya.",
+                    )
+                )
+            for i, column in id_positions:
+                if isinstance(cells[i], int | float) and not isinstance(cells[i], bool):
+                    errors.append(
+                        RowError(
+                            display,
+                            number,
+                            column,
+                            "numeric_id_cell",
+                            f"{column.upper()} tersimpan sebagai angka; Excel hanya "
+                            "menyimpan 15 digit sehingga digit terakhir hilang. "
+                            "Format kolom sebagai Teks.",
+                        )
+                    )
+            writer.writerow([number, *(_cell_text(v) for v in cells)])
+    return BatchFile(kind, display, out, columns, ",", numbered=True), errors
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+SCRATCH_PREFIX = "lumbung-import-"
+OWNER_LOCK = ".owner"
+UNLOCKED_GRACE = 3600  # seconds: a folder without its lock file (made before locks) left alone
+
+
+@contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A scratch folder for one import (converted tables, DuckDB's spill, the staged reject
+    file), removed afterwards. Its owner holds a lock on a file in it for as long as it runs:
+    an import killed outright (SIGKILL, a machine that lost power) cannot remove its folder,
+    which holds copies of the batch's rows, so every import first removes the folders of
+    imports that no live process holds any more (`sweep_scratch`)."""
+    base = Path(tempfile.gettempdir())
+    sweep_scratch(base)
+    path = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=base))
+    lock = os.open(path / OWNER_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(lock)
+
+
+def sweep_scratch(base: Path) -> list[Path]:
+    """Remove the scratch folders under `base` that belong to this user and whose lock no
+    process holds (their import died); those of running imports stay. What was removed."""
+    removed = []
+    for entry in base.glob(SCRATCH_PREFIX + "*"):
+        try:
+            info = entry.lstat()
+        except OSError:  # gone meanwhile
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        try:
+            fd = os.open(entry / OWNER_LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            # No lock file: made by an older version, or made this instant and not yet locked.
+            if time.time() - info.st_mtime > UNLOCKED_GRACE:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: an import is running in it
+            continue
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+        finally:
+            os.close(fd)
+    return removed

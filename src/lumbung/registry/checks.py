@@ -25,7 +25,7 @@ from lumbung.registry.check_sql import MACROS, Cell, err, lit
 HOUSEHOLD_CELLS: tuple[Cell, ...] = (
     Cell("kk_number", "id", max_length=0),
     Cell("village_code", "region"),
-    Cell("address", "text", required=False, max_length=500),
+    Cell("address", "text", required=False, max_length=500, line_breaks=True),
     Cell("rt", "rt", required=False),
     Cell("rw", "rt", required=False),
     Cell("latitude", "coord", required=False, low=-11, high=6),
@@ -243,7 +243,7 @@ def _nik_checks(o: CheckOptions) -> str:
     as_of = f"DATE '{o.as_of.isoformat()}'"
     return f"""CASE
         WHEN NOT regexp_full_match(nik, '[0-9]{{16}}') THEN
-            {err("invalid_nik", "'NIK ' || left(nik, 40) || ' harus tepat 16 digit angka.'")}
+            {err("invalid_nik", "'NIK ' || lb_shown(nik) || ' harus tepat 16 digit angka.'")}
         WHEN nik[1:2] NOT IN (SELECT code FROM ref_region WHERE level = 1) THEN
             {
         err(

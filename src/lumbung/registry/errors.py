@@ -23,6 +23,7 @@ ERROR_CODES: dict[str, str] = {
     "ambiguous_number": "separators that can be read two ways, e.g. 23.393.366,000",
     "out_of_range": "a number or date outside the allowed range",
     "too_long": "text longer than the column allows",
+    "control_character": "a control character (NUL, BEL, ESC, …) or a bidirectional mark in text",
     "invalid_format": "a value with the wrong shape (RT/RW, region code)",
     "numeric_id_cell": "an NIK or KK stored as a number in a spreadsheet (digits are lost)",
     "invalid_date": "not a date in YYYY-MM-DD, DD-MM-YYYY or DD/MM/YYYY",

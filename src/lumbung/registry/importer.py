@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from sqlalchemy import Table, column, func, select, text, union
 from sqlalchemy import table as table_clause
 from sqlalchemy.orm import Session
@@ -34,9 +35,13 @@ from lumbung.auth.service import authorize
 from lumbung.db import is_postgres, utcnow
 from lumbung.errors import ValidationFailed
 from lumbung.identity.names import normalise_name_sql
+from lumbung.numbers import grouped
 from lumbung.regions.models import Region
 from lumbung.registry import vocab
 from lumbung.registry.batch_files import (
+    LINE_TOO_LONG,
+    MAX_LINE,
+    NOT_UTF8_LINE,
     UNCLOSED_QUOTE,
     Batch,
     BatchFile,
@@ -44,7 +49,7 @@ from lumbung.registry.batch_files import (
     scratch_dir,
     unreadable,
 )
-from lumbung.registry.check_sql import CODED_KINDS
+from lumbung.registry.check_sql import CODED_KINDS, lit
 from lumbung.registry.checks import (
     HOUSEHOLD_CELLS,
     HOUSEHOLD_VALUE_COLUMNS,
@@ -60,6 +65,10 @@ HOUSEHOLD_TABLE: Table = Household.__table__  # type: ignore[assignment]
 MEMBER_TABLE: Table = Member.__table__  # type: ignore[assignment]
 ENTRY_STATUSES = ("proposed", "verified", "approved")
 DUCKDB_MEMORY = "768MB"
+# The most problems a reject file holds (~120 bytes each: ~25 MB). A workbook of junk made
+# millions (7.2 M errors, a 670 MB file, from a 2.9 MB XLSX); past this, the errors come first,
+# the file ends with a line saying how many more there were, and the summary counts them.
+REJECT_LINES = 200_000
 ABSENT = "\x01"  # what DuckDB reads for a field a row does not have
 
 EXISTING_HH_SCHEMA = {
@@ -143,6 +152,9 @@ class ImportSummary:
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     reject_file: str | None = None
+    # Problems written to the reject file, and those left out past its bound (`REJECT_LINES`).
+    reject_file_rows: int = 0
+    reject_file_omitted: int = 0
     batch_id: int | None = None
     batch_sha256: str = ""
     status: str = "proposed"
@@ -161,6 +173,7 @@ class ImportRequest:
     allow_duplicates: bool = False
     as_of: date | None = None
     max_listed: int = 1000
+    reject_lines: int | None = None  # the reject file's bound; None: REJECT_LINES
 
 
 Progress = Callable[[str], None]
@@ -176,8 +189,7 @@ def import_batch(
             f"Status masuk '{request.status}' tidak dikenal; pilihan: {', '.join(ENTRY_STATUSES)}."
         )
     authorize(actor, Action.IMPORT if request.status == "proposed" else Action.MIGRATE)
-    with scratch_dir() as tmp:
-        scratch = Path(tmp)
+    with scratch_dir() as scratch:
         say("membaca berkas")
         batch = open_batch(request.paths, scratch)
         con = bulk.duck_connect(scratch / "spill", memory_limit=DUCKDB_MEMORY)
@@ -201,7 +213,13 @@ def import_batch(
             # A batch with nothing new (e.g. loaded before) leaves no trace at all.
             if not request.dry_run and (summary.households_accepted or summary.members_accepted):
                 _load(session, con, batch, request, summary, actor, scratch, say)
-            summary.reject_file = _write_rejects(con, batch, request, scratch)
+            try:
+                _write_rejects(con, batch, request, scratch, summary)
+            except OSError as exc:  # the whole import rolls back with it: nothing half-said
+                raise ValidationFailed(
+                    f"Berkas tolakan tidak bisa ditulis di {request.rejects_dir} (izin tulis? "
+                    "disk penuh?); impor dibatalkan, tidak ada yang dimuat."
+                ) from exc
         finally:
             con.close()
     return summary
@@ -213,11 +231,14 @@ def _read_sources(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         "CREATE TABLE pre_errors (file VARCHAR, row BIGINT, column_name VARCHAR, "
         "code VARCHAR, message VARCHAR, severity VARCHAR)"
     )
-    if pre:
-        con.executemany(
-            "INSERT INTO pre_errors VALUES (?, ?, ?, ?, ?, ?)",
-            [(e.file, e.row, e.column, e.code, e.message, e.severity) for e in pre],
+    if pre:  # as one Arrow table: a workbook of junk has one per row (executemany: minutes)
+        fields = ("file", "row", "column", "code", "message", "severity")
+        con.register(
+            "pre_in",
+            pa.table({f: [getattr(e, f) for e in pre] for f in fields}),
         )
+        con.execute("INSERT INTO pre_errors SELECT * FROM pre_in")
+        con.unregister("pre_in")
     for table, columns in (
         (batch.households, HOUSEHOLD_VALUE_COLUMNS),
         (batch.members, MEMBER_VALUE_COLUMNS),
@@ -236,9 +257,15 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
     read = (
         f"CREATE TABLE {raw} AS SELECT * FROM read_csv($path, header = true, delim = $delim, "
         f"quote = '\"', escape = '\"', auto_detect = false, columns = {types}, "
-        "null_padding = true, nullstr = $absent, parallel = $parallel)"
+        "null_padding = true, nullstr = $absent, parallel = $parallel, "
+        "max_line_size = $max_line)"
     )
-    params = {"path": str(table.csv_path), "delim": table.delimiter, "absent": ABSENT}
+    params = {
+        "path": str(table.csv_path),
+        "delim": table.delimiter,
+        "absent": ABSENT,
+        "max_line": MAX_LINE,
+    }
     try:
         try:
             con.execute(read, {**params, "parallel": True})
@@ -248,16 +275,18 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
                 raise
             con.execute(read, {**params, "parallel": False})
     except duckdb.Error as exc:
-        lines = str(exc).splitlines()
-        line = re.search(r"Line: (\d+)", lines[0])
-        wrong_count = any(x.startswith("Expected Number") for x in lines)
-        # In the operator's words; DuckDB's own (English) only when it did not say where.
-        raise unreadable(
-            table.display_name,
-            int(line.group(1)) if line else 0,
-            "jumlah kolom berbeda dari header" if wrong_count else UNCLOSED_QUOTE,
-            "" if line else lines[0],
-        ) from exc
+        said = str(exc)
+        line = re.search(r"Line: (\d+)", said)
+        if "Maximum line size" in said:
+            cause = LINE_TOO_LONG
+        elif "unicode" in said.lower() or "utf-8" in said.lower():
+            cause = NOT_UTF8_LINE
+        elif any(x.startswith("Expected Number") for x in said.splitlines()):
+            cause = "jumlah kolom berbeda dari header"
+        else:
+            cause = UNCLOSED_QUOTE
+        # In the operator's words, never DuckDB's own (English, and quoting the file).
+        raise unreadable(table.display_name, int(line.group(1)) if line else 0, cause) from exc
     row = "CAST(_row AS BIGINT)" if table.numbered else "rowid + 2"
     con.execute(
         "INSERT INTO pre_errors SELECT $file, " + row + ", '', 'field_count', "
@@ -498,7 +527,9 @@ def _load(
     if summary.duplicates_for_review and summary.members_accepted:
         _queue_reviews(session, con, record.id, first_member)
     counts = {
-        k: v for k, v in summary.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)
+        k: v
+        for k, v in summary.as_dict().items()
+        if isinstance(v, int) and not isinstance(v, bool) and not k.startswith("reject_file")
     }
     record.summary = counts
     audit.record(
@@ -540,11 +571,16 @@ def _queue_reviews(
 
 
 def _write_rejects(
-    con: duckdb.DuckDBPyConnection, batch: Batch, request: ImportRequest, scratch: Path
-) -> str | None:
-    row = con.execute("SELECT count(*) FROM errors").fetchall()[0]
-    if not row or row[0] == 0:
-        return None
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    request: ImportRequest,
+    scratch: Path,
+    summary: ImportSummary,
+) -> None:
+    total = bulk.duck_count(con, "SELECT count(*) FROM errors")
+    if total == 0:
+        return
+    limit = REJECT_LINES if request.reject_lines is None else request.reject_lines
     request.rejects_dir.mkdir(parents=True, exist_ok=True)
     # One file per run (the batch's hash, then when): importing the same batch again, or a
     # dry run by someone else, must not overwrite the errors an operator is still working on.
@@ -558,17 +594,34 @@ def _write_rejects(
         except FileExistsError:
             continue
     staged = scratch / target.name
+    omitted = max(total - limit, 0)
+    # Past the bound, a last line says how many problems were left out (row 0, code
+    # `truncated`): an operator who opens only the file knows that it is not all.
+    said = (
+        f"… {grouped(omitted)} masalah lain tidak ditulis (berkas tolakan dibatasi "
+        f"{grouped(limit)} baris, galat lebih dulu). Perbaiki yang tertulis, lalu impor lagi."
+    )
+    note = f"UNION ALL SELECT '', 0, '', 'truncated', {lit(said)}, 'note', NULL, NULL, 2"
     # With the row's KK and NIK as the file has them: what an operator looks for in the
     # village's own records to correct the row (file-wide errors, row 0, have neither).
     con.execute(
-        "COPY (SELECT e.file, e.row, e.column_name AS column, e.code, e.message, e.severity, "
-        "trim(coalesce(h.kk_number, m.kk_number)) AS kk_number, trim(m.nik) AS nik "
+        "COPY (SELECT * EXCLUDE (part) FROM ("
+        "SELECT * FROM (SELECT e.file, e.row, e.column_name AS column, e.code, e.message, "
+        "e.severity, trim(coalesce(h.kk_number, m.kk_number)) AS kk_number, trim(m.nik) AS nik, "
+        "CASE WHEN e.severity = 'error' THEN 0 ELSE 1 END AS part "
         "FROM errors e "
         "LEFT JOIN hh_src h ON e.file = $households AND h._row = e.row "
         "LEFT JOIN mb_src m ON e.file = $members AND m._row = e.row "
-        "ORDER BY e.file, e.row, e.column_name, e.code) "
+        "ORDER BY part, e.file, e.row, e.column_name, e.code LIMIT $limit) "
+        f'{note if omitted else ""}) ORDER BY part, file, row, "column", code) '
         f"TO {bulk.sql_path(staged)} (FORMAT csv, HEADER true)",
-        {"households": batch.households.display_name, "members": batch.members.display_name},
+        {
+            "households": batch.households.display_name,
+            "members": batch.members.display_name,
+            "limit": limit,
+        },
     )
     shutil.move(staged, target)
-    return str(target)
+    summary.reject_file = str(target)
+    summary.reject_file_rows = total - omitted
+    summary.reject_file_omitted = omitted

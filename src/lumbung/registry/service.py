@@ -27,6 +27,7 @@ from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFaile
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
+from lumbung.registry.check_sql import printable
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.errors import RowError
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
@@ -131,7 +132,8 @@ def _problems(
         if e.code == "unknown_column":
             who = "kolom"
         elif member:
-            who = f"anggota {nik or '(tanpa NIK)'} ({member.get('name') or 'tanpa nama'}),"
+            name = member.get("name") or "tanpa nama"
+            who = f"anggota {printable(nik or '(tanpa NIK)')} ({printable(name)}),"
         else:
             who = "keluarga,"
         hint = HEAD_HINT if e.code in ("no_head", "multiple_heads") else ""
