@@ -593,3 +593,80 @@ def test_a_value_holding_the_separator_is_reported_even_with_a_matching_seal(
     assert report.problems == [
         "member id 2: isi tidak cocok dengan segelnya (diubah di luar Lumbung)"
     ]
+
+
+def test_reasons_and_decrees_are_plain_text(engine: Engine, tmp_path: Path) -> None:
+    """What a person types for the record is stored, printed and exported: no control
+    character (a NUL failed the command on PostgreSQL), no terminal escape, no bidi mark."""
+    from lumbung.registry import decisions
+
+    approved_registry(engine, tmp_path, (1,))
+    for bad in ("tidak hadir\x00", "alasan \x1b[31mmerah", "abc\u202edcba", "dua\nbaris"):
+        with session_scope(engine) as session, pytest.raises(ValidationFailed, match="kendali"):
+            set_active(
+                session, actor=user(session, "admin"), username="operator", active=False, reason=bad
+            )
+        with session_scope(engine) as session, pytest.raises(ValidationFailed, match="kendali"):
+            decisions.decide(
+                session, actor=user(session, "verifier"), decision="reject", reason=bad
+            )
+        with session_scope(engine) as session, pytest.raises(ValidationFailed, match="kendali"):
+            create_release(
+                session,
+                actor=user(session, "determiner"),
+                label="R1",
+                releases_dir=tmp_path / "data" / "releases",
+                decree=bad,
+            )
+        with session_scope(engine) as session:
+            version = session.execute(
+                select(Household.version).where(Household.kk_number == kk(1))
+            ).scalar_one()
+        with session_scope(engine) as session, pytest.raises(ValidationFailed, match="kendali"):
+            requests.propose(
+                session,
+                actor=user(session, "operator"),
+                kind="exit",
+                payload={"reason": bad},
+                kk_number=kk(1),
+                base_version=version,
+            )
+    assert verified(engine).ok
+
+
+def test_rows_rolled_back_are_not_waiting_for_an_event(engine: Engine) -> None:
+    """A session that rolled back registry rows can commit other work afterwards."""
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        session.add(
+            Household(
+                kk_number="3171010101200078",
+                village_code="31.71.01.1001",
+                district_code="31.71.01",
+                regency_code="31.71",
+                province_code="31",
+                floor_area_m2=20.0,
+                floor_material="semen",
+                wall_material="tembok",
+                roof_material="genteng",
+                toilet="sendiri",
+                water_source="ledeng",
+                lighting="pln_900",
+                cooking_fuel="gas_3kg",
+                tenure="milik_sendiri",
+                owns_land=False,
+                motorbikes=0,
+                has_car=False,
+                has_refrigerator=False,
+                has_air_conditioner=False,
+                has_gold=False,
+                large_livestock=0,
+                status="approved",
+            )
+        )
+        session.flush()
+        session.rollback()
+        audit.record(session, actor="tester", action="test.after", entity="x", entity_id=1, diff={})
+        session.commit()
+    assert verified(engine).ok

@@ -54,6 +54,12 @@ class UnrecordedChange(RuntimeError):
     """A transaction changed registry rows but recorded no audit event for them."""
 
 
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    """Rows rolled back were never written: nothing of them is left to record."""
+    session.info.pop(KEY, None)
+
+
 @event.listens_for(Session, "before_commit")
 def _refuse_unrecorded(session: Session) -> None:
     session.flush()

@@ -85,6 +85,9 @@ def set_active(session: Session, *, actor: User, username: str, active: bool, re
     authorize(actor, Action.MANAGE_USERS)
     if not reason.strip():
         raise ValidationFailed("Beri alasan (--reason): dicatat di jejak audit.")
+    from lumbung.registry.check_sql import plain_text
+
+    reason = plain_text(reason, "Alasan")
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         raise NotFound(f"Pengguna '{username}' tidak ada.")
@@ -108,6 +111,6 @@ def set_active(session: Session, *, actor: User, username: str, active: bool, re
         action="user.activate" if active else "user.deactivate",
         entity="user",
         entity_id=user.id,
-        diff={"username": username, "active": active, "reason": reason.strip()},
+        diff={"username": username, "active": active, "reason": reason},
     )
     return user

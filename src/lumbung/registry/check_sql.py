@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lumbung.errors import ValidationFailed
+
 # Characters no cell may hold, as (first, last) code points: C0 controls but tab, line feed and
 # carriage return (NUL, BEL, ESC and its terminal sequences, …), DEL and the C1 controls, the
 # bidirectional marks, embeddings, overrides and isolates (which make text read otherwise than
@@ -46,6 +48,23 @@ def _python_class(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
 # The same sets for Python (what the command escapes before it prints stored text).
 CONTROL = _python_class(CONTROL_RANGES)
 CONTROL_OR_BREAK = _python_class(CONTROL_RANGES + LINE_BREAKS)
+
+
+def plain_text(value: str, what: str, *, limit: int = 2000) -> str:
+    """A free text a person typed for the record (a reason, a decree), trimmed: refused when
+    empty, longer than `limit`, or holding a control character, line break or bidirectional
+    mark (stored text is printed and exported; on PostgreSQL a NUL would fail the command)."""
+    trimmed = value.strip()
+    if not trimmed:
+        raise ValidationFailed(f"{what} wajib diisi.")
+    if len(trimmed) > limit:
+        raise ValidationFailed(f"{what} terlalu panjang (lebih dari {limit} karakter).")
+    if CONTROL_OR_BREAK.search(trimmed):
+        raise ValidationFailed(
+            f"{what} berisi karakter kendali atau tanda arah teks ({printable(trimmed)[:80]}); "
+            "tulis ulang sebagai teks biasa."
+        )
+    return trimmed
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -25,6 +25,7 @@ from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.regions.models import Region
+from lumbung.registry.check_sql import plain_text
 from lumbung.registry.models import ChangeRequest, Household, ImportBatch
 
 # decision → (action needed, status before, status after)
@@ -81,6 +82,8 @@ def decide(
     authorize(actor, action)
     if after == "rejected" and not (reason and reason.strip()):
         raise ValidationFailed("Penolakan wajib disertai alasan.")
+    if reason is not None:
+        reason = plain_text(reason, "Alasan")
     if region_code is not None:
         region_filter(region_code)  # its shape first: PP, PP.KK, PP.KK.CC or PP.KK.CC.DDDD
     region = region_code or actor.region_code

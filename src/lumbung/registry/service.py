@@ -27,7 +27,7 @@ from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFaile
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
-from lumbung.registry.check_sql import printable
+from lumbung.registry.check_sql import plain_text, printable
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.errors import RowError
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
@@ -392,6 +392,7 @@ def _check_change(
     if kind == "exit":
         if not str(payload.get("reason") or "").strip():
             raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
+        plain_text(str(payload["reason"]), "Alasan keluar")
         return []
     change = _after(session, household, kind, payload)
     checked = _check(session, actor.region_code, change.household, change.members)
@@ -516,6 +517,7 @@ def reject(session: Session, *, actor: User, request_id: int, reason: str) -> Ch
     authorize(actor, action, request.village_code)
     if not reason.strip():
         raise ValidationFailed("Penolakan wajib disertai alasan.")
+    reason = plain_text(reason, "Alasan penolakan")
     request.state, request.reason = "rejected", reason
     request.decided_by, request.decided_at = actor.username, utcnow()
     if request.kind == "new_family":

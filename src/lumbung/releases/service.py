@@ -29,6 +29,7 @@ from lumbung.auth.service import authorize, require_national
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.installation.datafolder import owned, registry_id
+from lumbung.registry.check_sql import plain_text
 from lumbung.releases.export import (
     HOUSEHOLD_COLUMNS,
     MEMBER_COLUMNS,
@@ -77,6 +78,8 @@ def create_release(
     """Freeze the approved registry as release `label` (refused if the label exists)."""
     authorize(actor, Action.RELEASE)
     require_national(actor, "rilis registry nasional dibuat")  # it freezes every province
+    if decree is not None:
+        decree = plain_text(decree, "Nomor SK (--decree)", limit=500)
     if not LABEL.fullmatch(label):
         raise ValidationFailed(
             "Label rilis hanya huruf, angka, titik, garis bawah dan strip "
