@@ -240,32 +240,7 @@ def test_a_chain_rewritten_whole_without_the_key_is_not_taken_for_an_old_one(
 
 def test_a_change_without_an_audit_event_cannot_be_committed(engine: Engine) -> None:
     with pytest.raises(tally.UnrecordedChange), session_scope(engine) as session:
-        session.add(
-            Household(
-                kk_number="3171010101200077",
-                village_code="31.71.01.1001",
-                district_code="31.71.01",
-                regency_code="31.71",
-                province_code="31",
-                floor_area_m2=20.0,
-                floor_material="semen",
-                wall_material="tembok",
-                roof_material="genteng",
-                toilet="sendiri",
-                water_source="ledeng",
-                lighting="pln_900",
-                cooking_fuel="gas_3kg",
-                tenure="milik_sendiri",
-                owns_land=False,
-                motorbikes=0,
-                has_car=False,
-                has_refrigerator=False,
-                has_air_conditioner=False,
-                has_gold=False,
-                large_livestock=0,
-                status="approved",
-            )
-        )
+        session.add(bare_household("3171010101200077"))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM household")).scalar_one() == 0
 
@@ -331,6 +306,34 @@ def test_rows_from_before_seals_are_sealed_once(engine: Engine, tmp_path: Path) 
         conn.execute(text("UPDATE household SET motorbikes = 9 WHERE kk_number = :k"), {"k": kk(1)})
     with session_scope(engine) as session, pytest.raises(PermissionDenied, match="tidak cocok"):
         integrity.seal_registry(session, actor=user(session, "admin"))
+
+
+def bare_household(kk_number: str) -> Household:
+    """A family row made through the ORM alone, outside every service."""
+    return Household(
+        kk_number=kk_number,
+        village_code="31.71.01.1001",
+        district_code="31.71.01",
+        regency_code="31.71",
+        province_code="31",
+        floor_area_m2=20.0,
+        floor_material="semen",
+        wall_material="tembok",
+        roof_material="genteng",
+        toilet="sendiri",
+        water_source="ledeng",
+        lighting="pln_900",
+        cooking_fuel="gas_3kg",
+        tenure="milik_sendiri",
+        owns_land=False,
+        motorbikes=0,
+        has_car=False,
+        has_refrigerator=False,
+        has_air_conditioner=False,
+        has_gold=False,
+        large_livestock=0,
+        status="approved",
+    )
 
 
 def household_id(engine: Engine, kk_number: str) -> int:
@@ -639,32 +642,7 @@ def test_rows_rolled_back_are_not_waiting_for_an_event(engine: Engine) -> None:
     from sqlalchemy.orm import Session
 
     with Session(engine) as session:
-        session.add(
-            Household(
-                kk_number="3171010101200078",
-                village_code="31.71.01.1001",
-                district_code="31.71.01",
-                regency_code="31.71",
-                province_code="31",
-                floor_area_m2=20.0,
-                floor_material="semen",
-                wall_material="tembok",
-                roof_material="genteng",
-                toilet="sendiri",
-                water_source="ledeng",
-                lighting="pln_900",
-                cooking_fuel="gas_3kg",
-                tenure="milik_sendiri",
-                owns_land=False,
-                motorbikes=0,
-                has_car=False,
-                has_refrigerator=False,
-                has_air_conditioner=False,
-                has_gold=False,
-                large_livestock=0,
-                status="approved",
-            )
-        )
+        session.add(bare_household("3171010101200078"))
         session.flush()
         session.rollback()
         audit.record(session, actor="tester", action="test.after", entity="x", entity_id=1, diff={})
