@@ -251,6 +251,16 @@ def test_mask_id(number: str, masked: str) -> None:
     assert mask_id(number) == masked
 
 
+def test_masked_niks_of_one_family_can_be_told_apart() -> None:
+    """Members often share the first and last four digits; a keyed tag tells them apart."""
+    father, son = "3171011203800001", "3171011505100001"
+    assert mask_id(father) == mask_id(son)
+    tagged = {mask_id(n, distinct=True) for n in (father, son)}
+    assert len(tagged) == 2
+    assert all(t.startswith("3171********0001·") and len(t) == 20 for t in tagged)
+    assert mask_id(father, distinct=True) == mask_id(f" {father} ", distinct=True)
+
+
 # name → what matching compares
 NAMES: list[tuple[str, str]] = [
     ("SUTRISNO, S.H., M.Si.", "sutrisno"),

@@ -225,7 +225,7 @@ def duplicates(actor: str | None = ActorOption, as_json: bool = JsonOption) -> N
                 [
                     [
                         r["id"],
-                        mask_id(r["nik"]),
+                        mask_id(r["nik"], distinct=True),
                         r["kk_number"],
                         r["other_kk_number"],
                         r["import_batch_id"],

@@ -241,7 +241,7 @@ def _members(
         picked = choice.get(row["member_id"])
         entry: dict[str, Any] = {
             "name": mask_name(names.get(row["member_id"], "")),
-            "nik": mask_id(row["nik"]),
+            "nik": mask_id(row["nik"], distinct=True),
             "age": row["age"],
             "qualifies_for": qualified,
             "counted_as": None,

@@ -80,7 +80,7 @@ def list_beneficiaries(
         "beneficiaries": [
             {
                 "kk_number": e.kk_number,
-                "nik": mask_id(e.nik) if e.nik else None,
+                "nik": mask_id(e.nik, distinct=True) if e.nik else None,
                 "regency_code": e.regency_code,
                 "amount_idr": e.amount_idr,
                 "components": components(e, cycle),
