@@ -167,8 +167,11 @@ def test_a_row_copied_back_from_before_is_seen_by_the_counts(
         )
     report = verified(engine)
     assert not report.ok
-    assert all("baris" in p and "rantai audit" in p for p in report.problems)
-    assert len(report.problems) == 2
+    assert all("rantai audit" in p for p in report.problems)
+    assert len(report.problems) == 3  # approved and inactive counts, and the family's version
+    assert f"household id {before['id']}: versi {before['version']}, padahal" in " ".join(
+        report.problems
+    )
 
 
 def test_rows_deleted_or_inserted_directly_are_seen(engine: Engine, tmp_path: Path) -> None:
@@ -213,7 +216,7 @@ def test_a_deleted_chain_is_seen_against_the_release_anchors(
         conn.execute(text("DELETE FROM audit_event WHERE id > 2"))
     problems = verified(engine, data, registry=False).problems
     assert problems == [
-        f"rilis R1: rantai mencatat {length - 1} peristiwa, kini hanya sampai 2 (peristiwa di "
+        f"rilis R1: dicatat sesudah peristiwa {length - 1}, kini hanya sampai 2 (peristiwa di "
         "ujung dihapus)"
     ]
     # A manifest edited to anchor something else is not trusted as an anchor.
@@ -648,3 +651,79 @@ def test_rows_rolled_back_are_not_waiting_for_an_event(engine: Engine) -> None:
         audit.record(session, actor="tester", action="test.after", entity="x", entity_id=1, diff={})
         session.commit()
     assert verified(engine).ok
+
+
+def test_an_older_row_put_back_after_a_determination_is_seen(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The row as it was before an update carries its old, valid seal and the same status;
+    the determination recorded the family's new version, and the old one is older."""
+    approved_registry(engine, tmp_path, (1,))
+    with engine.connect() as conn:
+        before = dict(
+            conn.execute(text("SELECT * FROM household WHERE kk_number = :kk"), {"kk": kk(1)})
+            .mappings()
+            .one()
+        )
+    with session_scope(engine) as session:
+        request_id = requests.propose(
+            session,
+            actor=user(session, "operator"),
+            kind="update",
+            payload={"changes": {"toilet": "umum"}},
+            kk_number=kk(1),
+            base_version=before["version"],
+        ).request.id
+    with session_scope(engine) as session:
+        requests.verify(session, actor=user(session, "verifier"), request_id=request_id)
+    with session_scope(engine) as session:
+        requests.determine(session, actor=user(session, "determiner"), request_id=request_id)
+    assert verified(engine).ok
+    columns = [c for c in before if c not in ("id", "created_at", "updated_at")]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE household SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE id = :id"
+            ),
+            before,
+        )
+    report = verified(engine)
+    assert report.problems == [
+        f"household id {before['id']}: versi {before['version']}, padahal rantai audit mencatat "
+        f"versi {before['version'] + 1} (baris lama dipasang kembali di luar Lumbung)"
+    ]
+    with pytest.raises(Conflict, match="baris lama dipasang kembali"):
+        release(engine, tmp_path / "data")
+
+
+@pytest.mark.parametrize(
+    "intrusion",
+    [
+        "DELETE FROM audit_event",
+        "DELETE FROM audit_event WHERE id = (SELECT max(id) FROM audit_event)",
+        "DELETE FROM member WHERE household_id = (SELECT max(id) FROM household)",
+    ],
+)
+def test_a_release_is_not_made_from_a_tampered_chain_or_registry(
+    engine: Engine, tmp_path: Path, intrusion: str
+) -> None:
+    approved_registry(engine, tmp_path)
+    data = tmp_path / "data"
+    release(engine, data, "R0")
+    with engine.begin() as conn:
+        conn.execute(text(intrusion))
+    with pytest.raises(Conflict, match="rilis tidak dibuat"):
+        release(engine, data, "R1")
+    assert not (data / "releases" / "R1").exists()
+
+
+def test_a_release_the_database_forgot_is_reported(engine: Engine, tmp_path: Path) -> None:
+    approved_registry(engine, tmp_path, (1,))
+    data = tmp_path / "data"
+    release(engine, data, "R1")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM release WHERE label = 'R1'"))
+    assert (
+        "rilis R1: ada di folder data tetapi tidak tercatat di database (catatannya dihapus?)"
+        in (verified(engine, data, registry=False).problems)
+    )

@@ -152,7 +152,21 @@ def events_after(engine: Engine, event_id: int) -> list[Event]:
         rows = session.execute(
             select(AuditEvent).where(AuditEvent.id > event_id).order_by(AuditEvent.id)
         ).scalars()
-        return [(e.actor, e.action, e.entity, e.entity_id, e.diff) for e in rows]
+        # A determination's `version` (the family's, for audit verify) has tests of its own.
+        return [
+            (
+                e.actor,
+                e.action,
+                e.entity,
+                e.entity_id,
+                {
+                    k: v
+                    for k, v in e.diff.items()
+                    if k != "version" or not e.action.startswith("request.determine")
+                },
+            )
+            for e in rows
+        ]
 
 
 def chain_ok(engine: Engine) -> bool:

@@ -24,7 +24,7 @@ from lumbung.audit.keys import keyring
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
-from lumbung.errors import PermissionDenied
+from lumbung.errors import Conflict, PermissionDenied
 from lumbung.installation.datafolder import owned
 from lumbung.releases.signing import signature_problems
 
@@ -39,19 +39,28 @@ def ensure_key(session: Session, path: Path) -> keys.Key | None:
     return keys.create(path)
 
 
-def release_anchors(data_dir: Path) -> tuple[list[audit.Anchor], list[str]]:
-    """The chain's length and head recorded in each release manifest of the data folder, and
-    the manifests whose signature does not hold (not trusted as anchors)."""
+def release_anchors(session: Session, data_dir: Path) -> tuple[list[audit.Anchor], list[str]]:
+    """The chain's length and head recorded in each release manifest of the data folder; the
+    manifests whose signature does not hold (not trusted as anchors), and releases the folder
+    holds that the database no longer records (a `release` row deleted)."""
+    from lumbung.releases.models import Release
+
     anchors: list[audit.Anchor] = []
     problems: list[str] = []
     releases = data_dir / "releases"
     if not releases.is_dir():
         return anchors, problems
+    recorded = set(session.execute(select(Release.label)).scalars())
     for folder in sorted(releases.iterdir()):
         manifest = folder / MANIFEST
         if folder.name.startswith(".") or not manifest.is_file():
             continue
         body = manifest.read_bytes()
+        if folder.name not in recorded:
+            problems.append(
+                f"rilis {folder.name}: ada di folder data tetapi tidak tercatat di database "
+                "(catatannya dihapus?)"
+            )
         unsigned = signature_problems(folder, body)
         if unsigned:
             problems += [f"rilis {folder.name}: {p}" for p in unsigned]
@@ -62,7 +71,10 @@ def release_anchors(data_dir: Path) -> tuple[list[audit.Anchor], list[str]]:
         if isinstance(head, str):
             anchors.append(
                 audit.Anchor(
-                    f"rilis {folder.name}", events if isinstance(events, int) else None, head
+                    f"rilis {folder.name}",
+                    events if isinstance(events, int) else None,
+                    head,
+                    followed=folder.name in recorded,
                 )
             )
     return anchors, problems
@@ -93,26 +105,47 @@ def _count_problems(
     return problems
 
 
+def _version_problems(session: Session, versions: dict[int, int]) -> list[str]:
+    """Families whose version is older than the one their latest determination recorded: a
+    row put back as it was before (its old seal still matches its old values)."""
+    problems: list[str] = []
+    table = seal.TABLES["household"]
+    wanted = sorted(versions)
+    for start in range(0, len(wanted), 10_000):
+        part = wanted[start : start + 10_000]
+        for family, version in session.execute(
+            select(table.c.id, table.c.version).where(table.c.id.in_(part))
+        ):
+            if version < versions[family]:
+                problems.append(
+                    f"household id {family}: versi {version}, padahal rantai audit mencatat "
+                    f"versi {versions[family]} (baris lama dipasang kembali di luar Lumbung)"
+                )
+    return problems
+
+
 def verify(
     session: Session,
     *,
     data_dir: Path | None,
     expect_head: str | None = None,
     registry: bool = True,
+    seals: bool = True,
 ) -> audit.ChainReport:
-    """The chain (keyed hashes, links, anchors) and, unless `registry` is False, every family
-    and member row against its seal and the counts the chain adds up to."""
+    """The chain (keyed hashes, links, anchors) and, unless `registry` is False, the registry
+    against it: the families and members in each status and the families' versions, and
+    (unless `seals` is False) every family and member row against its seal."""
     if registry:
         # The registry held still before the chain is read: the counts its events add up to
         # and the rows compared with them are of the same moment.
         bulk.lock_for_reading(session, tuple(seal.TABLES))
-    anchors, problems = release_anchors(owned(session, data_dir)) if data_dir else ([], [])
+    anchors, problems = release_anchors(session, owned(session, data_dir)) if data_dir else ([], [])
     chain = audit.verify(session, expect_head=expect_head, anchors=anchors)
     problems = chain.problems + problems
     details: dict[str, Any] | None = None
     if registry:
         details = {}
-        for name in seal.TABLES:
+        for name in seal.TABLES if seals else ():
             report = seal.check_table(session, name)
             details[name] = {
                 "rows": report.rows,
@@ -126,9 +159,22 @@ def verify(
         actual = counts(session)
         details["by_status"] = actual
         problems += _count_problems(chain.expected, actual)
+        problems += _version_problems(session, chain.versions)
     return audit.ChainReport(
-        not problems, chain.events, chain.head, problems, chain.expected, details
+        not problems, chain.events, chain.head, problems, chain.expected, details, chain.versions
     )
+
+
+def refuse_a_tampered_registry(session: Session, data_dir: Path) -> None:
+    """Before a release freezes the registry: the chain, its anchors, the counts and versions
+    as `audit verify` checks them (the rows' seals are checked as the release reads them)."""
+    report = verify(session, data_dir=data_dir, seals=False)
+    if not report.ok:
+        raise Conflict(
+            "Jejak audit atau registry tidak utuh; rilis tidak dibuat sebelum diperiksa "
+            "(`lumbung audit verify`): " + "; ".join(report.problems[:5]),
+            details=[{"problem": p} for p in report.problems],
+        )
 
 
 def seal_registry(session: Session, *, actor: User) -> dict[str, Any]:

@@ -168,6 +168,8 @@ class Anchor:
     source: str
     events: int | None
     head: str
+    # A release's anchor is followed by the event that records the release itself.
+    followed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,8 @@ class ChainReport:
     # The registry's rows by table and status, as the chain's events add them up.
     expected: dict[str, dict[str, int]] = field(default_factory=dict)
     registry: dict[str, Any] | None = None
+    # Each family's version after its latest determination, as the chain recorded it.
+    versions: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -219,6 +223,7 @@ def verify(
     prev_id, prev_hash, count = 0, GENESIS, 0
     first_keyed: int | None = None
     legacy: tuple[int, str] = (0, GENESIS)
+    versions: dict[int, int] = {}
     vouched: tuple[Any, Any] = (0, GENESIS)
     expected: dict[str, dict[str, int]] = {}
     wanted = list(anchors)
@@ -255,6 +260,13 @@ def verify(
             expected = {}
             _add_tally(expected, event.diff["tally_reset"])
         _add_tally(expected, event.tally)
+        if (
+            event.entity == "household"
+            and event.action.startswith("request.determine.")
+            and isinstance(event.diff, dict)
+            and isinstance(event.diff.get("version"), int)
+        ):
+            versions[int(event.entity_id)] = event.diff["version"]
         if event.id in at_position:
             seen_at[event.id] = event.hash
         found.setdefault(event.hash, event.id)
@@ -278,16 +290,20 @@ def verify(
                     f"{where}: kepala {anchor.head} tidak ada di rantai (rantai dipotong atau "
                     "ditulis ulang)"
                 )
-        elif anchor.events > prev_id:
+        elif anchor.events + anchor.followed > prev_id:
             problems.append(
-                f"{where}: rantai mencatat {anchor.events} peristiwa, kini hanya sampai "
-                f"{prev_id} (peristiwa di ujung dihapus)"
+                (
+                    f"{where}: dicatat sesudah peristiwa {anchor.events}"
+                    if anchor.followed
+                    else f"{where}: rantai mencatat {anchor.events} peristiwa"
+                )
+                + f", kini hanya sampai {prev_id} (peristiwa di ujung dihapus)"
             )
         elif anchor.events and seen_at.get(anchor.events) != anchor.head:
             problems.append(
                 f"{where}: peristiwa {anchor.events} bukan {anchor.head} (rantai ditulis ulang)"
             )
-    return ChainReport(not problems, count, prev_hash, problems, expected)
+    return ChainReport(not problems, count, prev_hash, problems, expected, versions=versions)
 
 
 def length(session: Session) -> int:

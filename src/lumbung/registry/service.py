@@ -570,6 +570,8 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
             ],
             "payload": request.payload,
             **({"duplicate_reviews_resolved": settled} if settled else {}),
+            # The family's version after the change: an older row put back shows (audit verify).
+            "version": household.version,
         },
     )
     return request

@@ -86,6 +86,9 @@ def create_release(
             "(maks. 64), diawali huruf atau angka."
         )
     owned(session, releases_dir.parent)  # the data folder is this registry's, or nothing
+    from lumbung.audit.integrity import refuse_a_tampered_registry
+
+    refuse_a_tampered_registry(session, releases_dir.parent)
     # One creation of a label at a time, before any file is touched, whether the other runs
     # in another process or on another thread of this one (the same pid names its staging).
     locks.hold(session, "release", label, releases_dir.parent)
