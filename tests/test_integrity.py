@@ -727,3 +727,69 @@ def test_a_release_the_database_forgot_is_reported(engine: Engine, tmp_path: Pat
         "rilis R1: ada di folder data tetapi tidak tercatat di database (catatannya dihapus?)"
         in (verified(engine, data, registry=False).problems)
     )
+
+
+def test_a_wrong_key_file_records_nothing_and_a_new_one_is_not_made_over_a_chain(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lumbung.auth.roles import Role
+    from lumbung.auth.service import create_user
+    from lumbung.config import get_settings
+
+    wrong = tmp_path / "wrong.key"
+    keys.create(wrong)  # a k1 of its own: not the chain's
+    with monkeypatch.context() as patched:
+        patched.setenv("LUMBUNG_KEY_FILE", str(wrong))
+        get_settings.cache_clear()
+        with session_scope(engine) as session, pytest.raises(Conflict, match="tidak cocok"):
+            create_user(
+                session,
+                actor=user(session, "admin"),
+                username="baru",
+                full_name="baru",
+                role=Role.AUDITOR,
+                region_code=None,
+            )
+        with session_scope(engine) as session:
+            assert integrity.ensure_key(session, tmp_path / "fresh.key") is None
+        assert not (tmp_path / "fresh.key").exists()
+    get_settings.cache_clear()
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="sudah dipakai"):
+        create_user(
+            session,
+            actor=user(session, "admin"),
+            username="OPERATOR",
+            full_name="x",
+            role=Role.AUDITOR,
+            region_code=None,
+        )
+    assert verified(engine).ok
+
+
+def test_an_import_does_not_write_into_another_registrys_folder(
+    engine: Engine, tmp_path: Path, sqlite_template: Path
+) -> None:
+    approved_registry(engine, tmp_path, (1,))
+    data = tmp_path / "data"
+    release(engine, data)
+    other = second_registry(sqlite_template, tmp_path)
+    try:
+        from lumbung.auth.roles import Role
+        from lumbung.auth.service import create_user
+        from lumbung.registry.importer import ImportRequest, import_batch
+
+        with session_scope(other) as session:
+            create_user(
+                session, actor=None, username="a", full_name="a", role=Role.ADMIN, region_code=None
+            )
+        h, m = family(2)
+        paths = write_batch(tmp_path / "b2", [h], m)
+        with session_scope(other) as session, pytest.raises(Conflict, match="milik registri lain"):
+            import_batch(
+                session,
+                actor=get_user(session, username="a"),
+                request=ImportRequest(paths=paths, rejects_dir=data / "rejects"),
+            )
+    finally:
+        other.dispose()
+    assert not (data / "rejects").exists() or not any((data / "rejects").iterdir())

@@ -242,10 +242,13 @@ class SealChecker:
         found = self.mismatches(table, rows)
         ids = sorted(found.unsealed_ids + found.broken_ids)[:10]
         if ids:
-            shown = ", ".join(f"{table} id {i}" for i in ids)
+            shown = ", ".join(
+                f"{table} id {i} ({UNSEALED_ROW if i in found.unsealed_ids else 'tidak cocok'})"
+                for i in ids
+            )
             raise Conflict(
-                "Registry berisi baris yang diubah di luar Lumbung (tidak cocok dengan "
-                f"segelnya: {shown}); rilis tidak dibuat sebelum diperiksa "
+                "Registry berisi baris yang diubah di luar Lumbung (tanpa segel atau tidak "
+                f"cocok dengan segelnya: {shown}); rilis tidak dibuat sebelum diperiksa "
                 "(`lumbung audit verify`).",
                 details=[{"table": table, "id": i} for i in ids],
             )

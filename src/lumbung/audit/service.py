@@ -25,6 +25,7 @@ from lumbung.audit import tally
 from lumbung.audit.keys import Keyring, keyring
 from lumbung.audit.models import AuditEvent
 from lumbung.db import is_postgres, utcnow
+from lumbung.errors import Conflict
 
 GENESIS = "0" * 64
 CHAIN_LOCK = 727_001  # advisory lock key serialising writers on PostgreSQL
@@ -133,10 +134,22 @@ def record(
     moved = tally.take(session) or None
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-    last = session.execute(
-        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).first()
-    event_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    newest = session.execute(
+        select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if (
+        newest is not None
+        and newest.key_id in ring.keys
+        and keyed_hash(newest, ring) != newest.hash
+    ):
+        # A key file that is not the one the chain was made with (a new one made by mistake,
+        # another registry's) would append events nobody could ever check.
+        raise Conflict(
+            f"Kunci {newest.key_id} di {ring.path} tidak cocok dengan jejak audit (peristiwa "
+            f"{newest.id}): berkas kunci yang salah, atau peristiwa itu diubah. Tidak ada yang "
+            "dicatat; periksa dengan `lumbung audit verify`."
+        )
+    event_id, prev = (newest.id + 1, newest.hash) if newest else (1, GENESIS)
     # Round-trip through JSON so what is hashed is exactly what the JSON column returns.
     diff = json.loads(json.dumps(diff, default=str))
     at = utcnow()

@@ -63,8 +63,11 @@ def create_user(
         raise ValidationFailed(
             f"Kode wilayah {region_code} tidak dikenal (sudah `lumbung regions load`?)."
         )
-    if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
-        raise ValidationFailed(f"Nama pengguna '{username}' sudah dipakai.")
+    taken = session.execute(
+        select(User.username).where(func.lower(User.username) == username.lower())
+    ).scalar_one_or_none()
+    if taken is not None:  # `PUSDATIN` beside `pusdatin` would read as the same person
+        raise ValidationFailed(f"Nama pengguna '{username}' sudah dipakai ('{taken}').")
     user = User(username=username, full_name=full_name, role=role, region_code=region_code)
     session.add(user)
     session.flush()

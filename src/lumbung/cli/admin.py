@@ -27,6 +27,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.errors import Conflict
 from lumbung.numbers import grouped
 
 db_app = typer.Typer(help="The database schema (Alembic).", no_args_is_help=True)
@@ -85,7 +86,13 @@ def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOptio
 def keys_create(as_json: bool = JsonOption) -> None:
     """Make the key file (LUMBUNG_KEY_FILE) of a new installation; never overwrites one."""
     path = settings().key_file
-    key = keys.create(path)
+    with unit_of_work() as session:
+        key = integrity.ensure_key(session, path)
+    if key is None:
+        raise Conflict(
+            f"Berkas kunci {path} sudah ada, atau registry ini sudah punya jejak audit: kunci "
+            "baru tidak bisa memeriksa yang sudah disegel. Pulihkan berkas kunci dari cadangan."
+        )
     emit(
         as_json,
         {"key_file": str(path), "key_id": key.id},

@@ -35,6 +35,7 @@ from lumbung.auth.service import authorize
 from lumbung.db import is_postgres, utcnow
 from lumbung.errors import ValidationFailed
 from lumbung.identity.names import normalise_name_sql
+from lumbung.installation.datafolder import owned
 from lumbung.numbers import grouped
 from lumbung.regions.models import Region
 from lumbung.registry import vocab
@@ -189,6 +190,7 @@ def import_batch(
             f"Status masuk '{request.status}' tidak dikenal; pilihan: {', '.join(ENTRY_STATUSES)}."
         )
     authorize(actor, Action.IMPORT if request.status == "proposed" else Action.MIGRATE)
+    owned(session, request.rejects_dir.parent)  # reject files go into this registry's folder
     with scratch_dir() as scratch:
         say("membaca berkas")
         batch = open_batch(request.paths, scratch)
