@@ -793,3 +793,37 @@ def test_an_import_does_not_write_into_another_registrys_folder(
     finally:
         other.dispose()
     assert not (data / "rejects").exists() or not any((data / "rejects").iterdir())
+
+
+def test_a_request_edited_in_the_database_after_its_proposal_is_not_applied(
+    engine: Engine, tmp_path: Path
+) -> None:
+    approved_registry(engine, tmp_path, (1,))
+    with session_scope(engine) as session:
+        version = session.execute(
+            select(Household.version).where(Household.kk_number == kk(1))
+        ).scalar_one()
+        request_id = requests.propose(
+            session,
+            actor=user(session, "operator"),
+            kind="update",
+            payload={"changes": {"toilet": "umum"}},
+            kk_number=kk(1),
+            base_version=version,
+        ).request.id
+    with session_scope(engine) as session:
+        requests.verify(session, actor=user(session, "verifier"), request_id=request_id)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE change_request SET payload = :p WHERE id = :id"),
+            {"p": json.dumps({"changes": {"toilet": "umum", "has_car": "0"}}), "id": request_id},
+        )
+    with session_scope(engine) as session, pytest.raises(Conflict, match="diubah di luar"):
+        requests.determine(session, actor=user(session, "determiner"), request_id=request_id)
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT toilet FROM household WHERE kk_number = :kk"), {"kk": kk(1)}
+            ).scalar_one()
+            == "sendiri"
+        )

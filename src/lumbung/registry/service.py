@@ -489,6 +489,7 @@ def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
     household = session.get(Household, request.household_id)
     assert household is not None
     _require_current(request, household)
+    _require_as_proposed(session, request)
     request.state, request.verified_by, request.verified_at = "verified", actor.username, utcnow()
     if request.kind == "new_family":
         _set_status(session, request, "verified", None)
@@ -545,6 +546,7 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
     )
     assert household is not None
     _require_current(request, household)
+    _require_as_proposed(session, request)
     before, members_before = _family_cells(household), _members_cells(session, household)
     try:
         settled = _apply(session, request, household)
@@ -687,6 +689,24 @@ def _set_status(session: Session, request: ChangeRequest, status: str, reason: s
     household = session.get(Household, request.household_id)
     assert household is not None
     household.status, household.status_reason = status, reason
+
+
+def _require_as_proposed(session: Session, request: ChangeRequest) -> None:
+    """The request holds what was proposed: its payload as the keyed proposal event recorded
+    it (a payload edited in the database after the proposal is never applied)."""
+    recorded = session.execute(
+        select(AuditEvent.diff).where(
+            AuditEvent.entity == "change_request",
+            AuditEvent.entity_id == str(request.id),
+            AuditEvent.action == f"request.propose.{request.kind}",
+        )
+    ).scalar_one_or_none()
+    if recorded is None or recorded.get("payload") != request.payload:
+        raise Conflict(
+            f"Usulan {request.id} tidak lagi sama dengan yang diajukan (jejak audit mencatat "
+            "isi lain): diubah di luar Lumbung. Tolak usulan ini dan periksa dengan "
+            "`lumbung audit verify`."
+        )
 
 
 def _require_current(request: ChangeRequest, household: Household) -> None:
