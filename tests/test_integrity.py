@@ -827,3 +827,43 @@ def test_a_request_edited_in_the_database_after_its_proposal_is_not_applied(
             ).scalar_one()
             == "sendiri"
         )
+
+
+def test_an_unsupported_database_or_an_unusable_folder_is_said_plainly(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lumbung.cli import app, common
+    from lumbung.config import get_settings
+
+    def run(*args: str) -> Any:
+        get_settings.cache_clear()
+        common._engines.clear()
+        return CliRunner().invoke(app, list(args))
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        monkeypatch.setenv("LUMBUNG_DATABASE_URL", "mysql://x@host/db")
+        refused = run("release", "list")
+        assert refused.exit_code == 1
+        assert "LUMBUNG_DATABASE_URL harus" in " ".join(refused.output.split())
+        monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+        (tmp_path / "a-file").write_text("not a folder")
+        monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "a-file" / "data"))
+        broken = run("release", "verify", "x", "--json")
+        assert broken.exit_code == 1  # a message, not a traceback
+        assert isinstance(broken.exception, SystemExit)
+        assert json.loads(broken.stdout)["error"] in ("file", "conflict")
+        monkeypatch.setenv("LUMBUNG_DATA_DIR", "/proc/nope/data")
+        proc = run("release", "verify", "x", "--json")
+        assert isinstance(proc.exception, SystemExit)
+        assert json.loads(proc.stdout) == {
+            "error": "file",
+            "message": "Berkas atau folder /proc/nope tidak ada.",
+        }
+    finally:
+        get_settings.cache_clear()
+        for cached in common._engines.values():
+            cached.dispose()
+        common._engines.clear()

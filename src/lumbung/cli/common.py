@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -19,8 +20,8 @@ from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
@@ -91,8 +92,29 @@ _engines: dict[str, Engine] = {}
 def engine() -> Engine:
     url = settings().database_url
     if url not in _engines:
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in ("sqlite", "postgresql"):
+            raise ValidationFailed(
+                "LUMBUNG_DATABASE_URL harus sqlite:///BERKAS.db atau "
+                "postgresql://pengguna@host:port/database."
+            )
         _engines[url] = create_engine(url)
     return _engines[url]
+
+
+# What the operating system says of a file or folder, in the operator's words.
+FILE_PROBLEMS = {
+    errno.ENOENT: "tidak ada",
+    errno.EACCES: "tidak boleh diakses",
+    errno.EPERM: "tidak boleh diakses",
+    errno.EROFS: "hanya bisa dibaca",
+    errno.ENOSPC: "disk penuh",
+    errno.ENOTDIR: "bukan folder",
+    errno.EISDIR: "sebuah folder, bukan berkas",
+}
 
 
 @contextmanager
@@ -227,6 +249,14 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
                 print_json({"error": "database", "message": message, "detail": detail})
             else:
                 console.print(f"[red]database[/red]: {plain(message)}", highlight=False)
+            raise typer.Exit(1) from exc
+        except OSError as exc:
+            what = FILE_PROBLEMS.get(exc.errno or 0, "tidak bisa dipakai")
+            message = f"Berkas atau folder {exc.filename or ''} {what}.".replace("  ", " ")
+            if as_json:
+                print_json({"error": "file", "message": message})
+            else:
+                console.print(f"[red]file[/red]: {plain(message)}", highlight=False)
             raise typer.Exit(1) from exc
         except LumbungError as exc:
             if as_json:
