@@ -185,3 +185,31 @@ def test_two_scorings_of_one_release_keep_one_file_as_hashed(
         assert len(scorings) == 2
         for scoring in scorings:
             checked_scores_file(scoring, tmp_path)
+
+
+def test_entitlements_changed_in_the_database_are_seen_and_not_approved(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    """The amounts of a cycle are the legal basis of payments: an amount raised in the
+    database is caught by `audit verify` and stops the cycle's approval."""
+    from lumbung.audit import integrity
+
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-T1")
+    with session_scope(engine) as session:
+        assert integrity.entitlement_problems(session) == []
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE entitlement SET amount_idr = amount_idr + 90000000 WHERE beneficiary_id ="
+                " (SELECT min(beneficiary_id) FROM entitlement)"
+            )
+        )
+    with session_scope(engine) as session:
+        [problem] = integrity.entitlement_problems(session)
+    assert problem.startswith("siklus PKH-T1: ") and "di luar Lumbung" in problem
+    with pytest.raises(Conflict, match="siklus PKH-T1"):
+        approve(engine, "PKH-T1", data_dir=tmp_path)
+    with session_scope(engine) as session:
+        report = integrity.verify(session, data_dir=tmp_path)
+    assert problem in report.problems

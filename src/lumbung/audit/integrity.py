@@ -26,6 +26,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.errors import Conflict, PermissionDenied
 from lumbung.installation.datafolder import owned
+from lumbung.numbers import grouped
 from lumbung.releases.signing import signature_problems
 
 MANIFEST = "manifest.json"
@@ -160,9 +161,44 @@ def verify(
         details["by_status"] = actual
         problems += _count_problems(chain.expected, actual)
         problems += _version_problems(session, chain.versions)
+        problems += entitlement_problems(session)
     return audit.ChainReport(
         not problems, chain.events, chain.head, problems, chain.expected, details, chain.versions
     )
+
+
+def entitlement_problems(session: Session, label: str | None = None) -> list[str]:
+    """Each cycle's entitlement rows against what the keyed chain recorded when it ran (the
+    number of beneficiaries and the total in rupiah): an amount changed, a row added or
+    deleted in the database shows. (Two changes that cancel out in the total do not: the
+    rows themselves are sealed with the delivery that pays them.)"""
+    from lumbung.cycles.models import Cycle, Entitlement
+
+    recorded: dict[str, tuple[Any, Any]] = {}
+    query = select(AuditEvent.entity_id, AuditEvent.diff).where(AuditEvent.action == "cycle.run")
+    if label is not None:
+        query = query.where(AuditEvent.entity_id == label)
+    for cycle_label, diff in session.execute(query.order_by(AuditEvent.id)):
+        recorded[cycle_label] = (diff.get("beneficiaries"), diff.get("total_idr"))
+    stored = (
+        select(
+            Cycle.label, func.count(Entitlement.beneficiary_id), func.sum(Entitlement.amount_idr)
+        )
+        .join(Entitlement, Entitlement.cycle_id == Cycle.id, isouter=True)
+        .group_by(Cycle.label)
+    )
+    if label is not None:
+        stored = stored.where(Cycle.label == label)
+    problems = []
+    for cycle_label, rows, total in session.execute(stored):
+        if cycle_label in recorded and recorded[cycle_label] != (rows, int(total or 0)):
+            want_rows, want_total = recorded[cycle_label]
+            problems.append(
+                f"siklus {cycle_label}: {rows} hak senilai Rp{grouped(int(total or 0))} di "
+                f"database, menurut rantai audit {want_rows} senilai Rp{grouped(want_total)} "
+                "(hak diubah, ditambah atau dihapus di luar Lumbung)"
+            )
+    return problems
 
 
 def refuse_a_tampered_registry(session: Session, data_dir: Path) -> None:

@@ -397,6 +397,11 @@ def approve_cycle(session: Session, *, actor: User, label: str, data_dir: Path) 
     owned(session, data_dir)
     locks.hold(session, "cycle", label, data_dir)  # not while a rerun replaces it
     cycle_folder(cycle, data_dir)  # its files whole, each as hashed when it ran
+    from lumbung.audit.integrity import entitlement_problems
+
+    changed = entitlement_problems(session, label)  # and its rows as counted when it ran
+    if changed:
+        raise Conflict("; ".join(changed) + ". Hitung ulang siklus ini sebelum disetujui.")
     # Only the draft as read here may be approved: not one a rerun replaced meanwhile, and
     # not twice by two approvers at once.
     approved = session.execute(
