@@ -42,12 +42,25 @@ def codes(summary: ImportSummary) -> set[tuple[str, int, str, str]]:
 
 def edit_directly(engine: Engine, sql: str, params: dict[str, Any] | None = None) -> None:
     """A shortcut of a test's set-up, not an intrusion: a direct edit, sealed again afterwards
-    as if Lumbung had written it (the rows' counts by status are not recorded in the chain)."""
+    as if Lumbung had written it, and the counts by status taken as the chain's balance."""
     from sqlalchemy import text, true
 
+    from lumbung.audit import integrity
+    from lumbung.audit import service as audit
     from lumbung.audit.seal import reseal
 
     with engine.begin() as conn:
         conn.execute(text(sql), params or {})
         for table in ("household", "member"):
             reseal(conn, table, true())
+    # The counts by status as they now are, recorded as an opening balance (`audit seal` does
+    # the same), so that the chain adds up to the rows the shortcut left.
+    with session_scope(engine) as session:
+        audit.record(
+            session,
+            actor="test",
+            action="test.edit_directly",
+            entity="registry",
+            entity_id="*",
+            diff={"tally_reset": integrity.counts(session)},
+        )

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from conftest import user
 from factories import kk
+from helpers import edit_directly
 from lumbung.cli import app
 from lumbung.cycles import compute
 from lumbung.cycles.files import cycle_folder
@@ -251,12 +252,15 @@ def test_a_person_who_died_exits_a_person_program_the_family_stays(
     first = cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")
     approve(engine, "PBI-1", data_dir=tmp_path)
     grandmother = nik(date(1950, 6, 1), "P", 14)
-    with engine.begin() as conn:
+    edit_directly(
+        engine, "UPDATE member SET status = 'deceased' WHERE nik = :n", {"n": grandmother}
+    )
+    with engine.connect() as conn:
         assert (
             conn.execute(
-                text("UPDATE member SET status = 'deceased' WHERE nik = :n"), {"n": grandmother}
-            ).rowcount
-            == 1
+                text("SELECT status FROM member WHERE nik = :n"), {"n": grandmother}
+            ).scalar_one()
+            == "deceased"
         )
     release(engine, tmp_path, "R2")
     score(engine, tmp_path, "R2", floor_model())

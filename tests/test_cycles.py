@@ -844,10 +844,9 @@ def test_a_family_gone_from_the_release_exits(engine: DbEngine, tmp_path: Path) 
     setup_registry(engine, tmp_path)
     cycle(engine, tmp_path, "PKH-2026-T1")
     approve(engine, "PKH-2026-T1", data_dir=tmp_path)
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE household SET status = 'inactive' WHERE kk_number = :kk"), {"kk": kk(1)}
-        )
+    edit_directly(
+        engine, "UPDATE household SET status = 'inactive' WHERE kk_number = :kk", {"kk": kk(1)}
+    )
     release(engine, tmp_path, "R2")
     score(engine, tmp_path, "R2", floor_model())
     cycle(engine, tmp_path, "PKH-2026-T2", release_label="R2")

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -413,6 +414,12 @@ def test_scratch_folders_of_killed_imports_are_removed_not_those_of_running_ones
         killed.send_signal(signal.SIGKILL)
         killed.wait()
         assert dead.is_dir() and alive.is_dir()  # a killed process removes nothing
+        households, members = two_families()
+        run_import(engine, write_batch(tmp_path / "a", households, members))
+        assert dead.is_dir()  # a folder a minute old is left: its owner may not hold it yet
+        for folder in (dead, alive):  # as if both had been made two minutes ago
+            past = time.time() - 120
+            os.utime(folder, (past, past))
         households, members = two_families()
         run_import(engine, write_batch(tmp_path / "b", households, members))
         assert not dead.exists()

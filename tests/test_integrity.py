@@ -723,10 +723,8 @@ def test_a_release_the_database_forgot_is_reported(engine: Engine, tmp_path: Pat
     release(engine, data, "R1")
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM release WHERE label = 'R1'"))
-    assert (
-        "rilis R1: ada di folder data tetapi tidak tercatat di database (catatannya dihapus?)"
-        in (verified(engine, data, registry=False).problems)
-    )
+    problem = "rilis R1: ada di folder data tetapi tidak tercatat di database (sisa percobaan"
+    assert any(p.startswith(problem) for p in verified(engine, data, registry=False).problems)
 
 
 def test_a_wrong_key_file_records_nothing_and_a_new_one_is_not_made_over_a_chain(

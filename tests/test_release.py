@@ -443,7 +443,7 @@ def test_a_folder_left_by_a_crashed_attempt_is_never_overwritten(
         ).first()
     # Whatever the database says, a folder that is there is not written into or removed: it
     # may be the only copy of something. The operator looks, and moves it away.
-    with pytest.raises(Conflict, match="sudah ada, padahal rilis"):
+    with pytest.raises(Conflict, match=f"rilis {LABEL}: ada di folder data tetapi tidak tercatat"):
         release(engine, releases)
     assert (releases / LABEL / "households" / "sisa.parquet").exists()
     shutil.rmtree(releases / LABEL)

@@ -60,7 +60,8 @@ def release_anchors(session: Session, data_dir: Path) -> tuple[list[audit.Anchor
         if folder.name not in recorded:
             problems.append(
                 f"rilis {folder.name}: ada di folder data tetapi tidak tercatat di database "
-                "(catatannya dihapus?)"
+                "(sisa percobaan yang gagal, atau catatannya dihapus): periksa isinya, lalu "
+                "pindahkan atau hapus folder itu"
             )
         unsigned = signature_problems(folder, body)
         if unsigned:

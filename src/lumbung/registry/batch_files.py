@@ -509,6 +509,7 @@ def _blank(value: Any) -> bool:
 
 SCRATCH_PREFIX = "lumbung-import-"
 OWNER_LOCK = ".owner"
+YOUNG = 60  # seconds: a folder this new is left alone, its owner may be about to lock it
 UNLOCKED_GRACE = 3600  # seconds: a folder without its lock file (made before locks) left alone
 
 
@@ -541,6 +542,11 @@ def sweep_scratch(base: Path) -> list[Path]:
         except OSError:  # gone meanwhile
             continue
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        if time.time() - info.st_mtime <= YOUNG:
+            # Made this instant: its owner may not hold its lock yet (between creating the
+            # lock file and locking it); taking the lock here would remove a live import's
+            # folder and fail its own lock.
             continue
         try:
             fd = os.open(entry / OWNER_LOCK, os.O_RDWR)
