@@ -190,7 +190,6 @@ def import_batch(
             f"Status masuk '{request.status}' tidak dikenal; pilihan: {', '.join(ENTRY_STATUSES)}."
         )
     authorize(actor, Action.IMPORT if request.status == "proposed" else Action.MIGRATE)
-    owned(session, request.rejects_dir.parent)  # reject files go into this registry's folder
     with scratch_dir() as scratch:
         say("membaca berkas")
         batch = open_batch(request.paths, scratch)
@@ -212,6 +211,10 @@ def import_batch(
                 ),
             )
             summary = _summarise(con, batch, request)
+            # Reject files go into this registry's data folder, or nowhere; checked once the
+            # files were read as a batch (a file that is not one is refused before, and no
+            # folder beside it is claimed).
+            owned(session, request.rejects_dir.parent)
             # A batch with nothing new (e.g. loaded before) leaves no trace at all.
             if not request.dry_run and (summary.households_accepted or summary.members_accepted):
                 _load(session, con, batch, request, summary, actor, scratch, say)
