@@ -734,33 +734,29 @@ def test_a_wrong_key_file_records_nothing_and_a_new_one_is_not_made_over_a_chain
     from lumbung.auth.service import create_user
     from lumbung.config import get_settings
 
+    def add_auditor(session: Any, username: str) -> None:
+        create_user(
+            session,
+            actor=user(session, "admin"),
+            username=username,
+            full_name=username,
+            role=Role.AUDITOR,
+            region_code=None,
+        )
+
     wrong = tmp_path / "wrong.key"
     keys.create(wrong)  # a k1 of its own: not the chain's
     with monkeypatch.context() as patched:
         patched.setenv("LUMBUNG_KEY_FILE", str(wrong))
         get_settings.cache_clear()
         with session_scope(engine) as session, pytest.raises(Conflict, match="tidak cocok"):
-            create_user(
-                session,
-                actor=user(session, "admin"),
-                username="baru",
-                full_name="baru",
-                role=Role.AUDITOR,
-                region_code=None,
-            )
+            add_auditor(session, "baru")
         with session_scope(engine) as session:
             assert integrity.ensure_key(session, tmp_path / "fresh.key") is None
         assert not (tmp_path / "fresh.key").exists()
     get_settings.cache_clear()
     with session_scope(engine) as session, pytest.raises(ValidationFailed, match="sudah dipakai"):
-        create_user(
-            session,
-            actor=user(session, "admin"),
-            username="OPERATOR",
-            full_name="x",
-            role=Role.AUDITOR,
-            region_code=None,
-        )
+        add_auditor(session, "OPERATOR")
     assert verified(engine).ok
 
 

@@ -691,16 +691,30 @@ def _set_status(session: Session, request: ChangeRequest, status: str, reason: s
     household.status, household.status_reason = status, reason
 
 
+def _event_diffs(session: Session, entity: str, entity_id: int, action: str) -> list[Any]:
+    """The diffs of one entity's audit events of one action, oldest first."""
+    return list(
+        session.execute(
+            select(AuditEvent.diff)
+            .where(
+                AuditEvent.entity == entity,
+                AuditEvent.entity_id == str(entity_id),
+                AuditEvent.action == action,
+            )
+            .order_by(AuditEvent.id)
+        ).scalars()
+    )
+
+
 def _require_as_proposed(session: Session, request: ChangeRequest) -> None:
     """The request holds what was proposed: its payload as the keyed proposal event recorded
     it (a payload edited in the database after the proposal is never applied)."""
-    recorded = session.execute(
-        select(AuditEvent.diff).where(
-            AuditEvent.entity == "change_request",
-            AuditEvent.entity_id == str(request.id),
-            AuditEvent.action == f"request.propose.{request.kind}",
-        )
-    ).scalar_one_or_none()
+    recorded = next(
+        iter(
+            _event_diffs(session, "change_request", request.id, f"request.propose.{request.kind}")
+        ),
+        None,
+    )
     if recorded is None or recorded.get("payload") != request.payload:
         raise Conflict(
             f"Usulan {request.id} tidak lagi sama dengan yang diajukan (jejak audit mencatat "
@@ -765,13 +779,7 @@ def _before(session: Session, request: ChangeRequest, household: Household) -> d
     → value), or each member's (the NIK the request names → column → value)."""
     if request.state != "approved" or request.kind not in ("update", "update_member"):
         return {}
-    events = session.execute(
-        select(AuditEvent.diff).where(
-            AuditEvent.entity == "household",
-            AuditEvent.entity_id == str(household.id),
-            AuditEvent.action == f"request.determine.{request.kind}",
-        )
-    ).scalars()
+    events = _event_diffs(session, "household", household.id, f"request.determine.{request.kind}")
     diff = next((d for d in events if d.get("request") == request.id), None)
     if diff is None:
         return {}
