@@ -1,16 +1,18 @@
 """Every table, imported in one place for Alembic and the test fixtures."""
 
 from lumbung.audit.models import AuditEvent
-from lumbung.auth.models import User
+from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement, Program
 from lumbung.db import Base
 from lumbung.installation.models import Installation
+from lumbung.jobs.models import Job
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member
 from lumbung.releases.models import Release
 from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "Base",
     "ChangeRequest",
@@ -21,6 +23,7 @@ __all__ = [
     "Household",
     "ImportBatch",
     "Installation",
+    "Job",
     "Member",
     "PmtModelRecord",
     "PmtScore",
@@ -28,5 +31,7 @@ __all__ = [
     "Region",
     "Release",
     "Scoring",
+    "SignInAttempt",
     "User",
+    "WebSession",
 ]
