@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench bench-targeting clean
+.PHONY: demo test lint typecheck unit bench bench-targeting bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ bench: $(STAMP)
 HOUSEHOLDS ?= 1000000
 bench-targeting: $(STAMP)
 	$(BIN)/python benchmarks/targeting_engine.py --households $(HOUSEHOLDS)
+
+# HTTP: the family page, NIK/KK lookups and name search at a steady 200 requests/s, and API
+# reads with 50 clients, on a PostgreSQL registry of HOUSEHOLDS families (built once, kept).
+bench-api: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python benchmarks/api_load.py --households $(HOUSEHOLDS)
 
 clean:
 	rm -rf demo benchmarks/out .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,314 @@
+"""HTTP benchmark (issue 15): the family page, NIK/KK lookups and name search under load.
+
+    python benchmarks/api_load.py --households 1000000            # make bench-api
+    python benchmarks/api_load.py --households 20000 --seconds 10  # a quick look
+
+On a PostgreSQL registry of N families (`lumbung_bench_api` on the local server; built once
+with `lumbung synth` and `lumbung import`, kept between runs: `--rebuild` starts again), it
+starts `lumbung serve` and measures, on loopback:
+
+- open loop at a steady 200 requests/s (`loadgen.py`, latency counted from when each request
+  was due): the family page (web, signed in), a family by KK and a member by NIK (API), and a
+  name search within a regency (API) — targets p99 < 100 ms, < 100 ms and < 200 ms;
+- closed loop, 50 concurrent clients (`wrk`, Debian's package): API reads per second — target
+  ≥ 500/s.
+
+It prints the figures with the machine's load average, the CPU the load tool itself used and
+the CPU the server used, all from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loadgen import Figures, open_loop  # noqa: E402
+
+TARGETS_P99_MS = {"family page": 100.0, "KK lookup": 100.0, "NIK lookup": 100.0, "name search": 200.0}
+TARGET_CLOSED_RPS = 500.0
+PASSWORD = "bench-Lumbung-2026!"
+
+
+def lumbung(*words: str) -> list[str]:
+    return [sys.executable, "-m", "lumbung", *words]
+
+
+def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, input=stdin)
+    if proc.returncode:
+        sys.exit(f"{' '.join(args[2:6])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def database_url(admin_url: str, name: str) -> str:
+    return f"{admin_url.rsplit('/', 1)[0]}/{name}"
+
+
+def exists(admin_url: str, name: str) -> bool:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def build(n: int, seed: int, admin_url: str, name: str, workdir: Path, env: dict[str, str]) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    for path in (workdir / "data", workdir / "lumbung.key"):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    batch = workdir / f"batch-{n}-{seed}"
+    shutil.rmtree(batch, ignore_errors=True)
+    started = time.perf_counter()
+    run(lumbung("db", "upgrade"), env)
+    run(lumbung("regions", "load"), env)
+    run(lumbung("users", "add", "admin", "--role", "admin"), env)
+    run(lumbung("synth", "--households", str(n), "--seed", str(seed), "--out", str(batch)), env)
+    run(lumbung("import", str(batch), "--status", "approved", "--as", "admin", "--json"), env)
+    shutil.rmtree(batch, ignore_errors=True)
+    print(f"registry of {n:,} families built in {time.perf_counter() - started:.0f} s")
+
+
+def sample(url: str, size: int, seed: int) -> dict[str, Any]:
+    """KK numbers, NIKs and names to ask for, and the regency with the most families."""
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        regency = conn.execute(
+            "SELECT regency_code FROM household GROUP BY regency_code ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM household").fetchone()[0]
+        kks = [r[0] for r in conn.execute(
+            "SELECT kk_number FROM household TABLESAMPLE SYSTEM (5) LIMIT %s", (size,)
+        )]
+        niks = [r[0] for r in conn.execute(
+            "SELECT nik FROM member TABLESAMPLE SYSTEM (2) LIMIT %s", (size,)
+        )]
+        names = [r[0] for r in conn.execute(
+            "SELECT m.name FROM member m JOIN household h ON h.id = m.household_id "
+            "WHERE h.regency_code = %s LIMIT %s", (regency, size)
+        )]
+    rng = random.Random(seed)
+    rng.shuffle(kks)
+    rng.shuffle(niks)
+    # A search as an operator types it: the first one or two words of a name.
+    words = [" ".join(n.split()[: rng.choice((1, 2))]) for n in names]
+    return {"regency": regency, "households": total, "kks": kks, "niks": niks, "names": words}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(base: str, seconds: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit("the server did not answer within a minute")
+
+
+def cpu_of_tree(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (the server's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def web_cookie(base: str, username: str) -> str:
+    """Sign in on the web form as a user without a second factor; the session cookie."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/masuk").read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    form = {"username": username, "password": PASSWORD}
+    if csrf:
+        form["csrf_token"] = csrf.group(1)
+    opener.open(f"{base}/masuk", data=urllib.parse.urlencode(form).encode()).read()
+    for cookie in jar:
+        if cookie.name == "lumbung_session":
+            return f"lumbung_session={cookie.value}"
+    sys.exit("signing in on the web form gave no session cookie")
+
+
+def wrk(base: str, paths: list[str], token: str, seconds: int, clients: int) -> dict[str, Any]:
+    """Closed loop: `clients` connections, each sending the next request when answered."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+    script = Path(tempfile.mkdtemp()) / "paths.lua"
+    listed = ",\n".join(json.dumps(p) for p in paths)
+    script.write_text(
+        "local paths = {\n" + listed + "\n}\nlocal i = 0\n"
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+        "request = function()\n  i = i + 1\n"
+        "  return wrk.format(nil, paths[(i % #paths) + 1])\nend\n"
+    )
+    args = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--latency",
+            "-s", str(script), base]
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out = proc.stdout.read() if proc.stdout else ""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests_per_s": rps,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "client_cpu_share": (usage.ru_utime + usage.ru_stime) / wall,
+        "raw": out,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "LUMBUNG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out/api"))
+    args = parser.parse_args()
+    workdir = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    name = f"lumbung_bench_api_{args.households}"
+    url = database_url(args.postgres_url, name)
+    env = {
+        **os.environ,
+        "LUMBUNG_DATABASE_URL": url,
+        "LUMBUNG_DATA_DIR": str(workdir / "data"),
+        "LUMBUNG_KEY_FILE": str(workdir / "lumbung.key"),
+        "LUMBUNG_COOKIE_SECURE": "false",  # plain http on loopback
+    }
+    if args.rebuild or not exists(args.postgres_url, name):
+        build(args.households, args.seed, args.postgres_url, name, workdir, env)
+    else:
+        run(lumbung("db", "upgrade"), env)
+
+    picked = sample(url, 5_000, args.seed)
+    regency = picked["regency"]
+    # A verifier of the busiest regency reads its families: every request is in scope.
+    users = run(lumbung("users", "list", "--as", "admin", "--json"), env)
+    if '"bench-verifier"' not in users:
+        run(lumbung("users", "add", "bench-verifier", "--role", "verifier", "--region",
+                    regency, "--as", "admin"), env)
+        run(lumbung("users", "add", "bench-auditor", "--role", "auditor", "--as", "admin"), env)
+    for username in ("bench-verifier", "bench-auditor"):
+        run(lumbung("users", "set-password", username, "--password-stdin", "--no-force-change",
+                    "--as", "admin"), env, stdin=PASSWORD + "\n")
+    token = json.loads(run(lumbung("tokens", "create", "--user", "bench-auditor", "--name",
+                                   "bench", "--expires-days", "1", "--as", "admin", "--json"),
+                           env))["token"]
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        lumbung("serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+                str(args.workers), "--no-worker"),
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        wait_ready(base)
+        cookie = web_cookie(base, "bench-verifier")
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+            in_regency = [r[0] for r in conn.execute(
+                "SELECT kk_number FROM household WHERE regency_code = %s LIMIT 5000", (regency,)
+            )]
+        auth = {"Authorization": f"Bearer {token}"}
+        quote = __import__("urllib.parse").parse.quote
+        runs: list[tuple[str, list[str], dict[str, str]]] = [
+            ("family page", [f"/keluarga/{kk}" for kk in in_regency], {"Cookie": cookie}),
+            ("KK lookup", [f"/api/v1/families/{kk}" for kk in picked["kks"]], auth),
+            ("NIK lookup", [f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"]], auth),
+            ("name search",
+             [f"/api/v1/families?name={quote(n)}&region={regency}&limit=20" for n in picked["names"]],
+             auth),
+        ]
+        load0 = os.getloadavg()
+        results: list[tuple[Figures, float]] = []
+        for label, paths, headers in runs:
+            cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
+            figures = asyncio.run(open_loop(label, base, paths, rate=args.rate,
+                                            seconds=args.seconds, headers=headers))
+            server_share = (cpu_of_tree(server.pid) - cpu0) / (time.perf_counter() - t0)
+            results.append((figures, server_share))
+        reads = ([f"/api/v1/families/{kk}" for kk in picked["kks"][:2000]]
+                 + [f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"][:2000]])
+        random.Random(args.seed).shuffle(reads)
+        cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
+        closed = wrk(base, reads, token, args.seconds, args.clients)
+        closed_server = (cpu_of_tree(server.pid) - cpu0) / (time.perf_counter() - t0)
+        load1 = os.getloadavg()
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+    print(f"\nAPI and web under load: {picked['households']:,} families on PostgreSQL, "
+          f"{args.workers} server processes, {os.cpu_count()} cores, loopback")
+    print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f}")
+    print(f"\nopen loop, {args.rate:.0f} requests/s for {args.seconds} s each "
+          "(latency from when each request was due):")
+    for figures, server_share in results:
+        target = TARGETS_P99_MS[figures.name]
+        verdict = "OK" if figures.p99_ms < target and figures.errors == 0 else "MISSED"
+        print(f"  {figures.line()}  server CPU {server_share:.0%}")
+        print(f"  {'':<34} target p99 < {target:.0f} ms: {verdict} "
+              f"(ratio {target / figures.p99_ms:.2f}×)  statuses {figures.statuses}")
+    verdict = "OK" if closed["requests_per_s"] >= TARGET_CLOSED_RPS and not closed["non_2xx"] else "MISSED"
+    print(f"\nclosed loop, {args.clients} clients for {args.seconds} s (wrk), KK and NIK reads:")
+    print(f"  {closed['requests_per_s']:.0f} requests/s, non-2xx {closed['non_2xx']}, "
+          f"wrk CPU {closed['client_cpu_share']:.0%} of a core, server CPU {closed_server:.0%}; "
+          f"target ≥ {TARGET_CLOSED_RPS:.0f}/s: {verdict} "
+          f"(ratio {closed['requests_per_s'] / TARGET_CLOSED_RPS:.2f}×)")
+    print("\n" + closed["raw"])
+
+
+if __name__ == "__main__":
+    main()
