@@ -8,10 +8,10 @@ from typing import Any
 
 import typer
 from lokal.rupiah import format_rupiah
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
+from lumbung import driver_errors
 from lumbung.cli.common import JsonOption, console, emit, handled, out, table, unit_of_work
+from lumbung.db import DbSession
 from lumbung.errors import NotFound
 from lumbung.programs.definition import (
     ComponentsBenefit,
@@ -21,9 +21,9 @@ from lumbung.programs.definition import (
     ProgramDefinitionError,
     declared_code,
     load_program,
-    load_shipped_programs,
     shipped_programs,
 )
+from lumbung.programs.service import ProgramSummary, list_programs
 from lumbung.programs.source import Problem
 
 program_app = typer.Typer(
@@ -52,20 +52,6 @@ def benefit_text(definition: ProgramDefinition) -> str:
     return f"{format_rupiah(benefit.monthly_idr)}{per}/bulan"
 
 
-def summary(definition: ProgramDefinition) -> dict[str, Any]:
-    return {
-        "code": definition.code,
-        "name": definition.name,
-        "version": definition.version,
-        "unit": definition.unit,
-        "channel": definition.channel,
-        "schedule": definition.schedule.kind,
-        "months_per_cycle": definition.months_per_cycle,
-        "benefit": definition.benefit.kind,
-        "amounts_per_cycle": definition.amounts_per_cycle(),
-    }
-
-
 @program_app.command("validate")
 @handled
 def program_validate(
@@ -80,7 +66,9 @@ def program_validate(
         with unit_of_work() as session:
             results, loaded = _validate(files, session)
         database = True
-    except (NotFound, DBAPIError):  # no database here: what can be checked without one
+    except Exception as exc:  # no database here: what can be checked without one
+        if not (isinstance(exc, NotFound) or driver_errors.is_database_error(exc)):
+            raise
         results, loaded = _validate(files, None)
         database = False
 
@@ -119,7 +107,7 @@ def program_validate(
 
 
 def _validate(
-    files: list[Path], session: Session | None
+    files: list[Path], session: DbSession | None
 ) -> tuple[list[dict[str, Any]], dict[int, ProgramDefinition]]:
     """Each file's result (`{file, ok, problems, …}`), and the definitions that passed."""
     from lumbung.cycles.programs import identity_problems, known_programs, loaded
@@ -149,7 +137,7 @@ def _validate(
             {
                 "file": str(path),
                 "ok": True,
-                **summary(definition),
+                **ProgramSummary(definition).as_dict(),
                 "sha256": found.sha256,
                 "problems": [],
             }
@@ -171,8 +159,8 @@ def _position(path: Path, key: str) -> tuple[int, int]:
 @handled
 def program_list(as_json: bool = JsonOption) -> None:
     """The programs shipped with Lumbung."""
-    definitions = load_shipped_programs()
-    rows = [summary(d) for d in definitions.values()]
+    programs = list_programs()
+    rows = [p.as_dict() for p in programs]
     emit(
         as_json,
         rows,
@@ -189,7 +177,7 @@ def program_list(as_json: bool = JsonOption) -> None:
                         schedule_text(d),
                         d.channel,
                     ]
-                    for d in definitions.values()
+                    for d in (p.definition for p in programs)
                 ],
             )
         ),
