@@ -63,7 +63,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader (`read_scope`) takes no lock: in WAL mode it sees the last commit and
+        # never waits for the writer (a job's import may hold the writer lock for minutes).
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
@@ -88,6 +91,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+READ_ONLY = "lumbung_read_only"
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: on SQLite it neither takes nor waits for the writer
+    lock (it sees the last committed state); on PostgreSQL, as `session_scope`."""
+    with session_scope(engine.execution_options(**{READ_ONLY: True})) as session:
+        yield session
 
 
 # Primary keys: BIGINT, but INTEGER on SQLite (only INTEGER PRIMARY KEY is the rowid).
