@@ -473,3 +473,48 @@ def test_an_upload_over_the_limit_is_refused_and_nothing_kept(tmp_path: Path) ->
     assert kept.stat().st_size == 100
     with pytest.raises(ValidationFailed, match="kosong"):
         uploads.save(tmp_path, "empty.csv", io.BytesIO(b""), max_bytes=100)
+
+
+# --- the administrator's commands ------------------------------------------------------------
+
+
+def test_jobs_commands_list_show_and_rerun(
+    engine: Engine, data_dir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from lumbung.cli import app
+    from lumbung.config import get_settings
+
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("LUMBUNG_JOBS_TEST_PAUSE_AT", "-")
+    get_settings.cache_clear()
+    queue = JobQueue(settings_for(engine, data_dir, jobs_test_pause_at="-"), engine=engine)
+    failed = submit(engine, "operator", "sleep", {"fail": "Gagal uji."}, queue=queue)
+    with start_embedded_worker(queue, workers=1):
+        wait_for(lambda: view(engine, "operator", failed, queue).state == "failed")
+
+    def run(*args: str) -> Any:
+        get_settings.cache_clear()
+        result = CliRunner().invoke(app, [*args, "--json"])
+        return result.exit_code, json.loads(result.stdout)
+
+    try:
+        code, listed = run("jobs", "list", "--as", "admin")
+        assert code == 0 and [j["id"] for j in listed["items"]] == [failed]
+        code, shown = run("jobs", "show", failed, "--as", "operator")
+        assert code == 0
+        assert shown["error"] == {"code": "validation_failed", "message": "Gagal uji."}
+        assert shown["log"] is None
+        code, refused = run("jobs", "show", failed, "--as", "verifier")
+        assert (code, refused["error"]) == (1, "not_found")
+        code, again = run("jobs", "rerun", failed, "--as", "operator")
+        assert code == 0 and again["rerun_of"] == failed and again["state"] == "queued"
+        with start_embedded_worker(queue, workers=1):
+            wait_for(lambda: view(engine, "operator", again["id"], queue).state == "failed")
+        assert view(engine, "operator", again["id"], queue).channel == "cli"
+    finally:
+        get_settings.cache_clear()
