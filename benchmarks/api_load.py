@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -38,9 +39,14 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import Figures, open_loop  # noqa: E402
+from loadgen import Figures, open_loop
 
-TARGETS_P99_MS = {"family page": 100.0, "KK lookup": 100.0, "NIK lookup": 100.0, "name search": 200.0}
+TARGETS_P99_MS = {
+    "family page": 100.0,
+    "KK lookup": 100.0,
+    "NIK lookup": 100.0,
+    "name search": 200.0,
+}
 TARGET_CLOSED_RPS = 500.0
 PASSWORD = "bench-Lumbung-2026!"
 
@@ -62,7 +68,10 @@ def database_url(admin_url: str, name: str) -> str:
 
 def exists(admin_url: str, name: str) -> bool:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            is not None
+        )
 
 
 def build(n: int, seed: int, admin_url: str, name: str, workdir: Path, env: dict[str, str]) -> None:
@@ -89,26 +98,34 @@ def build(n: int, seed: int, admin_url: str, name: str, workdir: Path, env: dict
 def sample(url: str, size: int, seed: int) -> dict[str, Any]:
     """KK numbers, NIKs and names to ask for, and the regency with the most families."""
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-        regency = conn.execute(
+        (regency,) = conn.execute(
             "SELECT regency_code FROM household GROUP BY regency_code ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone()[0]
-        total = conn.execute("SELECT count(*) FROM household").fetchone()[0]
-        kks = [r[0] for r in conn.execute(
-            "SELECT kk_number FROM household TABLESAMPLE SYSTEM (5) LIMIT %s", (size,)
-        )]
-        niks = [r[0] for r in conn.execute(
-            "SELECT nik FROM member TABLESAMPLE SYSTEM (2) LIMIT %s", (size,)
-        )]
-        names = [r[0] for r in conn.execute(
-            "SELECT m.name FROM member m JOIN household h ON h.id = m.household_id "
-            "WHERE h.regency_code = %s LIMIT %s", (regency, size)
-        )]
+        ).fetchall()
+        (total,) = conn.execute("SELECT count(*) FROM household").fetchall()
+        kks = [
+            r[0]
+            for r in conn.execute(
+                "SELECT kk_number FROM household TABLESAMPLE SYSTEM (5) LIMIT %s", (size,)
+            )
+        ]
+        niks = [
+            r[0]
+            for r in conn.execute("SELECT nik FROM member TABLESAMPLE SYSTEM (2) LIMIT %s", (size,))
+        ]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT m.name FROM member m JOIN household h ON h.id = m.household_id "
+                "WHERE h.regency_code = %s LIMIT %s",
+                (regency, size),
+            )
+        ]
     rng = random.Random(seed)
     rng.shuffle(kks)
     rng.shuffle(niks)
     # A search as an operator types it: the first one or two words of a name.
     words = [" ".join(n.split()[: rng.choice((1, 2))]) for n in names]
-    return {"regency": regency, "households": total, "kks": kks, "niks": niks, "names": words}
+    return {"regency": regency[0], "households": total[0], "kks": kks, "niks": niks, "names": words}
 
 
 def free_port() -> int:
@@ -179,19 +196,31 @@ def wrk(base: str, paths: list[str], token: str, seconds: int, clients: int) -> 
         "request = function()\n  i = i + 1\n"
         "  return wrk.format(nil, paths[(i % #paths) + 1])\nend\n"
     )
-    args = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--latency",
-            "-s", str(script), base]
+    args = [
+        "wrk",
+        "-t",
+        "2",
+        "-c",
+        str(clients),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        base,
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     wall = time.perf_counter() - start
-    out = proc.stdout.read() if proc.stdout else ""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "requests_per_s": rps,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-        "client_cpu_share": (usage.ru_utime + usage.ru_stime) / wall,
+        "client_cpu_share": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        / wall,
         "raw": out,
     }
 
@@ -234,50 +263,109 @@ def main() -> None:
     # A verifier of the busiest regency reads its families: every request is in scope.
     users = run(lumbung("users", "list", "--as", "admin", "--json"), env)
     if '"bench-verifier"' not in users:
-        run(lumbung("users", "add", "bench-verifier", "--role", "verifier", "--region",
-                    regency, "--as", "admin"), env)
+        run(
+            lumbung(
+                "users",
+                "add",
+                "bench-verifier",
+                "--role",
+                "verifier",
+                "--region",
+                regency,
+                "--as",
+                "admin",
+            ),
+            env,
+        )
         run(lumbung("users", "add", "bench-auditor", "--role", "auditor", "--as", "admin"), env)
     for username in ("bench-verifier", "bench-auditor"):
-        run(lumbung("users", "set-password", username, "--password-stdin", "--no-force-change",
-                    "--as", "admin"), env, stdin=PASSWORD + "\n")
-    token = json.loads(run(lumbung("tokens", "create", "--user", "bench-auditor", "--name",
-                                   "bench", "--expires-days", "1", "--as", "admin", "--json"),
-                           env))["token"]
+        run(
+            lumbung(
+                "users",
+                "set-password",
+                username,
+                "--password-stdin",
+                "--no-force-change",
+                "--as",
+                "admin",
+            ),
+            env,
+            stdin=PASSWORD + "\n",
+        )
+    token = json.loads(
+        run(
+            lumbung(
+                "tokens",
+                "create",
+                "--user",
+                "bench-auditor",
+                "--name",
+                "bench",
+                "--expires-days",
+                "1",
+                "--as",
+                "admin",
+                "--json",
+            ),
+            env,
+        )
+    )["token"]
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        lumbung("serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-                str(args.workers), "--no-worker"),
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        lumbung(
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--no-worker",
+        ),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         wait_ready(base)
         cookie = web_cookie(base, "bench-verifier")
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-            in_regency = [r[0] for r in conn.execute(
-                "SELECT kk_number FROM household WHERE regency_code = %s LIMIT 5000", (regency,)
-            )]
+            in_regency = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT kk_number FROM household WHERE regency_code = %s LIMIT 5000", (regency,)
+                )
+            ]
         auth = {"Authorization": f"Bearer {token}"}
         quote = __import__("urllib.parse").parse.quote
         runs: list[tuple[str, list[str], dict[str, str]]] = [
             ("family page", [f"/keluarga/{kk}" for kk in in_regency], {"Cookie": cookie}),
             ("KK lookup", [f"/api/v1/families/{kk}" for kk in picked["kks"]], auth),
             ("NIK lookup", [f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"]], auth),
-            ("name search",
-             [f"/api/v1/families?name={quote(n)}&region={regency}&limit=20" for n in picked["names"]],
-             auth),
+            (
+                "name search",
+                [
+                    f"/api/v1/families?name={quote(n)}&region={regency}&limit=20"
+                    for n in picked["names"]
+                ],
+                auth,
+            ),
         ]
         load0 = os.getloadavg()
         results: list[tuple[Figures, float]] = []
         for label, paths, headers in runs:
             cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
-            figures = asyncio.run(open_loop(label, base, paths, rate=args.rate,
-                                            seconds=args.seconds, headers=headers))
+            figures = asyncio.run(
+                open_loop(label, base, paths, rate=args.rate, seconds=args.seconds, headers=headers)
+            )
             server_share = (cpu_of_tree(server.pid) - cpu0) / (time.perf_counter() - t0)
             results.append((figures, server_share))
-        reads = ([f"/api/v1/families/{kk}" for kk in picked["kks"][:2000]]
-                 + [f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"][:2000]])
+        reads = [f"/api/v1/families/{kk}" for kk in picked["kks"][:2000]] + [
+            f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"][:2000]
+        ]
         random.Random(args.seed).shuffle(reads)
         cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
         closed = wrk(base, reads, token, args.seconds, args.clients)
@@ -290,23 +378,35 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
 
-    print(f"\nAPI and web under load: {picked['households']:,} families on PostgreSQL, "
-          f"{args.workers} server processes, {os.cpu_count()} cores, loopback")
+    print(
+        f"\nAPI and web under load: {picked['households']:,} families on PostgreSQL, "
+        f"{args.workers} server processes, {os.cpu_count()} cores, loopback"
+    )
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f}")
-    print(f"\nopen loop, {args.rate:.0f} requests/s for {args.seconds} s each "
-          "(latency from when each request was due):")
+    print(
+        f"\nopen loop, {args.rate:.0f} requests/s for {args.seconds} s each "
+        "(latency from when each request was due):"
+    )
     for figures, server_share in results:
         target = TARGETS_P99_MS[figures.name]
         verdict = "OK" if figures.p99_ms < target and figures.errors == 0 else "MISSED"
         print(f"  {figures.line()}  server CPU {server_share:.0%}")
-        print(f"  {'':<34} target p99 < {target:.0f} ms: {verdict} "
-              f"(ratio {target / figures.p99_ms:.2f}×)  statuses {figures.statuses}")
-    verdict = "OK" if closed["requests_per_s"] >= TARGET_CLOSED_RPS and not closed["non_2xx"] else "MISSED"
+        print(
+            f"  {'':<34} target p99 < {target:.0f} ms: {verdict} "
+            f"(ratio {target / figures.p99_ms:.2f}×)  statuses {figures.statuses}"
+        )
+    verdict = (
+        "OK"
+        if closed["requests_per_s"] >= TARGET_CLOSED_RPS and not closed["non_2xx"]
+        else "MISSED"
+    )
     print(f"\nclosed loop, {args.clients} clients for {args.seconds} s (wrk), KK and NIK reads:")
-    print(f"  {closed['requests_per_s']:.0f} requests/s, non-2xx {closed['non_2xx']}, "
-          f"wrk CPU {closed['client_cpu_share']:.0%} of a core, server CPU {closed_server:.0%}; "
-          f"target ≥ {TARGET_CLOSED_RPS:.0f}/s: {verdict} "
-          f"(ratio {closed['requests_per_s'] / TARGET_CLOSED_RPS:.2f}×)")
+    print(
+        f"  {closed['requests_per_s']:.0f} requests/s, non-2xx {closed['non_2xx']}, "
+        f"wrk CPU {closed['client_cpu_share']:.0%} of a core, server CPU {closed_server:.0%}; "
+        f"target ≥ {TARGET_CLOSED_RPS:.0f}/s: {verdict} "
+        f"(ratio {closed['requests_per_s'] / TARGET_CLOSED_RPS:.2f}×)"
+    )
     print("\n" + closed["raw"])
 
 
