@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope
-from lumbung.auth.service import authorize, within
+from lumbung.auth.service import authorize
 from lumbung.cycles.models import Cycle, Entitlement, component_labels, components
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity import mask_id
 from lumbung.paging import MAX_PAGE
 from lumbung.regions.models import Region
-from lumbung.registry.models import Household
+from lumbung.registry.models import Household, household_in_area
 
 
 def list_beneficiaries(
@@ -221,7 +221,7 @@ def cycle_totals(session: Session, actor: User, *, label: str, level: str) -> Cy
     )
     if joined:
         query = query.join(Household, Household.id == Entitlement.household_id).where(
-            within(Household.village_code, scope)
+            household_in_area(scope)
         )
     rows = session.execute(query.group_by(code).order_by(code)).all()
     names = dict(

@@ -19,9 +19,11 @@ from sqlalchemy import (
     Text,
     event,
     text,
+    true,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, object_session
+from sqlalchemy.sql.elements import ColumnElement
 
 from lumbung.db import ID, Base, coded, identifier, utcnow
 from lumbung.registry import vocab
@@ -83,7 +85,13 @@ class Household(Base):
     seal: Mapped[str | None] = mapped_column(String(48))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
-    __table_args__ = (Index("ix_household_status_regency", "status", "regency_code"),)
+    __table_args__ = (
+        Index("ix_household_status_regency", "status", "regency_code"),
+        # A reader's region as an equality on its level's column (`in_area`), answered from the
+        # index alone: a name search joins the matching members' families to these ids.
+        Index("ix_household_regency_id", "regency_code", "id"),
+        Index("ix_household_district_code", "district_code"),
+    )
 
 
 class Member(Base):
@@ -93,7 +101,9 @@ class Member(Base):
     household_id: Mapped[int] = mapped_column(ID, ForeignKey("household.id"), index=True)
     nik: Mapped[str] = mapped_column(identifier(16), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    name_normalised: Mapped[str] = mapped_column(String(100))
+    # Compared byte by byte (the "C" collation on PostgreSQL, as identifiers are): a name search
+    # is a range of the index below, on both databases (registry/views.py, search_families).
+    name_normalised: Mapped[str] = mapped_column(identifier(100))
     sex: Mapped[str] = coded("sex", vocab.SEX)
     birth_date: Mapped[date] = mapped_column(Date)
     relationship: Mapped[str] = coded("relationship", vocab.RELATIONSHIP)
@@ -118,6 +128,9 @@ class Member(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (
+        # A name search: the families of members whose name starts with what was typed, from
+        # the index alone.
+        Index("ix_member_name_normalised", "name_normalised", "household_id"),
         # At most one active head per family, enforced by the database itself.
         Index(
             "uq_member_active_head",
@@ -186,3 +199,20 @@ def _updated(_mapper: Mapper[Any], connection: Connection, target: Household | M
 for _model in (Household, Member):
     event.listen(_model, "after_insert", _inserted)
     event.listen(_model, "after_update", _updated)
+
+
+# The column that holds a region code of each level, by the code's length ("32", "32.01",
+# "32.01.01", "32.01.01.2001").
+_LEVEL_COLUMNS = {2: "province_code", 5: "regency_code", 8: "district_code", 13: "village_code"}
+
+
+def household_in_area(area: str | None) -> ColumnElement[bool]:
+    """SQL: the family lies in `area` (a region code of any level; None = the nation), as an
+    equality on the column of the area's level, which an index answers (a `LIKE '32.01.%'` on
+    the village code cannot use one on PostgreSQL)."""
+    if area is None:
+        return true()
+    column = _LEVEL_COLUMNS.get(len(area))
+    if column is None:
+        return Household.village_code == area  # no region has such a code: nothing matches
+    return getattr(Household, column) == area  # type: ignore[no-any-return]

@@ -28,9 +28,12 @@ from lumbung.paging import Page, check_window
 from lumbung.registry import vocab
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.history import FamilyHistory, family_history
-from lumbung.registry.models import ChangeRequest, Household, Member
+from lumbung.registry.models import ChangeRequest, Household, Member, household_in_area
 from lumbung.registry.service import RequestView, family_in_scope, show
 
+# Above every character: `name < prefix + LAST_CHARACTER` holds for every name that starts with
+# the prefix.
+LAST_CHARACTER = "\U0010ffff"
 SHORTEST_NAME = 3  # characters of a normalised name a search needs (fewer would match half a
 # village)
 
@@ -169,8 +172,7 @@ def search_families(
     degrees, punctuation and case dropped: `identity.names`), within the actor's region (and
     `region`, narrowed to it), by KK number.
 
-    A prefix of the whole name, so that an index on `member.name_normalised` serves it (not yet
-    in the schema: see docs/ARCHITECTURE.md)."""
+    A prefix of the whole name, so that the index on `member.name_normalised` serves it."""
     authorize(actor, Action.READ)
     check_window(limit, offset)
     wanted = normalise_name(name)
@@ -179,12 +181,12 @@ def search_families(
             f"Nama {name!r}: beri sedikitnya {SHORTEST_NAME} huruf (tanpa gelar dan tanda baca)."
         )
     area = reading_area(actor, region)
+    # A prefix as a range of byte-wise ordered names: an index range on both databases, with a
+    # plan that does not depend on the value (a LIKE pattern may not be planned as one).
     matching = select(Member.household_id).where(
-        Member.name_normalised.startswith(wanted, autoescape=True)
+        Member.name_normalised >= wanted, Member.name_normalised < wanted + LAST_CHARACTER
     )
-    query = select(Household).where(
-        Household.id.in_(matching), within(Household.village_code, area)
-    )
+    query = select(Household).where(Household.id.in_(matching), household_in_area(area))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     households = list(
         session.execute(query.order_by(Household.kk_number).limit(limit).offset(offset)).scalars()
@@ -237,9 +239,9 @@ def stats(session: Session, actor: User) -> RegistryStats:
     households = select(Household.status, func.count()).group_by(Household.status)
     members = select(Member.status, func.count()).group_by(Member.status)
     if area is not None:
-        households = households.where(within(Household.village_code, area))
+        households = households.where(household_in_area(area))
         members = members.join(Household, Household.id == Member.household_id).where(
-            within(Household.village_code, area)
+            household_in_area(area)
         )
     return RegistryStats(
         area,
