@@ -16,6 +16,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 import typer
 
 from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
+from lumbung.cli.credentials import tokens_app  # also adds `users set-password|unlock|reset-totp`
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
 from lumbung.cli.programs import program_app
@@ -41,6 +42,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
+app.add_typer(tokens_app, name="tokens")
 app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)
