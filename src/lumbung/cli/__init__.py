@@ -15,6 +15,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 import typer
 
+from lumbung.cli import jobs
 from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
 from lumbung.cli.credentials import tokens_app  # also adds `users set-password|unlock|reset-totp`
 from lumbung.cli.cycles import cycle_app, explain_command
@@ -48,5 +49,6 @@ app.command("import")(import_command)
 app.command("synth")(synth_command)
 app.command("demo")(demo_command)
 app.command("serve")(serve_command)
+jobs.register(app)  # `lumbung worker`, `lumbung jobs …`
 
 __all__ = ["app"]
