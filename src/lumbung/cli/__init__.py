@@ -23,6 +23,7 @@ from lumbung.cli.demo import demo_command
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import import_command, registry_app, request_app
 from lumbung.cli.releases import release_app
+from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app
 
@@ -47,6 +48,7 @@ app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
 jobs.register(app)  # `lumbung worker`, `lumbung jobs …`
 
 __all__ = ["app"]
