@@ -41,8 +41,16 @@ def demo_command(
     seed: int = typer.Option(2026, "--seed"),
     noise: float = typer.Option(0.02, "--noise"),
     as_json: bool = JsonOption,
+    serve: bool = typer.Option(
+        False,
+        "--serve/--no-serve",
+        help="Then create one web account per role and serve the pages on 127.0.0.1 "
+        "(`make demo` does; CTRL-C stops).",
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
-    """Synthetic registry → import → verify → determine → release → PMT → PKH and SEMBAKO cycles."""
+    """Synthetic registry → import → verify → determine → release → PMT → PKH and SEMBAKO cycles;
+    with --serve, the web application with one account per role."""
     # The whole pipeline's modules, loaded for this command only.
     from lumbung import migrate
     from lumbung.cycles.service import run_cycle
@@ -188,3 +196,35 @@ def demo_command(
     emit(as_json, payload, lambda: out.print(table("Demo Lumbung", ["tahap", "hasil"], rows)))
     if not (check.ok and chain.ok):
         raise typer.Exit(1)
+    if serve:
+        _serve(batch_dir / "households.csv", port)
+
+
+def _serve(households_csv: Path, port: int) -> None:
+    """One account per role with a fresh random password (printed), then the server."""
+    from lumbung.web.demo_accounts import demo_accounts
+
+    with unit_of_work() as session:
+        accounts = demo_accounts(session, households_csv=households_csv)
+    out.print(
+        table(
+            "Akun demo (kata sandi acak, berlaku untuk demo ini)",
+            ["pengguna", "peran", "wilayah", "kata sandi"],
+            [[a.username, a.role, a.region or "nasional", a.password] for a in accounts],
+        )
+    )
+    out.print(
+        f"Buka http://127.0.0.1:{port}/ di peramban. Penetap dan admin memasang aplikasi "
+        "autentikator (TOTP) saat masuk pertama: pindai kode QR yang ditampilkan. "
+        "CTRL-C menghentikan server."
+    )
+    from lumbung.cli.serve import serve_command
+
+    serve_command(
+        host="127.0.0.1",
+        port=port,
+        workers=1,
+        worker=True,
+        allow_remote=False,
+        forwarded_allow_ips="127.0.0.1",
+    )
