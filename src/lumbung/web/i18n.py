@@ -227,6 +227,10 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "rejected and listed in a reject file; the other rows are loaded.",
     ),
     "import.files": ("Berkas", "Files"),
+    "import.files.hint": (
+        "dua berkas: households dan members, CSV atau XLSX",
+        "two files: households and members, CSV or XLSX",
+    ),
     "import.submit": ("Unggah dan periksa", "Upload and check"),
     "import.recent": ("Impor terakhir", "Recent imports"),
     "import.two_files": (
