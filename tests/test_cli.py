@@ -164,7 +164,7 @@ def test_users_add_the_first_admin_then_others_as_admin(cli: Cli) -> None:
     assert "manage_users" in said(by_operator.stderr)
     bad_role = cli.run("users", "add", "ani", "--role", "raja", "--as", "admin")
     assert bad_role.exit_code == 2
-    listed = cli.json("users", "list")
+    listed = cli.json("users", "list", "--as", "admin")
     assert [(u["username"], u["role"], u["region_code"]) for u in listed] == [
         ("admin", "admin", None),
         ("budi", "operator", "31.71.01.1001"),
@@ -201,7 +201,7 @@ def test_synth_import_decide_release_and_audit_end_to_end(cli: Cli, engine: Engi
     }
     determined = cli.json("registry", "determine", "--as", "pusdatin")
     assert (determined["households"], determined["to"]) == (accepted, "approved")
-    stats = cli.json("registry", "stats")
+    stats = cli.json("registry", "stats", "--as", "pusdatin")
     assert stats["households"] == {"approved": accepted}
     assert stats["members"] == {"active": imported["members_accepted"]}
 
@@ -217,7 +217,7 @@ def test_synth_import_decide_release_and_audit_end_to_end(cli: Cli, engine: Engi
     assert json.loads(manifest.read_text())["households"] == accepted
     assert "OK" in cli.ok("release", "verify", "2026-Q4").stdout
     assert cli.json("release", "verify", "2026-Q4")["ok"] is True
-    [listed] = cli.json("release", "list")
+    [listed] = cli.json("release", "list", "--as", "pusdatin")
     assert (listed["release"], listed["created_by"]) == ("2026-Q4", "pusdatin")
     reused = cli.run("release", "create", "--label", "2026-Q4", "--as", "pusdatin")
     assert reused.exit_code == 1
@@ -555,7 +555,7 @@ def test_a_database_missing_on_the_server_is_named(
     monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
     _reset()
     try:
-        result = CliRunner().invoke(app, ["registry", "stats", "--json"])
+        result = CliRunner().invoke(app, ["registry", "stats", "--as", "admin", "--json"])
     finally:
         _reset()
     assert result.exit_code == 1
@@ -574,7 +574,7 @@ def test_a_database_not_yet_migrated_gets_a_plain_message(
         get_settings.cache_clear()
         common._engines.clear()
         try:
-            result = CliRunner().invoke(app, ["registry", "stats", "--json"])
+            result = CliRunner().invoke(app, ["registry", "stats", "--as", "admin", "--json"])
         finally:
             get_settings.cache_clear()
             common._engines.clear()

@@ -166,11 +166,11 @@ def test_validate_accepts_what_a_cycle_run_accepts(
     assert lines[0].startswith(f"{copy}:5:7: Kode PKH milik program bawaan"), lines
     assert lines[1].startswith(f"{changed}:4:10: Program BANSOS-KOTA versi 1 sudah"), lines
     # cycle list shows code, version and the hashes.
-    rows = cli.json("cycle", "list")
+    rows = cli.json("cycle", "list", "--as", "determiner")
     assert [(r["cycle"], r["program"], r["version"]) for r in rows] == [
         ("K-1", "BANSOS-KOTA", "1"),
         ("T-1", "TOPUP", "1"),
     ]
     assert all(len(r["definition_sha256"]) == 64 and len(r["model_sha256"]) == 64 for r in rows)
-    listed = cli.ok("cycle", "list").stdout
+    listed = cli.ok("cycle", "list", "--as", "determiner").stdout
     assert rows[0]["definition_sha256"][:12] in listed and "draf" in listed

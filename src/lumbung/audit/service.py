@@ -16,16 +16,20 @@ import pwd
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from lumbung.audit import tally
 from lumbung.audit.keys import Keyring, keyring
 from lumbung.audit.models import AuditEvent
 from lumbung.db import is_postgres, utcnow
-from lumbung.errors import Conflict
+from lumbung.errors import Conflict, ValidationFailed
+from lumbung.paging import Page, check_window
+
+if TYPE_CHECKING:
+    from lumbung.auth.models import User
 
 GENESIS = "0" * 64
 CHAIN_LOCK = 727_001  # advisory lock key serialising writers on PostgreSQL
@@ -333,3 +337,79 @@ def head(session: Session) -> str:
         select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     ).scalar_one_or_none()
     return value or GENESIS
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One audit event as `audit log` shows it."""
+
+    id: int
+    at: datetime
+    actor: str
+    os_user: str | None
+    channel: str | None
+    action: str
+    entity: str
+    entity_id: str
+    diff: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "os_user": self.os_user,
+            "channel": self.channel,
+            "action": self.action,
+            "entity": self.entity,
+            "entity_id": self.entity_id,
+            "diff": self.diff,
+        }
+
+
+def log(
+    session: Session,
+    actor: User,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    entity: str | None = None,
+    entity_id: str | None = None,
+) -> Page[LogEntry]:
+    """The audit events, newest first (optionally those of one entity): for national users
+    only, since the events name families of every region."""
+    # auth.service records its own events through this module: imported when asked.
+    from lumbung.auth.roles import Action
+    from lumbung.auth.service import authorize, require_national
+
+    authorize(actor, Action.READ)
+    require_national(actor, "log audit seluruh wilayah dibaca")
+    check_window(limit, offset)
+    if entity_id is not None and entity is None:
+        raise ValidationFailed("--entity-id butuh --entity.")
+    query = select(AuditEvent)
+    if entity is not None:
+        query = query.where(AuditEvent.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEvent.entity_id == str(entity_id))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    found = session.execute(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
+    return Page(
+        [
+            LogEntry(
+                e.id,
+                e.at,
+                e.actor,
+                e.os_user,
+                e.channel,
+                e.action,
+                e.entity,
+                e.entity_id,
+                e.diff,
+            )
+            for e in found.scalars()
+        ],
+        int(total),
+        limit,
+        offset,
+    )

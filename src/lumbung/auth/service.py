@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
@@ -39,6 +43,69 @@ def authorize(user: User, action: Action, region_code: str | None = None) -> Non
             f"Wilayah {region_code} di luar kewenangan {user.username} "
             f"({user.region_code or 'nasional'})."
         )
+
+
+REGION_CODE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
+
+
+def reading_area(actor: User, region: str | None) -> str | None:
+    """The region a read covers: `region` narrowed to the actor's scope (None = the nation).
+
+    A region containing the actor's scope reads as the scope; a region outside it is refused,
+    said as such (nothing about what the region holds)."""
+    scope = actor.region_code
+    if region is None:
+        return scope
+    if not REGION_CODE.fullmatch(region):
+        raise ValidationFailed(
+            f"--region {region!r}: kode wilayah seperti 31, 31.71, 31.71.01 atau 31.71.01.1001."
+        )
+    if in_scope(scope, region):
+        return region
+    if scope is not None and in_scope(region, scope):
+        return scope
+    raise PermissionDenied(
+        f"Wilayah {region} di luar wilayah Anda ({scope}); Anda hanya melihat wilayah sendiri."
+    )
+
+
+def within(column: Any, area: str | None) -> ColumnElement[bool]:
+    """SQL: the region code in `column` lies in `area` (None = the nation, always true)."""
+    if area is None:
+        return true()
+    return or_(column == area, column.startswith(area + "."))
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A user as `users list` shows it."""
+
+    username: str
+    full_name: str
+    role: str
+    region_code: str | None
+    active: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "role": self.role,
+            "region_code": self.region_code,
+            "active": self.active,
+        }
+
+
+def list_users(session: Session, actor: User) -> list[UserRow]:
+    """Every user with role and region, by username; a reader with a region sees the users
+    whose region lies within it."""
+    authorize(actor, Action.READ)
+    query = select(User).order_by(User.username)
+    if actor.region_code is not None:
+        query = query.where(within(User.region_code, actor.region_code))
+    return [
+        UserRow(u.username, u.full_name, u.role.value, u.region_code, u.active)
+        for u in session.execute(query).scalars()
+    ]
 
 
 def create_user(

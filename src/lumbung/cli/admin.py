@@ -6,13 +6,11 @@ import json
 from typing import Any
 
 import typer
-from sqlalchemy import select
 
 from lumbung.audit import integrity, keys
-from lumbung.audit.models import AuditEvent
-from lumbung.auth.models import User
+from lumbung.audit import service as audit
 from lumbung.auth.roles import Role
-from lumbung.auth.service import create_user, set_active
+from lumbung.auth.service import create_user, list_users, set_active
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
@@ -230,18 +228,10 @@ def users_activate(
 
 @users_app.command("list")
 @handled
-def users_list(as_json: bool = JsonOption) -> None:
-    """Every user with role and region."""
+def users_list(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Every user with role and region (a reader with a region: the users within it)."""
     with unit_of_work() as session:
-        rows = [
-            {
-                "username": u.username,
-                "role": u.role.value,
-                "region_code": u.region_code,
-                "active": u.active,
-            }
-            for u in session.execute(select(User).order_by(User.username)).scalars()
-        ]
+        rows = [u.as_dict() for u in list_users(session, acting_user(session, actor))]
     emit(
         as_json,
         rows,
@@ -321,31 +311,26 @@ def audit_seal(actor: str | None = ActorOption, as_json: bool = JsonOption) -> N
 @audit_app.command("log")
 @handled
 def audit_log(
-    limit: int = typer.Option(20, "--limit"),
+    limit: int = typer.Option(20, "--limit", help="Events per page (at most 1,000)."),
+    offset: int = typer.Option(0, "--offset", help="Newest events to skip (the next page)."),
+    entity: str | None = typer.Option(
+        None, "--entity", help="Only events about this kind of thing: household, user, …"
+    ),
+    entity_id: str | None = typer.Option(None, "--entity-id", help="… and this one (its id)."),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The newest audit events (national users: the events name families of every region)."""
-    from lumbung.auth.service import require_national
-
     with unit_of_work() as session:
-        require_national(acting_user(session, actor), "log audit seluruh wilayah dibaca")
-        rows: list[dict[str, Any]] = [
-            {
-                "id": e.id,
-                "at": e.at.isoformat(),
-                "actor": e.actor,
-                "os_user": e.os_user,
-                "channel": e.channel,
-                "action": e.action,
-                "entity": e.entity,
-                "entity_id": e.entity_id,
-                "diff": e.diff,
-            }
-            for e in session.execute(
-                select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-            ).scalars()
-        ]
+        page = audit.log(
+            session,
+            acting_user(session, actor),
+            limit=limit,
+            offset=offset,
+            entity=entity,
+            entity_id=entity_id,
+        )
+    rows = [e.as_dict() for e in page.items]
     emit(
         as_json,
         rows,

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from lokal.rupiah import format_rupiah
-from sqlalchemy import select
 
 from lumbung.cli.common import (
     ActorOption,
@@ -20,7 +19,6 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.cycles.models import Cycle
 from lumbung.engine.names import EngineName
 from lumbung.numbers import grouped
 
@@ -142,33 +140,12 @@ def cycle_approve(label: str, actor: str | None = ActorOption, as_json: bool = J
 
 @cycle_app.command("list")
 @handled
-def cycle_list(as_json: bool = JsonOption) -> None:
+def cycle_list(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Every cycle: program code, version and definition hash, model, state, totals."""
-    from lumbung.targeting.models import PmtModelRecord, Scoring
+    from lumbung.cycles.listing import list_cycles
 
     with unit_of_work() as session:
-        found = session.execute(
-            select(Cycle, PmtModelRecord)
-            .join(Scoring, Scoring.id == Cycle.scoring_id)
-            .join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id)
-            .order_by(Cycle.id)
-        ).all()
-        rows: list[dict[str, Any]] = [
-            {
-                "cycle": c.label,
-                "program": c.program_code,
-                "version": c.definition.get("version"),
-                "definition_sha256": c.definition_sha256,
-                "model": f"{m.name}@{m.version}",
-                "model_sha256": m.sha256,
-                "state": c.state,
-                "beneficiaries": c.beneficiaries,
-                "total_idr": c.total_idr,
-                "engine": c.engine,
-                "created_at": c.created_at.isoformat(),
-            }
-            for c, m in found
-        ]
+        rows = [c.as_dict() for c in list_cycles(session, acting_user(session, actor))]
     emit(
         as_json,
         rows,
@@ -191,6 +168,39 @@ def cycle_list(as_json: bool = JsonOption) -> None:
                         format_rupiah(r["total_idr"]),
                     ]
                     for r in rows
+                ],
+            )
+        ),
+    )
+
+
+LEVEL_WORDS = {"province": "provinsi", "regency": "kabupaten/kota", "district": "kecamatan"}
+
+
+@cycle_app.command("totals")
+@handled
+def cycle_totals_command(
+    label: str,
+    level: str = typer.Option("regency", "--level", help="province, regency or district."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A cycle's beneficiaries and amounts per province, regency or district (your region)."""
+    from lumbung.cycles.listing import cycle_totals
+
+    with unit_of_work() as session:
+        totals = cycle_totals(session, acting_user(session, actor), label=label, level=level)
+    emit(
+        as_json,
+        totals.as_dict(),
+        lambda: out.print(
+            table(
+                f"Siklus {totals.cycle} ({totals.program}, {state_word(totals.state)}) per "
+                f"{LEVEL_WORDS[totals.level]} ({totals.region or 'nasional'})",
+                ["kode", "nama", "penerima", "jumlah"],
+                [
+                    [a.code, a.name or "—", grouped(a.beneficiaries), format_rupiah(a.total_idr)]
+                    for a in totals.areas
                 ],
             )
         ),

@@ -21,9 +21,9 @@ from lumbung.programs.definition import (
     ProgramDefinitionError,
     declared_code,
     load_program,
-    load_shipped_programs,
     shipped_programs,
 )
+from lumbung.programs.service import ProgramSummary, list_programs
 from lumbung.programs.source import Problem
 
 program_app = typer.Typer(
@@ -50,20 +50,6 @@ def benefit_text(definition: ProgramDefinition) -> str:
         return f"{len(benefit.items)} jenis barang"
     per = "/orang" if isinstance(benefit, PerPersonBenefit) else ""
     return f"{format_rupiah(benefit.monthly_idr)}{per}/bulan"
-
-
-def summary(definition: ProgramDefinition) -> dict[str, Any]:
-    return {
-        "code": definition.code,
-        "name": definition.name,
-        "version": definition.version,
-        "unit": definition.unit,
-        "channel": definition.channel,
-        "schedule": definition.schedule.kind,
-        "months_per_cycle": definition.months_per_cycle,
-        "benefit": definition.benefit.kind,
-        "amounts_per_cycle": definition.amounts_per_cycle(),
-    }
 
 
 @program_app.command("validate")
@@ -149,7 +135,7 @@ def _validate(
             {
                 "file": str(path),
                 "ok": True,
-                **summary(definition),
+                **ProgramSummary(definition).as_dict(),
                 "sha256": found.sha256,
                 "problems": [],
             }
@@ -171,8 +157,8 @@ def _position(path: Path, key: str) -> tuple[int, int]:
 @handled
 def program_list(as_json: bool = JsonOption) -> None:
     """The programs shipped with Lumbung."""
-    definitions = load_shipped_programs()
-    rows = [summary(d) for d in definitions.values()]
+    programs = list_programs()
+    rows = [p.as_dict() for p in programs]
     emit(
         as_json,
         rows,
@@ -189,7 +175,7 @@ def program_list(as_json: bool = JsonOption) -> None:
                         schedule_text(d),
                         d.channel,
                     ]
-                    for d in definitions.values()
+                    for d in (p.definition for p in programs)
                 ],
             )
         ),

@@ -8,8 +8,6 @@ from typing import Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from lumbung.cli.common import (
     ActorOption,
@@ -29,13 +27,11 @@ from lumbung.cli.common import (
 from lumbung.errors import ValidationFailed
 from lumbung.identity import mask_id
 from lumbung.numbers import grouped
-from lumbung.registry import decisions
+from lumbung.registry import decisions, views
 from lumbung.registry import service as requests_service
 from lumbung.registry.check_sql import printable
-from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.duplicates import open_reviews
 from lumbung.registry.importer import ImportRequest, import_batch
-from lumbung.registry.models import ChangeRequest, Household, Member
 
 registry_app = typer.Typer(
     help="Keluarga di registry: keputusan, duplikat, ringkasan.", no_args_is_help=True
@@ -239,25 +235,19 @@ def duplicates(actor: str | None = ActorOption, as_json: bool = JsonOption) -> N
 
 @registry_app.command("stats")
 @handled
-def stats(as_json: bool = JsonOption) -> None:
-    """Families and members by status."""
+def stats(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Families and members by status (within your region)."""
     with unit_of_work() as session:
-        households = dict(
-            session.execute(select(Household.status, func.count()).group_by(Household.status)).all()
-        )
-        members = dict(
-            session.execute(select(Member.status, func.count()).group_by(Member.status)).all()
-        )
-    payload = {"households": households, "members": members}
+        found = views.stats(session, acting_user(session, actor))
     emit(
         as_json,
-        payload,
+        found.as_dict(),
         lambda: out.print(
             table(
-                "Registry",
+                f"Registry ({found.region or 'nasional'})",
                 ["", "status", "jumlah"],
-                [["keluarga", k, grouped(v)] for k, v in sorted(households.items())]
-                + [["anggota", k, grouped(v)] for k, v in sorted(members.items())],
+                [["keluarga", k, grouped(v)] for k, v in sorted(found.households.items())]
+                + [["anggota", k, grouped(v)] for k, v in sorted(found.members.items())],
             )
         ),
     )
@@ -279,38 +269,25 @@ MEMBER_SUMMARY = (
 
 @registry_app.command("show")
 @handled
-def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
-    """One family with its members (for users whose region covers it)."""
-    from lumbung.auth.roles import Action
-    from lumbung.auth.service import authorize
-
+def show(
+    kk_number: str | None = typer.Argument(None, help="The family's KK number."),
+    nik: str | None = typer.Option(None, "--nik", help="Or a member's NIK."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """One family with its members, by KK or by a member's NIK (for users whose region
+    covers it)."""
+    if (kk_number is None) == (nik is None):
+        raise ValidationFailed("Beri KK, atau --nik NIK (salah satu).")
     with unit_of_work() as session:
         user = acting_user(session, actor)
-        authorize(user, Action.READ)
         # Outside the reader's region, the answer of a KK that does not exist.
-        household = requests_service.family_in_scope(session, user, kk_number)
-        members = (
-            session.execute(
-                select(Member).where(Member.household_id == household.id).order_by(Member.id)
-            )
-            .scalars()
-            .all()
-        )
-        payload: dict[str, Any] = {
-            # Typed (numbers as numbers, flags as true/false), not as cells of a batch file.
-            **{c: getattr(household, c) for c in HOUSEHOLD_VALUE_COLUMNS},
-            "status": household.status,
-            "status_reason": household.status_reason,
-            "version": household.version,
-            "members": [
-                {
-                    **{c: getattr(m, c) for c in MEMBER_VALUE_COLUMNS if c != "kk_number"},
-                    "birth_date": m.birth_date.isoformat(),
-                    "status": m.status,
-                }
-                for m in members
-            ],
-        }
+        if kk_number is not None:
+            found = views.family(session, user, kk=kk_number)
+        else:
+            found = views.family_by_nik(session, user, nik=str(nik))
+    payload = found.as_dict()
+    kk_number = found.kk_number
 
     def human() -> None:
         fields = [
@@ -332,24 +309,59 @@ def show(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOp
     emit(as_json, payload, human)
 
 
+@registry_app.command("search")
+@handled
+def search(
+    name: str = typer.Argument(..., help="The start of a member's name (titles ignored)."),
+    region: str | None = RegionOption,
+    limit: int = typer.Option(50, "--limit", help="Families per page (at most 1,000)."),
+    offset: int = typer.Option(0, "--offset", help="Families to skip (the next page)."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Families with a member whose name starts so, within your region (NIKs masked)."""
+    with unit_of_work() as session:
+        page = views.search_families(
+            session,
+            acting_user(session, actor),
+            name=name,
+            region=region,
+            limit=limit,
+            offset=offset,
+        )
+
+    def human() -> None:
+        rows = page.items
+        shown_rows = f"{grouped(offset + 1)}–{grouped(offset + len(rows))}" if rows else "tidak ada"
+        out.print(
+            table(
+                f"Keluarga dengan nama {name}: {shown_rows} dari {grouped(page.total)} "
+                "(rinciannya: lumbung registry show KK)",
+                ["KK", "desa", "status", "kepala keluarga", "nama cocok"],
+                [
+                    [
+                        f.kk_number,
+                        f.village_code,
+                        f.status,
+                        shown(f.head_name),
+                        "; ".join(f"{m.name} ({m.nik})" for m in f.matches),
+                    ]
+                    for f in rows
+                ],
+            )
+        )
+
+    emit(as_json, page.as_dict(), human)
+
+
 @registry_app.command("history")
 @handled
 def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """One family's history from the audit chain: its import, every request on it, and what
     each determination changed (for users whose region covers it)."""
-    from lumbung.registry.history import family_history
-
     with unit_of_work() as session:
-        found = family_history(session, actor=acting_user(session, actor), kk_number=kk_number)
-        payload: dict[str, Any] = {
-            "kk_number": found.kk_number,
-            "village_code": found.village_code,
-            "status": found.status,
-            "status_reason": found.status_reason,
-            "version": found.version,
-            "import_batch_id": found.import_batch_id,
-            "events": [e.as_dict() for e in found.events],
-        }
+        found = views.history(session, acting_user(session, actor), kk=kk_number)
+    payload = found.as_dict()
 
     def human() -> None:
         reason = f", alasan: {payload['status_reason']}" if payload["status_reason"] else ""
@@ -440,22 +452,6 @@ def _payload_file(path: Path) -> str:
         raise ValidationFailed("Berkas payload bukan teks UTF-8.") from exc
 
 
-def _request_row(r: ChangeRequest, kk_number: str) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "state": r.state,
-        "kk_number": kk_number,
-        "village_code": r.village_code,
-        "household_id": r.household_id,
-        "base_version": r.base_version,
-        "proposed_by": r.proposed_by,
-        "verified_by": r.verified_by,
-        "decided_by": r.decided_by,
-        "reason": r.reason,
-    }
-
-
 @request_app.command("propose")
 @handled
 def propose(
@@ -477,8 +473,10 @@ def propose(
             kk_number=kk_number,
             base_version=version,
         )
-        request = proposal.request
-        row = {**_request_row(request, _kk_of(session, request)), "warnings": proposal.warnings}
+        row = {
+            **views.request_row(session, proposal.request).as_dict(),
+            "warnings": proposal.warnings,
+        }
 
     def human() -> None:
         say(f"Usulan {row['id']} ({kind}) diajukan.")
@@ -487,12 +485,6 @@ def propose(
             say(f"Peringatan — {who}, {w['column']}: {w['message']} ({w['code']})")
 
     emit(as_json, row, human)
-
-
-def _kk_of(session: Session, request: ChangeRequest) -> str:
-    household = session.get(Household, request.household_id)
-    assert household is not None  # a request's family is never deleted (foreign key)
-    return household.kk_number
 
 
 def _step(
@@ -508,7 +500,7 @@ def _step(
             )
         else:
             request = requests_service.determine(session, actor=user, request_id=request_id)
-        row = _request_row(request, _kk_of(session, request))
+        row = views.request_row(session, request).as_dict()
     emit(as_json, row, lambda: say(f"Usulan {request_id}: {row['state']}."))
 
 
@@ -546,25 +538,26 @@ def request_determine(
 @handled
 def request_list(
     state: str = typer.Option("proposed", "--state"),
+    region: str | None = RegionOption,
+    limit: int = typer.Option(1000, "--limit", help="Rows per page (at most 1,000)."),
+    offset: int = typer.Option(0, "--offset", help="Rows to skip (the next page)."),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Proposals in a state, within your region."""
+    """Proposals in a state, within your region, oldest first."""
     with unit_of_work() as session:
-        user = acting_user(session, actor)
-        found = requests_service.pending(session, actor=user, state=state)
-        kk_of = dict(
-            session.execute(
-                select(Household.id, Household.kk_number).where(
-                    Household.id.in_({r.household_id for r in found})
-                )
-            ).all()  # a list: dict() would take a Result for a mapping (it has keys())
+        page = views.requests(
+            session,
+            acting_user(session, actor),
+            status=state,
+            region=region,
+            limit=limit,
+            offset=offset,
         )
-        rows = [_request_row(r, kk_of[r.household_id]) for r in found]
-    emit(
-        as_json,
-        rows,
-        lambda: out.print(
+    rows = [r.as_dict() for r in page.items]
+
+    def human() -> None:
+        out.print(
             table(
                 f"Usulan {state} (rinciannya: lumbung request show ID)",
                 ["id", "jenis", "KK", "desa", "oleh"],
@@ -573,8 +566,11 @@ def request_list(
                     for r in rows
                 ],
             )
-        ),
-    )
+        )
+        if page.total > offset + len(rows):
+            say(f"… {grouped(page.total - offset - len(rows))} usulan lagi (--offset).")
+
+    emit(as_json, rows, human)
 
 
 @request_app.command("show")
@@ -584,20 +580,8 @@ def request_show(
 ) -> None:
     """One proposal in full: the family, what is proposed and, for an update, the values now."""
     with unit_of_work() as session:
-        user = acting_user(session, actor)
-        view = requests_service.show(session, actor=user, request_id=request_id)
-        r = view.request
-        payload: dict[str, Any] = {
-            **_request_row(r, view.kk_number),
-            "household_status": view.household_status,
-            "household_version": view.household_version,
-            "proposed_at": r.proposed_at.isoformat(),
-            "verified_at": r.verified_at.isoformat() if r.verified_at else None,
-            "decided_at": r.decided_at.isoformat() if r.decided_at else None,
-            "payload": r.payload,
-            "current": view.current,
-            "before": view.before,
-        }
+        detail = views.request_detail(session, acting_user(session, actor), request_id=request_id)
+    payload = detail.as_dict()
     emit(as_json, payload, lambda: _print_request(payload))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from lumbung.cli.common import (
@@ -70,20 +68,10 @@ def release_verify(label: str, as_json: bool = JsonOption) -> None:
 
 @release_app.command("list")
 @handled
-def release_list(as_json: bool = JsonOption) -> None:
+def release_list(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Every release."""
     with unit_of_work() as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "release": r.label,
-                "created_at": r.created_at.isoformat(),
-                "created_by": r.created_by,
-                "households": r.households,
-                "members": r.members,
-                "decree": r.decree,
-            }
-            for r in list_releases(session)
-        ]
+        rows = [r.as_dict() for r in list_releases(session, acting_user(session, actor))]
     emit(
         as_json,
         rows,

@@ -10,6 +10,8 @@ the (cycle, beneficiary) key serves without a sort even for a national cycle.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -17,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope
-from lumbung.auth.service import authorize
+from lumbung.auth.service import authorize, within
 from lumbung.cycles.models import Cycle, Entitlement, component_labels, components
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity import mask_id
+from lumbung.paging import MAX_PAGE
+from lumbung.regions.models import Region
 from lumbung.registry.models import Household
-
-MAX_PAGE = 1000
 
 
 def list_beneficiaries(
@@ -89,3 +91,149 @@ def list_beneficiaries(
             for e in page
         ],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRow:
+    """A cycle as `cycle list` shows it: program, version and definition hash, PMT model,
+    state and national totals (counts and money, no people)."""
+
+    cycle: str
+    program: str
+    version: str | None
+    definition_sha256: str
+    model: str  # NAME@VERSION
+    model_sha256: str
+    state: str
+    beneficiaries: int
+    total_idr: int
+    engine: str
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "program": self.program,
+            "version": self.version,
+            "definition_sha256": self.definition_sha256,
+            "model": self.model,
+            "model_sha256": self.model_sha256,
+            "state": self.state,
+            "beneficiaries": self.beneficiaries,
+            "total_idr": self.total_idr,
+            "engine": self.engine,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def list_cycles(session: Session, actor: User) -> list[CycleRow]:
+    """Every cycle, oldest first (any role: a cycle's totals name no one)."""
+    from lumbung.targeting.models import PmtModelRecord, Scoring
+
+    authorize(actor, Action.READ)
+    found = session.execute(
+        select(Cycle, PmtModelRecord)
+        .join(Scoring, Scoring.id == Cycle.scoring_id)
+        .join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id)
+        .order_by(Cycle.id)
+    ).all()
+    return [
+        CycleRow(
+            c.label,
+            c.program_code,
+            c.definition.get("version"),
+            c.definition_sha256,
+            f"{m.name}@{m.version}",
+            m.sha256,
+            c.state,
+            c.beneficiaries,
+            c.total_idr,
+            c.engine,
+            c.created_at,
+        )
+        for c, m in found
+    ]
+
+
+LEVELS = ("province", "regency", "district")
+
+
+@dataclass(frozen=True, slots=True)
+class AreaTotal:
+    """A cycle's beneficiaries and money in one region."""
+
+    code: str
+    name: str | None
+    beneficiaries: int
+    total_idr: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "beneficiaries": self.beneficiaries,
+            "total_idr": self.total_idr,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CycleTotals:
+    """A cycle's totals per province, regency or district, within the reader's region."""
+
+    cycle: str
+    program: str
+    state: str
+    level: str
+    region: str | None  # the reader's region; None = the nation
+    areas: list[AreaTotal]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "program": self.program,
+            "state": self.state,
+            "level": self.level,
+            "region": self.region,
+            "areas": [a.as_dict() for a in self.areas],
+        }
+
+
+def cycle_totals(session: Session, actor: User, *, label: str, level: str) -> CycleTotals:
+    """Beneficiaries and amounts of the cycle per region at `level` (province, regency or
+    district), by code; a reader with a region counts only the families living in it."""
+    authorize(actor, Action.READ)
+    if level not in LEVELS:
+        raise ValidationFailed(f"--level {level!r}: pilihan {', '.join(LEVELS)}.")
+    cycle = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
+    if cycle is None:
+        raise NotFound(f"Siklus {label} tidak ada.")
+    scope = actor.region_code
+    joined = scope is not None or level == "district"
+    code: Any
+    if level == "district":
+        code = Household.district_code
+    elif level == "regency":
+        code = Entitlement.regency_code
+    else:
+        code = func.substr(Entitlement.regency_code, 1, 2)
+    query = select(code.label("code"), func.count(), func.sum(Entitlement.amount_idr)).where(
+        Entitlement.cycle_id == cycle.id
+    )
+    if joined:
+        query = query.join(Household, Household.id == Entitlement.household_id).where(
+            within(Household.village_code, scope)
+        )
+    rows = session.execute(query.group_by(code).order_by(code)).all()
+    names = dict(
+        session.execute(
+            select(Region.code, Region.name).where(Region.code.in_([r[0] for r in rows]))
+        ).all()
+    )
+    return CycleTotals(
+        cycle.label,
+        cycle.program_code,
+        cycle.state,
+        level,
+        scope,
+        [AreaTotal(c, names.get(c), int(n), int(total or 0)) for c, n, total in rows],
+    )

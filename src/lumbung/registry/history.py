@@ -61,6 +61,17 @@ class FamilyHistory:
     import_batch_id: int | None  # the batch that brought the family in
     events: list[Event]
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kk_number": self.kk_number,
+            "village_code": self.village_code,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "version": self.version,
+            "import_batch_id": self.import_batch_id,
+            "events": [e.as_dict() for e in self.events],
+        }
+
 
 def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHistory:
     """Every audit event about the family with this KK, oldest first (a family outside the

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -269,5 +270,32 @@ def verify_release(session: Session, *, label: str, releases_dir: Path) -> Verif
     return VerifyReport(label, not problems, len(listed), problems)
 
 
-def list_releases(session: Session) -> list[Release]:
-    return list(session.execute(select(Release).order_by(Release.created_at)).scalars())
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    """A release as `release list` shows it (counts, no people)."""
+
+    release: str
+    created_at: datetime
+    created_by: str
+    households: int
+    members: int
+    decree: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "households": self.households,
+            "members": self.members,
+            "decree": self.decree,
+        }
+
+
+def list_releases(session: Session, actor: User) -> list[ReleaseRow]:
+    """Every release, oldest first (any role: a release's counts name no one)."""
+    authorize(actor, Action.READ)
+    return [
+        ReleaseRow(r.label, r.created_at, r.created_by, r.households, r.members, r.decree)
+        for r in session.execute(select(Release).order_by(Release.created_at)).scalars()
+    ]

@@ -1,0 +1,393 @@
+"""Reading the registry: one family (by KK or NIK), a name search, a family's history, counts
+by status, change requests. What `registry show|history|search|stats` and `request list|show`
+print, and what an API or a page answers, as plain typed results.
+
+Every read checks the reader's role and region here. A family or request outside the reader's
+region is answered as one that does not exist (nothing is told of where it lives). Within its
+region a reader sees one family's members with their NIKs in full (as `registry show` always
+has); lists of people (a search) show NIKs masked (`mask_id`, tagged so that members masked
+alike are told apart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action, in_scope
+from lumbung.auth.service import authorize, reading_area, within
+from lumbung.errors import NotFound, ValidationFailed
+from lumbung.identity.masking import mask_id
+from lumbung.identity.names import normalise_name
+from lumbung.paging import Page, check_window
+from lumbung.registry import vocab
+from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
+from lumbung.registry.history import FamilyHistory, family_history
+from lumbung.registry.models import ChangeRequest, Household, Member
+from lumbung.registry.service import RequestView, family_in_scope, show
+
+SHORTEST_NAME = 3  # characters of a normalised name a search needs (fewer would match half a
+# village)
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyView:
+    """One family as its reader may see it: its values (typed: numbers, flags, dates), its
+    status, version and region, and its members (every one, active or not, in id order)."""
+
+    kk_number: str
+    village_code: str
+    district_code: str
+    regency_code: str
+    province_code: str
+    status: str
+    status_reason: str | None
+    version: int
+    household: dict[str, Any]  # every value column of the exchange format (kk_number too)
+    members: list[dict[str, Any]]  # the member value columns (but kk_number), and status
+
+    def as_dict(self) -> dict[str, Any]:
+        """What `registry show --json` prints: the family's columns at the top level."""
+        return {
+            **self.household,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "version": self.version,
+            "members": self.members,
+        }
+
+
+def _family_view(session: Session, household: Household) -> FamilyView:
+    members = session.execute(
+        select(Member).where(Member.household_id == household.id).order_by(Member.id)
+    ).scalars()
+    return FamilyView(
+        kk_number=household.kk_number,
+        village_code=household.village_code,
+        district_code=household.district_code,
+        regency_code=household.regency_code,
+        province_code=household.province_code,
+        status=household.status,
+        status_reason=household.status_reason,
+        version=household.version,
+        household={c: getattr(household, c) for c in HOUSEHOLD_VALUE_COLUMNS},
+        members=[
+            {
+                **{c: getattr(m, c) for c in MEMBER_VALUE_COLUMNS if c != "kk_number"},
+                "birth_date": m.birth_date.isoformat(),
+                "status": m.status,
+            }
+            for m in members
+        ],
+    )
+
+
+def family(session: Session, actor: User, *, kk: str) -> FamilyView:
+    """The family with this KK, if the actor's region covers it (else NotFound, as for a KK
+    that does not exist)."""
+    authorize(actor, Action.READ)
+    return _family_view(session, family_in_scope(session, actor, kk))
+
+
+def family_by_nik(session: Session, actor: User, *, nik: str) -> FamilyView:
+    """The family a person with this NIK belongs to (the family where the NIK is active; else
+    the latest one it was in), if the actor's region covers it (else NotFound)."""
+    authorize(actor, Action.READ)
+    nik = nik.strip()
+    if not (len(nik) == 16 and nik.isdigit()):
+        raise ValidationFailed(f"NIK {nik!r}: harus 16 angka.")
+    found = session.execute(
+        select(Household)
+        .join(Member, Member.household_id == Household.id)
+        .where(Member.nik == nik)
+        .order_by((Member.status == "active").desc(), Member.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if found is None or not in_scope(actor.region_code, found.village_code):
+        raise NotFound(
+            f"NIK {mask_id(nik)} tidak ada di registry wilayah {actor.region_code or 'nasional'}."
+        )
+    return _family_view(session, found)
+
+
+@dataclass(frozen=True, slots=True)
+class NameMatch:
+    """A member whose name matched a search (NIK masked: a search is a list of people)."""
+
+    name: str
+    nik: str
+    relationship: str
+    status: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "nik": self.nik,
+            "relationship": self.relationship,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FamilySummary:
+    """A family found by a search: its KK (what `registry show` takes), village, status, its
+    head's name, and the members whose names matched."""
+
+    kk_number: str
+    village_code: str
+    status: str
+    version: int
+    head_name: str | None  # the active head's name; None for a family without one
+    matches: list[NameMatch]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kk_number": self.kk_number,
+            "village_code": self.village_code,
+            "status": self.status,
+            "version": self.version,
+            "head_name": self.head_name,
+            "matches": [m.as_dict() for m in self.matches],
+        }
+
+
+def search_families(
+    session: Session,
+    actor: User,
+    *,
+    name: str,
+    region: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[FamilySummary]:
+    """Families with a member whose normalised name starts with `name` normalised (titles,
+    degrees, punctuation and case dropped: `identity.names`), within the actor's region (and
+    `region`, narrowed to it), by KK number.
+
+    A prefix of the whole name, so that an index on `member.name_normalised` serves it (not yet
+    in the schema: see docs/ARCHITECTURE.md)."""
+    authorize(actor, Action.READ)
+    check_window(limit, offset)
+    wanted = normalise_name(name)
+    if len(wanted) < SHORTEST_NAME:
+        raise ValidationFailed(
+            f"Nama {name!r}: beri sedikitnya {SHORTEST_NAME} huruf (tanpa gelar dan tanda baca)."
+        )
+    area = reading_area(actor, region)
+    matching = select(Member.household_id).where(
+        Member.name_normalised.startswith(wanted, autoescape=True)
+    )
+    query = select(Household).where(
+        Household.id.in_(matching), within(Household.village_code, area)
+    )
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    households = list(
+        session.execute(query.order_by(Household.kk_number).limit(limit).offset(offset)).scalars()
+    )
+    members: dict[int, list[Member]] = {h.id: [] for h in households}
+    for m in session.execute(
+        select(Member).where(Member.household_id.in_(members)).order_by(Member.id)
+    ).scalars():
+        members[m.household_id].append(m)
+    items = []
+    for h in households:
+        head = next(
+            (
+                m.name
+                for m in members[h.id]
+                if m.relationship == vocab.HEAD and m.status == "active"
+            ),
+            None,
+        )
+        matches = [
+            NameMatch(m.name, mask_id(m.nik, distinct=True), m.relationship, m.status)
+            for m in members[h.id]
+            if m.name_normalised.startswith(wanted)
+        ]
+        items.append(FamilySummary(h.kk_number, h.village_code, h.status, h.version, head, matches))
+    return Page(items, int(total), limit, offset)
+
+
+def history(session: Session, actor: User, *, kk: str) -> FamilyHistory:
+    """The family's history from the audit chain, oldest first (`registry.history`)."""
+    return family_history(session, actor=actor, kk_number=kk)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStats:
+    """Families and members by status, within `region` (None: the nation)."""
+
+    region: str | None
+    households: dict[str, int]
+    members: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "households": self.households, "members": self.members}
+
+
+def stats(session: Session, actor: User) -> RegistryStats:
+    """Families and members by status within the actor's region."""
+    authorize(actor, Action.READ)
+    area = actor.region_code
+    households = select(Household.status, func.count()).group_by(Household.status)
+    members = select(Member.status, func.count()).group_by(Member.status)
+    if area is not None:
+        households = households.where(within(Household.village_code, area))
+        members = members.join(Household, Household.id == Member.household_id).where(
+            within(Household.village_code, area)
+        )
+    return RegistryStats(
+        area,
+        {status: int(n) for status, n in session.execute(households).all()},
+        {status: int(n) for status, n in session.execute(members).all()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """A change request as a list shows it, with its family's KK."""
+
+    id: int
+    kind: str
+    state: str
+    kk_number: str
+    village_code: str
+    household_id: int
+    base_version: int | None
+    proposed_by: str
+    verified_by: str | None
+    decided_by: str | None
+    reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "kk_number": self.kk_number,
+            "village_code": self.village_code,
+            "household_id": self.household_id,
+            "base_version": self.base_version,
+            "proposed_by": self.proposed_by,
+            "verified_by": self.verified_by,
+            "decided_by": self.decided_by,
+            "reason": self.reason,
+        }
+
+
+def _row(request: ChangeRequest, kk_number: str) -> RequestRow:
+    return RequestRow(
+        request.id,
+        request.kind,
+        request.state,
+        kk_number,
+        request.village_code,
+        request.household_id,
+        request.base_version,
+        request.proposed_by,
+        request.verified_by,
+        request.decided_by,
+        request.reason,
+    )
+
+
+def request_row(session: Session, request: ChangeRequest) -> RequestRow:
+    """A request a service just returned to its actor (proposed, verified, decided), as a row."""
+    household = session.get(Household, request.household_id)
+    assert household is not None  # a request's family is never deleted (foreign key)
+    return _row(request, household.kk_number)
+
+
+def requests(
+    session: Session,
+    actor: User,
+    *,
+    status: str = "proposed",
+    region: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[RequestRow]:
+    """Requests in state `status` whose village lies in the actor's region (and `region`,
+    narrowed to it), oldest first."""
+    authorize(actor, Action.READ)
+    check_window(limit, offset)
+    if status not in vocab.REQUEST_STATES:
+        raise ValidationFailed(
+            f"Status usulan tidak dikenal: {status}; pilihan: {', '.join(vocab.REQUEST_STATES)}"
+        )
+    area = reading_area(actor, region)
+    query = select(ChangeRequest, Household.kk_number).join(
+        Household, Household.id == ChangeRequest.household_id
+    )
+    query = query.where(ChangeRequest.state == status, within(ChangeRequest.village_code, area))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    found = session.execute(query.order_by(ChangeRequest.id).limit(limit).offset(offset)).all()
+    return Page([_row(r, kk) for r, kk in found], int(total), limit, offset)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDetail:
+    """One request in full, as the one deciding it must see it (`request show`)."""
+
+    request: RequestRow
+    household_status: str | None  # None (with `current` empty): the family lives outside the
+    household_version: int | None  # reader's region now
+    proposed_at: datetime
+    verified_at: datetime | None
+    decided_at: datetime | None
+    payload: dict[str, Any]  # what was proposed
+    current: dict[str, Any]  # the values now of the columns an update names
+    before: dict[str, Any] = field(default_factory=dict)  # a determined update: values before
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.request.as_dict(),
+            "household_status": self.household_status,
+            "household_version": self.household_version,
+            "proposed_at": self.proposed_at.isoformat(),
+            "verified_at": self.verified_at.isoformat() if self.verified_at else None,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "payload": self.payload,
+            "current": self.current,
+            "before": self.before,
+        }
+
+
+def request_detail(session: Session, actor: User, *, request_id: int) -> RequestDetail:
+    """One request in full, if the actor's region covers its village (else NotFound)."""
+    view: RequestView = show(session, actor=actor, request_id=request_id)
+    r = view.request
+    return RequestDetail(
+        _row(r, view.kk_number),
+        view.household_status,
+        view.household_version,
+        r.proposed_at,
+        r.verified_at,
+        r.decided_at,
+        r.payload,
+        view.current,
+        view.before,
+    )
+
+
+__all__ = [
+    "FamilySummary",
+    "FamilyView",
+    "NameMatch",
+    "RegistryStats",
+    "RequestDetail",
+    "RequestRow",
+    "family",
+    "family_by_nik",
+    "history",
+    "request_detail",
+    "request_row",
+    "requests",
+    "search_families",
+    "stats",
+]

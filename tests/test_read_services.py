@@ -1,0 +1,252 @@
+"""The read services: every read checks role and region itself, whoever calls it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from conftest import add_user, user
+from factories import OTHER_VILLAGE, VILLAGE, family, kk, nik, write_batch
+from helpers import run_import
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Role
+from lumbung.auth.service import list_users
+from lumbung.db import session_scope
+from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
+from lumbung.registry import service as requests_service
+from lumbung.registry import views
+from lumbung.releases.service import list_releases
+
+pytestmark = pytest.mark.usefixtures("users")
+
+T = TypeVar("T")
+NEIGHBOUR = "31.71.01.1002"  # Cideng: the same regency as VILLAGE, another village
+HEADS = {1: "H. SUPARMAN, S.H.", 2: "SUPARMAN ADI", 3: "SUPARMIN"}
+
+
+def as_user(engine: Engine, username: str, work: Callable[[Session, User], T]) -> T:
+    with session_scope(engine) as session:
+        return work(session, user(session, username))
+
+
+def head_nik(serial: int) -> str:
+    return nik(date(1980, 3, 12), "L", serial * 10 + 1)
+
+
+@pytest.fixture
+def registry(engine: Engine, tmp_path: Path) -> Engine:
+    """Three approved families: KK 1 in the operator's village, KK 2 in a neighbouring village
+    of the same regency (with a request on it), KK 3 in Kota Bandung."""
+    households, members = [], []
+    for serial, village in ((1, VILLAGE), (2, NEIGHBOUR), (3, OTHER_VILLAGE)):
+        h, ms = family(serial, village_code=village)
+        ms[0]["name"] = HEADS[serial]
+        households.append(h)
+        members.extend(ms)
+    summary = run_import(
+        engine, write_batch(tmp_path / "batch", households, members), status="approved"
+    )
+    assert summary.households_accepted == 3, summary.errors[:3]
+    add_user(engine, "neighbour", Role.OPERATOR, NEIGHBOUR)
+    as_user(
+        engine,
+        "neighbour",
+        lambda s, u: requests_service.propose(
+            s,
+            actor=u,
+            kind="update",
+            payload={"changes": {"floor_material": "keramik"}},
+            kk_number=kk(2),
+            base_version=1,
+        ),
+    )
+    return engine
+
+
+def kks(engine: Engine, username: str, **options: object) -> list[str]:
+    page = as_user(
+        engine,
+        username,
+        lambda s, u: views.search_families(s, u, name="suparm", **options),  # type: ignore[arg-type]
+    )
+    return [f.kk_number for f in page.items]
+
+
+def test_an_operator_reads_only_its_own_village(registry: Engine) -> None:
+    engine = registry
+    own = as_user(engine, "operator", lambda s, u: views.family(s, u, kk=kk(1)))
+    assert (own.kk_number, own.village_code, own.status) == (kk(1), VILLAGE, "approved")
+    assert own.as_dict()["members"][0]["nik"] == head_nik(1)  # one family: NIKs in full
+    assert (
+        as_user(engine, "operator", lambda s, u: views.family_by_nik(s, u, nik=head_nik(1))) == own
+    )
+    for read in (
+        lambda s, u: views.family(s, u, kk=kk(2)),
+        lambda s, u: views.family_by_nik(s, u, nik=head_nik(2)),
+        lambda s, u: views.history(s, u, kk=kk(2)),
+        lambda s, u: views.family(s, u, kk=kk(3)),
+    ):
+        with pytest.raises(NotFound):
+            as_user(engine, "operator", read)
+    # Refused exactly as a KK that does not exist: nothing tells it exists elsewhere.
+    with pytest.raises(NotFound) as absent:
+        as_user(engine, "operator", lambda s, u: views.family(s, u, kk=kk(9)))
+    with pytest.raises(NotFound) as elsewhere:
+        as_user(engine, "operator", lambda s, u: views.family(s, u, kk=kk(2)))
+    assert str(elsewhere.value) == str(absent.value).replace(kk(9), kk(2))
+    assert kks(engine, "operator") == [kk(1)]
+    assert kks(engine, "operator", region="31") == [kk(1)]  # a wider region: its own scope
+    with pytest.raises(PermissionDenied):
+        kks(engine, "operator", region=NEIGHBOUR)
+    # The request on the neighbouring family: not listed, not shown.
+    listed = as_user(engine, "operator", lambda s, u: views.requests(s, u, status="proposed"))
+    assert (listed.items, listed.total) == ([], 0)
+    [request] = as_user(engine, "neighbour", lambda s, u: views.requests(s, u)).items
+    with pytest.raises(NotFound):
+        as_user(engine, "operator", lambda s, u: views.request_detail(s, u, request_id=request.id))
+    stats = as_user(engine, "operator", views.stats)
+    assert (stats.region, stats.households, stats.members) == (
+        VILLAGE,
+        {"approved": 1},
+        {"active": 3},
+    )
+
+
+def test_a_regency_verifier_reads_its_regency_only(registry: Engine) -> None:
+    engine = registry
+    assert kks(engine, "verifier") == [kk(1), kk(2)]
+    assert kks(engine, "verifier", region=NEIGHBOUR) == [kk(2)]
+    with pytest.raises(PermissionDenied):
+        kks(engine, "verifier", region="32.73")
+    assert kks(engine, "other_verifier") == [kk(3)]
+    seen = as_user(engine, "verifier", lambda s, u: views.family_by_nik(s, u, nik=head_nik(2)))
+    assert (seen.kk_number, seen.village_code) == (kk(2), NEIGHBOUR)
+    with pytest.raises(NotFound):
+        as_user(engine, "verifier", lambda s, u: views.family(s, u, kk=kk(3)))
+    with pytest.raises(NotFound):
+        as_user(engine, "other_verifier", lambda s, u: views.history(s, u, kk=kk(2)))
+    page = as_user(engine, "verifier", lambda s, u: views.requests(s, u, status="proposed"))
+    assert [(r.kk_number, r.village_code) for r in page.items] == [(kk(2), NEIGHBOUR)]
+    detail = as_user(
+        engine, "verifier", lambda s, u: views.request_detail(s, u, request_id=page.items[0].id)
+    )
+    assert detail.current == {"floor_material": "semen"}
+    assert detail.as_dict()["payload"] == {"changes": {"floor_material": "keramik"}}
+    with pytest.raises(NotFound):
+        as_user(
+            engine,
+            "other_verifier",
+            lambda s, u: views.request_detail(s, u, request_id=page.items[0].id),
+        )
+    assert as_user(engine, "other_verifier", lambda s, u: views.requests(s, u)).total == 0
+    assert as_user(engine, "verifier", views.stats).households == {"approved": 2}
+    assert as_user(engine, "other_verifier", views.stats).members == {"active": 3}
+    # Users: a regional reader sees those within its region.
+    assert [u.username for u in as_user(engine, "verifier", list_users)] == [
+        "neighbour",
+        "operator",
+        "verifier",
+    ]
+    # The audit log names families of every region: national users only.
+    with pytest.raises(PermissionDenied):
+        as_user(engine, "verifier", lambda s, u: audit.log(s, u, limit=5))
+
+
+def test_the_auditor_reads_everything(registry: Engine) -> None:
+    engine = registry
+    assert kks(engine, "auditor") == [kk(1), kk(2), kk(3)]
+    page = as_user(
+        engine,
+        "auditor",
+        lambda s, u: views.search_families(s, u, name="Suparman", limit=1, offset=1),
+    )
+    assert ([f.kk_number for f in page.items], page.total, page.limit, page.offset) == (
+        [kk(2)],
+        2,
+        1,
+        1,
+    )
+    [found] = page.items
+    assert found.head_name == HEADS[2]
+    assert [m.nik[:16] for m in found.matches] == ["3171********" + head_nik(2)[12:]]
+    assert page.as_dict()["items"][0]["matches"][0]["name"] == HEADS[2]
+    for serial in (1, 2, 3):
+        number = kk(serial)
+
+        def read(session: Session, reader: User, kk_number: str = number) -> views.FamilyView:
+            return views.family(session, reader, kk=kk_number)
+
+        def past(session: Session, reader: User, kk_number: str = number) -> list[object]:
+            return list(views.history(session, reader, kk=kk_number).events)
+
+        assert as_user(engine, "auditor", read).kk_number == number
+        assert as_user(engine, "auditor", past)
+    assert as_user(engine, "auditor", views.stats).households == {"approved": 3}
+    assert as_user(engine, "auditor", lambda s, u: views.requests(s, u)).total == 1
+    assert len(as_user(engine, "auditor", list_users)) == 8
+    assert as_user(engine, "auditor", list_releases) == []
+    newest = as_user(engine, "auditor", lambda s, u: audit.log(s, u, limit=2))
+    assert len(newest.items) == 2 and newest.total > 2
+    assert newest.items[0].action.startswith("request.propose")
+    one = as_user(
+        engine,
+        "auditor",
+        lambda s, u: audit.log(
+            s, u, limit=10, entity="change_request", entity_id=newest.items[0].entity_id
+        ),
+    )
+    assert [e.id for e in one.items] == [newest.items[0].id]
+    # Short names and bad windows are refused plainly.
+    for bad in (
+        lambda s, u: views.search_families(s, u, name="Hj. Su"),
+        lambda s, u: views.search_families(s, u, name="suparman", limit=0),
+        lambda s, u: views.requests(s, u, status="nonsense"),
+        lambda s, u: views.family_by_nik(s, u, nik="123"),
+    ):
+        with pytest.raises(ValidationFailed):
+            as_user(engine, "auditor", bad)
+
+
+def test_a_cycle_is_totalled_within_the_readers_region(engine: Engine, tmp_path: Path) -> None:
+    from lumbung.cycles.listing import cycle_totals, list_cycles
+    from test_cycle_listing import stored, two_regions
+    from test_cycles import cycle
+
+    two_regions(engine, tmp_path)
+    cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")
+    rows = stored(engine, "PBI-1")
+    [listed] = as_user(engine, "operator", list_cycles)
+    assert (listed.cycle, listed.program, listed.beneficiaries) == ("PBI-1", "PBI-JKN", len(rows))
+    national = as_user(
+        engine, "auditor", lambda s, u: cycle_totals(s, u, label="PBI-1", level="regency")
+    )
+    expected: dict[str, list[int]] = {}
+    for _village, _kk, regency, amount in rows:
+        expected.setdefault(regency, [0, 0])
+        expected[regency][0] += 1
+        expected[regency][1] += amount
+    assert {a.code: [a.beneficiaries, a.total_idr] for a in national.areas} == expected
+    assert {a.code: a.name for a in national.areas}["31.71"] == "Kota Administrasi Jakarta Pusat"
+    provinces = as_user(
+        engine, "auditor", lambda s, u: cycle_totals(s, u, label="PBI-1", level="province")
+    )
+    assert {a.code for a in provinces.areas} == {"31", "32"}
+    regional = as_user(
+        engine, "verifier", lambda s, u: cycle_totals(s, u, label="PBI-1", level="district")
+    )
+    assert regional.region == "31.71"
+    assert {a.code for a in regional.areas} == {"31.71.01"}
+    assert sum(a.beneficiaries for a in regional.areas) == sum(
+        1 for village, *_ in rows if village.startswith("31.71.")
+    )
+    with pytest.raises(ValidationFailed):
+        as_user(engine, "auditor", lambda s, u: cycle_totals(s, u, label="PBI-1", level="desa"))
+    with pytest.raises(NotFound):
+        as_user(engine, "auditor", lambda s, u: cycle_totals(s, u, label="X", level="regency"))
