@@ -44,6 +44,43 @@ class Settings(BaseSettings):
         description="Memory the DuckDB engine may use before spilling to disk (data_dir/tmp).",
     )
 
+    # Background jobs (lumbung/jobs/; docs/ARCHITECTURE.md, "Jobs").
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis for the job queue (redis://host:6379/0): several workers on several "
+            "machines. Unset: the queue is a SQLite file in the data folder (jobs/queue.db)."
+        ),
+    )
+    worker_threads: int = Field(
+        default=1, ge=1, le=64, description="Jobs one worker process runs at once."
+    )
+    job_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a running job's worker says it is alive.",
+    )
+    job_lost_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "A running job whose worker has not said it is alive for this long is failed "
+            "(`worker_lost`) by the next worker that looks; it can be run again."
+        ),
+    )
+    upload_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="The largest file an import job accepts from an upload (bytes).",
+    )
+    jobs_test_pause_at: str | None = Field(
+        default=None,
+        description=(
+            "Tests only: a job stops for an hour when its progress reaches this step (a "
+            "worker killed there shows that nothing is left half done). Never in production."
+        ),
+    )
+
     @property
     def releases_dir(self) -> Path:
         return self.data_dir / "releases"
@@ -51,6 +88,10 @@ class Settings(BaseSettings):
     @property
     def rejects_dir(self) -> Path:
         return self.data_dir / "rejects"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 import typer
 
+from lumbung.cli import jobs
 from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
@@ -44,5 +45,6 @@ app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)
 app.command("demo")(demo_command)
+jobs.register(app)  # `lumbung worker`, `lumbung jobs …`
 
 __all__ = ["app"]

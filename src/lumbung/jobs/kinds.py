@@ -1,0 +1,314 @@
+"""What each kind of job is: who may ask for it, what it is asked with, and the service it runs.
+
+Each kind checks its parameters and the asker's right at submission, with the same rule its
+service applies (the service checks again when the job runs), and runs by calling the very
+service function its command calls, inside one transaction of its own: a job that fails or
+whose worker is killed leaves what the command would leave, which is nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize, require_national
+from lumbung.config import Settings
+from lumbung.engine.names import EngineName
+from lumbung.errors import ValidationFailed
+from lumbung.jobs.uploads import inside_uploads
+
+# The steps an import reports (importer.import_batch), in order; the job counts them.
+IMPORT_STEPS = (
+    "membaca berkas",
+    "mengambil data registry",
+    "memeriksa",
+    "memuat keluarga",
+    "memuat anggota",
+    "mencatat",
+)
+CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MODEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}@[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass(slots=True)
+class Context:
+    """What a running job's kind is given: its transaction, the asker, its parameters, the
+    settings of the worker, and `step` to say what is under way."""
+
+    session: Session
+    actor: User
+    params: dict[str, Any]
+    settings: Settings
+    step: Callable[[str], None]
+    # Set by a kind whose work must not be kept (an import's dry run): the runner rolls back.
+    discard: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    # Checks the parameters and the asker's right; gives the parameters as they will be stored.
+    check: Callable[[User, dict[str, Any], Settings], dict[str, Any]]
+    run: Callable[[Context], dict[str, Any]]
+    steps: tuple[str, ...]
+
+
+def _only(params: dict[str, Any], allowed: set[str], kind: str) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            f"Parameter job {kind} tidak dikenal: {', '.join(unknown)} "
+            f"(yang dikenal: {', '.join(sorted(allowed))})."
+        )
+
+
+def _text(params: dict[str, Any], name: str, kind: str, *, pattern: re.Pattern[str]) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValidationFailed(f"Job {kind}: '{name}' wajib diisi dengan kode yang sah.")
+    return value
+
+
+def _flag(params: dict[str, Any], name: str, kind: str) -> bool:
+    value = params.get(name, False)
+    if not isinstance(value, bool):
+        raise ValidationFailed(f"Job {kind}: '{name}' harus true atau false.")
+    return value
+
+
+def _engine(params: dict[str, Any], kind: str) -> str:
+    value = params.get("engine", EngineName.DUCKDB.value)
+    if value not in {e.value for e in EngineName}:
+        raise ValidationFailed(
+            f"Job {kind}: engine '{value}' tidak dikenal; pilihan: "
+            f"{', '.join(e.value for e in EngineName)}."
+        )
+    return str(value)
+
+
+def plain_json(value: Any) -> dict[str, Any]:
+    """`value` as JSON would give it back (dates and paths as text)."""
+    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return result
+
+
+def relative(path: str | None, data_dir: Path) -> str | None:
+    """A path inside the data folder as seen from it (the folder may move; the web offers
+    files by this path); a path elsewhere as it is."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(data_dir.resolve()))
+    except ValueError:
+        return path
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+def _check_import(actor: User, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    from lumbung.registry.importer import ENTRY_STATUSES
+
+    _only(params, {"files", "status", "dry_run", "allow_duplicates"}, "import")
+    status = params.get("status", "proposed")
+    if status not in ENTRY_STATUSES:
+        raise ValidationFailed(
+            f"Status masuk '{status}' tidak dikenal; pilihan: {', '.join(ENTRY_STATUSES)}."
+        )
+    # The import's own rule: importing needs IMPORT, and straight into verified/approved
+    # MIGRATE; rows outside the asker's region are rejected row by row when it runs.
+    authorize(actor, Action.IMPORT if status == "proposed" else Action.MIGRATE)
+    files = params.get("files")
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        raise ValidationFailed("Job import: 'files' wajib berisi berkas yang diunggah.")
+    kept: list[str] = []
+    for name in files:
+        path = Path(name)
+        full = path if path.is_absolute() else settings.data_dir / path
+        # Only files saved by `uploads.save` in this data folder: a job never reads a path
+        # of the asker's choosing elsewhere on the server.
+        if not inside_uploads(settings.data_dir, full):
+            raise ValidationFailed(f"Berkas {name} bukan unggahan yang tersimpan.")
+        kept.append(str(full.resolve().relative_to(settings.data_dir.resolve())))
+    return {
+        "files": kept,
+        "status": status,
+        "dry_run": _flag(params, "dry_run", "import"),
+        "allow_duplicates": _flag(params, "allow_duplicates", "import"),
+    }
+
+
+def _run_import(ctx: Context) -> dict[str, Any]:
+    from lumbung.registry.importer import ImportRequest, import_batch
+
+    data_dir = ctx.settings.data_dir
+    params = ctx.params
+    request = ImportRequest(
+        paths=[data_dir / f for f in params["files"]],
+        rejects_dir=ctx.settings.rejects_dir,
+        status=params["status"],
+        dry_run=params["dry_run"],
+        allow_duplicates=params["allow_duplicates"],
+    )
+    summary = import_batch(ctx.session, actor=ctx.actor, request=request, progress=ctx.step)
+    ctx.discard = request.dry_run
+    result = plain_json(summary.as_dict())
+    # The rejected rows are `errors` (the first 1,000); all of them are in the reject file.
+    result["reject_file"] = relative(summary.reject_file, data_dir)
+    return result
+
+
+# --- release -------------------------------------------------------------------------------
+
+
+def _check_release(actor: User, params: dict[str, Any], _settings: Settings) -> dict[str, Any]:
+    _only(params, {"label", "decree"}, "release")
+    authorize(actor, Action.RELEASE)
+    require_national(actor, "rilis registry nasional dibuat")
+    decree = params.get("decree")
+    if decree is not None and not isinstance(decree, str):
+        raise ValidationFailed("Job release: 'decree' harus teks.")
+    return {"label": _text(params, "label", "release", pattern=CODE), "decree": decree}
+
+
+def _run_release(ctx: Context) -> dict[str, Any]:
+    from lumbung.releases.service import create_release
+
+    ctx.step("menulis rilis")
+    result = create_release(
+        ctx.session,
+        actor=ctx.actor,
+        label=ctx.params["label"],
+        decree=ctx.params["decree"],
+        releases_dir=ctx.settings.releases_dir,
+    )
+    payload = plain_json(result.as_dict())
+    for key in ("manifest", "path"):
+        payload[key] = relative(payload.get(key), ctx.settings.data_dir)
+    return payload
+
+
+# --- score ---------------------------------------------------------------------------------
+
+
+def _check_score(actor: User, params: dict[str, Any], _settings: Settings) -> dict[str, Any]:
+    # The shipped model only: a model file named by the asker would be a path on the server.
+    _only(params, {"release", "engine"}, "score")
+    authorize(actor, Action.SCORE)
+    require_national(actor, "skor PMT sebuah rilis")
+    return {
+        "release": _text(params, "release", "score", pattern=CODE),
+        "engine": _engine(params, "score"),
+    }
+
+
+def _run_score(ctx: Context) -> dict[str, Any]:
+    from lumbung.targeting.pmt import default_model_path, load_model
+    from lumbung.targeting.service import score_release
+
+    ctx.step("menghitung skor")
+    result = score_release(
+        ctx.session,
+        actor=ctx.actor,
+        release_label=ctx.params["release"],
+        model=load_model(default_model_path()),
+        data_dir=ctx.settings.data_dir,
+        engine=EngineName(ctx.params["engine"]),
+    )
+    payload = plain_json(result.as_dict())
+    if "scores_file" in payload:
+        payload["scores_file"] = relative(payload["scores_file"], ctx.settings.data_dir)
+    return payload
+
+
+# --- cycle_run -----------------------------------------------------------------------------
+
+
+def _check_cycle(actor: User, params: dict[str, Any], _settings: Settings) -> dict[str, Any]:
+    # A program by its code (shipped, or run before): a definition file would be a path on
+    # the server of the asker's choosing.
+    _only(params, {"program", "release", "label", "engine", "as_of", "model"}, "cycle_run")
+    authorize(actor, Action.RUN_CYCLE)
+    require_national(actor, "menghitung siklus")
+    as_of = params.get("as_of")
+    if as_of is not None:
+        try:
+            as_of = date.fromisoformat(str(as_of)).isoformat()
+        except ValueError:
+            raise ValidationFailed(
+                f"Job cycle_run: as_of {as_of!r} bukan tanggal YYYY-MM-DD."
+            ) from None
+    model = params.get("model")
+    if model is not None:
+        model = _text(params, "model", "cycle_run", pattern=MODEL_KEY)
+    return {
+        "program": _text(params, "program", "cycle_run", pattern=CODE),
+        "release": _text(params, "release", "cycle_run", pattern=CODE),
+        "label": _text(params, "label", "cycle_run", pattern=CODE),
+        "engine": _engine(params, "cycle_run"),
+        "as_of": as_of,
+        "model": model,
+    }
+
+
+def _run_cycle(ctx: Context) -> dict[str, Any]:
+    from lumbung.cycles.service import run_cycle
+
+    params = ctx.params
+    ctx.step("menghitung siklus")
+    result = run_cycle(
+        ctx.session,
+        actor=ctx.actor,
+        program=params["program"],
+        release_label=params["release"],
+        label=params["label"],
+        data_dir=ctx.settings.data_dir,
+        engine=EngineName(params["engine"]),
+        as_of=date.fromisoformat(params["as_of"]) if params["as_of"] else None,
+        model=params["model"],
+    )
+    return plain_json(result.as_dict())
+
+
+# --- sleep (tests only) --------------------------------------------------------------------
+
+
+def _check_sleep(_actor: User, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    if not settings.jobs_test_pause_at:
+        raise ValidationFailed("Jenis job 'sleep' hanya untuk pengujian.")
+    seconds = params.get("seconds", 0)
+    fail = params.get("fail")
+    if not isinstance(seconds, int | float) or not 0 <= seconds <= 3600:
+        raise ValidationFailed("Job sleep: 'seconds' antara 0 dan 3600.")
+    return {"seconds": seconds, "fail": fail if isinstance(fail, str) else None}
+
+
+def _run_sleep(ctx: Context) -> dict[str, Any]:
+    import time
+
+    ctx.step("tidur")
+    time.sleep(ctx.params["seconds"])
+    if ctx.params["fail"] == "internal":
+        raise RuntimeError("a test's failure, not the operator's")
+    if ctx.params["fail"]:
+        raise ValidationFailed(ctx.params["fail"])
+    return {"slept": ctx.params["seconds"]}
+
+
+KINDS: dict[str, Kind] = {
+    "import": Kind("import", _check_import, _run_import, IMPORT_STEPS),
+    "release": Kind("release", _check_release, _run_release, ("menulis rilis",)),
+    "score": Kind("score", _check_score, _run_score, ("menghitung skor",)),
+    "cycle_run": Kind("cycle_run", _check_cycle, _run_cycle, ("menghitung siklus",)),
+    "sleep": Kind("sleep", _check_sleep, _run_sleep, ("tidur",)),
+}
+PUBLIC_KINDS = ("import", "release", "score", "cycle_run")

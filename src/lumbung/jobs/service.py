@@ -1,0 +1,278 @@
+"""Jobs for front ends: submit one, see one or a page of them, run a failed one again, and the
+reject file of an import job. The `job` row is the truth; the queue carries only its id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, select, true
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from lumbung.auth.models import User
+from lumbung.auth.roles import Role
+from lumbung.db import session_scope, utcnow
+from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.jobs.kinds import KINDS, PUBLIC_KINDS
+from lumbung.jobs.models import Job
+from lumbung.jobs.queue import JobQueue, default_queue
+from lumbung.jobs.runner import stamp
+from lumbung.paging import Page, check_window
+
+log = logging.getLogger("lumbung.jobs")
+
+CHANNELS = ("web", "api", "cli")
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+PENDING = "lumbung.jobs.pending"
+LISTENING = "lumbung.jobs.listening"
+UNQUEUED = "Job tidak bisa dimasukkan ke antrean (antrean tidak terjangkau); jalankan ulang nanti."
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A job as its reader may see it. `log` (the steps, and a failure's traceback) only for
+    national admins and auditors: it may hold technical detail."""
+
+    id: str
+    kind: str
+    state: str
+    params: dict[str, Any]
+    username: str
+    channel: str
+    region_code: str | None
+    done: int
+    total: int | None
+    message: str | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    worker: str | None
+    log: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        body = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("created_at", "started_at", "finished_at", "heartbeat_at"):
+            value = body[name]
+            body[name] = value.isoformat() if value is not None else None
+        return body
+
+
+def _oversees(actor: User) -> bool:
+    return actor.role in (Role.ADMIN, Role.AUDITOR) and actor.region_code is None
+
+
+def submit(
+    session: Session,
+    actor: User,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    channel: str,
+    queue: JobQueue | None = None,
+) -> Job:
+    """A new job, queued: the asker's right and the parameters are checked now (the service
+    checks again when it runs); its id goes on the queue once this transaction commits (a
+    worker never looks for a row not yet there; if the queue refuses it, the job is failed)."""
+    queue = queue or default_queue()
+    test_kind = kind == "sleep" and bool(queue.settings.jobs_test_pause_at)
+    if kind not in PUBLIC_KINDS and not test_kind:
+        raise ValidationFailed(
+            f"Jenis job '{kind}' tidak dikenal; pilihan: {', '.join(PUBLIC_KINDS)}."
+        )
+    if channel not in CHANNELS:
+        raise ValidationFailed(
+            f"Saluran '{channel}' tidak dikenal; pilihan: {', '.join(CHANNELS)}."
+        )
+    if not isinstance(params, dict):
+        raise ValidationFailed("Parameter job harus objek JSON.")
+    stored = KINDS[kind].check(actor, dict(params), queue.settings)
+    job = Job(
+        id=uuid.uuid4().hex,
+        kind=kind,
+        params=stored,
+        state="queued",
+        user_id=actor.id,
+        channel=channel,
+        region_code=actor.region_code,
+        done=0,
+        total=len(KINDS[kind].steps),
+        message="menunggu worker",
+        log=stamp(f"diminta oleh {actor.username} lewat {channel}"),
+        attempts=0,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    _enqueue_after_commit(session, queue, job.id)
+    return job
+
+
+def _enqueue_after_commit(session: Session, queue: JobQueue, job_id: str) -> None:
+    session.info.setdefault(PENDING, []).append((queue, job_id))
+    if not session.info.get(LISTENING):
+        session.info[LISTENING] = True
+        event.listen(session, "after_commit", _enqueue_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(PENDING, None)
+
+
+def _enqueue_pending(session: Session) -> None:
+    pending: list[tuple[JobQueue, str]] = session.info.pop(PENDING, [])
+    if not pending:
+        return
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    for queue, job_id in pending:
+        try:
+            queue.enqueue(job_id)
+        except Exception:
+            log.exception("job %s could not be queued", job_id)
+            _mark_unqueued(engine, job_id)
+
+
+def _mark_unqueued(engine: Engine, job_id: str) -> None:
+    try:
+        with session_scope(engine) as session:
+            job = session.get(Job, job_id, with_for_update=True)
+            if job is not None and job.state == "queued":
+                job.state = "failed"
+                job.error = {"code": "queue_unavailable", "message": UNQUEUED}
+                job.finished_at = utcnow()
+                job.message = "gagal"
+                job.log = (job.log or "") + stamp("gagal masuk antrean")
+    except Exception:
+        log.exception("job %s: could not be marked failed either", job_id)
+
+
+def _view(job: Job, username: str, actor: User, queue: JobQueue | None) -> JobView:
+    done, total, message, heartbeat = job.done, job.total, job.message, job.heartbeat_at
+    if job.state == "running":
+        # On SQLite a running job cannot write its row (its transaction holds the writer
+        # lock): its progress is in the queue's store.
+        try:
+            live = (queue or default_queue()).live(job.id)
+        except Exception:
+            live = None
+        if live:
+            done, total, message = live["done"], live["total"], live["message"]
+    return JobView(
+        id=job.id,
+        kind=job.kind,
+        state=job.state,
+        params=job.params,
+        username=username,
+        channel=job.channel,
+        region_code=job.region_code,
+        done=done,
+        total=total,
+        message=message,
+        result=job.result,
+        error=job.error,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        heartbeat_at=heartbeat,
+        worker=job.worker,
+        log=job.log if _oversees(actor) else None,
+    )
+
+
+def _visible(session: Session, actor: User, job_id: str) -> tuple[Job, str]:
+    found = None
+    if isinstance(job_id, str) and JOB_ID.fullmatch(job_id):
+        found = session.execute(
+            select(Job, User.username).join(User, User.id == Job.user_id).where(Job.id == job_id)
+        ).first()
+    # Someone else's job is answered as one that does not exist: ids are not to be probed.
+    if found is None or not (found[0].user_id == actor.id or _oversees(actor)):
+        raise NotFound(f"Job {str(job_id)[:40]} tidak ada.")
+    return found[0], found[1]
+
+
+def get(session: Session, actor: User, *, job_id: str, queue: JobQueue | None = None) -> JobView:
+    """One job: its asker's, or any for a national admin or auditor; others: NotFound."""
+    job, username = _visible(session, actor, job_id)
+    return _view(job, username, actor, queue)
+
+
+def list_jobs(
+    session: Session,
+    actor: User,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    queue: JobQueue | None = None,
+) -> Page[JobView]:
+    """The jobs the reader may see (their own; all for a national admin or auditor), newest
+    first."""
+    check_window(limit, offset)
+    condition = true() if _oversees(actor) else Job.user_id == actor.id
+    total = session.execute(select(func.count()).select_from(Job).where(condition)).scalar_one()
+    rows = session.execute(
+        select(Job, User.username)
+        .join(User, User.id == Job.user_id)
+        .where(condition)
+        .order_by(Job.created_at.desc(), Job.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return Page([_view(job, name, actor, queue) for job, name in rows], total, limit, offset)
+
+
+def rerun(
+    session: Session,
+    actor: User,
+    job_id: str,
+    *,
+    channel: str | None = None,
+    queue: JobQueue | None = None,
+) -> Job:
+    """A new job with a failed job's parameters, asked for by `actor` (checked as any
+    submission: the actor's own right). The commands are atomic and idempotent, so a job that
+    failed, its worker killed included, left nothing to undo."""
+    job, _ = _visible(session, actor, job_id)
+    if job.state != "failed":
+        raise Conflict(
+            f"Job {job.id} berstatus {job.state}; hanya job yang gagal yang dijalankan ulang."
+        )
+    return submit(
+        session,
+        actor,
+        kind=job.kind,
+        params=dict(job.params),
+        channel=channel or job.channel,
+        queue=queue,
+    )
+
+
+def reject_file(
+    session: Session, actor: User, *, job_id: str, data_dir: Path | None = None
+) -> Path:
+    """The reject file of an import job, for its reader to download (the same rule as `get`)."""
+    job, _ = _visible(session, actor, job_id)
+    relative = (job.result or {}).get("reject_file") if job.kind == "import" else None
+    if not isinstance(relative, str):
+        raise NotFound(f"Job {job.id} tidak punya berkas tolakan.")
+    if data_dir is None:
+        from lumbung.config import get_settings
+
+        data_dir = get_settings().data_dir
+    rejects = (data_dir / "rejects").resolve()
+    path = (data_dir / relative).resolve()
+    if path.parent != rejects or not path.is_file():
+        raise NotFound(f"Berkas tolakan job {job.id} tidak ada lagi di folder data.")
+    return path
