@@ -206,16 +206,17 @@ def test_a_change_request_from_its_form_to_its_determination(
     sign_in(web, "operator")
     form = web.get(f"/usulan/baru/update?kk={kk_number}")
     assert form.status_code == 200
+    version = form.text.split('name="version" value="')[1].split('"')[0]
     # A wrong value: the service's message beside the field, nothing recorded.
     refused = web.post(
         f"/usulan/baru/update?kk={kk_number}",
-        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": "1", "h.floor_material": "emas"},
+        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": version, "h.floor_material": "emas"},
     )
     assert refused.status_code == 422
-    assert 'class="field-error"' in refused.text
+    assert 'class="field-error" id="f-floor_material"' in refused.text
     proposed = web.post(
         f"/usulan/baru/update?kk={kk_number}",
-        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": "1", "h.floor_material": "keramik"},
+        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": version, "h.floor_material": "keramik"},
     )
     assert proposed.status_code == 303, proposed.text[:3000]
     request_id = proposed.headers["location"].split("/")[2].split("?")[0]

@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,12 +80,21 @@ def server(engine: Engine, tmp_path: Path) -> Iterator[str]:
     get_settings.cache_clear()
 
 
-def start_worker() -> object:
-    """The embedded job worker, as `lumbung serve` starts it; returns how to stop it."""
+def start_worker() -> Callable[[], None]:
+    """The embedded job worker on this test's queue (in its data folder), as `lumbung serve`
+    starts it; returns how to stop it."""
+    from lumbung.config import get_settings
     from lumbung.jobs import queue
 
-    stop = queue.start_embedded_worker()
-    return stop if callable(stop) else (lambda: None)
+    own = queue.JobQueue(get_settings())
+    queue.set_default_queue(own)
+    worker = queue.start_embedded_worker(own)
+
+    def stop() -> None:
+        worker.stop(timeout=30)
+        queue.set_default_queue(None)
+
+    return stop
 
 
 @pytest.fixture

@@ -288,7 +288,7 @@ def queue(ctx: Page) -> Response:
         "queue.html",
         listing=listing,
         page=listing,
-        status=status,
+        state=status,
         decides=decides,
         query=urlencode({"status": status}),
         done=ctx.query("selesai"),

@@ -16,7 +16,6 @@ from lumbung.web.charts import bar_chart
 from lumbung.web.context import Page, page
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
-DEFAULT_MODEL = "default"
 
 
 def _submit(ctx: Page, kind: str, params: dict[str, Any]) -> Response:
@@ -42,9 +41,15 @@ def import_page(ctx: Page) -> Response:
                 name = Path(upload.filename or "").name
                 if not name.lower().endswith(UPLOAD_SUFFIXES):
                     raise ValidationFailed(ctx.t("import.file_type", name=name))
-                paths.append(str(uploads.save(ctx.settings.data_dir, name, upload.file)))
+                saved = uploads.save(
+                    ctx.settings.data_dir,
+                    name,
+                    upload.file,
+                    max_bytes=ctx.settings.upload_max_bytes,
+                )
+                paths.append(str(saved))
             with ctx.db.begin_nested():
-                return _submit(ctx, "import", {"paths": paths})
+                return _submit(ctx, "import", {"files": paths})
         except LumbungError as refused:
             error = refused.message
     recent = jobs.list_jobs(ctx.db, ctx.actor, limit=20, offset=0)
@@ -86,15 +91,12 @@ def reject_file(ctx: Page) -> Response:
     the file lies in this registry's reject folder."""
     from lumbung.jobs import service as jobs
 
-    job = jobs.get(ctx.db, ctx.actor, job_id=ctx.request.path_params["job_id"])
-    name = (job.result or {}).get("reject_file")
-    if not name:
-        raise NotFound(ctx.t("import.no_reject_file"))
-    folder = ctx.settings.rejects_dir.resolve()
-    path = Path(name)
-    path = (path if path.is_absolute() else Path.cwd() / path).resolve()
-    if folder not in path.parents or not path.is_file():
-        raise NotFound(ctx.t("import.no_reject_file"))
+    path = jobs.reject_file(
+        ctx.db,
+        ctx.actor,
+        job_id=ctx.request.path_params["job_id"],
+        data_dir=ctx.settings.data_dir,
+    )
     return FileResponse(path, filename=path.name, media_type="text/csv")
 
 
@@ -111,7 +113,7 @@ def releases_page(ctx: Page) -> Response:
                     return _submit(
                         ctx,
                         "score",
-                        {"release": ctx.field("release"), "model": DEFAULT_MODEL},
+                        {"release": ctx.field("release")},
                     )
                 return _submit(
                     ctx,
