@@ -174,7 +174,7 @@ def test_propose_verify_determine_by_three_people(
     page.goto(request_url)
     expect(page.locator(".tag.approved")).to_be_visible()
     page.goto(f"/keluarga/{kk}")
-    expect(page.locator("dl.facts")).to_contain_text("keramik")
+    expect(page.locator("#housing")).to_contain_text("keramik")
 
 
 def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
