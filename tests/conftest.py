@@ -33,6 +33,11 @@ from lumbung.regions.service import load_regions
 _KEYS = Path(tempfile.mkdtemp(prefix="lumbung-keys-")) / "lumbung.key"
 keys.create(_KEYS)
 os.environ["LUMBUNG_KEY_FILE"] = str(_KEYS)
+# argon2id at the lowest cost for tests (still real argon2id hashes; production costs in
+# config.py): a sign-in then takes milliseconds, not a quarter of a second.
+os.environ.setdefault("LUMBUNG_ARGON2_TIME_COST", "1")
+os.environ.setdefault("LUMBUNG_ARGON2_MEMORY_COST", "1024")
+os.environ.setdefault("LUMBUNG_ARGON2_PARALLELISM", "1")
 
 POSTGRES_URL = os.environ.get("LUMBUNG_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])

@@ -44,6 +44,26 @@ class Settings(BaseSettings):
         description="Memory the DuckDB engine may use before spilling to disk (data_dir/tmp).",
     )
 
+    # Sign-in (auth/signin.py, auth/sessions.py, auth/passwords.py).
+    session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="A browser session ends after this many minutes without a request.",
+    )
+    session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        description="A browser session ends this many hours after sign-in, however active.",
+    )
+    # argon2id's cost: the defaults are argon2-cffi's (RFC 9106's second recommendation:
+    # 3 passes over 64 MiB, 4 lanes), above OWASP's minimum (2 passes over 19 MiB). Tests
+    # lower them (tests/conftest.py); a hash made with other costs is redone at the next
+    # sign-in (`check_needs_rehash`).
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes.")
+    argon2_memory_cost: int = Field(
+        default=65_536, ge=8, description="argon2id memory in KiB (65,536 = 64 MiB)."
+    )
+    argon2_parallelism: int = Field(default=4, ge=1, description="argon2id lanes.")
     # Background jobs (lumbung/jobs/; docs/ARCHITECTURE.md, "Jobs").
     redis_url: str | None = Field(
         default=None,

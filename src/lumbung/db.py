@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import BigInteger, CheckConstraint, Integer, MetaData, String, event
 from sqlalchemy.engine import Engine, make_url
@@ -20,6 +20,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The names front ends (cli, api, web) give a session and an engine, so that they need not
+# import SQLAlchemy (the architecture rule: a front end never builds a query).
+DbSession: TypeAlias = Session
+DbEngine: TypeAlias = Engine
 
 
 class Base(DeclarativeBase):
@@ -63,7 +69,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reading transaction (`read_scope`) begins deferred: it takes no lock and, in WAL
+        # mode, reads its snapshot while a writer works, instead of queueing for the writer lock.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
@@ -87,6 +98,27 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+# The execution option that marks a transaction as one that only reads (`read_scope`).
+READ_ONLY = "lumbung_read_only"
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: on SQLite it begins deferred (no writer lock, so reads
+    never queue behind an import), on PostgreSQL it is a READ ONLY transaction (a write in it
+    is refused by the database). Rolled back at the end: there is nothing to commit."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    factory = sessionmaker(bind=engine.execution_options(**options), expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.rollback()
         session.close()
 
 

@@ -36,3 +36,18 @@ class Conflict(LumbungError):
 
     status_code = 409
     code = "conflict"
+
+
+class SignInRefused(PermissionDenied):
+    """A sign-in refused: wrong name or password (401), or too many attempts (429, with the
+    seconds to wait in `retry_after`). The message never tells whether the user exists."""
+
+    status_code = 401
+    code = "sign_in_refused"
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.status_code = 429
+            self.code = "too_many_attempts"

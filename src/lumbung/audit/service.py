@@ -105,7 +105,22 @@ def hash_of(event: AuditEvent, ring: Keyring | None = None) -> str:
 
 
 CHANNEL = "lumbung.channel"
+CHANNELS = ("web", "api", "cli")
 LEGACY_VOUCHED = "registry.seal"  # the keyed event that vouches for the unkeyed ones before
+
+
+def set_channel(session: Session, channel: str) -> None:
+    """Record events of this session as made through `channel` (`web`, `api`; `cli`, the
+    default, needs no call): a front end calls it on the session it passes to services."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown audit channel {channel!r}; one of {', '.join(CHANNELS)}")
+    session.info[CHANNEL] = channel
+
+
+def channel_of(session: Session) -> str:
+    """The channel events of this session are recorded with (`cli` unless a front end set one)."""
+    value = session.info.get(CHANNEL, "cli")
+    return value if value in CHANNELS else "cli"
 
 
 def _os_user() -> str | None:
@@ -168,7 +183,7 @@ def record(
         prev_hash=prev,
         key_id=ring.current.id,
         os_user=_os_user(),
-        channel=session.info.get(CHANNEL, "cli"),
+        channel=channel_of(session),
         tally=moved,
     )
     event.hash = keyed_hash(event, ring)

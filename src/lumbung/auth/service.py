@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
+from lumbung.auth import sessions
 from lumbung.auth.models import User
 from lumbung.auth.roles import ACTION_WORDS, Action, Role, in_scope, may
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
@@ -150,8 +151,9 @@ def create_user(
 
 
 def set_active(session: Session, *, actor: User, username: str, active: bool, reason: str) -> User:
-    """Deactivate a user (they can no longer act; their past actions stay theirs), or
-    activate them again. Refused for oneself, and for the last active admin."""
+    """Deactivate a user (they can no longer act or sign in, their browser sessions end, their
+    API tokens are refused; their past actions stay theirs), or activate them again. Refused
+    for oneself, and for the last active admin."""
     authorize(actor, Action.MANAGE_USERS)
     if not reason.strip():
         raise ValidationFailed("Beri alasan (--reason): dicatat di jejak audit.")
@@ -175,12 +177,17 @@ def set_active(session: Session, *, actor: User, username: str, active: bool, re
             raise ValidationFailed("Admin aktif terakhir tidak bisa dinonaktifkan.")
     user.active = active
     session.flush()
+    diff: dict[str, object] = {"username": username, "active": active, "reason": reason}
+    if not active:
+        # Their browser sessions end now; their API tokens stop working while they are
+        # inactive (`tokens.resolve` checks the owner) and work again if they are reactivated.
+        diff["sessions_ended"] = sessions.end_all(session, user=user)
     audit.record(
         session,
         actor=actor.username,
         action="user.activate" if active else "user.deactivate",
         entity="user",
         entity_id=user.id,
-        diff={"username": username, "active": active, "reason": reason},
+        diff=diff,
     )
     return user

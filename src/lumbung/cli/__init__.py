@@ -17,11 +17,13 @@ import typer
 
 from lumbung.cli import jobs
 from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
+from lumbung.cli.credentials import tokens_app  # also adds `users set-password|unlock|reset-totp`
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import import_command, registry_app, request_app
 from lumbung.cli.releases import release_app
+from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app
 
@@ -41,10 +43,12 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
+app.add_typer(tokens_app, name="tokens")
 app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
 jobs.register(app)  # `lumbung worker`, `lumbung jobs …`
 
 __all__ = ["app"]

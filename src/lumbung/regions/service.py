@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
+from lumbung.errors import NotFound, ValidationFailed
+from lumbung.paging import Page, check_window
 from lumbung.regions.catalog import LEVEL_KEYS, all_regions
 from lumbung.regions.models import Region
 
@@ -56,3 +61,55 @@ def region_counts(session: Session) -> dict[str, int]:
     for level, n in rows:
         counts[LEVEL_KEYS[level]] = n
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRow:
+    """A region of the Kemendagri list: code, name, level (1 province … 4 village), kind."""
+
+    code: str
+    name: str
+    level: int
+    kind: str
+    parent_code: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "level": self.level,
+            "kind": self.kind,
+            "parent_code": self.parent_code,
+        }
+
+
+def list_regions(
+    session: Session,
+    *,
+    parent: str | None = None,
+    level: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[RegionRow]:
+    """Regions by code: the children of `parent` (the provinces without one), or every region
+    of `level`. Reference data, open to every signed-in reader whatever their region."""
+    check_window(limit, offset)
+    if level is not None and level not in LEVEL_KEYS:
+        raise ValidationFailed(f"Tingkat wilayah {level}: pilihan 1 (provinsi) sampai 4 (desa).")
+    query = select(Region)
+    if parent is not None:
+        if session.get(Region, parent) is None:
+            raise NotFound(f"Wilayah {parent} tidak ada.")
+        query = query.where(Region.parent_code == parent)
+    elif level is None:
+        query = query.where(Region.level == 1)
+    if level is not None:
+        query = query.where(Region.level == level)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    found = session.execute(query.order_by(Region.code).limit(limit).offset(offset)).scalars()
+    return Page(
+        [RegionRow(r.code, r.name, r.level, r.kind, r.parent_code) for r in found],
+        int(total),
+        limit,
+        offset,
+    )

@@ -1,0 +1,70 @@
+"""The web server's application: the HTTP API under /api/v1 and, when installed, the pages.
+
+`create_app(settings)` builds it without connecting anywhere (the database is opened on the
+first request); `lumbung serve` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from lumbung.api import PREFIX, api_router, problems, problems_as_problem_json
+from lumbung.api.deps import Database
+from lumbung.api.headers import SecurityHeaders
+from lumbung.config import Settings, get_settings
+
+VERSION = "1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI application for `settings` (default: from LUMBUNG_* variables)."""
+    settings = settings or get_settings()
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Lumbung API",
+        version=VERSION,
+        description=(
+            "The social registry and benefits delivery over HTTP. Every request carries an API "
+            "token (`Authorization: Bearer lmb_…`); every error is problem+json with a `code`."
+        ),
+        openapi_url=f"{PREFIX}/openapi.json",
+        # The interactive pages load scripts from a CDN, which the Content-Security-Policy
+        # forbids: the OpenAPI document is served, read it with a tool of your choice.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.add_middleware(SecurityHeaders)
+    problems.install(app)
+    app.include_router(api_router())
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_as_problem_json(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    if importlib.util.find_spec("lumbung.web") is not None:
+        importlib.import_module("lumbung.web").install(app)
+    return app

@@ -1,0 +1,49 @@
+"""A limit on failed credentials per network address: after too many failures in a window,
+every attempt from that address is refused until the oldest failure leaves the window.
+
+The failures are `sign_in_attempt` rows (channel `api`, reason `token`), so the limit holds
+across processes and workers, and the attempts stay on record beside the sign-ins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from math import ceil
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lumbung.auth.models import SignInAttempt
+from lumbung.db import utcnow
+
+WINDOW = timedelta(minutes=15)
+MOST_FAILURES = 20  # failed bearer tokens from one address per window
+
+
+def retry_after(session: Session, *, ip: str, channel: str = "api") -> int | None:
+    """Seconds until `ip` may try again, or None when it is not held back."""
+    since = utcnow() - WINDOW
+    failures, oldest = session.execute(
+        select(func.count(), func.min(SignInAttempt.at)).where(
+            SignInAttempt.ip == ip,
+            SignInAttempt.at >= since,
+            SignInAttempt.channel == channel,
+            SignInAttempt.succeeded.is_(False),
+        )
+    ).one()
+    if failures < MOST_FAILURES or oldest is None:
+        return None
+    if oldest.tzinfo is None:  # SQLite gives naive datetimes back (stored as UTC)
+        oldest = oldest.replace(tzinfo=since.tzinfo)
+    return max(1, ceil((oldest + WINDOW - utcnow()).total_seconds()))
+
+
+def record_failure(
+    session: Session, *, ip: str, who: str, reason: str = "token", channel: str = "api"
+) -> None:
+    """Record one failed attempt from `ip` (`who`: the username or token prefix given)."""
+    session.add(
+        SignInAttempt(
+            ip=ip[:45], username=who[:64], channel=channel, succeeded=False, reason=reason
+        )
+    )
+    session.flush()

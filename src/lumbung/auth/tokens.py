@@ -1,0 +1,252 @@
+"""API tokens for partners and services: `lmb_<prefix>_<secret>`, shown once, stored as the
+SHA-256 of the whole token, with the owner's role and region at issue, an expiry (default 90
+days, at most 365), revocable with a reason; the time and address of the last use are kept.
+
+A token acts as its owner, and only while the owner is active and still has the role and the
+region the token was issued for: a user moved to another role or region needs a new token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from lumbung.audit import service as audit
+from lumbung.auth.models import ApiToken, User
+from lumbung.auth.roles import Action, Role
+from lumbung.auth.service import authorize
+from lumbung.auth.sessions import aware
+from lumbung.db import utcnow
+from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+
+PREFIX = "lmb"
+DEFAULT_DAYS = 90
+MAX_DAYS = 365
+# last_used_at/last_used_ip are written at most this often per token: reads stay reads.
+RECORD_USE_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """A token as lists show it (never its secret)."""
+
+    id: int
+    name: str
+    prefix: str
+    username: str
+    role: str
+    region_code: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    state: str  # active, expired, revoked
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": f"{PREFIX}_{self.prefix}",
+            "username": self.username,
+            "role": self.role,
+            "region_code": self.region_code,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoked_by": self.revoked_by,
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "last_used_ip": self.last_used_ip,
+            "state": self.state,
+        }
+
+
+def _now(now: datetime | None) -> datetime:
+    return aware(now).astimezone(UTC) if now else utcnow()
+
+
+def token_hash(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+
+
+def issue(
+    session: Session,
+    *,
+    actor: User,
+    username: str,
+    name: str,
+    expires_days: int = DEFAULT_DAYS,
+    now: datetime | None = None,
+) -> tuple[str, ApiToken]:
+    """A new token for `username` (admin only): the raw token, to show once, and its row."""
+    authorize(actor, Action.MANAGE_USERS)
+    from lumbung.registry.check_sql import plain_text
+
+    name = plain_text(name, "Nama token", limit=100)
+    if not 1 <= expires_days <= MAX_DAYS:
+        raise ValidationFailed(f"Masa berlaku token {expires_days} hari: harus 1–{MAX_DAYS} hari.")
+    owner = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if owner is None or not owner.active:
+        raise NotFound(f"Pengguna '{username}' tidak ada atau tidak aktif.")
+    now = _now(now)
+    prefix = secrets.token_hex(4)
+    raw = f"{PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        name=name,
+        prefix=prefix,
+        token_hash=token_hash(raw),
+        user_id=owner.id,
+        role=owner.role,
+        region_code=owner.region_code,
+        created_by_id=actor.id,
+        created_at=now,
+        expires_at=now + timedelta(days=expires_days),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        action="token.issue",
+        entity="api_token",
+        entity_id=token.id,
+        diff={
+            "name": name,
+            "prefix": f"{PREFIX}_{prefix}",
+            "username": owner.username,
+            "role": owner.role.value,
+            "region_code": owner.region_code,
+            "expires_at": token.expires_at.isoformat(),
+        },
+    )
+    return raw, token
+
+
+def resolve(
+    session: Session, raw_token: str, *, ip: str | None, now: datetime | None = None
+) -> User:
+    """The user a token acts as; PermissionDenied, saying why, when it is unknown, expired,
+    revoked, its owner deactivated, or the owner's role or region no longer the token's."""
+    now = _now(now)
+    parts = raw_token.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise PermissionDenied("Token API tidak dikenal (bentuknya lmb_…_…).")
+    token = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == token_hash(raw_token.strip()))
+    ).scalar_one_or_none()
+    if token is None:
+        raise PermissionDenied("Token API tidak dikenal.")
+    label = f"Token API {PREFIX}_{token.prefix} ({token.name})"
+    if token.revoked_at is not None:
+        raise PermissionDenied(f"{label} sudah dicabut.")
+    if now >= aware(token.expires_at):
+        raise PermissionDenied(
+            f"{label} kedaluwarsa pada {aware(token.expires_at):%Y-%m-%d %H:%M} UTC."
+        )
+    owner = session.get(User, token.user_id)
+    if owner is None or not owner.active:
+        raise PermissionDenied(f"{label}: pemiliknya tidak aktif.")
+    if owner.role is not token.role or owner.region_code != token.region_code:
+        raise PermissionDenied(
+            f"{label}: peran atau wilayah pemiliknya berubah sejak token dibuat; minta token baru."
+        )
+    if token.last_used_at is None or now - aware(token.last_used_at) >= RECORD_USE_EVERY:
+        token.last_used_at = now
+        token.last_used_ip = ip[:45] if ip else None
+        session.flush()
+    return owner
+
+
+def revoke(
+    session: Session,
+    *,
+    actor: User,
+    token_id: int,
+    reason: str,
+    now: datetime | None = None,
+) -> ApiToken:
+    """End a token now (admin only), with the reason in the audit trail."""
+    authorize(actor, Action.MANAGE_USERS)
+    from lumbung.registry.check_sql import plain_text
+
+    reason = plain_text(reason, "Alasan", limit=500)
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"Token API {token_id} tidak ada.")
+    if token.revoked_at is not None:
+        raise Conflict(f"Token API {token_id} sudah dicabut.")
+    token.revoked_at = _now(now)
+    token.revoked_by_id = actor.id
+    session.flush()
+    owner = session.get(User, token.user_id)
+    audit.record(
+        session,
+        actor=actor.username,
+        action="token.revoke",
+        entity="api_token",
+        entity_id=token.id,
+        diff={
+            "name": token.name,
+            "prefix": f"{PREFIX}_{token.prefix}",
+            "username": owner.username if owner else None,
+            "reason": reason,
+        },
+    )
+    return token
+
+
+def list_tokens(
+    session: Session, actor: User, *, username: str | None = None, now: datetime | None = None
+) -> list[TokenView]:
+    """Tokens, newest first: every token for admins and auditors (or one user's), a user's
+    own for anyone else."""
+    if actor.role not in (Role.ADMIN, Role.AUDITOR):
+        if username not in (None, actor.username):
+            raise PermissionDenied(
+                f"Peran {actor.role.value} hanya boleh melihat token miliknya sendiri."
+            )
+        username = actor.username
+    now = _now(now)
+    owner, creator, revoker = aliased(User), aliased(User), aliased(User)
+    query = (
+        select(ApiToken, owner.username, creator.username, revoker.username)
+        .join(owner, owner.id == ApiToken.user_id)
+        .join(creator, creator.id == ApiToken.created_by_id)
+        .outerjoin(revoker, revoker.id == ApiToken.revoked_by_id)
+        .order_by(ApiToken.id.desc())
+    )
+    if username is not None:
+        query = query.where(owner.username == username)
+    views: list[TokenView] = []
+    for token, owner_name, creator_name, revoker_name in session.execute(query):
+        expires = aware(token.expires_at)
+        state = (
+            "revoked" if token.revoked_at is not None else "expired" if now >= expires else "active"
+        )
+        views.append(
+            TokenView(
+                id=token.id,
+                name=token.name,
+                prefix=token.prefix,
+                username=owner_name,
+                role=token.role.value,
+                region_code=token.region_code,
+                created_by=creator_name,
+                created_at=aware(token.created_at),
+                expires_at=expires,
+                revoked_at=aware(token.revoked_at) if token.revoked_at else None,
+                revoked_by=revoker_name,
+                last_used_at=aware(token.last_used_at) if token.last_used_at else None,
+                last_used_ip=token.last_used_ip,
+                state=state,
+            )
+        )
+    return views

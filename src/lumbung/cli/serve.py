@@ -1,0 +1,71 @@
+"""`lumbung serve`: the HTTP API (and the pages, when installed) under uvicorn, with the
+embedded job worker."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import ipaddress
+
+import typer
+
+from lumbung.cli.common import console, handled
+from lumbung.errors import ValidationFailed
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (localhost, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@handled
+def serve_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes."),
+    worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Run the embedded job worker in this process."
+    ),
+    allow_remote: bool = typer.Option(
+        False,
+        "--allow-remote",
+        help="Listen on an address other machines reach (behind a TLS proxy only).",
+    ),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1",
+        "--forwarded-allow-ips",
+        help="Proxies whose X-Forwarded-For/-Proto are trusted (the client address and https).",
+    ),
+) -> None:
+    """Serve the HTTP API at /api/v1 (and the web pages) until stopped (Ctrl-C)."""
+    if not is_loopback(host):
+        if not allow_remote:
+            raise ValidationFailed(
+                f"--host {host} bisa dijangkau mesin lain, tetapi server ini tidak memakai TLS: "
+                "jalankan di belakang proxy TLS (nginx, Caddy) dan beri --allow-remote."
+            )
+        console.print(
+            "[yellow]peringatan[/yellow]: server ini berbicara HTTP biasa; cookie dan token "
+            "hanya aman di belakang proxy TLS (https).",
+            highlight=False,
+        )
+    import uvicorn
+
+    if worker and importlib.util.find_spec("lumbung.jobs.queue") is not None:
+        importlib.import_module("lumbung.jobs.queue").start_embedded_worker()
+    uvicorn.run(
+        "lumbung.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        log_level="info",
+    )
