@@ -59,7 +59,11 @@ def test_the_session_cookie_is_secure_httponly_and_samesite(web: TestClient) -> 
     page = web.get("/masuk")
     answer = web.post(
         "/masuk",
-        data={"csrf": csrf_of(page.text), "username": "operator", "password": "kata-sandi-uji-yang-panjang-1"},
+        data={
+            "csrf": csrf_of(page.text),
+            "username": "operator",
+            "password": "kata-sandi-uji-yang-panjang-1",
+        },
     )
     set_cookie = next(
         h for h in answer.headers.get_list("set-cookie") if h.startswith("lumbung_session=")
@@ -85,9 +89,7 @@ def test_a_post_without_the_csrf_token_is_refused(web: TestClient, engine: Engin
     refused = web.post("/usulan/putuskan", data={"ids": "1", "decision": "accept"})
     assert refused.status_code == 403
     assert "Formulir ini kedaluwarsa" in refused.text
-    wrong = web.post(
-        "/usulan/putuskan", data={"csrf": csrf_of(home.text) + "x", "ids": "1"}
-    )
+    wrong = web.post("/usulan/putuskan", data={"csrf": csrf_of(home.text) + "x", "ids": "1"})
     assert wrong.status_code == 403
     # Another session's token is not this session's.
     other = client(web.app)  # type: ignore[arg-type]
@@ -150,9 +152,7 @@ def test_the_family_page_masks_nik_for_a_reader_not_entitled(
     assert nik[:4] + "********" + nik[12:] in masked.text
 
 
-def test_a_family_outside_the_readers_region_is_not_found(
-    web: TestClient, kk_number: str
-) -> None:
+def test_a_family_outside_the_readers_region_is_not_found(web: TestClient, kk_number: str) -> None:
     sign_in(web, "other_verifier")
     page = web.get(f"/keluarga/{kk_number}")
     assert page.status_code == 404
@@ -210,13 +210,23 @@ def test_a_change_request_from_its_form_to_its_determination(
     # A wrong value: the service's message beside the field, nothing recorded.
     refused = web.post(
         f"/usulan/baru/update?kk={kk_number}",
-        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": version, "h.floor_material": "emas"},
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "h.floor_material": "emas",
+        },
     )
     assert refused.status_code == 422
     assert 'class="field-error" id="f-floor_material"' in refused.text
     proposed = web.post(
         f"/usulan/baru/update?kk={kk_number}",
-        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": version, "h.floor_material": "keramik"},
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "h.floor_material": "keramik",
+        },
     )
     assert proposed.status_code == 303, proposed.text[:3000]
     request_id = proposed.headers["location"].split("/")[2].split("?")[0]

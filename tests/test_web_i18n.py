@@ -19,7 +19,18 @@ LITERAL = re.compile(r'(?<![\w.])(?:ctx\.)?t\("([a-z0-9_.]+)"')
 # A key built from a prefix and a value: t("role." ~ user.role.value) or ctx.t("level." + …).
 PREFIX = re.compile(r'(?<![\w.])(?:ctx\.)?t\("([a-z0-9_.]+\.)" *[~+]')
 # What a template may show without the catalog: codes, units and punctuation.
-ALLOWED_WORDS = {"KK", "NIK", "ID", "Rp", "CSV", "XLSX", "Lumbung", "English", "Bahasa", "Indonesia"}
+ALLOWED_WORDS = {
+    "KK",
+    "NIK",
+    "ID",
+    "Rp",
+    "CSV",
+    "XLSX",
+    "Lumbung",
+    "English",
+    "Bahasa",
+    "Indonesia",
+}
 
 
 def test_every_key_exists_in_both_languages() -> None:
@@ -97,3 +108,18 @@ def test_translate_fills_placeholders_and_falls_back() -> None:
     assert i18n.translate("en", "home.hello", name="Siti") == "Welcome, Siti"
     assert i18n.translate("xx", "home.title") == "Beranda"
     assert i18n.translate("en", "no.such.key") == "no.such.key"
+
+
+def test_the_web_package_builds_no_queries() -> None:
+    """Pages call services: nothing in lumbung.web imports sqlalchemy."""
+    import ast
+
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] == "sqlalchemy" for n in names), path.name

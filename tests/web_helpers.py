@@ -70,7 +70,8 @@ def sign_in(web: TestClient, username: str, password: str = PASSWORD) -> str:
         data={"csrf": csrf_of(page.text), "username": username, "password": password},
     )
     assert answer.status_code in (303, 401), answer.text[:2000]
-    return answer.headers.get("location", "")
+    location: str = answer.headers.get("location", "")
+    return location
 
 
 def totp_code(secret: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
-from browser.conftest import PHONE
+from browser.conftest import DESKTOP, PHONE
 from conftest import user
 from factories import family, write_batch
 from helpers import run_import
@@ -30,7 +30,7 @@ JOB_TIMEOUT = 120_000  # ms: a cycle run on PostgreSQL with a cold DuckDB
 def new_page(browser: Browser, base: str, *, phone: bool = False) -> Page:
     context = browser.new_context(
         base_url=base,
-        viewport=PHONE if phone else {"width": 1280, "height": 900},
+        viewport=PHONE if phone else DESKTOP,
         locale="id-ID",
     )
     context.set_default_timeout(20_000)
