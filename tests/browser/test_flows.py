@@ -130,6 +130,7 @@ def test_import_with_errors_shows_the_rejected_rows_and_the_reject_file(
     assert int(page.inner_text("#r-households_rejected")) >= 1
     assert int(page.inner_text("#r-households_accepted")) >= 1
     expect(page.locator("#rejected")).to_contain_text("floor_material")
+    expect(page.locator("#rejected th").first).to_have_text("Berkas")
     page.screenshot(path=str(shots / "import-errors-desktop.png"), full_page=True)
     with page.expect_download() as download:
         page.click("text=Unduh berkas tolakan")

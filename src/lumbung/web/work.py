@@ -16,6 +16,8 @@ from lumbung.web.charts import bar_chart
 from lumbung.web.context import Page, page
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
+# What a rejected row says (importer.RowError), in the order the table shows it.
+REJECT_COLUMNS = ("file", "row", "column", "code", "message")
 
 
 def _submit(ctx: Page, kind: str, params: dict[str, Any]) -> Response:
@@ -68,9 +70,7 @@ def job_page(ctx: Page) -> Response:
     job = jobs.get(ctx.db, ctx.actor, job_id=ctx.request.path_params["job_id"])
     result = job.result or {}
     rejected_rows = result.get("errors") or []
-    columns: list[str] = []
-    for row in rejected_rows[:1]:
-        columns = [c for c in row if c != "sample"]
+    columns = [c for c in REJECT_COLUMNS if rejected_rows and c in rejected_rows[0]]
     template = (
         "partials/job.html" if ctx.request.headers.get("HX-Request") == "true" else "job.html"
     )
