@@ -28,25 +28,29 @@ class Api:
     engine: Engine
     data_dir: Path
     tokens: dict[str, str] = field(default_factory=dict)
+    token_ids: dict[str, int] = field(default_factory=dict)
 
     def get(self, who: str | None, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.get(API + path, headers=self.auth(who), **kwargs)
+        response: httpx.Response = self.client.get(API + path, headers=self.auth(who), **kwargs)
+        return response
 
     def post(self, who: str | None, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.post(API + path, headers=self.auth(who), **kwargs)
+        response: httpx.Response = self.client.post(API + path, headers=self.auth(who), **kwargs)
+        return response
 
     def auth(self, who: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
 
     def issue(self, username: str, *, days: int = 30) -> str:
         with session_scope(self.engine) as session:
-            raw, _ = tokens.issue(
+            raw, token = tokens.issue(
                 session,
                 actor=user(session, "admin"),
                 username=username,
                 name=f"test {username}",
                 expires_days=days,
             )
+            self.token_ids[username] = token.id
         self.tokens[username] = raw
         return raw
 

@@ -10,6 +10,7 @@ the reader's role may not do answers 403 `permission_denied`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def request_of(engine: Engine, serial: int) -> int:
         )
 
 
-READS = {
+READS: dict[str, Callable[[int], str]] = {
     "family by KK": lambda s: f"/families/{kk(s)}",
     "family by NIK": lambda s: f"/families/by-nik/{member_nik(s)}",
     "history": lambda s: f"/families/{kk(s)}/history",

@@ -353,6 +353,14 @@ def test_totp_is_required_for_determiners_and_admins(engine: Engine, users: Any)
     assert enrolled.actor == "determiner" and enrolment.secret not in json.dumps(enrolled.diff)
     with session_scope(engine) as session, pytest.raises(Conflict, match="sudah aktif"):
         signin.enrol_totp(session, user=user(session, "determiner"))
+    # Deactivated between the password and the code: the code is refused.
+    with session_scope(engine) as session:
+        set_active(
+            session, actor=user(session, "admin"), username="determiner", active=False, reason="x"
+        )
+    later = NOW + timedelta(minutes=1)
+    refusal = totp_check(engine, "determiner", code_at(enrolment.secret, later), later)
+    assert refusal is not None and refusal.message == signin.INACTIVE
 
 
 def test_a_totp_code_is_accepted_once_within_one_step(engine: Engine, users: Any) -> None:
@@ -811,6 +819,8 @@ def test_the_credential_commands(engine: Engine, users: Any, cli: Cli) -> None:
 
 def test_sign_in_attempts_name_their_channel(engine: Engine, users: Any) -> None:
     set_password(engine, "operator")
+    with session_scope(engine) as session, pytest.raises(ValueError, match="channel"):
+        signin.sign_in(session, username="operator", password=PASSWORD, ip=None, channel="x")
     with session_scope(engine) as session:
         signin.sign_in(session, username="operator", password=PASSWORD, ip=None, channel="api")
     with session_scope(engine) as session:

@@ -473,7 +473,12 @@ def test_a_deactivated_user_can_no_longer_act(engine: Engine) -> None:
         event = session.execute(
             select(AuditEvent).where(AuditEvent.action == "user.deactivate")
         ).scalar_one()
-        assert event.diff == {"username": "operator", "active": False, "reason": "pensiun"}
+        assert event.diff == {
+            "username": "operator",
+            "active": False,
+            "reason": "pensiun",
+            "sessions_ended": 0,
+        }
         set_active(session, actor=admin, username="operator", active=True, reason="kembali")
     with session_scope(engine) as session:
         assert get_user(session, username="operator").active

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Integer, MetaData, String, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine import create_engine as sa_create_engine
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeEngine
+
+from lumbung.errors import NotFound, ValidationFailed
+
+# For front ends, which hold a session or an engine without touching SQLAlchemy themselves
+# (tests/test_architecture.py): the types to annotate them with.
+DbSession = Session
+DbEngine = Engine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -20,12 +29,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-# The names front ends (cli, api, web) give a session and an engine, so that they need not
-# import SQLAlchemy (the architecture rule: a front end never builds a query).
-DbSession: TypeAlias = Session
-DbEngine: TypeAlias = Engine
 
 
 class Base(DeclarativeBase):
@@ -120,6 +123,56 @@ def read_scope(engine: Engine) -> Iterator[Session]:
     finally:
         session.rollback()
         session.close()
+
+
+# One engine per database URL for the life of the process (a command, a server).
+engines: dict[str, Engine] = {}
+
+
+def engine_for(url: str) -> Engine:
+    """The process's engine for `url`; a URL of another database than SQLite or PostgreSQL is
+    refused with the form expected."""
+    if url not in engines:
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in ("sqlite", "postgresql"):
+            raise ValidationFailed(
+                "LUMBUNG_DATABASE_URL harus sqlite:///BERKAS.db atau "
+                "postgresql://pengguna@host:port/database."
+            )
+        engines[url] = create_engine(url)
+    return engines[url]
+
+
+def database_name(engine: Engine) -> str:
+    """The engine's URL without its password, to show."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """One transaction for one command or request: commit when it succeeds, roll back when it
+    fails.
+
+    A SQLite file that does not exist is not created here (opening it would leave an empty
+    file behind, in whatever folder the command ran): only `db upgrade` creates a database."""
+    path = engine.url.database
+    sqlite_file = (
+        engine.url.get_backend_name() == "sqlite"
+        and path
+        and path != ":memory:"
+        and engine.url.query.get("uri") != "true"  # file:…?mode=… URIs: SQLite's to judge
+    )
+    if sqlite_file and not Path(str(path)).exists():
+        raise NotFound(
+            f"Database SQLite {path} belum ada (LUMBUNG_DATABASE_URL={database_name(engine)}): "
+            "jalankan `lumbung db upgrade`, atau arahkan LUMBUNG_DATABASE_URL ke database yang "
+            "ada."
+        )
+    with session_scope(engine) as session:
+        yield session
 
 
 # Primary keys: BIGINT, but INTEGER on SQLite (only INTEGER PRIMARY KEY is the rowid).

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from lumbung.api import cycles, records, reference, registry
+from lumbung.api import cycles, jobs, records, reference, registry
 from lumbung.api.problems import PROBLEM_JSON, Problem
 
 PREFIX = "/api/v1"
@@ -50,6 +50,6 @@ def problems_as_problem_json(document: dict[str, Any]) -> dict[str, Any]:
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERRORS)
-    for module in (reference, registry, cycles, records):
+    for module in (reference, registry, cycles, records, jobs):
         router.include_router(module.router)
     return router

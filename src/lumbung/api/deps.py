@@ -21,7 +21,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lumbung.api.problems import RateLimited, Unauthenticated
-from lumbung.audit.service import CHANNEL
+from lumbung.audit.service import set_channel
 from lumbung.auth import throttle, tokens
 from lumbung.auth.models import User
 from lumbung.config import Settings
@@ -93,7 +93,7 @@ def authenticated(
                 f"Terlalu banyak token yang gagal dari alamat {ip}; coba lagi {wait} detik lagi.",
                 retry_after=wait,
             )
-        session.info[CHANNEL] = "api"
+        set_channel(session, "api")
         try:
             return tokens.resolve(session, credentials.credentials, ip=ip)
         except PermissionDenied as refused:
@@ -114,13 +114,13 @@ class Context:
 
 def reading(request: Request, actor: Annotated[User, Depends(authenticated)]) -> Iterator[Context]:
     with read_scope(database(request).engine) as session:
-        session.info[CHANNEL] = "api"
+        set_channel(session, "api")
         yield Context(session, actor, settings(request))
 
 
 def writing(request: Request, actor: Annotated[User, Depends(authenticated)]) -> Iterator[Context]:
     with session_scope(database(request).engine) as session:
-        session.info[CHANNEL] = "api"
+        set_channel(session, "api")
         yield Context(session, actor, settings(request))
 
 

@@ -24,6 +24,12 @@ def get_user(session: Session, *, username: str) -> User:
     return user
 
 
+def user_exists(session: Session, *, username: str) -> bool:
+    """Whether a user of this name exists (active or not)."""
+    found = session.execute(select(User.id).where(User.username == username)).first()
+    return found is not None
+
+
 def require_national(user: User, what: str) -> None:
     """Raise PermissionDenied unless `user` has no regional scope (decisions for the nation)."""
     if user.region_code is not None:

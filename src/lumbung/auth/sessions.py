@@ -69,7 +69,8 @@ def resolve(
 ) -> WebSession | None:
     """The live session the cookie's token names, its last request moved to now; None when the
     token is unknown, the session ended, idle longer than the timeout, past its absolute
-    expiry, or its user deactivated (such a session is ended)."""
+    expiry, or its user deactivated (such a session is ended). A session that is not yet
+    `verified` may only reach the second-factor page: the caller checks."""
     if not raw_token:
         return None
     now = now or utcnow()

@@ -86,9 +86,17 @@ def _in_words(seconds: int) -> str:
 
 def _find(session: Session, username: str) -> User | None:
     # Usernames are unique whatever their case (create_user), so the case typed does not matter.
+    # The row is locked (PostgreSQL; SQLite has one writer anyway) so that two attempts at once
+    # count two failures, not one.
     return session.execute(
-        select(User).where(func.lower(User.username) == username.lower())
+        select(User).where(func.lower(User.username) == username.lower()).with_for_update()
     ).scalar_one_or_none()
+
+
+def _locked_row(session: Session, user: User) -> None:
+    """Read `user` again under a row lock, for the failure count (see `_find`)."""
+    session.flush()  # nothing pending on it is lost by the refresh
+    session.refresh(user, with_for_update=True)
 
 
 def _record(
@@ -261,6 +269,8 @@ def sign_in(
     """Check a username and password; raise SignInRefused (wrong, locked, too many attempts
     from `ip`, deactivated) or tell what the user must do next."""
     now = _now(now)
+    if channel not in audit.CHANNELS:
+        raise ValueError(f"unknown sign-in channel {channel!r}")
     name = username.strip()[:64]
     user = _find(session, name) if name else None
     stored = user.password_hash if user is not None else None
@@ -322,6 +332,9 @@ def check_totp(
     does. Raises SignInRefused."""
     now = _now(now)
     channel = audit.channel_of(session)
+    _locked_row(session, user)
+    if not user.active:
+        raise SignInRefused(INACTIVE)
     if user.totp_enabled_at is None or user.totp_secret is None:
         raise PermissionDenied(f"{user.username} belum mendaftarkan TOTP.")
     _check_waits(session, user=user, username=user.username, ip=ip, channel=channel, now=now)
@@ -414,6 +427,7 @@ def change_password(
     Every other session of the user ends (`keep`: the one making the change, if any)."""
     now = _now(now)
     channel = audit.channel_of(session)
+    _locked_row(session, user)
     _check_waits(session, user=user, username=user.username, ip=ip, channel=channel, now=now)
     if user.password_hash is None or not passwords.verify_password(user.password_hash, old):
         raise _fail(

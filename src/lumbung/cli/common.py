@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from functools import wraps
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -20,15 +19,13 @@ from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.orm import Session
 
+from lumbung import db, driver_errors
 from lumbung.auth.models import User
 from lumbung.auth.service import get_user
 from lumbung.config import Settings, get_settings
-from lumbung.db import create_engine, session_scope
-from lumbung.errors import LumbungError, NotFound, ValidationFailed
+from lumbung.db import DbEngine, DbSession
+from lumbung.errors import LumbungError, ValidationFailed
 from lumbung.registry.check_sql import CONTROL, printable
 from lumbung.registry.errors import BatchFileError
 
@@ -86,23 +83,11 @@ def settings() -> Settings:
     return get_settings()
 
 
-_engines: dict[str, Engine] = {}
+_engines = db.engines  # the process's engines (tests dispose of them between runs)
 
 
-def engine() -> Engine:
-    url = settings().database_url
-    if url not in _engines:
-        try:
-            backend = make_url(url).get_backend_name()
-        except ArgumentError:
-            backend = ""
-        if backend not in ("sqlite", "postgresql"):
-            raise ValidationFailed(
-                "LUMBUNG_DATABASE_URL harus sqlite:///BERKAS.db atau "
-                "postgresql://pengguna@host:port/database."
-            )
-        _engines[url] = create_engine(url)
-    return _engines[url]
+def engine() -> DbEngine:
+    return db.engine_for(settings().database_url)
 
 
 # What the operating system says of a file or folder, in the operator's words.
@@ -118,30 +103,13 @@ FILE_PROBLEMS = {
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """One transaction for one command: commit when it succeeds, roll back when it fails.
-
-    A SQLite file that does not exist is not created here (opening it would leave an empty
-    file behind, in whatever folder the command ran): only `db upgrade` creates a database."""
-    bound = engine()
-    path = bound.url.database
-    sqlite_file = (
-        bound.url.get_backend_name() == "sqlite"
-        and path
-        and path != ":memory:"
-        and bound.url.query.get("uri") != "true"  # file:…?mode=… URIs: SQLite's to judge
-    )
-    if sqlite_file and not Path(str(path)).exists():
-        raise NotFound(
-            f"Database SQLite {path} belum ada (LUMBUNG_DATABASE_URL="
-            f"{bound.url.render_as_string(hide_password=True)}): jalankan "
-            "`lumbung db upgrade`, atau arahkan LUMBUNG_DATABASE_URL ke database yang ada."
-        )
-    with session_scope(bound) as session:
+def unit_of_work() -> Iterator[DbSession]:
+    """One transaction for one command: commit when it succeeds, roll back when it fails."""
+    with db.unit_of_work(engine()) as session:
         yield session
 
 
-def acting_user(session: Session, username: str | None) -> User:
+def acting_user(session: DbSession, username: str | None) -> User:
     name = username or settings().actor
     if not name:
         raise ValidationFailed("Siapa yang bertindak? Beri --as USERNAME atau LUMBUNG_ACTOR.")
@@ -227,29 +195,6 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
                 for e in exc.errors:
                     console.print(error_line(e.as_dict()), highlight=False)
             raise typer.Exit(2) from exc
-        except DBAPIError as exc:
-            # A database that is missing, unreachable or not yet migrated: say so plainly.
-            full = str(exc.orig if exc.orig else exc).strip()
-            detail = full.splitlines()[0]
-            absent = re.search(r'database "([^"]+)" does not exist', full)
-            missing = "no such table" in detail or "does not exist" in detail
-            if absent:  # the server is there, the database is not
-                message = (
-                    f"Database {absent.group(1)} belum ada di server: buat dulu (`createdb "
-                    f"{absent.group(1)}`), lalu jalankan `lumbung db upgrade`."
-                )
-            elif missing:
-                message = (
-                    "Database belum disiapkan; jalankan `lumbung db upgrade` (dan "
-                    "`lumbung regions load`)."
-                )
-            else:
-                message = f"Galat database: {detail}"
-            if as_json:
-                print_json({"error": "database", "message": message, "detail": detail})
-            else:
-                console.print(f"[red]database[/red]: {plain(message)}", highlight=False)
-            raise typer.Exit(1) from exc
         except OSError as exc:
             what = FILE_PROBLEMS.get(exc.errno or 0, "tidak bisa dipakai")
             message = f"Berkas atau folder {exc.filename or ''} {what}.".replace("  ", " ")
@@ -266,6 +211,19 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
                 print_json(body)
             else:
                 console.print(f"[red]{exc.code}[/red]: {plain(exc.message)}", highlight=False)
+            raise typer.Exit(1) from exc
+
+        except Exception as exc:
+            if not driver_errors.is_database_error(exc):
+                raise
+            # A database that is missing, unreachable, not yet migrated or busy: said plainly.
+            problem = driver_errors.database_problem(exc)
+            if as_json:
+                print_json(
+                    {"error": "database", "message": problem.message, "detail": problem.detail}
+                )
+            else:
+                console.print(f"[red]database[/red]: {plain(problem.message)}", highlight=False)
             raise typer.Exit(1) from exc
 
     return wrapper

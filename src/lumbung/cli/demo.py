@@ -7,12 +7,10 @@ from pathlib import Path
 
 import typer
 from lokal.rupiah import format_rupiah
-from sqlalchemy import func, select
 
 from lumbung.audit import integrity
-from lumbung.auth.models import User
 from lumbung.auth.roles import Role
-from lumbung.auth.service import create_user, get_user
+from lumbung.auth.service import create_user, get_user, user_exists
 from lumbung.cli.common import (
     JsonOption,
     console,
@@ -70,7 +68,7 @@ def demo_command(
     with unit_of_work() as session, console.status("wilayah Kemendagri"):
         regions = load_regions(session, actor="demo")
         for username, name, role, region in DEMO_USERS:
-            if not session.execute(select(User).where(User.username == username)).first():
+            if not user_exists(session, username=username):
                 admin = None if username == "admin" else get_user(session, username="admin")
                 create_user(
                     session,
@@ -133,11 +131,10 @@ def demo_command(
     with unit_of_work() as session:
         check = verify_release(session, label=label, releases_dir=s.releases_dir)
         chain = integrity.verify(session, data_dir=s.data_dir)
-        from lumbung.registry.models import Household
+        from lumbung.registry import views
 
-        approved = session.execute(
-            select(func.count()).select_from(Household).where(Household.status == "approved")
-        ).scalar_one()
+        counted = views.stats(session, get_user(session, username="admin"))
+        approved = counted.households.get("approved", 0)
     rows = [
         ["wilayah", f"{regions['provinces']} provinsi, {grouped(regions['villages'])} desa"],
         [

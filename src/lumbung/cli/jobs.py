@@ -12,6 +12,7 @@ from lumbung.cli.common import (
     JsonOption,
     acting_user,
     emit,
+    engine,
     handled,
     out,
     say,
@@ -20,6 +21,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.db import read_scope
 from lumbung.jobs import service
 from lumbung.jobs.queue import JobQueue, run_worker, set_default_queue
 
@@ -32,8 +34,6 @@ STATES = {"queued": "antre", "running": "berjalan", "succeeded": "berhasil", "fa
 
 
 def _queue() -> JobQueue:
-    from lumbung.cli.common import engine
-
     queue = JobQueue(settings(), engine=engine())
     set_default_queue(queue)
     return queue
@@ -68,7 +68,7 @@ def jobs_list(
 ) -> None:
     """Jobs you may see, newest first (national admins and auditors: every job)."""
     queue = _queue()
-    with unit_of_work() as session:
+    with read_scope(queue.engine) as session:  # never waits for a running job
         page = service.list_jobs(
             session, acting_user(session, actor), limit=limit, offset=offset, queue=queue
         )
@@ -132,7 +132,7 @@ def _print_job(job: dict[str, Any]) -> None:
 def jobs_show(job_id: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """One job: its progress, result or error (and its log, for national admins/auditors)."""
     queue = _queue()
-    with unit_of_work() as session:
+    with read_scope(queue.engine) as session:  # never waits for a running job
         view = service.get(session, acting_user(session, actor), job_id=job_id, queue=queue)
     payload = view.as_dict()
     emit(as_json, payload, lambda: _print_job(payload))

@@ -8,10 +8,10 @@ from typing import Any
 
 import typer
 from lokal.rupiah import format_rupiah
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
+from lumbung import driver_errors
 from lumbung.cli.common import JsonOption, console, emit, handled, out, table, unit_of_work
+from lumbung.db import DbSession
 from lumbung.errors import NotFound
 from lumbung.programs.definition import (
     ComponentsBenefit,
@@ -66,7 +66,9 @@ def program_validate(
         with unit_of_work() as session:
             results, loaded = _validate(files, session)
         database = True
-    except (NotFound, DBAPIError):  # no database here: what can be checked without one
+    except Exception as exc:  # no database here: what can be checked without one
+        if not (isinstance(exc, NotFound) or driver_errors.is_database_error(exc)):
+            raise
         results, loaded = _validate(files, None)
         database = False
 
@@ -105,7 +107,7 @@ def program_validate(
 
 
 def _validate(
-    files: list[Path], session: Session | None
+    files: list[Path], session: DbSession | None
 ) -> tuple[list[dict[str, Any]], dict[int, ProgramDefinition]]:
     """Each file's result (`{file, ok, problems, …}`), and the definitions that passed."""
     from lumbung.cycles.programs import identity_problems, known_programs, loaded

@@ -3,8 +3,6 @@ embedded job worker."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import ipaddress
 
 import typer
@@ -56,16 +54,21 @@ def serve_command(
         )
     import uvicorn
 
-    if worker and importlib.util.find_spec("lumbung.jobs.queue") is not None:
-        importlib.import_module("lumbung.jobs.queue").start_embedded_worker()
-    uvicorn.run(
-        "lumbung.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        server_header=False,
-        log_level="info",
-    )
+    from lumbung.jobs.queue import start_embedded_worker
+
+    embedded = start_embedded_worker() if worker else None
+    try:
+        uvicorn.run(
+            "lumbung.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
+            server_header=False,
+            log_level="info",
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()

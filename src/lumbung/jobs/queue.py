@@ -204,7 +204,7 @@ class EmbeddedWorker:
         self.started = False
 
     def __enter__(self) -> EmbeddedWorker:
-        return self.start()
+        return self if self.started else self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()

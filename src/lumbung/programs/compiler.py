@@ -21,7 +21,7 @@ from lumbung.programs.checker import (
     constant_number,
     constant_value,
 )
-from lumbung.targeting.vocabulary import ValueType
+from lumbung.targeting.vocabulary import Comparison, ValueType
 
 _COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Eq: lambda a, b: a == b,
@@ -42,9 +42,6 @@ _SYMBOLS: dict[type[ast.cmpop], str] = {
     ast.GtE: ">=",
 }
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-Comparison = Callable[[str, str, int], Any]
-"""`(name, operator, whole number) → value`, or None: how to compare a name with a constant
-when a cheaper form than the name's own value exists (a member's age as a birth-date range)."""
 
 
 def compile_rule(

@@ -17,8 +17,9 @@ import io
 import tokenize
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lumbung import driver_errors
 from lumbung.errors import ValidationFailed
 from lumbung.numbers import grouped
 from lumbung.programs import checker
@@ -27,11 +28,9 @@ from lumbung.targeting.vocabulary import (
     MEMBER_FEATURES,
     RANKING_FEATURES,
     TEXT_VALUES,
+    Comparison,
     ValueType,
 )
-
-if TYPE_CHECKING:
-    from lumbung.programs.compiler import Comparison
 
 MAX_LENGTH = 4_000
 MAX_NODES = 500
@@ -130,8 +129,9 @@ class Rule:
 
         `column(name)` gives the Ibis value of a vocabulary name, `enrolled(code)` a boolean
         value: whether the household is enrolled in that program now. `compare` may give a
-        cheaper form of `name OP whole number` (see `compiler.Comparison`). A value used only
-        as a `condition` (filter, CASE) may stay unknown: there unknown is not true either.
+        cheaper form of `name OP whole number` (`targeting.vocabulary.Comparison`). A value
+        used only as a `condition` (filter, CASE) may stay unknown: there unknown is not true
+        either.
         """
         from lumbung.programs import compiler
 
@@ -334,7 +334,7 @@ def _unbalanced(text: str) -> tuple[tuple[int, int], str] | None:
                     return token.start, "Kurung tutup tanpa kurung buka."
                 opened.pop()
     except tokenize.TokenError as exc:
-        if "string" in str(exc):
+        if driver_errors.tokenize_unterminated_string(exc):
             return None  # an unterminated string: the parser says so
     except (SyntaxError, ValueError):
         return None  # the parser reports it

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from lumbung import driver_errors
 from lumbung.registry import vocab
 from lumbung.registry.check_sql import printable
 from lumbung.registry.errors import BatchFileError, RowError
@@ -356,7 +357,7 @@ def _renumber_csv(
         except UnicodeDecodeError as exc:
             raise unreadable(path.name, start, NOT_UTF8_LINE) from exc
         except csv.Error as exc:
-            cause = LINE_TOO_LONG if "field limit" in str(exc) else UNCLOSED_QUOTE
+            cause = LINE_TOO_LONG if driver_errors.csv_field_too_long(exc) else UNCLOSED_QUOTE
             raise unreadable(path.name, start, cause) from exc
     return BatchFile(kind, path.name, out, columns, ",", numbered=True)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from sqlalchemy import Table, column, func, select, text, union
 from sqlalchemy import table as table_clause
 from sqlalchemy.orm import Session
 
-from lumbung import bulk
+from lumbung import bulk, driver_errors
 from lumbung.audit import service as audit
 from lumbung.audit import tally
 from lumbung.audit.keys import keyring
@@ -276,22 +275,18 @@ def _read_csv(con: duckdb.DuckDBPyConnection, table: BatchFile, columns: tuple[s
             con.execute(read, {**params, "parallel": True})
         except duckdb.Error as exc:
             # DuckDB's parallel reader cannot pad rows of a file with quoted line breaks.
-            if "parallel" not in str(exc):
+            if not driver_errors.duckdb_csv_needs_serial_reader(exc):
                 raise
             con.execute(read, {**params, "parallel": False})
     except duckdb.Error as exc:
-        said = str(exc)
-        line = re.search(r"Line: (\d+)", said)
-        if "Maximum line size" in said:
-            cause = LINE_TOO_LONG
-        elif "unicode" in said.lower() or "utf-8" in said.lower():
-            cause = NOT_UTF8_LINE
-        elif any(x.startswith("Expected Number") for x in said.splitlines()):
-            cause = "jumlah kolom berbeda dari header"
-        else:
-            cause = UNCLOSED_QUOTE
+        kind, line = driver_errors.duckdb_csv_problem(exc)
+        cause = {
+            driver_errors.CsvReadProblem.LINE_TOO_LONG: LINE_TOO_LONG,
+            driver_errors.CsvReadProblem.NOT_UTF8: NOT_UTF8_LINE,
+            driver_errors.CsvReadProblem.FIELD_COUNT: "jumlah kolom berbeda dari header",
+        }.get(kind, UNCLOSED_QUOTE)
         # In the operator's words, never DuckDB's own (English, and quoting the file).
-        raise unreadable(table.display_name, int(line.group(1)) if line else 0, cause) from exc
+        raise unreadable(table.display_name, line, cause) from exc
     row = "CAST(_row AS BIGINT)" if table.numbered else "rowid + 2"
     con.execute(
         "INSERT INTO pre_errors SELECT $file, " + row + ", '', 'field_count', "

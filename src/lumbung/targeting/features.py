@@ -20,9 +20,14 @@ import ibis.expr.types as ir
 
 from lumbung.engine.backend import Engine
 from lumbung.errors import NotFound
-from lumbung.programs.compiler import Comparison
 from lumbung.registry import vocab
-from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, MEMBER_FEATURES, SCHOOL_COUNTS
+from lumbung.targeting.vocabulary import (
+    AGE_BANDS,
+    HEAD_COLUMNS,
+    MEMBER_FEATURES,
+    SCHOOL_COUNTS,
+    Comparison,
+)
 
 
 @dataclass(frozen=True, slots=True)

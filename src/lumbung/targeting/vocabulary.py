@@ -7,7 +7,9 @@ PMT; `enrolled("CODE")` is a function of the rule language, not a name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from lumbung.registry import vocab
 
@@ -17,6 +19,12 @@ class ValueType(StrEnum):
     BOOLEAN = "boolean"
     TEXT = "text"
 
+
+# The rule compiler (`programs.compiler`) asks the features for it: the rule language sits on
+# the features, never the other way round.
+Comparison = Callable[[str, str, int], Any]
+"""`(name, operator, whole number) → value`, or None: how to compare a name with a constant
+when a cheaper form than the name's own value exists (a member's age as a birth-date range)."""
 
 N, B, T = ValueType.NUMBER, ValueType.BOOLEAN, ValueType.TEXT
 
