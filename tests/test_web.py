@@ -251,3 +251,33 @@ def test_a_change_request_from_its_form_to_its_determination(
             text("SELECT state FROM change_request WHERE id = :id"), {"id": int(request_id)}
         ).scalar_one()
     assert state == "verified"
+
+
+def test_the_demo_accounts_sign_in_with_their_printed_passwords(
+    engine: Engine, tmp_path: Path, kk_number: str
+) -> None:
+    from lumbung.cli.demo import demo_accounts
+
+    households, _ = family(1)
+    paths = write_batch(tmp_path / "demo-batch", [households], [])
+    with session_scope(engine) as session:
+        accounts = {a.username: a for a in demo_accounts(session, households_csv=paths[0])}
+    assert {a.role for a in accounts.values()} == {
+        "operator",
+        "verifier",
+        "determiner",
+        "admin",
+        "auditor",
+    }
+    assert accounts["operator-desa"].region == households["village_code"]
+    assert accounts["verifikator-kab"].region == households["village_code"][:5]
+    assert accounts["penyetuju"].region is None
+    web = client(make_app(engine, tmp_path / "data"))
+    assert sign_in(web, "operator-desa", accounts["operator-desa"].password) == "/"
+    assert web.get(f"/keluarga/{kk_number}").status_code == 200
+    # Run again, every password is new (the old one no longer opens anything).
+    with session_scope(engine) as session:
+        again = {a.username: a for a in demo_accounts(session, households_csv=paths[0])}
+    assert again["operator-desa"].password != accounts["operator-desa"].password
+    other = client(web.app)  # type: ignore[arg-type]
+    assert sign_in(other, "operator-desa", accounts["operator-desa"].password) == ""
