@@ -281,3 +281,48 @@ def test_the_demo_accounts_sign_in_with_their_printed_passwords(
     assert again["operator-desa"].password != accounts["operator-desa"].password
     other = client(web.app)  # type: ignore[arg-type]
     assert sign_in(other, "operator-desa", accounts["operator-desa"].password) == ""
+
+
+def test_an_admin_makes_a_user_and_a_token_that_opens_the_api(
+    engine: Engine, tmp_path: Path
+) -> None:
+    give_passwords(engine, "admin")
+    web = client(make_app(engine, tmp_path / "data"))
+    assert sign_in(web, "admin").startswith("/masuk/totp/daftar")
+    enrol = web.get("/masuk/totp/daftar")
+    secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+    web.post("/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)})
+    users = web.get("/pengguna")
+    assert users.status_code == 200
+    made = web.post(
+        "/pengguna",
+        data={
+            "csrf": csrf_of(users.text),
+            "action": "create",
+            "username": "op-baru",
+            "full_name": "Operator Baru",
+            "role": "operator",
+            "region": "31.71.01.1001",
+            "password": "kata-sandi-awal-yang-panjang",
+        },
+    )
+    assert made.status_code == 200 and "op-baru" in made.text
+    issued = web.post(
+        "/pengguna",
+        data={
+            "csrf": csrf_of(users.text),
+            "action": "token",
+            "username": "op-baru",
+            "name": "uji",
+            "days": "30",
+        },
+    )
+    token = issued.text.split('id="token-secret">')[1].split("<")[0]
+    assert token.startswith("lmb_")
+    assert web.get("/pengguna").text.count(token) == 0  # shown once
+    api = web.get("/api/v1/stats", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200, api.text
+    # The new user must choose their own password at first sign-in.
+    other = client(web.app)  # type: ignore[arg-type]
+    assert sign_in(other, "op-baru", "kata-sandi-awal-yang-panjang") == "/masuk/sandi"
+    assert other.get("/").headers["location"] == "/masuk/sandi"

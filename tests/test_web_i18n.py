@@ -77,6 +77,7 @@ def test_every_value_of_a_built_key_is_in_the_catalog() -> None:
         "member.status.": ["deceased", "moved", "removed"],
         "queue.accept.": ["proposed", "verified"],
         "users.": ["activated", "deactivated"],
+        "tokens.state.": ["active", "expired", "revoked"],
         "import.col.": ["file", "row", "column", "code", "message"],
         "explain.": ["outcome", "eligible", "entitled", "amount_idr", "decile", "score"],
     }

@@ -361,7 +361,9 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "tokens.revoke": ("Cabut token", "Revoke a token"),
     "tokens.revoke.submit": ("Cabut", "Revoke"),
     "tokens.revoked": ("Token dicabut.", "The token was revoked."),
-    "tokens.revoked_state": ("dicabut", "revoked"),
+    "tokens.state.active": ("aktif", "active"),
+    "tokens.state.expired": ("kedaluwarsa", "expired"),
+    "tokens.state.revoked": ("dicabut", "revoked"),
 }
 
 CATALOG: dict[str, dict[str, str]] = {
