@@ -5,7 +5,8 @@ imported): front ends only parse, call services and render; the layers point one
   SQLAlchemy nor the ORM models (the acting user's type, `lumbung.auth.models`, aside) nor the
   bulk loader: it cannot query the database itself. It holds a session through `lumbung.db`
   (`unit_of_work`, and `DbSession` to annotate it). Front ends do not import one another.
-- No other module imports a front end (`lumbung.__main__`, the command's entry point, aside).
+- No other module imports a front end (the entry points aside: `lumbung.__main__`, the
+  command's, and `lumbung.app`, the web server's, which assembles the API and the pages).
 - The base layer (settings, the database, errors, pages, driver errors, locks, the engines)
   imports no domain package and no front end.
 - Between packages, no new cycle: the cycles that remain are listed below, a debt to pay off,
@@ -22,6 +23,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 FRONT_ENDS = ("lumbung.cli", "lumbung.api", "lumbung.web")
+ENTRY_POINTS = ("lumbung.__main__", "lumbung.app")  # the command's; the web server's
 BASE = (
     "lumbung.config",
     "lumbung.db",
@@ -123,7 +125,7 @@ def test_nothing_but_the_entry_point_imports_a_front_end() -> None:
     bad = {
         module: sorted(m for m in imported if _under(m, FRONT_ENDS))
         for module, imported in GRAPH.items()
-        if not _under(module, FRONT_ENDS) and module != "lumbung.__main__"
+        if not _under(module, FRONT_ENDS) and module not in ENTRY_POINTS
     }
     assert not {m: i for m, i in bad.items() if i}
 
