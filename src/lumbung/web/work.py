@@ -163,9 +163,9 @@ def cycles_page(ctx: Page) -> Response:
 
 
 def _programs() -> list[str]:
-    from lumbung.cycles.programs import shipped_sha256
+    from lumbung.programs.service import list_programs
 
-    return sorted(shipped_sha256())
+    return sorted(p.definition.code for p in list_programs())
 
 
 LEVELS = ("province", "regency")
