@@ -326,3 +326,32 @@ def test_an_admin_makes_a_user_and_a_token_that_opens_the_api(
     other = client(web.app)  # type: ignore[arg-type]
     assert sign_in(other, "op-baru", "kata-sandi-awal-yang-panjang") == "/masuk/sandi"
     assert other.get("/").headers["location"] == "/masuk/sandi"
+
+
+def test_every_kind_of_change_has_a_form(web: TestClient, kk_number: str) -> None:
+    sign_in(web, "operator")
+    for kind in ("update", "update_member", "add_member", "remove_member", "exit"):
+        form = web.get(f"/usulan/baru/{kind}?kk={kk_number}")
+        assert form.status_code == 200, kind
+        assert 'name="csrf"' in form.text and 'name="version"' in form.text
+    new = web.get("/usulan/baru/new_family?anggota=2")
+    assert new.status_code == 200 and 'name="m1.nik"' in new.text
+    assert web.get("/usulan/baru/merge?kk=1").status_code == 404
+    # An exit with its reason is recorded; a new family with a member's wrong NIK is refused
+    # with the message beside that member's field.
+    form = web.get(f"/usulan/baru/exit?kk={kk_number}")
+    version = form.text.split('name="version" value="')[1].split('"')[0]
+    done = web.post(
+        f"/usulan/baru/exit?kk={kk_number}",
+        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": version, "reason": "pindah"},
+    )
+    assert done.status_code == 303 and "/usulan/" in done.headers["location"]
+    households, members = family(7)
+    data = {"csrf": csrf_of(form.text), "member_count": "1", "kk_number": households["kk_number"]}
+    data |= {f"h.{k}": str(v) for k, v in households.items() if k != "kk_number"}
+    data |= {f"m0.{k}": str(v) for k, v in members[0].items() if k != "kk_number"}
+    data["m0.nik"] = "12345"
+    refused = web.post("/usulan/baru/new_family", data=data)
+    assert refused.status_code == 422
+    assert 'class="field-error" id="f-1.nik"' in refused.text
+    assert 'href="#f-1.nik"' in refused.text
