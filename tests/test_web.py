@@ -355,3 +355,45 @@ def test_every_kind_of_change_has_a_form(web: TestClient, kk_number: str) -> Non
     assert refused.status_code == 422
     assert 'class="field-error" id="f-1.nik"' in refused.text
     assert 'href="#f-1.nik"' in refused.text
+
+
+def test_a_running_job_page_polls_its_progress_and_works_without_javascript(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker here: the import stays queued, as a long one would look."""
+    from lumbung.config import get_settings
+    from lumbung.jobs import queue
+
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    queue.set_default_queue(None)
+    try:
+        give_passwords(engine, "operator")
+        web = client(make_app(engine, tmp_path / "data"))
+        sign_in(web, "operator")
+        page = web.get("/impor")
+        households, members = family(3)
+        paths = write_batch(tmp_path / "batch", [households], members)
+        sent = web.post(
+            "/impor",
+            data={"csrf": csrf_of(page.text)},
+            files=[("files", (p.name, p.read_bytes(), "text/csv")) for p in paths],
+        )
+        assert sent.status_code == 303, sent.text[:2000]
+        job = web.get(sent.headers["location"])
+        assert job.status_code == 200
+        assert "<progress" in job.text and 'hx-trigger="every 1s"' in job.text
+        assert '<meta http-equiv="refresh"' in job.text  # inside <noscript>
+        fragment = web.get(sent.headers["location"], headers={"HX-Request": "true"})
+        assert fragment.text.lstrip().startswith('<section id="job"')
+        assert "<html" not in fragment.text
+        # Only one file: refused before anything is saved or queued.
+        one = web.post(
+            "/impor",
+            data={"csrf": csrf_of(page.text)},
+            files=[("files", (paths[0].name, paths[0].read_bytes(), "text/csv"))],
+        )
+        assert one.status_code == 422 and "Pilih dua berkas" in one.text
+    finally:
+        queue.set_default_queue(None)
+        get_settings.cache_clear()
