@@ -133,6 +133,7 @@ def test_the_english_switch(web: TestClient) -> None:
     assert "Bahasa Indonesia" in page.text  # the way back
     # Never a redirect to another site.
     assert web.get("/bahasa/id?kembali=//evil.example").headers["location"] == "/"
+    assert web.get("/bahasa/id?kembali=/%5Cevil.example").headers["location"] == "/"
 
 
 def test_the_family_page_masks_nik_for_a_reader_not_entitled(

@@ -3,6 +3,8 @@ the language switch."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi.responses import RedirectResponse, Response
 from starlette.requests import Request
 from starlette.routing import Route
@@ -20,12 +22,16 @@ from lumbung.web.context import (
 from lumbung.web.i18n import LANGUAGES
 
 
+def _local(target: str) -> bool:
+    """Whether `target` is a path of this site (not `//host` nor `/\\host`, which browsers
+    read as another host)."""
+    return target.startswith("/") and not target.startswith("//") and "\\" not in target
+
+
 def _next(ctx: Page) -> str:
     """Where to go once signed in: a path of this site only (never another host)."""
     target = ctx.field("lanjut") or ctx.query("lanjut")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    return target if _local(target) else "/"
 
 
 def _after_verified(ctx: Page) -> str:
@@ -66,9 +72,9 @@ def sign_in_page(ctx: Page) -> Response:
             ctx.cookies[SESSION_COOKIE] = raw
             nxt = _next(ctx)
             if outcome.must_enrol_totp:
-                return ctx.redirect("/masuk/totp/daftar?lanjut=" + nxt)
+                return ctx.redirect("/masuk/totp/daftar?lanjut=" + quote(nxt))
             if outcome.needs_totp:
-                return ctx.redirect("/masuk/totp?lanjut=" + nxt)
+                return ctx.redirect("/masuk/totp?lanjut=" + quote(nxt))
             if outcome.must_change_password:
                 return ctx.redirect("/masuk/sandi")
             return ctx.redirect(nxt)
@@ -179,7 +185,7 @@ def sign_out(ctx: Page) -> Response:
 def switch_language(request: Request) -> Response:
     lang = request.path_params["lang"]
     back = request.query_params.get("kembali", "/")
-    if not back.startswith("/") or back.startswith("//"):
+    if not _local(back):
         back = "/"
     response = RedirectResponse(back, status_code=303)
     if lang in LANGUAGES:
