@@ -13,11 +13,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job on the embedded default (SQLite): synthetic registry of 10,000 families in real
-# villages → import → verify → determine → release → summary. Starts from scratch every time.
+# villages → import → verify → determine → release → summary, then one web account per role
+# (passwords printed) and the web application on http://127.0.0.1:8000/ until CTRL-C.
+# Starts from scratch every time.
 demo: $(STAMP)
 	rm -rf demo && mkdir -p demo
 	cd demo && LUMBUNG_DATABASE_URL=sqlite:///lumbung-demo.db LUMBUNG_DATA_DIR=data \
-		../$(BIN)/lumbung demo
+		../$(BIN)/lumbung demo --serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

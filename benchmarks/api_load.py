@@ -98,10 +98,10 @@ def build(n: int, seed: int, admin_url: str, name: str, workdir: Path, env: dict
 def sample(url: str, size: int, seed: int) -> dict[str, Any]:
     """KK numbers, NIKs and names to ask for, and the regency with the most families."""
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-        (regency,) = conn.execute(
+        ((regency,),) = conn.execute(
             "SELECT regency_code FROM household GROUP BY regency_code ORDER BY count(*) DESC LIMIT 1"
         ).fetchall()
-        (total,) = conn.execute("SELECT count(*) FROM household").fetchall()
+        ((total,),) = conn.execute("SELECT count(*) FROM household").fetchall()
         kks = [
             r[0]
             for r in conn.execute(
@@ -125,7 +125,7 @@ def sample(url: str, size: int, seed: int) -> dict[str, Any]:
     rng.shuffle(niks)
     # A search as an operator types it: the first one or two words of a name.
     words = [" ".join(n.split()[: rng.choice((1, 2))]) for n in names]
-    return {"regency": regency[0], "households": total[0], "kks": kks, "niks": niks, "names": words}
+    return {"regency": regency, "households": total, "kks": kks, "niks": niks, "names": words}
 
 
 def free_port() -> int:
@@ -140,7 +140,7 @@ def wait_ready(base: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2):
+            with urllib.request.urlopen(f"{base}/api/v1/openapi.json", timeout=2):
                 return
         except OSError:
             time.sleep(0.3)
@@ -162,6 +162,17 @@ def cpu_of_tree(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+def web_available(base: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base}/masuk", timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return False
 
 
 def web_cookie(base: str, username: str) -> str:
@@ -285,7 +296,7 @@ def main() -> None:
                 "set-password",
                 username,
                 "--password-stdin",
-                "--no-force-change",
+                "--no-forced-change",
                 "--as",
                 "admin",
             ),
@@ -331,7 +342,8 @@ def main() -> None:
     )
     try:
         wait_ready(base)
-        cookie = web_cookie(base, "bench-verifier")
+        web = web_available(base)
+        cookie = web_cookie(base, "bench-verifier") if web else ""
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
             in_regency = [
                 r[0]
@@ -342,7 +354,11 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {token}"}
         quote = __import__("urllib.parse").parse.quote
         runs: list[tuple[str, list[str], dict[str, str]]] = [
-            ("family page", [f"/keluarga/{kk}" for kk in in_regency], {"Cookie": cookie}),
+            *(
+                [("family page", [f"/keluarga/{kk}" for kk in in_regency], {"Cookie": cookie})]
+                if web
+                else []
+            ),
             ("KK lookup", [f"/api/v1/families/{kk}" for kk in picked["kks"]], auth),
             ("NIK lookup", [f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"]], auth),
             (

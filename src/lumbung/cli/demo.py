@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import typer
 from lokal.rupiah import format_rupiah
 
 from lumbung.audit import integrity
+from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.auth.service import create_user, get_user, user_exists
 from lumbung.cli.common import (
@@ -22,6 +26,8 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.db import DbSession
+from lumbung.errors import LumbungError
 from lumbung.numbers import grouped
 
 DEMO_PROGRAMS = ("PKH", "SEMBAKO")
@@ -39,8 +45,16 @@ def demo_command(
     seed: int = typer.Option(2026, "--seed"),
     noise: float = typer.Option(0.02, "--noise"),
     as_json: bool = JsonOption,
+    serve: bool = typer.Option(
+        False,
+        "--serve/--no-serve",
+        help="Then create one web account per role and serve the pages on 127.0.0.1 "
+        "(`make demo` does; CTRL-C stops).",
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
-    """Synthetic registry → import → verify → determine → release → PMT → PKH and SEMBAKO cycles."""
+    """Synthetic registry → import → verify → determine → release → PMT → PKH and SEMBAKO cycles;
+    with --serve, the web application with one account per role."""
     # The whole pipeline's modules, loaded for this command only.
     from lumbung import migrate
     from lumbung.cycles.service import run_cycle
@@ -185,3 +199,101 @@ def demo_command(
     emit(as_json, payload, lambda: out.print(table("Demo Lumbung", ["tahap", "hasil"], rows)))
     if not (check.ok and chain.ok):
         raise typer.Exit(1)
+    if serve:
+        _serve(batch_dir / "households.csv", port)
+
+
+def _serve(households_csv: Path, port: int) -> None:
+    """One account per role with a fresh random password (printed), then the server."""
+    with unit_of_work() as session:
+        accounts = demo_accounts(session, households_csv=households_csv)
+    out.print(
+        table(
+            "Akun demo (kata sandi acak, berlaku untuk demo ini)",
+            ["pengguna", "peran", "wilayah", "kata sandi"],
+            [[a.username, a.role, a.region or "nasional", a.password] for a in accounts],
+        )
+    )
+    out.print(
+        f"Buka http://127.0.0.1:{port}/ di peramban. Penetap dan admin memasang aplikasi "
+        "autentikator (TOTP) saat masuk pertama: pindai kode QR yang ditampilkan. "
+        "CTRL-C menghentikan server."
+    )
+    from lumbung.cli.serve import serve_command
+
+    serve_command(
+        host="127.0.0.1",
+        port=port,
+        workers=1,
+        worker=True,
+        allow_remote=False,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+# The web accounts `--serve` makes: one per role. username, full name, role, where (a village
+# with families, the regency of that village, or national).
+WEB_ACCOUNTS = (
+    ("operator-desa", "Operator desa (demo)", Role.OPERATOR, "village"),
+    ("verifikator-kab", "Verifikator Dinas Sosial kab/kota (demo)", Role.VERIFIER, "regency"),
+    ("pusdatin", "Penetap Pusdatin", Role.DETERMINER, None),
+    ("penyetuju", "Penyetuju siklus (empat mata)", Role.DETERMINER, None),
+    ("admin", "Admin Pusdatin", Role.ADMIN, None),
+    ("auditor", "Auditor (demo)", Role.AUDITOR, None),
+)
+PASSWORD_BYTES = 12  # 16 URL-safe characters
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    username: str
+    role: str
+    region: str | None
+    password: str
+
+
+def demo_village(session: DbSession, admin: User, households_csv: Path, tries: int = 200) -> str:
+    """The village of the first family of the demo batch that is in the registry."""
+    from lumbung.registry.service import family_in_scope
+
+    with households_csv.open(newline="", encoding="utf-8") as handle:
+        for i, row in enumerate(csv.DictReader(handle)):
+            if i >= tries:
+                break
+            try:
+                return family_in_scope(session, admin, row["kk_number"]).village_code
+            except LumbungError:
+                continue  # a row the import rejected (the demo batch has noise)
+    raise LookupError(f"no family of {households_csv} is in the registry")
+
+
+def demo_accounts(session: DbSession, *, households_csv: Path) -> list[DemoAccount]:
+    """Create the accounts that do not exist yet, and give every one a new password (the
+    demo prints them: a password known only to the person at the terminal)."""
+    from lumbung.auth import signin
+
+    admin = get_user(session, username="admin")
+    village = demo_village(session, admin, households_csv)
+    made: list[DemoAccount] = []
+    for username, full_name, role, where in WEB_ACCOUNTS:
+        region = {"village": village, "regency": village[:5], None: None}[where]
+        try:
+            user = get_user(session, username=username)
+        except LumbungError:
+            user = create_user(
+                session,
+                actor=admin,
+                username=username,
+                full_name=full_name,
+                role=role,
+                region_code=region,
+            )
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        # The demo's own passwords are printed to the person who runs it; asking them to
+        # choose another at once would only slow the first look.
+        signin.set_password(
+            session, actor=admin, username=username, new=password, force_change=False
+        )
+        made.append(DemoAccount(username, role.value, user.region_code, password))
+    session.flush()
+    return made

@@ -1,0 +1,28 @@
+"""The web application for operators: server-rendered pages (Jinja2, autoescaped), a small
+stylesheet and htmx as static files, Indonesian by default with an English switch.
+
+`install(app)` adds the pages and the static files to the FastAPI app that
+`lumbung.app.create_app` builds. Pages call service functions only (docs/ARCHITECTURE.md,
+"Web application")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.routing import BaseRoute
+from starlette.staticfiles import StaticFiles
+
+STATIC = Path(__file__).parent / "static"
+
+
+def routes() -> list[BaseRoute]:
+    from lumbung.web import admin, registry, signin, work
+
+    return [*signin.ROUTES, *registry.ROUTES, *work.ROUTES, *admin.ROUTES]
+
+
+def install(app: FastAPI) -> None:
+    """Add the web pages (at `/`, `/masuk`, …) and `/static` to `app`."""
+    app.router.routes.extend(routes())
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

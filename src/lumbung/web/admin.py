@@ -1,0 +1,125 @@
+"""The audit trail, users and API tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi.responses import Response
+from starlette.routing import Route
+
+from lumbung.auth.roles import Role
+from lumbung.errors import LumbungError, ValidationFailed
+from lumbung.web.context import Page, page
+
+PAGE_SIZE = 50
+
+
+@page("read")
+def audit_page(ctx: Page) -> Response:
+    from lumbung.audit import service as audit
+
+    offset = ctx.int_query("offset", 0)
+    entity = ctx.query("entitas") or None
+    entity_id = ctx.query("id") or None
+    trail = audit.log(
+        ctx.db, ctx.actor, limit=PAGE_SIZE, offset=offset, entity=entity, entity_id=entity_id
+    )
+    query = urlencode({k: v for k, v in (("entitas", entity), ("id", entity_id)) if v})
+    return ctx.render(
+        "audit.html",
+        trail=trail,
+        page=trail,
+        query=query,
+        entity=entity or "",
+        entity_id=entity_id or "",
+    )
+
+
+@page("manage_users")
+def users_page(ctx: Page) -> Response:
+    """Users: create one (with a first password they must change), set a password, activate
+    or deactivate; and issue or revoke API tokens (a new token is shown once)."""
+    from lumbung.auth import service, signin, tokens
+
+    error = None
+    notice = None
+    secret = None
+    if ctx.form is not None:
+        action = ctx.field("action")
+        try:
+            with ctx.db.begin_nested():
+                if action == "create":
+                    region = ctx.field("region") or None
+                    try:
+                        role = Role(ctx.field("role"))
+                    except ValueError:
+                        raise ValidationFailed(ctx.t("users.bad_role")) from None
+                    service.create_user(
+                        ctx.db,
+                        actor=ctx.actor,
+                        username=ctx.field("username"),
+                        full_name=ctx.field("full_name"),
+                        role=role,
+                        region_code=region,
+                    )
+                    signin.set_password(
+                        ctx.db,
+                        actor=ctx.actor,
+                        username=ctx.field("username"),
+                        new=ctx.field("password"),
+                    )
+                    notice = ctx.t("users.created", username=ctx.field("username"))
+                elif action == "password":
+                    signin.set_password(
+                        ctx.db,
+                        actor=ctx.actor,
+                        username=ctx.field("username"),
+                        new=ctx.field("password"),
+                    )
+                    notice = ctx.t("users.password_set", username=ctx.field("username"))
+                elif action in ("activate", "deactivate"):
+                    service.set_active(
+                        ctx.db,
+                        actor=ctx.actor,
+                        username=ctx.field("username"),
+                        active=action == "activate",
+                        reason=ctx.field("reason"),
+                    )
+                    notice = ctx.t("users." + action + "d", username=ctx.field("username"))
+                elif action == "token":
+                    days = ctx.field("days")
+                    secret, _token = tokens.issue(
+                        ctx.db,
+                        actor=ctx.actor,
+                        username=ctx.field("username"),
+                        name=ctx.field("name"),
+                        expires_days=int(days) if days.isdigit() else 90,
+                    )
+                    notice = ctx.t("tokens.issued")
+                elif action == "revoke":
+                    tokens.revoke(
+                        ctx.db,
+                        actor=ctx.actor,
+                        token_id=int(ctx.field("token_id") or 0),
+                        reason=ctx.field("reason"),
+                    )
+                    notice = ctx.t("tokens.revoked")
+        except LumbungError as refused:
+            error = refused.message
+            secret = None
+    return ctx.render(
+        "users.html",
+        status=422 if error else 200,
+        error=error,
+        notice=notice,
+        secret=secret,
+        users=service.list_users(ctx.db, ctx.actor),
+        tokens=tokens.list_tokens(ctx.db, ctx.actor),
+        roles=list(Role),
+    )
+
+
+ROUTES = [
+    Route("/audit", audit_page, methods=["GET"]),
+    Route("/pengguna", users_page, methods=["GET", "POST"]),
+]

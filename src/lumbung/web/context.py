@@ -1,0 +1,277 @@
+"""What every page needs: the database session of the request, the signed-in user, CSRF,
+the language, and rendering a template or an error page.
+
+A page is a plain function `(ctx: Page) -> Response` decorated with `@page(...)`; the decorator
+opens one unit of work (committed on success, rolled back on an error), resolves the session
+cookie, checks the CSRF token of every POST, and turns domain errors into pages. Pages call
+service functions only: no queries here or in the routes.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from lumbung.auth.models import User, WebSession
+from lumbung.auth.roles import Action, Role, may
+from lumbung.config import Settings, get_settings
+from lumbung.errors import LumbungError, NotFound, PermissionDenied
+from lumbung.web import i18n
+
+SESSION_COOKIE = "lumbung_session"
+# Forms shown before a session exists (sign-in) carry a token matched against this cookie.
+PRE_CSRF_COOKIE = "lumbung_precsrf"
+LANG_COOKIE = "lang"
+TEMPLATES = Path(__file__).parent / "templates"
+
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class Redirect(Exception):
+    """Leave the page for another one (sign-in, TOTP, password change)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+def settings_of(app: FastAPI) -> Settings:
+    found = getattr(app.state, "settings", None)
+    return found if isinstance(found, Settings) else get_settings()
+
+
+def engine_of(app: FastAPI) -> Any:
+    """The app's engine (the app factory's `state.database` when it made one), else one made
+    once here for an app without it (tests that build a bare FastAPI app)."""
+    database = getattr(app.state, "database", None)
+    engine = database.engine if database is not None else None
+    if engine is None:
+        engine = getattr(app.state, "web_engine", None)
+    if engine is None:
+        from lumbung.db import create_engine
+
+        engine = create_engine(settings_of(app).database_url)
+        app.state.web_engine = engine
+    return engine
+
+
+@dataclass
+class Page:
+    """One request as a page sees it."""
+
+    request: Request
+    db: Any  # the unit of work's Session (typed loosely: front ends do not import sqlalchemy)
+    form: FormData | None
+    lang: str
+    settings: Settings
+    user: User | None = None
+    web: WebSession | None = None
+    cookies: dict[str, str] = field(default_factory=dict)  # to set on the response
+
+    def t(self, key: str, **values: Any) -> str:
+        return i18n.translate(self.lang, key, **values)
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name) if self.form is not None else None
+        return value.strip() if isinstance(value, str) else default
+
+    def fields(self, name: str) -> list[str]:
+        if self.form is None:
+            return []
+        return [v for v in self.form.getlist(name) if isinstance(v, str)]
+
+    def query(self, name: str, default: str = "") -> str:
+        return self.request.query_params.get(name, default).strip()
+
+    def int_query(self, name: str, default: int) -> int:
+        raw = self.query(name)
+        return int(raw) if raw.isdigit() else default
+
+    @property
+    def actor(self) -> User:
+        assert self.user is not None
+        return self.user
+
+    @property
+    def ip(self) -> str | None:
+        return self.request.client.host if self.request.client else None
+
+    def may(self, action: str) -> bool:
+        return self.user is not None and may(self.user.role, Action(action))
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = templates.get_template(template).render(
+            ctx=self,
+            t=self.t,
+            lang=self.lang,
+            user=self.user,
+            csrf=self.web.csrf_token if self.web is not None else "",
+            path=self.request.url.path,
+            Role=Role,
+            **values,
+        )
+        response = HTMLResponse(html, status_code=status)
+        # Pages show personal data: never kept by a shared browser's cache or a proxy.
+        response.headers["Cache-Control"] = "no-store"
+        for name, value in self.cookies.items():
+            set_cookie(response, name, value)
+        return response
+
+    def redirect(self, url: str) -> RedirectResponse:
+        response = RedirectResponse(url, status_code=303)
+        for name, value in self.cookies.items():
+            set_cookie(response, name, value)
+        return response
+
+
+def set_cookie(response: Response, name: str, value: str) -> None:
+    """Every cookie Secure (browsers keep and send Secure cookies to http://127.0.0.1 and
+    http://localhost too, so the demo needs no exception), HttpOnly, SameSite=Lax, Path=/."""
+    response.set_cookie(
+        name,
+        value,
+        secure=True,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        max_age=None if name == SESSION_COOKIE else 365 * 24 * 3600,
+    )
+
+
+def language(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE, "")
+    return lang if lang in i18n.LANGUAGES else i18n.DEFAULT
+
+
+@contextmanager
+def unit_of_work(app: FastAPI) -> Iterator[Any]:
+    from lumbung.audit.service import set_channel
+    from lumbung.db import session_scope
+
+    with session_scope(engine_of(app)) as session:
+        set_channel(session, "web")
+        yield session
+
+
+# Who may open a page: "any" signed-in user, or an action from auth.roles.
+Access = str | None
+
+
+def page(
+    access: Access = "any", *, allow_unverified: bool = False, fragment: bool = False
+) -> Callable[[Callable[[Page], Response]], Callable[[Request], Any]]:
+    """Make `view(ctx) -> Response` a Starlette endpoint (see the module docstring).
+
+    `access` None: no session needed (sign-in pages). `allow_unverified`: a session still
+    waiting for its second factor or for a new password may open it."""
+
+    def wrap(view: Callable[[Page], Response]) -> Callable[[Request], Any]:
+        @functools.wraps(view)
+        async def endpoint(request: Request) -> Response:
+            form = await request.form() if request.method == "POST" else None
+            return await run_in_threadpool(_serve, view, request, form)
+
+        def _serve(view: Callable[[Page], Response], request: Request, form: Any) -> Response:
+            lang = language(request)
+            settings = settings_of(request.app)
+            try:
+                with unit_of_work(request.app) as session:
+                    ctx = Page(request, session, form, lang, settings)
+                    _authenticate(ctx, access, allow_unverified)
+                    if form is not None:
+                        _check_csrf(ctx)
+                    return view(ctx)
+            except Redirect as redirect:
+                return RedirectResponse(redirect.url, status_code=303)
+            except CsrfRefused:
+                return _error_page(request, lang, 403, i18n.translate(lang, "error.csrf"))
+            except LumbungError as error:
+                return _error_page(request, lang, error.status_code, error.message)
+
+        return endpoint
+
+    return wrap
+
+
+def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
+    from lumbung.auth import sessions
+
+    raw = ctx.request.cookies.get(SESSION_COOKIE)
+    web = sessions.resolve(ctx.db, raw) if raw else None
+    if web is not None:
+        ctx.web = web
+        ctx.user = sessions.user_of(ctx.db, web)
+    if access is None:
+        return
+    if web is None or ctx.user is None:
+        nxt = ctx.request.url.path
+        raise Redirect("/masuk" + (f"?lanjut={nxt}" if nxt.startswith("/") else ""))
+    if not allow_unverified:
+        if not web.verified:
+            raise Redirect(
+                "/masuk/totp" if ctx.user.totp_enabled_at is not None else "/masuk/totp/daftar"
+            )
+        if ctx.user.must_change_password:
+            raise Redirect("/masuk/sandi")
+    if access != "any" and not may(ctx.user.role, Action(access)):
+        raise PermissionDenied(ctx.t("error.role", role=ctx.user.role.value))
+
+
+def _check_csrf(ctx: Page) -> None:
+    from lumbung.auth import sessions
+
+    token = ctx.field("csrf")
+    if ctx.web is not None:
+        if not token or not sessions.csrf_ok(ctx.web, token):
+            raise CsrfRefused
+        return
+    cookie = ctx.request.cookies.get(PRE_CSRF_COOKIE, "")
+    if not token or not cookie or not secrets.compare_digest(token, cookie):
+        raise CsrfRefused
+
+
+def pre_csrf(ctx: Page) -> str:
+    """The token of a form shown before sign-in (double submit: cookie and hidden field)."""
+    token = ctx.request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    ctx.cookies[PRE_CSRF_COOKIE] = token
+    return token
+
+
+def _error_page(request: Request, lang: str, status: int, message: str) -> HTMLResponse:
+    title = {403: "error.403", 404: "error.404"}.get(status, "error.other")
+    html = templates.get_template("error.html").render(
+        t=functools.partial(i18n.translate, lang),
+        lang=lang,
+        user=None,
+        csrf="",
+        path=request.url.path,
+        title_key=title,
+        message=message,
+        Role=Role,
+        ctx=None,
+    )
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def not_found(message: str) -> NotFound:
+    return NotFound(message)

@@ -1,0 +1,368 @@
+"""Home, family search, the family page, change-request forms, the request queues."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi.responses import Response
+from starlette.routing import Route
+
+from lumbung.auth.models import User
+from lumbung.auth.roles import Role
+from lumbung.errors import LumbungError, NotFound, ValidationFailed
+from lumbung.identity.masking import mask_id, mask_name
+from lumbung.registry import vocab
+from lumbung.web.context import Page, page
+
+PAGE_SIZE = 25
+# Queue states each role decides on: verifiers the proposed requests, determiners the verified.
+QUEUE_STATE = {Role.VERIFIER: "proposed", Role.DETERMINER: "verified"}
+
+
+def entitled_to_identity(user: User) -> bool:
+    """Whether a reader sees members' NIKs and names in full on a family page. Those who act
+    on families (operators, verifiers, determiners, admins; within their region, which the
+    read service already enforces) do; an auditor reads everything, masked."""
+    return user.role is not Role.AUDITOR
+
+
+@page("any")
+def home(ctx: Page) -> Response:
+    from lumbung.registry import views
+
+    actor = ctx.actor
+    waiting: list[dict[str, Any]] = []
+    state = QUEUE_STATE.get(actor.role)
+    if state is not None:
+        total = views.requests(ctx.db, actor, status=state, limit=1, offset=0).total
+        waiting.append({"key": f"home.queue.{state}", "count": total, "url": "/usulan"})
+    if actor.role is Role.OPERATOR:
+        mine = views.requests(ctx.db, actor, status="proposed", limit=1, offset=0).total
+        waiting.append({"key": "home.mine.proposed", "count": mine, "url": "/usulan"})
+        rejected = views.requests(ctx.db, actor, status="rejected", limit=1, offset=0).total
+        waiting.append(
+            {"key": "home.mine.rejected", "count": rejected, "url": "/usulan?status=rejected"}
+        )
+    if actor.role is Role.DETERMINER:
+        from lumbung.cycles.listing import list_cycles
+
+        drafts = [c for c in list_cycles(ctx.db, actor) if c.state == "draft"]
+        waiting.append({"key": "home.cycles.draft", "count": len(drafts), "url": "/siklus"})
+    jobs_with_errors: list[Any] = []
+    if ctx.may("import"):
+        from lumbung.jobs import service as jobs
+
+        recent = jobs.list_jobs(ctx.db, actor, limit=20, offset=0).items
+        jobs_with_errors = [
+            j
+            for j in recent
+            if j.kind == "import" and (j.state == "failed" or _rejected(j.result or {}) > 0)
+        ]
+        waiting.append(
+            {"key": "home.imports.errors", "count": len(jobs_with_errors), "url": "/impor"}
+        )
+    stats = views.stats(ctx.db, actor)
+    return ctx.render(
+        "home.html",
+        waiting=waiting,
+        jobs_with_errors=jobs_with_errors,
+        stats=stats,
+        password_changed=ctx.query("sandi") == "baru",
+    )
+
+
+def _rejected(result: dict[str, Any]) -> int:
+    return int(result.get("households_rejected", 0) or 0) + int(
+        result.get("members_rejected", 0) or 0
+    )
+
+
+@page("read")
+def search(ctx: Page) -> Response:
+    """One box: a 16-digit number is a KK or a NIK (the KK is tried first), anything else a
+    name, searched within the reader's region (and a narrower region if given)."""
+    from lumbung.registry import views
+
+    text = ctx.query("q")
+    region = ctx.query("wilayah") or None
+    offset = ctx.int_query("offset", 0)
+    results = None
+    error = None
+    if text:
+        if text.isdigit() and len(text) == 16:
+            try:
+                found = views.family(ctx.db, ctx.actor, kk=text)
+            except NotFound:
+                try:
+                    found = views.family_by_nik(ctx.db, ctx.actor, nik=text)
+                except NotFound as missing:
+                    error = missing.message
+                    found = None
+            if found is not None:
+                return ctx.redirect(f"/keluarga/{found.kk_number}")
+        else:
+            try:
+                results = views.search_families(
+                    ctx.db,
+                    ctx.actor,
+                    name=text,
+                    region=region,
+                    limit=PAGE_SIZE,
+                    offset=offset,
+                )
+            except ValidationFailed as invalid:
+                error = invalid.message
+    query = urlencode({k: v for k, v in (("q", text), ("wilayah", region or "")) if v})
+    return ctx.render(
+        "search.html", q=text, region=region or "", results=results, error=error, query=query
+    )
+
+
+@page("read")
+def family_page(ctx: Page) -> Response:
+    from lumbung.cycles.listing import list_cycles
+    from lumbung.registry import views
+
+    kk = ctx.request.path_params["kk"]
+    view = views.family(ctx.db, ctx.actor, kk=kk)
+    history = views.history(ctx.db, ctx.actor, kk=kk)
+    entitled = entitled_to_identity(ctx.actor)
+    members = [
+        {
+            **m,
+            "nik_shown": m["nik"] if entitled else mask_id(m["nik"]),
+            "name_shown": m["name"] if entitled else mask_name(m["name"]),
+        }
+        for m in view.members
+    ]
+    cycles = list_cycles(ctx.db, ctx.actor)
+    open_requests = views.requests(
+        ctx.db, ctx.actor, status="proposed", region=view.village_code, limit=100, offset=0
+    ).items
+    return ctx.render(
+        "family.html",
+        view=view,
+        members=members,
+        entitled=entitled,
+        history=history,
+        cycles=cycles,
+        kk_shown=view.kk_number if entitled else mask_id(view.kk_number),
+        requests=[r for r in open_requests if r.kk_number == view.kk_number],
+        housing=[c for c in view.household if c not in ("kk_number", "village_code")],
+    )
+
+
+# The change-request forms. Each kind's fields: those of the exchange format (docs/FORMATS.md).
+HOUSEHOLD_FIELDS = [c for c in vocab.HOUSEHOLD_COLUMNS if c != "kk_number"]
+MEMBER_FIELDS = [c for c in vocab.MEMBER_COLUMNS if c != "kk_number"]
+REMOVE_STATUSES = ("deceased", "moved", "removed")
+
+
+def _choices(column: str) -> tuple[str, ...] | None:
+    if column in vocab.HOUSEHOLD_ENUMS:
+        return vocab.HOUSEHOLD_ENUMS[column]
+    if column in vocab.MEMBER_ENUMS:
+        return vocab.MEMBER_ENUMS[column]
+    if column in vocab.HOUSEHOLD_FLAGS or column in vocab.MEMBER_FLAGS:
+        return ("0", "1")
+    return None
+
+
+def _values(ctx: Page, prefix: str, columns: list[str], *, only_filled: bool) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for column in columns:
+        value = ctx.field(prefix + column)
+        if value or not only_filled:
+            out[column] = value
+    return out
+
+
+def _payload(ctx: Page, kind: str) -> dict[str, Any]:
+    """The request's payload from the form, in the shape `request propose` takes."""
+    if kind == "update":
+        return {"changes": _values(ctx, "h.", HOUSEHOLD_FIELDS, only_filled=True)}
+    if kind == "update_member":
+        return {
+            "nik": ctx.field("nik"),
+            "changes": _values(ctx, "m.", MEMBER_FIELDS, only_filled=True),
+        }
+    if kind == "add_member":
+        member = _values(ctx, "m.", MEMBER_FIELDS, only_filled=False)
+        if not member.get("mother_name"):
+            member.pop("mother_name", None)
+        return {"member": member}
+    if kind == "remove_member":
+        payload: dict[str, Any] = {"nik": ctx.field("nik"), "status": ctx.field("status")}
+        if ctx.field("new_head"):
+            payload["new_head"] = ctx.field("new_head")
+        return payload
+    if kind == "exit":
+        return {"reason": ctx.field("reason")}
+    if kind == "new_family":
+        household = _values(ctx, "h.", HOUSEHOLD_FIELDS, only_filled=False)
+        household["kk_number"] = ctx.field("kk_number")
+        members = []
+        for i in range(int(ctx.field("member_count") or "1")):
+            member = _values(ctx, f"m{i}.", MEMBER_FIELDS, only_filled=False)
+            if any(member.values()):
+                member["kk_number"] = household["kk_number"]
+                members.append(member)
+        return {"household": household, "members": members}
+    raise ValidationFailed(f"Jenis usulan tidak dikenal: {kind}")
+
+
+@page("propose")
+def propose_page(ctx: Page) -> Response:
+    from lumbung.registry import service, views
+
+    kind = ctx.request.path_params["kind"]
+    if kind not in vocab.REQUEST_KINDS:
+        raise NotFound(f"Jenis usulan tidak dikenal: {kind}")
+    kk = ctx.query("kk") or ctx.field("kk")
+    view = views.family(ctx.db, ctx.actor, kk=kk) if kind != "new_family" else None
+    error = None
+    problems: list[dict[str, Any]] = []
+    if ctx.form is not None:
+        try:
+            with ctx.db.begin_nested():
+                proposal = service.propose(
+                    ctx.db,
+                    actor=ctx.actor,
+                    kind=kind,
+                    payload=_payload(ctx, kind),
+                    kk_number=kk or None,
+                    base_version=int(ctx.field("version")) if ctx.field("version") else None,
+                )
+        except LumbungError as refused:
+            error = refused.message
+            problems = refused.details
+        else:
+            warnings = "&peringatan=" + str(len(proposal.warnings)) if proposal.warnings else ""
+            return ctx.redirect(f"/usulan/{proposal.request.id}?baru=1{warnings}")
+    by_column: dict[str, list[str]] = {}
+    for p in problems:
+        if p.get("column"):
+            key = p["column"] if p.get("member") is None else f"{p['member']}.{p['column']}"
+            by_column.setdefault(key, []).append(str(p.get("message", "")))
+            by_column.setdefault(p["column"], []).append(str(p.get("message", "")))
+    values = {k: v for k, v in (ctx.form.items() if ctx.form is not None else []) if k != "csrf"}
+    return ctx.render(
+        "propose.html",
+        status=422 if error else 200,
+        kind=kind,
+        view=view,
+        kk=kk,
+        error=error,
+        problems=problems,
+        by_column=by_column,
+        values=values,
+        household_fields=HOUSEHOLD_FIELDS,
+        member_fields=MEMBER_FIELDS,
+        choices=_choices,
+        remove_statuses=REMOVE_STATUSES,
+        member_count=max(1, int(ctx.query("anggota") or ctx.field("member_count") or "1")),
+    )
+
+
+@page("read")
+def queue(ctx: Page) -> Response:
+    from lumbung.registry import views
+
+    default = QUEUE_STATE.get(ctx.actor.role, "proposed")
+    status = ctx.query("status", default)
+    if status not in vocab.REQUEST_STATES:
+        status = default
+    offset = ctx.int_query("offset", 0)
+    listing = views.requests(
+        ctx.db,
+        ctx.actor,
+        status=status,
+        region=ctx.query("wilayah") or None,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    decides = QUEUE_STATE.get(ctx.actor.role) == status
+    return ctx.render(
+        "queue.html",
+        listing=listing,
+        page=listing,
+        state=status,
+        decides=decides,
+        query=urlencode({"status": status}),
+        done=ctx.query("selesai"),
+        failed=ctx.query("gagal"),
+    )
+
+
+def _decide(ctx: Page, request_id: int, decision: str, reason: str) -> None:
+    from lumbung.registry import service
+
+    if decision == "reject":
+        service.reject(ctx.db, actor=ctx.actor, request_id=request_id, reason=reason)
+    elif ctx.actor.role is Role.VERIFIER:
+        service.verify(ctx.db, actor=ctx.actor, request_id=request_id)
+    else:
+        service.determine(ctx.db, actor=ctx.actor, request_id=request_id)
+
+
+@page("read")
+def decide_bulk(ctx: Page) -> Response:
+    """Accept or reject the ticked requests; each decided in its own savepoint, so that one
+    refused (changed meanwhile, say) does not undo the others; the refusals are listed."""
+    decision = "reject" if ctx.field("decision") == "reject" else "accept"
+    reason = ctx.field("reason")
+    ids = [int(i) for i in ctx.fields("ids") if i.isdigit()]
+    if not ids:
+        raise ValidationFailed(ctx.t("queue.none_selected"))
+    if decision == "reject" and not reason:
+        raise ValidationFailed(ctx.t("queue.reason_needed"))
+    done, failed = 0, []
+    for request_id in ids:
+        try:
+            with ctx.db.begin_nested():
+                _decide(ctx, request_id, decision, reason)
+            done += 1
+        except LumbungError as refused:
+            failed.append(f"#{request_id}: {refused.message}")
+    listing_url = "/usulan?" + urlencode({"selesai": done, "gagal": " | ".join(failed)})
+    return ctx.redirect(listing_url)
+
+
+@page("read")
+def request_page(ctx: Page) -> Response:
+    from lumbung.registry import views
+
+    request_id = int(ctx.request.path_params["request_id"])
+    error = None
+    if ctx.form is not None:
+        decision = "reject" if ctx.field("decision") == "reject" else "accept"
+        try:
+            with ctx.db.begin_nested():
+                _decide(ctx, request_id, decision, ctx.field("reason"))
+        except LumbungError as refused:
+            error = refused.message
+        else:
+            return ctx.redirect(f"/usulan/{request_id}")
+    detail = views.request_detail(ctx.db, ctx.actor, request_id=request_id)
+    return ctx.render(
+        "request.html",
+        status=422 if error else 200,
+        detail=detail,
+        error=error,
+        decides=QUEUE_STATE.get(ctx.actor.role) == detail.request.state,
+        created=ctx.query("baru") == "1",
+        payload_json=json.dumps(detail.payload, indent=2, ensure_ascii=False, default=str),
+    )
+
+
+ROUTES = [
+    Route("/", home, methods=["GET"]),
+    Route("/keluarga", search, methods=["GET"]),
+    Route("/keluarga/{kk}", family_page, methods=["GET"]),
+    Route("/usulan", queue, methods=["GET"]),
+    Route("/usulan/putuskan", decide_bulk, methods=["POST"]),
+    Route("/usulan/baru/{kind}", propose_page, methods=["GET", "POST"]),
+    Route("/usulan/{request_id:int}", request_page, methods=["GET", "POST"]),
+]

@@ -1,0 +1,400 @@
+"""The web application through HTTP (TestClient), on SQLite and PostgreSQL: sessions, CSRF,
+lockout, the language switch, what a reader sees of a family, the second factor, and a change
+request from its form to its determination."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from conftest import user
+from factories import family, write_batch
+from helpers import edit_directly, run_import
+from lumbung.db import session_scope, utcnow
+from lumbung.registry import decisions
+from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
+
+pytestmark = pytest.mark.usefixtures("users")
+
+
+@pytest.fixture
+def web(engine: Engine, tmp_path: Path) -> TestClient:
+    give_passwords(engine, "operator", "verifier", "other_verifier", "auditor", "admin")
+    return client(make_app(engine, tmp_path / "data"))
+
+
+@pytest.fixture
+def kk_number(engine: Engine, tmp_path: Path) -> str:
+    """One family in the operator's village, verified and determined."""
+    households, members = family(1)
+    run_import(engine, write_batch(tmp_path / "batch", [households], members))
+    with session_scope(engine) as session:
+        decisions.decide(session, actor=user(session, "verifier"), decision="verify")
+    with session_scope(engine) as session:
+        decisions.decide(session, actor=user(session, "determiner"), decision="determine")
+    return str(households["kk_number"])
+
+
+def test_sign_in_opens_the_home_page_and_sign_out_ends_the_session(web: TestClient) -> None:
+    assert web.get("/").headers["location"].startswith("/masuk")
+    assert sign_in(web, "operator") == "/"
+    home = web.get("/")
+    assert home.status_code == 200
+    assert "operator" in home.text and "Menunggu Anda" in home.text
+    cookie = web.cookies.get("lumbung_session")
+    assert cookie
+    out = web.post("/keluar", data={"csrf": csrf_of(home.text)})
+    assert out.status_code == 303
+    # The old cookie no longer opens anything, even when sent again by hand.
+    web.cookies.set("lumbung_session", cookie, domain="testserver")
+    assert web.get("/").headers["location"].startswith("/masuk")
+
+
+def test_the_session_cookie_is_secure_httponly_and_samesite(web: TestClient) -> None:
+    page = web.get("/masuk")
+    answer = web.post(
+        "/masuk",
+        data={
+            "csrf": csrf_of(page.text),
+            "username": "operator",
+            "password": "kata-sandi-uji-yang-panjang-1",
+        },
+    )
+    set_cookie = next(
+        h for h in answer.headers.get_list("set-cookie") if h.startswith("lumbung_session=")
+    )
+    lowered = set_cookie.lower()
+    assert "secure" in lowered and "httponly" in lowered and "samesite=lax" in lowered
+    assert "path=/" in lowered
+
+
+def test_an_idle_session_ends(web: TestClient, engine: Engine) -> None:
+    sign_in(web, "operator")
+    assert web.get("/").status_code == 200
+    edit_directly(
+        engine, "UPDATE web_session SET last_seen_at = :t", {"t": utcnow() - timedelta(hours=2)}
+    )
+    assert web.get("/").headers["location"].startswith("/masuk")
+
+
+def test_a_post_without_the_csrf_token_is_refused(web: TestClient, engine: Engine) -> None:
+    assert web.post("/masuk", data={"username": "operator", "password": "x"}).status_code == 403
+    sign_in(web, "verifier")
+    home = web.get("/")
+    refused = web.post("/usulan/putuskan", data={"ids": "1", "decision": "accept"})
+    assert refused.status_code == 403
+    assert "Formulir ini kedaluwarsa" in refused.text
+    wrong = web.post("/usulan/putuskan", data={"csrf": csrf_of(home.text) + "x", "ids": "1"})
+    assert wrong.status_code == 403
+    # Another session's token is not this session's.
+    other = client(web.app)  # type: ignore[arg-type]
+    sign_in(other, "operator")
+    theirs = csrf_of(other.get("/").text)
+    assert web.post("/keluar", data={"csrf": theirs}).status_code == 403
+
+
+def test_repeated_failures_lock_the_account_and_the_page_says_so(web: TestClient) -> None:
+    messages = set()
+    for _ in range(12):
+        page = web.get("/masuk")
+        answer = web.post(
+            "/masuk",
+            data={"csrf": csrf_of(page.text), "username": "operator", "password": "salah"},
+        )
+        assert answer.status_code == 401
+        assert 'class="error-summary"' in answer.text
+        messages.add(answer.text.split('<div class="error-summary"')[1].split("</div>")[0])
+    # Now even the right password is refused, with the lockout's message.
+    page = web.get("/masuk")
+    locked = web.post(
+        "/masuk",
+        data={
+            "csrf": csrf_of(page.text),
+            "username": "operator",
+            "password": "kata-sandi-uji-yang-panjang-1",
+        },
+    )
+    assert locked.status_code == 401
+    assert "lumbung_session=" not in locked.headers.get("set-cookie", "")
+    assert len(messages) >= 2  # the wrong password's message, then the lockout's
+
+
+def test_the_english_switch(web: TestClient) -> None:
+    assert "Nama pengguna" in web.get("/masuk").text
+    switched = web.get("/bahasa/en?kembali=/masuk")
+    assert switched.headers["location"] == "/masuk"
+    page = web.get("/masuk")
+    assert "Username" in page.text and 'lang="en"' in page.text
+    assert "Bahasa Indonesia" in page.text  # the way back
+    # Never a redirect to another site.
+    assert web.get("/bahasa/id?kembali=//evil.example").headers["location"] == "/"
+    assert web.get("/bahasa/id?kembali=/%5Cevil.example").headers["location"] == "/"
+
+
+def test_the_family_page_masks_nik_for_a_reader_not_entitled(
+    web: TestClient, kk_number: str
+) -> None:
+    _, members = family(1)
+    nik = str(members[0]["nik"])
+    sign_in(web, "operator")
+    page = web.get(f"/keluarga/{kk_number}")
+    assert page.status_code == 200
+    assert nik in page.text and "BUDI SANTOSO" in page.text
+    web.post("/keluar", data={"csrf": csrf_of(page.text)})
+    sign_in(web, "auditor")
+    masked = web.get(f"/keluarga/{kk_number}")
+    assert masked.status_code == 200
+    assert nik not in masked.text and "BUDI SANTOSO" not in masked.text
+    assert nik[:4] + "********" + nik[12:] in masked.text
+
+
+def test_a_family_outside_the_readers_region_is_not_found(web: TestClient, kk_number: str) -> None:
+    sign_in(web, "other_verifier")
+    page = web.get(f"/keluarga/{kk_number}")
+    assert page.status_code == 404
+    assert "BUDI" not in page.text
+    # The search box says nothing of it either.
+    found = web.get(f"/keluarga?q={kk_number}")
+    assert found.status_code == 200
+    assert "BUDI" not in found.text
+    assert f"/keluarga/{kk_number}" not in found.text
+
+
+def test_search_by_name_and_by_nik(web: TestClient, kk_number: str) -> None:
+    _, members = family(1)
+    sign_in(web, "verifier")
+    by_name = web.get("/keluarga?q=siti+aminah")
+    assert by_name.status_code == 200
+    assert kk_number in by_name.text
+    by_nik = web.get(f"/keluarga?q={members[1]['nik']}")
+    assert by_nik.headers["location"] == f"/keluarga/{kk_number}"
+
+
+def test_a_determiner_enrols_totp_then_gives_a_code_at_each_sign_in(
+    engine: Engine, tmp_path: Path
+) -> None:
+    give_passwords(engine, "determiner")
+    web = client(make_app(engine, tmp_path / "data"))
+    assert sign_in(web, "determiner").startswith("/masuk/totp/daftar")
+    # Until the second factor is given, no other page opens.
+    assert web.get("/").headers["location"].startswith("/masuk/totp")
+    enrol = web.get("/masuk/totp/daftar")
+    assert enrol.status_code == 200 and "<svg" in enrol.text
+    secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+    wrong = web.post("/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": "000000"})
+    assert wrong.status_code == 401
+    enrol = web.get("/masuk/totp/daftar")
+    secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+    done = web.post(
+        "/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)}
+    )
+    assert done.status_code == 303
+    assert web.get("/").status_code == 200
+    # A new sign-in asks for a code (the enrolment is not offered again).
+    again = client(web.app)  # type: ignore[arg-type]
+    assert sign_in(again, "determiner").startswith("/masuk/totp?")
+    assert again.get("/masuk/totp/daftar").headers["location"] == "/masuk/totp"
+
+
+def test_a_change_request_from_its_form_to_its_determination(
+    engine: Engine, web: TestClient, kk_number: str
+) -> None:
+    sign_in(web, "operator")
+    form = web.get(f"/usulan/baru/update?kk={kk_number}")
+    assert form.status_code == 200
+    version = form.text.split('name="version" value="')[1].split('"')[0]
+    # A wrong value: the service's message beside the field, nothing recorded.
+    refused = web.post(
+        f"/usulan/baru/update?kk={kk_number}",
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "h.floor_material": "emas",
+        },
+    )
+    assert refused.status_code == 422
+    assert 'class="field-error" id="f-floor_material"' in refused.text
+    proposed = web.post(
+        f"/usulan/baru/update?kk={kk_number}",
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "h.floor_material": "keramik",
+        },
+    )
+    assert proposed.status_code == 303, proposed.text[:3000]
+    request_id = proposed.headers["location"].split("/")[2].split("?")[0]
+    web.post("/keluar", data={"csrf": csrf_of(form.text)})
+
+    sign_in(web, "verifier")
+    queue = web.get("/usulan")
+    assert f"#{request_id}" in queue.text
+    # A rejection needs a reason.
+    no_reason = web.post(
+        "/usulan/putuskan",
+        data={"csrf": csrf_of(queue.text), "ids": request_id, "decision": "reject"},
+    )
+    assert no_reason.status_code == 422
+    verified = web.post(
+        "/usulan/putuskan",
+        data={"csrf": csrf_of(queue.text), "ids": request_id, "decision": "accept"},
+    )
+    assert verified.headers["location"].startswith("/usulan?selesai=1")
+    with engine.connect() as conn:
+        state = conn.execute(
+            text("SELECT state FROM change_request WHERE id = :id"), {"id": int(request_id)}
+        ).scalar_one()
+    assert state == "verified"
+
+
+def test_the_demo_accounts_sign_in_with_their_printed_passwords(
+    engine: Engine, tmp_path: Path, kk_number: str
+) -> None:
+    from lumbung.cli.demo import demo_accounts
+
+    households, _ = family(1)
+    paths = write_batch(tmp_path / "demo-batch", [households], [])
+    with session_scope(engine) as session:
+        accounts = {a.username: a for a in demo_accounts(session, households_csv=paths[0])}
+    assert {a.role for a in accounts.values()} == {
+        "operator",
+        "verifier",
+        "determiner",
+        "admin",
+        "auditor",
+    }
+    assert accounts["operator-desa"].region == households["village_code"]
+    assert accounts["verifikator-kab"].region == households["village_code"][:5]
+    assert accounts["penyetuju"].region is None
+    web = client(make_app(engine, tmp_path / "data"))
+    assert sign_in(web, "operator-desa", accounts["operator-desa"].password) == "/"
+    assert web.get(f"/keluarga/{kk_number}").status_code == 200
+    # Run again, every password is new (the old one no longer opens anything).
+    with session_scope(engine) as session:
+        again = {a.username: a for a in demo_accounts(session, households_csv=paths[0])}
+    assert again["operator-desa"].password != accounts["operator-desa"].password
+    other = client(web.app)  # type: ignore[arg-type]
+    assert sign_in(other, "operator-desa", accounts["operator-desa"].password) == ""
+
+
+def test_an_admin_makes_a_user_and_a_token_that_opens_the_api(
+    engine: Engine, tmp_path: Path
+) -> None:
+    give_passwords(engine, "admin")
+    web = client(make_app(engine, tmp_path / "data"))
+    assert sign_in(web, "admin").startswith("/masuk/totp/daftar")
+    enrol = web.get("/masuk/totp/daftar")
+    secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+    web.post("/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)})
+    users = web.get("/pengguna")
+    assert users.status_code == 200
+    made = web.post(
+        "/pengguna",
+        data={
+            "csrf": csrf_of(users.text),
+            "action": "create",
+            "username": "op-baru",
+            "full_name": "Operator Baru",
+            "role": "operator",
+            "region": "31.71.01.1001",
+            "password": "kata-sandi-awal-yang-panjang",
+        },
+    )
+    assert made.status_code == 200 and "op-baru" in made.text
+    issued = web.post(
+        "/pengguna",
+        data={
+            "csrf": csrf_of(users.text),
+            "action": "token",
+            "username": "op-baru",
+            "name": "uji",
+            "days": "30",
+        },
+    )
+    token = issued.text.split('id="token-secret">')[1].split("<")[0]
+    assert token.startswith("lmb_")
+    assert web.get("/pengguna").text.count(token) == 0  # shown once
+    api = web.get("/api/v1/stats", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200, api.text
+    # The new user must choose their own password at first sign-in.
+    other = client(web.app)  # type: ignore[arg-type]
+    assert sign_in(other, "op-baru", "kata-sandi-awal-yang-panjang") == "/masuk/sandi"
+    assert other.get("/").headers["location"] == "/masuk/sandi"
+
+
+def test_every_kind_of_change_has_a_form(web: TestClient, kk_number: str) -> None:
+    sign_in(web, "operator")
+    for kind in ("update", "update_member", "add_member", "remove_member", "exit"):
+        form = web.get(f"/usulan/baru/{kind}?kk={kk_number}")
+        assert form.status_code == 200, kind
+        assert 'name="csrf"' in form.text and 'name="version"' in form.text
+    new = web.get("/usulan/baru/new_family?anggota=2")
+    assert new.status_code == 200 and 'name="m1.nik"' in new.text
+    assert web.get("/usulan/baru/merge?kk=1").status_code == 404
+    # An exit with its reason is recorded; a new family with a member's wrong NIK is refused
+    # with the message beside that member's field.
+    form = web.get(f"/usulan/baru/exit?kk={kk_number}")
+    version = form.text.split('name="version" value="')[1].split('"')[0]
+    done = web.post(
+        f"/usulan/baru/exit?kk={kk_number}",
+        data={"csrf": csrf_of(form.text), "kk": kk_number, "version": version, "reason": "pindah"},
+    )
+    assert done.status_code == 303 and "/usulan/" in done.headers["location"]
+    households, members = family(7)
+    data = {"csrf": csrf_of(form.text), "member_count": "1", "kk_number": households["kk_number"]}
+    data |= {f"h.{k}": str(v) for k, v in households.items() if k != "kk_number"}
+    data |= {f"m0.{k}": str(v) for k, v in members[0].items() if k != "kk_number"}
+    data["m0.nik"] = "12345"
+    refused = web.post("/usulan/baru/new_family", data=data)
+    assert refused.status_code == 422
+    assert 'class="field-error" id="f-1.nik"' in refused.text
+    assert 'href="#f-1.nik"' in refused.text
+
+
+def test_a_running_job_page_polls_its_progress_and_works_without_javascript(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker here: the import stays queued, as a long one would look."""
+    from lumbung.config import get_settings
+    from lumbung.jobs import queue
+
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    queue.set_default_queue(None)
+    try:
+        give_passwords(engine, "operator")
+        web = client(make_app(engine, tmp_path / "data"))
+        sign_in(web, "operator")
+        page = web.get("/impor")
+        households, members = family(3)
+        paths = write_batch(tmp_path / "batch", [households], members)
+        sent = web.post(
+            "/impor",
+            data={"csrf": csrf_of(page.text)},
+            files=[("files", (p.name, p.read_bytes(), "text/csv")) for p in paths],
+        )
+        assert sent.status_code == 303, sent.text[:2000]
+        job = web.get(sent.headers["location"])
+        assert job.status_code == 200
+        assert "<progress" in job.text and 'hx-trigger="every 1s"' in job.text
+        assert '<meta http-equiv="refresh"' in job.text  # inside <noscript>
+        fragment = web.get(sent.headers["location"], headers={"HX-Request": "true"})
+        assert fragment.text.lstrip().startswith('<section id="job"')
+        assert "<html" not in fragment.text
+        # Only one file: refused before anything is saved or queued.
+        one = web.post(
+            "/impor",
+            data={"csrf": csrf_of(page.text)},
+            files=[("files", (paths[0].name, paths[0].read_bytes(), "text/csv"))],
+        )
+        assert one.status_code == 422 and "Pilih dua berkas" in one.text
+    finally:
+        queue.set_default_queue(None)
+        get_settings.cache_clear()
