@@ -176,23 +176,38 @@ def web_available(base: str) -> bool:
 
 
 def web_cookie(base: str, username: str) -> str:
-    """Sign in on the web form as a user without a second factor; the session cookie."""
-    import http.cookiejar
+    """Sign in on the web form as a user without a second factor; the session cookie. The
+    cookies are Secure, which Python's cookie jar keeps off plain http: they are carried here
+    by hand, as a browser does for http://127.0.0.1."""
+    import http.client
     import urllib.parse
-    import urllib.request
 
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(f"{base}/masuk").read().decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    form = {"username": username, "password": PASSWORD}
-    if csrf:
-        form["csrf_token"] = csrf.group(1)
-    opener.open(f"{base}/masuk", data=urllib.parse.urlencode(form).encode()).read()
-    for cookie in jar:
-        if cookie.name == "lumbung_session":
-            return f"lumbung_session={cookie.value}"
-    sys.exit("signing in on the web form gave no session cookie")
+    host, port = base.removeprefix("http://").split(":")
+    cookies: dict[str, str] = {}
+
+    def ask(method: str, path: str, body: str | None = None) -> str:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                cookies[name] = rest.split(";", 1)[0]
+        text = response.read().decode()
+        if response.status >= 400:
+            sys.exit(f"{method} {path}: {response.status}\n{text[:500]}")
+        return text
+
+    page = ask("GET", "/masuk")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    form = {"username": username, "password": PASSWORD, "csrf": csrf.group(1) if csrf else ""}
+    ask("POST", "/masuk", urllib.parse.urlencode(form))
+    if "lumbung_session" not in cookies:
+        sys.exit("signing in on the web form gave no session cookie")
+    return f"lumbung_session={cookies['lumbung_session']}"
 
 
 def wrk(base: str, paths: list[str], token: str, seconds: int, clients: int) -> dict[str, Any]:
@@ -222,7 +237,10 @@ def wrk(base: str, paths: list[str], token: str, seconds: int, clients: int) -> 
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"wrk failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    out = proc.stdout
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -262,7 +280,6 @@ def main() -> None:
         "LUMBUNG_DATABASE_URL": url,
         "LUMBUNG_DATA_DIR": str(workdir / "data"),
         "LUMBUNG_KEY_FILE": str(workdir / "lumbung.key"),
-        "LUMBUNG_COOKIE_SECURE": "false",  # plain http on loopback
     }
     if args.rebuild or not exists(args.postgres_url, name):
         build(args.households, args.seed, args.postgres_url, name, workdir, env)

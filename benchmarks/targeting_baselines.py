@@ -72,8 +72,9 @@ def release(synth: str, label: str) -> None:
     from lumbung.db import create_engine, session_scope, utcnow
     from lumbung.registry import vocab
     from lumbung.releases.export import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS
+    from lumbung.releases.hashing import sha256_file
     from lumbung.releases.models import Release
-    from lumbung.releases.service import MANIFEST, sha256_file
+    from lumbung.releases.service import MANIFEST
 
     settings = get_settings()
     folder = settings.releases_dir / label
@@ -184,9 +185,9 @@ def reference_of(release_dir: Path) -> date:
 
 
 def pkh_engine(release_dir: Path, scores: Path, out: Path) -> float:
-    from lumbung.cycles.programs import load_definition
     from lumbung.cycles.service import compute_entitlements
     from lumbung.engine.backend import open_engine
+    from lumbung.programs.catalog import load_definition
 
     definition = load_definition("PKH").definition
     import ibis

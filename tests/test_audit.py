@@ -26,8 +26,7 @@ from lumbung.audit import service as audit
 from lumbung.audit.keys import Key, Keyring, keyring
 from lumbung.audit.models import AuditEvent
 from lumbung.db import session_scope
-from lumbung.registry import decisions
-from lumbung.registry import service as requests
+from lumbung.registry import decisions, proposals, workflow
 from lumbung.releases.service import create_release
 
 EVENTS = cast(Table, AuditEvent.__table__)
@@ -363,7 +362,7 @@ def test_the_chain_holds_across_every_service(engine: Engine, tmp_path: Path) ->
     run_import(engine, write_batch(tmp_path / "batch", households, members))
     h3, m3 = family(3)
     with session_scope(engine) as session:
-        proposal = requests.propose(
+        proposal = proposals.propose(
             session,
             actor=user(session, "operator"),
             kind="new_family",
@@ -371,11 +370,11 @@ def test_the_chain_holds_across_every_service(engine: Engine, tmp_path: Path) ->
         )
         request_id = proposal.request.id
     with session_scope(engine) as session:
-        requests.verify(session, actor=user(session, "verifier"), request_id=request_id)
+        workflow.verify(session, actor=user(session, "verifier"), request_id=request_id)
         decisions.decide(session, actor=user(session, "verifier"), decision="verify")
     with session_scope(engine) as session:
         determiner = user(session, "determiner")
-        requests.determine(session, actor=determiner, request_id=request_id)
+        workflow.determine(session, actor=determiner, request_id=request_id)
         decisions.decide(session, actor=determiner, decision="determine")
     with session_scope(engine) as session:
         create_release(

@@ -22,7 +22,7 @@ from lumbung.cycles.files import cycle_folder
 from lumbung.cycles.models import Cycle
 from lumbung.db import session_scope
 from lumbung.errors import Conflict
-from lumbung.registry import service as requests
+from lumbung.registry import workflow
 from lumbung.releases.service import create_release, verify_release
 from lumbung.targeting.models import Scoring
 from lumbung.targeting.service import checked_scores_file
@@ -129,7 +129,7 @@ def test_two_determinations_of_one_request_apply_it_once(engine: DbEngine, tmp_p
     def determine(request_id: int) -> str:
         with session_scope(engine) as session:
             actor = user(session, "determiner")
-            return requests.determine(session, actor=actor, request_id=request_id).state
+            return workflow.determine(session, actor=actor, request_id=request_id).state
 
     for request_id in ids:
         done, refused = settled(race(*[lambda r=request_id: determine(r)] * 2))

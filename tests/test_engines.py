@@ -26,7 +26,7 @@ from lumbung.cycles import compute
 from lumbung.cycles.models import Cycle, Entitlement
 from lumbung.cycles.service import CycleResult, run_cycle
 from lumbung.db import create_engine, session_scope
-from lumbung.engine.backend import Engine, open_engine
+from lumbung.engine.backend import Engine, open_engine, open_spark
 from lumbung.engine.names import EngineName
 from lumbung.programs.definition import ProgramDefinition, load_shipped_programs, parse_program
 from lumbung.synth import generate
@@ -77,9 +77,9 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Engine]:
-    with open_engine(EngineName.SPARK) as engine:
+    with open_spark() as engine:
         yield engine
-        engine.con._session.stop()
+        engine.stop()
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from lumbung.auth.service import get_user, set_active
 from lumbung.db import create_engine, session_scope
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.installation.datafolder import MARKER, owned, registry_id
-from lumbung.registry import service as requests
+from lumbung.registry import proposals, workflow
 from lumbung.registry.models import Household, Member
 from lumbung.releases.service import create_release, verify_release
 
@@ -61,7 +61,7 @@ def exit_family(engine: Engine, kk_number: str) -> None:
         household = session.execute(
             select(Household).where(Household.kk_number == kk_number)
         ).scalar_one()
-        request = requests.propose(
+        request = proposals.propose(
             session,
             actor=user(session, "operator"),
             kind="exit",
@@ -71,9 +71,9 @@ def exit_family(engine: Engine, kk_number: str) -> None:
         ).request
         request_id = request.id
     with session_scope(engine) as session:
-        requests.verify(session, actor=user(session, "verifier"), request_id=request_id)
+        workflow.verify(session, actor=user(session, "verifier"), request_id=request_id)
     with session_scope(engine) as session:
-        requests.determine(session, actor=user(session, "determiner"), request_id=request_id)
+        workflow.determine(session, actor=user(session, "determiner"), request_id=request_id)
 
 
 def test_a_registry_written_by_lumbung_verifies_whole(engine: Engine, tmp_path: Path) -> None:
@@ -634,7 +634,7 @@ def test_reasons_and_decrees_are_plain_text(engine: Engine, tmp_path: Path) -> N
                 select(Household.version).where(Household.kk_number == kk(1))
             ).scalar_one()
         with session_scope(engine) as session, pytest.raises(ValidationFailed, match="kendali"):
-            requests.propose(
+            proposals.propose(
                 session,
                 actor=user(session, "operator"),
                 kind="exit",
@@ -671,7 +671,7 @@ def test_an_older_row_put_back_after_a_determination_is_seen(
             .one()
         )
     with session_scope(engine) as session:
-        request_id = requests.propose(
+        request_id = proposals.propose(
             session,
             actor=user(session, "operator"),
             kind="update",
@@ -680,9 +680,9 @@ def test_an_older_row_put_back_after_a_determination_is_seen(
             base_version=before["version"],
         ).request.id
     with session_scope(engine) as session:
-        requests.verify(session, actor=user(session, "verifier"), request_id=request_id)
+        workflow.verify(session, actor=user(session, "verifier"), request_id=request_id)
     with session_scope(engine) as session:
-        requests.determine(session, actor=user(session, "determiner"), request_id=request_id)
+        workflow.determine(session, actor=user(session, "determiner"), request_id=request_id)
     assert verified(engine).ok
     columns = [c for c in before if c not in ("id", "created_at", "updated_at")]
     with engine.begin() as conn:
@@ -802,7 +802,7 @@ def test_a_request_edited_in_the_database_after_its_proposal_is_not_applied(
         version = session.execute(
             select(Household.version).where(Household.kk_number == kk(1))
         ).scalar_one()
-        request_id = requests.propose(
+        request_id = proposals.propose(
             session,
             actor=user(session, "operator"),
             kind="update",
@@ -811,14 +811,14 @@ def test_a_request_edited_in_the_database_after_its_proposal_is_not_applied(
             base_version=version,
         ).request.id
     with session_scope(engine) as session:
-        requests.verify(session, actor=user(session, "verifier"), request_id=request_id)
+        workflow.verify(session, actor=user(session, "verifier"), request_id=request_id)
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE change_request SET payload = :p WHERE id = :id"),
             {"p": json.dumps({"changes": {"toilet": "umum", "has_car": "0"}}), "id": request_id},
         )
     with session_scope(engine) as session, pytest.raises(Conflict, match="diubah di luar"):
-        requests.determine(session, actor=user(session, "determiner"), request_id=request_id)
+        workflow.determine(session, actor=user(session, "determiner"), request_id=request_id)
     with engine.connect() as conn:
         assert (
             conn.execute(

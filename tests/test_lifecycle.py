@@ -28,8 +28,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.db import session_scope
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from lumbung.registry import decisions, history
-from lumbung.registry import service as requests
+from lumbung.registry import decisions, history, proposals, request_views, workflow
 from lumbung.registry.decisions import DecisionResult
 from lumbung.registry.models import ChangeRequest, Household, Member
 from lumbung.registry.validation import typed
@@ -63,7 +62,7 @@ def propose(
         engine,
         username,
         lambda s, u: (
-            requests.propose(
+            proposals.propose(
                 s,
                 actor=u,
                 kind=kind,
@@ -90,13 +89,13 @@ def member_change(
 
 def verify(engine: Engine, request_id: int, username: str = "verifier") -> str:
     return as_user(
-        engine, username, lambda s, u: requests.verify(s, actor=u, request_id=request_id).state
+        engine, username, lambda s, u: workflow.verify(s, actor=u, request_id=request_id).state
     )
 
 
 def determine(engine: Engine, request_id: int, username: str = "determiner") -> str:
     return as_user(
-        engine, username, lambda s, u: requests.determine(s, actor=u, request_id=request_id).state
+        engine, username, lambda s, u: workflow.determine(s, actor=u, request_id=request_id).state
     )
 
 
@@ -104,7 +103,7 @@ def reject(engine: Engine, request_id: int, reason: str, username: str = "verifi
     return as_user(
         engine,
         username,
-        lambda s, u: requests.reject(s, actor=u, request_id=request_id, reason=reason).state,
+        lambda s, u: workflow.reject(s, actor=u, request_id=request_id, reason=reason).state,
     )
 
 
@@ -337,7 +336,9 @@ def test_stored_fractions_and_json_values_survive_an_update(engine: Engine, tmp_
     with session_scope(engine) as session:
         last = session.execute(select(ChangeRequest.id).order_by(ChangeRequest.id.desc())).first()
     assert last is not None
-    view = as_user(engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=last[0]))
+    view = as_user(
+        engine, "verifier", lambda s, u: request_views.show(s, actor=u, request_id=last[0])
+    )
     assert view.before == {
         c: getattr(earlier, c)
         for c in ("floor_area_m2", "motorbikes", "has_car")
@@ -373,9 +374,9 @@ def test_moving_a_family_updates_its_region_codes(engine: Engine, tmp_path: Path
     # Its open request went with it: the village it left no longer sees it.
     assert request_row(engine, pending).village_code == "31.71.01.1002"
     with pytest.raises(NotFound):
-        as_user(engine, "operator", lambda s, u: requests.show(s, actor=u, request_id=pending))
+        as_user(engine, "operator", lambda s, u: request_views.show(s, actor=u, request_id=pending))
     seen = as_user(
-        engine, "operator_gambir", lambda s, u: requests.show(s, actor=u, request_id=pending)
+        engine, "operator_gambir", lambda s, u: request_views.show(s, actor=u, request_id=pending)
     )
     assert seen.kk_number == kk_number
     # The family now lies outside the first operator's village: for them, it is not there.
@@ -391,12 +392,14 @@ def test_moving_a_family_updates_its_region_codes(engine: Engine, tmp_path: Path
     # nothing of the family as it is now: not its state, version or values.
     add_user(engine, "operator_1001", Role.OPERATOR, "31.71.01.1001")
     old_village = as_user(
-        engine, "operator_1001", lambda s, u: requests.show(s, actor=u, request_id=request_id)
+        engine, "operator_1001", lambda s, u: request_views.show(s, actor=u, request_id=request_id)
     )
     assert (old_village.household_status, old_village.household_version) == (None, None)
     assert old_village.current == {}
     new_village = as_user(
-        engine, "operator_gambir", lambda s, u: requests.show(s, actor=u, request_id=request_id)
+        engine,
+        "operator_gambir",
+        lambda s, u: request_views.show(s, actor=u, request_id=request_id),
     )
     assert new_village.current == {"village_code": "31.71.01.1002"}
 
@@ -471,7 +474,9 @@ def test_update_member_changes_the_members_values_and_the_audit_names_them(
         engine, kk_number, wife, {"pregnant": "1", "name": "Hj. Siti  Aminah"}, version
     )
     assert as_user(
-        engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=pregnancy).current
+        engine,
+        "verifier",
+        lambda s, u: request_views.show(s, actor=u, request_id=pregnancy).current,
     ) == {wife: {"pregnant": False, "name": "SITI AMINAH"}}
     verify(engine, pregnancy)
     determine(engine, pregnancy)
@@ -619,7 +624,9 @@ def test_a_new_head_of_family_when_the_head_dies_or_hands_over(
         ]
     }
     swap = propose(engine, "update_member", handover, kk_number=kk_number, base_version=version)
-    shown = as_user(engine, "verifier", lambda s, u: requests.show(s, actor=u, request_id=swap))
+    shown = as_user(
+        engine, "verifier", lambda s, u: request_views.show(s, actor=u, request_id=swap)
+    )
     assert shown.current == {
         head: {"relationship": "kepala_keluarga"},
         wife: {"relationship": "istri_suami"},
@@ -851,7 +858,7 @@ def test_a_proposal_tells_what_the_checks_noted_without_refusing(
     proposal = as_user(
         engine,
         "operator",
-        lambda s, u: requests.propose(
+        lambda s, u: proposals.propose(
             s,
             actor=u,
             kind="add_member",
@@ -1132,7 +1139,7 @@ def test_pending_lists_the_requests_of_the_readers_region(engine: Engine, tmp_pa
         return as_user(
             engine,
             username,
-            lambda s, u: [r.id for r in requests.pending(s, actor=u, state=state)],
+            lambda s, u: [r.id for r in request_views.pending(s, actor=u, state=state)],
         )
 
     assert pending("verifier") == [jakarta]

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine as DbEngine
 
-from lumbung.cycles.models import Cycle, Program
-from lumbung.cycles.programs import content_sha256, shipped_sha256
+from lumbung.cycles.models import Cycle
 from lumbung.db import session_scope
 from lumbung.errors import Conflict
+from lumbung.programs.catalog import content_sha256, shipped_sha256
 from lumbung.programs.definition import shipped_programs
+from lumbung.programs.models import Program
 from lumbung.targeting.models import PmtModelRecord
 from test_cli import Cli, _reset
 from test_cycles import cycle, setup_registry

@@ -20,8 +20,7 @@ from lumbung.auth.roles import Role
 from lumbung.auth.service import list_users
 from lumbung.db import session_scope
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
-from lumbung.registry import service as requests_service
-from lumbung.registry import views
+from lumbung.registry import proposals, views
 from lumbung.releases.service import list_releases
 
 pytestmark = pytest.mark.usefixtures("users")
@@ -58,7 +57,7 @@ def registry(engine: Engine, tmp_path: Path) -> Engine:
     as_user(
         engine,
         "neighbour",
-        lambda s, u: requests_service.propose(
+        lambda s, u: proposals.propose(
             s,
             actor=u,
             kind="update",

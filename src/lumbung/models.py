@@ -2,10 +2,11 @@
 
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
-from lumbung.cycles.models import Cycle, Enrollment, Entitlement, Program
+from lumbung.cycles.models import Cycle, Enrollment, Entitlement
 from lumbung.db import Base
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
+from lumbung.programs.models import Program
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member
 from lumbung.releases.models import Release

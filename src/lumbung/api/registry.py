@@ -11,8 +11,7 @@ from fastapi import APIRouter, Path, Query
 from lumbung.api.deps import Paging, Read, Write
 from lumbung.api.schemas import KK, NIK, REGION, TEXT, NewRequest, Reason
 from lumbung.paging import Page
-from lumbung.registry import service as requests_service
-from lumbung.registry import views
+from lumbung.registry import proposals, views, workflow
 from lumbung.registry.history import FamilyHistory
 from lumbung.registry.vocab import REQUEST_STATES
 
@@ -89,7 +88,7 @@ class Proposed:
 
 @router.post("/requests", status_code=201, summary="Propose a change (operator)")
 def propose(ctx: Write, body: NewRequest) -> Proposed:
-    proposal = requests_service.propose(
+    proposal = proposals.propose(
         ctx.session,
         actor=ctx.actor,
         kind=body.kind,
@@ -110,19 +109,17 @@ def request_detail(ctx: Read, request_id: RequestId) -> views.RequestDetail:
 
 @router.post("/requests/{request_id}/verify", summary="Verify a proposal (verifier)")
 def verify(ctx: Write, request_id: RequestId) -> views.RequestRow:
-    done = requests_service.verify(ctx.session, actor=ctx.actor, request_id=request_id)
+    done = workflow.verify(ctx.session, actor=ctx.actor, request_id=request_id)
     return views.request_row(ctx.session, done)
 
 
 @router.post("/requests/{request_id}/reject", summary="Reject a request, with a reason")
 def reject(ctx: Write, request_id: RequestId, body: Reason) -> views.RequestRow:
-    done = requests_service.reject(
-        ctx.session, actor=ctx.actor, request_id=request_id, reason=body.reason
-    )
+    done = workflow.reject(ctx.session, actor=ctx.actor, request_id=request_id, reason=body.reason)
     return views.request_row(ctx.session, done)
 
 
 @router.post("/requests/{request_id}/determine", summary="Determine a request (determiner)")
 def determine(ctx: Write, request_id: RequestId) -> views.RequestRow:
-    done = requests_service.determine(ctx.session, actor=ctx.actor, request_id=request_id)
+    done = workflow.determine(ctx.session, actor=ctx.actor, request_id=request_id)
     return views.request_row(ctx.session, done)

@@ -20,9 +20,11 @@ from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_ap
 from lumbung.cli.credentials import tokens_app  # also adds `users set-password|unlock|reset-totp`
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
+from lumbung.cli.imports import import_command
 from lumbung.cli.programs import program_app
-from lumbung.cli.registry import import_command, registry_app, request_app
+from lumbung.cli.registry import registry_app
 from lumbung.cli.releases import release_app
+from lumbung.cli.requests import request_app
 from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app

@@ -77,6 +77,9 @@ R = TypeVar("R")
 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 ActorOption = typer.Option(None, "--as", help="Username acting (default: LUMBUNG_ACTOR).")
+RegionOption = typer.Option(
+    None, "--region", help="Region code at any level (default: your scope)."
+)
 
 
 def settings() -> Settings:

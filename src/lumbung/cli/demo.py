@@ -254,7 +254,7 @@ class DemoAccount:
 
 def demo_village(session: DbSession, admin: User, households_csv: Path, tries: int = 200) -> str:
     """The village of the first family of the demo batch that is in the registry."""
-    from lumbung.registry.service import family_in_scope
+    from lumbung.registry.proposals import family_in_scope
 
     with households_csv.open(newline="", encoding="utf-8") as handle:
         for i, row in enumerate(csv.DictReader(handle)):

@@ -110,7 +110,8 @@ def _validate(
     files: list[Path], session: DbSession | None
 ) -> tuple[list[dict[str, Any]], dict[int, ProgramDefinition]]:
     """Each file's result (`{file, ok, problems, …}`), and the definitions that passed."""
-    from lumbung.cycles.programs import identity_problems, known_programs, loaded
+    from lumbung.cycles.programs import identity_problems
+    from lumbung.programs.catalog import known_programs, loaded
 
     ran = frozenset(known_programs(session)) if session is not None else frozenset()
     codes = {declared_code(path) for path in files}

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from lumbung.cycles.models import Cycle
 from lumbung.errors import Conflict
-from lumbung.releases.service import sha256_file
+from lumbung.releases.hashing import sha256_file
 
 ENROLLED_FILE = "enrolled-{code}.parquet"
 

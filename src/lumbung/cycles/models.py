@@ -1,4 +1,4 @@
-"""Programs, cycles, entitlements and enrollment in the operational database."""
+"""Cycles, entitlements and enrollment in the operational database."""
 
 from __future__ import annotations
 
@@ -22,21 +22,6 @@ from lumbung.db import ID, Base, coded
 
 CYCLE_STATES = ("draft", "approved")
 ENROLLMENT_STATES = ("enrolled", "graduated", "exited")
-
-
-class Program(Base):
-    """A program as last run: its definition file's content and hash."""
-
-    __tablename__ = "program"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    unit: Mapped[str] = mapped_column(String(16))
-    version: Mapped[str] = mapped_column(String(32))
-    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
-    sha256: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Cycle(Base):

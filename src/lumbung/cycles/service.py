@@ -33,8 +33,7 @@ from lumbung.cycles.files import (
     new_run_folder,
     save_enrollment,
 )
-from lumbung.cycles.models import Cycle, Program, component_labels
-from lumbung.cycles.programs import LoadedProgram
+from lumbung.cycles.models import Cycle, component_labels
 from lumbung.cycles.programs import resolve as resolve_program
 from lumbung.cycles.store import load_entitlements
 from lumbung.db import utcnow
@@ -42,16 +41,14 @@ from lumbung.engine.backend import Engine, open_engine
 from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.installation.datafolder import owned
+from lumbung.programs.catalog import LoadedProgram, record_run
+from lumbung.releases.hashing import sha256_file
+from lumbung.releases.lookup import get_release, release_label_by_id
 from lumbung.releases.models import Release
-from lumbung.releases.service import sha256_file
+from lumbung.releases.service import checked_release_dir
 from lumbung.targeting.features import household_features, member_features, read_release
 from lumbung.targeting.models import PmtModelRecord, Scoring
-from lumbung.targeting.service import (
-    checked_release_dir,
-    checked_scores_file,
-    get_release,
-    latest_scoring,
-)
+from lumbung.targeting.service import checked_scores_file, latest_scoring
 from lumbung.targeting.vocabulary import RANKING_FEATURES
 
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -267,7 +264,7 @@ def _store(
         partitions.empty(session, "entitlement", existing.id)
         session.delete(existing)
         session.flush()
-    _register_program(session, loaded)
+    record_run(session, loaded)
     target = folder / ENTITLEMENTS
     parts = compute.components(definition)
     cycle = Cycle(
@@ -324,23 +321,6 @@ def _store(
     if existing is not None:
         partitions.drop(session, "entitlement", existing.id)
     return _result(cycle, release.label)
-
-
-def _register_program(session: Session, loaded: LoadedProgram) -> None:
-    definition = loaded.definition
-    row = session.execute(
-        select(Program).where(Program.code == definition.code)
-    ).scalar_one_or_none()
-    if row is None:
-        row = Program(code=definition.code)
-        session.add(row)
-    row.name = definition.name
-    row.unit = definition.unit
-    row.version = definition.version
-    row.definition = loaded.content
-    row.sha256 = loaded.sha256
-    row.updated_at = utcnow()
-    session.flush()
 
 
 def _result(cycle: Cycle, release_label: str) -> CycleResult:
@@ -422,8 +402,4 @@ def approve_cycle(session: Session, *, actor: User, label: str, data_dir: Path) 
         entity_id=label,
         diff={"beneficiaries": cycle.beneficiaries, "total_idr": cycle.total_idr},
     )
-    return _result(cycle, _release_label(session, cycle))
-
-
-def _release_label(session: Session, cycle: Cycle) -> str:
-    return session.execute(select(Release.label).where(Release.id == cycle.release_id)).scalar_one()
+    return _result(cycle, release_label_by_id(session, cycle.release_id))

@@ -1,8 +1,10 @@
 """Batch backends behind one small interface: DuckDB in-process (default) and Spark.
 
-Targeting and program rules are Ibis expressions, written once; an `Engine` only knows how to
-read a release's Parquet files, take in small Arrow tables (enrollment, quotas) and hand
-results back as Arrow. Everything that differs between the two backends lives here.
+Targeting and program rules are Ibis expressions, written once; an `Engine` (a protocol) only
+knows how to read a release's Parquet files, take in small Arrow tables (enrollment, quotas)
+and hand results back as Arrow. `DuckDBEngine` and `SparkEngine` implement it, one class each,
+chosen once by `open_engine(name)`: everything that differs between the two backends lives in
+them. Only Ibis's public API is used (the Spark session is ours, handed to Ibis).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import pyarrow as pa
@@ -46,76 +48,141 @@ _SPARK_TYPES = {
 }
 
 
-class Engine:
-    """One open backend: Ibis tables in, Arrow out."""
+class Engine(Protocol):
+    """One open backend, as targeting and cycles use it: Ibis tables in, Arrow out."""
 
-    def __init__(self, name: EngineName, con: Any) -> None:
-        self.name = name
-        self.con = con
-        self._tables = 0
+    name: EngineName
 
     def read_parquet(self, paths: Sequence[Path]) -> ibis.Table:
         """The rows of these Parquet files as one table (partition folders are not columns)."""
-        files = [str(p) for p in paths]
-        if self.name is EngineName.DUCKDB:
-            return self.con.read_parquet(files, hive_partitioning=False)
-        self._tables += 1
-        name = f"lumbung_parquet_{self._tables}"
-        frame = self.con._session.read.option("recursiveFileLookup", "true").parquet(*files)
-        frame.createOrReplaceTempView(name)
-        return self.con.table(name)
+        ...
 
     def table(self, rows: pa.Table, prefix: str = "lumbung_input") -> ibis.Table:
         """A small Arrow table (enrollment, quotas) as a table of this backend."""
+        ...
+
+    def to_arrow(self, expr: ibis.Expr) -> pa.Table:
+        """The result of `expr`, whole, as Arrow."""
+        ...
+
+    def write_parquet(self, expr: ibis.Table, path: Path) -> None:
+        """Write a result as one Parquet file (zstd), streamed: never whole in memory."""
+        ...
+
+
+class DuckDBEngine:
+    """DuckDB in this process, through Ibis (the default engine)."""
+
+    name = EngineName.DUCKDB
+
+    def __init__(self, con: Any) -> None:
+        self.con = con  # ibis.backends.duckdb.Backend
+        self._tables = 0
+
+    def read_parquet(self, paths: Sequence[Path]) -> ibis.Table:
+        table: ibis.Table = self.con.read_parquet([str(p) for p in paths], hive_partitioning=False)
+        return table
+
+    def table(self, rows: pa.Table, prefix: str = "lumbung_input") -> ibis.Table:
         self._tables += 1
-        name = f"{prefix}_{self._tables}"
-        if self.name is EngineName.DUCKDB:
-            return self.con.create_table(name, ibis.memtable(rows), temp=True)
-        # Ibis's PySpark backend has no temporary tables: a temporary view does the same.
-        schema = ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in rows.schema)
-        frame = self.con._session.createDataFrame(rows.to_pandas(), schema=schema)
-        frame.createOrReplaceTempView(name)
-        return self.con.table(name)
+        table: ibis.Table = self.con.create_table(
+            f"{prefix}_{self._tables}", ibis.memtable(rows), temp=True
+        )
+        return table
 
     def to_arrow(self, expr: ibis.Expr) -> pa.Table:
         table: pa.Table = self.con.to_pyarrow(expr)
         return table
 
     def write_parquet(self, expr: ibis.Table, path: Path) -> None:
-        """Write a result as one Parquet file (zstd), streamed: never whole in memory."""
+        # DuckDB writes it itself, in parallel (Ibis's batch reader does not work on 2.x).
+        # Every column is cast to the type Ibis promises: DuckDB's SUM of BIGINT is a
+        # HUGEINT, which Parquet would store as a float, and money is never a float.
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self.name is EngineName.DUCKDB:
-            # DuckDB writes it itself, in parallel (Ibis's batch reader does not work on 2.x).
-            # Every column is cast to the type Ibis promises: DuckDB's SUM of BIGINT is a
-            # HUGEINT, which Parquet would store as a float, and money is never a float.
-            sql = self.con.compile(expr, pretty=False)
-            columns = ", ".join(
-                f'CAST("{name}" AS {_DUCKDB_TYPES[str(dtype).rstrip("!")]}) AS "{name}"'
-                for name, dtype in expr.schema().items()
-            )
-            target = "'" + str(path).replace("'", "''") + "'"
-            self.con.con.execute(
-                f"COPY (SELECT {columns} FROM ({sql})) TO {target} "
-                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-            )
-            return
+        sql = self.con.compile(expr, pretty=False)
+        columns = ", ".join(
+            f'CAST("{name}" AS {_DUCKDB_TYPES[str(dtype).rstrip("!")]}) AS "{name}"'
+            for name, dtype in expr.schema().items()
+        )
+        target = "'" + str(path).replace("'", "''") + "'"
+        self.run(
+            f"COPY (SELECT {columns} FROM ({sql})) TO {target} "
+            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+        )
+
+    # DuckDB only (a survey is read with DuckDB's CSV reader; `pmt fit` runs on DuckDB alone).
+
+    def run(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run one statement; values only as `$name` parameters."""
+        self.con.raw_sql(sql, parameters=params)
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows one query gives; values only as `$name` parameters."""
+        found: list[tuple[Any, ...]] = self.con.raw_sql(sql, parameters=params).fetchall()
+        return found
+
+    def named_table(self, name: str) -> ibis.Table:
+        """A table made by `run`, as Ibis."""
+        table: ibis.Table = self.con.table(name)
+        return table
+
+
+class SparkEngine:
+    """Spark (local or a cluster), through Ibis's PySpark backend."""
+
+    name = EngineName.SPARK
+
+    def __init__(self, session: Any, con: Any) -> None:
+        # The SparkSession is ours (Ibis is handed it): reading files with Spark's own options
+        # and making temporary views go through it, never through Ibis's private `_session`.
+        self.session = session  # pyspark.sql.SparkSession
+        self.con = con  # ibis.backends.pyspark.Backend
+        self._tables = 0
+
+    def read_parquet(self, paths: Sequence[Path]) -> ibis.Table:
+        frame = self.session.read.option("recursiveFileLookup", "true").parquet(
+            *[str(p) for p in paths]
+        )
+        return self._view(frame, "lumbung_parquet")
+
+    def table(self, rows: pa.Table, prefix: str = "lumbung_input") -> ibis.Table:
+        # Ibis's PySpark backend has no temporary tables: a temporary view does the same.
+        schema = ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in rows.schema)
+        return self._view(self.session.createDataFrame(rows.to_pandas(), schema=schema), prefix)
+
+    def to_arrow(self, expr: ibis.Expr) -> pa.Table:
+        table: pa.Table = self.con.to_pyarrow(expr)
+        return table
+
+    def write_parquet(self, expr: ibis.Table, path: Path) -> None:
         import pyarrow.parquet as pq
 
+        path.parent.mkdir(parents=True, exist_ok=True)
         reader = self.con.to_pyarrow_batches(expr, chunk_size=1_000_000)
         with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
             for batch in reader:
                 writer.write_batch(batch)
 
+    def stop(self) -> None:
+        """Stop the Spark session (and its Java process)."""
+        self.session.stop()
 
-def _duckdb(threads: int | None, memory_limit: str, spill_dir: Path) -> Any:
-    con = ibis.duckdb.connect()
-    raw = con.con
-    raw.execute("SET enable_progress_bar = false")
-    raw.execute("SET memory_limit = $limit", {"limit": memory_limit})
-    raw.execute("SET temp_directory = $dir", {"dir": str(spill_dir)})
+    def _view(self, frame: Any, prefix: str) -> ibis.Table:
+        self._tables += 1
+        name = f"{prefix}_{self._tables}"
+        frame.createOrReplaceTempView(name)
+        table: ibis.Table = self.con.table(name)
+        return table
+
+
+def _duckdb(threads: int | None, memory_limit: str, spill_dir: Path) -> DuckDBEngine:
+    engine = DuckDBEngine(ibis.duckdb.connect())
+    engine.run("SET enable_progress_bar = false")
+    engine.run("SET memory_limit = $limit", {"limit": memory_limit})
+    engine.run("SET temp_directory = $dir", {"dir": str(spill_dir)})
     if threads:
-        raw.execute(f"SET threads = {int(threads)}")
-    return con
+        engine.run(f"SET threads = {int(threads)}")
+    return engine
 
 
 def spark_session(master: str, memory: str, data_dir: Path) -> Any:
@@ -209,30 +276,44 @@ def _build_session(builder_class: Any, master: str, memory: str) -> Any:
 
 
 @contextmanager
+def open_duckdb(*, threads: int | None = None) -> Iterator[DuckDBEngine]:
+    """A DuckDB engine for one batch command; closed (temporary tables dropped) at the end.
+
+    It may use `LUMBUNG_ENGINE_MEMORY` and spills to `LUMBUNG_DATA_DIR/tmp` beyond it."""
+    from lumbung.config import get_settings
+
+    settings = get_settings()
+    engine = _duckdb(threads, settings.engine_memory, settings.data_dir / "tmp")
+    try:
+        yield engine
+    finally:
+        engine.con.disconnect()
+
+
+@contextmanager
+def open_spark(*, memory: str = "4g") -> Iterator[SparkEngine]:
+    """A Spark engine on `LUMBUNG_SPARK_MASTER` (the process's session, kept for the next)."""
+    from lumbung.config import get_settings
+
+    settings = get_settings()
+    session = spark_session(settings.spark_master, memory, settings.data_dir)
+    import ibis.backends.pyspark  # registers the Spark dialect (needs pyspark, checked above)
+
+    session.sparkContext.setLogLevel("ERROR")
+    yield SparkEngine(session, ibis.pyspark.connect(session))
+
+
+@contextmanager
 def open_engine(
     name: EngineName | str = EngineName.DUCKDB,
     *,
     threads: int | None = None,
     spark_memory: str = "4g",
 ) -> Iterator[Engine]:
-    """An engine for one batch command; closed (temporary tables dropped) at the end.
-
-    DuckDB may use `LUMBUNG_ENGINE_MEMORY` and spills to `LUMBUNG_DATA_DIR/tmp` beyond it;
-    Spark connects to `LUMBUNG_SPARK_MASTER`.
-    """
-    from lumbung.config import get_settings
-
-    settings = get_settings()
-    engine_name = EngineName(name)
-    if engine_name is EngineName.DUCKDB:
-        con = _duckdb(threads, settings.engine_memory, settings.data_dir / "tmp")
-        try:
-            yield Engine(engine_name, con)
-        finally:
-            con.disconnect()
-        return
-    session = spark_session(settings.spark_master, spark_memory, settings.data_dir)
-    import ibis.backends.pyspark  # registers the Spark dialect (needs pyspark, checked above)
-
-    session.sparkContext.setLogLevel("ERROR")
-    yield Engine(engine_name, ibis.pyspark.connect(session))
+    """The engine called `name`, for one batch command (the only choice between the two)."""
+    if EngineName(name) is EngineName.DUCKDB:
+        with open_duckdb(threads=threads) as duck:
+            yield duck
+    else:
+        with open_spark(memory=spark_memory) as spark:
+            yield spark

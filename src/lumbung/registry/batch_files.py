@@ -27,8 +27,9 @@ from lumbung import driver_errors
 from lumbung.registry import vocab
 from lumbung.registry.check_sql import printable
 from lumbung.registry.errors import BatchFileError, RowError
+from lumbung.releases.hashing import sha256_file
 
-BLOCK = 1 << 24
+BLOCK = 1 << 24  # the large-file scans (blank lines, line endings)
 ID_COLUMNS = ("kk_number", "nik")
 # What is read of a file is bounded: a header line (every column of the format, quoted, fits
 # many times over), and any line of a table (an address is at most 500 characters; a row is
@@ -61,14 +62,6 @@ class Batch:
     sources: list[dict[str, Any]]  # [{"file", "sha256", "bytes"}]
     sha256: str
     pre_errors: list[RowError] = field(default_factory=list)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def open_batch(paths: list[Path], workdir: Path) -> Batch:

@@ -97,7 +97,7 @@ def decide(
         )
     if import_batch_id is not None and session.get(ImportBatch, import_batch_id) is None:
         raise NotFound(f"Batch impor {import_batch_id} tidak ada.")
-    # A family proposed through a change request moves with its request (registry/service.py);
+    # A family proposed through a change request moves with its request (registry/workflow.py);
     # deciding it here would leave the request open on a family already decided.
     under_request = exists().where(
         ChangeRequest.household_id == Household.id,

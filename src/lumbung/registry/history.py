@@ -22,7 +22,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.registry.models import ChangeRequest, Household
-from lumbung.registry.service import family_in_scope
+from lumbung.registry.proposals import family_in_scope
 from lumbung.registry.validation import typed_changes
 
 

@@ -29,7 +29,8 @@ from lumbung.registry import vocab
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.history import FamilyHistory, family_history
 from lumbung.registry.models import ChangeRequest, Household, Member, household_in_area
-from lumbung.registry.service import RequestView, family_in_scope, show
+from lumbung.registry.proposals import family_in_scope
+from lumbung.registry.request_views import RequestView, show
 
 # Above every character: `name < prefix + LAST_CHARACTER` holds for every name that starts with
 # the prefix.

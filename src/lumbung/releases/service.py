@@ -28,7 +28,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
 from lumbung.db import utcnow
-from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.errors import Conflict, ValidationFailed
 from lumbung.installation.datafolder import owned, registry_id
 from lumbung.registry.check_sql import plain_text
 from lumbung.releases.export import (
@@ -37,6 +37,8 @@ from lumbung.releases.export import (
     approved_registry,
     arrow_schema,
 )
+from lumbung.releases.hashing import sha256_file
+from lumbung.releases.lookup import get_release
 from lumbung.releases.models import Release
 from lumbung.releases.partitioned import ProvinceFiles, files_written, workers
 from lumbung.releases.signing import sign, signature_problems
@@ -63,14 +65,6 @@ class ReleaseResult:
             "manifest": self.manifest,
             "path": self.path,
         }
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def create_release(
@@ -242,9 +236,7 @@ class VerifyReport:
 def verify_release(session: Session, *, label: str, releases_dir: Path) -> VerifyReport:
     """Recompute every hash of a release and compare with its manifest and the database."""
     owned(session, releases_dir.parent)
-    release = session.execute(select(Release).where(Release.label == label)).scalar_one_or_none()
-    if release is None:
-        raise NotFound(f"Rilis {label} tidak tercatat di database.")
+    release = get_release(session, label)
     folder = releases_dir / label
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
@@ -268,6 +260,16 @@ def verify_release(session: Session, *, label: str, releases_dir: Path) -> Verif
         if sha256_file(folder / path) != listed[path]["sha256"]:
             problems.append(f"{path}: isi berubah (sha256 tidak cocok)")
     return VerifyReport(label, not problems, len(listed), problems)
+
+
+def checked_release_dir(session: Session, release: Release, releases_dir: Path) -> Path:
+    """The release's folder, after every file's hash matched its manifest."""
+    report = verify_release(session, label=release.label, releases_dir=releases_dir)
+    if not report.ok:
+        raise Conflict(
+            f"Rilis {release.label} tidak utuh, tidak dipakai: " + "; ".join(report.problems[:5])
+        )
+    return releases_dir / release.label
 
 
 @dataclass(frozen=True, slots=True)

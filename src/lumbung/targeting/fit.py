@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from lumbung.engine.backend import open_engine
+from lumbung.engine.backend import DuckDBEngine, open_duckdb
 from lumbung.engine.names import EngineName
 from lumbung.errors import ValidationFailed
 from lumbung.registry import vocab
@@ -45,19 +45,18 @@ class FitReport:
         return {"model": self.model.key, **self.model.fit}
 
 
-def _survey_tables(con: object, folder: Path) -> None:
+def _survey_tables(batch: DuckDBEngine, folder: Path) -> None:
     """DuckDB tables `households` and `members` from the survey's CSV files, typed."""
-    raw = con.con  # type: ignore[attr-defined]
     files = {name: folder / f"{name}.csv" for name in ("households", "members")}
     for path in files.values():
         if not path.exists():
             raise ValidationFailed(f"Survei {folder}: berkas {path.name} tidak ada.")
-    raw.execute(
+    batch.run(
         "CREATE TABLE h_raw AS SELECT row_number() OVER () + 1 AS row_no, * FROM "
         "read_csv($p, header = true, all_varchar = true)",
         {"p": str(files["households"])},
     )
-    raw.execute(
+    batch.run(
         "CREATE TABLE m_raw AS SELECT row_number() OVER () + 1 AS row_no, * FROM "
         "read_csv($p, header = true, all_varchar = true)",
         {"p": str(files["members"])},
@@ -76,14 +75,14 @@ def _survey_tables(con: object, folder: Path) -> None:
         ("h_raw", need_h, files["households"]),
         ("m_raw", need_m, files["members"]),
     ):
-        have = {r[0].lower() for r in raw.execute(f"DESCRIBE {table}").fetchall()}
+        have = {r[0].lower() for r in batch.rows(f"DESCRIBE {table}")}
         missing = sorted(need - have)
         if missing:
             raise ValidationFailed(f"{path}: kolom wajib tidak ada: {', '.join(missing)}")
-    has_weight = "weight" in {r[0] for r in raw.execute("DESCRIBE h_raw").fetchall()}
+    has_weight = "weight" in {r[0] for r in batch.rows("DESCRIBE h_raw")}
     flags = ", ".join(f"({c} = '1') AS {c}" for c in vocab.HOUSEHOLD_FLAGS)
     counts = ", ".join(f"TRY_CAST({c} AS INTEGER) AS {c}" for c in vocab.HOUSEHOLD_COUNTS)
-    raw.execute(
+    batch.run(
         f"""CREATE TABLE households AS SELECT row_no, row_no AS id, kk_number,
         village_code,
         substr(replace(village_code, '.', ''), 1, 2) || '.'
@@ -94,7 +93,7 @@ def _survey_tables(con: object, folder: Path) -> None:
         {"TRY_CAST(weight AS DOUBLE)" if has_weight else "CAST(1 AS DOUBLE)"} AS weight
         FROM h_raw"""
     )
-    raw.execute(
+    batch.run(
         f"""CREATE TABLE members AS SELECT m.row_no, m.row_no AS id, h.id AS household_id,
         m.kk_number, m.nik, COALESCE(TRY_CAST(m.birth_date AS DATE),
             TRY_STRPTIME(m.birth_date, '%d-%m-%Y')::DATE,
@@ -102,7 +101,7 @@ def _survey_tables(con: object, folder: Path) -> None:
         {", ".join("m." + c for c in vocab.MEMBER_ENUMS)}, (m.pregnant = '1') AS pregnant
         FROM m_raw m LEFT JOIN households h USING (kk_number)"""
     )
-    problems = raw.execute(
+    problems = batch.rows(
         """SELECT 'households.csv', row_no, 'consumption_per_capita' FROM households
              WHERE consumption_per_capita IS NULL OR consumption_per_capita <= 0
            UNION ALL SELECT 'households.csv', row_no, 'floor_area_m2' FROM households
@@ -126,7 +125,7 @@ def _survey_tables(con: object, folder: Path) -> None:
             for column, codes in enums.items()
         )
         + " ORDER BY 1, 2 LIMIT 20"
-    ).fetchall()
+    )
     if problems:
         where = "; ".join(f"{f} baris {r} kolom {c}" for f, r, c in problems)
         raise ValidationFailed(f"Survei {folder}: nilai kosong atau tidak sah: {where}")
@@ -206,10 +205,12 @@ def fit_model(
     if area not in (None, *[a.removesuffix("_code") for a in AREA_COLUMNS]):
         raise ValidationFailed("--area harus province, regency atau none.")
     area_column = f"{area}_code" if area else None
-    with open_engine(EngineName.DUCKDB) as batch:
-        _survey_tables(batch.con, survey)
-        households = batch.con.table("households")
-        features = household_features(ReleaseTables(households, batch.con.table("members")), as_of)
+    with open_duckdb() as batch:
+        _survey_tables(batch, survey)
+        households = batch.named_table("households")
+        features = household_features(
+            ReleaseTables(households, batch.named_table("members")), as_of
+        )
         outcome = households.select("kk_number", "consumption_per_capita", "weight")
         rows = batch.to_arrow(features.inner_join(outcome, "kk_number").order_by("kk_number"))
     if rows.num_rows < 50:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,10 @@ from lumbung.engine.names import EngineName
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.installation.datafolder import owned
 from lumbung.numbers import grouped
+from lumbung.releases.hashing import sha256_file
+from lumbung.releases.lookup import get_release, reference_date
 from lumbung.releases.models import Release
-from lumbung.releases.service import sha256_file, verify_release
+from lumbung.releases.service import checked_release_dir
 from lumbung.targeting.features import household_features, read_release
 from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 from lumbung.targeting.pmt import PmtModel
@@ -64,28 +65,6 @@ class ScoringResult:
             "engine": self.engine,
             "already_scored": self.already_scored,
         }
-
-
-def get_release(session: Session, label: str) -> Release:
-    release = session.execute(select(Release).where(Release.label == label)).scalar_one_or_none()
-    if release is None:
-        raise NotFound(f"Rilis {label} tidak ada.")
-    return release
-
-
-def checked_release_dir(session: Session, release: Release, releases_dir: Path) -> Path:
-    """The release's folder, after every file's hash matched its manifest."""
-    report = verify_release(session, label=release.label, releases_dir=releases_dir)
-    if not report.ok:
-        raise Conflict(
-            f"Rilis {release.label} tidak utuh, tidak dipakai: " + "; ".join(report.problems[:5])
-        )
-    return releases_dir / release.label
-
-
-def reference_date(release: Release) -> date:
-    """Ages for scoring are taken at the day the release was created."""
-    return release.created_at.date()
 
 
 def register_model(session: Session, model: PmtModel) -> PmtModelRecord:

@@ -215,7 +215,7 @@ def _payload(ctx: Page, kind: str) -> dict[str, Any]:
 
 @page("propose")
 def propose_page(ctx: Page) -> Response:
-    from lumbung.registry import service, views
+    from lumbung.registry import proposals, views
 
     kind = ctx.request.path_params["kind"]
     if kind not in vocab.REQUEST_KINDS:
@@ -227,7 +227,7 @@ def propose_page(ctx: Page) -> Response:
     if ctx.form is not None:
         try:
             with ctx.db.begin_nested():
-                proposal = service.propose(
+                proposal = proposals.propose(
                     ctx.db,
                     actor=ctx.actor,
                     kind=kind,
@@ -297,14 +297,14 @@ def queue(ctx: Page) -> Response:
 
 
 def _decide(ctx: Page, request_id: int, decision: str, reason: str) -> None:
-    from lumbung.registry import service
+    from lumbung.registry import workflow
 
     if decision == "reject":
-        service.reject(ctx.db, actor=ctx.actor, request_id=request_id, reason=reason)
+        workflow.reject(ctx.db, actor=ctx.actor, request_id=request_id, reason=reason)
     elif ctx.actor.role is Role.VERIFIER:
-        service.verify(ctx.db, actor=ctx.actor, request_id=request_id)
+        workflow.verify(ctx.db, actor=ctx.actor, request_id=request_id)
     else:
-        service.determine(ctx.db, actor=ctx.actor, request_id=request_id)
+        workflow.determine(ctx.db, actor=ctx.actor, request_id=request_id)
 
 
 @page("read")

@@ -1,11 +1,11 @@
-"""Change requests: a village operator proposes, the regency verifies, the ministry determines.
+"""Proposing a change request: a village operator proposes, and the proposal is checked whole.
 
 Kinds: new_family, update (household fields), update_member (a member's own values: a new
 school level, a pregnancy, a corrected name, birth date or NIK), add_member, remove_member
-(deceased, moved, removed), exit (the family leaves the registry). Every step checks the
-actor's role and region, writes an audit event, and respects optimistic locking: a request
-carries the family's version it was made against, and determination refuses it if the family
-changed since.
+(deceased, moved, removed), exit (the family leaves the registry). A proposal is checked with
+the family as it would be after it (the import's checks, `validation.py`), within the actor's
+region, and carries the family's version it was made against (optimistic locking: see
+`workflow.py`, which verifies, rejects and determines it, and `applying.py`).
 """
 
 from __future__ import annotations
@@ -13,31 +13,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from lumbung.audit import service as audit
-from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action, in_scope, may
+from lumbung.auth.roles import Action, in_scope
 from lumbung.auth.service import authorize
-from lumbung.db import utcnow
-from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
 from lumbung.registry.check_sql import plain_text, printable
 from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.errors import RowError
-from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
+from lumbung.registry.models import ChangeRequest, Household, Member
 from lumbung.registry.validation import (
     MEMBERS_FILE,
     FamilyCheck,
     cell,
     household_cells,
     member_cells,
-    typed_changes,
     validate_family,
 )
 
@@ -75,7 +71,7 @@ def _active_members(session: Session, household: Household) -> list[Member]:
     )
 
 
-def _check(
+def check_family(
     session: Session,
     scope: str | None,
     household: dict[str, Any],
@@ -151,7 +147,7 @@ def _duplicate_nik(session: Session, nik: str, household_id: int | None) -> None
         raise Conflict(f"NIK {nik} sudah aktif pada keluarga lain (duplicate_nik).")
 
 
-def _member(values: dict[str, Any], household_id: int) -> Member:
+def new_member(values: dict[str, Any], household_id: int) -> Member:
     """A new active member from values typed by validate_family."""
     fields = {k: v for k, v in values.items() if k != "kk_number"}
     return Member(
@@ -249,7 +245,7 @@ def _propose_new_family(
     kk = str(cells.get("kk_number", "")).strip()
     for m in members:
         m.setdefault("kk_number", kk)
-    checked = _check(session, actor.region_code, cells, members)
+    checked = check_family(session, actor.region_code, cells, members)
     if session.execute(select(Household.id).where(Household.kk_number == kk)).first():
         raise Conflict(f"KK {kk} sudah terdaftar (kk_exists).")
     for m in checked.members:
@@ -266,13 +262,13 @@ def _propose_new_family(
     )
     session.add(household)
     session.flush()
-    session.add_all(_member(m, household.id) for m in checked.members)
+    session.add_all(new_member(m, household.id) for m in checked.members)
     session.flush()
     return household, _problems(checked.warnings, members)[1]
 
 
 @dataclass(slots=True)
-class _Change:
+class Change:
     """A family as a proposed change would leave it: cells as the import reads them."""
 
     household: dict[str, str | None]
@@ -286,12 +282,14 @@ class _Change:
     named: dict[int | None, set[str]] = field(default_factory=dict)
 
 
-def _after(session: Session, household: Household, kind: str, payload: dict[str, Any]) -> _Change:
+def family_after(
+    session: Session, household: Household, kind: str, payload: dict[str, Any]
+) -> Change:
     """The family after an `update`, `update_member`, `add_member` or `remove_member`; a NIK that
     the change brings in (a new member, a corrected NIK) must be free in the family and in the
     registry. Members are found by the NIKs they have now, each at most once."""
     active = _active_members(session, household)
-    change = _Change(
+    change = Change(
         household_cells(household), [member_cells(m, household.kk_number) for m in active], active
     )
     niks_now = [m.nik for m in active]
@@ -321,7 +319,7 @@ def _after(session: Session, household: Household, kind: str, payload: dict[str,
     return change
 
 
-def _remove(change: _Change, niks_now: list[str], payload: dict[str, Any]) -> None:
+def _remove(change: Change, niks_now: list[str], payload: dict[str, Any]) -> None:
     """A member leaves; when the head leaves, `new_head` names the member who follows."""
     status = payload.get("status")
     if status not in MEMBER_EXIT_STATUS:
@@ -347,7 +345,7 @@ def _remove(change: _Change, niks_now: list[str], payload: dict[str, Any]) -> No
     change.changed[heir] = heir_nik
 
 
-def _require_free_nik(session: Session, household: Household, change: _Change, at: int) -> None:
+def _require_free_nik(session: Session, household: Household, change: Change, at: int) -> None:
     """The NIK the change brings in for member `at` is not already another active member's."""
     nik = str(change.members[at]["nik"])
     # Said plainly: checked with the family as one batch, the two rows with this NIK would both
@@ -369,7 +367,7 @@ def _require_free_nik(session: Session, household: Household, change: _Change, a
     _duplicate_nik(session, nik, household.id)
 
 
-def _refuse_no_change(household: Household, change: _Change, checked: FamilyCheck) -> None:
+def _refuse_no_change(household: Household, change: Change, checked: FamilyCheck) -> None:
     """A change must change something: an update to the values as they are would only raise
     the family's version, and leave every other open request on it undeterminable. Compared as
     the checks typed them (`1.500` is 1500, `01-01-1980` is 1980-01-01)."""
@@ -394,8 +392,8 @@ def _check_change(
             raise ValidationFailed("Keluar dari registry wajib disertai alasan.")
         plain_text(str(payload["reason"]), "Alasan keluar")
         return []
-    change = _after(session, household, kind, payload)
-    checked = _check(session, actor.region_code, change.household, change.members)
+    change = family_after(session, household, kind, payload)
+    checked = check_family(session, actor.region_code, change.household, change.members)
     _refuse_no_change(household, change, checked)
     return _problems(checked.warnings, change.members)[1]
 
@@ -463,375 +461,3 @@ def _position(niks: list[str], nik: Any) -> int:
         return niks.index(str(nik))
     except ValueError:
         raise NotFound(f"NIK {nik} bukan anggota aktif keluarga ini.") from None
-
-
-def _request(
-    session: Session, actor: User, request_id: int, *, lock: bool = False
-) -> ChangeRequest:
-    """The request, if the actor's region covers its village (else, as for a request that does
-    not exist, nothing is told of it: not its village, not its state). With `lock`, its row is
-    held until commit (PostgreSQL `FOR UPDATE`; SQLite's writer lock is held anyway) and read
-    as committed, so that two decisions on it at once come one after the other: the second
-    then finds it decided."""
-    request = session.get(ChangeRequest, request_id, with_for_update=lock, populate_existing=lock)
-    if request is None or not in_scope(actor.region_code, request.village_code):
-        raise NotFound(
-            f"Usulan {request_id} tidak ada di wilayah {actor.region_code or 'nasional'}."
-        )
-    return request
-
-
-def verify(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
-    """The regency's check of a proposal: proposed → verified."""
-    request = _request(session, actor, request_id, lock=True)
-    authorize(actor, Action.VERIFY, request.village_code)
-    _expect(request, "proposed")
-    household = session.get(Household, request.household_id)
-    assert household is not None
-    _require_current(request, household)
-    _require_as_proposed(session, request)
-    request.state, request.verified_by, request.verified_at = "verified", actor.username, utcnow()
-    if request.kind == "new_family":
-        _set_status(session, request, "verified", None)
-    audit.record(
-        session,
-        actor=actor.username,
-        action="request.verify",
-        entity="change_request",
-        entity_id=request.id,
-        diff={"kind": request.kind},
-    )
-    return request
-
-
-def reject(session: Session, *, actor: User, request_id: int, reason: str) -> ChangeRequest:
-    """Refuse a proposal with a reason: the regency before verification, the ministry after."""
-    request = _request(session, actor, request_id, lock=True)
-    if request.state not in ("proposed", "verified"):
-        raise Conflict(f"Usulan {request.id} sudah {request.state}; tidak bisa ditolak lagi.")
-    action = Action.VERIFY if request.state == "proposed" else Action.DETERMINE
-    if action is Action.DETERMINE and not may(actor.role, action):
-        raise PermissionDenied(
-            f"Usulan {request.id} sudah diverifikasi: kini hanya penetap (determiner) yang "
-            "bisa menolaknya."
-        )
-    authorize(actor, action, request.village_code)
-    if not reason.strip():
-        raise ValidationFailed("Penolakan wajib disertai alasan.")
-    reason = plain_text(reason, "Alasan penolakan")
-    request.state, request.reason = "rejected", reason
-    request.decided_by, request.decided_at = actor.username, utcnow()
-    if request.kind == "new_family":
-        _set_status(session, request, "rejected", reason)
-    audit.record(
-        session,
-        actor=actor.username,
-        action="request.reject",
-        entity="change_request",
-        entity_id=request.id,
-        diff={"kind": request.kind, "reason": reason},
-    )
-    return request
-
-
-def determine(session: Session, *, actor: User, request_id: int) -> ChangeRequest:
-    """The ministry's determination (penetapan): verified → approved, and the change applied."""
-    request = _request(session, actor, request_id, lock=True)
-    authorize(actor, Action.DETERMINE, request.village_code)
-    _expect(request, "verified")
-    # The family's row too: a determination of another of its requests meanwhile comes
-    # before or after this one, never in the middle (its version then tells).
-    household = session.get(
-        Household, request.household_id, with_for_update=True, populate_existing=True
-    )
-    assert household is not None
-    _require_current(request, household)
-    _require_as_proposed(session, request)
-    before, members_before = _family_cells(household), _members_cells(session, household)
-    try:
-        settled = _apply(session, request, household)
-        session.flush()
-    except StaleDataError as exc:
-        raise Conflict(f"Keluarga {household.kk_number} baru saja diubah pengguna lain.") from exc
-    request.state, request.decided_by, request.decided_at = "approved", actor.username, utcnow()
-    after, members_after = _family_cells(household), _members_cells(session, household)
-    audit.record(
-        session,
-        actor=actor.username,
-        action=f"request.determine.{request.kind}",
-        entity="household",
-        entity_id=household.id,
-        diff={
-            "request": request.id,
-            "kk_number": household.kk_number,
-            "changed": _differences(before, after),
-            "members_changed": [
-                {"member_id": id_, "nik": cells["nik"], "changes": changes}
-                for id_, cells in members_after.items()
-                if (changes := _differences(members_before.get(id_, {}), cells))
-            ],
-            "payload": request.payload,
-            **({"duplicate_reviews_resolved": settled} if settled else {}),
-            # The family's version after the change: an older row put back shows (audit verify).
-            "version": household.version,
-        },
-    )
-    return request
-
-
-def _family_cells(household: Household) -> dict[str, str | None]:
-    """The family's values, and where it stands (an exit changes only its status and reason)."""
-    return {
-        **household_cells(household),
-        "status": household.status,
-        "status_reason": household.status_reason,
-    }
-
-
-def _members_cells(session: Session, household: Household) -> dict[int, dict[str, str | None]]:
-    """Every member of the family ever (any status), by member id: values and status."""
-    members = session.execute(select(Member).where(Member.household_id == household.id))
-    return {
-        m.id: {**member_cells(m, household.kk_number), "status": m.status}
-        for m in members.scalars()
-    }
-
-
-def _differences(
-    before: dict[str, str | None], after: dict[str, str | None]
-) -> dict[str, list[str | None]]:
-    """column → [before, after] for each value that changed (before None: a new row)."""
-    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-
-
-def _apply(session: Session, request: ChangeRequest, household: Household) -> list[int]:
-    """Apply a determined request; the duplicate reviews it settles (their ids)."""
-    payload = request.payload
-    if request.kind == "new_family":
-        household.status = "approved"
-        return []
-    if request.kind == "exit":
-        household.status, household.status_reason = "inactive", str(payload["reason"])
-        return []
-    # Checked again, with the family as it is now: the checks run as of today.
-    change = _after(session, household, request.kind, payload)
-    checked = _check(session, None, change.household, change.members)
-    if request.kind == "update":
-        for column, value in (checked.household or {}).items():
-            if column in UPDATABLE:
-                setattr(household, column, value)
-        household.district_code = household.village_code[:8]
-        household.regency_code = household.village_code[:5]
-        household.province_code = household.village_code[:2]
-        # The family's open requests go with it: decided by the region it now lives in, no
-        # longer seen by the one it left.
-        session.execute(
-            update(ChangeRequest)
-            .where(
-                ChangeRequest.household_id == household.id,
-                ChangeRequest.state.in_(("proposed", "verified")),
-                ChangeRequest.id != request.id,
-            )
-            .values(village_code=household.village_code)
-        )
-        return []
-    household.updated_at = utcnow()  # bumps the family's version: its members changed
-    settled: list[int] = []
-    staying = [m for n, m in enumerate(change.active) if n != change.leaving]  # as in `members`
-    if change.leaving is not None:
-        leaving = change.active[change.leaving]
-        leaving.status = payload["status"]
-        settled += _settle_reviews(session, leaving, f"anggota keluar ({leaving.status})", request)
-    # One active head per family is a unique index, checked row by row: the former head's row
-    # is written before the new head's.
-    head_last = sorted(
-        change.changed.items(),
-        key=lambda item: checked.members[item[0]]["relationship"] == HEAD,
-    )
-    for at, before in head_last:
-        values = checked.members[at]
-        if values["relationship"] == HEAD:
-            session.flush()  # every other change written first
-        if before is None:
-            session.add(_member(values, household.id))
-            continue
-        member = staying[at]
-        for column, value in values.items():
-            if column in MEMBER_UPDATABLE:
-                setattr(member, column, value)
-        member.name_normalised = normalise_name(member.name)
-        if member.nik != before:
-            why = f"NIK dikoreksi: {before} → {member.nik}"
-            settled += _settle_reviews(session, member, why, request)
-    return settled
-
-
-def _settle_reviews(
-    session: Session, member: Member, why: str, request: ChangeRequest
-) -> list[int]:
-    """Resolve the open duplicate reviews of a member whose NIK no longer collides (it left its
-    family, or its NIK was corrected)."""
-    reviews = session.execute(
-        select(DuplicateReview).where(
-            DuplicateReview.state == "open",
-            (DuplicateReview.member_id == member.id)
-            | (DuplicateReview.other_member_id == member.id),
-        )
-    ).scalars()
-    settled = []
-    for review in reviews:
-        review.state, review.resolution = "resolved", f"{why}; usulan {request.id}"
-        settled.append(review.id)
-    return settled
-
-
-def _set_status(session: Session, request: ChangeRequest, status: str, reason: str | None) -> None:
-    household = session.get(Household, request.household_id)
-    assert household is not None
-    household.status, household.status_reason = status, reason
-
-
-def _event_diffs(session: Session, entity: str, entity_id: int, action: str) -> list[Any]:
-    """The diffs of one entity's audit events of one action, oldest first."""
-    return list(
-        session.execute(
-            select(AuditEvent.diff)
-            .where(
-                AuditEvent.entity == entity,
-                AuditEvent.entity_id == str(entity_id),
-                AuditEvent.action == action,
-            )
-            .order_by(AuditEvent.id)
-        ).scalars()
-    )
-
-
-def _require_as_proposed(session: Session, request: ChangeRequest) -> None:
-    """The request holds what was proposed: its payload as the keyed proposal event recorded
-    it (a payload edited in the database after the proposal is never applied)."""
-    recorded = next(
-        iter(
-            _event_diffs(session, "change_request", request.id, f"request.propose.{request.kind}")
-        ),
-        None,
-    )
-    if recorded is None or recorded.get("payload") != request.payload:
-        raise Conflict(
-            f"Usulan {request.id} tidak lagi sama dengan yang diajukan (jejak audit mencatat "
-            "isi lain): diubah di luar Lumbung. Tolak usulan ini dan periksa dengan "
-            "`lumbung audit verify`."
-        )
-
-
-def _require_current(request: ChangeRequest, household: Household) -> None:
-    """A change is verified and determined against the family it was proposed on: once the
-    family changed (another request determined), it must be proposed again on the new data."""
-    if request.kind != "new_family" and household.version != request.base_version:
-        raise Conflict(
-            f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
-            f"{request.base_version} → {household.version}); tolak usulan ini dengan alasan itu "
-            "(lumbung request reject) dan ajukan ulang atas data terbaru."
-        )
-
-
-def _expect(request: ChangeRequest, state: str) -> None:
-    if request.state != state:
-        raise Conflict(f"Usulan {request.id} berstatus {request.state}, bukan {state}.")
-
-
-@dataclass(frozen=True, slots=True)
-class RequestView:
-    """A change request as the one deciding it must see it: the family it concerns, what is
-    proposed, and, for an update, each proposed value beside the family's value now."""
-
-    request: ChangeRequest
-    kk_number: str
-    household_status: str | None  # None (with `current` empty): the family lives outside the
-    household_version: int | None  # reader's region now
-    current: dict[str, Any]  # the values now (typed) of the columns an update names (`_current`)
-    # For an update that was determined: the values just before it, as its audit event recorded
-    # them (same shape as `current`; a column it did not change is absent). Else empty.
-    before: dict[str, Any] = field(default_factory=dict)
-
-
-def show(session: Session, *, actor: User, request_id: int) -> RequestView:
-    """One request in full, for a user whose region covers its village."""
-    authorize(actor, Action.READ)
-    request = _request(session, actor, request_id)
-    household = session.get(Household, request.household_id)
-    assert household is not None
-    if not in_scope(actor.region_code, household.village_code):
-        # The family has moved out of the reader's region since: the request stays theirs to
-        # read, the family as it is now does not (where it lives, its values, its state).
-        return RequestView(request, household.kk_number, None, None, {})
-    return RequestView(
-        request,
-        household.kk_number,
-        household.status,
-        household.version,
-        _current(session, request, household),
-        _before(session, request, household),
-    )
-
-
-def _before(session: Session, request: ChangeRequest, household: Household) -> dict[str, Any]:
-    """What a determined update changed from, by its audit event: the family's columns (column
-    → value), or each member's (the NIK the request names → column → value)."""
-    if request.state != "approved" or request.kind not in ("update", "update_member"):
-        return {}
-    events = _event_diffs(session, "household", household.id, f"request.determine.{request.kind}")
-    diff = next((d for d in events if d.get("request") == request.id), None)
-    if diff is None:
-        return {}
-    if request.kind == "update":
-        return {c: was for c, (was, _) in typed_changes(diff.get("changed", {})).items()}
-    before: dict[str, Any] = {}
-    for member in diff.get("members_changed", []):
-        changes = typed_changes(member["changes"])
-        named = changes["nik"][0] if "nik" in changes else member["nik"]  # as proposed
-        before[named] = {c: was for c, (was, _) in changes.items()}
-    return before
-
-
-def _current(session: Session, request: ChangeRequest, household: Household) -> dict[str, Any]:
-    """The values now of the columns an update names: the family's (column → value), or each
-    member's (NIK → column → value; nothing for a member no longer active in the family)."""
-    if request.kind == "update":
-        changes = request.payload.get("changes") or {}
-        return {c: getattr(household, c) for c in changes if c in UPDATABLE}
-    if request.kind != "update_member":
-        return {}
-    current: dict[str, Any] = {}
-    for item in request.payload["members"]:
-        # By the NIK the request names, or, once a NIK correction is applied, the corrected one.
-        niks = {item["nik"], item["changes"].get("nik")} - {None}
-        member = session.execute(
-            select(Member)
-            .where(
-                Member.household_id == household.id,
-                Member.nik.in_(niks),
-                Member.status == "active",
-            )
-            .limit(1)
-        ).scalar_one_or_none()
-        if member is not None:
-            current[item["nik"]] = {
-                c: getattr(member, c) for c in item["changes"] if c in MEMBER_UPDATABLE
-            }
-    return current
-
-
-def pending(session: Session, *, actor: User, state: str = "proposed") -> list[ChangeRequest]:
-    """Requests in `state` within the actor's region."""
-    authorize(actor, Action.READ)
-    if state not in REQUEST_STATES:
-        raise ValidationFailed(
-            f"Status usulan tidak dikenal: {state}; pilihan: {', '.join(REQUEST_STATES)}"
-        )
-    query = select(ChangeRequest).where(ChangeRequest.state == state).order_by(ChangeRequest.id)
-    if actor.region_code:
-        query = query.where(
-            (ChangeRequest.village_code == actor.region_code)
-            | ChangeRequest.village_code.startswith(actor.region_code + ".")
-        )
-    return list(session.execute(query).scalars())
