@@ -64,6 +64,10 @@ def serve_command(
             host=host,
             port=port,
             workers=workers,
+            # A server process loads the whole application (Ibis, DuckDB, pyarrow) before it
+            # answers uvicorn's health check: on a busy 2-core machine that took 15 s, and with
+            # the default of 5 s every process was killed and restarted in a loop.
+            timeout_worker_healthcheck=60,
             proxy_headers=True,
             forwarded_allow_ips=forwarded_allow_ips,
             server_header=False,
