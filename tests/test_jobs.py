@@ -108,6 +108,26 @@ def job_rows(engine: Engine) -> int:
 # --- each kind, through the row ------------------------------------------------------------
 
 
+def test_an_upload_into_a_data_folder_given_relative_is_imported(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` sets LUMBUNG_DATA_DIR=data: the saved upload's path must not be taken
+    relative to the data folder a second time (`data/data/uploads/…`) by the job."""
+    monkeypatch.chdir(tmp_path)
+    relative = Path("data")
+    queue = JobQueue(
+        settings_for(engine, relative, jobs_test_pause_at="-"), engine=engine, immediate=True
+    )
+    h1, m1 = family(1)
+    files = upload_batch(relative, tmp_path / "batch", [h1], m1)
+    job_id = submit(engine, "operator", "import", {"files": files}, queue=queue)
+    job = view(engine, "operator", job_id, queue=queue)
+    assert job.state == "succeeded", job.error
+    assert job.result is not None and job.result["households_accepted"] == 1
+    assert all(f.startswith("uploads/") for f in job.params["files"])
+
+
+
 def test_an_import_job_loads_the_batch_and_keeps_its_result(
     engine: Engine, data_dir: Path, tmp_path: Path, immediate: JobQueue
 ) -> None:

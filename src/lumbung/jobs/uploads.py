@@ -51,7 +51,9 @@ def save(data_dir: Path, filename: str, stream: Readable, *, max_bytes: int) -> 
     path; refused (nothing kept) past `max_bytes`. Each upload gets a folder of its own, named
     by 128 random bits: two uploads of the same name never meet, and no name is guessed."""
     name = safe_name(filename)
-    folder = uploads_dir(data_dir) / secrets.token_hex(16)
+    # Absolute: a data folder given relative (`LUMBUNG_DATA_DIR=data`, as `make demo` does)
+    # would otherwise be prefixed twice by the job that reads the upload.
+    folder = uploads_dir(data_dir.resolve()) / secrets.token_hex(16)
     folder.mkdir(mode=0o700, parents=True)
     target = folder / name
     written = 0
