@@ -60,7 +60,8 @@ def main() -> None:
 
     from lumbung.auth.service import get_user
     from lumbung.db import create_engine, session_scope
-    from lumbung.registry.importer import ImportRequest, import_batch
+    from lumbung.registry.import_run import ImportRequest
+    from lumbung.registry.importer import import_batch
 
     marks: list[tuple[str, float]] = []
     start = time.perf_counter()

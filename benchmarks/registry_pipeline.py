@@ -28,7 +28,8 @@ import json, sys, time
 from pathlib import Path
 from lumbung.db import create_engine, session_scope
 from lumbung.auth.service import get_user
-from lumbung.registry.importer import ImportRequest, import_batch
+from lumbung.registry.import_run import ImportRequest
+from lumbung.registry.importer import import_batch
 marks = []
 engine = create_engine(sys.argv[1])
 with session_scope(engine) as session:

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 
 from conftest import user
 from lumbung.db import session_scope
-from lumbung.registry.importer import ImportRequest, ImportSummary, import_batch
+from lumbung.registry.import_run import ImportRequest, ImportSummary
+from lumbung.registry.importer import import_batch
 from lumbung.registry.models import Household, Member
 
 

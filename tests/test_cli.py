@@ -627,7 +627,7 @@ def test_numbers_are_written_as_operators_read_them(cli: Cli) -> None:
 def test_the_import_summary_names_every_count_in_words() -> None:
     """Every count of the import summary has its words on screen (the JSON keeps the keys)."""
     from lumbung.cli.imports import SUMMARY_LABELS
-    from lumbung.registry.importer import ImportSummary
+    from lumbung.registry.import_run import ImportSummary
 
     counts = {
         name

@@ -24,7 +24,7 @@ from conftest import user
 from lumbung.audit import keys
 from lumbung.audit import service as audit
 from lumbung.audit.models import AuditEvent
-from lumbung.auth import passwords, sessions, signin, tokens, totp
+from lumbung.auth import credentials, passwords, sessions, signin, tokens, totp
 from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
 from lumbung.auth.roles import Role
 from lumbung.auth.service import set_active
@@ -45,7 +45,7 @@ NOW = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 
 def set_password(engine: Engine, username: str, password: str = PASSWORD, **kw: Any) -> None:
     with session_scope(engine) as session:
-        signin.set_password(
+        credentials.set_password(
             session,
             actor=user(session, "admin"),
             username=username,
@@ -222,13 +222,13 @@ def test_an_admin_unlocks_at_once(engine: Engine, users: Any) -> None:
         refused(attempt(engine, "operator", "x"))
     refused(attempt(engine, "operator"))
     with session_scope(engine) as session, pytest.raises(PermissionDenied):
-        signin.unlock(session, actor=user(session, "verifier"), username="operator")
+        credentials.unlock(session, actor=user(session, "verifier"), username="operator")
     with session_scope(engine) as session:
         audit.set_channel(session, "api")
-        signin.unlock(session, actor=user(session, "admin"), username="operator")
+        credentials.unlock(session, actor=user(session, "admin"), username="operator")
     accepted(attempt(engine, "operator", now=NOW + timedelta(seconds=1)))
     with session_scope(engine) as session, pytest.raises(ValidationFailed, match="tidak terkunci"):
-        signin.unlock(session, actor=user(session, "admin"), username="operator")
+        credentials.unlock(session, actor=user(session, "admin"), username="operator")
     [event] = events(engine, "user.unlock")
     assert (event.actor, event.channel, event.diff["failures"]) == ("admin", "api", 5)
 
@@ -285,15 +285,15 @@ def test_an_admins_password_must_be_changed_at_first_sign_in(engine: Engine, use
 def test_only_an_admin_sets_passwords(engine: Engine, users: Any) -> None:
     with session_scope(engine) as session:
         with pytest.raises(PermissionDenied):
-            signin.set_password(
+            credentials.set_password(
                 session, actor=user(session, "determiner"), username="operator", new=PASSWORD
             )
         with pytest.raises(NotFound):
-            signin.set_password(
+            credentials.set_password(
                 session, actor=user(session, "admin"), username="nobody", new=PASSWORD
             )
         with pytest.raises(ValidationFailed, match="nama pengguna"):
-            signin.set_password(
+            credentials.set_password(
                 session, actor=user(session, "admin"), username="operator", new="operator-2026"
             )
 
@@ -456,10 +456,10 @@ def test_an_admin_resets_a_lost_totp(engine: Engine, users: Any) -> None:
         )
     with session_scope(engine) as session:
         with pytest.raises(PermissionDenied):
-            signin.reset_totp(
+            credentials.reset_totp(
                 session, actor=user(session, "auditor"), username="determiner", reason="hilang"
             )
-        signin.reset_totp(
+        credentials.reset_totp(
             session, actor=user(session, "admin"), username="determiner", reason="ponsel hilang"
         )
     assert accepted(attempt(engine, "determiner")).must_enrol_totp
@@ -700,7 +700,7 @@ def test_the_channel_is_checked_and_cli_by_default(engine: Engine, users: Any) -
             audit.set_channel(session, "ftp")
         audit.set_channel(session, "web")
         assert session.info[audit.CHANNEL] == "web"
-        signin.set_password(
+        credentials.set_password(
             session, actor=user(session, "admin"), username="operator", new=PASSWORD
         )
     [event] = events(engine, "user.password_set")

@@ -399,7 +399,7 @@ def test_scratch_folders_of_killed_imports_are_removed_not_those_of_running_ones
     scratch_base.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch_base))
     holder = (
-        "import sys, time; from lumbung.registry.batch_files import scratch_dir\n"
+        "import sys, time; from lumbung.registry.scratch import scratch_dir\n"
         "with scratch_dir() as path:\n"
         "    (path / 'households.from-xlsx.csv').write_text('rows')\n"
         "    print(path, flush=True); time.sleep(120)\n"
@@ -522,11 +522,11 @@ def test_a_workbook_that_unpacks_too_large_or_breaks_off_is_refused(
 ) -> None:
     """A workbook is measured before it is unpacked (a few MB may hold gigabytes), and a sheet
     whose XML breaks off is refused in Indonesian, not with a parser's traceback."""
-    from lumbung.registry import batch_files
+    from lumbung.registry import xlsx
 
     households, members = two_families()
     path = write_xlsx(tmp_path / "batch.xlsx", households, members)
-    monkeypatch.setattr(batch_files, "MAX_XLSX_UNPACKED", 1000)
+    monkeypatch.setattr(xlsx, "MAX_XLSX_UNPACKED", 1000)
     error = _refused(engine, [path])
     assert "setelah dibuka" in error.message
     monkeypatch.undo()

@@ -775,7 +775,8 @@ def test_an_import_does_not_write_into_another_registrys_folder(
     try:
         from lumbung.auth.roles import Role
         from lumbung.auth.service import create_user
-        from lumbung.registry.importer import ImportRequest, import_batch
+        from lumbung.registry.import_run import ImportRequest
+        from lumbung.registry.importer import import_batch
 
         with session_scope(other) as session:
             create_user(

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from lumbung.config import get_settings
+from lumbung.errors import ValidationFailed
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # argon2 takes any length; a megabyte "password" is only a way to load us
@@ -94,3 +95,14 @@ def password_problems(password: str, username: str) -> list[str]:
             "besar, angka, tanda baca atau spasi), bukan satu jenis saja."
         )
     return problems
+
+
+def refuse_weak(password: str, username: str, extra: list[str] | None = None) -> None:
+    """Raise `ValidationFailed` listing what is wrong with `password` as a new password for
+    `username` (`extra`: problems the caller found first), if anything is."""
+    problems = (extra or []) + password_problems(password, username)
+    if problems:
+        raise ValidationFailed(
+            " ".join(problems),
+            details=[{"code": "weak_password", "message": p} for p in problems],
+        )

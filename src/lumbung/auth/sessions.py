@@ -30,6 +30,11 @@ def token_hash(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
+def instant(now: datetime | None) -> datetime:
+    """`now` in UTC when given (a test's clock), else the present moment."""
+    return aware(now).astimezone(UTC) if now else utcnow()
+
+
 def aware(moment: datetime) -> datetime:
     """A stored time as UTC (SQLite hands datetimes back without their zone)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -1,5 +1,6 @@
 """Signing in (password, then a TOTP code where one is needed), lockout with backoff, the
-per-address rate limit, and the credentials an admin or the user sets.
+per-address rate limit, and the credentials the user sets (a new password, a TOTP enrolled);
+an admin's acts on another user's credentials are in auth/credentials.py.
 
 Every attempt is a `sign_in_attempt` row. A refused attempt is committed before the refusal is
 raised (`session.commit()`): the caller rolls back on the error, and the record of the failure,
@@ -14,7 +15,7 @@ from the attempts recorded for it, as a user's would be.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,10 +23,8 @@ from sqlalchemy.orm import Session
 from lumbung.audit import service as audit
 from lumbung.auth import passwords, sessions, totp
 from lumbung.auth.models import SignInAttempt, User, WebSession
-from lumbung.auth.roles import Action, Role
-from lumbung.auth.service import authorize
-from lumbung.db import utcnow
-from lumbung.errors import Conflict, NotFound, PermissionDenied, SignInRefused, ValidationFailed
+from lumbung.auth.roles import Role
+from lumbung.errors import Conflict, PermissionDenied, SignInRefused, ValidationFailed
 
 # Lockout: after LOCK_AFTER consecutive failures, locked for FIRST_LOCK, doubling with each
 # further failure, up to MAX_LOCK; a success (or an admin's unlock) resets the count.
@@ -63,10 +62,6 @@ class TotpEnrolment:
 
     secret: str
     uri: str
-
-
-def _now(now: datetime | None) -> datetime:
-    return sessions.aware(now).astimezone(UTC) if now else utcnow()
 
 
 def lock_duration(failures: int) -> timedelta:
@@ -268,7 +263,7 @@ def sign_in(
 ) -> SignInOutcome:
     """Check a username and password; raise SignInRefused (wrong, locked, too many attempts
     from `ip`, deactivated) or tell what the user must do next."""
-    now = _now(now)
+    now = sessions.instant(now)
     if channel not in audit.CHANNELS:
         raise ValueError(f"unknown sign-in channel {channel!r}")
     name = username.strip()[:64]
@@ -330,7 +325,7 @@ def check_totp(
     """Accept the TOTP code of `user`'s current 30-second step (or the one before or after),
     never a code already accepted; a wrong code counts towards the lock as a wrong password
     does. Raises SignInRefused."""
-    now = _now(now)
+    now = sessions.instant(now)
     channel = audit.channel_of(session)
     _locked_row(session, user)
     if not user.active:
@@ -374,7 +369,7 @@ def enrol_totp(session: Session, *, user: User) -> TotpEnrolment:
 
 def confirm_totp(session: Session, *, user: User, code: str, now: datetime | None = None) -> None:
     """Turn TOTP on once the user shows a code from the secret of `enrol_totp`."""
-    now = _now(now)
+    now = sessions.instant(now)
     if user.totp_enabled_at is not None:
         raise Conflict(f"TOTP {user.username} sudah aktif.")
     if user.totp_secret is None:
@@ -397,22 +392,6 @@ def confirm_totp(session: Session, *, user: User, code: str, now: datetime | Non
     )
 
 
-def _target(session: Session, username: str) -> User:
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None:
-        raise NotFound(f"Pengguna '{username}' tidak ada.")
-    return user
-
-
-def _weak(password: str, username: str, extra: list[str] | None = None) -> None:
-    problems = (extra or []) + passwords.password_problems(password, username)
-    if problems:
-        raise ValidationFailed(
-            " ".join(problems),
-            details=[{"code": "weak_password", "message": p} for p in problems],
-        )
-
-
 def change_password(
     session: Session,
     *,
@@ -425,7 +404,7 @@ def change_password(
 ) -> None:
     """The user's own change: the old password first (a wrong one counts towards the lock).
     Every other session of the user ends (`keep`: the one making the change, if any)."""
-    now = _now(now)
+    now = sessions.instant(now)
     channel = audit.channel_of(session)
     _locked_row(session, user)
     _check_waits(session, user=user, username=user.username, ip=ip, channel=channel, now=now)
@@ -440,7 +419,9 @@ def change_password(
             message="Kata sandi lama salah.",
             now=now,
         )
-    _weak(new, user.username, ["Kata sandi baru sama dengan yang lama."] if new == old else [])
+    passwords.refuse_weak(
+        new, user.username, ["Kata sandi baru sama dengan yang lama."] if new == old else []
+    )
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = False
     user.password_changed_at = now
@@ -453,83 +434,3 @@ def change_password(
         entity_id=user.id,
         diff={"username": user.username, "sessions_ended": ended},
     )
-
-
-def set_password(
-    session: Session,
-    *,
-    actor: User,
-    username: str,
-    new: str,
-    force_change: bool = True,
-    now: datetime | None = None,
-) -> User:
-    """An admin sets (or resets) a user's password. With `force_change` (the default) the
-    user must choose their own at the next sign-in; `force_change=False` is for accounts made
-    by a script (`lumbung demo`). Unlocks the account and ends its sessions."""
-    authorize(actor, Action.MANAGE_USERS)
-    now = _now(now)
-    user = _target(session, username)
-    _weak(new, user.username)
-    user.password_hash = passwords.hash_password(new)
-    user.must_change_password = force_change
-    user.password_changed_at = now
-    user.failed_sign_ins = 0
-    user.locked_until = None
-    ended = sessions.end_all(session, user=user, now=now)
-    audit.record(
-        session,
-        actor=actor.username,
-        action="user.password_set",
-        entity="user",
-        entity_id=user.id,
-        diff={"username": user.username, "force_change": force_change, "sessions_ended": ended},
-    )
-    return user
-
-
-def unlock(session: Session, *, actor: User, username: str) -> User:
-    """An admin lifts a lock now (and clears the failure count)."""
-    authorize(actor, Action.MANAGE_USERS)
-    user = _target(session, username)
-    if not user.failed_sign_ins and user.locked_until is None:
-        raise ValidationFailed(f"Pengguna '{username}' tidak terkunci.")
-    failures = user.failed_sign_ins
-    user.failed_sign_ins = 0
-    user.locked_until = None
-    audit.record(
-        session,
-        actor=actor.username,
-        action="user.unlock",
-        entity="user",
-        entity_id=user.id,
-        diff={"username": user.username, "failures": failures},
-    )
-    return user
-
-
-def reset_totp(
-    session: Session, *, actor: User, username: str, reason: str, now: datetime | None = None
-) -> User:
-    """An admin removes a user's TOTP (a lost phone): they enrol again at their next sign-in.
-    Their sessions end (whoever holds the phone may hold one)."""
-    authorize(actor, Action.MANAGE_USERS)
-    from lumbung.registry.check_sql import plain_text
-
-    reason = plain_text(reason, "Alasan", limit=500)
-    user = _target(session, username)
-    if user.totp_secret is None:
-        raise ValidationFailed(f"Pengguna '{username}' belum memakai TOTP.")
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    ended = sessions.end_all(session, user=user, now=_now(now))
-    audit.record(
-        session,
-        actor=actor.username,
-        action="user.totp_reset",
-        entity="user",
-        entity_id=user.id,
-        diff={"username": user.username, "reason": reason, "sessions_ended": ended},
-    )
-    return user

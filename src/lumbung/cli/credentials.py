@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from lumbung.auth import signin, tokens
+from lumbung.auth import credentials, tokens
 from lumbung.cli.admin import users_app
 from lumbung.cli.common import (
     ActorOption,
@@ -63,7 +63,7 @@ def users_set_password(
     user must choose their own at the next sign-in; their sessions end and any lock is lifted."""
     password = _new_password(password_stdin)
     with unit_of_work() as session:
-        user = signin.set_password(
+        user = credentials.set_password(
             session,
             actor=acting_user(session, actor),
             username=username,
@@ -88,7 +88,7 @@ def users_unlock(
 ) -> None:
     """Lift a sign-in lock now (admin), and clear the count of failed attempts."""
     with unit_of_work() as session:
-        user = signin.unlock(session, actor=acting_user(session, actor), username=username)
+        user = credentials.unlock(session, actor=acting_user(session, actor), username=username)
         payload = {"username": user.username, "locked": False}
     emit(as_json, payload, lambda: say(f"Kunci masuk {username} dibuka."))
 
@@ -104,7 +104,7 @@ def users_reset_totp(
     """Remove a user's TOTP second factor (admin; a lost phone): they enrol again at their next
     sign-in. Their sessions end."""
     with unit_of_work() as session:
-        user = signin.reset_totp(
+        user = credentials.reset_totp(
             session, actor=acting_user(session, actor), username=username, reason=reason
         )
         payload = {"username": user.username, "totp": False}

@@ -60,7 +60,8 @@ def demo_command(
     from lumbung.cycles.service import run_cycle
     from lumbung.regions.service import load_regions
     from lumbung.registry import decisions
-    from lumbung.registry.importer import ImportRequest, import_batch
+    from lumbung.registry.import_run import ImportRequest
+    from lumbung.registry.importer import import_batch
     from lumbung.releases.service import create_release, verify_release
     from lumbung.synth import generate
     from lumbung.targeting.pmt import default_model_path, load_model
@@ -270,7 +271,7 @@ def demo_village(session: DbSession, admin: User, households_csv: Path, tries: i
 def demo_accounts(session: DbSession, *, households_csv: Path) -> list[DemoAccount]:
     """Create the accounts that do not exist yet, and give every one a new password (the
     demo prints them: a password known only to the person at the terminal)."""
-    from lumbung.auth import signin
+    from lumbung.auth import credentials
 
     admin = get_user(session, username="admin")
     village = demo_village(session, admin, households_csv)
@@ -291,7 +292,7 @@ def demo_accounts(session: DbSession, *, households_csv: Path) -> list[DemoAccou
         password = secrets.token_urlsafe(PASSWORD_BYTES)
         # The demo's own passwords are printed to the person who runs it; asking them to
         # choose another at once would only slow the first look.
-        signin.set_password(
+        credentials.set_password(
             session, actor=admin, username=username, new=password, force_change=False
         )
         made.append(DemoAccount(username, role.value, user.region_code, password))

@@ -22,7 +22,8 @@ from lumbung.cli.common import (
     unit_of_work,
 )
 from lumbung.numbers import grouped
-from lumbung.registry.importer import ImportRequest, import_batch
+from lumbung.registry.import_run import ImportRequest
+from lumbung.registry.importer import import_batch
 
 # The import summary's counts, as an operator reads them (the JSON keeps the field names).
 SUMMARY_LABELS = {

@@ -148,7 +148,8 @@ def _check_import(actor: User, params: dict[str, Any], settings: Settings) -> di
 
 
 def _run_import(ctx: Context) -> dict[str, Any]:
-    from lumbung.registry.importer import ImportRequest, import_batch
+    from lumbung.registry.import_run import ImportRequest
+    from lumbung.registry.importer import import_batch
 
     data_dir = ctx.settings.data_dir
     params = ctx.params

@@ -1,4 +1,6 @@
-"""SQL building blocks for the batch checks: macros and one error expression per column.
+"""SQL building blocks for the batch checks: macros and one error expression per column; the
+format's columns as cells (`HOUSEHOLD_CELLS`, `MEMBER_CELLS`) and what a run of the checks is
+given (`CheckOptions`).
 
 Every check is an expression over VARCHAR cells, evaluated by DuckDB for all rows at once.
 A cell's error expression yields `code|message` for the first check it fails, or NULL.
@@ -9,8 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from lumbung.errors import ValidationFailed
+from lumbung.registry import vocab
 
 # Characters no cell may hold, as (first, last) code points: C0 controls but tab, line feed and
 # carriage return (NUL, BEL, ESC and its terminal sequences, …), DEL and the C1 controls, the
@@ -338,3 +342,47 @@ class Cell:
                 )
             )
         return out
+
+
+# The format's columns, each read and checked as a cell (registry/checks.py).
+HOUSEHOLD_CELLS: tuple[Cell, ...] = (
+    Cell("kk_number", "id", max_length=0),
+    Cell("village_code", "region"),
+    Cell("address", "text", required=False, max_length=500, line_breaks=True),
+    Cell("rt", "rt", required=False),
+    Cell("rw", "rt", required=False),
+    Cell("latitude", "coord", required=False, low=-11, high=6),
+    Cell("longitude", "coord", required=False, low=95, high=141),
+    Cell("floor_area_m2", "number", low=0, high=100_000),
+    *(Cell(name, "enum", values=values) for name, values in vocab.HOUSEHOLD_ENUMS.items()),
+    *(Cell(name, "flag") for name in vocab.HOUSEHOLD_FLAGS),
+    Cell("motorbikes", "count", high=99),
+    Cell("large_livestock", "count", high=100_000),
+)
+
+MEMBER_CELLS: tuple[Cell, ...] = (
+    Cell("kk_number", "id", max_length=0),
+    Cell("nik", "id", max_length=0),
+    Cell("name", "text", max_length=100),
+    Cell("sex", "sex", values=vocab.SEX),
+    Cell("birth_date", "date"),
+    *(
+        Cell(name, "enum", values=values)
+        for name, values in vocab.MEMBER_ENUMS.items()
+        if name != "sex"
+    ),
+    Cell("pregnant", "flag"),
+    Cell("mother_name", "text", required=False, max_length=100),
+)
+
+HOUSEHOLD_VALUE_COLUMNS = tuple(c.name for c in HOUSEHOLD_CELLS)
+MEMBER_VALUE_COLUMNS = tuple(c.name for c in MEMBER_CELLS)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    as_of: date
+    households_file: str
+    members_file: str
+    scope: str | None = None  # the importing user's region; None = national
+    allow_duplicates: bool = False

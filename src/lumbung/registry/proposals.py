@@ -24,8 +24,12 @@ from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.registry import vocab
-from lumbung.registry.check_sql import plain_text, printable
-from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
+from lumbung.registry.check_sql import (
+    HOUSEHOLD_VALUE_COLUMNS,
+    MEMBER_VALUE_COLUMNS,
+    plain_text,
+    printable,
+)
 from lumbung.registry.errors import RowError
 from lumbung.registry.models import ChangeRequest, Household, Member
 from lumbung.registry.validation import (

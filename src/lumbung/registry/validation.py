@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from lumbung import bulk
 from lumbung.regions.models import Region
-from lumbung.registry.checks import (
+from lumbung.registry.check_sql import (
     HOUSEHOLD_CELLS,
     HOUSEHOLD_VALUE_COLUMNS,
     MEMBER_CELLS,
     MEMBER_VALUE_COLUMNS,
     CheckOptions,
-    run_checks,
 )
+from lumbung.registry.checks import run_checks
 from lumbung.registry.errors import RowError
 from lumbung.registry.importer import EXISTING_HH_SCHEMA, EXISTING_MB_SCHEMA
 from lumbung.registry.models import Household, Member

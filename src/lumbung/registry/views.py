@@ -26,7 +26,7 @@ from lumbung.identity.masking import mask_id
 from lumbung.identity.names import normalise_name
 from lumbung.paging import Page, check_window
 from lumbung.registry import vocab
-from lumbung.registry.checks import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
+from lumbung.registry.check_sql import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.history import FamilyHistory, family_history
 from lumbung.registry.models import ChangeRequest, Household, Member, household_in_area
 from lumbung.registry.proposals import family_in_scope

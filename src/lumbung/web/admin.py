@@ -39,7 +39,7 @@ def audit_page(ctx: Page) -> Response:
 def users_page(ctx: Page) -> Response:
     """Users: create one (with a first password they must change), set a password, activate
     or deactivate; and issue or revoke API tokens (a new token is shown once)."""
-    from lumbung.auth import service, signin, tokens
+    from lumbung.auth import credentials, service, tokens
 
     error = None
     notice = None
@@ -62,7 +62,7 @@ def users_page(ctx: Page) -> Response:
                         role=role,
                         region_code=region,
                     )
-                    signin.set_password(
+                    credentials.set_password(
                         ctx.db,
                         actor=ctx.actor,
                         username=ctx.field("username"),
@@ -70,7 +70,7 @@ def users_page(ctx: Page) -> Response:
                     )
                     notice = ctx.t("users.created", username=ctx.field("username"))
                 elif action == "password":
-                    signin.set_password(
+                    credentials.set_password(
                         ctx.db,
                         actor=ctx.actor,
                         username=ctx.field("username"),
