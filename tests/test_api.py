@@ -299,6 +299,7 @@ def test_the_openapi_document_describes_every_endpoint(api: Api) -> None:
     for path in (
         "/api/v1/families/{kk}",
         "/api/v1/families/by-nik/{nik}",
+        "/api/v1/families/{kk}/benefits",
         "/api/v1/requests",
         "/api/v1/cycles/{label}/beneficiaries",
         "/api/v1/explain",
@@ -308,6 +309,9 @@ def test_the_openapi_document_describes_every_endpoint(api: Api) -> None:
     assert document["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
     family_schema = document["components"]["schemas"]["FamilyView"]
     assert "members" in family_schema["properties"]
+    assert "identity_masked" in family_schema["properties"]
+    benefits = document["components"]["schemas"]["FamilyBenefits"]["properties"]
+    assert {"kk_number", "scores", "entitlements"} <= set(benefits)
 
 
 def test_jobs_are_submitted_and_read_by_their_owner_only(api: Api) -> None:

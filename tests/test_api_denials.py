@@ -94,6 +94,7 @@ READS: dict[str, Callable[[int], str]] = {
     "family by KK": lambda s: f"/families/{kk(s)}",
     "family by NIK": lambda s: f"/families/by-nik/{member_nik(s)}",
     "history": lambda s: f"/families/{kk(s)}/history",
+    "desil and entitlements": lambda s: f"/families/{kk(s)}/benefits",
     "explain": lambda s: f"/explain?cycle=PBI-1&kk={kk(s)}",
 }
 
@@ -208,3 +209,38 @@ def test_what_a_role_may_not_do_is_forbidden(api: Api, reader: str, method: str,
     body = {"username": "x1", "full_name": "X", "role": "operator"} if path == "/users" else None
     response = getattr(api, method)(reader, path, **({"json": body} if body else {}))
     problem_of(response, 403, "permission_denied")
+
+
+def test_an_auditor_reads_a_family_masked_a_verifier_in_full(api: Api, engine: Engine) -> None:
+    """The service masks (auth.roles.entitled_to_identity); the API returns what it gives."""
+    from lumbung.identity.masking import mask_name
+    from test_cycle_listing import stored
+
+    head = member_nik(HOME)
+    full = api.get("verifier", f"/families/{kk(HOME)}").json()
+    audited = api.get("auditor", f"/families/{kk(HOME)}").json()
+    by_nik = api.get("auditor", f"/families/by-nik/{head}").json()
+    assert full["identity_masked"] is False
+    assert head in [m["nik"] for m in full["members"]]
+    assert audited["identity_masked"] is True and by_nik["members"] == audited["members"]
+    assert [m["name"] for m in audited["members"]] == [
+        mask_name(m["name"]) for m in full["members"]
+    ]
+    assert all(m["nik"][4:12] == "********" for m in audited["members"])
+    assert head not in str(audited) and audited["kk_number"] == kk(HOME)
+    history = api.get("auditor", f"/families/{kk(HOME)}/history").json()
+    assert head not in str(history)
+    # The family's desil and what it is owed, within the region.
+    benefits = api.get("verifier", f"/families/{kk(HOME)}/benefits")
+    assert benefits.status_code == 200, benefits.text
+    body = benefits.json()
+    assert [s["release"] for s in body["scores"]] == ["R1"]
+    assert 1 <= body["scores"][0]["decile"] <= 10
+    owed = sorted(a for _v, number, _r, a in stored(engine, "PBI-1") if number == kk(HOME))
+    assert sorted(e["amount_idr"] for e in body["entitlements"]) == owed
+    assert {(e["cycle"], e["program"], e["cycle_state"]) for e in body["entitlements"]} <= {
+        ("PBI-1", "PBI-JKN", "draft")
+    }
+    assert all(e["nik"] and "*" not in e["nik"] for e in body["entitlements"])
+    masked = api.get("auditor", f"/families/{kk(HOME)}/benefits").json()
+    assert all("********" in e["nik"] for e in masked["entitlements"])

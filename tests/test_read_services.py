@@ -20,6 +20,7 @@ from lumbung.auth.roles import Role
 from lumbung.auth.service import list_users
 from lumbung.db import session_scope
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
+from lumbung.identity.masking import mask_name
 from lumbung.registry import proposals, views
 from lumbung.releases.service import list_releases
 
@@ -173,9 +174,9 @@ def test_the_auditor_reads_everything(registry: Engine) -> None:
         1,
     )
     [found] = page.items
-    assert found.head_name == HEADS[2]
+    assert found.head_name == mask_name(HEADS[2])  # an auditor reads names masked
     assert [m.nik[:16] for m in found.matches] == ["3171********" + head_nik(2)[12:]]
-    assert page.as_dict()["items"][0]["matches"][0]["name"] == HEADS[2]
+    assert page.as_dict()["items"][0]["matches"][0]["name"] == mask_name(HEADS[2])
     for serial in (1, 2, 3):
         number = kk(serial)
 
@@ -249,3 +250,97 @@ def test_a_cycle_is_totalled_within_the_readers_region(engine: Engine, tmp_path:
         as_user(engine, "auditor", lambda s, u: cycle_totals(s, u, label="PBI-1", level="desa"))
     with pytest.raises(NotFound):
         as_user(engine, "auditor", lambda s, u: cycle_totals(s, u, label="X", level="regency"))
+
+
+def test_an_auditor_reads_identities_masked_a_verifier_in_full(registry: Engine) -> None:
+    """One rule (auth.roles.entitled_to_identity), applied by the services: a family, its
+    history, its requests and a search show an auditor NIKs and names masked, and a verifier
+    of the region (or the village's operator) in full."""
+    engine = registry
+    head = head_nik(1)
+    proposed = as_user(
+        engine,
+        "operator",
+        lambda s, u: proposals.propose(
+            s,
+            actor=u,
+            kind="update_member",
+            payload={"nik": head, "changes": {"name": "SUPARMAN BARU"}},
+            kk_number=kk(1),
+            base_version=1,
+        ),
+    )
+    request_id = proposed.request.id
+    for reader, masked in (("auditor", True), ("verifier", False), ("operator", False)):
+        view = as_user(engine, reader, lambda s, u: views.family(s, u, kk=kk(1)))
+        by_nik = as_user(engine, reader, lambda s, u: views.family_by_nik(s, u, nik=head))
+        past = as_user(engine, reader, lambda s, u: views.history(s, u, kk=kk(1)))
+        detail = as_user(
+            engine, reader, lambda s, u: views.request_detail(s, u, request_id=request_id)
+        )
+        found = as_user(engine, reader, lambda s, u: views.search_families(s, u, name="Suparman"))
+        assert view.identity_masked is masked and by_nik.identity_masked is masked, reader
+        assert view.kk_number == by_nik.kk_number == kk(1)  # the family's handle stays whole
+        head_row = view.members[0]
+        everything = repr((view, by_nik, past.as_dict(), detail.as_dict(), found.as_dict()))
+        if masked:
+            assert head_row["nik"].startswith(head[:4] + "********" + head[12:] + "·")
+            assert head_row["name"] == mask_name(HEADS[1]) != HEADS[1]
+            for m in view.members:
+                assert m["nik"][4:12] == "********" and "*" in m["name"]
+            # Neither a NIK nor a name in full anywhere: the family, the proposal in its
+            # history and in the request, the search.
+            assert head not in everything and "SUPARMAN" not in everything, everything
+            assert list(detail.current) == [head_row["nik"]]
+            assert found.items[0].head_name == mask_name(HEADS[1])
+        else:
+            assert head_row["nik"] == head and head_row["name"] == HEADS[1]
+            assert detail.payload["members"][0]["nik"] == head
+            assert detail.payload["members"][0]["changes"]["name"] == "SUPARMAN BARU"
+            assert detail.current == {head: {"name": HEADS[1]}}
+            assert "SUPARMAN BARU" in repr(past.as_dict())
+            if reader == "verifier":
+                assert found.items[0].head_name == HEADS[1]
+
+
+def test_a_familys_desil_and_entitlements(engine: Engine, tmp_path: Path) -> None:
+    """family_entitlements: the family's desil per scoring and what it is owed per cycle (a
+    household program's row for the family, a program of persons' one per member), within the
+    reader's region only."""
+    from lumbung.cycles.listing import family_entitlements
+    from test_cycle_listing import stored
+    from test_cycles import cycle, setup_registry
+
+    setup_registry(engine, tmp_path)
+    cycle(engine, tmp_path, "PKH-1")
+    cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")
+    pkh = [amount for _v, number, _r, amount in stored(engine, "PKH-1") if number == kk(1)]
+    pbi = [amount for _v, number, _r, amount in stored(engine, "PBI-1") if number == kk(1)]
+    assert pkh and pbi  # the family is in both cycles
+
+    got = as_user(engine, "verifier", lambda s, u: family_entitlements(s, u, kk=kk(1)))
+    assert got.kk_number == kk(1)
+    [scored] = got.scores
+    assert (scored.release, scored.decile) == ("R1", 1)  # the floor model: family s in desil s
+    assert scored.rank_in_regency >= 1 and "@" in scored.model
+    assert {e.cycle for e in got.entitlements} == {"PKH-1", "PBI-1"}
+    assert [e.amount_idr for e in got.entitlements if e.cycle == "PKH-1"] == pkh
+    assert sorted(e.amount_idr for e in got.entitlements if e.cycle == "PBI-1") == sorted(pbi)
+    for e in got.entitlements:
+        assert isinstance(e.amount_idr, int) and e.cycle_state == "draft"
+        assert e.period_months >= 1
+        if e.cycle == "PKH-1":
+            assert (e.program, e.nik) == ("PKH", None)  # the family is the beneficiary
+        else:
+            assert e.program == "PBI-JKN" and e.nik is not None and "*" not in e.nik
+    assert got.entitlements[0].cycle == "PBI-1"  # latest first: the later cycle
+    # An auditor reads members' NIKs masked; another regency's verifier, nothing at all.
+    audited = as_user(engine, "auditor", lambda s, u: family_entitlements(s, u, kk=kk(1)))
+    assert [e.amount_idr for e in audited.entitlements] == [e.amount_idr for e in got.entitlements]
+    assert all("********" in e.nik for e in audited.entitlements if e.nik is not None)
+    with pytest.raises(NotFound):
+        as_user(engine, "other_verifier", lambda s, u: family_entitlements(s, u, kk=kk(1)))
+    # A family outside every cycle (desil 10): scored, owed nothing.
+    rich = as_user(engine, "operator", lambda s, u: family_entitlements(s, u, kk=kk(10)))
+    assert [s.decile for s in rich.scores] == [10] and rich.entitlements == []
+    assert rich.as_dict()["scores"][0]["decile"] == 10

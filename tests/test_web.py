@@ -16,6 +16,7 @@ from conftest import user
 from factories import family, write_batch
 from helpers import edit_directly, run_import
 from lumbung.db import session_scope, utcnow
+from lumbung.identity.masking import mask_name
 from lumbung.registry import decisions
 from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
 
@@ -151,6 +152,33 @@ def test_the_family_page_masks_nik_for_a_reader_not_entitled(
     assert masked.status_code == 200
     assert nik not in masked.text and "BUDI SANTOSO" not in masked.text
     assert nik[:4] + "********" + nik[12:] in masked.text
+    assert mask_name("BUDI SANTOSO") in masked.text  # as the service gave it
+    web.post("/keluar", data={"csrf": csrf_of(masked.text)})
+    sign_in(web, "verifier")  # of the family's regency: in full
+    full = web.get(f"/keluarga/{kk_number}")
+    assert nik in full.text and "BUDI SANTOSO" in full.text
+
+
+def test_the_family_page_shows_its_desil_and_entitlements(
+    web: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    from factories import kk
+    from test_cycle_listing import stored
+    from test_cycles import cycle, setup_registry
+
+    data_dir = tmp_path / "data"
+    setup_registry(engine, data_dir)
+    cycle(engine, data_dir, "PKH-1")
+    [(_, _, _, amount)] = [r for r in stored(engine, "PKH-1") if r[1] == kk(1)]
+    sign_in(web, "verifier")
+    page = web.get(f"/keluarga/{kk(1)}")
+    assert page.status_code == 200, page.text
+    assert '<dd id="desil">1 (R1)</dd>' in page.text  # the floor model: family 1 in desil 1
+    rupiah = "Rp" + f"{amount:,}".replace(",", ".")
+    assert 'id="entitlements"' in page.text and "PKH-1" in page.text and rupiah in page.text
+    richest = web.get(f"/keluarga/{kk(10)}")
+    assert '<dd id="desil">10 (R1)</dd>' in richest.text
+    assert "tidak mendapat bantuan di siklus mana pun" in richest.text
 
 
 def test_a_family_outside_the_readers_region_is_not_found(web: TestClient, kk_number: str) -> None:

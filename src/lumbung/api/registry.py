@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from lumbung.api.deps import Paging, Read, Write
 from lumbung.api.schemas import KK, NIK, REGION, TEXT, NewRequest, Reason
+from lumbung.cycles.listing import FamilyBenefits, family_entitlements
 from lumbung.paging import Page
 from lumbung.registry import proposals, views, workflow
 from lumbung.registry.history import FamilyHistory
@@ -46,6 +47,14 @@ def family_by_nik(ctx: Read, nik: NIK) -> views.FamilyView:
 @router.get("/families/{kk}", summary="One family, by KK number")
 def family(ctx: Read, kk: KK) -> views.FamilyView:
     return views.family(ctx.session, ctx.actor, kk=kk)
+
+
+@router.get(
+    "/families/{kk}/benefits",
+    summary="A family's PMT desil per scoring and entitlements per cycle, latest first",
+)
+def benefits(ctx: Read, kk: KK) -> FamilyBenefits:
+    return family_entitlements(ctx.session, ctx.actor, kk=kk)
 
 
 @router.get("/families/{kk}/history", summary="A family's history from the audit chain")

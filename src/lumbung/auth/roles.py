@@ -60,6 +60,20 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 }
 
 
+# Who sees people's NIKs and names in full (within their region, which every read enforces):
+# those who act on families. An auditor reads everything, masked (docs/ARCHITECTURE.md,
+# "Masking"). Lists of people (a search's NIKs, a cycle's beneficiaries, explain) are masked
+# for every reader whatever this says.
+IDENTITY_READERS: frozenset[Role] = frozenset(
+    {Role.OPERATOR, Role.VERIFIER, Role.DETERMINER, Role.ADMIN}
+)
+
+
+def entitled_to_identity(role: Role) -> bool:
+    """Whether a reader of this role sees NIKs and names in full (else masked)."""
+    return role in IDENTITY_READERS
+
+
 def may(role: Role, action: Action) -> bool:
     return action in PERMISSIONS[role]
 

@@ -10,15 +10,16 @@ the (cycle, beneficiary) key serves without a sort even for a national cycle.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action, in_scope
+from lumbung.auth.roles import Action, entitled_to_identity, in_scope
 from lumbung.auth.service import authorize
 from lumbung.cycles.models import Cycle, Entitlement, component_labels, components
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
@@ -237,3 +238,152 @@ def cycle_totals(session: Session, actor: User, *, label: str, level: str) -> Cy
         scope,
         [AreaTotal(c, names.get(c), int(n), int(total or 0)) for c, n, total in rows],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyScore:
+    """The family's PMT score and desil in one scoring (a release scored by a model)."""
+
+    release: str
+    model: str  # NAME@VERSION
+    scored_at: datetime
+    score: float
+    decile: int
+    rank_in_regency: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "model": self.model,
+            "scored_at": self.scored_at.isoformat(),
+            "score": self.score,
+            "decile": self.decile,
+            "rank_in_regency": self.rank_in_regency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyEntitlement:
+    """What the family (or one of its members, for a program of persons) is owed in a cycle."""
+
+    cycle: str
+    program: str
+    cycle_state: str  # draft or approved
+    period_start: date  # the cycle's reference date
+    period_months: int  # months one cycle pays for
+    amount_idr: int
+    # The member's NIK for a program of persons (masked for a reader not entitled to it, as
+    # on the family's page); None: the family is the beneficiary.
+    nik: str | None
+    state: str  # the entitlement's own state
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "program": self.program,
+            "cycle_state": self.cycle_state,
+            "period_start": self.period_start.isoformat(),
+            "period_months": self.period_months,
+            "amount_idr": self.amount_idr,
+            "nik": self.nik,
+            "state": self.state,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyBenefits:
+    """A family's desil per scoring and its entitlements per cycle, latest first."""
+
+    kk_number: str
+    scores: list[FamilyScore]
+    entitlements: list[FamilyEntitlement]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kk_number": self.kk_number,
+            "scores": [s.as_dict() for s in self.scores],
+            "entitlements": [e.as_dict() for e in self.entitlements],
+        }
+
+
+def family_entitlements(session: Session, actor: User, *, kk: str) -> FamilyBenefits:
+    """The family's PMT score and desil in every scoring, and what it is owed in every cycle
+    (a cycle it is not in is left out), latest first; for a family outside the actor's region,
+    NotFound, as for a KK that does not exist.
+
+    Through the partitioned parents by their keys, (scoring, household) and (cycle,
+    beneficiary): the scorings and cycles (a few dozen rows) are listed first, so that each
+    partition is pruned or searched by its primary key, never scanned."""
+    from lumbung.programs.definition import Schedule
+    from lumbung.registry.models import Member
+    from lumbung.registry.proposals import family_in_scope
+    from lumbung.releases.models import Release
+    from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
+
+    authorize(actor, Action.READ)
+    household = family_in_scope(session, actor, kk)
+    scorings = {
+        s.id: (s, release, f"{m.name}@{m.version}")
+        for s, release, m in session.execute(
+            select(Scoring, Release.label, PmtModelRecord)
+            .join(Release, Release.id == Scoring.release_id)
+            .join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id)
+        ).all()
+    }
+    scores = []
+    if scorings:
+        found = session.execute(
+            select(PmtScore).where(
+                PmtScore.scoring_id.in_(list(scorings)), PmtScore.household_id == household.id
+            )
+        ).scalars()
+        for row in found:
+            scoring, release, model = scorings[row.scoring_id]
+            scores.append(
+                FamilyScore(
+                    release,
+                    model,
+                    scoring.created_at,
+                    row.score,
+                    row.decile,
+                    row.rank_area,
+                )
+            )
+        scores.sort(key=lambda s: (s.scored_at, s.release, s.model), reverse=True)
+    cycles = {c.id: c for c in session.execute(select(Cycle)).scalars()}
+    entitlements = []
+    # One family: its members' NIKs as the family's own page shows them (registry.views).
+    shown: Callable[[str], str] = (
+        str if entitled_to_identity(actor.role) else lambda nik: mask_id(nik, distinct=True)
+    )
+    if cycles:
+        # A family's beneficiaries: itself (programs of households) or its members (of persons).
+        members = session.execute(
+            select(Member.id).where(Member.household_id == household.id)
+        ).scalars()
+        beneficiaries = [household.id, *members]
+        found_rows = session.execute(
+            select(Entitlement).where(
+                Entitlement.cycle_id.in_(list(cycles)),
+                Entitlement.beneficiary_id.in_(beneficiaries),
+                Entitlement.household_id == household.id,  # a member id equal to a family's
+            )
+        ).scalars()
+        for e in found_rows:
+            cycle = cycles[e.cycle_id]
+            schedule = Schedule.model_validate(cycle.definition["schedule"])
+            entitlements.append(
+                FamilyEntitlement(
+                    cycle.label,
+                    cycle.program_code,
+                    cycle.state,
+                    cycle.reference_date,
+                    schedule.months_per_cycle,
+                    e.amount_idr,
+                    None if e.member_id is None or not e.nik else shown(e.nik),
+                    e.state,
+                )
+            )
+        order = {c.label: (c.reference_date, c.id) for c in cycles.values()}
+        entitlements.sort(key=lambda e: (order[e.cycle], e.nik or ""), reverse=True)
+    return FamilyBenefits(household.kk_number, scores, entitlements)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from typing import Any
 
 
 def mask_name(name: str) -> str:
@@ -37,3 +39,37 @@ def mask_id(number: str, *, distinct: bool = False) -> str:
 
     mac = bytes.fromhex(keyring().current.mac(b"mask\x1f" + digits.encode()))
     return f"{masked}·{base64.b32encode(mac).decode()[:3]}"
+
+
+# The keys under which a payload, an audit diff or a row holds a person's NIK or name (the
+# exchange format's member columns; `new_head` names the new head by NIK).
+ID_KEYS = frozenset({"nik", "new_head"})
+NAME_KEYS = frozenset({"name", "mother_name", "head_name"})
+
+
+def mask_identity(value: Any) -> Any:
+    """`value` (a payload, an audit diff, a row: dicts and lists of any depth) with every NIK
+    and name in it masked, found by its key (`ID_KEYS`, `NAME_KEYS`); a (before, after) pair
+    under such a key is masked on both sides. NIKs carry the distinguishing tag, so that the
+    same person reads alike across a diff and its family. Everything else as it was."""
+    if isinstance(value, dict):
+        return {key: _masked_under(key, item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(mask_identity(item) for item in value)
+    return value
+
+
+def _masked_under(key: Any, value: Any) -> Any:
+    if key in ID_KEYS:
+        return _each(value, lambda number: mask_id(number, distinct=True))
+    if key in NAME_KEYS:
+        return _each(value, mask_name)
+    return mask_identity(value)
+
+
+def _each(value: Any, mask: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return mask(value) if value else value
+    if isinstance(value, list | tuple):
+        return type(value)(_each(item, mask) for item in value)
+    return mask_identity(value)

@@ -4,14 +4,18 @@ print, and what an API or a page answers, as plain typed results.
 
 Every read checks the reader's role and region here. A family or request outside the reader's
 region is answered as one that does not exist (nothing is told of where it lives). Within its
-region a reader sees one family's members with their NIKs in full (as `registry show` always
-has); lists of people (a search) show NIKs masked (`mask_id`, tagged so that members masked
-alike are told apart).
+region a reader entitled to identities (`auth.roles.entitled_to_identity`: operators,
+verifiers, determiners, admins) sees one family's members, its history and its requests with
+NIKs and names in full; an auditor sees them masked (`identity.masking`), here, so that the
+command, the API and the pages show the same. Lists of people (a search) show NIKs masked for
+every reader (`mask_id`, tagged so that members masked alike are told apart), and names masked
+too for a reader not entitled to them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +23,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action, in_scope
+from lumbung.auth.roles import Action, entitled_to_identity, in_scope
 from lumbung.auth.service import authorize, reading_area, within
 from lumbung.errors import NotFound, ValidationFailed
-from lumbung.identity.masking import mask_id
+from lumbung.identity.masking import mask_id, mask_identity, mask_name
 from lumbung.identity.names import normalise_name
 from lumbung.paging import Page, check_window
 from lumbung.registry import vocab
@@ -54,6 +58,9 @@ class FamilyView:
     version: int
     household: dict[str, Any]  # every value column of the exchange format (kk_number too)
     members: list[dict[str, Any]]  # the member value columns (but kk_number), and status
+    # True: the reader's role is not entitled to identities; members' NIKs and names (mother's
+    # too) are masked. The KK stays whole: it is the family's handle, the one the reader used.
+    identity_masked: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """What `registry show --json` prints: the family's columns at the top level."""
@@ -63,10 +70,14 @@ class FamilyView:
             "status_reason": self.status_reason,
             "version": self.version,
             "members": self.members,
+            "identity_masked": self.identity_masked,
         }
 
 
-def _family_view(session: Session, household: Household) -> FamilyView:
+def _family_view(session: Session, actor: User, household: Household) -> FamilyView:
+    """The family as `actor` may see it: members' NIKs and names masked unless its role is
+    entitled to them (the one place the family's reads decide it)."""
+    masked = not entitled_to_identity(actor.role)
     members = session.execute(
         select(Member).where(Member.household_id == household.id).order_by(Member.id)
     ).scalars()
@@ -81,21 +92,30 @@ def _family_view(session: Session, household: Household) -> FamilyView:
         version=household.version,
         household={c: getattr(household, c) for c in HOUSEHOLD_VALUE_COLUMNS},
         members=[
-            {
-                **{c: getattr(m, c) for c in MEMBER_VALUE_COLUMNS if c != "kk_number"},
-                "birth_date": m.birth_date.isoformat(),
-                "status": m.status,
-            }
+            _shown(
+                {
+                    **{c: getattr(m, c) for c in MEMBER_VALUE_COLUMNS if c != "kk_number"},
+                    "birth_date": m.birth_date.isoformat(),
+                    "status": m.status,
+                },
+                masked,
+            )
             for m in members
         ],
+        identity_masked=masked,
     )
+
+
+def _shown(member: dict[str, Any], masked: bool) -> dict[str, Any]:
+    shown: dict[str, Any] = mask_identity(member) if masked else member
+    return shown
 
 
 def family(session: Session, actor: User, *, kk: str) -> FamilyView:
     """The family with this KK, if the actor's region covers it (else NotFound, as for a KK
     that does not exist)."""
     authorize(actor, Action.READ)
-    return _family_view(session, family_in_scope(session, actor, kk))
+    return _family_view(session, actor, family_in_scope(session, actor, kk))
 
 
 def family_by_nik(session: Session, actor: User, *, nik: str) -> FamilyView:
@@ -116,7 +136,7 @@ def family_by_nik(session: Session, actor: User, *, nik: str) -> FamilyView:
         raise NotFound(
             f"NIK {mask_id(nik)} tidak ada di registry wilayah {actor.region_code or 'nasional'}."
         )
-    return _family_view(session, found)
+    return _family_view(session, actor, found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +218,7 @@ def search_families(
     ).scalars():
         members[m.household_id].append(m)
     items = []
+    name_shown: Callable[[str], str] = str if entitled_to_identity(actor.role) else mask_name
     for h in households:
         head = next(
             (
@@ -208,17 +229,32 @@ def search_families(
             None,
         )
         matches = [
-            NameMatch(m.name, mask_id(m.nik, distinct=True), m.relationship, m.status)
+            NameMatch(name_shown(m.name), mask_id(m.nik, distinct=True), m.relationship, m.status)
             for m in members[h.id]
             if m.name_normalised.startswith(wanted)
         ]
-        items.append(FamilySummary(h.kk_number, h.village_code, h.status, h.version, head, matches))
+        items.append(
+            FamilySummary(
+                h.kk_number,
+                h.village_code,
+                h.status,
+                h.version,
+                None if head is None else name_shown(head),
+                matches,
+            )
+        )
     return Page(items, int(total), limit, offset)
 
 
 def history(session: Session, actor: User, *, kk: str) -> FamilyHistory:
-    """The family's history from the audit chain, oldest first (`registry.history`)."""
-    return family_history(session, actor=actor, kk_number=kk)
+    """The family's history from the audit chain, oldest first (`registry.history`); the NIKs
+    and names in what was proposed and changed are masked for a reader not entitled to them."""
+    found = family_history(session, actor=actor, kk_number=kk)
+    if entitled_to_identity(actor.role):
+        return found
+    return replace(
+        found, events=[replace(e, changes=mask_identity(e.changes)) for e in found.events]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +401,15 @@ def request_detail(session: Session, actor: User, *, request_id: int) -> Request
     """One request in full, if the actor's region covers its village (else NotFound)."""
     view: RequestView = show(session, actor=actor, request_id=request_id)
     r = view.request
+    payload, current, before = r.payload, view.current, view.before
+    if not entitled_to_identity(actor.role):
+        payload = mask_identity(payload)
+        # An update of members keys its values by the NIK the request names.
+        by_nik = r.kind == "update_member"
+        current, before = (
+            {(mask_id(k, distinct=True) if by_nik else k): mask_identity(v) for k, v in d.items()}
+            for d in (current, before)
+        )
     return RequestDetail(
         _row(r, view.kk_number),
         view.household_status,
@@ -372,9 +417,9 @@ def request_detail(session: Session, actor: User, *, request_id: int) -> Request
         r.proposed_at,
         r.verified_at,
         r.decided_at,
-        r.payload,
-        view.current,
-        view.before,
+        payload,
+        current,
+        before,
     )
 
 

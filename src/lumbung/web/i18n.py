@@ -153,10 +153,23 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "family.version": ("Versi data", "Data version"),
     "family.village": ("Desa/kelurahan", "Village"),
     "family.desil": ("Desil", "Decile"),
-    "family.desil.none": (
-        "per siklus: lihat 'jelaskan' di bawah",
-        "per cycle: see 'explain' below",
+    "family.desil.none": ("belum dihitung", "not scored yet"),
+    "family.scores": ("Skor PMT dan desil", "PMT score and decile"),
+    "family.scores.none": (
+        "Keluarga ini belum ada dalam penghitungan skor PMT mana pun.",
+        "This family is in no PMT scoring yet.",
     ),
+    "family.scored_at": ("Dihitung", "Scored"),
+    "family.entitlements": ("Hak bantuan per siklus", "Entitlements by cycle"),
+    "family.entitlements.none": (
+        "Keluarga ini tidak mendapat bantuan di siklus mana pun.",
+        "This family is entitled in no cycle.",
+    ),
+    "family.period": ("Periode", "Period"),
+    "family.period.value": ("{start}, {months} bulan", "{start}, {months} month(s)"),
+    "family.beneficiary": ("Penerima", "Beneficiary"),
+    "family.beneficiary.family": ("keluarga", "the family"),
+    "family.cycles": ("Siklus", "Cycles"),
     "family.masked": (
         "NIK dan nama anggota disamarkan: peran Anda tidak berhak melihatnya utuh.",
         "Members' NIKs and names are masked: your role is not entitled to see them in full.",

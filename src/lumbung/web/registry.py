@@ -9,23 +9,14 @@ from urllib.parse import urlencode
 from fastapi.responses import Response
 from starlette.routing import Route
 
-from lumbung.auth.models import User
 from lumbung.auth.roles import Role
 from lumbung.errors import LumbungError, NotFound, ValidationFailed
-from lumbung.identity.masking import mask_id, mask_name
 from lumbung.registry import vocab
 from lumbung.web.context import Page, page
 
 PAGE_SIZE = 25
 # Queue states each role decides on: verifiers the proposed requests, determiners the verified.
 QUEUE_STATE = {Role.VERIFIER: "proposed", Role.DETERMINER: "verified"}
-
-
-def entitled_to_identity(user: User) -> bool:
-    """Whether a reader sees members' NIKs and names in full on a family page. Those who act
-    on families (operators, verifiers, determiners, admins; within their region, which the
-    read service already enforces) do; an auditor reads everything, masked."""
-    return user.role is not Role.AUDITOR
 
 
 @page("any")
@@ -122,21 +113,15 @@ def search(ctx: Page) -> Response:
 
 @page("read")
 def family_page(ctx: Page) -> Response:
-    from lumbung.cycles.listing import list_cycles
+    """The family as the services show it to this reader (NIKs and names masked there for a
+    role not entitled to them), with its desil and entitlements."""
+    from lumbung.cycles.listing import family_entitlements, list_cycles
     from lumbung.registry import views
 
     kk = ctx.request.path_params["kk"]
     view = views.family(ctx.db, ctx.actor, kk=kk)
     history = views.history(ctx.db, ctx.actor, kk=kk)
-    entitled = entitled_to_identity(ctx.actor)
-    members = [
-        {
-            **m,
-            "nik_shown": m["nik"] if entitled else mask_id(m["nik"]),
-            "name_shown": m["name"] if entitled else mask_name(m["name"]),
-        }
-        for m in view.members
-    ]
+    benefits = family_entitlements(ctx.db, ctx.actor, kk=kk)
     cycles = list_cycles(ctx.db, ctx.actor)
     open_requests = views.requests(
         ctx.db, ctx.actor, status="proposed", region=view.village_code, limit=100, offset=0
@@ -144,11 +129,10 @@ def family_page(ctx: Page) -> Response:
     return ctx.render(
         "family.html",
         view=view,
-        members=members,
-        entitled=entitled,
+        members=view.members,
         history=history,
+        benefits=benefits,
         cycles=cycles,
-        kk_shown=view.kk_number if entitled else mask_id(view.kk_number),
         requests=[r for r in open_requests if r.kk_number == view.kk_number],
         housing=[c for c in view.household if c not in ("kk_number", "village_code")],
     )
