@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.responses import FileResponse, Response
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from starlette.requests import Request
 
 from conftest import user
 from factories import family, kk, write_batch
@@ -19,12 +21,16 @@ from helpers import run_import
 from lumbung.auth import service, signin, tokens
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
+from lumbung.config import Settings
 from lumbung.db import session_scope
 from lumbung.errors import PermissionDenied
+from lumbung.jobs import service as jobs
+from lumbung.jobs.queue import JobQueue
 from lumbung.web.registry import MOST_MEMBERS
 from web_helpers import client, csrf_of, give_passwords, make_app, sign_in
 
 PASSWORD = "Rahasia-Kuat-2026"
+NEW = "Sandi-Baru-Yang-Kuat-77"
 
 
 # --- a regional admin managing users outside their region ---------------------------------
@@ -166,3 +172,101 @@ def test_an_unexpected_error_still_carries_the_security_headers(
     assert answer.headers["content-security-policy"].startswith("default-src 'self'")
     assert answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["cache-control"] == "no-store"
+
+
+# --- jobs: one user filling the queue -------------------------------------------------------
+
+
+def test_one_user_cannot_fill_the_queue(
+    engine: Engine, users: dict[str, str], tmp_path: Path
+) -> None:
+    """Attack: a script submits jobs in a loop (each import also keeps its uploads). Past
+    MAX_OPEN_PER_USER jobs waiting or running, the next is refused with a time to retry
+    (429 on the API); another user is not held back."""
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False), data_dir=tmp_path / "d"
+    )
+    queue = JobQueue(settings, engine=engine)  # no worker: every job stays queued
+    queue.huey.flush()
+    for n in range(jobs.MAX_OPEN_PER_USER):
+        with session_scope(engine) as session:
+            jobs.submit(
+                session,
+                user(session, "determiner"),
+                kind="release",
+                params={"label": f"r{n}"},
+                channel="api",
+                queue=queue,
+            )
+    with session_scope(engine) as session:
+        with pytest.raises(jobs.TooManyJobs, match="batas 10") as refused:
+            jobs.submit(
+                session,
+                user(session, "determiner"),
+                kind="release",
+                params={"label": "one-more"},
+                channel="api",
+                queue=queue,
+            )
+        assert refused.value.retry_after == 60
+        session.rollback()
+    with session_scope(engine) as session:
+        jobs.submit(
+            session,
+            user(session, "approver"),
+            kind="release",
+            params={"label": "theirs"},
+            channel="api",
+            queue=queue,
+        )
+    queue.huey.flush()
+
+
+def test_a_download_is_not_kept_by_a_cache_but_the_stylesheet_is(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A reject file (NIKs, names) came without Cache-Control: a shared browser or a proxy
+    could keep it. Every response but /static is no-store."""
+    app = make_app(engine, tmp_path / "data")
+    rejects = tmp_path / "rejects.csv"
+    rejects.write_text("nik\n3171011203800011\n", encoding="utf-8")
+
+    def download(_request: Request) -> Response:
+        return FileResponse(rejects, filename="rejects.csv", media_type="text/csv")
+
+    app.add_route("/pekerjaan/x/tolakan-uji", download)
+    with TestClient(app) as browser:
+        assert browser.get("/pekerjaan/x/tolakan-uji").headers["cache-control"] == "no-store"
+        assert browser.get("/masuk").headers["cache-control"] == "no-store"
+        static = browser.get("/static/lumbung.css")
+        assert static.status_code == 200
+        assert "no-store" not in static.headers.get("cache-control", "")
+
+
+def test_a_forced_password_change_keeps_the_session_that_made_it(
+    engine: Engine, web: TestClient
+) -> None:
+    """A user made to change their password did so on /masuk/sandi and was then signed out
+    (every session ended, theirs too); a wrong old password counts towards the lock."""
+    with session_scope(engine) as session:
+        signin.set_password(
+            session, actor=user(session, "admin"), username="operator", new=PASSWORD
+        )
+    assert sign_in(web, "operator", PASSWORD) == "/masuk/sandi"
+    form = web.get("/masuk/sandi")
+    assert form.status_code == 200
+    assert web.get("/").headers["location"] == "/masuk/sandi"  # nothing else before it
+    wrong = web.post(
+        "/masuk/sandi",
+        data={"csrf": csrf_of(form.text), "old": "salah", "new": NEW, "again": NEW},
+    )
+    assert wrong.status_code == 422, wrong.text[:300]
+    with session_scope(engine) as session:
+        assert user(session, "operator").failed_sign_ins == 1
+    done = web.post(
+        "/masuk/sandi",
+        data={"csrf": csrf_of(form.text), "old": PASSWORD, "new": NEW, "again": NEW},
+    )
+    assert done.status_code == 303
+    home = web.get(done.headers["location"])
+    assert home.status_code == 200, home.headers.get("location")
