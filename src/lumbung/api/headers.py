@@ -23,6 +23,7 @@ ALWAYS = {
 # it on HTTP, and sending it there would promise what the server does not do).
 HSTS = "max-age=63072000; includeSubDomains"
 API_PREFIX = "/api/"
+STATIC_PREFIX = "/static/"
 
 
 class SecurityHeaders:
@@ -34,7 +35,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         https = scope.get("scheme") == "https"
-        api = str(scope.get("path", "")).startswith(API_PREFIX)
+        path = str(scope.get("path", ""))
+        api = path.startswith(API_PREFIX)
+        static = path.startswith(STATIC_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -46,6 +49,10 @@ class SecurityHeaders:
                 if api:
                     # Registry data must not sit in a browser's or a proxy's cache.
                     headers["Cache-Control"] = "no-store"
+                elif not static:
+                    # Nor a page's, a redirect's or a download's (a reject file holds NIKs):
+                    # only the stylesheet and scripts may be kept.
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -154,8 +154,15 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    # This answer comes from Starlette's outermost middleware, outside SecurityHeaders: it
+    # carries the same headers itself.
+    from lumbung.api.headers import ALWAYS
+
     return problem(
-        500, "server_error", "Terjadi galat di server; sudah dicatat. Coba lagi atau hubungi admin."
+        500,
+        "server_error",
+        "Terjadi galat di server; sudah dicatat. Coba lagi atau hubungi admin.",
+        headers={**ALWAYS, "Cache-Control": "no-store"},
     )
 
 

@@ -15,14 +15,16 @@ from lumbung.audit import service as audit
 from lumbung.auth import passwords, sessions
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
-from lumbung.auth.service import authorize
+from lumbung.auth.service import authorize, authorize_user_admin
 from lumbung.errors import NotFound, ValidationFailed
 
 
-def _target(session: Session, username: str) -> User:
+def _target(session: Session, actor: User, username: str) -> User:
+    """The user `actor` manages (an admin with a region: only users inside it)."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         raise NotFound(f"Pengguna '{username}' tidak ada.")
+    authorize_user_admin(actor, user.region_code)
     return user
 
 
@@ -40,7 +42,7 @@ def set_password(
     by a script (`lumbung demo`). Unlocks the account and ends its sessions."""
     authorize(actor, Action.MANAGE_USERS)
     now = sessions.instant(now)
-    user = _target(session, username)
+    user = _target(session, actor, username)
     passwords.refuse_weak(new, user.username)
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = force_change
@@ -62,7 +64,7 @@ def set_password(
 def unlock(session: Session, *, actor: User, username: str) -> User:
     """An admin lifts a lock now (and clears the failure count)."""
     authorize(actor, Action.MANAGE_USERS)
-    user = _target(session, username)
+    user = _target(session, actor, username)
     if not user.failed_sign_ins and user.locked_until is None:
         raise ValidationFailed(f"Pengguna '{username}' tidak terkunci.")
     failures = user.failed_sign_ins
@@ -88,7 +90,7 @@ def reset_totp(
     from lumbung.registry.check_sql import plain_text
 
     reason = plain_text(reason, "Alasan", limit=500)
-    user = _target(session, username)
+    user = _target(session, actor, username)
     if user.totp_secret is None:
         raise ValidationFailed(f"Pengguna '{username}' belum memakai TOTP.")
     user.totp_secret = None

@@ -55,6 +55,20 @@ def authorize(user: User, action: Action, region_code: str | None = None) -> Non
 REGION_CODE = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
 
 
+def authorize_user_admin(actor: User, region_code: str | None) -> None:
+    """Raise PermissionDenied unless `actor` may manage a user (or a token) of `region_code`:
+    an admin with a region manages only the users inside it (never a national user, never
+    one of another region); a national admin manages everyone."""
+    authorize(actor, Action.MANAGE_USERS)
+    scope = actor.region_code
+    if scope is not None and (region_code is None or not in_scope(scope, region_code)):
+        whom = "pengguna nasional" if region_code is None else f"pengguna wilayah {region_code}"
+        raise PermissionDenied(
+            f"{actor.username} mengelola pengguna wilayah {scope} saja; {whom} di luar "
+            "kewenangannya."
+        )
+
+
 def reading_area(actor: User, region: str | None) -> str | None:
     """The region a read covers: `region` narrowed to the actor's scope (None = the nation).
 
@@ -132,7 +146,7 @@ def create_user(
     elif actor is None:
         raise PermissionDenied("Membuat pengguna butuh admin (--as).")
     else:
-        authorize(actor, Action.MANAGE_USERS)
+        authorize_user_admin(actor, region_code)
     if region_code is not None and session.get(Region, region_code) is None:
         raise ValidationFailed(
             f"Kode wilayah {region_code} tidak dikenal (sudah `lumbung regions load`?)."
@@ -169,6 +183,7 @@ def set_active(session: Session, *, actor: User, username: str, active: bool, re
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         raise NotFound(f"Pengguna '{username}' tidak ada.")
+    authorize_user_admin(actor, user.region_code)
     if user.active == active:
         raise ValidationFailed(
             f"Pengguna '{username}' sudah {'aktif' if active else 'tidak aktif'}."

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from lumbung.audit import service as audit
 from lumbung.auth.models import ApiToken, User
 from lumbung.auth.roles import Action, Role
-from lumbung.auth.service import authorize
+from lumbung.auth.service import authorize, authorize_user_admin, within
 from lumbung.auth.sessions import aware
 from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -96,6 +96,7 @@ def issue(
     owner = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if owner is None or not owner.active:
         raise NotFound(f"Pengguna '{username}' tidak ada atau tidak aktif.")
+    authorize_user_admin(actor, owner.region_code)
     now = _now(now)
     prefix = secrets.token_hex(4)
     raw = f"{PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
@@ -183,6 +184,8 @@ def revoke(
         raise NotFound(f"Token API {token_id} tidak ada.")
     if token.revoked_at is not None:
         raise Conflict(f"Token API {token_id} sudah dicabut.")
+    holder = session.get(User, token.user_id)
+    authorize_user_admin(actor, holder.region_code if holder else None)
     token.revoked_at = _now(now)
     token.revoked_by_id = actor.id
     session.flush()
@@ -225,6 +228,8 @@ def list_tokens(
     )
     if username is not None:
         query = query.where(owner.username == username)
+    if actor.region_code is not None:  # an admin or auditor of a region: its users' tokens
+        query = query.where(within(owner.region_code, actor.region_code))
     views: list[TokenView] = []
     for token, owner_name, creator_name, revoker_name in session.execute(query):
         expires = aware(token.expires_at)

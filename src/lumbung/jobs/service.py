@@ -31,6 +31,9 @@ CHANNELS = ("web", "api", "cli")
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 PENDING = "lumbung.jobs.pending"
 LISTENING = "lumbung.jobs.listening"
+# Jobs one user may have waiting or running at once: a script (or a held-down button) cannot
+# fill the queue and the data folder with uploads for everyone else.
+MAX_OPEN_PER_USER = 10
 UNQUEUED = "Job tidak bisa dimasukkan ke antrean (antrean tidak terjangkau); jalankan ulang nanti."
 
 
@@ -96,6 +99,17 @@ def submit(
     if not isinstance(params, dict):
         raise ValidationFailed("Parameter job harus objek JSON.")
     stored = KINDS[kind].check(actor, dict(params), queue.settings)
+    open_jobs = session.execute(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.user_id == actor.id, Job.state.in_(("queued", "running")))
+    ).scalar_one()
+    if open_jobs >= MAX_OPEN_PER_USER:
+        raise TooManyJobs(
+            f"{actor.username} sudah punya {open_jobs} job yang menunggu atau berjalan (batas "
+            f"{MAX_OPEN_PER_USER}); tunggu sampai ada yang selesai, lalu kirim lagi.",
+            retry_after=60,
+        )
     job = Job(
         id=uuid.uuid4().hex,
         kind=kind,
@@ -115,6 +129,14 @@ def submit(
     session.flush()
     _enqueue_after_commit(session, queue, job.id)
     return job
+
+
+class TooManyJobs(Conflict):
+    """The asker has MAX_OPEN_PER_USER jobs waiting or running: try again after some end."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def _enqueue_after_commit(session: Session, queue: JobQueue, job_id: str) -> None:

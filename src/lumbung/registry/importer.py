@@ -340,6 +340,22 @@ def _summarise(
     )
 
 
+# What a spreadsheet reads as a formula when a cell starts with it (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(expression: str) -> str:
+    """DuckDB SQL: the text `expression` as a spreadsheet shows it and never runs it. A reject
+    file repeats what an uploaded file held (a KK, a NIK, a file name); a value starting like a
+    formula (`=HYPERLINK(…)`) gets a leading apostrophe, which Excel and LibreOffice read as
+    "text". A valid KK or NIK (digits) is never changed."""
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+    return (
+        f"CASE WHEN left({expression}, 1) IN ({starts}) "
+        f"THEN chr(39) || {expression} ELSE {expression} END"
+    )
+
+
 def _write_rejects(
     con: duckdb.DuckDBPyConnection,
     batch: Batch,
@@ -376,8 +392,10 @@ def _write_rejects(
     # village's own records to correct the row (file-wide errors, row 0, have neither).
     con.execute(
         "COPY (SELECT * EXCLUDE (part) FROM ("
-        "SELECT * FROM (SELECT e.file, e.row, e.column_name AS column, e.code, e.message, "
-        "e.severity, trim(coalesce(h.kk_number, m.kk_number)) AS kk_number, trim(m.nik) AS nik, "
+        f"SELECT * FROM (SELECT {inert('e.file')} AS file, e.row, "
+        f"{inert('e.column_name')} AS column, e.code, {inert('e.message')} AS message, "
+        f"e.severity, {inert('trim(coalesce(h.kk_number, m.kk_number))')} AS kk_number, "
+        f"{inert('trim(m.nik)')} AS nik, "
         "CASE WHEN e.severity = 'error' THEN 0 ELSE 1 END AS part "
         "FROM errors e "
         "LEFT JOIN hh_src h ON e.file = $households AND h._row = e.row "

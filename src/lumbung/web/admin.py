@@ -87,20 +87,19 @@ def users_page(ctx: Page) -> Response:
                     )
                     notice = ctx.t("users." + action + "d", username=ctx.field("username"))
                 elif action == "token":
-                    days = ctx.field("days")
                     secret, _token = tokens.issue(
                         ctx.db,
                         actor=ctx.actor,
                         username=ctx.field("username"),
                         name=ctx.field("name"),
-                        expires_days=int(days) if days.isdigit() else 90,
+                        expires_days=ctx.int_field("days", 90),
                     )
                     notice = ctx.t("tokens.issued")
                 elif action == "revoke":
                     tokens.revoke(
                         ctx.db,
                         actor=ctx.actor,
-                        token_id=int(ctx.field("token_id") or 0),
+                        token_id=ctx.int_field("token_id", 0),
                         reason=ctx.field("reason"),
                     )
                     notice = ctx.t("tokens.revoked")

@@ -104,8 +104,11 @@ class Page:
         return self.request.query_params.get(name, default).strip()
 
     def int_query(self, name: str, default: int) -> int:
-        raw = self.query(name)
-        return int(raw) if raw.isdigit() else default
+        return whole_number(self.query(name), default)
+
+    def int_field(self, name: str, default: int, *, most: int = 999_999_999) -> int:
+        """A form's whole number; `default` when it is none, at most `most` (a loop bound)."""
+        return min(whole_number(self.field(name), default), most)
 
     @property
     def actor(self) -> User:
@@ -142,6 +145,14 @@ class Page:
         for name, value in self.cookies.items():
             set_cookie(response, name, value)
         return response
+
+
+def whole_number(raw: str, default: int) -> int:
+    """`raw` as a whole number of at most nine ASCII digits ("²" and "٣" are digits to
+    str.isdigit, not to int; a window past a billion rows is no window), else `default`."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 9:
+        return int(raw)
+    return default
 
 
 def set_cookie(response: Response, name: str, value: str) -> None:

@@ -12,9 +12,11 @@ from starlette.routing import Route
 from lumbung.auth.roles import Role
 from lumbung.errors import LumbungError, NotFound, ValidationFailed
 from lumbung.registry import vocab
-from lumbung.web.context import Page, page
+from lumbung.web.context import Page, page, whole_number
 
 PAGE_SIZE = 25
+# Members a new-family form may carry (the form's own count is a loop bound, never trusted).
+MOST_MEMBERS = 30
 # Queue states each role decides on: verifiers the proposed requests, determiners the verified.
 QUEUE_STATE = {Role.VERIFIER: "proposed", Role.DETERMINER: "verified"}
 
@@ -188,7 +190,7 @@ def _payload(ctx: Page, kind: str) -> dict[str, Any]:
         household = _values(ctx, "h.", HOUSEHOLD_FIELDS, only_filled=False)
         household["kk_number"] = ctx.field("kk_number")
         members = []
-        for i in range(int(ctx.field("member_count") or "1")):
+        for i in range(ctx.int_field("member_count", 1, most=MOST_MEMBERS)):
             member = _values(ctx, f"m{i}.", MEMBER_FIELDS, only_filled=False)
             if any(member.values()):
                 member["kk_number"] = household["kk_number"]
@@ -217,7 +219,7 @@ def propose_page(ctx: Page) -> Response:
                     kind=kind,
                     payload=_payload(ctx, kind),
                     kk_number=kk or None,
-                    base_version=int(ctx.field("version")) if ctx.field("version") else None,
+                    base_version=ctx.int_field("version", 0) if ctx.field("version") else None,
                 )
         except LumbungError as refused:
             error = refused.message
@@ -246,7 +248,13 @@ def propose_page(ctx: Page) -> Response:
         member_fields=MEMBER_FIELDS,
         choices=_choices,
         remove_statuses=REMOVE_STATUSES,
-        member_count=max(1, int(ctx.query("anggota") or ctx.field("member_count") or "1")),
+        member_count=max(
+            1,
+            min(
+                ctx.int_query("anggota", 0) or ctx.int_field("member_count", 1),
+                MOST_MEMBERS,
+            ),
+        ),
     )
 
 
@@ -297,7 +305,8 @@ def decide_bulk(ctx: Page) -> Response:
     refused (changed meanwhile, say) does not undo the others; the refusals are listed."""
     decision = "reject" if ctx.field("decision") == "reject" else "accept"
     reason = ctx.field("reason")
-    ids = [int(i) for i in ctx.fields("ids") if i.isdigit()]
+    ids = [whole_number(i, 0) for i in ctx.fields("ids")]
+    ids = [i for i in ids if i > 0]
     if not ids:
         raise ValidationFailed(ctx.t("queue.none_selected"))
     if decision == "reject" and not reason:

@@ -156,7 +156,15 @@ def password_page(ctx: Page) -> Response:
         else:
             try:
                 with ctx.db.begin_nested():
-                    signin.change_password(ctx.db, user=ctx.actor, old=ctx.field("old"), new=new)
+                    # This browser's session stays (every other one of the user ends).
+                    signin.change_password(
+                        ctx.db,
+                        user=ctx.actor,
+                        old=ctx.field("old"),
+                        new=new,
+                        keep=ctx.web,
+                        ip=ctx.ip,
+                    )
             except LumbungError as refused:
                 error = refused.message
             else:
