@@ -34,10 +34,11 @@ def serve_command(
         "--allow-remote",
         help="Listen on an address other machines reach (behind a TLS proxy only).",
     ),
-    forwarded_allow_ips: str = typer.Option(
-        "127.0.0.1",
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
         "--forwarded-allow-ips",
-        help="Proxies whose X-Forwarded-For/-Proto are trusted (the client address and https).",
+        help="The TLS proxy in front (e.g. 127.0.0.1), whose X-Forwarded-For/-Proto are "
+        "trusted for the client's address and https. Unset: no header is trusted.",
     ),
 ) -> None:
     """Serve the HTTP API at /api/v1 (and the web pages) until stopped (Ctrl-C)."""
@@ -68,7 +69,9 @@ def serve_command(
             # answers uvicorn's health check: on a busy 2-core machine that took 15 s, and with
             # the default of 5 s every process was killed and restarted in a loop.
             timeout_worker_healthcheck=60,
-            proxy_headers=True,
+            # Without a proxy in front, any local process could claim any address in
+            # X-Forwarded-For and escape the sign-in and token limits per address.
+            proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips,
             server_header=False,
             log_level="info",

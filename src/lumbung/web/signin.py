@@ -100,7 +100,7 @@ def totp_page(ctx: Page) -> Response:
     error = None
     if ctx.form is not None:
         try:
-            signin.check_totp(ctx.db, user=ctx.actor, code=ctx.field("code"))
+            signin.check_totp(ctx.db, user=ctx.actor, code=ctx.field("code"), ip=ctx.ip)
         except LumbungError as refused:
             error = refused.message
         else:
