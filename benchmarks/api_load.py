@@ -147,6 +147,24 @@ def wait_ready(base: str, seconds: float = 60) -> None:
     sys.exit("the server did not answer within a minute")
 
 
+def settle(base: str, seconds: float = 300) -> None:
+    """Wait until the server answers a cheap request at once: a run that overloaded it leaves
+    requests queued, which the next run must not inherit."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        start = time.perf_counter()
+        try:
+            with urllib.request.urlopen(f"{base}/api/v1/openapi.json", timeout=30):
+                pass
+        except OSError:
+            pass
+        if time.perf_counter() - start < 0.2:
+            return
+        time.sleep(1)
+
+
 def cpu_of_tree(pid: int) -> float:
     """CPU seconds used so far by a process and its children (the server's workers)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -354,7 +372,8 @@ def main() -> None:
         ),
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, never an unread pipe: uvicorn logs every request, and a full pipe stops it.
+        stderr=(workdir / "serve.log").open("w"),
         start_new_session=True,
     )
     try:
@@ -390,16 +409,19 @@ def main() -> None:
         load0 = os.getloadavg()
         results: list[tuple[Figures, float]] = []
         for label, paths, headers in runs:
+            settle(base)
             cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
             figures = asyncio.run(
                 open_loop(label, base, paths, rate=args.rate, seconds=args.seconds, headers=headers)
             )
             server_share = (cpu_of_tree(server.pid) - cpu0) / (time.perf_counter() - t0)
             results.append((figures, server_share))
+            print(f"  {figures.line()}  server CPU {server_share:.0%}", flush=True)
         reads = [f"/api/v1/families/{kk}" for kk in picked["kks"][:2000]] + [
             f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"][:2000]
         ]
         random.Random(args.seed).shuffle(reads)
+        settle(base)
         cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
         closed = wrk(base, reads, token, args.seconds, args.clients)
         closed_server = (cpu_of_tree(server.pid) - cpu0) / (time.perf_counter() - t0)
