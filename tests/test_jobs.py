@@ -127,7 +127,6 @@ def test_an_upload_into_a_data_folder_given_relative_is_imported(
     assert all(f.startswith("uploads/") for f in job.params["files"])
 
 
-
 def test_an_import_job_loads_the_batch_and_keeps_its_result(
     engine: Engine, data_dir: Path, tmp_path: Path, immediate: JobQueue
 ) -> None:

@@ -398,3 +398,61 @@ def test_a_running_job_page_polls_its_progress_and_works_without_javascript(
     finally:
         queue.set_default_queue(None)
         get_settings.cache_clear()
+
+
+@pytest.fixture
+def three_proposed(engine: Engine, tmp_path: Path) -> list[str]:
+    """Three imported families in the operator's village, still proposed."""
+    batch = [family(i) for i in (11, 12, 13)]
+    households = [h for h, _ in batch]
+    members = [m for _, ms in batch for m in ms]
+    run_import(engine, write_batch(tmp_path / "three", households, members))
+    return sorted(str(h["kk_number"]) for h in households)
+
+
+def test_a_verifier_verifies_ticked_families_and_rejects_the_rest_of_the_region(
+    web: TestClient, engine: Engine, three_proposed: list[str]
+) -> None:
+    sign_in(web, "verifier")
+    home = web.get("/")
+    assert 'href="/antrean"' in home.text  # the menu and "what awaits you"
+    page = web.get("/antrean")
+    assert page.status_code == 200
+    for kk in three_proposed:
+        assert kk in page.text
+    token = csrf_of(page.text)
+    first, *rest = three_proposed
+    done = web.post(
+        "/antrean?status=proposed", data={"csrf": token, "kk": first, "decision": "accept"}
+    )
+    assert done.status_code == 303 and "selesai=1" in done.headers["location"]
+    # A rejection without a reason: the same page again, the message and the ticks kept.
+    refused = web.post(
+        "/antrean?status=proposed",
+        data={"csrf": token, "kk": rest, "decision": "reject", "reason": ""},
+    )
+    assert refused.status_code == 422
+    assert "Penolakan wajib disertai alasan" in refused.text
+    assert all(f'value="{kk}" aria-label="{kk}" checked' in refused.text for kk in rest)
+    everything = web.post(
+        "/antrean?status=proposed",
+        data={"csrf": token, "scope": "region", "decision": "reject", "reason": "ganda"},
+    )
+    assert everything.status_code == 303 and "selesai=2" in everything.headers["location"]
+    with engine.connect() as connection:
+        statuses: dict[str, str] = dict(connection.execute(text("SELECT kk_number, status FROM household")).all())
+    assert statuses == {first: "verified", **dict.fromkeys(rest, "rejected")}
+    # Verified families are the determiner's: the verifier sees them without boxes to tick.
+    verified = web.get("/antrean?status=verified")
+    assert first in verified.text and 'name="kk"' not in verified.text
+
+
+def test_the_home_page_counts_members_by_their_own_status(web: TestClient, kk_number: str) -> None:
+    sign_in(web, "operator")
+    home = web.get("/")
+    members = home.text[home.text.index('id="stats-members"') :]
+    assert "aktif" in members and '<td class="num">3</td>' in members
+    families = home.text[
+        home.text.index('id="stats-families"') : home.text.index('id="stats-members"')
+    ]
+    assert "ditetapkan" in families and '<td class="num">1</td>' in families

@@ -128,6 +128,7 @@ class Page:
             csrf=self.web.csrf_token if self.web is not None else "",
             path=self.request.url.path,
             Role=Role,
+            **helpers(self.lang),
             **values,
         )
         response = HTMLResponse(html, status_code=status)
@@ -142,6 +143,16 @@ class Page:
         for name, value in self.cookies.items():
             set_cookie(response, name, value)
         return response
+
+
+def helpers(lang: str) -> dict[str, Any]:
+    """What templates use to show values in the reader's language: `num` (thousands
+    separators), `rp` (amounts), `label` (a status, a vocabulary code, a flag)."""
+    return {
+        "num": functools.partial(i18n.number, lang),
+        "rp": functools.partial(i18n.rupiah, lang),
+        "label": functools.partial(i18n.label, lang),
+    }
 
 
 def set_cookie(response: Response, name: str, value: str) -> None:
