@@ -440,7 +440,9 @@ def test_a_verifier_verifies_ticked_families_and_rejects_the_rest_of_the_region(
     )
     assert everything.status_code == 303 and "selesai=2" in everything.headers["location"]
     with engine.connect() as connection:
-        statuses: dict[str, str] = dict(connection.execute(text("SELECT kk_number, status FROM household")).all())
+        statuses: dict[str, str] = dict(
+            connection.execute(text("SELECT kk_number, status FROM household")).all()
+        )
     assert statuses == {first: "verified", **dict.fromkeys(rest, "rejected")}
     # Verified families are the determiner's: the verifier sees them without boxes to tick.
     verified = web.get("/antrean?status=verified")
