@@ -458,3 +458,51 @@ def test_the_home_page_counts_members_by_their_own_status(web: TestClient, kk_nu
         home.text.index('id="stats-families"') : home.text.index('id="stats-members"')
     ]
     assert "ditetapkan" in families and '<td class="num">1</td>' in families
+
+
+def test_an_unknown_page_is_an_html_page_and_an_unknown_api_path_problem_json(
+    web: TestClient, kk_number: str
+) -> None:
+    anonymous = web.get("/tidak-ada")
+    assert anonymous.status_code == 404
+    assert anonymous.headers["content-type"].startswith("text/html")
+    assert "Tidak ditemukan" in anonymous.text and "<nav" not in anonymous.text
+    api = web.get("/api/v1/tidak-ada")
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")
+    sign_in(web, "other_verifier")
+    # Signed in: the error pages keep the menu and the user, a missing page and a family
+    # outside the region alike.
+    for missing in (web.get("/tidak-ada"), web.get(f"/keluarga/{kk_number}")):
+        assert missing.status_code == 404
+        assert 'class="menu"' in missing.text and "other_verifier" in missing.text
+
+
+def test_a_bulk_rejection_without_a_reason_shows_the_queue_again_with_the_ticks(
+    web: TestClient, kk_number: str
+) -> None:
+    sign_in(web, "operator")
+    form = web.get(f"/usulan/baru/update?kk={kk_number}")
+    version = form.text.split('name="version" value="')[1].split('"')[0]
+    created = web.post(
+        f"/usulan/baru/update?kk={kk_number}",
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "h.floor_material": "keramik",
+        },
+    )
+    assert created.status_code == 303, created.text[:2000]
+    request_id = created.headers["location"].split("/")[2].split("?")[0]
+    web.cookies.clear()
+    sign_in(web, "verifier")
+    page = web.get("/usulan")
+    refused = web.post(
+        "/usulan/putuskan",
+        data={"csrf": csrf_of(page.text), "ids": request_id, "decision": "reject"},
+    )
+    assert refused.status_code == 422
+    assert "Penolakan wajib disertai alasan" in refused.text
+    assert f'value="{request_id}" aria-label="#{request_id}" checked' in refused.text
+    assert 'class="menu"' in refused.text

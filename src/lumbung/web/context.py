@@ -10,6 +10,7 @@ service functions only: no queries here or in the routes.
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ from lumbung.auth.roles import Action, Role, may
 from lumbung.config import Settings, get_settings
 from lumbung.errors import LumbungError, NotFound, PermissionDenied
 from lumbung.web import i18n
+
+log = logging.getLogger("lumbung.web")
 
 SESSION_COOKIE = "lumbung_session"
 # Forms shown before a session exists (sign-in) carry a token matched against this cookie.
@@ -224,7 +227,8 @@ def page(
     return wrap
 
 
-def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
+def _identify(ctx: Page) -> None:
+    """The session and user of the request's cookie, if it names a live session."""
     from lumbung.auth import sessions
 
     raw = ctx.request.cookies.get(SESSION_COOKIE)
@@ -232,6 +236,11 @@ def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
     if web is not None:
         ctx.web = web
         ctx.user = sessions.user_of(ctx.db, web)
+
+
+def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
+    _identify(ctx)
+    web = ctx.web
     if access is None:
         return
     if web is None or ctx.user is None:
@@ -269,7 +278,21 @@ def pre_csrf(ctx: Page) -> str:
 
 
 def _error_page(request: Request, lang: str, status: int, message: str) -> HTMLResponse:
+    return render_error(request, status, message)
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error page in the layout, with the menu and the signed-in user when the request
+    carries a live session (read in a unit of work of its own: the page's was rolled back)."""
+    lang = language(request)
     title = {403: "error.403", 404: "error.404"}.get(status, "error.other")
+    try:
+        with unit_of_work(request.app) as session:
+            ctx = Page(request, session, None, lang, settings_of(request.app))
+            _identify(ctx)
+            return ctx.render("error.html", status=status, title_key=title, message=message)
+    except Exception:  # the database itself failing: the page without the user
+        log.exception("could not read the session for an error page on %s", request.url.path)
     html = templates.get_template("error.html").render(
         t=functools.partial(i18n.translate, lang),
         lang=lang,
@@ -280,8 +303,14 @@ def _error_page(request: Request, lang: str, status: int, message: str) -> HTMLR
         message=message,
         Role=Role,
         ctx=None,
+        **helpers(lang),
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+async def html_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """`render_error` for the app's exception handlers (pages outside /api/)."""
+    return await run_in_threadpool(render_error, request, status, message)
 
 
 def not_found(message: str) -> NotFound:

@@ -274,6 +274,11 @@ def propose_page(ctx: Page) -> Response:
 
 @page("read")
 def queue(ctx: Page) -> Response:
+    return _queue(ctx)
+
+
+def _queue(ctx: Page, error: str | None = None) -> Response:
+    """The request queue; after a refused bulk decision, with its message and the ticks kept."""
     from lumbung.registry import views
 
     default = QUEUE_STATE.get(ctx.actor.role, "proposed")
@@ -292,6 +297,7 @@ def queue(ctx: Page) -> Response:
     decides = QUEUE_STATE.get(ctx.actor.role) == status
     return ctx.render(
         "queue.html",
+        status=422 if error else 200,
         listing=listing,
         page=listing,
         state=status,
@@ -299,6 +305,9 @@ def queue(ctx: Page) -> Response:
         query=urlencode({"status": status}),
         done=ctx.query("selesai"),
         failed=ctx.query("gagal"),
+        error=error,
+        ticked=set(ctx.fields("ids")),
+        reason=ctx.field("reason"),
     )
 
 
@@ -391,9 +400,9 @@ def decide_bulk(ctx: Page) -> Response:
     reason = ctx.field("reason")
     ids = [int(i) for i in ctx.fields("ids") if i.isdigit()]
     if not ids:
-        raise ValidationFailed(ctx.t("queue.none_selected"))
+        return _queue(ctx, ctx.t("queue.none_selected"))
     if decision == "reject" and not reason:
-        raise ValidationFailed(ctx.t("queue.reason_needed"))
+        return _queue(ctx, ctx.t("queue.reason_needed"))
     done, failed = 0, []
     for request_id in ids:
         try:
