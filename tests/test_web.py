@@ -17,7 +17,7 @@ from factories import family, write_batch
 from helpers import edit_directly, run_import
 from lumbung.db import session_scope, utcnow
 from lumbung.registry import decisions
-from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
+from web_helpers import PASSWORD, client, csrf_of, give_passwords, make_app, sign_in, totp_code
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -506,3 +506,19 @@ def test_a_bulk_rejection_without_a_reason_shows_the_queue_again_with_the_ticks(
     assert "Penolakan wajib disertai alasan" in refused.text
     assert f'value="{request_id}" aria-label="#{request_id}" checked' in refused.text
     assert 'class="menu"' in refused.text
+
+
+def test_a_password_change_keeps_the_session_and_says_so(web: TestClient) -> None:
+    from lumbung.auth.passwords import MIN_LENGTH
+
+    sign_in(web, "operator")
+    form = web.get("/masuk/sandi")
+    assert f"minimal {MIN_LENGTH} karakter" in form.text
+    new = "sandi-baru-yang-cukup-panjang-2"
+    changed = web.post(
+        "/masuk/sandi",
+        data={"csrf": csrf_of(form.text), "old": PASSWORD, "new": new, "again": new},
+    )
+    assert changed.status_code == 303
+    home = web.get(changed.headers["location"])
+    assert home.status_code == 200 and "Kata sandi diganti" in home.text

@@ -156,18 +156,23 @@ def password_page(ctx: Page) -> Response:
         else:
             try:
                 with ctx.db.begin_nested():
-                    signin.change_password(ctx.db, user=ctx.actor, old=ctx.field("old"), new=new)
+                    signin.change_password(
+                        ctx.db, user=ctx.actor, old=ctx.field("old"), new=new, keep=ctx.web
+                    )
             except LumbungError as refused:
                 error = refused.message
             else:
                 done = True
     if done:
         return ctx.redirect("/?sandi=baru")
+    from lumbung.auth.passwords import MIN_LENGTH
+
     return ctx.render(
         "password.html",
         status=422 if error else 200,
         error=error,
         forced=ctx.actor.must_change_password,
+        min_length=MIN_LENGTH,
     )
 
 
