@@ -395,6 +395,20 @@ def test_a_running_job_page_polls_its_progress_and_works_without_javascript(
             files=[("files", (paths[0].name, paths[0].read_bytes(), "text/csv"))],
         )
         assert one.status_code == 422 and "Pilih dua berkas" in one.text
+        # A second file refused after the first was saved: neither is kept, and the message
+        # names the file as sent, not where the server put it.
+        kept = set((tmp_path / "data" / "uploads").iterdir())
+        wrong = web.post(
+            "/impor",
+            data={"csrf": csrf_of(page.text)},
+            files=[
+                ("files", (paths[0].name, paths[0].read_bytes(), "text/csv")),
+                ("files", ("kosong.csv", b"", "text/csv")),
+            ],
+        )
+        assert wrong.status_code == 422 and "kosong.csv" in wrong.text
+        assert str(tmp_path) not in wrong.text
+        assert set((tmp_path / "data" / "uploads").iterdir()) == kept
     finally:
         queue.set_default_queue(None)
         get_settings.cache_clear()
