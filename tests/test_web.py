@@ -536,3 +536,18 @@ def test_a_password_change_keeps_the_session_and_says_so(web: TestClient) -> Non
     assert changed.status_code == 303
     home = web.get(changed.headers["location"])
     assert home.status_code == 200 and "Kata sandi diganti" in home.text
+
+
+def test_the_family_page_shows_labels_in_the_readers_language(
+    web: TestClient, kk_number: str
+) -> None:
+    sign_in(web, "operator")
+    page = web.get(f"/keluarga/{kk_number}")
+    housing = page.text[page.text.index('id="housing"') :]
+    assert "Kepala keluarga" in page.text and "kepala_keluarga" not in page.text
+    assert "PLN 900 VA" in housing and "pln_900" not in housing
+    assert "<dd>Tidak</dd>" in housing  # has_car 0
+    assert "ditetapkan" in page.text
+    web.get("/bahasa/en?kembali=/")
+    english = web.get(f"/keluarga/{kk_number}")
+    assert "Head of family" in english.text and "<dd>No</dd>" in english.text

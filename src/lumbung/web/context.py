@@ -155,6 +155,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "num": functools.partial(i18n.number, lang),
         "rp": functools.partial(i18n.rupiah, lang),
         "label": functools.partial(i18n.label, lang),
+        "key_label": functools.partial(i18n.key_label, lang),
     }
 
 

@@ -433,7 +433,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "explain.outcome": ("Hasil", "Outcome"),
     "explain.eligible": ("Memenuhi syarat", "Eligible"),
     "explain.entitled": ("Mendapat bantuan", "Entitled"),
-    "explain.amount_idr": ("Nilai (Rp)", "Amount (Rp)"),
+    "explain.amount_idr": ("Nilai", "Amount"),
     "explain.decile": ("Desil di kab/kota", "Decile in the regency"),
     "explain.score": ("Skor PMT", "PMT score"),
     "explain.rank_in_regency": ("Peringkat di kab/kota", "Rank in the regency"),
@@ -512,6 +512,55 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "all in this region ({total} families)",
     ),
     "family.region": ("Wilayah", "Region"),
+    "result.release": ("Rilis", "Release"),
+    "result.households": ("Keluarga", "Families"),
+    "result.members": ("Anggota", "Members"),
+    "result.manifest": ("Manifes", "Manifest"),
+    "result.path": ("Folder", "Folder"),
+    "result.model": ("Model PMT", "PMT model"),
+    "result.regencies": ("Kabupaten/kota", "Regencies"),
+    "result.by_decile": ("Keluarga per desil", "Families by decile"),
+    "result.scores_file": ("Berkas skor", "Scores file"),
+    "result.sha256": ("SHA-256", "SHA-256"),
+    "result.engine": ("Mesin hitung", "Engine"),
+    "result.already_scored": ("Sudah dihitung sebelumnya", "Scored before"),
+    "result.program": ("Program", "Program"),
+    "result.version": ("Versi program", "Program version"),
+    "result.definition_sha256": ("SHA-256 definisi", "Definition SHA-256"),
+    "result.model_sha256": ("SHA-256 model", "Model SHA-256"),
+    "result.cycle": ("Siklus", "Cycle"),
+    "result.state": ("Status", "Status"),
+    "result.beneficiaries": ("Penerima", "Beneficiaries"),
+    "result.total_idr": ("Total", "Total"),
+    "result.by_component": ("Per komponen", "By component"),
+    "result.enrollment": ("Kepesertaan", "Enrolment"),
+    "result.file": ("Berkas", "File"),
+    "result.slept": ("Detik", "Seconds"),
+    "explain.regency_code": ("Kabupaten/kota", "Regency"),
+    "explain.score_terms": ("Suku skor PMT", "PMT score terms"),
+    "explain.features": ("Ciri keluarga", "Household features"),
+    "explain.eligibility": ("Syarat", "Eligibility rule"),
+    "explain.clauses": ("Bagian syarat", "Rule clauses"),
+    "explain.failed_clauses": ("Syarat tidak terpenuhi", "Clauses not met"),
+    "explain.components": ("Komponen bantuan", "Benefit components"),
+    "explain.component_labels": ("Nama komponen", "Component names"),
+    "explain.members": ("Anggota", "Members"),
+    "explain.quota": ("Kuota", "Quota"),
+    "explain.rule": ("Aturan", "Rule"),
+    "explain.value": ("Terpenuhi", "Met"),
+    "explain.persons": ("Orang", "Persons"),
+    "explain.name": ("Nama", "Name"),
+    "explain.nik": ("NIK", "NIK"),
+    "explain.age": ("Umur", "Age"),
+    "explain.counted_as": ("Dihitung sebagai", "Counted as"),
+    "explain.qualifies_for": ("Memenuhi untuk", "Qualifies for"),
+    "explain.level": ("Tingkat", "Level"),
+    "explain.within_quota": ("Dalam kuota", "Within the quota"),
+    "explain.note": ("Catatan", "Note"),
+    "explain.intercept": ("Konstanta", "Intercept"),
+    "status.draft": ("draf", "draft"),
+    "status.enrolled": ("terdaftar", "enrolled"),
+    "status.graduated": ("lulus", "graduated"),
     "value.yes": ("Ya", "Yes"),
     "value.no": ("Tidak", "No"),
     "status.proposed": ("diusulkan", "proposed"),
@@ -580,6 +629,16 @@ def label(lang: str, value: Any, column: str | None = None) -> str:
         if key in table:
             return table[key]
     return text
+
+
+def key_label(lang: str, key: str, *sections: str) -> str:
+    """The label of a result's key: the first of `SECTION.KEY` in the catalogue, else the key
+    with spaces for underscores (a key the catalogue does not know yet)."""
+    table = CATALOG.get(lang, CATALOG[DEFAULT])
+    for section in sections:
+        if f"{section}.{key}" in table:
+            return table[f"{section}.{key}"]
+    return key.replace("_", " ")
 
 
 def translate(lang: str, key: str, **values: Any) -> str:

@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
 from lumbung.errors import LumbungError, NotFound, ValidationFailed
+from lumbung.web import i18n
 from lumbung.web.charts import bar_chart
 from lumbung.web.context import Page, page
 
@@ -223,6 +224,7 @@ def cycle_page(ctx: Page) -> Response:
     chart = bar_chart(
         [(a.name or a.code, a.total_idr) for a in totals.areas],
         title=ctx.t("cycle.chart", level=ctx.t("level." + level)),
+        amount=lambda value: i18n.rupiah(ctx.lang, value),
     )
     pager = _Window(beneficiaries["total"], 25, offset)
     return ctx.render(
