@@ -175,7 +175,7 @@ def test_propose_verify_determine_by_three_people(
     page.goto(request_url)
     expect(page.locator(".tag.approved")).to_be_visible()
     page.goto(f"/keluarga/{kk}")
-    expect(page.locator("#housing")).to_contain_text("keramik")
+    expect(page.locator("#housing")).to_contain_text("Keramik")
 
 
 def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
@@ -202,8 +202,13 @@ def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
     page.fill("#label", "PKH-uji-web")
     page.click("text=Hitung")
     wait_for_job(page)
+    # The result as a labelled table, amounts in rupiah, the state said once.
+    expect(page.locator("#result")).to_contain_text("Penerima")
+    expect(page.locator("#result")).to_contain_text("Rp ")
+    expect(page.locator("#job")).not_to_contain_text("selesai selesai")
+    page.screenshot(path=str(shots / "cycle-run-job-desktop.png"), full_page=True)
     page.goto("/siklus/PKH-uji-web")
-    expect(page.locator("#cycle-state")).to_have_text("draft")
+    expect(page.locator("#cycle-state")).to_have_text("draf")
     # Four eyes: the one who ran it cannot approve it.
     page.click("text=Setujui siklus")
     expect(page.locator(".error-summary")).to_be_visible()
@@ -213,7 +218,7 @@ def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
     sign_in_with_totp(page, "approver")
     page.goto("/siklus/PKH-uji-web")
     page.click("text=Setujui siklus")
-    expect(page.locator("#cycle-state")).to_have_text("approved")
+    expect(page.locator("#cycle-state")).to_have_text("disetujui")
     expect(page.locator(".bars svg")).to_be_visible()
     page.screenshot(path=str(shots / "cycle-approved-desktop.png"), full_page=True)
     page.goto(f"/siklus/PKH-uji-web/jelaskan/{kk}")

@@ -150,11 +150,11 @@ class Page:
 
 def helpers(lang: str) -> dict[str, Any]:
     """What templates use to show values in the reader's language: `num` (thousands
-    separators), `rp` (amounts), `label` (a status, a vocabulary code, a flag)."""
+    separators), `rp` (amounts), `readable` (a status, a vocabulary code, a flag)."""
     return {
         "num": functools.partial(i18n.number, lang),
         "rp": functools.partial(i18n.rupiah, lang),
-        "label": functools.partial(i18n.label, lang),
+        "readable": functools.partial(i18n.label, lang),
         "key_label": functools.partial(i18n.key_label, lang),
     }
 
