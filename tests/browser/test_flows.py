@@ -225,3 +225,23 @@ def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
     expect(page.locator("#explain")).to_be_visible()
     expect(page.locator("h1")).to_contain_text("Penjelasan")
     page.screenshot(path=str(shots / "explain-desktop.png"), full_page=True)
+
+
+def test_a_verifier_verifies_imported_families_ticked_with_select_all(
+    browser: Browser, server: str, engine: Engine, tmp_path: Path, shots: Path
+) -> None:
+    batch = [family(serial) for serial in (21, 22)]
+    run_import(
+        engine,
+        write_batch(tmp_path / "batch", [h for h, _ in batch], [m for _, ms in batch for m in ms]),
+    )
+    give_passwords(engine, "verifier")
+    page = new_page(browser, server)
+    sign_in(page, "verifier")
+    page.click("nav.menu >> text=Verifikasi keluarga")
+    expect(page.locator("#families")).to_contain_text(str(batch[0][0]["kk_number"]))
+    page.check("#all")
+    expect(page.locator("input[name=kk]").first).to_be_checked()
+    page.screenshot(path=str(shots / "families-verifier-desktop.png"), full_page=True)
+    page.click("button[value=accept]")
+    expect(page.locator(".ok")).to_contain_text("2 keluarga")
