@@ -18,7 +18,7 @@ from helpers import edit_directly, run_import
 from lumbung.db import session_scope, utcnow
 from lumbung.identity.masking import mask_name
 from lumbung.registry import decisions
-from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
+from web_helpers import PASSWORD, client, csrf_of, give_passwords, make_app, sign_in, totp_code
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -423,6 +423,159 @@ def test_a_running_job_page_polls_its_progress_and_works_without_javascript(
             files=[("files", (paths[0].name, paths[0].read_bytes(), "text/csv"))],
         )
         assert one.status_code == 422 and "Pilih dua berkas" in one.text
+        # A second file refused after the first was saved: neither is kept, and the message
+        # names the file as sent, not where the server put it.
+        kept = set((tmp_path / "data" / "uploads").iterdir())
+        wrong = web.post(
+            "/impor",
+            data={"csrf": csrf_of(page.text)},
+            files=[
+                ("files", (paths[0].name, paths[0].read_bytes(), "text/csv")),
+                ("files", ("kosong.csv", b"", "text/csv")),
+            ],
+        )
+        assert wrong.status_code == 422 and "kosong.csv" in wrong.text
+        assert str(tmp_path) not in wrong.text
+        assert set((tmp_path / "data" / "uploads").iterdir()) == kept
     finally:
         queue.set_default_queue(None)
         get_settings.cache_clear()
+
+
+@pytest.fixture
+def three_proposed(engine: Engine, tmp_path: Path) -> list[str]:
+    """Three imported families in the operator's village, still proposed."""
+    batch = [family(i) for i in (11, 12, 13)]
+    households = [h for h, _ in batch]
+    members = [m for _, ms in batch for m in ms]
+    run_import(engine, write_batch(tmp_path / "three", households, members))
+    return sorted(str(h["kk_number"]) for h in households)
+
+
+def test_a_verifier_verifies_ticked_families_and_rejects_the_rest_of_the_region(
+    web: TestClient, engine: Engine, three_proposed: list[str]
+) -> None:
+    sign_in(web, "verifier")
+    home = web.get("/")
+    assert 'href="/antrean"' in home.text  # the menu and "what awaits you"
+    page = web.get("/antrean")
+    assert page.status_code == 200
+    for kk in three_proposed:
+        assert kk in page.text
+    token = csrf_of(page.text)
+    first, *rest = three_proposed
+    done = web.post(
+        "/antrean?status=proposed", data={"csrf": token, "kk": first, "decision": "accept"}
+    )
+    assert done.status_code == 303 and "selesai=1" in done.headers["location"]
+    # A rejection without a reason: the same page again, the message and the ticks kept.
+    refused = web.post(
+        "/antrean?status=proposed",
+        data={"csrf": token, "kk": rest, "decision": "reject", "reason": ""},
+    )
+    assert refused.status_code == 422
+    assert "Penolakan wajib disertai alasan" in refused.text
+    assert all(f'value="{kk}" aria-label="{kk}" checked' in refused.text for kk in rest)
+    everything = web.post(
+        "/antrean?status=proposed",
+        data={"csrf": token, "scope": "region", "decision": "reject", "reason": "ganda"},
+    )
+    assert everything.status_code == 303 and "selesai=2" in everything.headers["location"]
+    with engine.connect() as connection:
+        statuses: dict[str, str] = dict(
+            connection.execute(text("SELECT kk_number, status FROM household")).all()
+        )
+    assert statuses == {first: "verified", **dict.fromkeys(rest, "rejected")}
+    # Verified families are the determiner's: the verifier sees them without boxes to tick.
+    verified = web.get("/antrean?status=verified")
+    assert first in verified.text and 'name="kk"' not in verified.text
+
+
+def test_the_home_page_counts_members_by_their_own_status(web: TestClient, kk_number: str) -> None:
+    sign_in(web, "operator")
+    home = web.get("/")
+    members = home.text[home.text.index('id="stats-members"') :]
+    assert "aktif" in members and '<td class="num">3</td>' in members
+    families = home.text[
+        home.text.index('id="stats-families"') : home.text.index('id="stats-members"')
+    ]
+    assert "ditetapkan" in families and '<td class="num">1</td>' in families
+
+
+def test_an_unknown_page_is_an_html_page_and_an_unknown_api_path_problem_json(
+    web: TestClient, kk_number: str
+) -> None:
+    anonymous = web.get("/tidak-ada")
+    assert anonymous.status_code == 404
+    assert anonymous.headers["content-type"].startswith("text/html")
+    assert "Tidak ditemukan" in anonymous.text and "<nav" not in anonymous.text
+    api = web.get("/api/v1/tidak-ada")
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")
+    sign_in(web, "other_verifier")
+    # Signed in: the error pages keep the menu and the user, a missing page and a family
+    # outside the region alike.
+    for missing in (web.get("/tidak-ada"), web.get(f"/keluarga/{kk_number}")):
+        assert missing.status_code == 404
+        assert 'class="menu"' in missing.text and "other_verifier" in missing.text
+
+
+def test_a_bulk_rejection_without_a_reason_shows_the_queue_again_with_the_ticks(
+    web: TestClient, kk_number: str
+) -> None:
+    sign_in(web, "operator")
+    form = web.get(f"/usulan/baru/update?kk={kk_number}")
+    version = form.text.split('name="version" value="')[1].split('"')[0]
+    created = web.post(
+        f"/usulan/baru/update?kk={kk_number}",
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "h.floor_material": "keramik",
+        },
+    )
+    assert created.status_code == 303, created.text[:2000]
+    request_id = created.headers["location"].split("/")[2].split("?")[0]
+    web.cookies.clear()
+    sign_in(web, "verifier")
+    page = web.get("/usulan")
+    refused = web.post(
+        "/usulan/putuskan",
+        data={"csrf": csrf_of(page.text), "ids": request_id, "decision": "reject"},
+    )
+    assert refused.status_code == 422
+    assert "Penolakan wajib disertai alasan" in refused.text
+    assert f'value="{request_id}" aria-label="#{request_id}" checked' in refused.text
+    assert 'class="menu"' in refused.text
+
+
+def test_a_password_change_keeps_the_session_and_says_so(web: TestClient) -> None:
+    from lumbung.auth.passwords import MIN_LENGTH
+
+    sign_in(web, "operator")
+    form = web.get("/masuk/sandi")
+    assert f"minimal {MIN_LENGTH} karakter" in form.text
+    new = "sandi-baru-yang-cukup-panjang-2"
+    changed = web.post(
+        "/masuk/sandi",
+        data={"csrf": csrf_of(form.text), "old": PASSWORD, "new": new, "again": new},
+    )
+    assert changed.status_code == 303
+    home = web.get(changed.headers["location"])
+    assert home.status_code == 200 and "Kata sandi diganti" in home.text
+
+
+def test_the_family_page_shows_labels_in_the_readers_language(
+    web: TestClient, kk_number: str
+) -> None:
+    sign_in(web, "operator")
+    page = web.get(f"/keluarga/{kk_number}")
+    housing = page.text[page.text.index('id="housing"') :]
+    assert "Kepala keluarga" in page.text and "kepala_keluarga" not in page.text
+    assert "PLN 900 VA" in housing and "pln_900" not in housing
+    assert "<dd>Tidak</dd>" in housing  # has_car 0
+    assert "ditetapkan" in page.text
+    web.get("/bahasa/en?kembali=/")
+    english = web.get(f"/keluarga/{kk_number}")
+    assert "Head of family" in english.text and "<dd>No</dd>" in english.text

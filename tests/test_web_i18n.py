@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from lumbung.auth.roles import Role
+from lumbung.cycles.models import CYCLE_STATES, ENROLLMENT_STATES
 from lumbung.jobs.models import JOB_STATES
 from lumbung.registry import vocab
 from lumbung.web import i18n
@@ -80,6 +81,16 @@ def test_every_value_of_a_built_key_is_in_the_catalog() -> None:
         "tokens.state.": ["active", "expired", "revoked"],
         "import.col.": ["file", "row", "column", "code", "message"],
         "explain.": ["outcome", "eligible", "entitled", "amount_idr", "decile", "score"],
+        "status.": [
+            *vocab.HOUSEHOLD_STATUS,
+            *vocab.MEMBER_STATUS,
+            *ENROLLMENT_STATES,
+        ],
+        "cycle.state.": list(CYCLE_STATES),
+        **{
+            f"value.{column}.": list(codes)
+            for column, codes in {**vocab.HOUSEHOLD_ENUMS, **vocab.MEMBER_ENUMS}.items()
+        },
     }
     for prefix, values in expected.items():
         missing = [v for v in values if prefix + v not in catalog]
@@ -126,3 +137,20 @@ def test_the_web_package_builds_no_queries() -> None:
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n.split(".")[0] == "sqlalchemy" for n in names), path.name
+
+
+def test_numbers_amounts_and_values_read_as_each_language_writes_them() -> None:
+    assert i18n.number("id", 9744) == "9.744" and i18n.number("en", 9744) == "9,744"
+    assert i18n.number("id", 13.421744400000001) == "13,4217"
+    assert i18n.number("en", 13.421744400000001) == "13.4217"
+    assert i18n.number("en", -0.0) == "0" and i18n.number("id", 2.0) == "2"
+    assert i18n.rupiah("id", 600000) == "Rp600.000"
+    assert i18n.rupiah("en", 1250000) == "Rp1,250,000"
+    assert i18n.label("id", True) == "Ya" and i18n.label("en", False) == "No"
+    assert i18n.label("id", "1", "has_car") == "Ya"
+    assert i18n.label("id", "kepala_keluarga", "relationship") == "Kepala keluarga"
+    assert i18n.label("en", "sumur_tak_terlindung", "water_source") == "Unprotected well"
+    assert i18n.label("id", "approved") == "ditetapkan"
+    assert i18n.label("id", "kode-tak-dikenal", "lighting") == "kode-tak-dikenal"
+    assert i18n.key_label("en", "total_idr", "result") == "Total"
+    assert i18n.key_label("en", "something_new", "result") == "something new"

@@ -175,7 +175,7 @@ def test_propose_verify_determine_by_three_people(
     page.goto(request_url)
     expect(page.locator(".tag.approved")).to_be_visible()
     page.goto(f"/keluarga/{kk}")
-    expect(page.locator("#housing")).to_contain_text("keramik")
+    expect(page.locator("#housing")).to_contain_text("Keramik")
 
 
 def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
@@ -202,8 +202,13 @@ def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
     page.fill("#label", "PKH-uji-web")
     page.click("text=Hitung")
     wait_for_job(page)
+    # The result as a labelled table, amounts in rupiah, the state said once.
+    expect(page.locator("#result")).to_contain_text("Penerima")
+    expect(page.locator("#result")).to_contain_text(re.compile(r"Rp\d{1,3}(\.\d{3})+"))
+    expect(page.locator("#job")).not_to_contain_text("selesai selesai")
+    page.screenshot(path=str(shots / "cycle-run-job-desktop.png"), full_page=True)
     page.goto("/siklus/PKH-uji-web")
-    expect(page.locator("#cycle-state")).to_have_text("draft")
+    expect(page.locator("#cycle-state")).to_have_text("draf")
     # Four eyes: the one who ran it cannot approve it.
     page.click("text=Setujui siklus")
     expect(page.locator(".error-summary")).to_be_visible()
@@ -213,10 +218,30 @@ def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
     sign_in_with_totp(page, "approver")
     page.goto("/siklus/PKH-uji-web")
     page.click("text=Setujui siklus")
-    expect(page.locator("#cycle-state")).to_have_text("approved")
+    expect(page.locator("#cycle-state")).to_have_text("disetujui")
     expect(page.locator(".bars svg")).to_be_visible()
     page.screenshot(path=str(shots / "cycle-approved-desktop.png"), full_page=True)
     page.goto(f"/siklus/PKH-uji-web/jelaskan/{kk}")
     expect(page.locator("#explain")).to_be_visible()
     expect(page.locator("h1")).to_contain_text("Penjelasan")
     page.screenshot(path=str(shots / "explain-desktop.png"), full_page=True)
+
+
+def test_a_verifier_verifies_imported_families_ticked_with_select_all(
+    browser: Browser, server: str, engine: Engine, tmp_path: Path, shots: Path
+) -> None:
+    batch = [family(serial) for serial in (21, 22)]
+    run_import(
+        engine,
+        write_batch(tmp_path / "batch", [h for h, _ in batch], [m for _, ms in batch for m in ms]),
+    )
+    give_passwords(engine, "verifier")
+    page = new_page(browser, server)
+    sign_in(page, "verifier")
+    page.click("nav.menu >> text=Verifikasi keluarga")
+    expect(page.locator("#families")).to_contain_text(str(batch[0][0]["kk_number"]))
+    page.check("#all")
+    expect(page.locator("input[name=kk]").first).to_be_checked()
+    page.screenshot(path=str(shots / "families-verifier-desktop.png"), full_page=True)
+    page.click("button[value=accept]")
+    expect(page.locator(".ok")).to_contain_text("2 keluarga")

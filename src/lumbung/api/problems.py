@@ -10,11 +10,12 @@ value.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -116,8 +117,23 @@ def from_domain(exc: LumbungError) -> JSONResponse:
     return problem(status, code, exc.message, errors=exc.details, headers=headers)
 
 
-async def _domain(_request: Request, exc: Exception) -> JSONResponse:
+# The web application (when installed) sets `app.state.html_error(request, status, message)`:
+# errors of paths outside the API are then answered as pages in its layout.
+HtmlError = Callable[[Request, int, str], Awaitable[Response]]
+
+
+def _as_page(request: Request) -> HtmlError | None:
+    if request.url.path == "/api" or request.url.path.startswith("/api/"):
+        return None
+    found = getattr(request.app.state, "html_error", None)
+    return found if callable(found) else None
+
+
+async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LumbungError)
+    html = _as_page(request)
+    if html is not None:
+        return await html(request, status_of(exc), exc.message)
     return from_domain(exc)
 
 
@@ -136,8 +152,12 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "validation_failed", f"Isian tidak sah: {fields}.", errors=errors)
 
 
-async def _http(_request: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    html = _as_page(request)
+    if html is not None:
+        pages = {404: "Halaman ini tidak ada.", 405: "Metode ini tidak berlaku untuk halaman ini."}
+        return await html(request, exc.status_code, pages.get(exc.status_code, str(exc.detail)))
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
     details = {
         404: "Alamat ini tidak ada di API.",
@@ -152,12 +172,19 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     # This answer comes from Starlette's outermost middleware, outside SecurityHeaders: it
-    # carries the same headers itself.
+    # carries the same headers itself (a page as well as a problem).
     from lumbung.api.headers import ALWAYS
 
+    html = _as_page(request)
+    if html is not None:
+        page = await html(
+            request, 500, "Terjadi galat di server; sudah dicatat. Coba lagi atau hubungi admin."
+        )
+        page.headers.update({**ALWAYS, "Cache-Control": "no-store"})
+        return page
     return problem(
         500,
         "server_error",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,11 @@ def decide(
     region_code: str | None = None,
     import_batch_id: int | None = None,
     reason: str | None = None,
+    kk_numbers: Sequence[str] | None = None,
 ) -> DecisionResult:
-    """Move every family in `region_code` (default: the actor's whole scope) one step on."""
+    """Move every family in `region_code` (default: the actor's whole scope) one step on;
+    with `kk_numbers`, only those of them (families ticked on a page): a KK outside the scope
+    or not in the status before is left as it is, and the result's count says how many moved."""
     if decision not in TRANSITIONS:
         raise ValidationFailed(f"Keputusan tidak dikenal: {decision}")
     action, before, after = TRANSITIONS[decision]
@@ -109,6 +113,8 @@ def decide(
         conditions.append(region_filter(region))
     if import_batch_id is not None:
         conditions.append(Household.import_batch_id == import_batch_id)
+    if kk_numbers is not None:
+        conditions.append(Household.kk_number.in_(list(kk_numbers)))
     where = and_(*conditions)
     ids = session.execute(select(Household.id).where(where).order_by(Household.id)).scalars().all()
     if ids:

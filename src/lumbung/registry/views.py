@@ -246,6 +246,45 @@ def search_families(
     return Page(items, int(total), limit, offset)
 
 
+def families_by_status(
+    session: Session,
+    actor: User,
+    *,
+    status: str,
+    region: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[FamilySummary]:
+    """Families in `status` within the actor's region (and `region`, narrowed to it), by KK
+    number, each with its head's name: the queue of imported families to verify or determine."""
+    authorize(actor, Action.READ)
+    check_window(limit, offset)
+    if status not in vocab.HOUSEHOLD_STATUS:
+        raise ValidationFailed(
+            f"Status keluarga tidak dikenal: {status}; pilihan: {', '.join(vocab.HOUSEHOLD_STATUS)}"
+        )
+    area = reading_area(actor, region)
+    query = select(Household).where(Household.status == status, household_in_area(area))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    households = list(
+        session.execute(query.order_by(Household.kk_number).limit(limit).offset(offset)).scalars()
+    )
+    heads = dict(
+        session.execute(
+            select(Member.household_id, Member.name).where(
+                Member.household_id.in_([h.id for h in households]),
+                Member.relationship == vocab.HEAD,
+                Member.status == "active",
+            )
+        ).all()
+    )
+    items = [
+        FamilySummary(h.kk_number, h.village_code, h.status, h.version, heads.get(h.id), [])
+        for h in households
+    ]
+    return Page(items, int(total), limit, offset)
+
+
 def history(session: Session, actor: User, *, kk: str) -> FamilyHistory:
     """The family's history from the audit chain, oldest first (`registry.history`); the NIKs
     and names in what was proposed and changed are masked for a reader not entitled to them."""

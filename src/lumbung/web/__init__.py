@@ -24,5 +24,9 @@ def routes() -> list[BaseRoute]:
 
 def install(app: FastAPI) -> None:
     """Add the web pages (at `/`, `/masuk`, …) and `/static` to `app`."""
+    from lumbung.web.context import html_error
+
     app.router.routes.extend(routes())
+    # Errors of paths outside /api/ answered as pages (api/problems.py asks for this).
+    app.state.html_error = html_error
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -14,7 +14,13 @@ LABEL_WIDTH = 170
 WIDTH = 640
 
 
-def bar_chart(rows: Sequence[tuple[str, int]], *, title: str, limit: int = 40) -> Markup:
+def bar_chart(
+    rows: Sequence[tuple[str, int]],
+    *,
+    title: str,
+    limit: int = 40,
+    amount: Callable[[int], str] | None = None,
+) -> Markup:
     """Horizontal bars, largest first, at most `limit` of them; values are integer rupiah."""
     shown = sorted(rows, key=lambda r: r[1], reverse=True)[:limit]
     top = max((v for _, v in shown), default=0) or 1
@@ -34,7 +40,7 @@ def bar_chart(rows: Sequence[tuple[str, int]], *, title: str, limit: int = 40) -
             f'font-size="12">{escape(name)}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y}" width="{width}" height="{BAR}" fill="#00703c"/>'
             f'<text x="{LABEL_WIDTH + width + 4}" y="{y + BAR - 5}" font-size="12">'
-            f"Rp{grouped(value)}</text>"
+            f"{escape(amount(value)) if amount else 'Rp' + grouped(value)}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped

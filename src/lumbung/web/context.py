@@ -10,6 +10,7 @@ service functions only: no queries here or in the routes.
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ from lumbung.auth.roles import Action, Role, may
 from lumbung.config import Settings, get_settings
 from lumbung.errors import LumbungError, NotFound, PermissionDenied
 from lumbung.web import i18n
+
+log = logging.getLogger("lumbung.web")
 
 SESSION_COOKIE = "lumbung_session"
 # Forms shown before a session exists (sign-in) carry a token matched against this cookie.
@@ -131,6 +134,7 @@ class Page:
             csrf=self.web.csrf_token if self.web is not None else "",
             path=self.request.url.path,
             Role=Role,
+            **helpers(self.lang),
             **values,
         )
         response = HTMLResponse(html, status_code=status)
@@ -153,6 +157,17 @@ def whole_number(raw: str, default: int) -> int:
     if raw.isascii() and raw.isdigit() and len(raw) <= 9:
         return int(raw)
     return default
+
+
+def helpers(lang: str) -> dict[str, Any]:
+    """What templates use to show values in the reader's language: `num` (thousands
+    separators), `rp` (amounts), `readable` (a status, a vocabulary code, a flag)."""
+    return {
+        "num": functools.partial(i18n.number, lang),
+        "rp": functools.partial(i18n.rupiah, lang),
+        "readable": functools.partial(i18n.label, lang),
+        "key_label": functools.partial(i18n.key_label, lang),
+    }
 
 
 def set_cookie(response: Response, name: str, value: str) -> None:
@@ -224,7 +239,8 @@ def page(
     return wrap
 
 
-def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
+def _identify(ctx: Page) -> None:
+    """The session and user of the request's cookie, if it names a live session."""
     from lumbung.auth import sessions
 
     raw = ctx.request.cookies.get(SESSION_COOKIE)
@@ -232,6 +248,11 @@ def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
     if web is not None:
         ctx.web = web
         ctx.user = sessions.user_of(ctx.db, web)
+
+
+def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
+    _identify(ctx)
+    web = ctx.web
     if access is None:
         return
     if web is None or ctx.user is None:
@@ -269,7 +290,21 @@ def pre_csrf(ctx: Page) -> str:
 
 
 def _error_page(request: Request, lang: str, status: int, message: str) -> HTMLResponse:
+    return render_error(request, status, message)
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error page in the layout, with the menu and the signed-in user when the request
+    carries a live session (read in a unit of work of its own: the page's was rolled back)."""
+    lang = language(request)
     title = {403: "error.403", 404: "error.404"}.get(status, "error.other")
+    try:
+        with unit_of_work(request.app) as session:
+            ctx = Page(request, session, None, lang, settings_of(request.app))
+            _identify(ctx)
+            return ctx.render("error.html", status=status, title_key=title, message=message)
+    except Exception:  # the database itself failing: the page without the user
+        log.exception("could not read the session for an error page on %s", request.url.path)
     html = templates.get_template("error.html").render(
         t=functools.partial(i18n.translate, lang),
         lang=lang,
@@ -280,8 +315,14 @@ def _error_page(request: Request, lang: str, status: int, message: str) -> HTMLR
         message=message,
         Role=Role,
         ctx=None,
+        **helpers(lang),
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+async def html_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """`render_error` for the app's exception handlers (pages outside /api/)."""
+    return await run_in_threadpool(render_error, request, status, message)
 
 
 def not_found(message: str) -> NotFound:

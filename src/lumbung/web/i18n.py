@@ -8,6 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT = "id"
+# Columns holding a flag (0/1): shown Ya/Tidak.
+FLAG_COLUMNS = frozenset(
+    {"owns_land", "has_car", "has_refrigerator", "has_air_conditioner", "has_gold", "pregnant"}
+)
 LANGUAGES = ("id", "en")
 
 # Columns of the exchange format (docs/FORMATS.md), as a form labels them.
@@ -49,6 +53,130 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "pregnant": ("Sedang hamil", "Pregnant"),
     "mother_name": ("Nama ibu kandung", "Mother's name"),
     "desil": ("Desil", "Decile"),
+}
+
+# The codes of the exchange format's coded columns (registry/vocab.py), as a page shows them:
+# column → code → (id, en). A test checks every code of vocab has one.
+_VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "floor_material": {
+        "tanah": ("Tanah", "Earth"),
+        "bambu": ("Bambu", "Bamboo"),
+        "kayu_murah": ("Kayu murah", "Cheap wood"),
+        "semen": ("Semen", "Cement"),
+        "ubin": ("Ubin", "Tiles"),
+        "keramik": ("Keramik", "Ceramic"),
+        "marmer_granit": ("Marmer/granit", "Marble/granite"),
+        "parket": ("Parket", "Parquet"),
+    },
+    "wall_material": {
+        "bambu_rumbia": ("Bambu/rumbia", "Bamboo/thatch"),
+        "kayu_murah": ("Kayu murah", "Cheap wood"),
+        "tembok_tanpa_plester": ("Tembok tanpa plester", "Unplastered brick"),
+        "kayu_berkualitas": ("Kayu berkualitas", "Quality wood"),
+        "tembok": ("Tembok", "Brick wall"),
+    },
+    "roof_material": {
+        "ijuk_rumbia": ("Ijuk/rumbia", "Palm fibre/thatch"),
+        "seng": ("Seng", "Zinc sheet"),
+        "asbes": ("Asbes", "Asbestos"),
+        "genteng": ("Genteng", "Roof tiles"),
+        "beton": ("Beton", "Concrete"),
+    },
+    "toilet": {
+        "tidak_ada": ("Tidak ada", "None"),
+        "umum": ("Umum", "Public"),
+        "bersama": ("Bersama", "Shared"),
+        "sendiri": ("Sendiri", "Own"),
+    },
+    "water_source": {
+        "sungai_hujan": ("Sungai/air hujan", "River/rain water"),
+        "sumur_tak_terlindung": ("Sumur tak terlindung", "Unprotected well"),
+        "sumur_terlindung": ("Sumur terlindung", "Protected well"),
+        "ledeng": ("Ledeng", "Piped water"),
+        "air_kemasan": ("Air kemasan", "Bottled water"),
+    },
+    "lighting": {
+        "bukan_listrik": ("Bukan listrik", "Not electric"),
+        "listrik_non_pln": ("Listrik non-PLN", "Electricity, not PLN"),
+        "pln_450": ("PLN 450 VA", "PLN 450 VA"),
+        "pln_900": ("PLN 900 VA", "PLN 900 VA"),
+        "pln_1300": ("PLN 1.300 VA", "PLN 1,300 VA"),
+        "pln_2200_plus": ("PLN 2.200 VA ke atas", "PLN 2,200 VA or more"),
+    },
+    "cooking_fuel": {
+        "kayu_arang": ("Kayu/arang", "Wood/charcoal"),
+        "minyak_tanah": ("Minyak tanah", "Kerosene"),
+        "gas_3kg": ("Gas 3 kg", "LPG 3 kg"),
+        "gas_besar": ("Gas tabung besar", "LPG, large cylinder"),
+        "listrik": ("Listrik", "Electricity"),
+    },
+    "tenure": {
+        "milik_sendiri": ("Milik sendiri", "Owned"),
+        "kontrak_sewa": ("Kontrak/sewa", "Rented"),
+        "bebas_sewa": ("Bebas sewa", "Rent-free"),
+        "dinas": ("Dinas", "Official housing"),
+        "lainnya": ("Lainnya", "Other"),
+    },
+    "sex": {"L": ("Laki-laki", "Male"), "P": ("Perempuan", "Female")},
+    "relationship": {
+        "kepala_keluarga": ("Kepala keluarga", "Head of family"),
+        "istri_suami": ("Istri/suami", "Wife/husband"),
+        "anak": ("Anak", "Child"),
+        "menantu": ("Menantu", "Child-in-law"),
+        "cucu": ("Cucu", "Grandchild"),
+        "orang_tua": ("Orang tua", "Parent"),
+        "mertua": ("Mertua", "Parent-in-law"),
+        "famili_lain": ("Famili lain", "Other relative"),
+        "lainnya": ("Lainnya", "Other"),
+    },
+    "marital_status": {
+        "belum_kawin": ("Belum kawin", "Never married"),
+        "kawin": ("Kawin", "Married"),
+        "cerai_hidup": ("Cerai hidup", "Divorced"),
+        "cerai_mati": ("Cerai mati", "Widowed"),
+    },
+    "education": {
+        "tidak_sekolah": ("Tidak sekolah", "No schooling"),
+        "sd": ("SD", "Primary school"),
+        "smp": ("SMP", "Junior high school"),
+        "sma": ("SMA", "Senior high school"),
+        "diploma": ("Diploma", "Diploma"),
+        "sarjana": ("Sarjana", "University degree"),
+    },
+    "school_level": {
+        "tidak": ("Tidak sekolah", "Not in school"),
+        "paud": ("PAUD", "Pre-school"),
+        "sd": ("SD", "Primary school"),
+        "smp": ("SMP", "Junior high school"),
+        "sma": ("SMA", "Senior high school"),
+        "pt": ("Perguruan tinggi", "University"),
+    },
+    "occupation": {
+        "tidak_bekerja": ("Tidak bekerja", "Not working"),
+        "petani": ("Petani", "Farmer"),
+        "nelayan": ("Nelayan", "Fisher"),
+        "buruh": ("Buruh", "Labourer"),
+        "pedagang": ("Pedagang", "Trader"),
+        "wiraswasta": ("Wiraswasta", "Self-employed"),
+        "karyawan_swasta": ("Karyawan swasta", "Private employee"),
+        "pns_tni_polri": ("PNS/TNI/Polri", "Civil servant/military/police"),
+        "lainnya": ("Lainnya", "Other"),
+    },
+    "disability": {
+        "tidak_ada": ("Tidak ada", "None"),
+        "fisik": ("Fisik", "Physical"),
+        "netra": ("Netra", "Visual"),
+        "rungu_wicara": ("Rungu/wicara", "Hearing/speech"),
+        "mental": ("Mental", "Mental"),
+        "intelektual": ("Intelektual", "Intellectual"),
+        "ganda": ("Ganda", "Multiple"),
+    },
+    "disability_severity": {
+        "tidak_ada": ("Tidak ada", "None"),
+        "ringan": ("Ringan", "Mild"),
+        "sedang": ("Sedang", "Moderate"),
+        "berat": ("Berat", "Severe"),
+    },
 }
 
 _PAIRS: dict[str, tuple[str, str]] = {
@@ -115,8 +243,8 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "password.old": ("Kata sandi sekarang", "Current password"),
     "password.new": ("Kata sandi baru", "New password"),
     "password.hint": (
-        "minimal 12 karakter, bukan nama pengguna",
-        "at least 12 characters, not your username",
+        "minimal {n} karakter, bukan nama pengguna",
+        "at least {n} characters, not your username",
     ),
     "password.again": ("Ulangi kata sandi baru", "New password again"),
     "password.submit": ("Simpan", "Save"),
@@ -124,7 +252,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "Kedua isian kata sandi baru tidak sama.",
         "The two new passwords differ.",
     ),
-    "password.changed": ("Kata sandi sudah diganti.", "Your password was changed."),
+    "password.changed": ("Kata sandi diganti.", "Your password was changed."),
     "home.title": ("Beranda", "Home"),
     "home.hello": ("Selamat datang, {name}", "Welcome, {name}"),
     "home.waiting": ("Menunggu Anda", "Waiting for you"),
@@ -318,7 +446,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "explain.outcome": ("Hasil", "Outcome"),
     "explain.eligible": ("Memenuhi syarat", "Eligible"),
     "explain.entitled": ("Mendapat bantuan", "Entitled"),
-    "explain.amount_idr": ("Nilai (Rp)", "Amount (Rp)"),
+    "explain.amount_idr": ("Nilai", "Amount"),
     "explain.decile": ("Desil di kab/kota", "Decile in the regency"),
     "explain.score": ("Skor PMT", "PMT score"),
     "explain.rank_in_regency": ("Peringkat di kab/kota", "Rank in the regency"),
@@ -377,15 +505,169 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "tokens.state.active": ("aktif", "active"),
     "tokens.state.expired": ("kedaluwarsa", "expired"),
     "tokens.state.revoked": ("dicabut", "revoked"),
+    "nav.family_queue": ("Verifikasi keluarga", "Family verification"),
+    "home.families.proposed": ("keluarga menunggu verifikasi", "families to verify"),
+    "home.families.verified": ("keluarga menunggu penetapan", "families to determine"),
+    "families.title": ("Keluarga menurut status", "Families by status"),
+    "families.filter": ("Tampilkan", "Show"),
+    "families.done": ("{count} keluarga diputuskan.", "{count} families decided."),
+    "families.none_selected": (
+        "Centang minimal satu keluarga, atau pilih semua di wilayah.",
+        "Tick at least one family, or choose all in the region.",
+    ),
+    "families.not_yours": (
+        "Keluarga dengan status ini tidak diputuskan oleh peran Anda.",
+        "Your role does not decide on families in this status.",
+    ),
+    "families.scope.ticked": ("yang dicentang", "the ticked ones"),
+    "families.scope.region": (
+        "semua di wilayah ini ({total} keluarga)",
+        "all in this region ({total} families)",
+    ),
+    "family.region": ("Wilayah", "Region"),
+    "result.release": ("Rilis", "Release"),
+    "result.households": ("Keluarga", "Families"),
+    "result.members": ("Anggota", "Members"),
+    "result.manifest": ("Manifes", "Manifest"),
+    "result.path": ("Folder", "Folder"),
+    "result.model": ("Model PMT", "PMT model"),
+    "result.regencies": ("Kabupaten/kota", "Regencies"),
+    "result.by_decile": ("Keluarga per desil", "Families by decile"),
+    "result.scores_file": ("Berkas skor", "Scores file"),
+    "result.sha256": ("SHA-256", "SHA-256"),
+    "result.engine": ("Mesin hitung", "Engine"),
+    "result.already_scored": ("Sudah dihitung sebelumnya", "Scored before"),
+    "result.program": ("Program", "Program"),
+    "result.version": ("Versi program", "Program version"),
+    "result.definition_sha256": ("SHA-256 definisi", "Definition SHA-256"),
+    "result.model_sha256": ("SHA-256 model", "Model SHA-256"),
+    "result.cycle": ("Siklus", "Cycle"),
+    "result.state": ("Status", "Status"),
+    "result.beneficiaries": ("Penerima", "Beneficiaries"),
+    "result.total_idr": ("Total", "Total"),
+    "result.by_component": ("Per komponen", "By component"),
+    "result.enrollment": ("Kepesertaan", "Enrolment"),
+    "result.file": ("Berkas", "File"),
+    "result.slept": ("Detik", "Seconds"),
+    "explain.regency_code": ("Kabupaten/kota", "Regency"),
+    "explain.score_terms": ("Suku skor PMT", "PMT score terms"),
+    "explain.features": ("Ciri keluarga", "Household features"),
+    "explain.eligibility": ("Syarat", "Eligibility rule"),
+    "explain.clauses": ("Bagian syarat", "Rule clauses"),
+    "explain.failed_clauses": ("Syarat tidak terpenuhi", "Clauses not met"),
+    "explain.components": ("Komponen bantuan", "Benefit components"),
+    "explain.component_labels": ("Nama komponen", "Component names"),
+    "explain.members": ("Anggota", "Members"),
+    "explain.quota": ("Kuota", "Quota"),
+    "explain.rule": ("Aturan", "Rule"),
+    "explain.value": ("Terpenuhi", "Met"),
+    "explain.persons": ("Orang", "Persons"),
+    "explain.name": ("Nama", "Name"),
+    "explain.nik": ("NIK", "NIK"),
+    "explain.age": ("Umur", "Age"),
+    "explain.counted_as": ("Dihitung sebagai", "Counted as"),
+    "explain.qualifies_for": ("Memenuhi untuk", "Qualifies for"),
+    "explain.level": ("Tingkat", "Level"),
+    "explain.within_quota": ("Dalam kuota", "Within the quota"),
+    "explain.note": ("Catatan", "Note"),
+    "explain.intercept": ("Konstanta", "Intercept"),
+    "value.outcome.entitled": ("mendapat bantuan", "entitled"),
+    "value.outcome.not_eligible": ("tidak memenuhi syarat", "not eligible"),
+    "value.outcome.nothing_payable": (
+        "memenuhi syarat, tetapi tidak ada komponen yang dibayar",
+        "eligible, but no component is payable",
+    ),
+    "value.outcome.outside_quota": ("di luar kuota wilayah", "outside the region's quota"),
+    "result.entered": ("masuk", "entered"),
+    "result.stayed": ("tetap", "stayed"),
+    "result.left": ("keluar", "left"),
+    "value.state.draft": ("draf", "draft"),
+    "value.state.approved": ("disetujui", "approved"),
+    "value.head_sex.L": ("Laki-laki", "Male"),
+    "value.head_sex.P": ("Perempuan", "Female"),
+    "cycle.state.draft": ("draf", "draft"),
+    "cycle.state.approved": ("disetujui", "approved"),
+    "status.enrolled": ("terdaftar", "enrolled"),
+    "status.graduated": ("lulus", "graduated"),
+    "value.yes": ("Ya", "Yes"),
+    "value.no": ("Tidak", "No"),
+    "status.proposed": ("diusulkan", "proposed"),
+    "status.verified": ("terverifikasi", "verified"),
+    "status.approved": ("ditetapkan", "approved"),
+    "status.rejected": ("ditolak", "rejected"),
+    "status.inactive": ("tidak aktif", "inactive"),
+    "status.active": ("aktif", "active"),
+    "status.exited": ("keluar", "exited"),
+    "status.deceased": ("meninggal", "deceased"),
+    "status.moved": ("pindah", "moved"),
+    "status.removed": ("dihapus", "removed"),
 }
 
 CATALOG: dict[str, dict[str, str]] = {
     lang: {
         **{key: pair[i] for key, pair in _PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
+        **{
+            f"value.{column}.{code}": pair[i]
+            for column, codes in _VALUES.items()
+            for code, pair in codes.items()
+        },
     }
     for i, lang in enumerate(LANGUAGES)
 }
+
+
+def number(lang: str, value: Any) -> str:
+    """A number with thousands separators as `lang` writes them (id 9.744 and 1.234,5; en
+    9,744 and 1,234.5); a float rounded to at most 4 decimals, -0 shown as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    if isinstance(value, float):
+        value = round(value, 4)
+        if value == 0:
+            value = 0.0
+        text = f"{value:,.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    else:
+        text = f"{value:,}"
+    if lang == "id":
+        text = text.translate(str.maketrans(",.", ".,"))
+    return text
+
+
+def rupiah(lang: str, value: Any) -> str:
+    """An amount of integer rupiah as the CLI writes it (PUEBI: no space): "Rp600.000" (id),
+    "Rp600,000" (en)."""
+    return "-" if value is None else f"Rp{number(lang, value)}"
+
+
+def label(lang: str, value: Any, column: str | None = None) -> str:
+    """A value as a reader reads it: a flag Ya/Tidak (Yes/No), a code of `column` its label
+    (`value.COLUMN.CODE`), a status its word (`status.CODE`), a number with separators;
+    anything else (or a code without a label) as it is."""
+    if isinstance(value, bool):
+        return translate(lang, "value.yes" if value else "value.no")
+    if column in FLAG_COLUMNS and value in (0, 1, "0", "1"):
+        return translate(lang, "value.yes" if str(value) == "1" else "value.no")
+    if isinstance(value, int | float):
+        return number(lang, value)
+    if value is None:
+        return "-"
+    text = str(value)
+    table = CATALOG.get(lang, CATALOG[DEFAULT])
+    for key in (f"value.{column}.{text}", f"status.{text}"):
+        if key in table:
+            return table[key]
+    return text
+
+
+def key_label(lang: str, key: str, *sections: str) -> str:
+    """The label of a result's key: the first of `SECTION.KEY` in the catalogue, else the key
+    with spaces for underscores (a key the catalogue does not know yet)."""
+    table = CATALOG.get(lang, CATALOG[DEFAULT])
+    for section in sections:
+        if f"{section}.{key}" in table:
+            return table[f"{section}.{key}"]
+    return key.replace("_", " ")
 
 
 def translate(lang: str, key: str, **values: Any) -> str:

@@ -31,6 +31,12 @@ def home(ctx: Page) -> Response:
     if state is not None:
         total = views.requests(ctx.db, actor, status=state, limit=1, offset=0).total
         waiting.append({"key": f"home.queue.{state}", "count": total, "url": "/usulan"})
+    family_state = FAMILY_STATE.get(actor.role)
+    if family_state is not None:
+        count = views.families_by_status(
+            ctx.db, actor, status=family_state, limit=1, offset=0
+        ).total
+        waiting.append({"key": f"home.families.{family_state}", "count": count, "url": "/antrean"})
     if actor.role is Role.OPERATOR:
         mine = views.requests(ctx.db, actor, status="proposed", limit=1, offset=0).total
         waiting.append({"key": "home.mine.proposed", "count": mine, "url": "/usulan"})
@@ -260,6 +266,11 @@ def propose_page(ctx: Page) -> Response:
 
 @page("read")
 def queue(ctx: Page) -> Response:
+    return _queue(ctx)
+
+
+def _queue(ctx: Page, error: str | None = None) -> Response:
+    """The request queue; after a refused bulk decision, with its message and the ticks kept."""
     from lumbung.registry import views
 
     default = QUEUE_STATE.get(ctx.actor.role, "proposed")
@@ -278,6 +289,7 @@ def queue(ctx: Page) -> Response:
     decides = QUEUE_STATE.get(ctx.actor.role) == status
     return ctx.render(
         "queue.html",
+        status=422 if error else 200,
         listing=listing,
         page=listing,
         state=status,
@@ -285,6 +297,79 @@ def queue(ctx: Page) -> Response:
         query=urlencode({"status": status}),
         done=ctx.query("selesai"),
         failed=ctx.query("gagal"),
+        error=error,
+        ticked=set(ctx.fields("ids")),
+        reason=ctx.field("reason"),
+    )
+
+
+# The family status each role decides on in bulk (registry/decisions.py), and its decisions.
+FAMILY_STATE = {Role.VERIFIER: "proposed", Role.DETERMINER: "verified"}
+FAMILY_DECISIONS = {"proposed": ("verify", "reject"), "verified": ("determine", "return")}
+
+
+@page("read")
+def families_queue(ctx: Page) -> Response:
+    """Imported families by status within the reader's region; the verifier verifies or
+    rejects the proposed ones, the determiner determines (or returns) the verified ones: the
+    ticked ones, or all of the region at once."""
+    from lumbung.registry import decisions, views
+
+    default = FAMILY_STATE.get(ctx.actor.role, "proposed")
+    status = ctx.query("status", default)
+    if status not in vocab.HOUSEHOLD_STATUS:
+        status = default
+    region = ctx.query("wilayah") or None
+    decides = FAMILY_STATE.get(ctx.actor.role) == status
+    error = None
+    ticked = ctx.fields("kk")
+    if ctx.form is not None:
+        accept, refuse = FAMILY_DECISIONS.get(status, ("", ""))
+        decision = refuse if ctx.field("decision") == "reject" else accept
+        everything = ctx.field("scope") == "region"
+        reason = ctx.field("reason")
+        if not decides:
+            error = ctx.t("families.not_yours")
+        elif not everything and not ticked:
+            error = ctx.t("families.none_selected")
+        elif decision == refuse and not reason:
+            error = ctx.t("queue.reason_needed")
+        else:
+            try:
+                with ctx.db.begin_nested():
+                    result = decisions.decide(
+                        ctx.db,
+                        actor=ctx.actor,
+                        decision=decision,
+                        region_code=region,
+                        reason=reason or None,
+                        kk_numbers=None if everything else ticked,
+                    )
+            except LumbungError as refused:
+                error = refused.message
+            else:
+                done = {"status": status, "selesai": result.households}
+                if region:
+                    done["wilayah"] = region
+                return ctx.redirect("/antrean?" + urlencode(done))
+    offset = ctx.int_query("offset", 0)
+    listing = views.families_by_status(
+        ctx.db, ctx.actor, status=status, region=region, limit=PAGE_SIZE, offset=offset
+    )
+    query = urlencode({k: v for k, v in (("status", status), ("wilayah", region or "")) if v})
+    return ctx.render(
+        "families_queue.html",
+        status=422 if error else 200,
+        listing=listing,
+        page=listing,
+        state=status,
+        region=region or "",
+        decides=decides,
+        query=query,
+        error=error,
+        ticked=set(ticked),
+        reason=ctx.field("reason"),
+        done=ctx.query("selesai"),
     )
 
 
@@ -308,9 +393,9 @@ def decide_bulk(ctx: Page) -> Response:
     ids = [whole_number(i, 0) for i in ctx.fields("ids")]
     ids = [i for i in ids if i > 0]
     if not ids:
-        raise ValidationFailed(ctx.t("queue.none_selected"))
+        return _queue(ctx, ctx.t("queue.none_selected"))
     if decision == "reject" and not reason:
-        raise ValidationFailed(ctx.t("queue.reason_needed"))
+        return _queue(ctx, ctx.t("queue.reason_needed"))
     done, failed = 0, []
     for request_id in ids:
         try:
@@ -353,6 +438,7 @@ def request_page(ctx: Page) -> Response:
 ROUTES = [
     Route("/", home, methods=["GET"]),
     Route("/keluarga", search, methods=["GET"]),
+    Route("/antrean", families_queue, methods=["GET", "POST"]),
     Route("/keluarga/{kk}", family_page, methods=["GET"]),
     Route("/usulan", queue, methods=["GET"]),
     Route("/usulan/putuskan", decide_bulk, methods=["POST"]),

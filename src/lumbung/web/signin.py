@@ -171,11 +171,14 @@ def password_page(ctx: Page) -> Response:
                 done = True
     if done:
         return ctx.redirect("/?sandi=baru")
+    from lumbung.auth.passwords import MIN_LENGTH
+
     return ctx.render(
         "password.html",
         status=422 if error else 200,
         error=error,
         forced=ctx.actor.must_change_password,
+        min_length=MIN_LENGTH,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
 from lumbung.errors import LumbungError, NotFound, ValidationFailed
+from lumbung.web import i18n
 from lumbung.web.charts import bar_chart
 from lumbung.web.context import Page, page
 
@@ -27,6 +29,15 @@ def _submit(ctx: Page, kind: str, params: dict[str, Any]) -> Response:
     return ctx.redirect(f"/pekerjaan/{job.id}")
 
 
+def _without_paths(message: str, saved: list[Path], data_dir: Path) -> str:
+    """`message` with the server's paths of the uploads (and of the data folder) taken out."""
+    for path in saved:
+        message = message.replace(str(path), path.name)
+    for folder in {str(data_dir.resolve()), str(data_dir)}:
+        message = message.replace(folder + "/", "").replace(folder, "")
+    return message
+
+
 @page("import")
 def import_page(ctx: Page) -> Response:
     from lumbung.jobs import service as jobs
@@ -35,25 +46,32 @@ def import_page(ctx: Page) -> Response:
     error = None
     if ctx.form is not None:
         files = [f for f in ctx.form.getlist("files") if isinstance(f, UploadFile) and f.filename]
+        saved: list[Path] = []
         try:
             if len(files) != 2:
                 raise ValidationFailed(ctx.t("import.two_files"))
-            paths = []
             for upload in files:
                 name = Path(upload.filename or "").name
                 if not name.lower().endswith(UPLOAD_SUFFIXES):
                     raise ValidationFailed(ctx.t("import.file_type", name=name))
-                saved = uploads.save(
-                    ctx.settings.data_dir,
-                    name,
-                    upload.file,
-                    max_bytes=ctx.settings.upload_max_bytes,
+                saved.append(
+                    uploads.save(
+                        ctx.settings.data_dir,
+                        name,
+                        upload.file,
+                        max_bytes=ctx.settings.upload_max_bytes,
+                    )
                 )
-                paths.append(str(saved))
             with ctx.db.begin_nested():
-                return _submit(ctx, "import", {"files": paths})
-        except LumbungError as refused:
-            error = refused.message
+                return _submit(ctx, "import", {"files": [str(p) for p in saved]})
+        except BaseException as failed:
+            # A refused upload keeps no file (as the API), and its message names the file as
+            # the user gave it, never where the server kept it.
+            for path in saved:
+                shutil.rmtree(path.parent, ignore_errors=True)
+            if not isinstance(failed, LumbungError):
+                raise
+            error = _without_paths(failed.message, saved, ctx.settings.data_dir)
     recent = jobs.list_jobs(ctx.db, ctx.actor, limit=20, offset=0)
     return ctx.render(
         "import.html",
@@ -82,6 +100,11 @@ def job_page(ctx: Page) -> Response:
         result=result,
         rejected_rows=rejected_rows,
         columns=columns,
+        error_message=_without_paths(
+            str((job.error or {}).get("message", "")),
+            [Path(str(f)) for f in (job.params or {}).get("files", [])],
+            ctx.settings.data_dir,
+        ),
     )
 
 
@@ -201,6 +224,7 @@ def cycle_page(ctx: Page) -> Response:
     chart = bar_chart(
         [(a.name or a.code, a.total_idr) for a in totals.areas],
         title=ctx.t("cycle.chart", level=ctx.t("level." + level)),
+        amount=lambda value: i18n.rupiah(ctx.lang, value),
     )
     pager = _Window(beneficiaries["total"], 25, offset)
     return ctx.render(
