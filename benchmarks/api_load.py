@@ -147,16 +147,20 @@ def wait_ready(base: str, seconds: float = 60) -> None:
     sys.exit("the server did not answer within a minute")
 
 
-def settle(base: str, seconds: float = 300) -> None:
-    """Wait until the server answers a cheap request at once: a run that overloaded it leaves
-    requests queued, which the next run must not inherit."""
+def settle(base: str, token: str, seconds: float = 300) -> None:
+    """Wait until the server answers a request that reads the database at once: a run that
+    overloaded it leaves requests queued for a connection, which the next run must not
+    inherit."""
     import urllib.request
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         start = time.perf_counter()
+        ask = urllib.request.Request(
+            f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+        )
         try:
-            with urllib.request.urlopen(f"{base}/api/v1/openapi.json", timeout=30):
+            with urllib.request.urlopen(ask, timeout=30):
                 pass
         except OSError:
             pass
@@ -409,7 +413,7 @@ def main() -> None:
         load0 = os.getloadavg()
         results: list[tuple[Figures, float]] = []
         for label, paths, headers in runs:
-            settle(base)
+            settle(base, token)
             cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
             figures = asyncio.run(
                 open_loop(label, base, paths, rate=args.rate, seconds=args.seconds, headers=headers)
@@ -421,7 +425,7 @@ def main() -> None:
             f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"][:2000]
         ]
         random.Random(args.seed).shuffle(reads)
-        settle(base)
+        settle(base, token)
         cpu0, t0 = cpu_of_tree(server.pid), time.perf_counter()
         closed = wrk(base, reads, token, args.seconds, args.clients)
         closed_server = (cpu_of_tree(server.pid) - cpu0) / (time.perf_counter() - t0)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Requests run their database work on threads (sync services); as many at once as the
+        # pool has connections (Database.engine).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         yield
         database.dispose()
 

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
         description="Memory the DuckDB engine may use before spilling to disk (data_dir/tmp).",
     )
 
+    server_threads: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description=(
+            "Requests one server process works on at once, each on a thread with a database "
+            "connection of its own (the pool's size)."
+        ),
+    )
     # Sign-in (auth/signin.py, auth/sessions.py, auth/passwords.py).
     session_idle_minutes: int = Field(
         default=30,

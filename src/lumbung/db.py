@@ -48,14 +48,18 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for SQLite or PostgreSQL, with SQLite set up for real transactions."""
+def create_engine(url: str, *, connections: int | None = None) -> Engine:
+    """An engine for SQLite or PostgreSQL, with SQLite set up for real transactions.
+
+    `connections`: the pool's size, for a server that runs that many requests at once (each
+    holds at most one connection, so none ever waits for another's); default SQLAlchemy's."""
     url = normalise_url(url)
+    pool: dict[str, Any] = {} if connections is None else {"pool_size": connections}
     if url.startswith("sqlite"):
-        engine = sa_create_engine(url, connect_args={"timeout": 60})
+        engine = sa_create_engine(url, connect_args={"timeout": 60}, **pool)
         _configure_sqlite(engine)
         return engine
-    return sa_create_engine(url, pool_pre_ping=True)
+    return sa_create_engine(url, pool_pre_ping=True, **pool)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -46,7 +46,12 @@ class Database:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = create_engine(self.settings.database_url)
+                    # One connection per request the process runs at once (create_app sets the
+                    # thread limit): a request never waits for a connection that another holds
+                    # while it waits for a thread (a deadlock under overload, measured).
+                    self._engine = create_engine(
+                        self.settings.database_url, connections=self.settings.server_threads
+                    )
         return self._engine
 
     def dispose(self) -> None:
