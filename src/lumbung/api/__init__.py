@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from lumbung.api import cycles, jobs, records, reference, registry
+from lumbung.api.deps import UnitOfWorkRoute
 from lumbung.api.problems import PROBLEM_JSON, Problem
 
 PREFIX = "/api/v1"
@@ -51,5 +52,8 @@ def problems_as_problem_json(document: dict[str, Any]) -> dict[str, Any]:
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (reference, registry, cycles, records, jobs):
+        outside = [str(r) for r in module.router.routes if not isinstance(r, UnitOfWorkRoute)]
+        if outside:  # an endpoint whose transaction the event loop would close (deps.py)
+            raise TypeError(f"{module.__name__}: routes not made by deps.routes(): {outside}")
         router.include_router(module.router)
     return router

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from lumbung.api.deps import Paging, Read, Write
+from lumbung.api.deps import Paging, Read, Write, routes
 from lumbung.api.schemas import KK, LABEL, REGION, Beneficiaries, paged
 from lumbung.cycles import listing
 from lumbung.cycles.explain import explain as explain_family
 from lumbung.cycles.service import CycleResult, approve_cycle
 from lumbung.paging import Page
 
-router = APIRouter(tags=["cycles"])
+router = routes(tags=["cycles"])
 
 
 @router.get("/cycles", summary="Every cycle with its national totals")

@@ -1,23 +1,33 @@
 """What every endpoint is given: the settings, the authenticated user, and one database
 transaction for the request (a reading one for GET, a writing one otherwise).
 
-Authentication runs in a short transaction of its own, committed before the request's: the
-token's last use is recorded, and a failure is recorded (and counts against the address's
-limit) even though the request itself then fails. The request's own transaction is then
-either a reading one (`lumbung.db.read_scope`: on SQLite a deferred BEGIN that takes no writer
-lock, on PostgreSQL READ ONLY) or a writing one (`session_scope`: BEGIN IMMEDIATE on SQLite),
-committed when the endpoint returns and rolled back when it raises.
+A request's database work runs as one call on one thread, as a page's does (`web.context`):
+the token is checked, the endpoint runs and the transaction ends inside one `with` on the
+endpoint's thread (`UnitOfWorkRoute`). Nothing of it is left to the event loop: a request
+whose client gave up is cancelled there, and a transaction closed by the loop after the
+cancellation would never close (the connection lost, measured under overload in session 10).
+
+The transaction is a reading one (`lumbung.db.read_scope`: on SQLite a deferred BEGIN that
+takes no writer lock, on PostgreSQL READ ONLY) or a writing one (`session_scope`: BEGIN
+IMMEDIATE on SQLite), committed when the endpoint returns and rolled back when it raises. The
+token is checked in it; what authentication writes is written apart, in a short writing
+transaction: a failed token (it counts against the address's limit although the request
+fails), and a reading request's token use (at most once a minute per token).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lumbung.api.problems import RateLimited, Unauthenticated
@@ -81,33 +91,6 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def authenticated(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
-    """The user the bearer token acts for; 401 without a valid one, 429 after too many
-    failures from the caller's address."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("Sertakan token API: header Authorization: Bearer lmb_….")
-    ip = client_ip(request)
-    db = database(request)
-    with session_scope(db.engine) as session:
-        wait = throttle.retry_after(session, ip=ip)
-        if wait is not None:
-            raise RateLimited(
-                f"Terlalu banyak token yang gagal dari alamat {ip}; coba lagi {wait} detik lagi.",
-                retry_after=wait,
-            )
-        set_channel(session, "api")
-        try:
-            return tokens.resolve(session, credentials.credentials, ip=ip)
-        except PermissionDenied as refused:
-            prefix = TOKEN_PREFIX.match(credentials.credentials)
-            throttle.record_failure(session, ip=ip, who=prefix.group() if prefix else "?")
-            reason = refused.message
-    raise Unauthenticated(reason)
-
-
 @dataclass(frozen=True, slots=True)
 class Context:
     """One request's unit of work: its transaction, the acting user, the settings."""
@@ -117,23 +100,127 @@ class Context:
     settings: Settings
 
 
-def reading(request: Request, actor: Annotated[User, Depends(authenticated)]) -> Iterator[Context]:
-    with read_scope(database(request).engine) as session:
-        set_channel(session, "api")
-        yield Context(session, actor, settings(request))
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-def writing(request: Request, actor: Annotated[User, Depends(authenticated)]) -> Iterator[Context]:
-    with session_scope(database(request).engine) as session:
-        set_channel(session, "api")
-        yield Context(session, actor, settings(request))
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A request as its dependencies leave it, before any database work: the token it
+    carries, its address, whether it writes. `UnitOfWorkRoute` runs it (`unit`) on the
+    endpoint's thread and gives the endpoint the `Context` instead."""
+
+    database: Database
+    settings: Settings
+    token: str
+    ip: str
+    writes: bool
+
+    @contextmanager
+    def unit(self) -> Iterator[Context]:
+        engine = self.database.engine
+        due: int | None = None  # the token whose use is to be recorded after a read
+        try:
+            with (session_scope if self.writes else read_scope)(engine) as session:
+                set_channel(session, "api")
+                actor, token_id, due_now = self._authenticate(session)
+                if due_now and self.writes:
+                    tokens.record_use(session, token_id, ip=self.ip)
+                elif due_now:
+                    due = token_id
+                yield Context(session, actor, self.settings)
+        except _Refused as refused:
+            with session_scope(engine) as session:
+                set_channel(session, "api")
+                prefix = TOKEN_PREFIX.match(self.token)
+                throttle.record_failure(session, ip=self.ip, who=prefix.group() if prefix else "?")
+            raise Unauthenticated(refused.reason) from None
+        if due is not None:
+            with session_scope(engine) as session:
+                tokens.record_use(session, due, ip=self.ip)
+
+    def _authenticate(self, session: DbSession) -> tuple[User, int, bool]:
+        """The token's owner, the token's id, and whether its use is due to be recorded;
+        429 while the address is held back (a valid token too: guessing is not told apart
+        from using)."""
+        wait = throttle.retry_after(session, ip=self.ip)
+        if wait is not None:
+            raise RateLimited(
+                f"Terlalu banyak token yang gagal dari alamat {self.ip}; "
+                f"coba lagi {wait} detik lagi.",
+                retry_after=wait,
+            )
+        try:
+            token = tokens.check(session, self.token)
+        except PermissionDenied as refused:
+            raise _Refused(refused.message) from None
+        actor = session.get(User, token.user_id)
+        assert actor is not None  # checked
+        return actor, token.id, tokens.use_due(token)
 
 
-# `scope="function"`: the transaction ends (commits) when the endpoint returns, before the
-# response is sent: a client is never told of a change that then failed to commit.
-Read = Annotated[Context, Depends(reading, scope="function")]
-Write = Annotated[Context, Depends(writing, scope="function")]
-Actor = Annotated[User, Depends(authenticated)]
+def _call(request: Request, credentials: HTTPAuthorizationCredentials | None, writes: bool) -> Call:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Sertakan token API: header Authorization: Bearer lmb_….")
+    return Call(
+        database(request), settings(request), credentials.credentials, client_ip(request), writes
+    )
+
+
+# Dependencies without I/O: `async`, so that they cost no thread of their own.
+async def reading(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Call:
+    return _call(request, credentials, writes=False)
+
+
+async def writing(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Call:
+    return _call(request, credentials, writes=True)
+
+
+# An endpoint declares `ctx: Read` or `ctx: Write` and is given the `Context` (the route runs
+# the `Call` the dependency returns).
+Read = Annotated[Context, Depends(reading)]
+Write = Annotated[Context, Depends(writing)]
+
+
+def in_unit_of_work(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """`endpoint` run inside its request's unit of work: the `Call` argument replaced by the
+    `Context` it opens, on the thread the (sync) endpoint runs on."""
+    if getattr(endpoint, "in_unit_of_work", False):
+        return endpoint
+    if inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"{endpoint.__name__}: API endpoints are plain functions (run on a thread)")
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        pending = [name for name, value in kwargs.items() if isinstance(value, Call)]
+        if not pending:
+            return endpoint(*args, **kwargs)
+        [name] = pending
+        with kwargs[name].unit() as ctx:
+            return endpoint(*args, **{**kwargs, name: ctx})
+
+    run.in_unit_of_work = True  # type: ignore[attr-defined]
+    return run
+
+
+class UnitOfWorkRoute(APIRoute):
+    """An API route whose endpoint runs in its request's unit of work (`in_unit_of_work`)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, in_unit_of_work(endpoint), **kwargs)
+
+
+def routes(**kwargs: Any) -> APIRouter:
+    """A router of API endpoints (each in its unit of work)."""
+    return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

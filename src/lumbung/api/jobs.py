@@ -9,18 +9,18 @@ import shutil
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Path, Request, UploadFile
+from fastapi import File, Form, Path, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 
-from lumbung.api.deps import Paging, Read, Write
+from lumbung.api.deps import Paging, Read, Write, routes
 from lumbung.api.schemas import LABEL
 from lumbung.jobs import service as jobs
 from lumbung.jobs import uploads
 from lumbung.jobs.queue import JobQueue
 from lumbung.paging import Page
 
-router = APIRouter(tags=["jobs"])
+router = routes(tags=["jobs"])
 
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The job's id.")]
 Engine = Literal["duckdb", "spark"]
@@ -68,7 +68,9 @@ def _submit(ctx: Write, request: Request, kind: str, params: dict[str, object]) 
 def import_batch(
     ctx: Write,
     request: Request,
-    files: list[UploadFile],
+    files: Annotated[
+        list[UploadFile], File(min_length=1, description="The batch files (CSV or XLSX).")
+    ],
     status: Annotated[Literal["proposed", "verified", "approved"], Form()] = "proposed",
     dry_run: Annotated[bool, Form()] = False,
     allow_duplicates: Annotated[bool, Form()] = False,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from lumbung.api.deps import Paging, Read
+from lumbung.api.deps import Paging, Read, routes
 from lumbung.api.schemas import TEXT, paged
 from lumbung.audit import service as audit
 from lumbung.paging import Page
 from lumbung.releases.service import ReleaseRow, list_releases
 
-router = APIRouter()
+router = routes()
 
 
 @router.get("/releases", tags=["releases"], summary="Every release, oldest first")

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from lumbung.api.deps import Actor, Paging, Read, Write
+from lumbung.api.deps import Paging, Read, Write, routes
 from lumbung.api.schemas import REGION, Me, NewUser, paged
 from lumbung.auth import service as users
 from lumbung.paging import Page
 from lumbung.programs.service import list_programs
 from lumbung.regions.service import RegionRow, list_regions
 
-router = APIRouter()
+router = routes()
 
 
 @router.get("/me", tags=["users"], summary="The user your token acts for")
-def me(actor: Actor) -> Me:
+def me(ctx: Read) -> Me:
+    actor = ctx.actor
     return Me(
         username=actor.username,
         full_name=actor.full_name,
@@ -61,5 +62,5 @@ def create_user(ctx: Write, body: NewUser) -> users.UserRow:
 
 
 @router.get("/programs", tags=["cycles"], summary="The programs shipped with Lumbung")
-def programs(_actor: Actor, page: Paging) -> Page[dict[str, object]]:
+def programs(_ctx: Read, page: Paging) -> Page[dict[str, object]]:
     return paged([p.as_dict() for p in list_programs()], page.limit, page.offset)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
-from lumbung.api.deps import Paging, Read, Write
+from lumbung.api.deps import Paging, Read, Write, routes
 from lumbung.api.schemas import KK, NIK, REGION, TEXT, NewRequest, Reason
 from lumbung.cycles.listing import FamilyBenefits, family_entitlements
 from lumbung.paging import Page
@@ -16,7 +16,7 @@ from lumbung.registry import proposals, views, workflow
 from lumbung.registry.history import FamilyHistory
 from lumbung.registry.vocab import REQUEST_STATES
 
-router = APIRouter(tags=["registry"])
+router = routes(tags=["registry"])
 
 
 @router.get("/families", summary="Search families by a member's name, within your region")

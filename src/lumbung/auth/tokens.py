@@ -131,11 +131,11 @@ def issue(
     return raw, token
 
 
-def resolve(
-    session: Session, raw_token: str, *, ip: str | None, now: datetime | None = None
-) -> User:
-    """The user a token acts as; PermissionDenied, saying why, when it is unknown, expired,
-    revoked, its owner deactivated, or the owner's role or region no longer the token's."""
+def check(session: Session, raw_token: str, *, now: datetime | None = None) -> ApiToken:
+    """The live token `raw_token` is, read only (a request's READ ONLY transaction may check
+    it); PermissionDenied, saying why, when it is unknown, expired, revoked, its owner
+    deactivated, or the owner's role or region no longer the token's. Its owner is
+    `session.get(User, token.user_id)`, already loaded."""
     now = _now(now)
     parts = raw_token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
@@ -159,10 +159,35 @@ def resolve(
         raise PermissionDenied(
             f"{label}: peran atau wilayah pemiliknya berubah sejak token dibuat; minta token baru."
         )
-    if token.last_used_at is None or now - aware(token.last_used_at) >= RECORD_USE_EVERY:
-        token.last_used_at = now
+    return token
+
+
+def use_due(token: ApiToken, *, now: datetime | None = None) -> bool:
+    """Whether the token's last use is older than RECORD_USE_EVERY (so is to be recorded)."""
+    return token.last_used_at is None or _now(now) - aware(token.last_used_at) >= RECORD_USE_EVERY
+
+
+def record_use(
+    session: Session, token_id: int, *, ip: str | None, now: datetime | None = None
+) -> None:
+    """Record a use of the token now, from `ip` (in a writing transaction)."""
+    token = session.get(ApiToken, token_id)
+    if token is not None:
+        token.last_used_at = _now(now)
         token.last_used_ip = ip[:45] if ip else None
         session.flush()
+
+
+def resolve(
+    session: Session, raw_token: str, *, ip: str | None, now: datetime | None = None
+) -> User:
+    """`check`, and the use recorded when it is due (in a writing transaction): the user the
+    token acts as."""
+    token = check(session, raw_token, now=now)
+    if use_due(token, now=now):
+        record_use(session, token.id, ip=ip, now=now)
+    owner = session.get(User, token.user_id)
+    assert owner is not None  # checked
     return owner
 
 
