@@ -134,6 +134,7 @@ class Call:
         except _Refused as refused:
             with session_scope(engine) as session:
                 set_channel(session, "api")
+                self._hold_back(throttle.retry_after(session, ip=self.ip))
                 prefix = TOKEN_PREFIX.match(self.token)
                 throttle.record_failure(session, ip=self.ip, who=prefix.group() if prefix else "?")
             raise Unauthenticated(refused.reason) from None
@@ -142,23 +143,23 @@ class Call:
                 tokens.record_use(session, due, ip=self.ip)
 
     def _authenticate(self, session: DbSession) -> tuple[User, int, bool]:
-        """The token's owner, the token's id, and whether its use is due to be recorded;
-        429 while the address is held back (a valid token too: guessing is not told apart
-        from using)."""
-        wait = throttle.retry_after(session, ip=self.ip)
+        """The token's owner, the token's id, and whether its use is due to be recorded, in
+        one statement with the address's recent failures: 429 while the address is held back
+        (a valid token too: guessing is not told apart from using)."""
+        try:
+            checked = tokens.check(session, self.token, also=throttle.failures_of(self.ip))
+        except PermissionDenied as refused:
+            raise _Refused(refused.message) from None
+        self._hold_back(throttle.wait_for(*checked.also))
+        return checked.owner, checked.token.id, tokens.use_due(checked.token)
+
+    def _hold_back(self, wait: int | None) -> None:
         if wait is not None:
             raise RateLimited(
                 f"Terlalu banyak token yang gagal dari alamat {self.ip}; "
                 f"coba lagi {wait} detik lagi.",
                 retry_after=wait,
             )
-        try:
-            token = tokens.check(session, self.token)
-        except PermissionDenied as refused:
-            raise _Refused(refused.message) from None
-        actor = session.get(User, token.user_id)
-        assert actor is not None  # checked
-        return actor, token.id, tokens.use_due(token)
 
 
 def _call(request: Request, credentials: HTTPAuthorizationCredentials | None, writes: bool) -> Call:

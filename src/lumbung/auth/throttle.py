@@ -6,11 +6,13 @@ across processes and workers, and the attempts stay on record beside the sign-in
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from math import ceil
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from lumbung.auth.models import SignInAttempt
 from lumbung.db import utcnow
@@ -19,22 +21,36 @@ WINDOW = timedelta(minutes=15)
 MOST_FAILURES = 20  # failed bearer tokens from one address per window
 
 
-def retry_after(session: Session, *, ip: str, channel: str = "api") -> int | None:
-    """Seconds until `ip` may try again, or None when it is not held back."""
+def failures_of(ip: str, channel: str = "api") -> tuple[ScalarSelect[int], ScalarSelect[Any]]:
+    """The number of `ip`'s failures in the window and the time of the oldest, as two scalar
+    subqueries: a request that must check them adds them to a query it makes anyway."""
     since = utcnow() - WINDOW
-    failures, oldest = session.execute(
-        select(func.count(), func.min(SignInAttempt.at)).where(
-            SignInAttempt.ip == ip,
-            SignInAttempt.at >= since,
-            SignInAttempt.channel == channel,
-            SignInAttempt.succeeded.is_(False),
-        )
-    ).one()
+    recent = (
+        SignInAttempt.ip == ip,
+        SignInAttempt.at >= since,
+        SignInAttempt.channel == channel,
+        SignInAttempt.succeeded.is_(False),
+    )
+    return (
+        select(func.count()).where(*recent).scalar_subquery(),
+        select(func.min(SignInAttempt.at)).where(*recent).scalar_subquery(),
+    )
+
+
+def wait_for(failures: int, oldest: datetime | None) -> int | None:
+    """Seconds until an address with `failures` in the window, the oldest at `oldest`, may try
+    again; None when it is not held back."""
     if failures < MOST_FAILURES or oldest is None:
         return None
     if oldest.tzinfo is None:  # SQLite gives naive datetimes back (stored as UTC)
-        oldest = oldest.replace(tzinfo=since.tzinfo)
+        oldest = oldest.replace(tzinfo=UTC)
     return max(1, ceil((oldest + WINDOW - utcnow()).total_seconds()))
+
+
+def retry_after(session: Session, *, ip: str, channel: str = "api") -> int | None:
+    """Seconds until `ip` may try again, or None when it is not held back."""
+    failures, oldest = session.execute(select(*failures_of(ip, channel))).one()
+    return wait_for(failures, oldest)
 
 
 def record_failure(

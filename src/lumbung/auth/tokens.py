@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from lumbung.audit import service as audit
 from lumbung.auth.models import ApiToken, User
@@ -131,20 +134,38 @@ def issue(
     return raw, token
 
 
-def check(session: Session, raw_token: str, *, now: datetime | None = None) -> ApiToken:
-    """The live token `raw_token` is, read only (a request's READ ONLY transaction may check
-    it); PermissionDenied, saying why, when it is unknown, expired, revoked, its owner
-    deactivated, or the owner's role or region no longer the token's. Its owner is
-    `session.get(User, token.user_id)`, already loaded."""
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A live token, its owner, and the values of the columns the caller asked for beside."""
+
+    token: ApiToken
+    owner: User
+    also: tuple[Any, ...]
+
+
+def check(
+    session: Session,
+    raw_token: str,
+    *,
+    also: Sequence[ColumnElement[Any] | ScalarSelect[Any]] = (),
+    now: datetime | None = None,
+) -> Checked:
+    """The live token `raw_token` is and its owner, read in one statement (with the columns
+    `also`, for a caller that checks more per request) that changes nothing; PermissionDenied,
+    saying why, when it is unknown, expired, revoked, its owner deactivated, or the owner's
+    role or region no longer the token's."""
     now = _now(now)
     parts = raw_token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise PermissionDenied("Token API tidak dikenal (bentuknya lmb_…_…).")
-    token = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == token_hash(raw_token.strip()))
-    ).scalar_one_or_none()
-    if token is None:
+    row = session.execute(
+        select(ApiToken, User, *also)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash(raw_token.strip()))
+    ).one_or_none()
+    if row is None:
         raise PermissionDenied("Token API tidak dikenal.")
+    token, owner, *values = row
     label = f"Token API {PREFIX}_{token.prefix} ({token.name})"
     if token.revoked_at is not None:
         raise PermissionDenied(f"{label} sudah dicabut.")
@@ -152,14 +173,13 @@ def check(session: Session, raw_token: str, *, now: datetime | None = None) -> A
         raise PermissionDenied(
             f"{label} kedaluwarsa pada {aware(token.expires_at):%Y-%m-%d %H:%M} UTC."
         )
-    owner = session.get(User, token.user_id)
-    if owner is None or not owner.active:
+    if not owner.active:
         raise PermissionDenied(f"{label}: pemiliknya tidak aktif.")
     if owner.role is not token.role or owner.region_code != token.region_code:
         raise PermissionDenied(
             f"{label}: peran atau wilayah pemiliknya berubah sejak token dibuat; minta token baru."
         )
-    return token
+    return Checked(token, owner, tuple(values))
 
 
 def use_due(token: ApiToken, *, now: datetime | None = None) -> bool:
@@ -183,12 +203,10 @@ def resolve(
 ) -> User:
     """`check`, and the use recorded when it is due (in a writing transaction): the user the
     token acts as."""
-    token = check(session, raw_token, now=now)
-    if use_due(token, now=now):
-        record_use(session, token.id, ip=ip, now=now)
-    owner = session.get(User, token.user_id)
-    assert owner is not None  # checked
-    return owner
+    checked = check(session, raw_token, now=now)
+    if use_due(checked.token, now=now):
+        record_use(session, checked.token.id, ip=ip, now=now)
+    return checked.owner
 
 
 def revoke(
