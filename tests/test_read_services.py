@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from lumbung.auth.service import list_users
 from lumbung.db import session_scope
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity.masking import mask_name
-from lumbung.registry import proposals, views
+from lumbung.registry import proposals, views, workflow
 from lumbung.releases.service import list_releases
 
 pytestmark = pytest.mark.usefixtures("users")
@@ -344,3 +345,74 @@ def test_a_familys_desil_and_entitlements(engine: Engine, tmp_path: Path) -> Non
     rich = as_user(engine, "operator", lambda s, u: family_entitlements(s, u, kk=kk(10)))
     assert [s.decile for s in rich.scores] == [10] and rich.entitlements == []
     assert rich.as_dict()["scores"][0]["decile"] == 10
+
+
+def regency_copies(engine: Engine) -> list[tuple[str, str | None, str]]:
+    """(member NIK, its copy of the regency, its family's regency) for every member."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT m.nik, m.regency_code, h.regency_code FROM member m "
+                "JOIN household h ON h.id = m.household_id ORDER BY m.id"
+            )
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+def test_a_name_search_within_a_regency_follows_the_family(registry: Engine) -> None:
+    """Every writer of members fills their copy of the regency (the index of a search within
+    a regency): the import, a new family, a new member; a family that moves takes its members'
+    copies along, and a search in its new regency finds it, in the old one no longer."""
+    engine = registry
+    copies = regency_copies(engine)
+    assert len(copies) == 9 and all(mine == family for _, mine, family in copies)
+
+    def decided(username: str, kind: str, payload: dict[str, object], serial: int) -> None:
+        version = as_user(engine, username, lambda s, u: views.family(s, u, kk=kk(serial))).version
+        proposal = as_user(
+            engine,
+            username,
+            lambda s, u: proposals.propose(
+                s, actor=u, kind=kind, payload=payload, kk_number=kk(serial), base_version=version
+            ),
+        )
+        request_id = proposal.request.id
+        as_user(engine, "verifier", lambda s, u: workflow.verify(s, actor=u, request_id=request_id))
+        as_user(
+            engine, "determiner", lambda s, u: workflow.determine(s, actor=u, request_id=request_id)
+        )
+
+    newborn = {
+        **family(1)[1][2],
+        "nik": nik(date(2023, 1, 9), "P", 19),
+        "name": "SUPARMI PUTRI",
+        "sex": "P",
+        "birth_date": "2023-01-09",
+        "school_level": "tidak",
+        "education": "tidak_sekolah",
+    }
+    decided("operator", "add_member", {"member": newborn}, 1)
+    assert kks(engine, "verifier", region="31.71") == [kk(1), kk(2)]
+    # KK 2 moves from Jakarta Pusat to Kota Bandung (another regency, another province).
+    as_user(  # the neighbour's open request on it, first
+        engine,
+        "verifier",
+        lambda s, u: workflow.reject(
+            s,
+            actor=u,
+            request_id=views.requests(s, u).items[0].id,
+            reason="digantikan oleh pindah alamat",
+        ),
+    )
+    add_user(engine, "national_operator", Role.OPERATOR, None)  # a move across regencies
+    decided("national_operator", "update", {"changes": {"village_code": OTHER_VILLAGE}}, 2)
+    copies = regency_copies(engine)
+    assert len(copies) == 10 and all(mine == family for _, mine, family in copies)
+    assert kks(engine, "verifier") == [kk(1)]
+    assert kks(engine, "other_verifier") == [kk(2), kk(3)]
+    # The family itself decides: a copy edited in the database hides nobody from its region's
+    # reader and shows nobody to another region's.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE member SET regency_code = '31.71'"))
+    assert kks(engine, "other_verifier") == []
+    assert kks(engine, "verifier") == [kk(1)]

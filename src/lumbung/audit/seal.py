@@ -44,13 +44,16 @@ from lumbung.errors import Conflict
 from lumbung.registry.models import Household, Member
 
 UNSEALED = frozenset({"created_at", "updated_at", "seal"})
+# Copies of another table's values kept for an index, checked against their source instead.
+DERIVED = {"member": frozenset({"regency_code"})}
 SEAL_LENGTH = 32
 CHUNK = 20_000
 
 
 def sealed_columns(table: Table) -> tuple[str, ...]:
-    """The columns a seal covers: every column but the timestamps and the seal."""
-    return tuple(c.name for c in table.columns if c.name not in UNSEALED)
+    """The columns a seal covers: every column but the timestamps, the seal and copies."""
+    derived = DERIVED.get(table.name, frozenset())
+    return tuple(c.name for c in table.columns if c.name not in UNSEALED | derived)
 
 
 HOUSEHOLD_TABLE: Table = Household.__table__  # type: ignore[assignment]

@@ -72,24 +72,34 @@ def start(
 def resolve(
     session: Session, raw_token: str | None, *, now: datetime | None = None
 ) -> WebSession | None:
-    """The live session the cookie's token names, its last request moved to now; None when the
-    token is unknown, the session ended, idle longer than the timeout, past its absolute
-    expiry, or its user deactivated (such a session is ended). A session that is not yet
-    `verified` may only reach the second-factor page: the caller checks."""
+    """The live session the cookie's token names (`live`, without its user)."""
+    found = live(session, raw_token, now=now)
+    return found[0] if found is not None else None
+
+
+def live(
+    session: Session, raw_token: str | None, *, now: datetime | None = None
+) -> tuple[WebSession, User] | None:
+    """The live session the cookie's token names and its user (read together, one statement),
+    its last request moved to now; None when the token is unknown, the session ended, idle
+    longer than the timeout, past its absolute expiry, or its user deactivated (such a session
+    is ended). A session that is not yet `verified` may only reach the second-factor page: the
+    caller checks."""
     if not raw_token:
         return None
     now = now or utcnow()
-    web_session = session.execute(
-        select(WebSession).where(WebSession.token_hash == token_hash(raw_token))
-    ).scalar_one_or_none()
-    if web_session is None or web_session.ended_at is not None:
+    row = session.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == token_hash(raw_token))
+    ).one_or_none()
+    if row is None or row[0].ended_at is not None:
         return None
+    web_session, user = row
     idle = timedelta(minutes=get_settings().session_idle_minutes)
-    user = session.get(User, web_session.user_id)
     if (
         now - aware(web_session.last_seen_at) > idle
         or now >= aware(web_session.expires_at)
-        or user is None
         or not user.active
     ):
         web_session.ended_at = now
@@ -98,7 +108,7 @@ def resolve(
     if now - aware(web_session.last_seen_at) >= TOUCH_EVERY:
         web_session.last_seen_at = now
         session.flush()
-    return web_session
+    return web_session, user
 
 
 def mark_verified(session: Session, web_session: WebSession) -> None:

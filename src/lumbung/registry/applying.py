@@ -64,6 +64,13 @@ def apply_request(session: Session, request: ChangeRequest, household: Household
         household.district_code = household.village_code[:8]
         household.regency_code = household.village_code[:5]
         household.province_code = household.village_code[:2]
+        # The members' copy of the regency (the name search's index, models.Member) moves too.
+        session.execute(
+            update(Member)
+            .where(Member.household_id == household.id)
+            .values(regency_code=household.regency_code)
+            .execution_options(synchronize_session="fetch")
+        )
         # The family's open requests go with it: decided by the region it now lives in, no
         # longer seen by the one it left.
         session.execute(
@@ -94,7 +101,7 @@ def apply_request(session: Session, request: ChangeRequest, household: Household
         if values["relationship"] == HEAD:
             session.flush()  # every other change written first
         if before is None:
-            session.add(new_member(values, household.id))
+            session.add(new_member(values, household))
             continue
         member = staying[at]
         for column, value in values.items():

@@ -51,6 +51,7 @@ LOAD_MEMBER = (
     "household_id",
     *(c for c in MEMBER_VALUE_COLUMNS if c != "kk_number"),
     "name_normalised",
+    "regency_code",
     "status",
     "version",
     "created_at",
@@ -115,8 +116,8 @@ def load_accepted(
     first_member = bulk.reserve_ids(session, "member", summary.members_accepted)
     now = _stamp_sql(session)
     con.execute(
-        f"CREATE TABLE hh_ids AS SELECT _row, kk_number, {int(first_household)} - 1 + "
-        "row_number() OVER (ORDER BY _row) AS id FROM hh_new"
+        "CREATE TABLE hh_ids AS SELECT _row, kk_number, village_code, "
+        f"{int(first_household)} - 1 + row_number() OVER (ORDER BY _row) AS id FROM hh_new"
     )
     con.execute(
         f"CREATE TABLE mb_ids AS SELECT _row, {int(first_member)} - 1 + "
@@ -150,6 +151,7 @@ def load_accepted(
     member_query = f"""
         SELECT n.id, coalesce(i.id, x.id) AS household_id, {member_values},
                {normalise_name_sql("m.name")} AS name_normalised,
+               coalesce(i.village_code, x.village_code)[1:5] AS regency_code,
                'active' AS status, 1 AS version, '{now}' AS created_at, '{now}' AS updated_at
         FROM mb_new m JOIN mb_ids n USING (_row)
                       LEFT JOIN hh_ids i ON i.kk_number = m.kk_number

@@ -104,6 +104,12 @@ class Member(Base):
     # Compared byte by byte (the "C" collation on PostgreSQL, as identifiers are): a name search
     # is a range of the index below, on both databases (registry/views.py, search_families).
     name_normalised: Mapped[str] = mapped_column(identifier(100))
+    # The family's regency, copied here so that a name search within a regency is one range of
+    # one index (`ix_member_regency_name`) instead of every member of the nation with that
+    # name. Derived, so not sealed (audit/seal.py): the search still checks the family's own
+    # region, and a wrong copy could only hide a member from a search. Written by every writer
+    # of members (the import, `proposals.new_member`) and moved with the family (`applying`).
+    regency_code: Mapped[str] = mapped_column(identifier(5))
     sex: Mapped[str] = coded("sex", vocab.SEX)
     birth_date: Mapped[date] = mapped_column(Date)
     relationship: Mapped[str] = coded("relationship", vocab.RELATIONSHIP)
@@ -131,6 +137,8 @@ class Member(Base):
         # A name search: the families of members whose name starts with what was typed, from
         # the index alone.
         Index("ix_member_name_normalised", "name_normalised", "household_id"),
+        # ... and within a regency (or a district or village of it).
+        Index("ix_member_regency_name", "regency_code", "name_normalised", "household_id"),
         # At most one active head per family, enforced by the database itself.
         Index(
             "uq_member_active_head",

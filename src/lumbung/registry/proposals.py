@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
@@ -49,14 +49,31 @@ UPDATABLE = frozenset(HOUSEHOLD_VALUE_COLUMNS) - {"kk_number"}
 MEMBER_UPDATABLE = frozenset(MEMBER_VALUE_COLUMNS) - {"kk_number"}
 
 
+KNOWN_FAMILIES = "household_by_kk"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_families(session: Session, _previous: Any) -> None:
+    """A rollback expires what the unit of work read (or removes what it added): look again."""
+    session.info.pop(KNOWN_FAMILIES, None)
+
+
 def family_in_scope(session: Session, actor: User, kk_number: str) -> Household:
     """The family with this KK, if the actor's region covers it. A family outside it gets the
     answer of a KK that does not exist: "outside your region" would tell that it exists, and
     where."""
     require_kk(kk_number)
-    household = session.execute(
-        select(Household).where(Household.kk_number == kk_number)
-    ).scalar_one_or_none()
+    # Looked up once per unit of work: a page that shows a family, its history and its
+    # benefits asks three times. (A query again would give the same object from the identity
+    # map, its loaded values not refreshed: nothing read here is older than it would be.)
+    known: dict[str, Household] = session.info.setdefault(KNOWN_FAMILIES, {})
+    household = known.get(kk_number)
+    if household is None:
+        household = session.execute(
+            select(Household).where(Household.kk_number == kk_number)
+        ).scalar_one_or_none()
+        if household is not None:
+            known[kk_number] = household
     if household is None or not in_scope(actor.region_code, household.village_code):
         raise NotFound(
             f"Keluarga dengan KK {kk_number} tidak ada di registry wilayah "
@@ -151,11 +168,12 @@ def _duplicate_nik(session: Session, nik: str, household_id: int | None) -> None
         raise Conflict(f"NIK {nik} sudah aktif pada keluarga lain (duplicate_nik).")
 
 
-def new_member(values: dict[str, Any], household_id: int) -> Member:
-    """A new active member from values typed by validate_family."""
+def new_member(values: dict[str, Any], household: Household) -> Member:
+    """A new active member of `household` from values typed by validate_family."""
     fields = {k: v for k, v in values.items() if k != "kk_number"}
     return Member(
-        household_id=household_id,
+        household_id=household.id,
+        regency_code=household.regency_code,
         name_normalised=normalise_name(fields["name"]),
         status="active",
         **fields,
@@ -266,7 +284,7 @@ def _propose_new_family(
     )
     session.add(household)
     session.flush()
-    session.add_all(new_member(m, household.id) for m in checked.members)
+    session.add_all(new_member(m, household) for m in checked.members)
     session.flush()
     return household, _problems(checked.warnings, members)[1]
 

@@ -207,6 +207,9 @@ def search_families(
     matching = select(Member.household_id).where(
         Member.name_normalised >= wanted, Member.name_normalised < wanted + LAST_CHARACTER
     )
+    if area is not None and len(area) >= len("32.01"):
+        # Within a regency: one range of `ix_member_regency_name`, not the nation's namesakes.
+        matching = matching.where(Member.regency_code == area[:5])
     query = select(Household).where(Household.id.in_(matching), household_in_area(area))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     households = list(
@@ -389,9 +392,10 @@ def requests(
     region: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    kk: str | None = None,
 ) -> Page[RequestRow]:
     """Requests in state `status` whose village lies in the actor's region (and `region`,
-    narrowed to it), oldest first."""
+    narrowed to it; and of the family with KK `kk` only, when given), oldest first."""
     authorize(actor, Action.READ)
     check_window(limit, offset)
     if status not in vocab.REQUEST_STATES:
@@ -403,6 +407,8 @@ def requests(
         Household, Household.id == ChangeRequest.household_id
     )
     query = query.where(ChangeRequest.state == status, within(ChangeRequest.village_code, area))
+    if kk is not None:
+        query = query.where(Household.kk_number == kk)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     found = session.execute(query.order_by(ChangeRequest.id).limit(limit).offset(offset)).all()
     return Page([_row(r, kk) for r, kk in found], int(total), limit, offset)

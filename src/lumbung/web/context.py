@@ -243,11 +243,9 @@ def _identify(ctx: Page) -> None:
     """The session and user of the request's cookie, if it names a live session."""
     from lumbung.auth import sessions
 
-    raw = ctx.request.cookies.get(SESSION_COOKIE)
-    web = sessions.resolve(ctx.db, raw) if raw else None
-    if web is not None:
-        ctx.web = web
-        ctx.user = sessions.user_of(ctx.db, web)
+    found = sessions.live(ctx.db, ctx.request.cookies.get(SESSION_COOKIE))
+    if found is not None:
+        ctx.web, ctx.user = found
 
 
 def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:

@@ -132,7 +132,7 @@ def family_page(ctx: Page) -> Response:
     benefits = family_entitlements(ctx.db, ctx.actor, kk=kk)
     cycles = list_cycles(ctx.db, ctx.actor)
     open_requests = views.requests(
-        ctx.db, ctx.actor, status="proposed", region=view.village_code, limit=100, offset=0
+        ctx.db, ctx.actor, status="proposed", kk=view.kk_number, limit=100, offset=0
     ).items
     return ctx.render(
         "family.html",
@@ -141,7 +141,7 @@ def family_page(ctx: Page) -> Response:
         history=history,
         benefits=benefits,
         cycles=cycles,
-        requests=[r for r in open_requests if r.kk_number == view.kk_number],
+        requests=open_requests,
         housing=[c for c in view.household if c not in ("kk_number", "village_code")],
     )
 
