@@ -174,6 +174,12 @@ def test_the_auditor_reads_everything(registry: Engine) -> None:
         1,
         1,
     )
+    past = as_user(
+        engine,
+        "auditor",
+        lambda s, u: views.search_families(s, u, name="Suparman", limit=1, offset=5),
+    )
+    assert (past.items, past.total) == ([], 2)  # past the last page: still counted
     [found] = page.items
     assert found.head_name == mask_name(HEADS[2])  # an auditor reads names masked
     assert [m.nik[:16] for m in found.matches] == ["3171********" + head_nik(2)[12:]]

@@ -68,7 +68,7 @@ class Keyring:
         return key
 
 
-_cache: dict[tuple[str, int, int], Keyring] = {}
+_cache: dict[tuple[str, int, int, int, int], Keyring] = {}
 
 
 def load(path: Path) -> Keyring:
@@ -80,7 +80,9 @@ def load(path: Path) -> Keyring:
             f"Berkas kunci {path} tidak ada (LUMBUNG_KEY_FILE). Instalasi baru: `lumbung db "
             "upgrade` membuatnya; instalasi lama: pulihkan berkas itu dari cadangan."
         ) from None
-    cache_key = (str(path.resolve()), info.st_mtime_ns, info.st_size)
+    # The file as it is now (a rotation appends a key; another file is another inode): one
+    # stat per use, no resolving of the path (a masked NIK in a list asks for the key each).
+    cache_key = (str(path), info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
     if cache_key in _cache:
         return _cache[cache_key]
     if not stat.S_ISREG(info.st_mode):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
@@ -211,14 +211,31 @@ def search_families(
         # Within a regency: one range of `ix_member_regency_name`, not the nation's namesakes.
         matching = matching.where(Member.regency_code == area[:5])
     query = select(Household).where(Household.id.in_(matching), household_in_area(area))
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    households = list(
-        session.execute(query.order_by(Household.kk_number).limit(limit).offset(offset)).scalars()
-    )
-    members: dict[int, list[Member]] = {h.id: [] for h in households}
+    # The page and the count of every match in one statement (a window over the matches).
+    rows = session.execute(
+        query.add_columns(func.count().over())
+        .order_by(Household.kk_number)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    households = [h for h, _ in rows]
+    if rows:
+        total = rows[0][1]
+    else:  # past the last page (or nothing): counted apart
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    members: dict[int, list[Row[int, str, str, str, str, str]]] = {h.id: [] for h in households}
     for m in session.execute(
-        select(Member).where(Member.household_id.in_(members)).order_by(Member.id)
-    ).scalars():
+        select(
+            Member.household_id,
+            Member.name,
+            Member.nik,
+            Member.name_normalised,
+            Member.relationship,
+            Member.status,
+        )
+        .where(Member.household_id.in_(members))
+        .order_by(Member.id)
+    ):
         members[m.household_id].append(m)
     items = []
     name_shown: Callable[[str], str] = str if entitled_to_identity(actor.role) else mask_name
