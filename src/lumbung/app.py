@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from lumbung.api import PREFIX, api_router, problems, problems_as_problem_json
 from lumbung.api.deps import Database
 from lumbung.api.headers import SecurityHeaders
+from lumbung.api.limits import DEFAULT_LIMIT, BodyLimit
 from lumbung.config import Settings, get_settings
 
 VERSION = "1"
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.add_middleware(SecurityHeaders)
+    # A batch is at most two tables (households and members) or one workbook, plus the form.
+    app.add_middleware(BodyLimit, uploads=2 * settings.upload_max_bytes + DEFAULT_LIMIT)
     problems.install(app)
     app.include_router(api_router())
 
