@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,12 @@ from conftest import user
 from factories import family, write_batch
 from helpers import counts, run_import
 from lumbung.config import Settings
-from lumbung.db import read_scope, session_scope
+from lumbung.db import read_scope, session_scope, utcnow
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from lumbung.jobs import service, uploads
+from lumbung.jobs import retention, service, uploads
 from lumbung.jobs.models import Job
 from lumbung.jobs.queue import JobQueue, set_default_queue, start_embedded_worker
-from lumbung.jobs.runner import sweep_lost
+from lumbung.jobs.runner import requeue_lost, sweep_lost
 from lumbung.jobs.service import JobView
 
 pytestmark = pytest.mark.usefixtures("users")
@@ -537,3 +538,88 @@ def test_jobs_commands_list_show_and_rerun(
         assert view(engine, "operator", again["id"], queue).channel == "cli"
     finally:
         get_settings.cache_clear()
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again_once(
+    engine: Engine, data_dir: Path, tmp_path: Path, queue_settings: Settings
+) -> None:
+    """The server stopped between a job's commit and its enqueue (or the queue lost its
+    messages): the job stayed `queued` for ever. A sweep sends it again, a job whose message
+    is waiting is left alone, and a job delivered twice runs once."""
+    queue = JobQueue(queue_settings.model_copy(update={"job_lost_seconds": 0.5}), engine=engine)
+    queue.huey.flush()
+    h1, m1 = family(1)
+    files = upload_batch(data_dir, tmp_path / "batch", [h1], m1)
+    lost = submit(engine, "operator", "import", {"files": files}, queue=queue)
+    queue.huey.flush()  # its message gone
+    h2, m2 = family(2)
+    waiting = submit(
+        engine,
+        "operator",
+        "import",
+        {"files": upload_batch(data_dir, tmp_path / "b2", [h2], m2)},
+        queue=queue,
+    )
+    assert requeue_lost(queue) == []  # too young to be called lost
+    time.sleep(0.6)
+    assert requeue_lost(queue) == [lost]
+    assert queue.waiting_ids() == {lost, waiting}
+    assert requeue_lost(queue) == []  # its message now waits
+    queue.enqueue(lost)  # and a second delivery of the same job
+    worker = start_embedded_worker(queue, workers=1)
+    try:
+        wait_for(
+            lambda: all(
+                view(engine, "operator", j, queue).state == "succeeded" for j in (lost, waiting)
+            )
+        )
+        wait_for(lambda: queue.pending() == 0)
+    finally:
+        worker.stop()
+    again = view(engine, "operator", lost, queue)
+    assert again.attempts == 1 and counts(engine) == (2, 6)
+    with session_scope(engine) as session:
+        assert "dikirim ulang" in (session.get(Job, lost) or Job()).log
+
+
+def test_uploads_are_removed_some_days_after_their_job_and_the_rows_stay(
+    engine: Engine, data_dir: Path, tmp_path: Path, immediate: JobQueue
+) -> None:
+    """Uploaded batches hold every NIK and name of a batch: kept `upload_keep_days` after
+    their job finished (a failed one can be run again meanwhile), then removed, the job's row
+    and log kept; a folder no job names goes after a day; a job whose files are gone cannot
+    be run again (said why); only a national admin cleans on demand."""
+    h1, m1 = family(1)
+    files = upload_batch(data_dir, tmp_path / "batch", [h1], m1)
+    done = submit(engine, "operator", "import", {"files": files}, queue=immediate)
+    broken = [
+        str(uploads.save(data_dir, "keluarga.csv", io.BytesIO(b"bukan,batch\n1,2\n"), max_bytes=99))
+    ]
+    failed = submit(engine, "operator", "import", {"files": broken}, queue=immediate)
+    assert view(engine, "operator", failed, immediate).state == "failed"
+    orphan = uploads.uploads_dir(data_dir.resolve()) / ("0" * 32)
+    orphan.mkdir()
+    old = time.time() - 2 * 86400
+    os.utime(orphan, (old, old))
+    folders = {Path(f).parent for f in files + broken}
+    assert all(f.parent == uploads.uploads_dir(data_dir.resolve()) for f in folders)
+    with session_scope(engine) as session:
+        soon = retention.expire_uploads(session, data_dir=data_dir, keep_days=30)
+    assert soon.as_dict() == {"jobs": 0, "orphans": 1}
+    assert all(f.is_dir() for f in folders) and not orphan.exists()
+    later = utcnow() + timedelta(days=31)
+    with session_scope(engine) as session:
+        cleaned = retention.expire_uploads(session, data_dir=data_dir, keep_days=30, now=later)
+    assert cleaned.as_dict() == {"jobs": 2, "orphans": 0}
+    assert not any(f.exists() for f in folders)
+    assert job_rows(engine) == 2
+    assert view(engine, "operator", done, immediate).state == "succeeded"
+    with session_scope(engine) as session:
+        assert "berkas unggahan dihapus" in (session.get(Job, done) or Job()).log
+        with pytest.raises(Conflict, match="sudah dihapus"):
+            service.rerun(session, user(session, "operator"), failed, queue=immediate)
+    with session_scope(engine) as session, pytest.raises(PermissionDenied):
+        retention.clean(session, user(session, "operator"), data_dir=data_dir, keep_days=0)
+    with session_scope(engine) as session:
+        admin = user(session, "admin")
+        assert retention.clean(session, admin, data_dir=data_dir, keep_days=0).jobs == 0

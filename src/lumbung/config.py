@@ -102,6 +102,14 @@ class Settings(BaseSettings):
         gt=0,
         description="The largest file an import job accepts from an upload (bytes).",
     )
+    upload_keep_days: int = Field(
+        default=30,
+        ge=0,
+        description=(
+            "Days an import's uploaded files are kept after its job finished (it can be run "
+            "again meanwhile); then they are removed (they hold a batch's NIKs and names)."
+        ),
+    )
     jobs_test_pause_at: str | None = Field(
         default=None,
         description=(

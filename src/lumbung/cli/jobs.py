@@ -151,6 +151,40 @@ def jobs_rerun(job_id: str, actor: str | None = ActorOption, as_json: bool = Jso
     emit(as_json, payload, lambda: say(f"Job {job_id} dijalankan ulang sebagai job {job.id}."))
 
 
+@jobs_app.command("clean")
+@handled
+def jobs_clean(
+    keep_days: int | None = typer.Option(
+        None,
+        "--keep-days",
+        min=0,
+        help="Days after a job finished (default LUMBUNG_UPLOAD_KEEP_DAYS, 30).",
+    ),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove now the uploaded files of import jobs finished more than --keep-days ago (and
+    upload folders no job names); the worker does it hourly. National admins only."""
+    from lumbung.config import get_settings
+    from lumbung.jobs.retention import clean
+
+    settings = get_settings()
+    days = settings.upload_keep_days if keep_days is None else keep_days
+    with unit_of_work() as session:
+        cleaned = clean(
+            session, acting_user(session, actor), data_dir=settings.data_dir, keep_days=days
+        )
+    payload = {**cleaned.as_dict(), "keep_days": days}
+    emit(
+        as_json,
+        payload,
+        lambda: say(
+            f"Unggahan dihapus: {cleaned.jobs} job selesai > {days} hari, "
+            f"{cleaned.orphans} folder tanpa job."
+        ),
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("worker")(worker_command)
     app.add_typer(jobs_app, name="jobs")

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ log = logging.getLogger("lumbung.jobs")
 
 QUEUE_NAME = "lumbung-jobs"
 LIVE_PREFIX = "lumbung-job-live:"
+CLEAN_EVERY = 3600.0  # seconds between two removals of expired uploads (jobs/retention.py)
 SIGNING_CONTEXT = b"lumbung job queue messages\x00"
 
 
@@ -101,6 +103,10 @@ class JobQueue:
         """Messages waiting for a worker."""
         return int(self.huey.pending_count())
 
+    def waiting_ids(self) -> set[str]:
+        """The ids of the jobs whose messages wait for a worker."""
+        return {str(task.args[0]) for task in self.huey.pending() if task.args}
+
     # A running job's live state (heartbeat and progress), kept in the queue's own store: on
     # SQLite the job's own transaction holds the registry's only writer lock until it ends.
     def put_live(self, job_id: str, live: dict[str, Any]) -> None:
@@ -143,13 +149,15 @@ class _ThreadConsumer(Consumer):  # type: ignore[misc]
 
 
 class Sweeper:
-    """Fails the running jobs whose worker stopped saying it is alive, at start and then
-    every few seconds, on a thread of its own."""
+    """Fails the running jobs whose worker stopped saying it is alive and sends again the
+    queued ones whose message was lost, at start and then every few seconds; removes expired
+    uploads at start and then hourly (jobs/retention.py); on a thread of its own."""
 
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lumbung-sweeper", daemon=True)
+        self._next_clean = 0.0  # at start, then every CLEAN_EVERY seconds
 
     def start(self) -> None:
         self._sweep()
@@ -161,15 +169,33 @@ class Sweeper:
             self._thread.join()
 
     def _sweep(self) -> None:
-        from lumbung.jobs.runner import sweep_lost
+        from lumbung.jobs.runner import requeue_lost, sweep_lost
 
         try:
             failed = sweep_lost(self.queue)
+            requeued = requeue_lost(self.queue)
+            if time.monotonic() >= self._next_clean:
+                self._clean()
         except Exception:  # a database away for a moment: try again next time
             log.exception("sweeping lost jobs failed")
             return
         for job_id in failed:
             log.warning("job %s: its worker stopped; marked failed (worker_lost)", job_id)
+        for job_id in requeued:
+            log.warning("job %s: queued but not in the queue; sent again", job_id)
+
+    def _clean(self) -> None:
+        from lumbung.db import session_scope
+        from lumbung.jobs.retention import expire_uploads
+
+        self._next_clean = time.monotonic() + CLEAN_EVERY
+        settings = self.queue.settings
+        with session_scope(self.queue.engine) as session:
+            cleaned = expire_uploads(
+                session, data_dir=settings.data_dir, keep_days=settings.upload_keep_days
+            )
+        if cleaned.jobs or cleaned.orphans:
+            log.info("uploads removed: %s", cleaned.as_dict())
 
     def _loop(self) -> None:
         interval = max(1.0, self.queue.settings.job_lost_seconds / 4)

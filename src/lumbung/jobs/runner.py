@@ -284,6 +284,29 @@ def _bounded(text: str) -> str:
     return "… (awal log dipotong)\n" + text[-LOG_LIMIT:]
 
 
+def requeue_lost(queue: JobQueue) -> list[str]:
+    """Put on the queue again every job `queued` for longer than `job_lost_seconds` whose
+    message is not waiting in the queue (lost, or never sent: the server stopped between the
+    job's commit and its enqueue); give their ids. A message delivered twice runs the job
+    once (`_start`)."""
+    cutoff = utcnow() - timedelta(seconds=queue.settings.job_lost_seconds)
+    with session_scope(queue.engine) as session:
+        waiting = (
+            session.execute(select(Job.id).where(Job.state == "queued", Job.created_at < cutoff))
+            .scalars()
+            .all()
+        )
+        if not waiting:
+            return []
+        queued = queue.waiting_ids()
+        lost = [job_id for job_id in waiting if job_id not in queued]
+        for job in session.execute(select(Job).where(Job.id.in_(lost))).scalars():
+            job.log = (job.log or "") + stamp("tidak ada di antrean: dikirim ulang")
+    for job_id in lost:
+        queue.enqueue(job_id)
+    return lost
+
+
 def sweep_lost(queue: JobQueue) -> list[str]:
     """Fail every running job whose worker has said nothing for `job_lost_seconds`, neither
     on its row nor in the queue's store; give their ids. On SQLite, a sweep that finds the
