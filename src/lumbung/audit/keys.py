@@ -77,8 +77,9 @@ def load(path: Path) -> Keyring:
         info = path.stat()
     except FileNotFoundError:
         raise NotFound(
-            f"Berkas kunci {path} tidak ada (LUMBUNG_KEY_FILE). Instalasi baru: `lumbung db "
-            "upgrade` membuatnya; instalasi lama: pulihkan berkas itu dari cadangan."
+            f"Berkas kunci {path} tidak ada (LUMBUNG_KEY_FILE). Instalasi baru: persiapan "
+            "database membuatnya; instalasi lama: pulihkan berkas itu dari cadangan.",
+            command="lumbung db upgrade (instalasi baru)",
         ) from None
     cache_key = (str(path.resolve()), info.st_mtime_ns, info.st_size)
     if cache_key in _cache:

@@ -267,6 +267,23 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "home.status": ("Status", "Status"),
     "home.families": ("Keluarga", "Families"),
     "home.members": ("Anggota", "Members"),
+    "home.registry.empty": (
+        "Belum ada keluarga di registri wilayah ini.",
+        "There are no families in this region's registry yet.",
+    ),
+    "home.registry.empty.import": (
+        "Muat data keluarga dari desa dengan mengunggah dua berkas format pertukaran "
+        "(keluarga dan anggota):",
+        "Load the villages' family data by uploading the two exchange-format files "
+        "(households and members):",
+    ),
+    "home.registry.empty.import.link": ("Impor batch", "Import a batch"),
+    "home.registry.empty.others": (
+        "Keluarga masuk registri lewat impor batch dari desa atau usulan keluarga baru oleh "
+        "operator desa.",
+        "Families enter the registry through a village's batch import or a village operator's "
+        "proposal of a new family.",
+    ),
     "search.title": ("Cari keluarga", "Find a family"),
     "search.query": ("NIK, nomor KK atau nama", "NIK, KK number or name"),
     "search.hint": ("16 angka, atau minimal 3 huruf", "16 digits, or at least 3 letters"),
@@ -280,6 +297,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "family.title": ("Keluarga", "Family"),
     "family.version": ("Versi data", "Data version"),
     "family.village": ("Desa/kelurahan", "Village"),
+    "family.area": ("Kecamatan, kabupaten/kota, provinsi", "District, regency/city, province"),
     "family.desil": ("Desil", "Decile"),
     "family.desil.none": ("belum dihitung", "not scored yet"),
     "family.scores": ("Skor PMT dan desil", "PMT score and decile"),
@@ -362,7 +380,75 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "request.verified_by": ("Diverifikasi oleh", "Verified by"),
     "request.decided_by": ("Diputuskan oleh", "Decided by"),
     "request.payload": ("Yang diusulkan", "What is proposed"),
-    "request.current": ("Nilai sekarang", "Values now"),
+    "request.field": ("Isian", "Field"),
+    "request.proposed": ("Diusulkan", "Proposed"),
+    "request.now": ("Sekarang", "Now"),
+    "request.before": ("Sebelum", "Before"),
+    "request.part.family": ("Keluarga", "Family"),
+    "request.part.member": ("Anggota", "Member"),
+    "request.part.new_member": ("Anggota baru", "New member"),
+    "request.part.leaving": ("Anggota yang keluar", "Member leaving"),
+    "request.part.exit": ("Keluarga keluar dari registri", "The family leaves the registry"),
+    "request.changed.title": (
+        "Keluarga ini berubah sejak usulan dibuat",
+        "This family changed since the request was made",
+    ),
+    "request.changed.explain": (
+        "Usulan dibuat atas data keluarga versi {base}, dan data itu sudah berubah sejak itu "
+        "(usulan lain ditetapkan). Usulan ini tidak bisa lagi diverifikasi atau ditetapkan: "
+        "menetapkannya akan menimpa perubahan yang sudah ditetapkan.",
+        "The request was made on version {base} of the family's data, which has changed since "
+        "(another request was determined). It can no longer be verified or determined: "
+        "determining it would overwrite a change already determined.",
+    ),
+    "request.changed.todo": (
+        "Tolak usulan ini dengan alasan bahwa data keluarga sudah berubah; operator desa lalu "
+        "mengajukannya lagi atas data terbaru.",
+        "Reject it, giving as the reason that the family's data has changed; the village "
+        "operator then proposes it again on the current data.",
+    ),
+    "queue.refused": (
+        "Usulan yang tidak bisa diputuskan",
+        "Requests that could not be decided",
+    ),
+    "queue.changed": (
+        "{count} usulan di halaman ini menunggu atas keluarga yang sudah berubah sejak "
+        "diusulkan: tidak bisa diverifikasi atau ditetapkan lagi. Tolak dengan alasan itu; "
+        "operator desa lalu mengajukannya lagi atas data terbaru.",
+        "{count} request(s) on this page wait on a family that changed since they were made: "
+        "they can no longer be verified or determined. Reject them with that reason; the "
+        "village operator then proposes them again on the current data.",
+    ),
+    "queue.changed.tag": ("keluarga berubah", "family changed"),
+    "refusal.family_changed": (
+        "Keluarga berubah sejak usulan dibuat (usulan lain ditetapkan): tolak usulan ini dengan "
+        "alasan itu, lalu ajukan ulang atas data terbaru.",
+        "The family changed since the request was made (another request was determined): "
+        "reject this one with that reason, then propose it again on the current data.",
+    ),
+    "refusal.request_altered": (
+        "Isi usulan tidak lagi sama dengan yang diajukan (diubah di luar Lumbung): tolak "
+        "usulan ini dan minta admin memeriksa jejak audit.",
+        "The request no longer holds what was proposed (it was changed outside Lumbung): "
+        "reject it and ask an admin to check the audit trail.",
+    ),
+    "refusal.request_decided": (
+        "Usulan ini sudah diputuskan.",
+        "This request was already decided.",
+    ),
+    "refusal.conflict": (
+        "Usulan ini tidak bisa diputuskan sekarang; buka usulannya untuk melihat sebabnya.",
+        "This request cannot be decided now; open it to see why.",
+    ),
+    "refusal.not_found": ("Usulan tidak ada di wilayah Anda.", "No such request in your region."),
+    "refusal.permission_denied": (
+        "Peran Anda tidak boleh memutuskan usulan ini.",
+        "Your role may not decide this request.",
+    ),
+    "refusal.validation_failed": (
+        "Keputusan ini tidak lengkap atau tidak sah; buka usulannya dan coba lagi.",
+        "The decision was incomplete or invalid; open the request and try again.",
+    ),
     "import.title": ("Impor batch", "Import a batch"),
     "import.explain": (
         "Unggah dua berkas format pertukaran: keluarga dan anggota. Baris yang salah ditolak "

@@ -239,6 +239,7 @@ def cycle_page(ctx: Page) -> Response:
         query=urlencode({"tingkat": level}),
         error=error,
         approved=ctx.query("disetujui") == "1",
+        regions=ctx.region_names(b["regency_code"] for b in beneficiaries["beneficiaries"]),
     )
 
 
