@@ -16,7 +16,7 @@ from factories import family, write_batch
 from helpers import run_import
 from lumbung.db import session_scope
 from lumbung.regions.service import region_names
-from lumbung.registry import decisions
+from lumbung.registry import decisions, views
 from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
 
 pytestmark = pytest.mark.usefixtures("users")
@@ -126,3 +126,81 @@ def test_the_home_page_of_an_empty_registry_says_so_and_how_to_fill_it(
     imported(engine, tmp_path, 1)
     filled = web.get("/")
     assert 'id="registry-empty"' not in filled.text and 'id="stats-families"' in filled.text
+
+
+def test_beneficiaries_show_a_nik_only_where_the_program_pays_persons(
+    engine: Engine, web: TestClient, tmp_path: Path
+) -> None:
+    """PKH pays the family (no NIK: the column is left out, the page says why); PBI-JKN pays
+    each member (the NIK shown, masked on the cycle's list for every reader, and on the family
+    page masked only for a reader not entitled to identities)."""
+    from factories import kk
+    from test_cycles import cycle, setup_registry
+
+    data_dir = tmp_path / "data"
+    setup_registry(engine, data_dir)
+    cycle(engine, data_dir, "PKH-1")
+    cycle(engine, data_dir, "PBI-1", program="PBI-JKN")
+    with session_scope(engine) as session:
+        family_view = views.family(session, user(session, "verifier"), kk=kk(1))
+    niks = [str(m["nik"]) for m in family_view.members]
+    sign_in(web, "verifier")
+    pkh = web.get("/siklus/PKH-1")
+    table = pkh.text.split('id="beneficiaries"')[1].split("</table>")[0]
+    assert "<th>NIK</th>" not in table and "<code>" not in table
+    assert 'id="unit"' in pkh.text
+    pbi = web.get("/siklus/PBI-1")
+    listed = pbi.text.split('id="beneficiaries"')[1].split("</table>")[0]
+    assert "<th>NIK</th>" in listed and 'id="unit"' not in pbi.text
+    assert niks[0][:4] + "********" + niks[0][12:] in listed and niks[0] not in listed
+    page = web.get(f"/keluarga/{kk(1)}")
+    rows = page.text.split('id="entitlements"')[1].split("</table>")[0]
+    pbi_rows = [r for r in rows.split("<tr>") if "PBI-1" in r]
+    assert sorted(r.split("<code>")[1].split("</code>")[0] for r in pbi_rows) == sorted(niks)
+    assert any("PKH-1" in r and "keluarga" in r for r in rows.split("<tr>"))
+    web.cookies.clear()
+    sign_in(web, "auditor")
+    masked = web.get(f"/keluarga/{kk(1)}").text.split('id="entitlements"')[1]
+    masked = masked.split("</table>")[0]
+    assert all(nik not in masked for nik in niks)
+    assert masked.count(niks[0][:4] + "********") == len(niks)
+
+
+def test_the_explanation_labels_every_feature_and_component_in_both_languages(
+    engine: Engine, web: TestClient, tmp_path: Path
+) -> None:
+    from factories import kk
+    from test_cycles import cycle, setup_registry
+
+    data_dir = tmp_path / "data"
+    setup_registry(engine, data_dir)
+    cycle(engine, data_dir, "PKH-1")
+    sign_in(web, "verifier")
+    page = web.get(f"/siklus/PKH-1/jelaskan/{kk(1)}")
+    assert page.status_code == 200, page.text[:2000]
+    explained = page.text.split('id="explain"')[1]
+    features = explained.split('id="features"')[1].split("</table>")[0]
+    assert "<td>Jumlah anggota keluarga</td><td>4</td>" in features
+    assert "<td>Pendidikan tertinggi kepala keluarga</td><td>SMA</td>" in features
+    assert "<td>Memiliki kulkas</td><td>Ya</td>" in features
+    assert "<td>Kabupaten/kota</td><td>Kota Administrasi Jakarta Pusat (31.71)</td>" in features
+    terms = explained.split('id="score-terms"')[1].split("</table>")[0]
+    assert "<td>Konstanta</td>" in terms and "<td>Luas lantai (m²)</td>" in terms
+    clauses = explained.split('id="clauses"')[1].split("</table>")[0]
+    assert "Desil: 1" in clauses and "Anggota sedang hamil: 1" in clauses
+    components = explained.split('id="components"')[1].split("</table>")[0]
+    assert "<td>Ibu hamil/nifas</td>" in components
+    assert "<td>Lanjut usia (70 tahun ke atas)</td>" in components
+    members = explained.split('id="members"')[1].split("</table>")[0]
+    assert "<td>Anak sekolah SD/sederajat</td>" in members
+    # No feature or component is shown by its code outside a rule's own text.
+    shown = explained.replace("<code>", "\0").split("\0")
+    outside_rules = "".join(part.split("</code>", 1)[-1] for part in shown)
+    for code in ("hh_size", "n_pregnant", "head_education", "school_sd", "elderly", "pregnant"):
+        assert code not in outside_rules, code
+    web.get("/bahasa/en?kembali=/")
+    english = web.get(f"/siklus/PKH-1/jelaskan/{kk(1)}").text.split('id="explain"')[1]
+    assert "<td>Household size</td><td>4</td>" in english
+    assert "<td>Head&#39;s highest education</td><td>Senior high school</td>" in english
+    assert "<td>Pregnant or postpartum mother</td>" in english
+    assert "Members aged 0–6: 0" in english

@@ -189,6 +189,9 @@ def helpers(lang: str) -> dict[str, Any]:
         "rp": functools.partial(i18n.rupiah, lang),
         "readable": functools.partial(i18n.label, lang),
         "key_label": functools.partial(i18n.key_label, lang),
+        "feature_label": functools.partial(i18n.feature_label, lang),
+        "feature_value": functools.partial(i18n.feature_value, lang),
+        "component_label": functools.partial(i18n.component_label, lang),
     }
 
 
