@@ -5,6 +5,7 @@ changed since it was proposed, and the queue's refusals carried as codes, never 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from conftest import user
-from factories import family, write_batch
+from factories import family, member, write_batch
 from helpers import run_import
 from lumbung.db import session_scope
 from lumbung.errors import Conflict
@@ -146,11 +147,22 @@ def test_a_new_member_and_a_removal_are_shown_as_labelled_fields(
         kk_number,
         version_of(engine, kk_number),
     )
+    newborn = member(kk_number, date(2025, 6, 1), "P", "anak", 19, name="PUTRI")
+    newborn |= {"education": "tidak_sekolah", "occupation": "tidak_bekerja"}
+    addition = propose(
+        engine, "add_member", {"member": newborn}, kk_number, version_of(engine, kk_number)
+    )
     sign_in(web, "verifier")
     shown = section(web.get(f"/usulan/{removal}").text, "proposed")
     assert f'<th scope="row">NIK</th><td>{child}</td>' in shown
     assert '<th scope="row">Alasan keluar</th><td>pindah</td>' in shown
     assert "<th>Sekarang</th>" not in shown  # nothing to compare
+    added = section(web.get(f"/usulan/{addition}").text, "proposed")
+    assert "<h3>Anggota baru</h3>" in added
+    assert '<th scope="row">Nama</th><td>PUTRI</td>' in added
+    assert '<th scope="row">Hubungan dengan kepala keluarga</th><td>Anak</td>' in added
+    assert '<th scope="row">Tanggal lahir</th><td>2025-06-01</td>' in added
+    assert "kk_number" not in added and "Nomor KK" not in added
 
 
 def test_a_request_on_a_family_changed_since_warns_on_its_page_and_in_the_queue(

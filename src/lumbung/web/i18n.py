@@ -373,7 +373,6 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "family.title": ("Keluarga", "Family"),
     "family.version": ("Versi data", "Data version"),
     "family.village": ("Desa/kelurahan", "Village"),
-    "family.area": ("Kecamatan, kabupaten/kota, provinsi", "District, regency/city, province"),
     "family.desil": ("Desil", "Decile"),
     "family.desil.none": ("belum dihitung", "not scored yet"),
     "family.scores": ("Skor PMT dan desil", "PMT score and decile"),
