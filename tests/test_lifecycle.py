@@ -705,8 +705,11 @@ def test_a_request_on_a_family_changed_since_is_refused_at_verification(
     )
     verify(engine, first)
     determine(engine, first)
-    with pytest.raises(Conflict, match="request reject"):
+    with pytest.raises(Conflict, match="berubah sejak usulan") as refused:
         verify(engine, second)
+    # The way out: in words for every front end, and the command for the command line.
+    assert "tolak usulan ini" in refused.value.message and "lumbung" not in refused.value.message
+    assert f"lumbung request reject {second}" in refused.value.for_command_line()
     assert request_row(engine, second).state == "proposed"
     assert reject(engine, second, "data keluarga sudah berubah") == "rejected"
 

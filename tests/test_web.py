@@ -229,6 +229,40 @@ def test_a_determiner_enrols_totp_then_gives_a_code_at_each_sign_in(
     assert again.get("/masuk/totp/daftar").headers["location"] == "/masuk/totp"
 
 
+def test_a_reload_during_totp_enrolment_keeps_the_secret_just_scanned(
+    engine: Engine, tmp_path: Path
+) -> None:
+    give_passwords(engine, "determiner")
+    web = client(make_app(engine, tmp_path / "data"))
+    sign_in(web, "determiner")
+
+    def shown(browser: TestClient) -> tuple[str, str]:
+        page = browser.get("/masuk/totp/daftar")
+        assert page.status_code == 200
+        return page.text.split('id="totp-secret">')[1].split("<")[0], page.text
+
+    first, _ = shown(web)
+    again, page = shown(web)
+    assert again == first  # the authenticator scanned at the first view still matches
+    wrong = web.post("/masuk/totp/daftar", data={"csrf": csrf_of(page), "code": "000000"})
+    assert wrong.status_code == 401 and f'id="totp-secret">{first}<' in wrong.text
+    # A new session (signed in again without confirming) enrols afresh, and keeps its own
+    # secret across a reload until the code confirms it.
+    other = client(web.app)  # type: ignore[arg-type]
+    sign_in(other, "determiner")
+    secret, _ = shown(other)
+    assert secret != first
+    reloaded, fresh = shown(other)
+    assert reloaded == secret
+    done = other.post(
+        "/masuk/totp/daftar", data={"csrf": csrf_of(fresh), "code": totp_code(secret)}
+    )
+    assert done.status_code == 303
+    assert other.get("/").status_code == 200
+    with session_scope(engine) as session:
+        assert user(session, "determiner").totp_enabled_at is not None
+
+
 def test_a_change_request_from_its_form_to_its_determination(
     engine: Engine, web: TestClient, kk_number: str
 ) -> None:

@@ -154,3 +154,31 @@ def test_numbers_amounts_and_values_read_as_each_language_writes_them() -> None:
     assert i18n.label("id", "kode-tak-dikenal", "lighting") == "kode-tak-dikenal"
     assert i18n.key_label("en", "total_idr", "result") == "Total"
     assert i18n.key_label("en", "something_new", "result") == "something new"
+
+
+def test_every_feature_and_component_has_a_label_in_both_languages() -> None:
+    """What the explanation names: every feature a model or a rule may use, the terms of a
+    score, and every benefit component of the shipped programs."""
+    from lumbung.cycles.compute import components
+    from lumbung.programs.definition import load_shipped_programs
+    from lumbung.targeting.vocabulary import (
+        HOUSEHOLD_FEATURES,
+        MEMBER_FEATURES,
+        RANKING_FEATURES,
+    )
+
+    features = [*HOUSEHOLD_FEATURES, *MEMBER_FEATURES, *RANKING_FEATURES]
+    features += ["intercept", "area_province", "area_regency"]
+    names = {c.name for d in load_shipped_programs().values() for c in components(d)}
+    assert {"pregnant", "elderly", "bantuan", "per_orang"} <= names
+    for lang in i18n.LANGUAGES:
+        assert [f for f in features if f"feature.{f}" not in i18n.CATALOG[lang]] == [], lang
+        assert [c for c in names if f"component.{c}" not in i18n.CATALOG[lang]] == [], lang
+    assert i18n.feature_label("en", "n_age_0_6") == "Members aged 0–6"
+    assert i18n.feature_label("id", "head_education") == "Pendidikan tertinggi kepala keluarga"
+    assert i18n.feature_value("en", "sd", "head_education") == "Primary school"
+    assert i18n.feature_value("id", True, "has_car") == "Ya"
+    assert i18n.component_label("en", "early_childhood") == "Young child (0–6)"
+    # A program of one's own: its definition's label, else the name readable.
+    assert i18n.component_label("en", "lansia_x", {"lansia_x": "Lansia X"}) == "Lansia X"
+    assert i18n.component_label("en", "lansia_x") == "lansia x"

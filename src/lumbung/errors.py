@@ -9,11 +9,33 @@ class LumbungError(Exception):
     status_code = 400
     code = "error"
 
-    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        cause: str | None = None,
+        command: str | None = None,
+    ) -> None:
         super().__init__(message)
+        # What happened and what to do, in words that fit every front end (a page, the API,
+        # the command line): never a command to type.
         self.message = message
         # Machine-readable problems behind the message, e.g. one per failed check.
         self.details = details or []
+        # A finer reason than `code`, by which a front end may choose its own words
+        # ("family_changed"); None: the code says it all.
+        self.cause = cause
+        # The command that acts on it on the command line (`lumbung request reject 7 …`): the
+        # command line adds it to the message (`for_command_line`); pages and the API do not,
+        # their users have no shell.
+        self.command = command
+
+    def for_command_line(self) -> str:
+        """The message as the command line says it: with its command, when it has one."""
+        if self.command is None:
+            return self.message
+        return f"{self.message} Di baris perintah: `{self.command}`."
 
 
 class ValidationFailed(LumbungError):

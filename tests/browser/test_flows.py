@@ -83,6 +83,9 @@ def test_sign_in_with_totp_on_desktop_and_phone(
     give_passwords(engine, "determiner", "operator")
     page = new_page(browser, server)
     sign_in(page, "determiner")
+    scanned = page.inner_text("#totp-secret").strip()
+    page.reload()  # a reload during the enrolment keeps the secret just scanned
+    assert page.inner_text("#totp-secret").strip() == scanned
     page.screenshot(path=str(shots / "totp-enrol-desktop.png"), full_page=True)
     page.context.close()
     page = new_page(browser, server)
@@ -224,7 +227,16 @@ def test_release_cycle_run_approval_by_a_second_determiner_and_explain(
     page.goto(f"/siklus/PKH-uji-web/jelaskan/{kk}")
     expect(page.locator("#explain")).to_be_visible()
     expect(page.locator("h1")).to_contain_text("Penjelasan")
+    expect(page.locator("#features")).to_contain_text("Jumlah anggota keluarga")
+    expect(page.locator("#clauses")).to_contain_text("Desil:")
     page.screenshot(path=str(shots / "explain-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(shots / "explain-phone.png"), full_page=True)
+    for part in ("score-terms", "clauses", "members"):
+        page.locator(f"#{part}").screenshot(path=str(shots / f"explain-{part}-phone.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto("/siklus/PKH-uji-web")
+    page.screenshot(path=str(shots / "cycle-phone.png"), full_page=True)
 
 
 def test_a_verifier_verifies_imported_families_ticked_with_select_all(
@@ -245,3 +257,68 @@ def test_a_verifier_verifies_imported_families_ticked_with_select_all(
     page.screenshot(path=str(shots / "families-verifier-desktop.png"), full_page=True)
     page.click("button[value=accept]")
     expect(page.locator(".ok")).to_contain_text("2 keluarga")
+
+
+def test_a_stale_request_is_shown_as_fields_with_its_warning_on_a_phone_and_a_desktop(
+    browser: Browser, server: str, engine: Engine, tmp_path: Path, shots: Path
+) -> None:
+    """The request page as labelled fields and the warning of a family changed since the
+    proposal, at 390 px and on a desktop; nothing but the tables wider than the phone."""
+    from lumbung.registry import proposals, views, workflow
+
+    kk = approved_family(engine, tmp_path)
+    give_passwords(engine, "verifier")
+    with session_scope(engine) as session:
+        operator = user(session, "operator")
+        version = views.family(session, operator, kk=kk).version
+        first, second = (
+            proposals.propose(
+                session,
+                actor=operator,
+                kind="update",
+                payload={"changes": {"floor_material": floor, "has_car": "1"}},
+                kk_number=kk,
+                base_version=version,
+            ).request.id
+            for floor in ("keramik", "ubin")
+        )
+    with session_scope(engine) as session:
+        workflow.verify(session, actor=user(session, "verifier"), request_id=first)
+    with session_scope(engine) as session:
+        workflow.determine(session, actor=user(session, "determiner"), request_id=first)
+    for phone in (True, False):
+        page = new_page(browser, server, phone=phone)
+        if phone:
+            page.set_viewport_size({"width": 390, "height": 844})
+        sign_in(page, "verifier")
+        page.goto(f"/usulan/{second}")
+        expect(page.locator("#family-changed")).to_contain_text("berubah sejak usulan dibuat")
+        expect(page.locator("#proposed")).to_contain_text("Jenis lantai")
+        expect(page.locator("#proposed")).to_contain_text("Ubin")
+        name = "phone" if phone else "desktop"
+        page.screenshot(path=str(shots / f"request-changed-{name}.png"), full_page=True)
+        page.goto("/usulan")
+        expect(page.locator(".tag.changed")).to_be_visible()
+        page.screenshot(path=str(shots / f"queue-changed-{name}.png"), full_page=True)
+        page.goto(f"/keluarga/{kk}")
+        expect(page.locator("#village")).to_contain_text("Gambir")
+        page.screenshot(path=str(shots / f"family-{name}.png"), full_page=True)
+        if phone:
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, width
+        page.context.close()
+
+
+def test_the_home_page_of_an_empty_registry_on_a_phone(
+    browser: Browser, server: str, engine: Engine, shots: Path
+) -> None:
+    give_passwords(engine, "operator")
+    page = new_page(browser, server, phone=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, "operator")
+    expect(page.locator("#registry-empty")).to_contain_text("Belum ada keluarga")
+    page.click("#registry-empty >> text=Impor batch")
+    expect(page.locator("h1")).to_contain_text("Impor")
+    page.go_back()
+    page.screenshot(path=str(shots / "home-empty-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -208,9 +208,10 @@ def refuse_a_tampered_registry(session: Session, data_dir: Path) -> None:
     report = verify(session, data_dir=data_dir, seals=False)
     if not report.ok:
         raise Conflict(
-            "Jejak audit atau registry tidak utuh; rilis tidak dibuat sebelum diperiksa "
-            "(`lumbung audit verify`): " + "; ".join(report.problems[:5]),
+            "Jejak audit atau registry tidak utuh; rilis tidak dibuat sebelum diperiksa: "
+            + "; ".join(report.problems[:5]),
             details=[{"problem": p} for p in report.problems],
+            command="lumbung audit verify",
         )
 
 

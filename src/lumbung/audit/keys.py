@@ -77,8 +77,9 @@ def load(path: Path) -> Keyring:
         info = path.stat()
     except FileNotFoundError:
         raise NotFound(
-            f"Berkas kunci {path} tidak ada (LUMBUNG_KEY_FILE). Instalasi baru: `lumbung db "
-            "upgrade` membuatnya; instalasi lama: pulihkan berkas itu dari cadangan."
+            f"Berkas kunci {path} tidak ada (LUMBUNG_KEY_FILE). Instalasi baru: persiapan "
+            "database membuatnya; instalasi lama: pulihkan berkas itu dari cadangan.",
+            command="lumbung db upgrade (instalasi baru)",
         ) from None
     # The file as it is now (a rotation appends a key; another file is another inode): one
     # stat per use, no resolving of the path (a masked NIK in a list asks for the key each).

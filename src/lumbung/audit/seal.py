@@ -251,9 +251,9 @@ class SealChecker:
             )
             raise Conflict(
                 "Registry berisi baris yang diubah di luar Lumbung (tanpa segel atau tidak "
-                f"cocok dengan segelnya: {shown}); rilis tidak dibuat sebelum diperiksa "
-                "(`lumbung audit verify`).",
+                f"cocok dengan segelnya: {shown}); rilis tidak dibuat sebelum diperiksa.",
                 details=[{"table": table, "id": i} for i in ids],
+                command="lumbung audit verify",
             )
 
 

@@ -166,7 +166,8 @@ def record(
         raise Conflict(
             f"Kunci {newest.key_id} di {ring.path} tidak cocok dengan jejak audit (peristiwa "
             f"{newest.id}): berkas kunci yang salah, atau peristiwa itu diubah. Tidak ada yang "
-            "dicatat; periksa dengan `lumbung audit verify`."
+            "dicatat; administrator server perlu memeriksa jejak audit.",
+            command="lumbung audit verify",
         )
     event_id, prev = (newest.id + 1, newest.hash) if newest else (1, GENESIS)
     # Round-trip through JSON so what is hashed is exactly what the JSON column returns.
@@ -401,7 +402,10 @@ def log(
     require_national(actor, "log audit seluruh wilayah dibaca")
     check_window(limit, offset)
     if entity_id is not None and entity is None:
-        raise ValidationFailed("--entity-id butuh --entity.")
+        raise ValidationFailed(
+            "Nomor entitas butuh jenis entitasnya (household, user, …).",
+            command="lumbung audit log --entity JENIS --entity-id NOMOR",
+        )
     query = select(AuditEvent)
     if entity is not None:
         query = query.where(AuditEvent.entity == entity)

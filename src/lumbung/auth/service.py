@@ -79,7 +79,7 @@ def reading_area(actor: User, region: str | None) -> str | None:
         return scope
     if not REGION_CODE.fullmatch(region):
         raise ValidationFailed(
-            f"--region {region!r}: kode wilayah seperti 31, 31.71, 31.71.01 atau 31.71.01.1001."
+            f"Wilayah {region!r}: kode wilayah seperti 31, 31.71, 31.71.01 atau 31.71.01.1001."
         )
     if in_scope(scope, region):
         return region
@@ -149,7 +149,8 @@ def create_user(
         authorize_user_admin(actor, region_code)
     if region_code is not None and session.get(Region, region_code) is None:
         raise ValidationFailed(
-            f"Kode wilayah {region_code} tidak dikenal (sudah `lumbung regions load`?)."
+            f"Kode wilayah {region_code} tidak dikenal di daftar wilayah Kemendagri.",
+            command="lumbung regions load (bila daftar wilayah belum dimuat)",
         )
     taken = session.execute(
         select(User.username).where(func.lower(User.username) == username.lower())
@@ -176,7 +177,7 @@ def set_active(session: Session, *, actor: User, username: str, active: bool, re
     for oneself, and for the last active admin."""
     authorize(actor, Action.MANAGE_USERS)
     if not reason.strip():
-        raise ValidationFailed("Beri alasan (--reason): dicatat di jejak audit.")
+        raise ValidationFailed("Beri alasan: dicatat di jejak audit.")
     from lumbung.registry.check_sql import plain_text
 
     reason = plain_text(reason, "Alasan")

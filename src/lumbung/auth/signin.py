@@ -301,6 +301,11 @@ def sign_in(
         user.password_hash = passwords.hash_password(password)
     _record(session, username=name, ip=ip, channel=channel, succeeded=True, reason=None, now=now)
     needs_totp = user.totp_enabled_at is not None
+    if not needs_totp and user.totp_secret is not None:
+        # An enrolment begun in an earlier session and never confirmed: a new session enrols
+        # afresh (that secret may have been shown on another screen).
+        user.totp_secret = None
+        user.totp_last_step = None
     if not needs_totp:
         # With a second factor to come, the count is reset by the code, not by the password:
         # someone who has the password cannot keep guessing codes by signing in again.
@@ -354,17 +359,33 @@ def check_totp(
 
 
 def enrol_totp(session: Session, *, user: User) -> TotpEnrolment:
-    """A new TOTP secret for `user`, stored encrypted and pending until `confirm_totp`.
-    Refused when TOTP is already on (an admin resets it first: `reset_totp`)."""
+    """The TOTP secret `user` is enrolling: the pending one when there is one, else a new one,
+    stored encrypted. It stays pending, the same at every call, until `confirm_totp` turns it
+    on or the user signs in again (`sign_in` drops it): a page reloaded during the enrolment
+    must show the secret the authenticator has just scanned, not replace it. Refused when TOTP
+    is already on (an admin resets it first: `reset_totp`)."""
     if user.totp_enabled_at is not None:
         raise Conflict(
             f"TOTP {user.username} sudah aktif; bila perangkatnya hilang, admin mereset dulu."
         )
-    secret = totp.new_secret()
-    user.totp_secret = totp.encrypt_secret(secret, user_id=user.id)
-    user.totp_last_step = None
-    session.flush()
+    secret = _pending_secret(user)
+    if secret is None:
+        secret = totp.new_secret()
+        user.totp_secret = totp.encrypt_secret(secret, user_id=user.id)
+        user.totp_last_step = None
+        session.flush()
     return TotpEnrolment(secret=secret, uri=totp.provisioning_uri(secret, username=user.username))
+
+
+def _pending_secret(user: User) -> str | None:
+    """The secret of an enrolment under way (None: none, or one that no key of the key file
+    opens any more, which a new enrolment simply replaces)."""
+    if user.totp_secret is None:
+        return None
+    try:
+        return totp.decrypt_secret(user.totp_secret, user_id=user.id)
+    except Conflict:
+        return None
 
 
 def confirm_totp(session: Session, *, user: User, code: str, now: datetime | None = None) -> None:

@@ -77,7 +77,8 @@ def decrypt_secret(stored: str, *, user_id: int) -> str:
     except (ValueError, InvalidTag, UnicodeError):
         raise Conflict(
             f"Rahasia TOTP pengguna {user_id} tidak bisa dibuka (berkas kunci lain, atau "
-            "diubah di database): admin perlu mereset TOTP-nya (`lumbung users reset-totp`)."
+            "diubah di database): admin perlu mereset TOTP-nya.",
+            command="lumbung users reset-totp NAMA --reason …",
         ) from None
 
 

@@ -193,10 +193,15 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
         except BatchFileError as exc:
             errors = [e.as_dict() for e in exc.errors]
             if as_json:
-                print_json({"error": "batch_unreadable", "errors": errors})
+                unreadable: dict[str, Any] = {"error": "batch_unreadable", "errors": errors}
+                if exc.command:
+                    unreadable["command"] = exc.command
+                print_json(unreadable)
             else:
                 for e in exc.errors:
                     console.print(error_line(e.as_dict()), highlight=False)
+                if exc.command:
+                    console.print(f"Di baris perintah: `{plain(exc.command)}`.", highlight=False)
             raise typer.Exit(2) from exc
         except OSError as exc:
             what = FILE_PROBLEMS.get(exc.errno or 0, "tidak bisa dipakai")
@@ -207,13 +212,15 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
                 console.print(f"[red]file[/red]: {plain(message)}", highlight=False)
             raise typer.Exit(1) from exc
         except LumbungError as exc:
+            # The service's message with the command that acts on it (pages say it without).
+            message = exc.for_command_line()
             if as_json:
-                body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+                body: dict[str, Any] = {"error": exc.code, "message": message}
                 if exc.details:
                     body["errors"] = exc.details
                 print_json(body)
             else:
-                console.print(f"[red]{exc.code}[/red]: {plain(exc.message)}", highlight=False)
+                console.print(f"[red]{exc.code}[/red]: {plain(message)}", highlight=False)
             raise typer.Exit(1) from exc
 
         except Exception as exc:

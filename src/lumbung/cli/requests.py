@@ -239,6 +239,12 @@ def _print_request(view: dict[str, Any]) -> None:
         f"{_by(view['decided_by'], view['decided_at'])}"
         + (f"; alasan: {view['reason']}" if view["reason"] else "")
     )
+    if view["family_changed"]:
+        say(
+            "Keluarga ini berubah sejak usulan dibuat: usulan tidak bisa diverifikasi atau "
+            f"ditetapkan lagi. Tolak (lumbung request reject {view['id']} --reason …) dan "
+            "ajukan ulang atas data terbaru."
+        )
     proposed, current, before = view["payload"], view["current"], view["before"]
     # A determined update also shows what it changed from.
     decided = bool(before)

@@ -75,6 +75,8 @@ def list_beneficiaries(
         "cycle": cycle.label,
         "program": cycle.program_code,
         "state": cycle.state,
+        # household: the family is the beneficiary (no NIK); person: each member, by NIK
+        "unit": cycle.definition.get("unit", "household"),
         "labels": component_labels(cycle.definition),  # component → its label for people
         "region": scope,
         "regency": regency,

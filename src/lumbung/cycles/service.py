@@ -372,7 +372,8 @@ def approve_cycle(session: Session, *, actor: User, label: str, data_dir: Path) 
     if cycle.created_by == actor.username:
         raise PermissionDenied(
             f"Siklus {label} dihitung oleh {actor.username}; persetujuan oleh penetap lain "
-            "(empat mata), mis. `lumbung users add NAMA --role determiner --as admin`."
+            "(empat mata). Bila belum ada penetap nasional lain, admin membuat akunnya.",
+            command="lumbung users add NAMA --role determiner --as admin",
         )
     owned(session, data_dir)
     locks.hold(session, "cycle", label, data_dir)  # not while a rerun replaces it

@@ -32,7 +32,11 @@ def registry_id(session: Session) -> str:
         select(Installation.registry_id).where(Installation.id == 1)
     ).scalar_one_or_none()
     if found is None:
-        raise Conflict("Database belum punya identitas registri: jalankan `lumbung db upgrade`.")
+        raise Conflict(
+            "Database belum punya identitas registri: administrator server perlu menyiapkan "
+            "databasenya.",
+            command="lumbung db upgrade",
+        )
     return found
 
 

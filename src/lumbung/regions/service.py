@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
 from lumbung.errors import NotFound, ValidationFailed
 from lumbung.paging import Page, check_window
 from lumbung.regions.catalog import LEVEL_KEYS, all_regions
@@ -113,3 +117,15 @@ def list_regions(
         limit,
         offset,
     )
+
+
+def region_names(session: Session, actor: User, *, codes: Iterable[str]) -> dict[str, str]:
+    """The name of each of `codes` that is a region (code → name), in one query: what a page
+    shows beside the codes it lists. Reference data, as `list_regions`: any signed-in reader,
+    whatever their region; a code that is no region is left out."""
+    authorize(actor, Action.READ)
+    wanted = sorted({c for c in codes if c})
+    if not wanted:
+        return {}
+    found = session.execute(select(Region.code, Region.name).where(Region.code.in_(wanted)))
+    return {str(code): str(name) for code, name in found.all()}

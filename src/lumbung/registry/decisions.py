@@ -96,8 +96,8 @@ def decide(
     # A mistyped region or batch would otherwise decide nothing and say "0 keluarga".
     if region_code is not None and session.get(Region, region_code) is None:
         raise ValidationFailed(
-            f"Kode wilayah {region_code} tidak dikenal di daftar Kemendagri "
-            "(sudah `lumbung regions load`?)."
+            f"Kode wilayah {region_code} tidak dikenal di daftar wilayah Kemendagri.",
+            command="lumbung regions load (bila daftar wilayah belum dimuat)",
         )
     if import_batch_id is not None and session.get(ImportBatch, import_batch_id) is None:
         raise NotFound(f"Batch impor {import_batch_id} tidak ada.")

@@ -74,6 +74,8 @@ class RowError:
 class BatchFileError(Exception):
     """A batch that cannot be read at all; nothing is loaded."""
 
-    def __init__(self, errors: list[RowError]) -> None:
+    def __init__(self, errors: list[RowError], *, command: str | None = None) -> None:
         self.errors = errors
+        # The command that helps, for the command line to add (`LumbungError.command`).
+        self.command = command
         super().__init__("; ".join(f"{e.file} baris {e.row}: {e.message}" for e in errors))

@@ -227,9 +227,10 @@ def _reference_tables(session: Session, con: duckdb.DuckDBPyConnection, batch: B
                     0,
                     "",
                     "file_unreadable",
-                    "Tabel wilayah kosong: jalankan `lumbung regions load` dulu.",
+                    "Tabel wilayah kosong: daftar wilayah Kemendagri belum dimuat ke database.",
                 )
-            ]
+            ],
+            command="lumbung regions load",
         )
     bulk.duck_table(con, "ref_region", {"code": "VARCHAR", "level": "INTEGER"}, regions)
     hh = Household.__table__.c

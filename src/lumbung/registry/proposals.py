@@ -213,8 +213,9 @@ def propose(
             raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")
         if base_version > household.version:
             raise ValidationFailed(
-                f"Versi {base_version} tidak ada: data keluarga ini versi {household.version} "
-                f"(lumbung registry show {household.kk_number})."
+                f"Versi {base_version} tidak ada: data keluarga ini versi {household.version}; "
+                "usulkan atas data keluarga yang sekarang.",
+                command=f"lumbung registry show {household.kk_number}",
             )
         if household.version != base_version:
             raise Conflict(

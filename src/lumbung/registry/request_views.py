@@ -15,7 +15,7 @@ from lumbung.errors import ValidationFailed
 from lumbung.registry.models import ChangeRequest, Household, Member
 from lumbung.registry.proposals import MEMBER_UPDATABLE, REQUEST_STATES, UPDATABLE
 from lumbung.registry.validation import typed_changes
-from lumbung.registry.workflow import event_diffs, request_in_scope
+from lumbung.registry.workflow import event_diffs, family_changed, request_in_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,8 @@ class RequestView:
     # For an update that was determined: the values just before it, as its audit event recorded
     # them (same shape as `current`; a column it did not change is absent). Else empty.
     before: dict[str, Any] = field(default_factory=dict)
+    # Open, on a family that changed since it was proposed (`workflow.family_changed`).
+    family_changed: bool = False
 
 
 def show(session: Session, *, actor: User, request_id: int) -> RequestView:
@@ -42,7 +44,14 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
     if not in_scope(actor.region_code, household.village_code):
         # The family has moved out of the reader's region since: the request stays theirs to
         # read, the family as it is now does not (where it lives, its values, its state).
-        return RequestView(request, household.kk_number, None, None, {})
+        return RequestView(
+            request,
+            household.kk_number,
+            None,
+            None,
+            {},
+            family_changed=family_changed(request, household.version),
+        )
     return RequestView(
         request,
         household.kk_number,
@@ -50,6 +59,7 @@ def show(session: Session, *, actor: User, request_id: int) -> RequestView:
         household.version,
         _current(session, request, household),
         _before(session, request, household),
+        family_changed(request, household.version),
     )
 
 

@@ -35,6 +35,7 @@ from lumbung.registry.history import FamilyHistory, family_history
 from lumbung.registry.models import ChangeRequest, Household, Member, household_in_area
 from lumbung.registry.proposals import family_in_scope
 from lumbung.registry.request_views import RequestView, show
+from lumbung.registry.workflow import family_changed
 
 # Above every character: `name < prefix + LAST_CHARACTER` holds for every name that starts with
 # the prefix.
@@ -361,6 +362,10 @@ class RequestRow:
     verified_by: str | None
     decided_by: str | None
     reason: str | None
+    # An open request whose family changed since it was proposed (`workflow.family_changed_since`):
+    # it can no longer be verified or determined, only rejected and proposed again (verifying it
+    # says so too). False for a decided request.
+    family_changed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -375,10 +380,11 @@ class RequestRow:
             "verified_by": self.verified_by,
             "decided_by": self.decided_by,
             "reason": self.reason,
+            "family_changed": self.family_changed,
         }
 
 
-def _row(request: ChangeRequest, kk_number: str) -> RequestRow:
+def _row(request: ChangeRequest, kk_number: str, family_changed: bool) -> RequestRow:
     return RequestRow(
         request.id,
         request.kind,
@@ -391,6 +397,7 @@ def _row(request: ChangeRequest, kk_number: str) -> RequestRow:
         request.verified_by,
         request.decided_by,
         request.reason,
+        family_changed,
     )
 
 
@@ -398,7 +405,7 @@ def request_row(session: Session, request: ChangeRequest) -> RequestRow:
     """A request a service just returned to its actor (proposed, verified, decided), as a row."""
     household = session.get(Household, request.household_id)
     assert household is not None  # a request's family is never deleted (foreign key)
-    return _row(request, household.kk_number)
+    return _row(request, household.kk_number, family_changed(request, household.version))
 
 
 def requests(
@@ -420,7 +427,7 @@ def requests(
             f"Status usulan tidak dikenal: {status}; pilihan: {', '.join(vocab.REQUEST_STATES)}"
         )
     area = reading_area(actor, region)
-    query = select(ChangeRequest, Household.kk_number).join(
+    query = select(ChangeRequest, Household.kk_number, Household.version).join(
         Household, Household.id == ChangeRequest.household_id
     )
     query = query.where(ChangeRequest.state == status, within(ChangeRequest.village_code, area))
@@ -428,7 +435,12 @@ def requests(
         query = query.where(Household.kk_number == kk)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     found = session.execute(query.order_by(ChangeRequest.id).limit(limit).offset(offset)).all()
-    return Page([_row(r, kk) for r, kk in found], int(total), limit, offset)
+    return Page(
+        [_row(r, kk, family_changed(r, version)) for r, kk, version in found],
+        int(total),
+        limit,
+        offset,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +456,8 @@ class RequestDetail:
     payload: dict[str, Any]  # what was proposed
     current: dict[str, Any]  # the values now of the columns an update names
     before: dict[str, Any] = field(default_factory=dict)  # a determined update: values before
+    # True: the reader's role is not entitled to identities; NIKs and names are masked.
+    identity_masked: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -456,6 +470,7 @@ class RequestDetail:
             "payload": self.payload,
             "current": self.current,
             "before": self.before,
+            "identity_masked": self.identity_masked,
         }
 
 
@@ -464,7 +479,8 @@ def request_detail(session: Session, actor: User, *, request_id: int) -> Request
     view: RequestView = show(session, actor=actor, request_id=request_id)
     r = view.request
     payload, current, before = r.payload, view.current, view.before
-    if not entitled_to_identity(actor.role):
+    masked = not entitled_to_identity(actor.role)
+    if masked:
         payload = mask_identity(payload)
         # An update of members keys its values by the NIK the request names.
         by_nik = r.kind == "update_member"
@@ -473,7 +489,7 @@ def request_detail(session: Session, actor: User, *, request_id: int) -> Request
             for d in (current, before)
         )
     return RequestDetail(
-        _row(r, view.kk_number),
+        _row(r, view.kk_number, view.family_changed),
         view.household_status,
         view.household_version,
         r.proposed_at,
@@ -482,6 +498,7 @@ def request_detail(session: Session, actor: User, *, request_id: int) -> Request
         payload,
         current,
         before,
+        masked,
     )
 
 

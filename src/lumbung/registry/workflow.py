@@ -28,6 +28,9 @@ from lumbung.registry.applying import (
 from lumbung.registry.check_sql import plain_text
 from lumbung.registry.models import ChangeRequest, Household
 
+# A request still to be decided: proposed (the regency verifies it), verified (the ministry).
+OPEN_STATES = ("proposed", "verified")
+
 
 def request_in_scope(
     session: Session, actor: User, request_id: int, *, lock: bool = False
@@ -72,7 +75,10 @@ def reject(session: Session, *, actor: User, request_id: int, reason: str) -> Ch
     """Refuse a proposal with a reason: the regency before verification, the ministry after."""
     request = request_in_scope(session, actor, request_id, lock=True)
     if request.state not in ("proposed", "verified"):
-        raise Conflict(f"Usulan {request.id} sudah {request.state}; tidak bisa ditolak lagi.")
+        raise Conflict(
+            f"Usulan {request.id} sudah {request.state}; tidak bisa ditolak lagi.",
+            cause="request_decided",
+        )
     action = Action.VERIFY if request.state == "proposed" else Action.DETERMINE
     if action is Action.DETERMINE and not may(actor.role, action):
         raise PermissionDenied(
@@ -116,7 +122,10 @@ def determine(session: Session, *, actor: User, request_id: int) -> ChangeReques
         settled = apply_request(session, request, household)
         session.flush()
     except StaleDataError as exc:
-        raise Conflict(f"Keluarga {household.kk_number} baru saja diubah pengguna lain.") from exc
+        raise Conflict(
+            f"Keluarga {household.kk_number} baru saja diubah pengguna lain.",
+            cause="family_changed",
+        ) from exc
     request.state, request.decided_by, request.decided_at = "approved", actor.username, utcnow()
     after, members_after = family_cells(household), members_cells(session, household)
     audit.record(
@@ -168,22 +177,44 @@ def _require_as_proposed(session: Session, request: ChangeRequest) -> None:
     if recorded is None or recorded.get("payload") != request.payload:
         raise Conflict(
             f"Usulan {request.id} tidak lagi sama dengan yang diajukan (jejak audit mencatat "
-            "isi lain): diubah di luar Lumbung. Tolak usulan ini dan periksa dengan "
-            "`lumbung audit verify`."
+            "isi lain): diubah di luar Lumbung. Tolak usulan ini dan minta admin memeriksa "
+            "jejak audit.",
+            cause="request_altered",
+            command="lumbung audit verify",
         )
+
+
+def family_changed_since(request: ChangeRequest, family_version: int) -> bool:
+    """Whether the family is no longer at the version the request was proposed on (another
+    request was determined since): such a request can be neither verified nor determined, only
+    rejected and proposed again on the new data. A new family's request never (the family came
+    with it). Asked of an open request (proposed, verified): a determined one moved the version
+    itself."""
+    return request.kind != "new_family" and family_version != request.base_version
+
+
+def family_changed(request: ChangeRequest, family_version: int) -> bool:
+    """Whether `request` is open and waits on a family that changed since it was proposed (what
+    `verify` and `determine` would refuse): the warning a reader of the request is shown."""
+    return request.state in OPEN_STATES and family_changed_since(request, family_version)
 
 
 def _require_current(request: ChangeRequest, household: Household) -> None:
     """A change is verified and determined against the family it was proposed on: once the
     family changed (another request determined), it must be proposed again on the new data."""
-    if request.kind != "new_family" and household.version != request.base_version:
+    if family_changed_since(request, household.version):
         raise Conflict(
             f"Keluarga {household.kk_number} berubah sejak usulan dibuat (versi "
             f"{request.base_version} → {household.version}); tolak usulan ini dengan alasan itu "
-            "(lumbung request reject) dan ajukan ulang atas data terbaru."
+            "dan ajukan ulang atas data terbaru.",
+            cause="family_changed",
+            command=f"lumbung request reject {request.id} --reason …",
         )
 
 
 def _expect(request: ChangeRequest, state: str) -> None:
     if request.state != state:
-        raise Conflict(f"Usulan {request.id} berstatus {request.state}, bukan {state}.")
+        raise Conflict(
+            f"Usulan {request.id} berstatus {request.state}, bukan {state}.",
+            cause="request_decided" if request.state in ("approved", "rejected") else None,
+        )

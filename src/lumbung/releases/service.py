@@ -74,7 +74,7 @@ def create_release(
     authorize(actor, Action.RELEASE)
     require_national(actor, "rilis registry nasional dibuat")  # it freezes every province
     if decree is not None:
-        decree = plain_text(decree, "Nomor SK (--decree)", limit=500)
+        decree = plain_text(decree, "Nomor SK", limit=500)
     if not LABEL.fullmatch(label):
         raise ValidationFailed(
             "Label rilis hanya huruf, angka, titik, garis bawah dan strip "

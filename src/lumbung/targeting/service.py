@@ -259,6 +259,7 @@ def latest_scoring(session: Session, release: Release, model_key: str | None = N
         raise NotFound(
             f"Rilis {release.label} belum diberi skor PMT"
             + (f" dengan model {model_key}" if model_key else "")
-            + ": jalankan `lumbung pmt score` dulu."
+            + ": hitung skornya dulu.",
+            command=f"lumbung pmt score --release {release.label}",
         )
     return scoring

@@ -106,15 +106,17 @@ def users_page(ctx: Page) -> Response:
         except LumbungError as refused:
             error = refused.message
             secret = None
+    users = service.list_users(ctx.db, ctx.actor)
     return ctx.render(
         "users.html",
         status=422 if error else 200,
         error=error,
         notice=notice,
         secret=secret,
-        users=service.list_users(ctx.db, ctx.actor),
+        users=users,
         tokens=tokens.list_tokens(ctx.db, ctx.actor),
         roles=list(Role),
+        regions=ctx.region_names(u.region_code for u in users),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,7 +125,19 @@ class Page:
     def may(self, action: str) -> bool:
         return self.user is not None and may(self.user.role, Action(action))
 
+    def region_names(self, codes: Iterable[str | None]) -> dict[str, str]:
+        """The names of the regions a page shows (code → name), in one query; with the
+        reader's own region, which the header shows."""
+        from lumbung.regions.service import region_names
+
+        own = self.user.region_code if self.user is not None else None
+        return region_names(self.db, self.actor, codes=[c for c in (*codes, own) if c])
+
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        names = values.get("regions")
+        if names is None:  # the header's region, for a page that shows none
+            names = self.region_names(()) if self.user and self.user.region_code else {}
+            values["regions"] = names
         html = templates.get_template(template).render(
             ctx=self,
             t=self.t,
@@ -134,6 +146,7 @@ class Page:
             csrf=self.web.csrf_token if self.web is not None else "",
             path=self.request.url.path,
             Role=Role,
+            region_label=functools.partial(region_label, names),
             **helpers(self.lang),
             **values,
         )
@@ -159,6 +172,15 @@ def whole_number(raw: str, default: int) -> int:
     return default
 
 
+def region_label(names: dict[str, str], code: str | None) -> str:
+    """A region as a page shows it: its name with its code beside it, "Gambir (31.71.01.1001)"
+    (the code alone when its name is not known)."""
+    if not code:
+        return ""
+    name = names.get(code)
+    return code if name is None else f"{name} ({code})"
+
+
 def helpers(lang: str) -> dict[str, Any]:
     """What templates use to show values in the reader's language: `num` (thousands
     separators), `rp` (amounts), `readable` (a status, a vocabulary code, a flag)."""
@@ -167,6 +189,9 @@ def helpers(lang: str) -> dict[str, Any]:
         "rp": functools.partial(i18n.rupiah, lang),
         "readable": functools.partial(i18n.label, lang),
         "key_label": functools.partial(i18n.key_label, lang),
+        "feature_label": functools.partial(i18n.feature_label, lang),
+        "feature_value": functools.partial(i18n.feature_value, lang),
+        "component_label": functools.partial(i18n.component_label, lang),
     }
 
 
@@ -313,6 +338,8 @@ def render_error(request: Request, status: int, message: str) -> HTMLResponse:
         message=message,
         Role=Role,
         ctx=None,
+        region_label=functools.partial(region_label, {}),
+        regions={},
         **helpers(lang),
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

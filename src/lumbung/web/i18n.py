@@ -7,6 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from lumbung.registry.vocab import (
+    HOUSEHOLD_COUNTS,
+    HOUSEHOLD_ENUMS,
+    HOUSEHOLD_FLAGS,
+    MEMBER_ENUMS,
+)
+from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, SCHOOL_COUNTS
+
 DEFAULT = "id"
 # Columns holding a flag (0/1): shown Ya/Tidak.
 FLAG_COLUMNS = frozenset(
@@ -179,6 +187,74 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# The features a PMT model and a program rule name (targeting/vocabulary.py), and the terms of
+# a model's score, as the explanation labels them. A test checks every feature has one.
+_FEATURES: dict[str, tuple[str, str]] = {
+    "hh_size": ("Jumlah anggota keluarga", "Household size"),
+    **{
+        name: (
+            f"Anggota usia {low}–{high} tahun" if high else f"Anggota usia {low}+ tahun",
+            f"Members aged {low}–{high}" if high else f"Members aged {low}+",
+        )
+        for name, (low, high) in AGE_BANDS.items()
+    },
+    **{
+        name: (
+            f"Anggota bersekolah: {_VALUES['school_level'][level][0]}",
+            f"Members in school: {_VALUES['school_level'][level][1].lower()}",
+        )
+        for name, level in SCHOOL_COUNTS.items()
+    },
+    "n_pregnant": ("Anggota sedang hamil", "Pregnant members"),
+    "n_disability": ("Anggota penyandang disabilitas", "Members with a disability"),
+    "n_severe_disability": ("Anggota dengan disabilitas berat", "Members with a severe disability"),
+    "n_working": ("Anggota yang bekerja", "Members working"),
+    "head_age": ("Umur kepala keluarga", "Age of the head"),
+    **{
+        f"head_{column}": (
+            f"{_FIELDS[column][0]} kepala keluarga",
+            f"Head's {_FIELDS[column][1].lower()}",
+        )
+        for column in HEAD_COLUMNS
+    },
+    "floor_area_per_person": ("Luas lantai per orang (m²)", "Floor area per person (m²)"),
+    **{
+        column: _FIELDS[column]
+        for column in (
+            "floor_area_m2",
+            *HOUSEHOLD_ENUMS,
+            *HOUSEHOLD_FLAGS,
+            *HOUSEHOLD_COUNTS,
+            *MEMBER_ENUMS,
+            "pregnant",
+        )
+    },
+    "province_code": ("Provinsi", "Province"),
+    "regency_code": ("Kabupaten/kota", "Regency/city"),
+    "score": ("Skor PMT", "PMT score"),
+    "decile": ("Desil", "Decile"),
+    "age": ("Umur", "Age"),
+    # Terms of a score that are no feature: the constant, and a model's area effects.
+    "intercept": ("Konstanta", "Intercept"),
+    "area_province": ("Efek provinsi", "Province effect"),
+    "area_regency": ("Efek kabupaten/kota", "Regency effect"),
+}
+
+# The benefit components of the shipped programs (programs/definitions/*.yaml), and the one
+# component of a flat or per-person benefit (cycles/compute.py). A program run from a file of
+# its own names components of its own: its definition's label stands in (Indonesian).
+_COMPONENTS: dict[str, tuple[str, str]] = {
+    "pregnant": ("Ibu hamil/nifas", "Pregnant or postpartum mother"),
+    "early_childhood": ("Anak usia dini (0–6 tahun)", "Young child (0–6)"),
+    "school_sd": ("Anak sekolah SD/sederajat", "Primary-school child"),
+    "school_smp": ("Anak sekolah SMP/sederajat", "Junior-high-school child"),
+    "school_sma": ("Anak sekolah SMA/sederajat", "Senior-high-school child"),
+    "severe_disability": ("Penyandang disabilitas berat", "Person with a severe disability"),
+    "elderly": ("Lanjut usia (70 tahun ke atas)", "Elderly person (70 and over)"),
+    "bantuan": ("Bantuan keluarga", "Family benefit"),
+    "per_orang": ("Bantuan per orang", "Benefit per person"),
+}
+
 _PAIRS: dict[str, tuple[str, str]] = {
     "app.name": ("Lumbung", "Lumbung"),
     "app.footer": (
@@ -267,6 +343,23 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "home.status": ("Status", "Status"),
     "home.families": ("Keluarga", "Families"),
     "home.members": ("Anggota", "Members"),
+    "home.registry.empty": (
+        "Belum ada keluarga di registri wilayah ini.",
+        "There are no families in this region's registry yet.",
+    ),
+    "home.registry.empty.import": (
+        "Muat data keluarga dari desa dengan mengunggah dua berkas format pertukaran "
+        "(keluarga dan anggota):",
+        "Load the villages' family data by uploading the two exchange-format files "
+        "(households and members):",
+    ),
+    "home.registry.empty.import.link": ("Impor batch", "Import a batch"),
+    "home.registry.empty.others": (
+        "Keluarga masuk registri lewat impor batch dari desa atau usulan keluarga baru oleh "
+        "operator desa.",
+        "Families enter the registry through a village's batch import or a village operator's "
+        "proposal of a new family.",
+    ),
     "search.title": ("Cari keluarga", "Find a family"),
     "search.query": ("NIK, nomor KK atau nama", "NIK, KK number or name"),
     "search.hint": ("16 angka, atau minimal 3 huruf", "16 digits, or at least 3 letters"),
@@ -362,7 +455,75 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "request.verified_by": ("Diverifikasi oleh", "Verified by"),
     "request.decided_by": ("Diputuskan oleh", "Decided by"),
     "request.payload": ("Yang diusulkan", "What is proposed"),
-    "request.current": ("Nilai sekarang", "Values now"),
+    "request.field": ("Isian", "Field"),
+    "request.proposed": ("Diusulkan", "Proposed"),
+    "request.now": ("Sekarang", "Now"),
+    "request.before": ("Sebelum", "Before"),
+    "request.part.family": ("Keluarga", "Family"),
+    "request.part.member": ("Anggota", "Member"),
+    "request.part.new_member": ("Anggota baru", "New member"),
+    "request.part.leaving": ("Anggota yang keluar", "Member leaving"),
+    "request.part.exit": ("Keluarga keluar dari registri", "The family leaves the registry"),
+    "request.changed.title": (
+        "Keluarga ini berubah sejak usulan dibuat",
+        "This family changed since the request was made",
+    ),
+    "request.changed.explain": (
+        "Usulan dibuat atas data keluarga versi {base}, dan data itu sudah berubah sejak itu "
+        "(usulan lain ditetapkan). Usulan ini tidak bisa lagi diverifikasi atau ditetapkan: "
+        "menetapkannya akan menimpa perubahan yang sudah ditetapkan.",
+        "The request was made on version {base} of the family's data, which has changed since "
+        "(another request was determined). It can no longer be verified or determined: "
+        "determining it would overwrite a change already determined.",
+    ),
+    "request.changed.todo": (
+        "Tolak usulan ini dengan alasan bahwa data keluarga sudah berubah; operator desa lalu "
+        "mengajukannya lagi atas data terbaru.",
+        "Reject it, giving as the reason that the family's data has changed; the village "
+        "operator then proposes it again on the current data.",
+    ),
+    "queue.refused": (
+        "Usulan yang tidak bisa diputuskan",
+        "Requests that could not be decided",
+    ),
+    "queue.changed": (
+        "{count} usulan di halaman ini menunggu atas keluarga yang sudah berubah sejak "
+        "diusulkan: tidak bisa diverifikasi atau ditetapkan lagi. Tolak dengan alasan itu; "
+        "operator desa lalu mengajukannya lagi atas data terbaru.",
+        "{count} request(s) on this page wait on a family that changed since they were made: "
+        "they can no longer be verified or determined. Reject them with that reason; the "
+        "village operator then proposes them again on the current data.",
+    ),
+    "queue.changed.tag": ("keluarga berubah", "family changed"),
+    "refusal.family_changed": (
+        "Keluarga berubah sejak usulan dibuat (usulan lain ditetapkan): tolak usulan ini dengan "
+        "alasan itu, lalu ajukan ulang atas data terbaru.",
+        "The family changed since the request was made (another request was determined): "
+        "reject this one with that reason, then propose it again on the current data.",
+    ),
+    "refusal.request_altered": (
+        "Isi usulan tidak lagi sama dengan yang diajukan (diubah di luar Lumbung): tolak "
+        "usulan ini dan minta admin memeriksa jejak audit.",
+        "The request no longer holds what was proposed (it was changed outside Lumbung): "
+        "reject it and ask an admin to check the audit trail.",
+    ),
+    "refusal.request_decided": (
+        "Usulan ini sudah diputuskan.",
+        "This request was already decided.",
+    ),
+    "refusal.conflict": (
+        "Usulan ini tidak bisa diputuskan sekarang; buka usulannya untuk melihat sebabnya.",
+        "This request cannot be decided now; open it to see why.",
+    ),
+    "refusal.not_found": ("Usulan tidak ada di wilayah Anda.", "No such request in your region."),
+    "refusal.permission_denied": (
+        "Peran Anda tidak boleh memutuskan usulan ini.",
+        "Your role may not decide this request.",
+    ),
+    "refusal.validation_failed": (
+        "Keputusan ini tidak lengkap atau tidak sah; buka usulannya dan coba lagi.",
+        "The decision was incomplete or invalid; open the request and try again.",
+    ),
     "import.title": ("Impor batch", "Import a batch"),
     "import.explain": (
         "Unggah dua berkas format pertukaran: keluarga dan anggota. Baris yang salah ditolak "
@@ -431,6 +592,10 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "cycle.total": ("Total", "Total"),
     "cycle.amount": ("Nilai", "Amount"),
     "cycle.none": ("Belum ada siklus.", "No cycle yet."),
+    "cycle.unit.household": (
+        "Penerima program ini keluarga, dikenali dengan nomor KK.",
+        "This program's beneficiaries are families, known by their KK number.",
+    ),
     "cycle.totals": ("Total per wilayah", "Totals by region"),
     "cycle.chart": ("Total bantuan per {level}", "Total benefits by {level}"),
     "cycle.four_eyes": (
@@ -571,6 +736,13 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "explain.within_quota": ("Dalam kuota", "Within the quota"),
     "explain.note": ("Catatan", "Note"),
     "explain.intercept": ("Konstanta", "Intercept"),
+    "explain.term": ("Suku", "Term"),
+    "explain.contribution": ("Sumbangan pada skor", "Contribution to the score"),
+    "explain.feature": ("Ciri", "Feature"),
+    "explain.feature_value": ("Nilai", "Value"),
+    "explain.met": ("Terpenuhi", "Met"),
+    "explain.named": ("Ciri yang dipakai", "Features it uses"),
+    "explain.component": ("Komponen", "Component"),
     "value.outcome.entitled": ("mendapat bantuan", "entitled"),
     "value.outcome.not_eligible": ("tidak memenuhi syarat", "not eligible"),
     "value.outcome.nothing_payable": (
@@ -607,6 +779,8 @@ CATALOG: dict[str, dict[str, str]] = {
     lang: {
         **{key: pair[i] for key, pair in _PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
+        **{f"feature.{name}": pair[i] for name, pair in _FEATURES.items()},
+        **{f"component.{name}": pair[i] for name, pair in _COMPONENTS.items()},
         **{
             f"value.{column}.{code}": pair[i]
             for column, codes in _VALUES.items()
@@ -675,3 +849,26 @@ def translate(lang: str, key: str, **values: Any) -> str:
     shown as itself (a test keeps every key used known)."""
     text = CATALOG.get(lang, CATALOG[DEFAULT]).get(key) or CATALOG[DEFAULT].get(key, key)
     return text.format(**values) if values else text
+
+
+def feature_label(lang: str, name: str) -> str:
+    """A feature's or a score term's label (`feature.NAME`); an unknown one with spaces."""
+    return key_label(lang, name, "feature")
+
+
+def feature_value(lang: str, value: Any, name: str) -> str:
+    """A feature's value as a reader reads it: the head's columns by the member column they
+    come from (head_education `sd` → SD), a code or flag by its label, a number rounded."""
+    column = name.removeprefix("head_") if name.startswith("head_") else name
+    return label(lang, value, column)
+
+
+def component_label(lang: str, name: str, defined: dict[str, str] | None = None) -> str:
+    """A benefit component's label: the catalogue's (`component.NAME`), else the label its
+    program's definition gives it (`defined`), else the name with spaces."""
+    table = CATALOG.get(lang, CATALOG[DEFAULT])
+    if f"component.{name}" in table:
+        return table[f"component.{name}"]
+    if defined and defined.get(name):
+        return defined[name]
+    return name.replace("_", " ")

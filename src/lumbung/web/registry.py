@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +12,7 @@ from lumbung.auth.roles import Role
 from lumbung.errors import LumbungError, NotFound, ValidationFailed
 from lumbung.registry import vocab
 from lumbung.web.context import Page, page, whole_number
+from lumbung.web.proposed import REFUSALS, proposed, refusal, refusal_code
 
 PAGE_SIZE = 25
 # Members a new-family form may carry (the form's own count is a loop bound, never trusted).
@@ -115,7 +115,13 @@ def search(ctx: Page) -> Response:
                 error = invalid.message
     query = urlencode({k: v for k, v in (("q", text), ("wilayah", region or "")) if v})
     return ctx.render(
-        "search.html", q=text, region=region or "", results=results, error=error, query=query
+        "search.html",
+        q=text,
+        region=region or "",
+        results=results,
+        error=error,
+        query=query,
+        regions=ctx.region_names(f.village_code for f in (results.items if results else [])),
     )
 
 
@@ -143,6 +149,9 @@ def family_page(ctx: Page) -> Response:
         cycles=cycles,
         requests=open_requests,
         housing=[c for c in view.household if c not in ("kk_number", "village_code")],
+        regions=ctx.region_names(
+            (view.village_code, view.district_code, view.regency_code, view.province_code)
+        ),
     )
 
 
@@ -295,11 +304,12 @@ def _queue(ctx: Page, error: str | None = None) -> Response:
         state=status,
         decides=decides,
         query=urlencode({"status": status}),
-        done=ctx.query("selesai"),
-        failed=ctx.query("gagal"),
+        done=whole_number(ctx.query("selesai"), 0),
+        refused=refusals_of(ctx.query("gagal")),
         error=error,
         ticked=set(ctx.fields("ids")),
         reason=ctx.field("reason"),
+        regions=ctx.region_names(r.village_code for r in listing.items),
     )
 
 
@@ -369,7 +379,8 @@ def families_queue(ctx: Page) -> Response:
         error=error,
         ticked=set(ticked),
         reason=ctx.field("reason"),
-        done=ctx.query("selesai"),
+        done=whole_number(ctx.query("selesai"), 0),
+        regions=ctx.region_names(f.village_code for f in listing.items),
     )
 
 
@@ -403,9 +414,25 @@ def decide_bulk(ctx: Page) -> Response:
                 _decide(ctx, request_id, decision, reason)
             done += 1
         except LumbungError as refused:
-            failed.append(f"#{request_id}: {refused.message}")
-    listing_url = "/usulan?" + urlencode({"selesai": done, "gagal": " | ".join(failed)})
-    return ctx.redirect(listing_url)
+            failed.append(f"{request_id}:{refusal_code(refused)}")
+    # The refusals travel as codes, never as text: a link cannot make the page say anything.
+    listing = {"selesai": done, **({"gagal": ",".join(failed)} if failed else {})}
+    return ctx.redirect("/usulan?" + urlencode(listing))
+
+
+MOST_REFUSALS = 100  # listed after one bulk decision (the page's rows are fewer)
+
+
+def refusals_of(raw: str) -> list[tuple[int, str]]:
+    """The refused requests a redirect names (`ID:CODE,…`): each a request's number and a code
+    the catalog has words for; anything else is left out."""
+    found = []
+    for item in raw.split(",")[:MOST_REFUSALS]:
+        number, _, code = item.partition(":")
+        request_id = whole_number(number, 0)
+        if request_id > 0 and code in REFUSALS:
+            found.append((request_id, code))
+    return found
 
 
 @page("read")
@@ -420,7 +447,7 @@ def request_page(ctx: Page) -> Response:
             with ctx.db.begin_nested():
                 _decide(ctx, request_id, decision, ctx.field("reason"))
         except LumbungError as refused:
-            error = refused.message
+            error = refusal(ctx.lang, refused)
         else:
             return ctx.redirect(f"/usulan/{request_id}")
     detail = views.request_detail(ctx.db, ctx.actor, request_id=request_id)
@@ -431,7 +458,8 @@ def request_page(ctx: Page) -> Response:
         error=error,
         decides=QUEUE_STATE.get(ctx.actor.role) == detail.request.state,
         created=ctx.query("baru") == "1",
-        payload_json=json.dumps(detail.payload, indent=2, ensure_ascii=False, default=str),
+        proposed=proposed(ctx.lang, detail),
+        regions=ctx.region_names((detail.request.village_code,)),
     )
 
 

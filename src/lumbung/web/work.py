@@ -239,6 +239,7 @@ def cycle_page(ctx: Page) -> Response:
         query=urlencode({"tingkat": level}),
         error=error,
         approved=ctx.query("disetujui") == "1",
+        regions=ctx.region_names(b["regency_code"] for b in beneficiaries["beneficiaries"]),
     )
 
 
@@ -261,7 +262,28 @@ def explain_page(ctx: Page) -> Response:
     explained = explain(
         ctx.db, actor=ctx.actor, cycle_label=label, kk_number=kk, data_dir=ctx.settings.data_dir
     )
-    return ctx.render("explain.html", label=label, kk=kk, explained=explained)
+    return ctx.render(
+        "explain.html",
+        label=label,
+        kk=kk,
+        explained=explained,
+        clause_features=[_named(c["rule"], explained) for c in explained.get("clauses", [])],
+        regions=ctx.region_names(
+            (explained.get("regency_code"), explained.get("features", {}).get("province_code"))
+        ),
+    )
+
+
+NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _named(rule: str, explained: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The family's features a clause names, each once and with its value (the desil and the
+    score among them): what the reader checks the clause against."""
+    values = {**explained.get("features", {}), "score": explained.get("score")}
+    values["decile"] = explained.get("decile")
+    names = dict.fromkeys(n for n in NAME.findall(rule) if n in values)
+    return [(n, values[n]) for n in names]
 
 
 ROUTES = [
