@@ -107,7 +107,7 @@ def clean(session: Session, actor: User, *, data_dir: Path, keep_days: int) -> C
     if keep_days < 0:
         from lumbung.errors import ValidationFailed
 
-        raise ValidationFailed(f"--keep-days {keep_days}: tidak boleh negatif.")
+        raise ValidationFailed(f"Lama simpan {keep_days} hari: tidak boleh negatif.")
     return expire_uploads(session, data_dir=data_dir, keep_days=keep_days)
 
 
