@@ -22,6 +22,7 @@ from lumbung.auth.service import list_users
 from lumbung.db import session_scope
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity.masking import mask_name
+from lumbung.regions.service import list_regions
 from lumbung.registry import proposals, views, workflow
 from lumbung.releases.service import list_releases
 
@@ -422,3 +423,18 @@ def test_a_name_search_within_a_regency_follows_the_family(registry: Engine) -> 
         conn.execute(text("UPDATE member SET regency_code = '31.71'"))
     assert kks(engine, "other_verifier") == []
     assert kks(engine, "verifier") == [kk(1)]
+
+
+def test_a_page_says_the_total_whether_or_not_it_is_counted(engine: Engine) -> None:
+    """`db.page_rows`: a page that ends early says the total itself, a full page or one past
+    the end is counted; every window of the provinces gives the same total and the same rows
+    as the whole list."""
+    with session_scope(engine) as session:
+        whole = list_regions(session, level=1, limit=1000, offset=0)
+        assert whole.total == len(whole.items) > 30
+        codes = [r.code for r in whole.items]
+        for limit in (1, 7, whole.total, whole.total + 5):
+            for offset in (0, 5, whole.total - 1, whole.total, whole.total + 3):
+                page = list_regions(session, level=1, limit=limit, offset=offset)
+                assert page.total == whole.total, (limit, offset)
+                assert [r.code for r in page.items] == codes[offset : offset + limit]

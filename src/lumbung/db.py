@@ -6,9 +6,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, MetaData, String, event
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Integer,
+    MetaData,
+    Row,
+    Select,
+    String,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine import create_engine as sa_create_engine
 from sqlalchemy.exc import ArgumentError
@@ -208,3 +219,19 @@ def coded(column: str, values: tuple[str, ...]) -> Any:
     """
     condition = " OR ".join(f"{column} = '{value}'" for value in values)
     return mapped_column(String(24), CheckConstraint(condition, name=column))
+
+
+_Ts = TypeVarTuple("_Ts")
+
+
+def page_rows(
+    session: Session, query: Select[*_Ts], *, limit: int, offset: int
+) -> tuple[list[Row[*_Ts]], int]:
+    """One page of `query` (ordered) and the number of all its rows. The rows come first:
+    a page that ends before `limit` is the last, and says the total itself; only a full page,
+    or one past the end, is counted, by a second statement."""
+    rows = list(session.execute(query.limit(limit).offset(offset)).all())
+    if len(rows) < limit and (rows or offset == 0):
+        return rows, offset + len(rows)
+    counted = query.order_by(None).limit(None).offset(None).subquery()
+    return rows, int(session.execute(select(func.count()).select_from(counted)).scalar_one())

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lumbung.audit import tally
 from lumbung.audit.keys import Keyring, keyring
 from lumbung.audit.models import AuditEvent
-from lumbung.db import is_postgres, utcnow
+from lumbung.db import is_postgres, page_rows, utcnow
 from lumbung.errors import Conflict, ValidationFailed
 from lumbung.paging import Page, check_window
 
@@ -411,8 +411,10 @@ def log(
         query = query.where(AuditEvent.entity == entity)
     if entity_id is not None:
         query = query.where(AuditEvent.entity_id == str(entity_id))
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    found = session.execute(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
+    rows, total = page_rows(
+        session, query.order_by(AuditEvent.id.desc()), limit=limit, offset=offset
+    )
+    found = [e for (e,) in rows]
     return Page(
         [
             LogEntry(
@@ -426,7 +428,7 @@ def log(
                 e.entity_id,
                 e.diff,
             )
-            for e in found.scalars()
+            for e in found
         ],
         int(total),
         limit,

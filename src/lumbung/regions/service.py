@@ -13,6 +13,7 @@ from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
+from lumbung.db import page_rows
 from lumbung.errors import NotFound, ValidationFailed
 from lumbung.paging import Page, check_window
 from lumbung.regions.catalog import LEVEL_KEYS, all_regions
@@ -109,8 +110,8 @@ def list_regions(
         query = query.where(Region.level == 1)
     if level is not None:
         query = query.where(Region.level == level)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    found = session.execute(query.order_by(Region.code).limit(limit).offset(offset)).scalars()
+    rows, total = page_rows(session, query.order_by(Region.code), limit=limit, offset=offset)
+    found = [r for (r,) in rows]
     return Page(
         [RegionRow(r.code, r.name, r.level, r.kind, r.parent_code) for r in found],
         int(total),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from lumbung.audit.models import AuditEvent
@@ -78,17 +78,15 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
     actor's region is, as everywhere, a KK that does not exist)."""
     authorize(actor, Action.READ)
     household = family_in_scope(session, actor, kk_number)
-    requests = [
-        str(r)
-        for r in session.execute(
-            select(ChangeRequest.id).where(ChangeRequest.household_id == household.id)
-        ).scalars()
+    # The family's requests as a subquery of the one statement (their ids as the audit
+    # chain writes them, text).
+    requests = select(cast(ChangeRequest.id, String)).where(
+        ChangeRequest.household_id == household.id
+    )
+    about = [
+        and_(AuditEvent.entity == "household", AuditEvent.entity_id == str(household.id)),
+        and_(AuditEvent.entity == "change_request", AuditEvent.entity_id.in_(requests)),
     ]
-    about = [and_(AuditEvent.entity == "household", AuditEvent.entity_id == str(household.id))]
-    if requests:
-        about.append(
-            and_(AuditEvent.entity == "change_request", AuditEvent.entity_id.in_(requests))
-        )
     if household.import_batch_id is not None:
         about.append(
             and_(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, entitled_to_identity, in_scope
 from lumbung.auth.service import authorize, reading_area, within
+from lumbung.db import page_rows
 from lumbung.errors import NotFound, ValidationFailed
 from lumbung.identity.masking import mask_id, mask_identity, mask_name
 from lumbung.identity.names import normalise_name
@@ -286,10 +287,10 @@ def families_by_status(
         )
     area = reading_area(actor, region)
     query = select(Household).where(Household.status == status, household_in_area(area))
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    households = list(
-        session.execute(query.order_by(Household.kk_number).limit(limit).offset(offset)).scalars()
+    rows, total = page_rows(
+        session, query.order_by(Household.kk_number), limit=limit, offset=offset
     )
+    households = [h for (h,) in rows]
     heads = dict(
         session.execute(
             select(Member.household_id, Member.name).where(
@@ -433,8 +434,7 @@ def requests(
     query = query.where(ChangeRequest.state == status, within(ChangeRequest.village_code, area))
     if kk is not None:
         query = query.where(Household.kk_number == kk)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    found = session.execute(query.order_by(ChangeRequest.id).limit(limit).offset(offset)).all()
+    found, total = page_rows(session, query.order_by(ChangeRequest.id), limit=limit, offset=offset)
     return Page(
         [_row(r, kk, family_changed(r, version)) for r, kk, version in found],
         int(total),
