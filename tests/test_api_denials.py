@@ -226,7 +226,7 @@ def test_an_auditor_reads_a_family_masked_a_verifier_in_full(api: Api, engine: E
     assert [m["name"] for m in audited["members"]] == [
         mask_name(m["name"]) for m in full["members"]
     ]
-    assert all(m["nik"][4:12] == "********" for m in audited["members"])
+    assert all(m["nik"][4:16] == "*" * 12 for m in audited["members"])
     assert head not in str(audited) and audited["kk_number"] == kk(HOME)
     history = api.get("auditor", f"/families/{kk(HOME)}/history").json()
     assert head not in str(history)
@@ -243,4 +243,4 @@ def test_an_auditor_reads_a_family_masked_a_verifier_in_full(api: Api, engine: E
     }
     assert all(e["nik"] and "*" not in e["nik"] for e in body["entitlements"])
     masked = api.get("auditor", f"/families/{kk(HOME)}/benefits").json()
-    assert all("********" in e["nik"] for e in masked["entitlements"])
+    assert all("*" * 12 in e["nik"] for e in masked["entitlements"])

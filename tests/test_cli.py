@@ -338,7 +338,7 @@ def test_registry_duplicates_lists_the_review_queue(cli: Cli) -> None:
     assert cli.json("registry", "duplicates", "--as", "bandung")["open"] == 0
     human = said(cli.ok("registry", "duplicates", "--as", "verifier").stdout)
     assert m1[1]["nik"] not in human  # the table masks the NIK
-    assert m1[1]["nik"][:4] + "********" + m1[1]["nik"][12:] in "".join(human.split())
+    assert m1[1]["nik"][:4] + "*" * 12 in "".join(human.split())
 
 
 def test_a_change_request_through_the_cli(cli: Cli, tmp_path: Path) -> None:

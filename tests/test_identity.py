@@ -241,8 +241,8 @@ def test_mask_name_does_not_give_the_length_away() -> None:
 @pytest.mark.parametrize(
     ("number", "masked"),
     [
-        ("3171011203800011", "3171********0011"),
-        (" 3171011203800011 ", "3171********0011"),
+        ("3171011203800011", "3171************"),
+        (" 3171011203800011 ", "3171************"),
         ("317101120380001", "*" * 15),
         ("12", "**"),
     ],
@@ -257,7 +257,7 @@ def test_masked_niks_of_one_family_can_be_told_apart() -> None:
     assert mask_id(father) == mask_id(son)
     tagged = {mask_id(n, distinct=True) for n in (father, son)}
     assert len(tagged) == 2
-    assert all(t.startswith("3171********0001·") and len(t) == 20 for t in tagged)
+    assert all(t.startswith("3171************·") and len(t) == 20 for t in tagged)
     assert mask_id(father, distinct=True) == mask_id(f" {father} ", distinct=True)
 
 

@@ -161,6 +161,18 @@ def test_an_import_job_loads_the_batch_and_keeps_its_result(
             service.reject_file(
                 session, user(session, "verifier"), job_id=job_id, data_dir=data_dir
             )
+        # An auditor oversees every job but reads no identity: NIKs masked, and the messages
+        # about a name or a NIK (they quote it) replaced.
+        audited = service.reject_file(
+            session, user(session, "auditor"), job_id=job_id, data_dir=data_dir
+        )
+    full = path.read_text(encoding="utf-8")
+    masked = audited.read_text(encoding="utf-8")
+    niks = {m["nik"] for m in m2}
+    assert any(nik in full for nik in niks)
+    assert audited.parent == path.parent and not any(nik in masked for nik in niks)
+    assert masked.count("\n") == full.count("\n") and "birth_date" in masked
+    assert m2[0]["nik"][:4] + "*" * 12 in masked
 
 
 def test_release_score_and_cycle_jobs_call_the_commands_services(

@@ -22,17 +22,24 @@ def mask_name(name: str) -> str:
 
 
 def mask_id(number: str, *, distinct: bool = False) -> str:
-    """A NIK or KK with its middle eight digits hidden: "3171********0001".
+    """A NIK or KK with all but its first four digits (province and regency) hidden:
+    "3171************".
 
-    `distinct`: with a tag that tells apart numbers masked alike ("3171********0001·K7Q"):
-    members of one family often share the first and last four digits (the same district, the
-    serial 0001), and a list of them would read as one person. The tag is keyed (the
-    installation's key, audit/keys.py), so it gives away nothing of the hidden digits: without
-    the key, the 10^8 numbers a mask stands for cannot be narrowed by their tags."""
+    Not more: a NIK is the district (6 digits), the birth date (6; the day plus 40 for a
+    woman) and a serial (4). A page that shows a masked NIK beside the person's birth date, sex
+    and village would give away the middle digits, and the last four are the serial: shown,
+    they completed the number (found by a newcomer's pass, session 11). A KK is built the same
+    way (district, date, serial).
+
+    `distinct`: with a tag that tells apart numbers masked alike ("3171************·K7Q"):
+    members of one family share the first four digits, and a list of them would read as one
+    person. The tag is keyed (the installation's key, audit/keys.py), so it gives away nothing
+    of the hidden digits: without the key, the numbers a mask stands for cannot be narrowed
+    by their tags."""
     digits = number.strip()
     if len(digits) != 16:
         return "*" * len(digits)
-    masked = f"{digits[:4]}********{digits[12:]}"
+    masked = digits[:4] + "*" * 12
     if not distinct:
         return masked
     from lumbung.audit.keys import keyring

@@ -3,7 +3,9 @@ reject file of an import job. The `job` row is the truth; the queue carries only
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -16,9 +18,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
-from lumbung.auth.roles import Role
+from lumbung.auth.roles import Role, entitled_to_identity
 from lumbung.db import session_scope, utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.identity.masking import mask_id
 from lumbung.jobs.kinds import KINDS, PUBLIC_KINDS
 from lumbung.jobs.models import Job
 from lumbung.jobs.queue import JobQueue, default_queue
@@ -306,4 +309,37 @@ def reject_file(
     path = (data_dir / relative).resolve()
     if path.parent != rejects or not path.is_file():
         raise NotFound(f"Berkas tolakan job {job.id} tidak ada lagi di folder data.")
-    return path
+    if entitled_to_identity(actor.role):
+        return path
+    return masked_copy(path)
+
+
+MASKED_SUFFIX = ".disamarkan.csv"
+# The reject file's columns whose values, and whose messages, hold a person's identity.
+IDENTITY_COLUMNS = frozenset({"nik", "name", "mother_name", "new_head"})
+MASKED_MESSAGE = "(disamarkan: isi data pribadi tidak ditampilkan untuk peran Anda)"
+
+
+def masked_copy(path: Path) -> Path:
+    """The reject file as a reader not entitled to identities may read it (an auditor): NIKs
+    masked, and the messages about a name or a NIK replaced (they quote the value). Written
+    once beside the file (atomically), then served as it is."""
+    target = path.with_name(path.stem + MASKED_SUFFIX)
+    if target.is_file() and target.stat().st_mtime >= path.stat().st_mtime:
+        return target
+    partial = target.with_name(target.name + f".{os.getpid()}.part")
+    with (
+        path.open(newline="", encoding="utf-8") as source,
+        partial.open("w", newline="", encoding="utf-8") as out,
+    ):
+        reader = csv.DictReader(source)
+        writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [])
+        writer.writeheader()
+        for row in reader:
+            if row.get("nik"):
+                row["nik"] = mask_id(row["nik"])
+            if row.get("column") in IDENTITY_COLUMNS and row.get("message") is not None:
+                row["message"] = MASKED_MESSAGE
+            writer.writerow(row)
+    partial.replace(target)
+    return target

@@ -119,7 +119,7 @@ CREATE OR REPLACE MACRO lb_date(x) AS CAST(CASE
     WHEN regexp_full_match(x, '[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}') THEN try_strptime(x, '%d-%m-%Y')
     WHEN regexp_full_match(x, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') THEN try_strptime(x, '%d/%m/%Y')
     END AS DATE);
-CREATE OR REPLACE MACRO lb_mask_id(x) AS x[1:4] || '********' || x[13:16];
+CREATE OR REPLACE MACRO lb_mask_id(x) AS x[1:4] || '************';
 CREATE OR REPLACE MACRO lb_shown(x) AS
     '"' || regexp_replace(left(x, 40), 'CONTROL_OR_BREAK', '?', 'g') || '"';
 """.replace("CONTROL_OR_BREAK", CONTROL_OR_BREAK_RE2)
