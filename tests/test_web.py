@@ -613,3 +613,32 @@ def test_the_family_page_shows_labels_in_the_readers_language(
     web.get("/bahasa/en?kembali=/")
     english = web.get(f"/keluarga/{kk_number}")
     assert "Head of family" in english.text and "<dd>No</dd>" in english.text
+
+
+def test_an_admin_resets_a_lost_second_factor_on_the_web(engine: Engine, tmp_path: Path) -> None:
+    """A determiner lost their phone: an admin resets their TOTP from the users page (with a
+    reason); the determiner's sessions end and their next sign-in enrols a new one."""
+    give_passwords(engine, "admin", "determiner")
+    app = make_app(engine, tmp_path / "data")
+
+    def enrolled(username: str) -> TestClient:
+        browser = client(app)
+        assert sign_in(browser, username).startswith("/masuk/totp/daftar")
+        enrol = browser.get("/masuk/totp/daftar")
+        secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+        browser.post(
+            "/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)}
+        )
+        assert browser.get("/").status_code == 200
+        return browser
+
+    admin, determiner = enrolled("admin"), enrolled("determiner")
+    users = admin.get("/pengguna")
+    form = {"csrf": csrf_of(users.text), "action": "reset_totp", "username": "determiner"}
+    refused = admin.post("/pengguna", data={**form, "reason": ""})
+    assert refused.status_code == 422
+    assert determiner.get("/").status_code == 200  # nothing happened
+    done = admin.post("/pengguna", data={**form, "reason": "ponsel hilang"})
+    assert done.status_code == 200 and "TOTP determiner dihapus" in done.text
+    assert determiner.get("/").headers["location"].startswith("/masuk")  # session ended
+    assert sign_in(client(app), "determiner").startswith("/masuk/totp/daftar")

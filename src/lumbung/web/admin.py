@@ -37,8 +37,9 @@ def audit_page(ctx: Page) -> Response:
 
 @page("manage_users")
 def users_page(ctx: Page) -> Response:
-    """Users: create one (with a first password they must change), set a password, activate
-    or deactivate; and issue or revoke API tokens (a new token is shown once)."""
+    """Users: create one (with a first password they must change), set a password, reset a
+    second factor (a lost phone), activate or deactivate; and issue or revoke API tokens (a
+    new token is shown once)."""
     from lumbung.auth import credentials, service, tokens
 
     error = None
@@ -86,6 +87,14 @@ def users_page(ctx: Page) -> Response:
                         reason=ctx.field("reason"),
                     )
                     notice = ctx.t("users." + action + "d", username=ctx.field("username"))
+                elif action == "reset_totp":
+                    credentials.reset_totp(
+                        ctx.db,
+                        actor=ctx.actor,
+                        username=ctx.field("username"),
+                        reason=ctx.field("reason"),
+                    )
+                    notice = ctx.t("users.totp_reset", username=ctx.field("username"))
                 elif action == "token":
                     secret, _token = tokens.issue(
                         ctx.db,

@@ -640,6 +640,11 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "users.manage": ("Kelola pengguna", "Manage a user"),
     "users.set_password": ("Atur kata sandi", "Set password"),
     "users.activate": ("Aktifkan", "Activate"),
+    "users.reset_totp": ("Hapus TOTP (ponsel hilang)", "Reset TOTP (lost phone)"),
+    "users.totp_reset": (
+        "TOTP {username} dihapus; ia mendaftar lagi saat masuk berikutnya.",
+        "{username}'s TOTP was reset; they enrol again at their next sign-in.",
+    ),
     "users.deactivate": ("Nonaktifkan", "Deactivate"),
     "users.bad_role": ("Peran tidak dikenal.", "Unknown role."),
     "users.created": (
