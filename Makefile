@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 # villages → import → verify → determine → release → summary, then one web account per role
 # (passwords printed) and the web application on http://127.0.0.1:8000/ until CTRL-C.
 # Starts from scratch every time.
+PORT ?= 8000
+
 demo: $(STAMP)
 	rm -rf demo && mkdir -p demo
 	cd demo && LUMBUNG_DATABASE_URL=sqlite:///lumbung-demo.db LUMBUNG_DATA_DIR=data \
-		../$(BIN)/lumbung demo --serve
+		../$(BIN)/lumbung demo --serve --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -215,6 +215,18 @@ def _serve(households_csv: Path, port: int) -> None:
             [[a.username, a.role, a.region or "nasional", a.password] for a in accounts],
         )
     )
+    village = next(a.region for a in accounts if a.username == "operator-desa")
+    if village is not None:
+        # A batch the village operator may upload (families of their own village), with a
+        # few realistic errors for the rejected rows' table.
+        from lumbung.synth import generate
+
+        batch = households_csv.parent.parent / "operator-batch"
+        generate(households=8, seed=7, out_dir=batch, noise=0.3, region=village)
+        out.print(
+            f"Batch untuk diunggah operator-desa (desa {village}, dengan beberapa galat): "
+            f"{batch}/households.csv dan {batch}/members.csv"
+        )
     out.print(
         f"Buka http://127.0.0.1:{port}/ di peramban. Penetap dan admin memasang aplikasi "
         "autentikator (TOTP) saat masuk pertama: pindai kode QR yang ditampilkan. "
@@ -227,6 +239,7 @@ def _serve(households_csv: Path, port: int) -> None:
         port=port,
         workers=1,
         worker=True,
+        access_log=True,
         allow_remote=False,
         forwarded_allow_ips="127.0.0.1",
     )

@@ -362,7 +362,12 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "search.title": ("Cari keluarga", "Find a family"),
     "search.query": ("NIK, nomor KK atau nama", "NIK, KK number or name"),
-    "search.hint": ("16 angka, atau minimal 3 huruf", "16 digits, or at least 3 letters"),
+    "search.hint": (
+        "NIK atau KK (16 angka), atau awal nama (minimal 3 huruf): \u201cSiti Nur\u201d "
+        "menemukan Siti Nurhaliza",
+        "NIK or KK (16 digits), or the start of a name (at least 3 letters): \u201cSiti Nur\u201d "
+        "finds Siti Nurhaliza",
+    ),
     "search.region": ("Wilayah (opsional)", "Region (optional)"),
     "search.submit": ("Cari", "Search"),
     "search.found": ("{total} ditemukan.", "{total} found."),
