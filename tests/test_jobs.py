@@ -173,6 +173,26 @@ def test_an_import_job_loads_the_batch_and_keeps_its_result(
     assert audited.parent == path.parent and not any(nik in masked for nik in niks)
     assert masked.count("\n") == full.count("\n") and "birth_date" in masked
     assert m2[0]["nik"][:4] + "*" * 12 in masked
+    # And the job's own result, as the auditor's job page and the API show it.
+    shown = view(engine, "auditor", job_id).result
+    assert (
+        shown is not None and shown["errors"] == view(engine, "operator", job_id).result["errors"]
+    )  # these errors quote no identity
+
+
+def test_an_auditor_reads_import_problems_without_identities() -> None:
+    quoted = {"column": "name", "message": "Nama 'SITI\x07' memuat karakter kendali", "row": 4}
+    with_nik = {"column": "nik", "nik": "3171011203800011", "message": "NIK 3171011203800011 ganda"}
+    other = {"column": "birth_date", "message": "bukan tanggal", "row": 5}
+    assert service.masked_problem(quoted)["message"] == service.MASKED_MESSAGE
+    masked = service.masked_problem(with_nik)
+    assert masked["nik"] == "3171" + "*" * 12 and "3171011203800011" not in str(masked)
+    assert service.masked_problem(other) == other
+    job = Job(kind="import", result={"errors": [quoted, other], "errors_total": 2})
+    assert service._masked_result(job) == {
+        "errors": [service.masked_problem(quoted), other],
+        "errors_total": 2,
+    }
 
 
 def test_release_score_and_cycle_jobs_call_the_commands_services(

@@ -204,7 +204,7 @@ def _view(job: Job, username: str, actor: User, queue: JobQueue | None) -> JobVi
         done=done,
         total=total,
         message=message,
-        result=job.result,
+        result=job.result if entitled_to_identity(actor.role) else _masked_result(job),
         error=job.error,
         attempts=job.attempts,
         created_at=job.created_at,
@@ -320,6 +320,25 @@ IDENTITY_COLUMNS = frozenset({"nik", "name", "mother_name", "new_head"})
 MASKED_MESSAGE = "(disamarkan: isi data pribadi tidak ditampilkan untuk peran Anda)"
 
 
+def masked_problem(row: dict[str, Any]) -> dict[str, Any]:
+    """One problem of an import (a reject file's row, a job result's error) as a reader not
+    entitled to identities reads it: the NIK masked, a message about a name or a NIK (it
+    quotes the value) replaced."""
+    row = dict(row)
+    if row.get("nik"):
+        row["nik"] = mask_id(str(row["nik"]))
+    if row.get("column") in IDENTITY_COLUMNS and row.get("message") is not None:
+        row["message"] = MASKED_MESSAGE
+    return row
+
+
+def _masked_result(job: Job) -> dict[str, Any] | None:
+    result = job.result
+    if job.kind != "import" or not result or not isinstance(result.get("errors"), list):
+        return result
+    return {**result, "errors": [masked_problem(e) for e in result["errors"]]}
+
+
 def masked_copy(path: Path) -> Path:
     """The reject file as a reader not entitled to identities may read it (an auditor): NIKs
     masked, and the messages about a name or a NIK replaced (they quote the value). Written
@@ -336,10 +355,6 @@ def masked_copy(path: Path) -> Path:
         writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [])
         writer.writeheader()
         for row in reader:
-            if row.get("nik"):
-                row["nik"] = mask_id(row["nik"])
-            if row.get("column") in IDENTITY_COLUMNS and row.get("message") is not None:
-                row["message"] = MASKED_MESSAGE
-            writer.writerow(row)
+            writer.writerow(masked_problem(row))
     partial.replace(target)
     return target

@@ -362,6 +362,10 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "search.title": ("Cari keluarga", "Find a family"),
     "search.query": ("NIK, nomor KK atau nama", "NIK, KK number or name"),
+    "import.rejected_shown": (
+        "{shown} masalah pertama dari {total}; semuanya ada di berkas tolakan.",
+        "The first {shown} problems of {total}; the reject file has them all.",
+    ),
     "search.hint": (
         "NIK atau KK (16 angka), atau awal nama (minimal 3 huruf): \u201cSiti Nur\u201d "
         "menemukan Siti Nurhaliza",
