@@ -201,6 +201,13 @@ def test_search_by_name_and_by_nik(web: TestClient, kk_number: str) -> None:
     assert kk_number in by_name.text
     by_nik = web.get(f"/keluarga?q={members[1]['nik']}")
     assert by_nik.headers["location"] == f"/keluarga/{kk_number}"
+    # A number of neither kind here: said as the reader typed it, neither called a NIK nor
+    # masked, nothing said of other regions.
+    missing = web.get("/keluarga?q=3273010101200099")
+    assert missing.status_code == 200
+    assert "Tidak ada KK atau NIK 3273010101200099 di wilayah Anda." in missing.text
+    assert '<link rel="icon" href="/static/favicon.svg"' in by_name.text
+    assert web.get("/static/favicon.svg").headers["content-type"].startswith("image/svg")
 
 
 def test_a_determiner_enrols_totp_then_gives_a_code_at_each_sign_in(

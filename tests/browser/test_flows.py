@@ -250,7 +250,7 @@ def test_a_verifier_verifies_imported_families_ticked_with_select_all(
     give_passwords(engine, "verifier")
     page = new_page(browser, server)
     sign_in(page, "verifier")
-    page.click("nav.menu >> text=Verifikasi keluarga")
+    page.click("nav.menu >> text=Antrean keluarga")
     expect(page.locator("#families")).to_contain_text(str(batch[0][0]["kk_number"]))
     page.check("#all")
     expect(page.locator("input[name=kk]").first).to_be_checked()

@@ -362,6 +362,10 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "search.title": ("Cari keluarga", "Find a family"),
     "search.query": ("NIK, nomor KK atau nama", "NIK, KK number or name"),
+    "search.no_number": (
+        "Tidak ada KK atau NIK {number} di wilayah Anda.",
+        "No KK or NIK {number} in your region.",
+    ),
     "import.rejected_shown": (
         "{shown} masalah pertama dari {total}; semuanya ada di berkas tolakan.",
         "The first {shown} problems of {total}; the reject file has them all.",
@@ -684,7 +688,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "tokens.state.active": ("aktif", "active"),
     "tokens.state.expired": ("kedaluwarsa", "expired"),
     "tokens.state.revoked": ("dicabut", "revoked"),
-    "nav.family_queue": ("Verifikasi keluarga", "Family verification"),
+    "nav.family_queue": ("Antrean keluarga", "Family queue"),
     "home.families.proposed": ("keluarga menunggu verifikasi", "families to verify"),
     "home.families.verified": ("keluarga menunggu penetapan", "families to determine"),
     "families.title": ("Keluarga menurut status", "Families by status"),

@@ -96,8 +96,10 @@ def search(ctx: Page) -> Response:
             except NotFound:
                 try:
                     found = views.family_by_nik(ctx.db, ctx.actor, nik=text)
-                except NotFound as missing:
-                    error = missing.message
+                except NotFound:
+                    # Neither a KK nor a NIK of the reader's region (the number as typed: the
+                    # reader knows it; nothing said of other regions).
+                    error = ctx.t("search.no_number", number=text)
                     found = None
             if found is not None:
                 return ctx.redirect(f"/keluarga/{found.kk_number}")
