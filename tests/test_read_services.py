@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -23,7 +25,7 @@ from lumbung.db import session_scope
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity.masking import mask_name
 from lumbung.regions.service import list_regions
-from lumbung.registry import proposals, views, workflow
+from lumbung.registry import decisions, proposals, views, workflow
 from lumbung.releases.service import list_releases
 
 pytestmark = pytest.mark.usefixtures("users")
@@ -175,12 +177,12 @@ def test_the_auditor_reads_everything(registry: Engine) -> None:
         1,
         1,
     )
-    past = as_user(
+    beyond = as_user(
         engine,
         "auditor",
         lambda s, u: views.search_families(s, u, name="Suparman", limit=1, offset=5),
     )
-    assert (past.items, past.total) == ([], 2)  # past the last page: still counted
+    assert (beyond.items, beyond.total) == ([], 2)  # past the last page: still counted
     [found] = page.items
     assert found.head_name == mask_name(HEADS[2])  # an auditor reads names masked
     assert [m.nik[:16] for m in found.matches] == ["3171" + "*" * 12]
@@ -438,3 +440,50 @@ def test_a_page_says_the_total_whether_or_not_it_is_counted(engine: Engine) -> N
                 page = list_regions(session, level=1, limit=limit, offset=offset)
                 assert page.total == whole.total, (limit, offset)
                 assert [r.code for r in page.items] == codes[offset : offset + limit]
+
+
+def test_a_familys_history_shows_the_bulk_decisions_that_moved_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Verified and determined from the family queue (in bulk, one audit event each naming
+    its families by count and hash): each family's history shows both decisions, and only
+    the families they moved; the link agrees with the event's hash of ids."""
+    households, members = [], []
+    for serial in (1, 2):
+        h, ms = family(serial)
+        households.append(h)
+        members.extend(ms)
+    summary = run_import(engine, write_batch(tmp_path / "batch", households, members))
+    assert summary.households_accepted == 2
+    with session_scope(engine) as session:
+        decisions.decide(session, actor=user(session, "verifier"), decision="verify")
+        decisions.decide(
+            session, actor=user(session, "determiner"), decision="determine", kk_numbers=[kk(1)]
+        )
+
+    def actions(serial: int) -> list[str]:
+        found = as_user(engine, "verifier", lambda s, u: views.history(s, u, kk=kk(serial)))
+        return [e.action for e in found.events]
+
+    first, second = actions(1), actions(2)
+    assert first[-2:] == ["household.verify", "household.determine"]
+    assert second[-1] == "household.verify" and "household.determine" not in second
+    with engine.connect() as conn:
+        events = conn.execute(
+            text("SELECT e.id, e.diff FROM audit_event e WHERE e.action = 'household.verify'")
+        ).all()
+        [(event_id, diff)] = events
+        linked = (
+            conn.execute(
+                text(
+                    "SELECT household_id FROM household_decision WHERE audit_event_id = :e "
+                    "ORDER BY household_id"
+                ),
+                {"e": event_id},
+            )
+            .scalars()
+            .all()
+        )
+    diff = diff if isinstance(diff, dict) else json.loads(diff)
+    digest = hashlib.sha256(",".join(map(str, linked)).encode()).hexdigest()
+    assert len(linked) == 2 and digest == diff["ids_sha256"]

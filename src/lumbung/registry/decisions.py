@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, insert, select
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
@@ -27,7 +27,7 @@ from lumbung.db import utcnow
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.regions.models import Region
 from lumbung.registry.check_sql import plain_text
-from lumbung.registry.models import ChangeRequest, Household, ImportBatch
+from lumbung.registry.models import ChangeRequest, Household, HouseholdDecision, ImportBatch
 
 # decision → (action needed, status before, status after)
 TRANSITIONS: dict[str, tuple[Action, str, str]] = {
@@ -133,7 +133,7 @@ def decide(
         tally.add(session, "household", before, -len(ids))
         tally.add(session, "household", after, len(ids))
         digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
-        audit.record(
+        event = audit.record(
             session,
             actor=actor.username,
             action=f"household.{decision}",
@@ -148,5 +148,10 @@ def decide(
                 "households": len(ids),
                 "ids_sha256": digest,
             },
+        )
+        # Which families the event decided, for each one's history.
+        session.execute(
+            insert(HouseholdDecision),
+            [{"household_id": i, "audit_event_id": event.id} for i in ids],
         )
     return DecisionResult(decision, len(ids), region, before, after)

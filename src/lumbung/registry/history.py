@@ -21,7 +21,7 @@ from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
-from lumbung.registry.models import ChangeRequest, Household
+from lumbung.registry.models import ChangeRequest, Household, HouseholdDecision
 from lumbung.registry.proposals import family_in_scope
 from lumbung.registry.validation import typed_changes
 
@@ -86,6 +86,12 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
     about = [
         and_(AuditEvent.entity == "household", AuditEvent.entity_id == str(household.id)),
         and_(AuditEvent.entity == "change_request", AuditEvent.entity_id.in_(requests)),
+        # Decisions taken in bulk (verify/determine from the family queue).
+        AuditEvent.id.in_(
+            select(HouseholdDecision.audit_event_id).where(
+                HouseholdDecision.household_id == household.id
+            )
+        ),
     ]
     if household.import_batch_id is not None:
         about.append(

@@ -184,6 +184,19 @@ class DuplicateReview(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class HouseholdDecision(Base):
+    """A family decided in bulk (`registry.decisions`), and the audit event of that decision:
+    the event names its families by count and the sha256 of their sorted ids, this says which
+    they are, so that a family's history shows the decision (`registry.history`)."""
+
+    __tablename__ = "household_decision"
+
+    household_id: Mapped[int] = mapped_column(ID, ForeignKey("household.id"), primary_key=True)
+    audit_event_id: Mapped[int] = mapped_column(
+        ID, ForeignKey("audit_event.id"), primary_key=True, index=True
+    )
+
+
 def _written(connection: Connection, target: Household | Member, *, inserted: bool) -> None:
     """A row written through the ORM (a determination, a proposal): sealed as stored, and its
     status counted for the audit event that records it (audit/seal.py, audit/tally.py)."""
