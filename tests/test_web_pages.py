@@ -204,3 +204,40 @@ def test_the_explanation_labels_every_feature_and_component_in_both_languages(
     assert "<td>Head&#39;s highest education</td><td>Senior high school</td>" in english
     assert "<td>Pregnant or postpartum mother</td>" in english
     assert "Members aged 0–6: 0" in english
+
+
+def test_a_determiner_is_asked_to_approve_only_the_cycles_another_ran(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Four eyes on the pages too: the determiner who ran a cycle sees it as waiting for
+    someone else (no approve button, not counted on their home page); another determiner is
+    asked to approve it."""
+    from test_cycles import cycle, setup_registry
+
+    data_dir = tmp_path / "data"
+    setup_registry(engine, data_dir)
+    cycle(engine, data_dir, "PKH-1", actor="determiner")
+    give_passwords(engine, "determiner", "approver")
+    app = make_app(engine, data_dir)
+
+    def enrolled(username: str) -> TestClient:
+        browser = client(app)
+        assert sign_in(browser, username).startswith("/masuk/totp/daftar")
+        enrol = browser.get("/masuk/totp/daftar")
+        secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+        browser.post(
+            "/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)}
+        )
+        return browser
+
+    def waiting(browser: TestClient) -> str:
+        home: str = browser.get("/").text
+        return next(c for c in home.split('class="card"') if "/siklus" in c.split(">")[0])
+
+    ran, other = enrolled("determiner"), enrolled("approver")
+    assert '<span class="count">0</span>' in waiting(ran)
+    assert '<span class="count">1</span>' in waiting(other)
+    own = ran.get("/siklus/PKH-1").text
+    assert 'id="own-cycle"' in own and 'action="/siklus/PKH-1"' not in own
+    theirs = other.get("/siklus/PKH-1").text
+    assert 'id="own-cycle"' not in theirs and 'action="/siklus/PKH-1"' in theirs

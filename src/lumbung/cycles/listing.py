@@ -112,6 +112,7 @@ class CycleRow:
     total_idr: int
     engine: str
     created_at: datetime
+    created_by: str  # who ran it: a second person approves it (four eyes)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +127,7 @@ class CycleRow:
             "total_idr": self.total_idr,
             "engine": self.engine,
             "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
         }
 
 
@@ -153,6 +155,7 @@ def list_cycles(session: Session, actor: User) -> list[CycleRow]:
             c.total_idr,
             c.engine,
             c.created_at,
+            c.created_by,
         )
         for c, m in found
     ]

@@ -362,6 +362,10 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "search.title": ("Cari keluarga", "Find a family"),
     "search.query": ("NIK, nomor KK atau nama", "NIK, KK number or name"),
+    "cycle.own_draft": (
+        "Anda menjalankan siklus ini: penetap lain yang menyetujuinya (empat mata).",
+        "You ran this cycle: another determiner approves it (four eyes).",
+    ),
     "search.no_number": (
         "Tidak ada KK atau NIK {number} di wilayah Anda.",
         "No KK or NIK {number} in your region.",

@@ -47,7 +47,12 @@ def home(ctx: Page) -> Response:
     if actor.role is Role.DETERMINER:
         from lumbung.cycles.listing import list_cycles
 
-        drafts = [c for c in list_cycles(ctx.db, actor) if c.state == "draft"]
+        # Those this determiner may approve: run by another (four eyes).
+        drafts = [
+            c
+            for c in list_cycles(ctx.db, actor)
+            if c.state == "draft" and c.created_by != actor.username
+        ]
         waiting.append({"key": "home.cycles.draft", "count": len(drafts), "url": "/siklus"})
     jobs_with_errors: list[Any] = []
     if ctx.may("import"):
