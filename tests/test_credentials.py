@@ -464,7 +464,7 @@ def test_an_admin_resets_a_lost_totp(engine: Engine, users: Any) -> None:
         )
     assert accepted(attempt(engine, "determiner")).must_enrol_totp
     with session_scope(engine) as session:
-        assert sessions.resolve(session, raw) is None
+        assert sessions.live(session, raw) is None
     [event] = events(engine, "user.totp_reset")
     assert event.actor == "admin" and event.diff["reason"] == "ponsel hilang"
     assert event.diff["sessions_ended"] == 1
@@ -488,7 +488,7 @@ def start_session(engine: Engine, username: str, at: datetime = NOW) -> tuple[st
 
 def alive(engine: Engine, raw: str, at: datetime) -> bool:
     with session_scope(engine) as session:
-        return sessions.resolve(session, raw, now=at) is not None
+        return sessions.live(session, raw, now=at) is not None
 
 
 def test_a_session_stores_only_its_tokens_hash(engine: Engine, users: Any) -> None:
@@ -503,12 +503,13 @@ def test_a_session_stores_only_its_tokens_hash(engine: Engine, users: Any) -> No
             ).scalar_one()
             == 0
         )
-        found = sessions.resolve(session, raw, now=NOW)
-        assert found is not None and sessions.user_of(session, found).username == "operator"
+        live = sessions.live(session, raw, now=NOW)
+        assert live is not None and live[1].username == "operator"
+        found = live[0]
         assert not found.verified
         sessions.mark_verified(session, found)
-        assert sessions.resolve(session, "not-a-token", now=NOW) is None
-        assert sessions.resolve(session, None, now=NOW) is None
+        assert sessions.live(session, "not-a-token", now=NOW) is None
+        assert sessions.live(session, None, now=NOW) is None
         assert sessions.csrf_ok(found, found.csrf_token)
         assert not sessions.csrf_ok(found, found.csrf_token[:-1] + "x")
         assert not sessions.csrf_ok(found, "")
@@ -572,8 +573,12 @@ def issue(engine: Engine, username: str = "verifier", days: int = 90) -> tuple[s
 
 
 def resolve_token(engine: Engine, raw: str, at: datetime, ip: str = "198.51.100.7") -> User:
+    """As a writing API request authenticates: the token checked, its use recorded when due."""
     with session_scope(engine) as session:
-        return tokens.resolve(session, raw, ip=ip, now=at)
+        checked = tokens.check(session, raw, now=at)
+        if tokens.use_due(checked.token, now=at):
+            tokens.record_use(session, checked.token.id, ip=ip, now=at)
+        return checked.owner
 
 
 def test_a_token_is_shown_once_and_stored_hashed(engine: Engine, users: Any) -> None:

@@ -233,5 +233,10 @@ def page_rows(
     rows = list(session.execute(query.limit(limit).offset(offset)).all())
     if len(rows) < limit and (rows or offset == 0):
         return rows, offset + len(rows)
+    return rows, count_of(session, query)
+
+
+def count_of(session: Session, query: Select[*_Ts]) -> int:
+    """How many rows `query` gives (its order and window dropped)."""
     counted = query.order_by(None).limit(None).offset(None).subquery()
-    return rows, int(session.execute(select(func.count()).select_from(counted)).scalar_one())
+    return int(session.execute(select(func.count()).select_from(counted)).scalar_one())

@@ -7,6 +7,10 @@ two tables, or one workbook) `uploads` bytes. A body that declares a larger size
 (Content-Length) is refused before a byte of it is read; a body sent in chunks is counted as
 it arrives and refused when it passes the limit. The refusal is a 413, as problem+json on the
 API and an error page on the web (the app's handler for HTTP errors, api/problems.py).
+
+FastAPI's own `max_body_size` was not taken: its 413 is rendered by FastAPI's default handler
+(plain `{"detail": …}`), past the app's handlers, so neither problem+json nor a page; and
+its limit is fixed where a route is declared, before the settings are read.
 """
 
 from __future__ import annotations

@@ -202,7 +202,7 @@ def set_active(session: Session, *, actor: User, username: str, active: bool, re
     diff: dict[str, object] = {"username": username, "active": active, "reason": reason}
     if not active:
         # Their browser sessions end now; their API tokens stop working while they are
-        # inactive (`tokens.resolve` checks the owner) and work again if they are reactivated.
+        # inactive (`tokens.check` checks the owner) and work again if they are reactivated.
         diff["sessions_ended"] = sessions.end_all(session, user=user)
     audit.record(
         session,

@@ -69,14 +69,6 @@ def start(
     return raw, web_session
 
 
-def resolve(
-    session: Session, raw_token: str | None, *, now: datetime | None = None
-) -> WebSession | None:
-    """The live session the cookie's token names (`live`, without its user)."""
-    found = live(session, raw_token, now=now)
-    return found[0] if found is not None else None
-
-
 def live(
     session: Session, raw_token: str | None, *, now: datetime | None = None
 ) -> tuple[WebSession, User] | None:
@@ -149,10 +141,3 @@ def csrf_ok(web_session: WebSession, token: str | None) -> bool:
     if not token:
         return False
     return hmac.compare_digest(web_session.csrf_token.encode(), token.encode())
-
-
-def user_of(session: Session, web_session: WebSession) -> User:
-    """The user the session belongs to."""
-    user = session.get(User, web_session.user_id)
-    assert user is not None  # a foreign key
-    return user

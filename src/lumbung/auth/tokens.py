@@ -198,17 +198,6 @@ def record_use(
         session.flush()
 
 
-def resolve(
-    session: Session, raw_token: str, *, ip: str | None, now: datetime | None = None
-) -> User:
-    """`check`, and the use recorded when it is due (in a writing transaction): the user the
-    token acts as."""
-    checked = check(session, raw_token, now=now)
-    if use_due(checked.token, now=now):
-        record_use(session, checked.token.id, ip=ip, now=now)
-    return checked.owner
-
-
 def revoke(
     session: Session,
     *,

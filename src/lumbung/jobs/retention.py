@@ -27,6 +27,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
+from lumbung.errors import PermissionDenied, ValidationFailed
 from lumbung.jobs.models import Job
 from lumbung.jobs.runner import stamp
 from lumbung.jobs.uploads import uploads_dir
@@ -48,12 +49,13 @@ class Cleaned:
 
 def upload_folders(job: Job, data_dir: Path) -> list[Path]:
     """The upload folders an import job's files lie in (only those under the uploads folder:
-    a job made by the CLI names the operator's own files, never removed)."""
-    root = uploads_dir(data_dir.resolve())
+    a job made by the CLI names the operator's own files, never removed). `data_dir`
+    absolute (resolved once by the caller)."""
+    root = uploads_dir(data_dir)
     folders = []
     for name in (job.params or {}).get("files", []) if job.kind == "import" else []:
         # Kept relative to the data folder (jobs/service.submit), or absolute.
-        folder = (data_dir.resolve() / str(name)).resolve().parent
+        folder = (data_dir / str(name)).resolve().parent
         if folder.parent == root:
             folders.append(folder)
     return folders
@@ -65,7 +67,8 @@ def expire_uploads(
     """Remove the uploads of import jobs finished more than `keep_days` ago (noted in each
     job's log) and the upload folders no job names that are older than a day."""
     now = now or utcnow()
-    root = uploads_dir(data_dir.resolve())
+    data_dir = data_dir.resolve()
+    root = uploads_dir(data_dir)
     if not root.is_dir():
         return Cleaned(0, 0)
     named: set[Path] = set()
@@ -101,16 +104,12 @@ def clean(session: Session, actor: User, *, data_dir: Path, keep_days: int) -> C
     """`expire_uploads` now, asked for by an admin."""
     authorize(actor, Action.MANAGE_USERS)
     if actor.region_code is not None:
-        from lumbung.errors import PermissionDenied
-
         raise PermissionDenied("Hanya admin nasional yang membersihkan unggahan seluruh instalasi.")
     if keep_days < 0:
-        from lumbung.errors import ValidationFailed
-
         raise ValidationFailed(f"Lama simpan {keep_days} hari: tidak boleh negatif.")
     return expire_uploads(session, data_dir=data_dir, keep_days=keep_days)
 
 
 def missing_uploads(job: Job, data_dir: Path) -> bool:
     """Whether an import job's uploaded files were removed (it cannot be run again)."""
-    return any(not folder.is_dir() for folder in upload_folders(job, data_dir))
+    return any(not folder.is_dir() for folder in upload_folders(job, data_dir.resolve()))

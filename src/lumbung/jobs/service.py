@@ -274,14 +274,13 @@ def rerun(
         raise Conflict(
             f"Job {job.id} berstatus {job.state}; hanya job yang gagal yang dijalankan ulang."
         )
-    from lumbung.config import get_settings
     from lumbung.jobs.retention import missing_uploads
 
-    data_dir = queue.settings.data_dir if queue is not None else get_settings().data_dir
-    if missing_uploads(job, data_dir):
+    settings = (queue or default_queue()).settings
+    if missing_uploads(job, settings.data_dir):
         raise Conflict(
             f"Berkas unggahan job {job.id} sudah dihapus (disimpan "
-            f"{get_settings().upload_keep_days} hari setelah job selesai); unggah lagi."
+            f"{settings.upload_keep_days} hari setelah job selesai); unggah lagi."
         )
     return submit(
         session,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, entitled_to_identity, in_scope
 from lumbung.auth.service import authorize, reading_area, within
-from lumbung.db import page_rows
+from lumbung.db import count_of, page_rows
 from lumbung.errors import NotFound, ValidationFailed
 from lumbung.identity.masking import mask_id, mask_identity, mask_name
 from lumbung.identity.names import normalise_name
@@ -221,10 +221,8 @@ def search_families(
         .offset(offset)
     ).all()
     households = [h for h, _ in rows]
-    if rows:
-        total = rows[0][1]
-    else:  # past the last page (or nothing): counted apart
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    # Past the last page (or nothing found), counted apart.
+    total = rows[0][1] if rows else count_of(session, query)
     members: dict[int, list[Row[int, str, str, str, str, str]]] = {h.id: [] for h in households}
     for m in session.execute(
         select(

@@ -47,6 +47,7 @@ def users_page(ctx: Page) -> Response:
     secret = None
     if ctx.form is not None:
         action = ctx.field("action")
+        username = ctx.field("username")
         try:
             with ctx.db.begin_nested():
                 if action == "create":
@@ -58,7 +59,7 @@ def users_page(ctx: Page) -> Response:
                     service.create_user(
                         ctx.db,
                         actor=ctx.actor,
-                        username=ctx.field("username"),
+                        username=username,
                         full_name=ctx.field("full_name"),
                         role=role,
                         region_code=region,
@@ -66,40 +67,40 @@ def users_page(ctx: Page) -> Response:
                     credentials.set_password(
                         ctx.db,
                         actor=ctx.actor,
-                        username=ctx.field("username"),
+                        username=username,
                         new=ctx.field("password"),
                     )
-                    notice = ctx.t("users.created", username=ctx.field("username"))
+                    notice = ctx.t("users.created", username=username)
                 elif action == "password":
                     credentials.set_password(
                         ctx.db,
                         actor=ctx.actor,
-                        username=ctx.field("username"),
+                        username=username,
                         new=ctx.field("password"),
                     )
-                    notice = ctx.t("users.password_set", username=ctx.field("username"))
+                    notice = ctx.t("users.password_set", username=username)
                 elif action in ("activate", "deactivate"):
                     service.set_active(
                         ctx.db,
                         actor=ctx.actor,
-                        username=ctx.field("username"),
+                        username=username,
                         active=action == "activate",
                         reason=ctx.field("reason"),
                     )
-                    notice = ctx.t("users." + action + "d", username=ctx.field("username"))
+                    notice = ctx.t("users." + action + "d", username=username)
                 elif action == "reset_totp":
                     credentials.reset_totp(
                         ctx.db,
                         actor=ctx.actor,
-                        username=ctx.field("username"),
+                        username=username,
                         reason=ctx.field("reason"),
                     )
-                    notice = ctx.t("users.totp_reset", username=ctx.field("username"))
+                    notice = ctx.t("users.totp_reset", username=username)
                 elif action == "token":
                     secret, _token = tokens.issue(
                         ctx.db,
                         actor=ctx.actor,
-                        username=ctx.field("username"),
+                        username=username,
                         name=ctx.field("name"),
                         expires_days=ctx.int_field("days", 90),
                     )
