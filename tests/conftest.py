@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from lumbung.audit import keys
@@ -25,6 +25,7 @@ from lumbung.auth.roles import Role
 from lumbung.auth.service import create_user
 from lumbung.db import create_engine, session_scope
 from lumbung.migrate import upgrade
+from lumbung.models import Base
 from lumbung.partitions import PARTITION_NAME
 from lumbung.regions.service import load_regions
 
@@ -69,8 +70,25 @@ def postgres_engine() -> Iterator[Engine]:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     _prepare(engine)
+    with engine.connect() as conn:
+        SEEDS.update(_seeds(conn))
     yield engine
     engine.dispose()
+
+
+# Rows the migrations seed (payment partners, say), restored after each test's truncation.
+SEEDS: dict[str, list[dict[str, object]]] = {}
+
+
+def _seeds(conn: Connection) -> dict[str, list[dict[str, object]]]:
+    seeded = {}
+    for table in Base.metadata.sorted_tables:
+        if table.name in KEEP:
+            continue
+        rows = [dict(r._mapping) for r in conn.execute(table.select())]
+        if rows:
+            seeded[table.name] = rows
+    return seeded
 
 
 @pytest.fixture(params=BACKENDS)
@@ -97,6 +115,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
                 conn.execute(text(f"DROP TABLE {name}"))
         tables = [t for t in tables if not PARTITION_NAME.fullmatch(t)]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        for table in Base.metadata.sorted_tables:
+            if table.name in SEEDS:
+                conn.execute(table.insert(), SEEDS[table.name])
     yield engine
 
 

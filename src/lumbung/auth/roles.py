@@ -25,6 +25,11 @@ class Action(enum.StrEnum):
     APPROVE_CYCLE = "approve_cycle"
     MANAGE_USERS = "manage_users"
     READ = "read"
+    # Delivery (issue 16): openings, batches and files; a batch's approval (four eyes);
+    # recording what partners answered (statements, status reports, account answers).
+    PREPARE_PAYMENT = "prepare_payment"
+    APPROVE_PAYMENT = "approve_payment"
+    RECONCILE = "reconcile"
 
 
 # What each action is, in the words of the messages that refuse it.
@@ -40,6 +45,9 @@ ACTION_WORDS: dict[Action, str] = {
     Action.APPROVE_CYCLE: "menyetujui siklus",
     Action.MANAGE_USERS: "mengelola pengguna",
     Action.READ: "membaca data registry",
+    Action.PREPARE_PAYMENT: "menyiapkan pembayaran (pembukaan rekening, batch, berkas bank)",
+    Action.APPROVE_PAYMENT: "menyetujui batch pembayaran",
+    Action.RECONCILE: "mencatat hasil pembayaran dari mitra",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -52,6 +60,9 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.SCORE,
             Action.RUN_CYCLE,
             Action.APPROVE_CYCLE,
+            Action.PREPARE_PAYMENT,
+            Action.APPROVE_PAYMENT,
+            Action.RECONCILE,
             Action.READ,
         }
     ),

@@ -1,0 +1,483 @@
+"""Payment batches: an approved cycle's entitlements split per channel and partner, approved
+by a second person and then frozen.
+
+Creating batches is set-based (one INSERT … SELECT per batch, one for its ledger events):
+a national cycle's 10 M entitlements never pass through Python one by one. An entitlement
+enters a batch only when it has no live attempt (pending or paid; a partial unique index
+refuses a second one, also when two people create batches at the same moment). A failed or
+returned bank payment is tried again only once the family's account changed (an account
+correction), unless asked otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize, require_national
+from lumbung.cycles.models import Cycle, Entitlement
+from lumbung.db import utcnow
+from lumbung.delivery import ledger
+from lumbung.delivery.models import (
+    LIVE_ITEM_STATES,
+    PayeeAccount,
+    PaymentBatch,
+    PaymentItem,
+)
+from lumbung.delivery.partners import partners_for
+from lumbung.driver_errors import is_unique_violation
+from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lumbung.numbers import grouped
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    id: int
+    cycle: str
+    number: int
+    channel: str
+    partner: str
+    count: int
+    total_idr: int
+    sha256: str
+    state: str
+    created_by: str
+    approved_by: str | None
+    states: dict[str, int]  # its items by state
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "cycle": self.cycle,
+            "number": self.number,
+            "channel": self.channel,
+            "partner": self.partner,
+            "count": self.count,
+            "total_idr": self.total_idr,
+            "sha256": self.sha256,
+            "state": self.state,
+            "created_by": self.created_by,
+            "approved_by": self.approved_by,
+            "states": self.states,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What a `batch create` did: the batches made, and who could not be put in one."""
+
+    cycle: str
+    batches: list[BatchRow]
+    without_account: int  # bank channel: families with no active account (open one first)
+    waiting_correction: int  # failed or returned, the account not changed since
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "batches": [b.as_dict() for b in self.batches],
+            "without_account": self.without_account,
+            "waiting_correction": self.waiting_correction,
+        }
+
+
+def batch_digest(session: Session, batch_id: int) -> tuple[int, int, str]:
+    """A batch's count, total and the sha256 of its items' canonical lines (attempt id,
+    amount, account number), in beneficiary order."""
+    digest = hashlib.sha256()
+    count = total = 0
+    rows = session.execute(
+        select(
+            PaymentItem.cycle_id,
+            PaymentItem.beneficiary_id,
+            PaymentItem.attempt,
+            PaymentItem.amount_idr,
+            PayeeAccount.account_number,
+        )
+        .join(PayeeAccount, PayeeAccount.id == PaymentItem.account_id, isouter=True)
+        .where(PaymentItem.batch_id == batch_id)
+        .order_by(PaymentItem.beneficiary_id)
+        .execution_options(yield_per=50_000)
+    )
+    for cycle_id, beneficiary, attempt, amount, account in rows:
+        line = f"{ledger.attempt_id(cycle_id, beneficiary, attempt)},{amount},{account or ''}\n"
+        digest.update(line.encode())
+        count += 1
+        total += amount
+    return count, total, digest.hexdigest()
+
+
+def _prior(cycle_id: int) -> Any:
+    """Per entitlement of the cycle with attempts: the latest attempt, its state and account,
+    and whether any attempt is live."""
+    latest = ledger.latest_attempts(cycle_id)
+    live = (
+        select(PaymentItem.beneficiary_id)
+        .where(PaymentItem.cycle_id == cycle_id, PaymentItem.state.in_(LIVE_ITEM_STATES))
+        .subquery()
+    )
+    return (
+        select(
+            PaymentItem.beneficiary_id,
+            PaymentItem.attempt,
+            PaymentItem.state,
+            PaymentItem.account_id,
+            (live.c.beneficiary_id.is_not(None)).label("live"),
+        )
+        .join(
+            latest,
+            and_(
+                latest.c.beneficiary_id == PaymentItem.beneficiary_id,
+                latest.c.attempt == PaymentItem.attempt,
+            ),
+        )
+        .join(live, live.c.beneficiary_id == PaymentItem.beneficiary_id, isouter=True)
+        .where(PaymentItem.cycle_id == cycle_id)
+        .subquery()
+    )
+
+
+def create_batches(
+    session: Session, *, actor: User, label: str, retry_unchanged: bool = False
+) -> BatchPlan:
+    """Put every entitlement of an approved cycle that has no live attempt into a new batch
+    per partner; a second person approves each (`approve_batch`)."""
+    authorize(actor, Action.PREPARE_PAYMENT)
+    require_national(actor, "menyiapkan batch pembayaran")
+    cycle = _approved_cycle(session, label)
+    from lumbung.audit.integrity import entitlement_problems
+
+    changed = entitlement_problems(session, label)
+    if changed:
+        raise Conflict("; ".join(changed) + ". Tidak ada batch yang dibuat.")
+    channel = str(cycle.definition.get("channel"))
+    prior = _prior(cycle.id)
+    candidates = (
+        select(Entitlement)
+        .join(prior, prior.c.beneficiary_id == Entitlement.beneficiary_id, isouter=True)
+        .where(Entitlement.cycle_id == cycle.id, or_(prior.c.live.is_(None), ~prior.c.live))
+    )
+    attempt = func.coalesce(prior.c.attempt, 0) + 1
+    without_account = waiting = 0
+    groups: list[tuple[str, Any]] = []  # (partner, the candidates' query for it)
+    if channel == "bank":
+        account = PayeeAccount
+        with_account = candidates.join(
+            account,
+            and_(account.household_id == Entitlement.household_id, account.state == "active"),
+            isouter=True,
+        )
+        without_account = _count(with_account.where(account.id.is_(None)), session)
+        corrected = or_(
+            prior.c.state.is_(None),
+            prior.c.account_id.is_(None),
+            prior.c.account_id != account.id,
+        )
+        if not retry_unchanged:
+            waiting = _count(with_account.where(account.id.is_not(None), ~corrected), session)
+            with_account = with_account.where(corrected)
+        partners = session.execute(
+            with_account.with_only_columns(account.partner_code)
+            .where(account.id.is_not(None))
+            .distinct()
+        ).scalars()
+        for partner in sorted(partners):
+            chosen = with_account.where(account.partner_code == partner)
+            groups.append((partner, chosen.with_only_columns(*_item_columns(attempt, account.id))))
+    else:
+        regencies = session.execute(
+            candidates.with_only_columns(Entitlement.regency_code).distinct()
+        ).scalars()
+        by_regency = partners_for(session, channel, list(regencies))
+        for partner in sorted(set(by_regency.values())):
+            codes = sorted(code for code, p in by_regency.items() if p == partner)
+            chosen = candidates.where(Entitlement.regency_code.in_(codes))
+            groups.append((partner, chosen.with_only_columns(*_item_columns(attempt, None))))
+    source = ledger.new_operation()
+    made: list[PaymentBatch] = []
+    number = session.execute(
+        select(func.coalesce(func.max(PaymentBatch.number), 0)).where(
+            PaymentBatch.cycle_id == cycle.id
+        )
+    ).scalar_one()
+    try:
+        for partner, rows in groups:
+            number += 1
+            batch = PaymentBatch(
+                cycle_id=cycle.id,
+                number=number,
+                channel=channel,
+                partner_code=partner,
+                count=0,
+                total_idr=0,
+                sha256="",
+                state="draft",
+                created_at=utcnow(),
+                created_by=actor.username,
+            )
+            session.add(batch)
+            session.flush()
+            _insert_items(session, batch, rows)
+            batch.count, batch.total_idr, batch.sha256 = batch_digest(session, batch.id)
+            if batch.count == 0:  # emptied by a concurrent batch since the partners were read
+                session.delete(batch)
+                number -= 1
+                continue
+            made.append(batch)
+            ledger.append_from(
+                session,
+                select(
+                    PaymentItem.cycle_id,
+                    PaymentItem.beneficiary_id,
+                    PaymentItem.attempt,
+                    PaymentItem.batch_id,
+                    PaymentItem.amount_idr,
+                    literal(None).label("reference"),
+                    literal(None).label("reason"),
+                    literal(None).label("value_date"),
+                ).where(PaymentItem.batch_id == batch.id),
+                kind="batched",
+                source=source,
+                actor=actor,
+            )
+        session.flush()
+    except IntegrityError as error:
+        if is_unique_violation(error):
+            raise Conflict(
+                f"Batch siklus {label} sedang dibuat oleh orang lain pada saat yang sama; "
+                "tidak ada yang dibuat. Lihat daftar batch, lalu coba lagi bila perlu."
+            ) from error
+        raise
+    ledger.seal(
+        session,
+        actor=actor,
+        action="delivery.batch_create",
+        cycle=cycle,
+        source=source,
+        details={
+            "batches": [
+                {
+                    "number": b.number,
+                    "partner": b.partner_code,
+                    "count": b.count,
+                    "total_idr": b.total_idr,
+                    "sha256": b.sha256,
+                }
+                for b in made
+            ],
+            "without_account": without_account,
+            "waiting_correction": waiting,
+        },
+    )
+    return BatchPlan(label, [_row(session, b, cycle) for b in made], without_account, waiting)
+
+
+def _item_columns(attempt: Any, account_id: Any) -> list[Any]:
+    return [
+        Entitlement.beneficiary_id,
+        Entitlement.cycle_id,
+        attempt,
+        Entitlement.household_id,
+        Entitlement.kk_number,
+        Entitlement.nik,
+        Entitlement.regency_code,
+        Entitlement.amount_idr,
+        account_id if account_id is not None else literal(None),
+        literal("pending"),
+    ]
+
+
+def _insert_items(session: Session, batch: PaymentBatch, rows: Any) -> None:
+    selected = rows.add_columns(literal(batch.id).label("batch_id"))
+    session.execute(
+        insert(PaymentItem).from_select(
+            [
+                "beneficiary_id",
+                "cycle_id",
+                "attempt",
+                "household_id",
+                "kk_number",
+                "nik",
+                "regency_code",
+                "amount_idr",
+                "account_id",
+                "state",
+                "batch_id",
+            ],
+            selected,
+        )
+    )
+
+
+def _count(query: Any, session: Session) -> int:
+    counted = query.with_only_columns(func.count()).order_by(None)
+    return int(session.execute(counted).scalar_one())
+
+
+def _approved_cycle(session: Session, label: str) -> Cycle:
+    cycle = session.execute(
+        select(Cycle).where(Cycle.label == label).with_for_update()
+    ).scalar_one_or_none()
+    if cycle is None:
+        raise NotFound(f"Siklus {label} tidak ada.")
+    if cycle.state != "approved":
+        raise Conflict(f"Siklus {label} belum disetujui; hanya siklus yang disetujui dibayar.")
+    return cycle
+
+
+def get_batch(session: Session, batch_id: int, *, lock: bool = False) -> PaymentBatch:
+    query = select(PaymentBatch).where(PaymentBatch.id == batch_id)
+    batch = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if batch is None:
+        raise NotFound(f"Batch pembayaran {batch_id} tidak ada.")
+    return batch
+
+
+def approve_batch(session: Session, *, actor: User, batch_id: int) -> BatchRow:
+    """Approve a draft batch (four eyes: not by who made it); it is frozen from then on."""
+    authorize(actor, Action.APPROVE_PAYMENT)
+    require_national(actor, "menyetujui batch pembayaran")
+    batch = get_batch(session, batch_id, lock=True)
+    if batch.state != "draft":
+        raise Conflict(f"Batch {batch_id} sudah {_state_word(batch.state)}.")
+    if batch.created_by == actor.username:
+        raise PermissionDenied(
+            f"Batch {batch_id} dibuat oleh {actor.username}; persetujuan oleh orang lain "
+            "(empat mata)."
+        )
+    count, total, sha = batch_digest(session, batch.id)
+    if (count, total, sha) != (batch.count, batch.total_idr, batch.sha256):
+        raise Conflict(
+            f"Isi batch {batch_id} berubah sejak dibuat ({count} pembayaran senilai "
+            f"Rp{grouped(total)}, tercatat {batch.count} senilai Rp{grouped(batch.total_idr)}); "
+            "batalkan dan buat ulang."
+        )
+    approved = session.execute(
+        update(PaymentBatch)
+        .where(PaymentBatch.id == batch.id, PaymentBatch.state == "draft")
+        .values(state="approved", approved_at=utcnow(), approved_by=actor.username)
+        .execution_options(synchronize_session=False)
+    )
+    if approved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"Batch {batch_id} berubah sementara itu; periksa lagi.")
+    session.refresh(batch)
+    cycle = session.get_one(Cycle, batch.cycle_id)
+    from lumbung.audit import service as audit
+
+    audit.record(
+        session,
+        actor=actor.username,
+        action="delivery.batch_approve",
+        entity="cycle",
+        entity_id=cycle.label,
+        diff={
+            "batch": batch.number,
+            "partner": batch.partner_code,
+            "count": batch.count,
+            "total_idr": batch.total_idr,
+            "sha256": batch.sha256,
+        },
+    )
+    return _row(session, batch, cycle)
+
+
+def cancel_batch(session: Session, *, actor: User, batch_id: int, reason: str) -> BatchRow:
+    """Cancel a draft batch: its entitlements may enter another batch."""
+    authorize(actor, Action.PREPARE_PAYMENT)
+    require_national(actor, "membatalkan batch pembayaran")
+    batch = get_batch(session, batch_id, lock=True)
+    if batch.state != "draft":
+        raise Conflict(
+            f"Batch {batch_id} sudah {_state_word(batch.state)}; hanya draf yang dibatalkan "
+            "(pembayaran yang sudah dikirim dijawab mitra: gagal atau retur)."
+        )
+    if not reason.strip():
+        raise ValidationFailed("Alasan pembatalan wajib diisi.")
+    cycle = session.get_one(Cycle, batch.cycle_id)
+    source = ledger.new_operation()
+    ledger.append_from(
+        session,
+        select(
+            PaymentItem.cycle_id,
+            PaymentItem.beneficiary_id,
+            PaymentItem.attempt,
+            PaymentItem.batch_id,
+            PaymentItem.amount_idr,
+            literal(None).label("reference"),
+            literal(reason.strip()[:200]).label("reason"),
+            literal(None).label("value_date"),
+        ).where(PaymentItem.batch_id == batch.id, PaymentItem.state == "pending"),
+        kind="cancelled",
+        source=source,
+        actor=actor,
+    )
+    session.execute(
+        update(PaymentItem)
+        .where(PaymentItem.batch_id == batch.id, PaymentItem.state == "pending")
+        .values(state="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    batch.state = "cancelled"
+    batch.cancelled_at = utcnow()
+    batch.cancelled_by = actor.username
+    ledger.seal(
+        session,
+        actor=actor,
+        action="delivery.batch_cancel",
+        cycle=cycle,
+        source=source,
+        details={"batch": batch.number, "partner": batch.partner_code, "reason": reason.strip()},
+    )
+    return _row(session, batch, cycle)
+
+
+def list_batches(session: Session, *, actor: User, label: str | None = None) -> list[BatchRow]:
+    """Batches (of one cycle, or all), newest first, with their items by state."""
+    authorize(actor, Action.READ)
+    query = select(PaymentBatch, Cycle).join(Cycle, Cycle.id == PaymentBatch.cycle_id)
+    if label is not None:
+        query = query.where(Cycle.label == label)
+    return [
+        _row(session, batch, cycle)
+        for batch, cycle in session.execute(query.order_by(PaymentBatch.id.desc())).all()
+    ]
+
+
+def show_batch(session: Session, *, actor: User, batch_id: int) -> BatchRow:
+    authorize(actor, Action.READ)
+    batch = get_batch(session, batch_id)
+    return _row(session, batch, session.get_one(Cycle, batch.cycle_id))
+
+
+def _row(session: Session, batch: PaymentBatch, cycle: Cycle) -> BatchRow:
+    states = dict(
+        session.execute(
+            select(PaymentItem.state, func.count())
+            .where(PaymentItem.batch_id == batch.id)
+            .group_by(PaymentItem.state)
+        ).all()
+    )
+    return BatchRow(
+        batch.id,
+        cycle.label,
+        batch.number,
+        batch.channel,
+        batch.partner_code,
+        batch.count,
+        batch.total_idr,
+        batch.sha256,
+        batch.state,
+        batch.created_by,
+        batch.approved_by,
+        {str(k): int(v) for k, v in states.items()},
+    )
+
+
+def _state_word(state: str) -> str:
+    return {"draft": "draf", "approved": "disetujui", "cancelled": "dibatalkan"}[state]

@@ -1,0 +1,424 @@
+"""The payment ledger: events appended per operation and sealed in the audit chain; the
+state of every entitlement derived from them; `cycle check`, the invariant.
+
+Every operation that appends events (a batch created or cancelled, a status file, a
+redemption) gives its events one `source` (`op:<16 hex>`) and writes one audit event naming
+that source with the count and sha256 of its events. `check_cycle` recomputes each from the
+ledger: an event added, changed or deleted in the database outside Lumbung shows, as does
+an attempt whose recorded state is not what its events say.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from lumbung.audit import service as audit
+from lumbung.audit.models import AuditEvent
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize
+from lumbung.cycles.models import Cycle, Entitlement
+from lumbung.db import utcnow
+from lumbung.delivery.models import PaymentBatch, PaymentEvent, PaymentItem
+from lumbung.errors import NotFound
+from lumbung.numbers import grouped
+
+# The states an entitlement can be in, as the invariant adds them up. `pending` is both
+# "in no batch yet" and "in a batch, no answer yet" (shown apart as `unbatched`/`in_flight`).
+STATES = ("paid", "failed", "returned", "pending", "cancelled")
+
+
+def new_operation() -> str:
+    """The `source` shared by the events of one operation."""
+    return "op:" + secrets.token_hex(8)
+
+
+def entitlement_id(cycle_id: int, beneficiary_id: int) -> str:
+    """An entitlement's id as partners carry it (the end-to-end id of a bank transfer)."""
+    return f"{cycle_id}-{beneficiary_id}"
+
+
+def attempt_id(cycle_id: int, beneficiary_id: int, attempt: int) -> str:
+    """One attempt's id (a bank transfer's instruction id, a voucher's)."""
+    return f"{cycle_id}-{beneficiary_id}-{attempt}"
+
+
+def _event_line(event: PaymentEvent) -> bytes:
+    return (
+        f"{event.cycle_id},{event.beneficiary_id},{event.attempt},{event.kind},"
+        f"{event.amount_idr},{event.batch_id},{event.reference or ''},{event.reason or ''},"
+        f"{event.value_date or ''}\n"
+    ).encode()
+
+
+def events_digest(session: Session, source: str) -> tuple[int, str]:
+    """The number of events of one operation and the sha256 of their canonical lines."""
+    digest = hashlib.sha256()
+    count = 0
+    rows = session.execute(
+        select(PaymentEvent)
+        .where(PaymentEvent.source == source)
+        .order_by(
+            PaymentEvent.cycle_id,
+            PaymentEvent.beneficiary_id,
+            PaymentEvent.attempt,
+            PaymentEvent.kind,
+        )
+        .execution_options(yield_per=10_000)
+    ).scalars()
+    for event in rows:
+        digest.update(_event_line(event))
+        count += 1
+    return count, digest.hexdigest()
+
+
+def seal(
+    session: Session,
+    *,
+    actor: User,
+    action: str,
+    cycle: Cycle,
+    source: str,
+    details: dict[str, Any],
+) -> AuditEvent:
+    """The audit event of one ledger operation: what it did and which events it added."""
+    session.flush()
+    count, sha = events_digest(session, source)
+    return audit.record(
+        session,
+        actor=actor.username,
+        action=action,
+        entity="cycle",
+        entity_id=cycle.label,
+        diff={**details, "ledger": {"source": source, "events": count, "sha256": sha}},
+    )
+
+
+def append_from(
+    session: Session,
+    query: Select[*tuple[Any, ...]],
+    *,
+    kind: str,
+    source: str,
+    actor: User,
+) -> int:
+    """Append one event of `kind` for each row of `query`, in one statement. `query` gives
+    (cycle_id, beneficiary_id, attempt, batch_id, amount_idr, reference, reason, value_date)."""
+    columns = (
+        "cycle_id",
+        "beneficiary_id",
+        "attempt",
+        "batch_id",
+        "amount_idr",
+        "reference",
+        "reason",
+        "value_date",
+    )
+    now = utcnow()
+    source_query = query.add_columns(
+        literal(kind).label("kind"),
+        literal(now).label("recorded_at"),
+        literal(source).label("source"),
+        literal(actor.username).label("actor"),
+    )
+    result = session.execute(
+        insert(PaymentEvent).from_select(
+            [*columns, "kind", "recorded_at", "source", "actor"], source_query
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _replayed_state() -> Any:
+    """An attempt's state as its events say, for a query grouped by attempt."""
+
+    def has(kind: str) -> Any:
+        return func.max(case((PaymentEvent.kind == kind, 1), else_=0)) == 1
+
+    return case(
+        (has("cancelled"), "cancelled"),
+        (has("returned"), "returned"),
+        (has("failed"), "failed"),
+        (has("paid"), "paid"),
+        else_="pending",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StateTotal:
+    state: str
+    entitlements: int
+    amount_idr: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"entitlements": self.entitlements, "amount_idr": self.amount_idr}
+
+
+@dataclass(frozen=True, slots=True)
+class CycleCheck:
+    cycle: str
+    program: str
+    entitled: StateTotal
+    states: dict[str, StateTotal]
+    unbatched: StateTotal
+    in_flight: StateTotal
+    batches: int
+    events: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "program": self.program,
+            "ok": self.ok,
+            "entitled": self.entitled.as_dict(),
+            "states": {name: total.as_dict() for name, total in self.states.items()},
+            "unbatched": self.unbatched.as_dict(),
+            "in_flight": self.in_flight.as_dict(),
+            "batches": self.batches,
+            "events": self.events,
+            "problems": self.problems,
+        }
+
+
+def get_cycle(session: Session, label: str) -> Cycle:
+    cycle = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
+    if cycle is None:
+        raise NotFound(f"Siklus {label} tidak ada.")
+    return cycle
+
+
+def latest_attempts(cycle_id: int) -> Any:
+    """Each entitlement's latest attempt in the cycle (a subquery: beneficiary_id, attempt)."""
+    return (
+        select(PaymentItem.beneficiary_id, func.max(PaymentItem.attempt).label("attempt"))
+        .where(PaymentItem.cycle_id == cycle_id)
+        .group_by(PaymentItem.beneficiary_id)
+        .subquery()
+    )
+
+
+def state_totals(session: Session, cycle: Cycle) -> tuple[dict[str, StateTotal], StateTotal]:
+    """Entitlements and rupiah per state (each entitlement counted once, by its latest
+    attempt; none: pending), and those in no batch yet."""
+    latest = latest_attempts(cycle.id)
+    item = (
+        select(PaymentItem.beneficiary_id, PaymentItem.state)
+        .join(
+            latest,
+            and_(
+                latest.c.beneficiary_id == PaymentItem.beneficiary_id,
+                latest.c.attempt == PaymentItem.attempt,
+            ),
+        )
+        .where(PaymentItem.cycle_id == cycle.id)
+        .subquery()
+    )
+    state = func.coalesce(item.c.state, "unbatched")
+    rows = session.execute(
+        select(state, func.count(), func.coalesce(func.sum(Entitlement.amount_idr), 0))
+        .select_from(Entitlement)
+        .join(item, item.c.beneficiary_id == Entitlement.beneficiary_id, isouter=True)
+        .where(Entitlement.cycle_id == cycle.id)
+        .group_by(state)
+    ).all()
+    found = {str(name): (int(n), int(amount)) for name, n, amount in rows}
+    unbatched = StateTotal("unbatched", *found.pop("unbatched", (0, 0)))
+    totals = {name: StateTotal(name, *found.get(name, (0, 0))) for name in STATES}
+    pending = totals["pending"]
+    totals["pending"] = StateTotal(
+        "pending",
+        pending.entitlements + unbatched.entitlements,
+        pending.amount_idr + unbatched.amount_idr,
+    )
+    return totals, unbatched
+
+
+def check_cycle(session: Session, *, actor: User, label: str) -> CycleCheck:
+    """Whether the cycle's money adds up: entitled = paid + failed + returned + pending +
+    cancelled, in entitlements and rupiah, with the ledger as the audit chain sealed it."""
+    authorize(actor, Action.READ)
+    from lumbung.audit.integrity import entitlement_problems
+
+    cycle = get_cycle(session, label)
+    problems = list(entitlement_problems(session, label))
+    entitled_n, entitled_idr = session.execute(
+        select(func.count(), func.coalesce(func.sum(Entitlement.amount_idr), 0)).where(
+            Entitlement.cycle_id == cycle.id
+        )
+    ).one()
+    entitled = StateTotal("entitled", int(entitled_n), int(entitled_idr))
+    totals, unbatched = state_totals(session, cycle)
+    summed_n = sum(t.entitlements for t in totals.values())
+    summed_idr = sum(t.amount_idr for t in totals.values())
+    if (summed_n, summed_idr) != (entitled.entitlements, entitled.amount_idr):
+        problems.append(
+            f"hak {entitled.entitlements} senilai Rp{grouped(entitled.amount_idr)}, tetapi "
+            f"dibayar + gagal + retur + tertunda + batal = {summed_n} senilai "
+            f"Rp{grouped(summed_idr)}"
+        )
+    problems.extend(_item_problems(session, cycle))
+    problems.extend(_batch_problems(session, cycle))
+    events = _ledger_problems(session, cycle, problems)
+    pending = totals["pending"]
+    in_flight = StateTotal(
+        "in_flight",
+        pending.entitlements - unbatched.entitlements,
+        pending.amount_idr - unbatched.amount_idr,
+    )
+    batches = session.execute(
+        select(func.count()).where(PaymentBatch.cycle_id == cycle.id)
+    ).scalar_one()
+    return CycleCheck(
+        cycle.label,
+        cycle.program_code,
+        entitled,
+        totals,
+        unbatched,
+        in_flight,
+        int(batches),
+        events,
+        problems,
+    )
+
+
+def _item_problems(session: Session, cycle: Cycle) -> list[str]:
+    problems = []
+    # Every attempt pays its entitlement's amount, to an entitlement of the cycle.
+    strays = session.execute(
+        select(PaymentItem.beneficiary_id, PaymentItem.attempt, PaymentItem.amount_idr)
+        .join(
+            Entitlement,
+            and_(
+                Entitlement.cycle_id == PaymentItem.cycle_id,
+                Entitlement.beneficiary_id == PaymentItem.beneficiary_id,
+            ),
+            isouter=True,
+        )
+        .where(
+            PaymentItem.cycle_id == cycle.id,
+            (Entitlement.amount_idr.is_(None)) | (Entitlement.amount_idr != PaymentItem.amount_idr),
+        )
+        .limit(10)
+    ).all()
+    for beneficiary, attempt, amount in strays:
+        problems.append(
+            f"pembayaran {attempt_id(cycle.id, beneficiary, attempt)} sebesar "
+            f"Rp{grouped(amount)} tidak sama dengan haknya (atau haknya tidak ada)"
+        )
+    # Every attempt's state is what its events say.
+    replayed = (
+        select(
+            PaymentEvent.beneficiary_id,
+            PaymentEvent.attempt,
+            _replayed_state().label("state"),
+            func.max(case((PaymentEvent.kind == "batched", 1), else_=0)).label("batched"),
+        )
+        .where(PaymentEvent.cycle_id == cycle.id)
+        .group_by(PaymentEvent.beneficiary_id, PaymentEvent.attempt)
+        .subquery()
+    )
+    mismatched = session.execute(
+        select(PaymentItem.beneficiary_id, PaymentItem.attempt, PaymentItem.state, replayed.c.state)
+        .join(
+            replayed,
+            and_(
+                replayed.c.beneficiary_id == PaymentItem.beneficiary_id,
+                replayed.c.attempt == PaymentItem.attempt,
+            ),
+            isouter=True,
+        )
+        .where(
+            PaymentItem.cycle_id == cycle.id,
+            (replayed.c.state.is_(None))
+            | (replayed.c.state != PaymentItem.state)
+            | (replayed.c.batched != 1),
+        )
+        .limit(10)
+    ).all()
+    for beneficiary, attempt, recorded, derived in mismatched:
+        problems.append(
+            f"pembayaran {attempt_id(cycle.id, beneficiary, attempt)} tercatat {recorded}, "
+            f"menurut buku besar {derived or 'tidak pernah dibatch'}"
+        )
+    return problems
+
+
+def _batch_problems(session: Session, cycle: Cycle) -> list[str]:
+    from lumbung.delivery.batches import batch_digest
+
+    problems = []
+    for batch in session.execute(
+        select(PaymentBatch).where(PaymentBatch.cycle_id == cycle.id).order_by(PaymentBatch.id)
+    ).scalars():
+        count, total, sha = batch_digest(session, batch.id)
+        if (count, total, sha) != (batch.count, batch.total_idr, batch.sha256):
+            problems.append(
+                f"batch {batch.number} ({batch.partner_code}): {count} pembayaran senilai "
+                f"Rp{grouped(total)} di database, tercatat {batch.count} senilai "
+                f"Rp{grouped(batch.total_idr)} (isi batch diubah di luar Lumbung)"
+            )
+    return problems
+
+
+def _ledger_problems(session: Session, cycle: Cycle, problems: list[str]) -> int:
+    """Each operation's events against its audit event; returns the number of events."""
+    sealed: dict[str, dict[str, Any]] = {}
+    for (diff,) in session.execute(
+        select(AuditEvent.diff).where(
+            AuditEvent.entity == "cycle",
+            AuditEvent.entity_id == cycle.label,
+            AuditEvent.action.like("delivery.%"),
+        )
+    ):
+        ledger = diff.get("ledger") if isinstance(diff, dict) else None
+        if ledger:
+            sealed[str(ledger["source"])] = ledger
+    sources = {
+        str(source): int(n)
+        for source, n in session.execute(
+            select(PaymentEvent.source, func.count())
+            .where(PaymentEvent.cycle_id == cycle.id)
+            .group_by(PaymentEvent.source)
+        ).all()
+    }
+    for source in sorted(set(sources) - set(sealed)):
+        problems.append(
+            f"{sources[source]} peristiwa pembayaran ({source}) tanpa catatan di jejak audit "
+            "(ditambahkan di luar Lumbung)"
+        )
+    for source, ledger in sealed.items():
+        if sources.get(source, 0) == 0 and int(ledger["events"]) == 0:
+            continue
+        count, sha = events_digest(session, source)
+        if (count, sha) != (int(ledger["events"]), ledger["sha256"]):
+            problems.append(
+                f"peristiwa pembayaran {source}: {count} di database, {ledger['events']} menurut "
+                "jejak audit, atau isinya berbeda (diubah atau dihapus di luar Lumbung)"
+            )
+    return sum(int(n) for n in sources.values())
+
+
+def labels(states: Iterable[str]) -> dict[str, str]:
+    """Indonesian words for the states, for messages and pages."""
+    words = {
+        "paid": "dibayar",
+        "failed": "gagal",
+        "returned": "retur",
+        "pending": "tertunda",
+        "cancelled": "batal",
+        "unbatched": "belum dibatch",
+        "in_flight": "dalam proses",
+    }
+    return {state: words[state] for state in states}

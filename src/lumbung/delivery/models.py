@@ -1,0 +1,195 @@
+"""Delivery tables: partners, payee accounts, payment batches, their items and the ledger.
+
+The ledger is `payment_event`: append-only, one row per thing that happened to one attempt at
+paying one entitlement (batched, paid, failed, returned, cancelled). `payment_item.state` is
+the attempt's state as its events leave it, kept in the same transaction for the queries
+that need it (which entitlements are in flight); `delivery.ledger.check_cycle` recomputes it
+from the events and says where the two disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lumbung.db import ID, Base, coded, identifier
+
+CHANNELS = ("bank", "pos", "bpjs")
+FILE_FORMATS = ("pain.001", "csv", "voucher", "bpjs")
+ACCOUNT_STATES = ("active", "closed")
+OPENING_ROW_STATES = ("requested", "opened", "failed")
+BATCH_STATES = ("draft", "approved", "cancelled")
+# An attempt's state. `pending`: in a batch, no answer yet. An entitlement with an attempt in
+# `pending` or `paid` is in flight (or done) and cannot enter another batch.
+ITEM_STATES = ("pending", "paid", "failed", "returned", "cancelled")
+LIVE_ITEM_STATES = ("pending", "paid")
+EVENT_KINDS = ("batched", "paid", "failed", "returned", "cancelled")
+
+
+class Partner(Base):
+    """A payment partner: a bank (Himbara), PT Pos, BPJS Kesehatan."""
+
+    __tablename__ = "partner"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = coded("channel", CHANNELS)
+    file_format: Mapped[str] = coded("file_format", FILE_FORMATS)
+    bic: Mapped[str | None] = mapped_column(String(11))
+
+
+class PartnerRegion(Base):
+    """Which partner serves a region for a channel; the longest matching code wins, the empty
+    code is the national default (BSI in Aceh, BRI elsewhere, for example)."""
+
+    __tablename__ = "partner_region"
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    region_code: Mapped[str] = mapped_column(identifier(13), primary_key=True)
+    partner_code: Mapped[str] = mapped_column(ForeignKey("partner.code"))
+
+
+class PayeeAccount(Base):
+    """A family's bank account (KKS), with history: a changed account closes the old row."""
+
+    __tablename__ = "payee_account"
+    __table_args__ = (
+        Index(
+            "uq_payee_account_active",
+            "household_id",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
+    partner_code: Mapped[str] = mapped_column(ForeignKey("partner.code"))
+    account_number: Mapped[str] = mapped_column(String(34))
+    card_number: Mapped[str | None] = mapped_column(String(19))
+    holder_nik: Mapped[str] = mapped_column(identifier(16))
+    state: Mapped[str] = coded("state", ACCOUNT_STATES)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # where it came from: "opening:<id>" (a bank's answer), "request:<id>" (a change request)
+    source: Mapped[str] = mapped_column(String(40))
+
+
+class AccountOpening(Base):
+    """A collective account opening (burekol) sent to one bank for one cycle's families."""
+
+    __tablename__ = "account_opening"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    partner_code: Mapped[str] = mapped_column(ForeignKey("partner.code"))
+    requested: Mapped[int] = mapped_column(BigInteger)
+    opened: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class AccountOpeningRow(Base):
+    """One family in an opening, and what the bank answered."""
+
+    __tablename__ = "account_opening_row"
+    opening_id: Mapped[int] = mapped_column(ForeignKey("account_opening.id"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kk_number: Mapped[str] = mapped_column(identifier(16))
+    nik: Mapped[str] = mapped_column(identifier(16))
+    state: Mapped[str] = coded("state", OPENING_ROW_STATES)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentBatch(Base):
+    """Entitlements of one cycle sent together to one partner through one channel.
+
+    A draft may be cancelled; approval by a second person freezes it: its count, total and
+    sha256 (of its items in a canonical form) never change afterwards."""
+
+    __tablename__ = "payment_batch"
+    __table_args__ = (UniqueConstraint("cycle_id", "number"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … within the cycle
+    channel: Mapped[str] = coded("channel", CHANNELS)
+    partner_code: Mapped[str] = mapped_column(ForeignKey("partner.code"))
+    count: Mapped[int] = mapped_column(BigInteger)
+    total_idr: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = coded("state", BATCH_STATES)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class PaymentItem(Base):
+    """One attempt at paying one entitlement, in one batch.
+
+    The end-to-end id a bank carries back is the entitlement's id (`<cycle>-<beneficiary>`);
+    the instruction id adds the attempt (`<cycle>-<beneficiary>-<attempt>`), so a status line
+    of an earlier attempt never settles a later one."""
+
+    __tablename__ = "payment_item"
+    __table_args__ = (
+        # An entitlement is in at most one live attempt (pending or paid), on both databases.
+        Index(
+            "uq_payment_item_live",
+            "cycle_id",
+            "beneficiary_id",
+            unique=True,
+            sqlite_where=text("state = 'pending' OR state = 'paid'"),
+            postgresql_where=text("state = 'pending' OR state = 'paid'"),
+        ),
+        UniqueConstraint("cycle_id", "beneficiary_id", "attempt"),
+    )
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batch.id"), primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[int] = mapped_column(BigInteger)
+    kk_number: Mapped[str] = mapped_column(identifier(16))
+    nik: Mapped[str | None] = mapped_column(identifier(16))
+    regency_code: Mapped[str] = mapped_column(identifier(5))
+    amount_idr: Mapped[int] = mapped_column(BigInteger)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("payee_account.id"))
+    state: Mapped[str] = coded("state", ITEM_STATES)
+
+
+class PaymentEvent(Base):
+    """The ledger: what happened to one attempt, appended, never changed.
+
+    At most one event of each kind per attempt: a status file imported twice finds its events
+    there and adds nothing. Each import or decision writes one audit event naming its payment
+    events by count and sha256 (`delivery.ledger`), so the ledger is in the audit chain."""
+
+    __tablename__ = "payment_event"
+    __table_args__ = (UniqueConstraint("cycle_id", "beneficiary_id", "attempt", "kind"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    beneficiary_id: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batch.id"), index=True)
+    kind: Mapped[str] = coded("kind", EVENT_KINDS)
+    amount_idr: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str | None] = mapped_column(String(64))  # the partner's reference
+    reason: Mapped[str | None] = mapped_column(String(200))
+    value_date: Mapped[date | None] = mapped_column(Date)  # when the partner says it happened
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(80))  # "batch:<id>", "file:<sha256>", …
+    actor: Mapped[str] = mapped_column(String(64))

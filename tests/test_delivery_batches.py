@@ -1,0 +1,98 @@
+"""Payment batches and the ledger: split per partner, four eyes, frozen, at most one live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine as DbEngine
+
+from conftest import user
+from delivery_helpers import approve_batch, approved_cycle, create
+from lumbung.db import session_scope
+from lumbung.delivery import batches, ledger
+from lumbung.errors import Conflict, PermissionDenied
+
+pytestmark = pytest.mark.usefixtures("users")
+
+
+def check(engine: DbEngine, label: str) -> ledger.CycleCheck:
+    with session_scope(engine) as session:
+        return ledger.check_cycle(session, actor=user(session, "auditor"), label=label)
+
+
+def test_a_pos_cycle_goes_into_one_batch_per_partner_and_adds_up(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    before = check(engine, "BBM-1")
+    assert before.ok, before.problems
+    assert before.unbatched.entitlements == before.entitled.entitlements == 7
+    plan = create(engine, "BBM-1")
+    assert [(b.partner, b.count, b.total_idr) for b in plan.batches] == [("POS", 7, 7 * 300_000)]
+    after = check(engine, "BBM-1")
+    assert after.ok, after.problems
+    assert after.in_flight.entitlements == 7 and after.unbatched.entitlements == 0
+    assert after.states["pending"].amount_idr == after.entitled.amount_idr
+    # nothing left to batch: a second run makes no batch
+    assert create(engine, "BBM-1").batches == []
+
+
+def test_a_batch_is_approved_by_another_person_once(engine: DbEngine, tmp_path: Path) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    (batch,) = create(engine, "BBM-1").batches
+    with pytest.raises(PermissionDenied):
+        approve_batch(engine, batch.id, actor="determiner")
+    assert approve_batch(engine, batch.id).state == "approved"
+    with pytest.raises(Conflict):
+        approve_batch(engine, batch.id)
+
+
+def test_an_item_edited_in_the_database_blocks_approval_and_fails_the_check(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    (batch,) = create(engine, "BBM-1").batches
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE payment_item SET amount_idr = 900000 WHERE beneficiary_id = "
+                "(SELECT min(beneficiary_id) FROM payment_item)"
+            )
+        )
+    with pytest.raises(Conflict, match="berubah"):
+        approve_batch(engine, batch.id)
+    found = check(engine, "BBM-1")
+    assert not found.ok
+    assert any("tidak sama dengan haknya" in p for p in found.problems)
+    assert any("diubah di luar Lumbung" in p for p in found.problems)
+
+
+def test_a_cancelled_draft_frees_its_entitlements(engine: DbEngine, tmp_path: Path) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    (batch,) = create(engine, "BBM-1").batches
+    with session_scope(engine) as session:
+        cancelled = batches.cancel_batch(
+            session, actor=user(session, "determiner"), batch_id=batch.id, reason="salah kantor"
+        )
+    assert cancelled.states == {"cancelled": 7}
+    mid = check(engine, "BBM-1")
+    assert mid.ok, mid.problems
+    assert mid.states["cancelled"].entitlements == 7
+    (again,) = create(engine, "BBM-1").batches
+    assert again.count == 7 and again.number == 2
+    final = check(engine, "BBM-1")
+    assert final.ok and final.states["pending"].entitlements == 7, final.problems
+
+
+def test_events_deleted_in_the_database_show_in_the_check(engine: DbEngine, tmp_path: Path) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    create(engine, "BBM-1")
+    with engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM payment_event WHERE id = (SELECT min(id) FROM payment_event)")
+        )
+    found = check(engine, "BBM-1")
+    assert any("menurut jejak audit" in p for p in found.problems), found.problems
+    assert any("tidak pernah dibatch" in p for p in found.problems), found.problems
