@@ -4,16 +4,6 @@ from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement
 from lumbung.db import Base
-from lumbung.delivery.models import (
-    AccountOpening,
-    AccountOpeningRow,
-    Partner,
-    PartnerRegion,
-    PayeeAccount,
-    PaymentBatch,
-    PaymentEvent,
-    PaymentItem,
-)
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
 from lumbung.programs.models import Program
