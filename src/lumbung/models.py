@@ -4,6 +4,16 @@ from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement
 from lumbung.db import Base
+from lumbung.delivery.models import (
+    AccountOpening,
+    AccountOpeningRow,
+    Partner,
+    PartnerRegion,
+    PayeeAccount,
+    PaymentBatch,
+    PaymentEvent,
+    PaymentItem,
+)
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
 from lumbung.programs.models import Program
@@ -13,6 +23,8 @@ from lumbung.releases.models import Release
 from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 
 __all__ = [
+    "AccountOpening",
+    "AccountOpeningRow",
     "ApiToken",
     "AuditEvent",
     "Base",
@@ -26,6 +38,12 @@ __all__ = [
     "Installation",
     "Job",
     "Member",
+    "Partner",
+    "PartnerRegion",
+    "PayeeAccount",
+    "PaymentBatch",
+    "PaymentEvent",
+    "PaymentItem",
     "PmtModelRecord",
     "PmtScore",
     "Program",
