@@ -1,0 +1,205 @@
+"""`lumbung delivery …`: partners, payment batches (and, mounted here, files and vouchers)."""
+
+from __future__ import annotations
+
+import typer
+
+from lumbung.cli.common import (
+    ActorOption,
+    JsonOption,
+    acting_user,
+    emit,
+    handled,
+    out,
+    table,
+    unit_of_work,
+)
+from lumbung.numbers import grouped
+
+delivery_app = typer.Typer(
+    help="Delivery: payment partners, batches, files and partners' answers.",
+    no_args_is_help=True,
+)
+partner_app = typer.Typer(help="Payment partners and the regions they serve.", no_args_is_help=True)
+batch_app = typer.Typer(help="Payment batches of approved cycles.", no_args_is_help=True)
+delivery_app.add_typer(partner_app, name="partner")
+delivery_app.add_typer(batch_app, name="batch")
+
+BATCH_STATES = {"draft": "draf", "approved": "disetujui", "cancelled": "dibatalkan"}
+
+
+@partner_app.command("list")
+@handled
+def partner_list(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Every partner (banks, PT Pos, BPJS) and the regions it serves ("" = national)."""
+    from lumbung.delivery.partners import list_partners
+
+    with unit_of_work() as session:
+        rows = list_partners(session, acting_user(session, actor))
+    emit(
+        as_json,
+        [r.as_dict() for r in rows],
+        lambda: out.print(
+            table(
+                "Mitra pembayaran",
+                ["kode", "nama", "saluran", "format", "BIC", "wilayah"],
+                [
+                    [
+                        r.code,
+                        r.name,
+                        r.channel,
+                        r.file_format,
+                        r.bic or "-",
+                        ", ".join(code or "nasional" for code in r.regions) or "-",
+                    ]
+                    for r in rows
+                ],
+            )
+        ),
+    )
+
+
+@partner_app.command("assign")
+@handled
+def partner_assign(
+    partner: str = typer.Argument(help="Partner code, e.g. BSI."),
+    channel: str = typer.Option(..., help="bank, pos or bpjs."),
+    region: str = typer.Option("", help="Region code (province or regency); empty: national."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Let a partner serve a region (and everything under it) for a channel."""
+    from lumbung.delivery.partners import assign_region
+
+    with unit_of_work() as session:
+        assign_region(
+            session,
+            actor=acting_user(session, actor),
+            channel=channel,
+            region_code=region,
+            partner_code=partner,
+        )
+    out.print(f"Mitra {partner} melayani saluran {channel} di {region or 'seluruh Indonesia'}.")
+
+
+def _batch_rows(rows: list[object]) -> None:
+    from lumbung.delivery.batches import BatchRow
+
+    shown = [r for r in rows if isinstance(r, BatchRow)]
+    out.print(
+        table(
+            "Batch pembayaran",
+            [
+                "id",
+                "siklus",
+                "no",
+                "saluran",
+                "mitra",
+                "jumlah",
+                "total (Rp)",
+                "status",
+                "per status",
+                "sha256",
+            ],
+            [
+                [
+                    str(r.id),
+                    r.cycle,
+                    str(r.number),
+                    r.channel,
+                    r.partner,
+                    grouped(r.count),
+                    grouped(r.total_idr),
+                    BATCH_STATES[r.state],
+                    ", ".join(f"{k} {grouped(v)}" for k, v in sorted(r.states.items())),
+                    r.sha256[:12],
+                ]
+                for r in shown
+            ],
+        )
+    )
+
+
+@batch_app.command("create")
+@handled
+def batch_create(
+    cycle: str = typer.Argument(help="An approved cycle's label."),
+    retry_unchanged: bool = typer.Option(
+        False, help="Also retry failed or returned bank payments whose account is unchanged."
+    ),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Put every entitlement of an approved cycle not yet in flight into batches per partner."""
+    from lumbung.delivery.batches import create_batches
+
+    with unit_of_work() as session:
+        plan = create_batches(
+            session,
+            actor=acting_user(session, actor),
+            label=cycle,
+            retry_unchanged=retry_unchanged,
+        )
+
+    def human() -> None:
+        if plan.batches:
+            _batch_rows(list(plan.batches))
+        else:
+            out.print(f"Tidak ada hak siklus {cycle} yang perlu dibatch.")
+        if plan.without_account:
+            out.print(
+                f"{grouped(plan.without_account)} keluarga belum punya rekening: buka rekening "
+                "kolektif dulu."
+            )
+        if plan.waiting_correction:
+            out.print(
+                f"{grouped(plan.waiting_correction)} pembayaran gagal/retur menunggu perbaikan "
+                "rekening (--retry-unchanged untuk mengirim ulang ke rekening yang sama)."
+            )
+
+    emit(as_json, plan.as_dict(), human)
+
+
+@batch_app.command("approve")
+@handled
+def batch_approve(
+    batch_id: int, actor: str | None = ActorOption, as_json: bool = JsonOption
+) -> None:
+    """Approve a draft batch (by someone other than who made it); it is frozen."""
+    from lumbung.delivery.batches import approve_batch
+
+    with unit_of_work() as session:
+        row = approve_batch(session, actor=acting_user(session, actor), batch_id=batch_id)
+    emit(as_json, row.as_dict(), lambda: _batch_rows([row]))
+
+
+@batch_app.command("cancel")
+@handled
+def batch_cancel(
+    batch_id: int,
+    reason: str = typer.Option(..., help="Why (kept in the ledger and the audit trail)."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Cancel a draft batch; its entitlements may go into another batch."""
+    from lumbung.delivery.batches import cancel_batch
+
+    with unit_of_work() as session:
+        row = cancel_batch(
+            session, actor=acting_user(session, actor), batch_id=batch_id, reason=reason
+        )
+    emit(as_json, row.as_dict(), lambda: _batch_rows([row]))
+
+
+@batch_app.command("list")
+@handled
+def batch_list(
+    cycle: str | None = typer.Option(None, help="Only this cycle's batches."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Batches, newest first, with their payments by state."""
+    from lumbung.delivery.batches import list_batches
+
+    with unit_of_work() as session:
+        rows = list_batches(session, actor=acting_user(session, actor), label=cycle)
+    emit(as_json, [r.as_dict() for r in rows], lambda: _batch_rows(list(rows)))
