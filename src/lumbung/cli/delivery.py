@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from lumbung.cli.common import (
@@ -203,3 +205,162 @@ def batch_list(
     with unit_of_work() as session:
         rows = list_batches(session, actor=acting_user(session, actor), label=cycle)
     emit(as_json, [r.as_dict() for r in rows], lambda: _batch_rows(list(rows)))
+
+
+account_app = typer.Typer(
+    help="Payee accounts: collective opening per bank, the bank's answer, a family's accounts.",
+    no_args_is_help=True,
+)
+delivery_app.add_typer(account_app, name="account")
+
+
+def _openings(rows: list[object]) -> None:
+    from lumbung.delivery.accounts import OpeningRow
+
+    out.print(
+        table(
+            "Pembukaan rekening kolektif",
+            ["id", "siklus", "bank", "diminta", "dibuka", "gagal", "menunggu", "sha256"],
+            [
+                [
+                    str(r.id),
+                    r.cycle,
+                    r.partner,
+                    grouped(r.requested),
+                    grouped(r.opened),
+                    grouped(r.failed),
+                    grouped(r.waiting),
+                    r.sha256[:12],
+                ]
+                for r in rows
+                if isinstance(r, OpeningRow)
+            ],
+        )
+    )
+
+
+@account_app.command("open")
+@handled
+def account_open(
+    cycle: str = typer.Argument(help="An approved cycle paid by bank."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask each bank to open accounts for the cycle's families that have none (burekol)."""
+    from lumbung.delivery.accounts import open_accounts
+
+    with unit_of_work() as session:
+        rows = open_accounts(session, actor=acting_user(session, actor), label=cycle)
+    emit(
+        as_json,
+        [r.as_dict() for r in rows],
+        lambda: (
+            _openings(list(rows))
+            if rows
+            else out.print("Semua keluarga sudah punya rekening atau sedang diminta.")
+        ),
+    )
+
+
+@account_app.command("file")
+@handled
+def account_file(
+    opening: int,
+    out_path: Path = typer.Option(..., "--out", help="Where to write the CSV for the bank."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Write an opening's CSV for its bank (checked against its sha256 first)."""
+    from lumbung.delivery.accounts import opening_file
+
+    with unit_of_work() as session:
+        lines = opening_file(session, actor=acting_user(session, actor), opening_id=opening)
+        partial = out_path.with_name(out_path.name + ".part")
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            count = -1
+            for line in lines:
+                handle.write(line)
+                count += 1
+        partial.replace(out_path)
+    out.print(f"{grouped(count)} keluarga ditulis ke {out_path}.")
+
+
+@account_app.command("answer")
+@handled
+def account_answer(
+    opening: int,
+    file: Path = typer.Argument(
+        help="The bank's answer: kk,nik,account_number,card_number,status,reason."
+    ),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record a bank's answer to an opening, row by row (the same file twice changes nothing)."""
+    from lumbung.cli.common import error_line
+    from lumbung.delivery.accounts import record_answers
+
+    with unit_of_work() as session:
+        summary = record_answers(
+            session, actor=acting_user(session, actor), opening_id=opening, path=file
+        )
+
+    def human() -> None:
+        out.print(
+            f"{grouped(summary.rows)} baris: {grouped(summary.opened)} rekening dibuka, "
+            f"{grouped(summary.failed)} gagal, {grouped(summary.unchanged)} sudah tercatat, "
+            f"{grouped(summary.rejected)} ditolak."
+        )
+        for problem in summary.problems[:50]:
+            out.print(error_line(problem))
+
+    emit(as_json, summary.as_dict(), human)
+
+
+@account_app.command("list")
+@handled
+def account_list(
+    cycle: str | None = typer.Option(None, help="Only this cycle's openings."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Collective openings, newest first, with what the banks answered."""
+    from lumbung.delivery.accounts import list_openings
+
+    with unit_of_work() as session:
+        rows = list_openings(session, actor=acting_user(session, actor), label=cycle)
+    emit(as_json, [r.as_dict() for r in rows], lambda: _openings(list(rows)))
+
+
+@account_app.command("show")
+@handled
+def account_show(
+    kk: str = typer.Option(..., help="The family's KK number."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A family's accounts, the closed ones too, with their numbers masked."""
+    from lumbung.delivery.accounts import family_accounts
+
+    with unit_of_work() as session:
+        rows = family_accounts(session, actor=acting_user(session, actor), kk=kk)
+    emit(
+        as_json,
+        [r.as_dict() for r in rows],
+        lambda: out.print(
+            table(
+                "Rekening keluarga",
+                ["bank", "rekening", "kartu", "status", "dibuka", "ditutup", "asal"],
+                [
+                    [
+                        r.bank,
+                        r.account_number,
+                        r.card_number or "-",
+                        r.state,
+                        r.opened_at[:10],
+                        (r.closed_at or "-")[:10],
+                        r.source,
+                    ]
+                    for r in rows
+                ],
+            )
+        ),
+    )

@@ -1,0 +1,543 @@
+"""Payee accounts: collective account opening (burekol) per bank, the bank's answer, a
+family's accounts with their history.
+
+An opening lists the families of an approved bank cycle that have no active account and no
+opening in progress, one opening per bank (the bank is chosen by the family's region,
+`delivery.partners`). Its file is made from its rows whenever asked, and checked against the
+sha256 recorded when it was made. The bank answers per family (`ANSWER_HEADER`): opened, with
+the account and card numbers, or failed, with the reason (gagal burekol: mostly data that does
+not match Dukcapil). The answer is checked row by row like a batch; accepted rows become
+accounts; a row already recorded is unchanged, so the same answer twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from lumbung.audit import service as audit
+from lumbung.auth.models import User
+from lumbung.auth.roles import Action
+from lumbung.auth.service import authorize, reading_area, require_national, within
+from lumbung.cycles.models import Entitlement
+from lumbung.db import utcnow
+from lumbung.delivery.ledger import get_cycle
+from lumbung.delivery.models import AccountOpening, AccountOpeningRow, PayeeAccount
+from lumbung.delivery.outcomes import problem
+from lumbung.delivery.partners import partners_for
+from lumbung.errors import Conflict, NotFound, ValidationFailed
+from lumbung.registry.models import Household, Member
+from lumbung.registry.vocab import HEAD
+
+OPENING_HEADER = ("kk", "nik", "name", "birth_date", "sex", "address", "village_code", "bank")
+ANSWER_HEADER = ("kk", "nik", "account_number", "card_number", "status", "reason")
+OPENED = {"opened": "opened", "berhasil": "opened", "failed": "failed", "gagal": "failed"}
+ACCOUNT_NUMBER = re.compile(r"\d{8,20}")
+CARD_NUMBER = re.compile(r"\d{16}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningRow:
+    id: int
+    cycle: str
+    partner: str
+    requested: int
+    opened: int
+    failed: int
+    sha256: str
+    created_by: str
+
+    @property
+    def waiting(self) -> int:
+        return self.requested - self.opened - self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "cycle": self.cycle,
+            "partner": self.partner,
+            "requested": self.requested,
+            "opened": self.opened,
+            "failed": self.failed,
+            "waiting": self.waiting,
+            "sha256": self.sha256,
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(slots=True)
+class AnswerSummary:
+    opening: int
+    file: str
+    rows: int = 0
+    opened: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "opening": self.opening,
+            "file": self.file,
+            "rows": self.rows,
+            "opened": self.opened,
+            "failed": self.failed,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "problems": self.problems,
+        }
+
+
+def _heads() -> Any:
+    return (
+        select(Member.household_id, Member.nik, Member.name, Member.birth_date, Member.sex)
+        .where(Member.relationship == HEAD, Member.status == "active")
+        .subquery()
+    )
+
+
+def open_accounts(session: Session, *, actor: User, label: str) -> list[OpeningRow]:
+    """One opening per bank for the families of an approved bank cycle without an account."""
+    authorize(actor, Action.PREPARE_PAYMENT)
+    require_national(actor, "meminta pembukaan rekening kolektif")
+    cycle = get_cycle(session, label)
+    if cycle.state != "approved":
+        raise Conflict(f"Siklus {label} belum disetujui.")
+    if cycle.definition.get("channel") != "bank":
+        raise ValidationFailed(f"Siklus {label} tidak dibayar lewat bank; tidak perlu rekening.")
+    active = exists().where(
+        PayeeAccount.household_id == Entitlement.household_id, PayeeAccount.state == "active"
+    )
+    requested = exists().where(
+        AccountOpeningRow.household_id == Entitlement.household_id,
+        AccountOpeningRow.state == "requested",
+    )
+    heads = _heads()
+    families = (
+        select(
+            Entitlement.household_id, Entitlement.kk_number, Entitlement.regency_code, heads.c.nik
+        )
+        .join(heads, heads.c.household_id == Entitlement.household_id)
+        .where(Entitlement.cycle_id == cycle.id, ~active, ~requested)
+        .distinct()
+    )
+    rows = session.execute(families).all()
+    banks = partners_for(session, "bank", {r.regency_code for r in rows})
+    made = []
+    for bank in sorted(set(banks.values())):
+        chosen = [r for r in rows if banks[r.regency_code] == bank]
+        opening = AccountOpening(
+            cycle_id=cycle.id,
+            partner_code=bank,
+            requested=len(chosen),
+            opened=0,
+            failed=0,
+            sha256="",
+            created_at=utcnow(),
+            created_by=actor.username,
+        )
+        session.add(opening)
+        session.flush()
+        session.add_all(
+            AccountOpeningRow(
+                opening_id=opening.id,
+                household_id=r.household_id,
+                kk_number=r.kk_number,
+                nik=r.nik,
+                state="requested",
+            )
+            for r in chosen
+        )
+        session.flush()
+        opening.sha256 = _file_digest(session, opening)
+        audit.record(
+            session,
+            actor=actor.username,
+            action="delivery.account_opening",
+            entity="cycle",
+            entity_id=label,
+            diff={
+                "opening": opening.id,
+                "bank": bank,
+                "families": len(chosen),
+                "sha256": opening.sha256,
+            },
+        )
+        made.append(_opening_row(opening, label))
+    return made
+
+
+def _file_lines(session: Session, opening: AccountOpening) -> Iterator[list[str]]:
+    heads = _heads()
+    query = (
+        select(
+            AccountOpeningRow.kk_number,
+            AccountOpeningRow.nik,
+            heads.c.name,
+            heads.c.birth_date,
+            heads.c.sex,
+            Household.address,
+            Household.village_code,
+        )
+        .join(Household, Household.id == AccountOpeningRow.household_id)
+        .join(heads, heads.c.household_id == AccountOpeningRow.household_id, isouter=True)
+        .where(AccountOpeningRow.opening_id == opening.id)
+        .order_by(AccountOpeningRow.kk_number)
+    )
+    for kk, nik, name, birth, sex, address, village in session.execute(query):
+        yield [
+            kk,
+            nik,
+            name or "",
+            str(birth or ""),
+            sex or "",
+            address or "",
+            village,
+            opening.partner_code,
+        ]
+
+
+def _safe(cell: str) -> str:
+    """A cell no spreadsheet evaluates (names and addresses are typed by people)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+def _csv_line(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_safe(c) for c in cells])
+    return buffer.getvalue()
+
+
+def _file_digest(session: Session, opening: AccountOpening) -> str:
+    digest = hashlib.sha256(_csv_line(list(OPENING_HEADER)).encode())
+    for cells in _file_lines(session, opening):
+        digest.update(_csv_line(cells).encode())
+    return digest.hexdigest()
+
+
+def opening_file(session: Session, *, actor: User, opening_id: int) -> Iterator[str]:
+    """The opening's CSV for its bank, line by line, once checked against its sha256."""
+    authorize(actor, Action.PREPARE_PAYMENT)
+    require_national(actor, "mengunduh berkas pembukaan rekening")
+    opening = _get(session, opening_id)
+    if _file_digest(session, opening) != opening.sha256:
+        raise Conflict(
+            f"Isi pembukaan rekening {opening_id} berubah sejak dibuat (di luar Lumbung); "
+            "berkasnya tidak dibuat."
+        )
+    yield _csv_line(list(OPENING_HEADER))
+    for cells in _file_lines(session, opening):
+        yield _csv_line(cells)
+
+
+def _get(session: Session, opening_id: int) -> AccountOpening:
+    opening = session.get(AccountOpening, opening_id)
+    if opening is None:
+        raise NotFound(f"Pembukaan rekening {opening_id} tidak ada.")
+    return opening
+
+
+def _opening_row(opening: AccountOpening, label: str) -> OpeningRow:
+    return OpeningRow(
+        opening.id,
+        label,
+        opening.partner_code,
+        opening.requested,
+        opening.opened,
+        opening.failed,
+        opening.sha256,
+        opening.created_by,
+    )
+
+
+def list_openings(session: Session, *, actor: User, label: str | None = None) -> list[OpeningRow]:
+    authorize(actor, Action.READ)
+    from lumbung.cycles.models import Cycle
+
+    query = select(AccountOpening, Cycle.label).join(Cycle, Cycle.id == AccountOpening.cycle_id)
+    if label is not None:
+        query = query.where(Cycle.label == label)
+    return [
+        _opening_row(o, lbl)
+        for o, lbl in session.execute(query.order_by(AccountOpening.id.desc())).all()
+    ]
+
+
+def record_answers(
+    session: Session, *, actor: User, opening_id: int, path: Path, name: str | None = None
+) -> AnswerSummary:
+    """The bank's answer to an opening (CSV, `ANSWER_HEADER`), row by row."""
+    authorize(actor, Action.RECONCILE)
+    require_national(actor, "mencatat jawaban pembukaan rekening")
+    opening = session.get(AccountOpening, opening_id, with_for_update=True)
+    if opening is None:
+        raise NotFound(f"Pembukaan rekening {opening_id} tidak ada.")
+    file = name or path.name
+    summary = AnswerSummary(opening_id, file)
+    wanted = {
+        r.kk_number: r
+        for r in session.execute(
+            select(AccountOpeningRow).where(AccountOpeningRow.opening_id == opening_id)
+        ).scalars()
+    }
+    seen: dict[str, int] = {}
+    for number, cells in _answer_rows(path, file):
+        summary.rows += 1
+        refused = _refused(file, number, cells, wanted, seen)
+        if refused is not None:
+            summary.problems.append(refused)
+            continue
+        row = wanted[cells["kk"]]
+        status = OPENED[cells["status"].strip().lower()]
+        if row.state != "requested":
+            if _same_answer(session, row, status, cells):
+                summary.unchanged += 1
+            else:
+                summary.problems.append(
+                    problem(
+                        file,
+                        number,
+                        "status",
+                        "already_answered",
+                        f"KK ini sudah dijawab ({row.state}) dengan isi lain; jawaban "
+                        "kedua tidak dicatat.",
+                    )
+                )
+            continue
+        if status == "failed":
+            row.state, row.reason = "failed", cells["reason"].strip()[:200]
+            row.answered_at = utcnow()
+            summary.failed += 1
+            continue
+        taken = session.execute(
+            select(PayeeAccount.id).where(
+                PayeeAccount.household_id == row.household_id, PayeeAccount.state == "active"
+            )
+        ).first()
+        if taken is not None:
+            summary.problems.append(
+                problem(
+                    file,
+                    number,
+                    "kk",
+                    "has_account",
+                    "Keluarga ini sudah punya rekening aktif (diubah lewat usulan); "
+                    "rekening baru tidak dicatat.",
+                )
+            )
+            continue
+        session.add(
+            PayeeAccount(
+                household_id=row.household_id,
+                partner_code=opening.partner_code,
+                account_number=cells["account_number"].strip(),
+                card_number=cells["card_number"].strip() or None,
+                holder_nik=row.nik,
+                state="active",
+                opened_at=utcnow(),
+                source=f"opening:{opening_id}",
+            )
+        )
+        row.state, row.answered_at = "opened", utcnow()
+        summary.opened += 1
+    summary.rejected = len(summary.problems)
+    session.flush()
+    opening.opened, opening.failed = _answered(session, opening_id)
+    audit.record(
+        session,
+        actor=actor.username,
+        action="delivery.account_answer",
+        entity="account_opening",
+        entity_id=opening_id,
+        diff={
+            "file": file,
+            "opened": summary.opened,
+            "failed": summary.failed,
+            "unchanged": summary.unchanged,
+            "rejected": summary.rejected,
+        },
+    )
+    return summary
+
+
+def _answered(session: Session, opening_id: int) -> tuple[int, int]:
+    counts = dict(
+        session.execute(
+            select(AccountOpeningRow.state, func.count())
+            .where(AccountOpeningRow.opening_id == opening_id)
+            .group_by(AccountOpeningRow.state)
+        ).all()
+    )
+    return int(counts.get("opened", 0)), int(counts.get("failed", 0))
+
+
+def _same_answer(
+    session: Session, row: AccountOpeningRow, status: str, cells: dict[str, str]
+) -> bool:
+    if status != row.state:
+        return False
+    if status == "failed":
+        return True
+    account = session.execute(
+        select(PayeeAccount.account_number).where(
+            PayeeAccount.household_id == row.household_id,
+            PayeeAccount.source == f"opening:{row.opening_id}",
+        )
+    ).scalar_one_or_none()
+    return account == cells["account_number"].strip()
+
+
+def _answer_rows(path: Path, file: str) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise ValidationFailed(f"{file}: berkas tidak bisa dibuka ({error.strerror}).") from error
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip().lower() for h in next(reader, [])]
+            if tuple(header) != ANSWER_HEADER:
+                raise ValidationFailed(
+                    f"{file}: baris judul harus {','.join(ANSWER_HEADER)}, bukan "
+                    f"{','.join(header)[:120]!r}."
+                )
+            for number, cells in enumerate(reader, start=2):
+                if not any(c.strip() for c in cells):
+                    continue
+                padded = (cells + [""] * len(ANSWER_HEADER))[: len(ANSWER_HEADER)]
+                values = dict(zip(ANSWER_HEADER, padded, strict=True))
+                if len(cells) != len(ANSWER_HEADER):
+                    values["_width"] = str(len(cells))
+                yield number, values
+        except UnicodeDecodeError as error:
+            raise ValidationFailed(f"{file}: bukan teks UTF-8 (byte {error.start}).") from error
+        except csv.Error as error:
+            raise ValidationFailed(f"{file}: CSV rusak di baris {reader.line_num}.") from error
+
+
+def _refused(
+    file: str,
+    number: int,
+    cells: dict[str, str],
+    wanted: dict[str, AccountOpeningRow],
+    seen: dict[str, int],
+) -> dict[str, Any] | None:
+    if "_width" in cells:
+        return problem(
+            file,
+            number,
+            "kk",
+            "wrong_width",
+            f"Baris ini punya {cells['_width']} kolom, seharusnya {len(ANSWER_HEADER)}.",
+        )
+    kk = cells["kk"].strip()
+    if kk not in wanted:
+        return problem(
+            file,
+            number,
+            "kk",
+            "unknown_kk",
+            "KK ini tidak ada dalam permintaan pembukaan rekening ini.",
+        )
+    if kk in seen:
+        return problem(
+            file, number, "kk", "duplicate_row", f"KK ini sudah ada di baris {seen[kk]}."
+        )
+    seen[kk] = number
+    if cells["nik"].strip() != wanted[kk].nik:
+        return problem(
+            file,
+            number,
+            "nik",
+            "nik_mismatch",
+            "NIK tidak sama dengan NIK kepala keluarga yang diminta.",
+        )
+    status = cells["status"].strip().lower()
+    if status not in OPENED:
+        return problem(
+            file,
+            number,
+            "status",
+            "unknown_status",
+            "Status harus opened/berhasil atau failed/gagal.",
+        )
+    if OPENED[status] == "failed":
+        if not cells["reason"].strip():
+            return problem(file, number, "reason", "reason_missing", "Alasan gagal wajib diisi.")
+        return None
+    if not ACCOUNT_NUMBER.fullmatch(cells["account_number"].strip()):
+        return problem(
+            file, number, "account_number", "bad_account", "Nomor rekening harus 8-20 angka."
+        )
+    card = cells["card_number"].strip()
+    if card and not CARD_NUMBER.fullmatch(card):
+        return problem(file, number, "card_number", "bad_card", "Nomor kartu KKS harus 16 angka.")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    bank: str
+    account_number: str  # masked: its last four digits
+    card_number: str | None
+    state: str
+    opened_at: str
+    closed_at: str | None
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "bank": self.bank,
+            "account_number": self.account_number,
+            "card_number": self.card_number,
+            "state": self.state,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "source": self.source,
+        }
+
+
+def mask_account(number: str) -> str:
+    """An account or card number with all but its last four digits hidden."""
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+def family_accounts(session: Session, *, actor: User, kk: str) -> list[AccountView]:
+    """A family's accounts, newest first (history included), masked for every reader: a page
+    needs to tell them apart, not to pay into them (the payment files carry them whole)."""
+    authorize(actor, Action.READ)
+    area = reading_area(actor, None)
+    household = session.execute(
+        select(Household).where(
+            Household.kk_number == kk.strip(), within(Household.village_code, area)
+        )
+    ).scalar_one_or_none()
+    if household is None:
+        raise NotFound(f"KK {kk.strip()[:16]} tidak ditemukan di wilayah Anda.")
+    rows = session.execute(
+        select(PayeeAccount)
+        .where(PayeeAccount.household_id == household.id)
+        .order_by(PayeeAccount.opened_at.desc(), PayeeAccount.id.desc())
+    ).scalars()
+    return [
+        AccountView(
+            a.partner_code,
+            mask_account(a.account_number),
+            mask_account(a.card_number) if a.card_number else None,
+            a.state,
+            a.opened_at.isoformat(),
+            a.closed_at.isoformat() if a.closed_at else None,
+            a.source,
+        )
+        for a in rows
+    ]
