@@ -364,3 +364,79 @@ def account_show(
             )
         ),
     )
+
+
+bpjs_app = typer.Typer(
+    help="BPJS Kesehatan: the PBI-JKN list of a month, its contribution, the transfer.",
+    no_args_is_help=True,
+)
+delivery_app.add_typer(bpjs_app, name="bpjs")
+
+
+@bpjs_app.command("summary")
+@handled
+def bpjs_summary_command(
+    batch: int, actor: str | None = ActorOption, as_json: bool = JsonOption
+) -> None:
+    """The month's persons and contribution, and who was added or removed since the month
+    before (the program's previous approved cycle)."""
+    from lumbung.delivery.bpjs import bpjs_summary
+
+    with unit_of_work() as session:
+        summary = bpjs_summary(session, actor=acting_user(session, actor), batch_id=batch)
+    emit(
+        as_json,
+        summary.as_dict(),
+        lambda: out.print(
+            f"Siklus {summary.cycle}: {grouped(summary.persons)} orang × "
+            f"Rp{grouped(summary.monthly_idr)} × {summary.months} bulan = "
+            f"Rp{grouped(summary.total_idr)}; dibanding {summary.previous_cycle or '-'}: "
+            f"+{grouped(summary.added)} / -{grouped(summary.removed)}."
+        ),
+    )
+
+
+@bpjs_app.command("list")
+@handled
+def bpjs_list_command(
+    batch: int,
+    out_path: Path = typer.Option(..., "--out", help="Where to write the CSV for BPJS."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Write the month's list of the insured (an approved BPJS batch) as CSV."""
+    from lumbung.delivery.bpjs import bpjs_list
+
+    with unit_of_work() as session:
+        lines = bpjs_list(session, actor=acting_user(session, actor), batch_id=batch)
+        partial = out_path.with_name(out_path.name + ".part")
+        count = -1
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            for line in lines:
+                handle.write(line)
+                count += 1
+        partial.replace(out_path)
+    out.print(f"{grouped(count)} orang ditulis ke {out_path}.")
+
+
+@bpjs_app.command("settle")
+@handled
+def bpjs_settle_command(
+    batch: int,
+    reference: str = typer.Option(..., help="The transfer's reference."),
+    on: str = typer.Option(..., "--date", help="The transfer's value date, YYYY-MM-DD."),
+    actor: str | None = ActorOption,
+) -> None:
+    """BPJS confirmed the month's transfer: every pending payment of the batch is paid."""
+    from lumbung.cli.common import parse_date
+    from lumbung.delivery.bpjs import settle
+
+    when = parse_date(on, "--date")
+    with unit_of_work() as session:
+        paid = settle(
+            session,
+            actor=acting_user(session, actor),
+            batch_id=batch,
+            reference=reference,
+            value_date=when,
+        )
+    out.print(f"{grouped(paid)} pembayaran iuran dicatat dibayar (referensi {reference}).")

@@ -128,12 +128,14 @@ def append_from(
         literal(source).label("source"),
         literal(actor.username).label("actor"),
     )
-    result = session.execute(
+    # Counted apart: an INSERT … SELECT through SQLAlchemy 2.1 on psycopg reports no rowcount.
+    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    session.execute(
         insert(PaymentEvent).from_select(
             [*columns, "kind", "recorded_at", "source", "actor"], source_query
         )
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(count)
 
 
 def _replayed_state() -> Any:
