@@ -12,7 +12,7 @@ from conftest import user
 from delivery_helpers import approved_cycle, create
 from factories import kk
 from lumbung.db import session_scope
-from lumbung.delivery import accounts
+from lumbung.delivery import account_answers, accounts
 from lumbung.delivery.partners import partners_for
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 
@@ -33,9 +33,9 @@ def file_of(engine: DbEngine, opening: int) -> list[str]:
         )
 
 
-def answer(engine: DbEngine, opening: int, path: Path) -> accounts.AnswerSummary:
+def answer(engine: DbEngine, opening: int, path: Path) -> account_answers.AnswerSummary:
     with session_scope(engine) as session:
-        return accounts.record_answers(
+        return account_answers.record_answers(
             session, actor=user(session, "determiner"), opening_id=opening, path=path
         )
 
@@ -139,3 +139,75 @@ def test_aceh_is_served_by_bsi_and_the_rest_by_bri(engine: DbEngine) -> None:
             "31.71": "BRI",
             "11": "BSI",
         }
+
+
+def test_an_account_change_is_a_request_and_a_failed_payment_goes_to_the_new_account(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    from delivery_helpers import approve_batch, items, record
+    from lumbung.delivery.outcomes import OutcomeRow
+    from test_delivery_batches import check
+    from test_lifecycle import determine, propose, verify
+
+    approved_cycle(engine, tmp_path, "SBK-1", "SEMBAKO")
+    (opening,) = open_for(engine, "SBK-1")
+    families = requested(file_of(engine, opening.id))
+    rows = [f"{k},{n},{5550000000 + i},,opened,\n" for i, (k, n) in enumerate(families)]
+    (tmp_path / "ok.csv").write_text(HEADER + "".join(rows))
+    answer(engine, opening.id, tmp_path / "ok.csv")
+    (batch,) = create(engine, "SBK-1").batches
+    approve_batch(engine, batch.id)
+    first = items(engine)[0]
+    record(
+        engine,
+        [
+            OutcomeRow(
+                2, f"{first[0]}-{first[1]}", None, "failed", 200_000, reason="rekening ditutup"
+            )
+        ],
+    )
+    assert create(engine, "SBK-1").waiting_correction == 1  # the same account would fail again
+    kk_number = families[0][0]
+    with engine.connect() as conn:
+        version = conn.execute(
+            text("SELECT version FROM household WHERE kk_number = :kk"), {"kk": kk_number}
+        ).scalar_one()
+    with pytest.raises(ValidationFailed, match="Bank harus"):
+        propose(
+            engine,
+            "update_account",
+            {"bank": "XYZ", "account_number": "123"},
+            kk_number=kk_number,
+            base_version=version,
+        )
+    with pytest.raises(ValidationFailed, match="tidak mengubah"):
+        propose(
+            engine,
+            "update_account",
+            {"bank": "bri", "account_number": "5550000000"},
+            kk_number=kk_number,
+            base_version=version,
+        )
+    request_id = propose(
+        engine,
+        "update_account",
+        {"bank": "BNI", "account_number": "0987654321", "card_number": "6013000000000099"},
+        kk_number=kk_number,
+        base_version=version,
+    )
+    verify(engine, request_id)
+    assert determine(engine, request_id) == "approved"
+    with session_scope(engine) as session:
+        shown = accounts.family_accounts(session, actor=user(session, "verifier"), kk=kk_number)
+    assert [(a.bank, a.account_number, a.state) for a in shown] == [
+        ("BNI", "******4321", "active"),
+        ("BRI", "******0000", "closed"),
+    ]
+    assert shown[0].source == f"request:{request_id}"
+    (again,) = create(engine, "SBK-1").batches
+    assert (again.partner, again.count) == ("BNI", 1)
+    assert items(engine)[:2] == [
+        (first[0], first[1], 1, "failed"),
+        (first[0], first[1], 2, "pending"),
+    ]
+    assert check(engine, "SBK-1").ok

@@ -68,3 +68,53 @@ def test_a_bank_cycle_is_prepared_and_approved_on_the_pages(engine: Engine, tmp_
     assert reader.get("/penyaluran/rekening/1/berkas").status_code == 403
     refused = reader.post(PAGE, data={"csrf": csrf_of(seen.text), "action": "create"})
     assert refused.status_code == 403
+
+
+def test_an_operator_proposes_a_new_account_on_the_pages(engine: Engine, tmp_path: Path) -> None:
+    from test_delivery_accounts import HEADER, answer, file_of, open_for, requested
+
+    data_dir = tmp_path / "data"
+    approved_cycle(engine, data_dir, "SBK-1", "SEMBAKO")
+    (opening,) = open_for(engine, "SBK-1")
+    families = requested(file_of(engine, opening.id))
+    (tmp_path / "a.csv").write_text(
+        HEADER
+        + "".join(f"{k},{n},{7770000000 + i},,opened,\n" for i, (k, n) in enumerate(families))
+    )
+    answer(engine, opening.id, tmp_path / "a.csv")
+    give_passwords(engine, "operator")
+    app = make_app(engine, data_dir)
+    browser = client(app)
+    sign_in(browser, "operator")
+    kk_number = families[0][0]
+    family = browser.get(f"/keluarga/{kk_number}").text
+    assert 'id="accounts"' in family and "******0000" in family and "7770000000" not in family
+    assert f"/usulan/baru/update_account?kk={kk_number}" in family
+    form = browser.get(f"/usulan/baru/update_account?kk={kk_number}")
+    assert form.status_code == 200 and '<option value="BSI"' in form.text
+    version = form.text.split('name="version" value="')[1].split('"')[0]
+    wrong = browser.post(
+        f"/usulan/baru/update_account?kk={kk_number}",
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "bank": "BNI",
+            "account_number": "12ab",
+        },
+    )
+    assert wrong.status_code == 422 and 'id="f-account_number" class="field-error"' in wrong.text
+    done = browser.post(
+        f"/usulan/baru/update_account?kk={kk_number}",
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "bank": "BNI",
+            "account_number": "0987654321",
+            "card_number": "",
+        },
+    )
+    assert done.status_code == 303, done.text[:500]
+    shown = browser.get(done.headers["location"]).text
+    assert "******4321" in shown and "0987654321" not in shown

@@ -7,15 +7,13 @@ from lumbung.db import Base
 from lumbung.delivery.models import (
     AccountOpening,
     AccountOpeningRow,
-    Partner,
-    PartnerRegion,
-    PayeeAccount,
     PaymentBatch,
     PaymentEvent,
     PaymentItem,
 )
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
+from lumbung.payees.models import Partner, PartnerRegion, PayeeAccount
 from lumbung.programs.models import Program
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member

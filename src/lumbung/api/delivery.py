@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 
 from lumbung.api.deps import Read, Write, routes
 from lumbung.api.schemas import KK, LABEL
-from lumbung.delivery import accounts, batches, bpjs, ledger, partners
+from lumbung.delivery import account_answers, accounts, batches, bpjs, ledger, partners
 from lumbung.jobs import uploads
 
 router = routes(tags=["delivery"])
@@ -123,7 +123,7 @@ def record_answers(
     file: Annotated[
         UploadFile, File(description="kk,nik,account_number,card_number,status,reason")
     ],
-) -> accounts.AnswerSummary:
+) -> account_answers.AnswerSummary:
     saved = uploads.save(
         ctx.settings.data_dir,
         file.filename or "jawaban.csv",
@@ -131,7 +131,7 @@ def record_answers(
         max_bytes=ctx.settings.upload_max_bytes,
     )
     try:
-        return accounts.record_answers(
+        return account_answers.record_answers(
             ctx.session,
             actor=ctx.actor,
             opening_id=opening_id,

@@ -296,7 +296,7 @@ def account_answer(
 ) -> None:
     """Record a bank's answer to an opening, row by row (the same file twice changes nothing)."""
     from lumbung.cli.common import error_line
-    from lumbung.delivery.accounts import record_answers
+    from lumbung.delivery.account_answers import record_answers
 
     with unit_of_work() as session:
         summary = record_answers(

@@ -25,16 +25,12 @@ from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Cycle, Entitlement
 from lumbung.db import utcnow
 from lumbung.delivery import ledger
-from lumbung.delivery.models import (
-    LIVE_ITEM_STATES,
-    PayeeAccount,
-    PaymentBatch,
-    PaymentItem,
-)
+from lumbung.delivery.models import LIVE_ITEM_STATES, PaymentBatch, PaymentItem
 from lumbung.delivery.partners import partners_for
 from lumbung.driver_errors import is_unique_violation
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.numbers import grouped
+from lumbung.payees.models import PayeeAccount
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
-from lumbung.delivery.accounts import AnswerSummary
+from lumbung.delivery.account_answers import AnswerSummary
 from lumbung.errors import LumbungError, NotFound, PermissionDenied, ValidationFailed
 from lumbung.web.context import Page, page
 
@@ -60,7 +60,7 @@ def _batch_id(ctx: Page) -> int:
 
 def _answer(ctx: Page) -> AnswerSummary:
     """Record an uploaded bank answer; its summary goes to the page's flash."""
-    from lumbung.delivery import accounts
+    from lumbung.delivery import account_answers
     from lumbung.jobs import uploads
 
     opening = ctx.field("opening")
@@ -72,7 +72,7 @@ def _answer(ctx: Page) -> AnswerSummary:
         ctx.settings.data_dir, name, upload.file, max_bytes=ctx.settings.upload_max_bytes
     )
     try:
-        summary = accounts.record_answers(
+        summary = account_answers.record_answers(
             ctx.db, actor=ctx.actor, opening_id=int(opening), path=saved, name=name
         )
     finally:

@@ -426,6 +426,16 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "propose.kind.add_member": ("Tambah anggota", "Add a member"),
     "propose.kind.remove_member": ("Keluarkan anggota", "Remove a member"),
     "propose.kind.exit": ("Keluarkan keluarga dari registri", "Take the family out"),
+    "propose.kind.update_account": ("Ganti rekening bank", "Change the bank account"),
+    "propose.account.hint": (
+        "Rekening baru (KKS) keluarga: menggantikan rekening aktif setelah diverifikasi dan "
+        "ditetapkan. Pembayaran yang gagal dikirim ulang ke rekening baru.",
+        "The family's new account (KKS): it replaces the active one once verified and "
+        "determined. Failed payments are sent again to the new account.",
+    ),
+    "propose.account.bank": ("Bank", "Bank"),
+    "propose.account.account_number": ("Nomor rekening", "Account number"),
+    "propose.account.card_number": ("Nomor kartu KKS (boleh kosong)", "KKS card number (optional)"),
     "propose.version": (
         "Usulan dibuat atas data versi {version}.",
         "The request is made on data version {version}.",
@@ -481,6 +491,13 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "request.part.new_member": ("Anggota baru", "New member"),
     "request.part.leaving": ("Anggota yang keluar", "Member leaving"),
     "request.part.exit": ("Keluarga keluar dari registri", "The family leaves the registry"),
+    "request.part.account": ("Rekening baru", "The new account"),
+    "family.accounts": ("Rekening bank", "Bank accounts"),
+    "family.accounts.none": ("Belum ada rekening.", "No account yet."),
+    "family.accounts.opened": ("Dibuka", "Opened"),
+    "family.accounts.closed": ("Ditutup", "Closed"),
+    "family.accounts.active": ("aktif", "active"),
+    "family.accounts.closed_state": ("ditutup", "closed"),
     "request.changed.title": (
         "Keluarga ini berubah sejak usulan dibuat",
         "This family changed since the request was made",
