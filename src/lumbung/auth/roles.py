@@ -24,6 +24,7 @@ class Action(enum.StrEnum):
     RUN_CYCLE = "run_cycle"
     APPROVE_CYCLE = "approve_cycle"
     MANAGE_USERS = "manage_users"
+    MANAGE_AID_ITEMS = "manage_aid_items"  # the in-kind item catalogue (aid/)
     READ = "read"
 
 
@@ -39,6 +40,7 @@ ACTION_WORDS: dict[Action, str] = {
     Action.RUN_CYCLE: "menjalankan siklus",
     Action.APPROVE_CYCLE: "menyetujui siklus",
     Action.MANAGE_USERS: "mengelola pengguna",
+    Action.MANAGE_AID_ITEMS: "mengelola katalog barang bantuan",
     Action.READ: "membaca data registry",
 }
 
@@ -55,7 +57,15 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.READ,
         }
     ),
-    Role.ADMIN: frozenset({Action.MANAGE_USERS, Action.MIGRATE, Action.IMPORT, Action.READ}),
+    Role.ADMIN: frozenset(
+        {
+            Action.MANAGE_USERS,
+            Action.MANAGE_AID_ITEMS,
+            Action.MIGRATE,
+            Action.IMPORT,
+            Action.READ,
+        }
+    ),
     Role.AUDITOR: frozenset({Action.READ}),
 }
 
