@@ -63,7 +63,7 @@ class Catalogue:
 def catalogue(session: Session) -> Catalogue:
     """The whole catalogue, in three small queries (reference data: no right needed to read it
     inside a service that checked its own)."""
-    programs = dict(session.execute(select(AidProgram.code, AidProgram.name)).tuples().all())
+    programs = dict(session.execute(select(AidProgram.code, AidProgram.name)).all())
     links = frozenset(
         (p, i)
         for i, p in session.execute(select(AidItemProgram.item_code, AidItemProgram.program_code))
@@ -85,7 +85,7 @@ def list_programs(session: Session, actor: User) -> list[ProgramView]:
     """Every in-kind program with the items it gives; any reader."""
     authorize(actor, Action.READ)
     found = catalogue(session)
-    kinds = dict(session.execute(select(AidProgram.code, AidProgram.kind)).tuples().all())
+    kinds = dict(session.execute(select(AidProgram.code, AidProgram.kind)).all())
     return [
         ProgramView(code, name, kinds[code], sorted(i for p, i in found.links if p == code))
         for code, name in sorted(found.programs.items())
