@@ -33,7 +33,7 @@ class DistributionView:
     quantity: int
     unit_value_idr: int
     value_idr: int
-    date: date
+    distributed_on: date
     village_code: str
     home_village_code: str
 

@@ -182,7 +182,7 @@ def list_command(
                 ["tanggal", "program", "barang", "NIK", "nama", "jumlah", "nilai", "desa"],
                 [
                     [
-                        d.date.isoformat(),
+                        d.distributed_on.isoformat(),
                         d.program,
                         d.item,
                         d.nik,
