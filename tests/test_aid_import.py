@@ -21,6 +21,7 @@ from aid_helpers import (
 from conftest import user
 from factories import OTHER_VILLAGE, family, write_batch
 from helpers import run_import
+from lumbung.aid.errors import ERROR_CODES, WARNING_CODES
 from lumbung.aid.models import AidDistribution, AidImport
 from lumbung.audit.models import AuditEvent
 from lumbung.db import session_scope
@@ -290,3 +291,10 @@ def test_a_failure_after_the_rows_were_written_leaves_no_trace(
     assert counted(engine) == (0, 0, 0)
     with session_scope(engine) as session:
         assert user(session, "admin").username == "admin"
+
+
+@pytest.mark.parametrize("code", sorted({*ERROR_CODES, *WARNING_CODES}))
+def test_every_code_is_in_errors_md(code: str) -> None:
+    errors_md = (Path(__file__).resolve().parent.parent / "docs" / "ERRORS.md").read_text()
+    section = errors_md.split("## In-kind aid")[1]
+    assert f"`{code}`" in section, f"`{code}` is not documented in docs/ERRORS.md"

@@ -10,7 +10,7 @@ ERROR_CODES: dict[str, str] = {
     "file_unreadable": "not UTF-8 CSV, or a quote never closed",
     "bad_header": "the header is not exactly program,nik,name,item,quantity,unit_value_idr,"
     "date,village_code",
-    "too_many_rows": "more rows than one import takes (MAX_ROWS)",
+    "too_many_rows": "more rows (100,000) or bytes (32 MB) than one import takes",
     "no_rows": "the file has a header and no rows",
     # a row
     "field_count": "the row has more or fewer fields than the header",

@@ -25,7 +25,16 @@ from lumbung import bulk
 from lumbung.aid.catalog import catalogue
 from lumbung.aid.models import AidDistribution, AidImport
 from lumbung.aid.rejects import write_rejects
-from lumbung.aid.rows import VILLAGE, CheckedFile, DistributionRow, Key, RowContext, check_file
+from lumbung.aid.rows import (
+    MAX_BYTES,
+    VILLAGE,
+    CheckedFile,
+    DistributionRow,
+    Key,
+    RowContext,
+    check_file,
+    refused,
+)
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, in_scope
@@ -89,6 +98,12 @@ def import_distributions(
     row's village, and the family's village of a registered person, must lie in it."""
     authorize(actor, Action.IMPORT)
     display = file_name or path.name
+    if path.stat().st_size > MAX_BYTES:  # before it is read into memory
+        raise refused(
+            display,
+            "too_many_rows",
+            f"berkas lebih dari {MAX_BYTES >> 20} MB; bagi menjadi beberapa impor.",
+        )
     data = path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
     context = RowContext(

@@ -25,6 +25,7 @@ from lumbung.registry.errors import RowError
 
 HEADER = ("program", "nik", "name", "item", "quantity", "unit_value_idr", "date", "village_code")
 MAX_ROWS = 100_000
+MAX_BYTES = 32 * 1024 * 1024  # 100,000 rows of ~100 bytes, with room to spare
 MAX_QUANTITY = 10_000
 MAX_NAME = 200
 VILLAGE = re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}")
@@ -81,6 +82,12 @@ def refused(file: str, code: str, message: str, row: int = 0) -> ValidationFaile
 def read_rows(data: bytes, file: str) -> Iterator[tuple[int, list[str]]]:
     """The file's rows after its header, each with its row number; the file refused whole when
     it is not UTF-8 CSV with exactly the header `HEADER`, or holds more than `MAX_ROWS` rows."""
+    if len(data) > MAX_BYTES:
+        raise refused(
+            file,
+            "too_many_rows",
+            f"berkas lebih dari {MAX_BYTES // 1024 // 1024} MB; bagi menjadi beberapa impor.",
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
