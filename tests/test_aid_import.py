@@ -191,31 +191,29 @@ def test_every_row_error_names_file_row_and_field_and_goes_to_the_reject_file(
 def test_a_file_with_another_header_or_not_utf8_is_refused_whole(
     engine: Engine, tmp_path: Path
 ) -> None:
-    wrong = write_file(
-        tmp_path / "h.csv",
-        [row()],
-        header=[
-            "program",
-            "nik",
-            "nama",
-            "item",
-            "quantity",
-            "unit_value_idr",
-            "date",
-            "village_code",
-        ],
-    )
-    with pytest.raises(ValidationFailed) as refused:
-        run_aid_import(engine, wrong)
-    assert refused.value.details[0]["code"] == "bad_header"
+    header = [
+        "program",
+        "nik",
+        "nama",
+        "item",
+        "quantity",
+        "unit_value_idr",
+        "date",
+        "village_code",
+    ]
+    wrong = write_file(tmp_path / "h.csv", [row()], header=header)
     latin = tmp_path / "latin.csv"
     latin.write_bytes(
         b"program,nik,name,item,quantity,unit_value_idr,date,village_code\n"
         b"TAGANA,1,\xe9,x,1,1,2026-01-01,31.71.01.1001\n"
     )
-    with pytest.raises(ValidationFailed) as unreadable:
-        run_aid_import(engine, latin)
-    assert unreadable.value.details[0]["code"] == "file_unreadable"
+    empty = write_file(tmp_path / "kosong.csv", [])
+    for path, code in ((wrong, "bad_header"), (latin, "file_unreadable"), (empty, "no_rows")):
+        summary = run_aid_import(engine, path)
+        assert summary.refused and summary.accepted == 0 and summary.reject_file is None
+        assert [(e["file"], e["code"]) for e in summary.errors] == [(path.name, code)]
+        assert summary.message.startswith("Berkas ditolak seluruhnya")
+    assert "ditemukan: program,nik,nama" in run_aid_import(engine, wrong).errors[0]["message"]
     assert counted(engine) == (0, 0, 0)
 
 

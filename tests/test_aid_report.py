@@ -18,7 +18,7 @@ from factories import OTHER_VILLAGE, family, write_batch
 from helpers import run_import
 from lumbung.aid import catalog, export, report, views
 from lumbung.db import session_scope
-from lumbung.errors import PermissionDenied, ValidationFailed
+from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 
 pytestmark = pytest.mark.usefixtures("users", "aid_catalogue")
 __all__ = ["aid_catalogue"]  # the fixture, used by name
@@ -237,7 +237,7 @@ def test_only_a_national_admin_extends_the_catalogue(engine: Engine) -> None:
                 unit_value_idr=1,
                 programs=["TAGANA"],
             )
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(NotFound):
             catalog.add_item(
                 session,
                 actor=admin,

@@ -131,7 +131,7 @@ def add_item(
     found = catalogue(session)
     unknown = [p for p in chosen if p not in found.programs]
     if unknown:
-        raise ValidationFailed(
+        raise NotFound(
             f"Program tidak dikenal: {', '.join(unknown)}; pilihan: "
             f"{', '.join(sorted(found.programs))}."
         )

@@ -30,6 +30,7 @@ from lumbung.aid.rows import (
     VILLAGE,
     CheckedFile,
     DistributionRow,
+    FileRefused,
     Key,
     RowContext,
     check_file,
@@ -65,6 +66,9 @@ class AidImportSummary:
     reject_file: str | None = None
     import_id: int | None = None
     dry_run: bool = False
+    # The file refused whole (not UTF-8 CSV, another header, too large): its one problem is in
+    # `errors`, and nothing was read further or loaded.
+    refused: bool = False
     message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,14 +102,42 @@ def import_distributions(
     row's village, and the family's village of a registered person, must lie in it."""
     authorize(actor, Action.IMPORT)
     display = file_name or path.name
-    if path.stat().st_size > MAX_BYTES:  # before it is read into memory
-        raise refused(
-            display,
-            "too_many_rows",
-            f"berkas lebih dari {MAX_BYTES >> 20} MB; bagi menjadi beberapa impor.",
+    try:
+        if path.stat().st_size > MAX_BYTES:  # before it is read into memory
+            raise refused(
+                display,
+                "too_many_rows",
+                f"berkas lebih dari {MAX_BYTES >> 20} MB; bagi menjadi beberapa impor.",
+            )
+        data = path.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        return _import(
+            session, actor, data, sha256, display, rejects_dir, dry_run, as_of, max_listed
         )
-    data = path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
+    except FileRefused as refusal:
+        return AidImportSummary(
+            file=display,
+            sha256="",
+            rejected=0,
+            errors_total=1,
+            errors=[refusal.problem.as_dict()],
+            dry_run=dry_run,
+            refused=True,
+            message=f"Berkas ditolak seluruhnya, tidak ada yang dimuat: {refusal.message}",
+        )
+
+
+def _import(
+    session: Session,
+    actor: User,
+    data: bytes,
+    sha256: str,
+    display: str,
+    rejects_dir: Path,
+    dry_run: bool,
+    as_of: date | None,
+    max_listed: int,
+) -> AidImportSummary:
     context = RowContext(
         file=display,
         catalogue=catalogue(session),

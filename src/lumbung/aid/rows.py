@@ -73,10 +73,18 @@ def _shown(value: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def refused(file: str, code: str, message: str, row: int = 0) -> ValidationFailed:
+class FileRefused(ValidationFailed):
+    """A file refused whole (header, encoding, size): nothing is loaded. The importer reports
+    it in its summary (`refused`), as a row's problem is."""
+
+    def __init__(self, problem: RowError) -> None:
+        super().__init__(f"{problem.file}: {problem.message}", details=[problem.as_dict()])
+        self.problem = problem
+
+
+def refused(file: str, code: str, message: str, row: int = 0) -> FileRefused:
     """The whole file refused: nothing is loaded."""
-    problem = RowError(file, row, "", code, message)
-    return ValidationFailed(f"{file}: {message}", details=[problem.as_dict()])
+    return FileRefused(RowError(file, row, "", code, message))
 
 
 def read_rows(data: bytes, file: str) -> Iterator[tuple[int, list[str]]]:

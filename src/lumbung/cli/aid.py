@@ -78,6 +78,8 @@ def import_command(
             say(f"Berkas tolakan: {summary.reject_file}")
 
     emit(as_json, result, human)
+    if summary.refused:  # a file that is not one: as a batch that cannot be read
+        raise typer.Exit(2)
 
 
 @aid_app.command("report")

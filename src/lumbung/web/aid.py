@@ -123,6 +123,8 @@ def import_page(ctx: Page) -> Response:
                 )
                 if dry_run:
                     step.rollback()
+            if summary.refused:
+                error, problems, summary = summary.message, summary.errors, None
         except LumbungError as refused:
             error = refused.message
             problems = refused.details
