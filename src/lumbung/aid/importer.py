@@ -12,18 +12,25 @@ no audit event) and says so: importing the same file, or the same rows, again ch
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lumbung import bulk
 from lumbung.aid.catalog import catalogue
-from lumbung.aid.models import AidDistribution, AidImport
+from lumbung.aid.loading import load
+from lumbung.aid.matching import (
+    Registered,
+    chunks,
+    judge,
+    recorded_handovers,
+    registered_members,
+)
+from lumbung.aid.models import AidImport
 from lumbung.aid.rejects import write_rejects
 from lumbung.aid.rows import (
     MAX_BYTES,
@@ -31,22 +38,17 @@ from lumbung.aid.rows import (
     CheckedFile,
     DistributionRow,
     FileRefused,
-    Key,
     RowContext,
     check_file,
     refused,
 )
-from lumbung.audit import service as audit
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action, in_scope
+from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.errors import ValidationFailed
 from lumbung.installation.datafolder import owned
 from lumbung.regions.models import Region
 from lumbung.registry.errors import RowError
-from lumbung.registry.models import Household, Member
-
-CHUNK = 2_000  # NIKs per lookup (bound parameters)
 
 
 @dataclass(slots=True)
@@ -73,17 +75,6 @@ class AidImportSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-@dataclass(frozen=True, slots=True)
-class Registered:
-    """A registry member found by NIK, with their family's region."""
-
-    member_id: int
-    village_code: str
-    district_code: str
-    regency_code: str
-    province_code: str
 
 
 def import_distributions(
@@ -150,13 +141,13 @@ def _import(
     # second's commit; this makes it wait and then see the first's rows).
     bulk.lock_for_writing(session, ("aid_distribution",))
     niks = sorted({r.nik for r in checked.rows})
-    registered = _registered(session, niks)
-    recorded = _recorded(session, niks)
-    fresh = _judge(checked, registered, recorded, display, actor.region_code)
+    registered = registered_members(session, niks)
+    recorded = recorded_handovers(session, niks)
+    fresh = judge(checked, registered, recorded, display, actor.region_code)
     summary = _summarise(checked, fresh, registered, display, sha256, dry_run, max_listed)
     owned(session, rejects_dir.parent)
     if fresh and not dry_run:
-        summary.import_id = _load(session, actor, fresh, registered, display, sha256)
+        summary.import_id = load(session, actor, fresh, registered, display, sha256)
     if summary.errors_total:
         try:
             target = write_rejects(
@@ -182,129 +173,13 @@ def _villages(session: Session, data: bytes) -> frozenset[str]:
     text = data.decode("utf-8", errors="replace")
     wanted = sorted({m.group() for m in VILLAGE.finditer(text)})
     found: set[str] = set()
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         found.update(
             session.execute(
                 select(Region.code).where(Region.code.in_(chunk), Region.level == 4)
             ).scalars()
         )
     return frozenset(found)
-
-
-def _chunks(values: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
-def _registered(session: Session, niks: list[str]) -> dict[str, Registered]:
-    """The active registry member of each NIK (the lowest id where a duplicate is under
-    review), in a family that was not rejected."""
-    found: dict[str, Registered] = {}
-    for chunk in _chunks(niks):
-        rows = session.execute(
-            select(
-                Member.nik,
-                Member.id,
-                Household.village_code,
-                Household.district_code,
-                Household.regency_code,
-                Household.province_code,
-            )
-            .join(Household, Household.id == Member.household_id)
-            .where(
-                Member.nik.in_(chunk),
-                Member.status == "active",
-                Household.status != "rejected",
-            )
-            .order_by(Member.nik, Member.id)
-        ).all()
-        for nik, member_id, village, district, regency, province in rows:
-            found.setdefault(
-                str(nik), Registered(int(member_id), village, district, regency, province)
-            )
-    return found
-
-
-def _recorded(session: Session, niks: list[str]) -> dict[Key, tuple[str, int, int, str]]:
-    """The distributions recorded for these NIKs: key → (name, quantity, value, village)."""
-    d = AidDistribution
-    found: dict[Key, tuple[str, int, int, str]] = {}
-    for chunk in _chunks(niks):
-        for row in session.execute(
-            select(
-                d.program_code,
-                d.nik,
-                d.item_code,
-                d.distributed_on,
-                d.name,
-                d.quantity,
-                d.unit_value_idr,
-                d.village_code,
-            ).where(d.nik.in_(chunk))
-        ).all():
-            found[(row[0], row[1], row[2], row[3])] = (row[4], row[5], row[6], row[7])
-    return found
-
-
-def _same_name(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
-def _judge(
-    checked: CheckedFile,
-    registered: dict[str, Registered],
-    recorded: dict[Key, tuple[str, int, int, str]],
-    file: str,
-    scope: str | None,
-) -> list[DistributionRow]:
-    """The rows to load; the others get their problem added to `checked.problems`."""
-    fresh = []
-    for row in checked.rows:
-        person = registered.get(row.nik)
-        if person is not None and not in_scope(scope, person.village_code):
-            checked.problems.append(
-                RowError(
-                    file,
-                    row.row,
-                    "nik",
-                    "out_of_scope",
-                    "NIK ini anggota keluarga terdaftar di luar wilayah Anda; penyerahan "
-                    "dicatat oleh petugas wilayah keluarganya.",
-                )
-            )
-            continue
-        before = recorded.get(row.key)
-        if before is None:
-            fresh.append(row)
-        elif _same_name(before[0], row.name) and before[1:] == (
-            row.quantity,
-            row.unit_value_idr,
-            row.village_code,
-        ):
-            checked.problems.append(
-                RowError(
-                    file,
-                    row.row,
-                    "nik",
-                    "already_recorded",
-                    "Penyerahan ini sudah tercatat persis sama; tidak ada yang diubah.",
-                    "warning",
-                )
-            )
-        else:
-            checked.problems.append(
-                RowError(
-                    file,
-                    row.row,
-                    "nik",
-                    "distribution_exists",
-                    f"Penyerahan {row.item} program {row.program} tanggal "
-                    f"{row.distributed_on} untuk NIK ini sudah tercatat dengan nilai lain "
-                    f"(jumlah {before[1]}, nilai satuan {before[2]}, desa {before[3]}); "
-                    "impor tidak mengubah catatan.",
-                )
-            )
-    return fresh
 
 
 def _summarise(
@@ -348,88 +223,3 @@ def _summarise(
 
 def _order(p: RowError) -> tuple[int, str, str]:
     return (p.row, p.column, p.code)
-
-
-def rows_digest(rows: Iterable[DistributionRow]) -> str:
-    """The sha256 of the rows' canonical lines, sorted: what the audit event vouches for."""
-    lines = sorted(
-        "|".join(
-            (
-                r.program,
-                r.nik,
-                r.item,
-                r.distributed_on.isoformat(),
-                str(r.quantity),
-                str(r.unit_value_idr),
-                r.village_code,
-            )
-        )
-        for r in rows
-    )
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _load(
-    session: Session,
-    actor: User,
-    fresh: list[DistributionRow],
-    registered: dict[str, Registered],
-    file: str,
-    sha256: str,
-) -> int:
-    digest = rows_digest(fresh)
-    value = sum(r.value_idr for r in fresh)
-    record = AidImport(
-        file_name=file[:255],
-        sha256=sha256,
-        actor=actor.username,
-        distributions=len(fresh),
-        value_idr=value,
-        rows_sha256=digest,
-    )
-    session.add(record)
-    session.flush()
-    values = []
-    for r in fresh:
-        person = registered.get(r.nik)
-        home = person.village_code if person else r.village_code
-        values.append(
-            {
-                "program_code": r.program,
-                "item_code": r.item,
-                "nik": r.nik,
-                "name": r.name,
-                "member_id": person.member_id if person else None,
-                "quantity": r.quantity,
-                "unit_value_idr": r.unit_value_idr,
-                "value_idr": r.value_idr,
-                "distributed_on": r.distributed_on,
-                "village_code": r.village_code,
-                "home_village_code": home,
-                "district_code": home[:8],
-                "regency_code": home[:5],
-                "province_code": home[:2],
-                "import_id": record.id,
-            }
-        )
-    session.execute(insert(AidDistribution), values)
-    programs: dict[str, int] = {}
-    for r in fresh:
-        programs[r.program] = programs.get(r.program, 0) + 1
-    audit.record(
-        session,
-        actor=actor.username,
-        action="aid.import",
-        entity="aid_import",
-        entity_id=record.id,
-        diff={
-            "file": file,
-            "file_sha256": sha256,
-            "distributions": len(fresh),
-            "rows_sha256": digest,
-            "value_idr": value,
-            "in_registry": sum(1 for r in fresh if r.nik in registered),
-            "programs": programs,
-        },
-    )
-    return record.id
