@@ -4,6 +4,7 @@ row error, idempotence, the registry link and the importer's region."""
 from __future__ import annotations
 
 import csv
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from conftest import user
 from factories import OTHER_VILLAGE, family, write_batch
 from helpers import run_import
 from lumbung.aid.errors import ERROR_CODES, WARNING_CODES
+from lumbung.aid.importer import AidImportSummary
 from lumbung.aid.models import AidDistribution, AidImport
 from lumbung.audit.models import AuditEvent
 from lumbung.db import session_scope
@@ -296,3 +298,32 @@ def test_every_code_is_in_errors_md(code: str) -> None:
     errors_md = (Path(__file__).resolve().parent.parent / "docs" / "ERRORS.md").read_text()
     section = errors_md.split("## In-kind aid")[1]
     assert f"`{code}`" in section, f"`{code}` is not documented in docs/ERRORS.md"
+
+
+def test_two_imports_of_one_file_at_once_load_it_once_and_the_chain_holds(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from lumbung.audit import integrity
+
+    path = write_file(
+        tmp_path / "k.csv", [row(), row(nik=OUTSIDER_2, name="SRI"), row(item="walker")]
+    )
+    start = threading.Barrier(2)
+    outcomes: list[AidImportSummary] = []
+
+    def run() -> None:
+        start.wait()
+        outcomes.append(run_aid_import(engine, path))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    first, second = outcomes
+    assert sorted([first.accepted, second.accepted]) == [0, 3]
+    assert sorted([first.unchanged, second.unchanged]) == [0, 3]
+    assert counted(engine) == (3, 1, 1)
+    with session_scope(engine) as session:
+        report = integrity.verify(session, data_dir=None)
+    assert report.ok, report.problems
