@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from aid_helpers import (
+    OUTSIDER,
     OUTSIDER_2,
     aid_catalogue,
     problems,
@@ -184,6 +185,11 @@ def test_every_row_error_names_file_row_and_field_and_goes_to_the_reject_file(
     assert len(lines) == 18 and {int(x["row"]) for x in lines} == set(range(3, 21))
     formula = next(x for x in lines if x["code"] == "formula")
     assert formula["message"].startswith("Nama diawali")
+    assert (formula["program"], formula["nik"], formula["item"]) == (
+        "TAGANA",
+        OUTSIDER,
+        "perlengkapan_dapur",
+    )
     assert counted(engine) == (1, 1, 1)
     with session_scope(engine) as session:
         record = session.execute(select(AidImport)).scalar_one()
@@ -267,6 +273,15 @@ def test_a_changed_row_is_refused_not_overwritten_and_a_dry_run_loads_nothing(
     run_aid_import(engine, write_file(tmp_path / "g.csv", [row()]))
     changed = run_aid_import(engine, write_file(tmp_path / "h.csv", [row(quantity="2")]))
     assert problems(changed) == {(2, "nik", "distribution_exists")}
+    assert changed.reject_file is not None
+    with open(changed.reject_file, encoding="utf-8", newline="") as handle:
+        [line] = list(csv.DictReader(handle))
+    assert (line["program"], line["nik"], line["item"], line["date"]) == (
+        "INDONESIA_MELANGKAH",
+        OUTSIDER,
+        "kursi_roda",
+        "2026-11-20",
+    )
     dry = run_aid_import(
         engine,
         write_file(tmp_path / "i.csv", [row(item="walker", unit_value_idr="")]),

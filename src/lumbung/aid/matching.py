@@ -102,6 +102,7 @@ def judge(
     for row in checked.rows:
         person = registered.get(row.nik)
         if person is not None and not in_scope(scope, person.village_code):
+            checked.cells[row.row] = row.cells()
             checked.problems.append(
                 RowError(
                     file,
@@ -121,6 +122,7 @@ def judge(
             row.unit_value_idr,
             row.village_code,
         ):
+            checked.cells[row.row] = row.cells()
             checked.problems.append(
                 RowError(
                     file,
@@ -132,6 +134,7 @@ def judge(
                 )
             )
         else:
+            checked.cells[row.row] = row.cells()
             checked.problems.append(
                 RowError(
                     file,

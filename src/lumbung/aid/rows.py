@@ -54,6 +54,15 @@ class DistributionRow:
     def key(self) -> Key:
         return (self.program, self.nik, self.item, self.distributed_on)
 
+    def cells(self) -> dict[str, str]:
+        """The row's key as the reject file shows it."""
+        return {
+            "program": self.program,
+            "nik": self.nik,
+            "item": self.item,
+            "date": self.distributed_on.isoformat(),
+        }
+
     @property
     def value_idr(self) -> int:
         return self.quantity * self.unit_value_idr
@@ -64,7 +73,8 @@ class CheckedFile:
     rows: list[DistributionRow] = field(default_factory=list)
     problems: list[RowError] = field(default_factory=list)
     read: int = 0
-    # Each row's cells as the file has them (by row number), for the reject file.
+    # The cells of each row with a problem as the file has them (by row number), for the
+    # reject file (a file of 100,000 good rows keeps none).
     cells: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
@@ -157,7 +167,6 @@ def check_file(data: bytes, context: RowContext) -> CheckedFile:
     first_seen: dict[Key, int] = {}
     for number, cells in read_rows(data, context.file):
         checked.read += 1
-        checked.cells[number] = dict(zip(HEADER, cells, strict=False))
         problems, row = check_row(number, cells, context)
         key = _key_of(cells)
         if key is not None:
@@ -177,6 +186,8 @@ def check_file(data: bytes, context: RowContext) -> CheckedFile:
             else:
                 first_seen[key] = number
         checked.problems.extend(problems)
+        if problems:  # only a row with a problem is written to the reject file
+            checked.cells[number] = dict(zip(HEADER, cells, strict=False))
         if row is not None and not any(p.severity == "error" for p in problems):
             checked.rows.append(row)
     return checked
