@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the test fixtures."""
 
+from lumbung.aid.models import AidDistribution, AidImport, AidItem, AidItemProgram, AidProgram
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement
@@ -23,6 +24,11 @@ from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 __all__ = [
     "AccountOpening",
     "AccountOpeningRow",
+    "AidDistribution",
+    "AidImport",
+    "AidItem",
+    "AidItemProgram",
+    "AidProgram",
     "ApiToken",
     "AuditEvent",
     "Base",

@@ -19,7 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_LIMIT = 1024 * 1024
-UPLOAD_PATHS = frozenset({"/api/v1/imports", "/impor"})
+UPLOAD_PATHS = frozenset(
+    {"/api/v1/imports", "/impor", "/api/v1/aid/imports", "/bantuan/impor"}  # aid: in-kind
+)
 
 
 def too_large(limit: int) -> HTTPException:

@@ -17,9 +17,16 @@ STATIC = Path(__file__).parent / "static"
 
 
 def routes() -> list[BaseRoute]:
-    from lumbung.web import admin, delivery, registry, signin, work
+    from lumbung.web import admin, aid, delivery, registry, signin, work
 
-    return [*signin.ROUTES, *registry.ROUTES, *work.ROUTES, *delivery.ROUTES, *admin.ROUTES]
+    return [
+        *signin.ROUTES,
+        *registry.ROUTES,
+        *work.ROUTES,
+        *delivery.ROUTES,
+        *admin.ROUTES,
+        *aid.ROUTES,
+    ]
 
 
 def install(app: FastAPI) -> None:

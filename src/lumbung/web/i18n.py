@@ -14,6 +14,7 @@ from lumbung.registry.vocab import (
     MEMBER_ENUMS,
 )
 from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, SCHOOL_COUNTS
+from lumbung.web.aid_words import AID_PAIRS
 
 DEFAULT = "id"
 # Columns holding a flag (0/1): shown Ya/Tidak.
@@ -906,6 +907,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
 CATALOG: dict[str, dict[str, str]] = {
     lang: {
         **{key: pair[i] for key, pair in _PAIRS.items()},
+        **{key: pair[i] for key, pair in AID_PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
         **{f"feature.{name}": pair[i] for name, pair in _FEATURES.items()},
         **{f"component.{name}": pair[i] for name, pair in _COMPONENTS.items()},
