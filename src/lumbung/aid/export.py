@@ -9,11 +9,12 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
+from lumbung.spreadsheets import safe_cell
+
 if TYPE_CHECKING:
     from lumbung.aid.report import InkindReport
 
 # What a spreadsheet reads as a formula when a cell starts with it (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 ROW_COLUMNS = (
     ("program", "program"),
@@ -34,11 +35,6 @@ ITEM_COLUMNS = (
     ("quantity", "jumlah_barang"),
     ("value_idr", "nilai_rp"),
 )
-
-
-def safe_cell(value: str) -> str:
-    """`value` as a spreadsheet shows it and never runs it."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _cell(value: Any) -> Any:

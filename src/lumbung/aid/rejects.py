@@ -3,7 +3,7 @@
 As a batch's (registry/importer.py): one CSV per run, each problem a line with the file, row,
 column, code, message and severity, with the row's program, NIK, item and date as the file has
 them (what an operator looks for to correct the row); errors first. Every cell that a
-spreadsheet would read as a formula is written as text (`export.safe_cell`).
+spreadsheet would read as a formula is written as text (`spreadsheets.safe_cell`).
 
 The name carries 128 random bits beside the file's hash and the time
 (`aid-<sha256:16>-<YYYYMMDD-HHMMSS>-<32 hex>.csv`): the pages and the API hand the file back
@@ -19,13 +19,13 @@ import re
 import secrets
 from pathlib import Path
 
-from lumbung.aid.export import safe_cell
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import NotFound
 from lumbung.registry.errors import RowError
+from lumbung.spreadsheets import safe_cell
 
 COLUMNS = ("file", "row", "column", "code", "message", "severity", "program", "nik", "item", "date")
 NAME = re.compile(r"aid-[0-9a-f]{16}-\d{8}-\d{6}-[0-9a-f]{32}(-dry-run)?\.csv")

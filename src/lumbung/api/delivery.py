@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from starlette.background import BackgroundTask
 from lumbung.api.deps import Read, Write, routes
 from lumbung.api.schemas import KK, LABEL
 from lumbung.delivery import account_answers, accounts, batches, bpjs, ledger, partners
+from lumbung.downloads import private_file
 from lumbung.jobs import uploads
 
 router = routes(tags=["delivery"])
@@ -90,17 +90,8 @@ def open_accounts(ctx: Write, body: NewOpening) -> list[accounts.OpeningRow]:
 
 
 def _download(lines: Iterator[str], data_dir: Path, name: str) -> FileResponse:
-    """The lines written to a private file, sent, then removed."""
-    folder = data_dir / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, path = tempfile.mkstemp(dir=folder, suffix=".csv")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            for line in lines:
-                out.write(line)
-    except BaseException:
-        os.unlink(path)
-        raise
+    """The lines as a CSV download (a private file, removed once sent)."""
+    path = private_file(lines, data_dir)
     return FileResponse(
         path, media_type="text/csv", filename=name, background=BackgroundTask(os.unlink, path)
     )

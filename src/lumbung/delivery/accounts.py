@@ -12,9 +12,7 @@ accounts; a row already recorded is unchanged, so the same answer twice changes 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +34,7 @@ from lumbung.identity.masking import mask_account
 from lumbung.payees.models import PayeeAccount
 from lumbung.registry.models import Household, Member
 from lumbung.registry.vocab import HEAD
+from lumbung.spreadsheets import csv_line
 
 OPENING_HEADER = ("kk", "nik", "name", "birth_date", "sex", "address", "village_code", "bank")
 
@@ -178,21 +177,10 @@ def _file_lines(session: Session, opening: AccountOpening) -> Iterator[list[str]
         ]
 
 
-def _safe(cell: str) -> str:
-    """A cell no spreadsheet evaluates (names and addresses are typed by people)."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
-def _csv_line(cells: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_safe(c) for c in cells])
-    return buffer.getvalue()
-
-
 def _file_digest(session: Session, opening: AccountOpening) -> str:
-    digest = hashlib.sha256(_csv_line(list(OPENING_HEADER)).encode())
+    digest = hashlib.sha256(csv_line(list(OPENING_HEADER)).encode())
     for cells in _file_lines(session, opening):
-        digest.update(_csv_line(cells).encode())
+        digest.update(csv_line(cells).encode())
     return digest.hexdigest()
 
 
@@ -206,9 +194,9 @@ def opening_file(session: Session, *, actor: User, opening_id: int) -> Iterator[
             f"Isi pembukaan rekening {opening_id} berubah sejak dibuat (di luar Lumbung); "
             "berkasnya tidak dibuat."
         )
-    yield _csv_line(list(OPENING_HEADER))
+    yield csv_line(list(OPENING_HEADER))
     for cells in _file_lines(session, opening):
-        yield _csv_line(cells)
+        yield csv_line(cells)
 
 
 def _get(session: Session, opening_id: int) -> AccountOpening:

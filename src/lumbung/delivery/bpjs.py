@@ -10,14 +10,12 @@ batch at once.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
@@ -31,6 +29,7 @@ from lumbung.errors import Conflict, ValidationFailed
 from lumbung.numbers import grouped
 from lumbung.programs.definition import ProgramDefinition
 from lumbung.registry.models import Household, Member
+from lumbung.spreadsheets import csv_line
 
 LIST_HEADER = ("nik", "name", "birth_date", "sex", "kk", "village_code", "amount_idr")
 
@@ -141,20 +140,12 @@ def bpjs_summary(session: Session, *, actor: User, batch_id: int) -> BpjsSummary
     )
 
 
-def _csv_line(cells: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(
-        ["'" + c if c[:1] in ("=", "+", "-", "@", "\t", "\r") else c for c in cells]
-    )
-    return buffer.getvalue()
-
-
 def bpjs_list(session: Session, *, actor: User, batch_id: int) -> Iterator[str]:
     """The month's list for BPJS Kesehatan (`LIST_HEADER`), line by line, by NIK."""
     authorize(actor, Action.PREPARE_PAYMENT)
     require_national(actor, "membuat daftar PBI-JKN")
     batch = _bpjs_batch(session, batch_id)
-    yield _csv_line(list(LIST_HEADER))
+    yield csv_line(list(LIST_HEADER))
     rows = session.execute(
         select(
             Member.nik,
@@ -172,7 +163,7 @@ def bpjs_list(session: Session, *, actor: User, batch_id: int) -> Iterator[str]:
         .execution_options(yield_per=50_000)
     )
     for nik, name, birth, sex, kk, village, amount in rows:
-        yield _csv_line([nik, name, str(birth), sex, kk, village, str(amount)])
+        yield csv_line([nik, name, str(birth), sex, kk, village, str(amount)])
 
 
 def settle(
@@ -189,16 +180,12 @@ def settle(
     source = ledger.new_operation()
     paid = ledger.append_from(
         session,
-        select(
-            PaymentItem.cycle_id,
-            PaymentItem.beneficiary_id,
-            PaymentItem.attempt,
-            PaymentItem.batch_id,
-            PaymentItem.amount_idr,
-            literal(reference[:64]).label("reference"),
-            literal(None).label("reason"),
-            literal(value_date).label("value_date"),
-        ).where(PaymentItem.batch_id == batch.id, PaymentItem.state == "pending"),
+        ledger.items_as_events(
+            PaymentItem.batch_id == batch.id,
+            PaymentItem.state == "pending",
+            reference=reference[:64],
+            value_date=value_date,
+        ),
         kind="paid",
         source=source,
         actor=actor,

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, insert, literal, select
@@ -99,6 +100,25 @@ def seal(
         entity_id=cycle.label,
         diff={**details, "ledger": {"source": source, "events": count, "sha256": sha}},
     )
+
+
+def items_as_events(
+    *where: Any,
+    reference: str | None = None,
+    reason: str | None = None,
+    value_date: date | None = None,
+) -> Select[*tuple[Any, ...]]:
+    """The attempts `where` selects, as the rows `append_from` makes events of."""
+    return select(
+        PaymentItem.cycle_id,
+        PaymentItem.beneficiary_id,
+        PaymentItem.attempt,
+        PaymentItem.batch_id,
+        PaymentItem.amount_idr,
+        literal(reference).label("reference"),
+        literal(reason).label("reason"),
+        literal(value_date).label("value_date"),
+    ).where(*where)
 
 
 def append_from(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
 from lumbung.delivery.account_answers import AnswerSummary
+from lumbung.downloads import private_file
 from lumbung.errors import LumbungError, NotFound, PermissionDenied, ValidationFailed
 from lumbung.web.context import Page, page
 
@@ -115,16 +115,8 @@ def delivery_page(ctx: Page) -> Response:
 
 
 def _download(ctx: Page, lines: Iterator[str], name: str) -> Response:
-    folder = ctx.settings.data_dir / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, path = tempfile.mkstemp(dir=folder, suffix=".csv")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            for line in lines:
-                out.write(line)
-    except BaseException:
-        os.unlink(path)
-        raise
+    """The lines as a CSV download (a private file, removed once sent)."""
+    path = private_file(lines, ctx.settings.data_dir)
     return FileResponse(
         path, media_type="text/csv", filename=name, background=BackgroundTask(os.unlink, path)
     )
