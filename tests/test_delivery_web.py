@@ -59,6 +59,9 @@ def test_a_bank_cycle_is_prepared_and_approved_on_the_pages(engine: Engine, tmp_
     assert "selesai=approved" in approved.headers["location"]
     final = checker.get(PAGE).text
     assert 'id="check-ok"' in final and "disetujui" in final
+    family = checker.get(f"/keluarga/{families[0][0]}").text
+    assert 'id="payments"' in family and "/siklus/SBK-1/penyaluran" in family
+    assert 'id="accounts"' in family and "******1111" in family
 
     reader = client(app)
     sign_in(reader, "auditor")

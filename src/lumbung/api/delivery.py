@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 
 from lumbung.api.deps import Read, Write, routes
 from lumbung.api.schemas import KK, LABEL
-from lumbung.delivery import account_answers, accounts, batches, bpjs, ledger, partners
+from lumbung.delivery import account_answers, accounts, batches, bpjs, family, ledger, partners
 from lumbung.downloads import private_file
 from lumbung.jobs import uploads
 
@@ -136,6 +136,11 @@ def record_answers(
 @router.get("/families/{kk}/accounts", summary="A family's accounts (masked), with history")
 def family_accounts(ctx: Read, kk: KK) -> list[accounts.AccountView]:
     return accounts.family_accounts(ctx.session, actor=ctx.actor, kk=kk)
+
+
+@router.get("/families/{kk}/payments", summary="Every attempt at paying a family")
+def family_payments(ctx: Read, kk: KK) -> list[family.FamilyPayment]:
+    return family.family_payments(ctx.session, actor=ctx.actor, kk=kk)
 
 
 @router.get("/delivery/bpjs/{batch_id}", summary="A PBI-JKN month: persons, contribution, changes")

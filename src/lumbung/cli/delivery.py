@@ -440,3 +440,51 @@ def bpjs_settle_command(
             value_date=when,
         )
     out.print(f"{grouped(paid)} pembayaran iuran dicatat dibayar (referensi {reference}).")
+
+
+@delivery_app.command("payments")
+@handled
+def payments_command(
+    kk: str = typer.Option(..., help="The family's KK number."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every attempt at paying a family, newest cycle first, with the partner's answer."""
+    from lumbung.delivery.family import family_payments
+
+    with unit_of_work() as session:
+        rows = family_payments(session, actor=acting_user(session, actor), kk=kk)
+    emit(
+        as_json,
+        [r.as_dict() for r in rows],
+        lambda: out.print(
+            table(
+                f"Pembayaran keluarga {kk}",
+                [
+                    "siklus",
+                    "id",
+                    "batch",
+                    "mitra",
+                    "jumlah (Rp)",
+                    "status",
+                    "referensi",
+                    "alasan",
+                    "tanggal",
+                ],
+                [
+                    [
+                        r.cycle,
+                        r.attempt_id,
+                        str(r.batch_number),
+                        r.partner,
+                        grouped(r.amount_idr),
+                        r.state,
+                        r.reference or "-",
+                        r.reason or "-",
+                        r.value_date.isoformat() if r.value_date else "-",
+                    ]
+                    for r in rows
+                ],
+            )
+        ),
+    )

@@ -109,6 +109,8 @@ class PaymentItem(Base):
             postgresql_where=text("state = 'pending' OR state = 'paid'"),
         ),
         UniqueConstraint("cycle_id", "beneficiary_id", "attempt"),
+        # A family's payments (its page, `delivery.family`): from the family to every cycle.
+        Index("ix_payment_item_household_id", "household_id"),
     )
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batch.id"), primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

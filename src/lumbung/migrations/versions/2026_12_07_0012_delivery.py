@@ -288,6 +288,7 @@ def upgrade() -> None:
             "cycle_id", "beneficiary_id", "attempt", name=op.f("uq_payment_item_cycle_id")
         ),
     )
+    op.create_index("ix_payment_item_household_id", "payment_item", ["household_id"])
     op.create_index(
         "uq_payment_item_live",
         "payment_item",
