@@ -1,0 +1,100 @@
+"""A batch's items as a bank file needs them, streamed in beneficiary order, and the batch's
+digest computed from the very rows written.
+
+One statement reads every item with its account and the name to pay: the account holder's
+(the member of the family with the account's NIK), else the head of the family's. The rows
+come in chunks (`stream_results`); nothing builds an ORM object. `Digest` adds up what
+`delivery.batches.batch_digest` adds up (count, total, sha256 of the canonical lines), so a
+file is checked against the batch's frozen figures in the same pass that writes it: the file
+is only put in place when they agree (tests/test_bank_files.py checks both give the same).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, aliased
+
+from lumbung.delivery.models import PayeeAccount, PaymentItem
+from lumbung.registry.models import Member
+from lumbung.registry.vocab import HEAD
+
+CHUNK = 20_000
+
+
+class Item(NamedTuple):
+    cycle_id: int
+    beneficiary_id: int
+    attempt: int
+    amount_idr: int
+    account_number: str | None
+    name: str | None
+
+
+def stream(session: Session, batch_id: int) -> Iterator[list[Item]]:
+    """The batch's items in chunks of up to `CHUNK`, in beneficiary order."""
+    holder = aliased(Member)
+    head = aliased(Member)
+    query = (
+        select(
+            PaymentItem.cycle_id,
+            PaymentItem.beneficiary_id,
+            PaymentItem.attempt,
+            PaymentItem.amount_idr,
+            PayeeAccount.account_number,
+            holder.name,
+            head.name,
+        )
+        .join(PayeeAccount, PayeeAccount.id == PaymentItem.account_id, isouter=True)
+        .join(
+            holder,
+            and_(
+                holder.household_id == PaymentItem.household_id,
+                holder.nik == PayeeAccount.holder_nik,
+                holder.status == "active",
+            ),
+            isouter=True,
+        )
+        .join(
+            head,
+            and_(
+                head.household_id == PaymentItem.household_id,
+                head.relationship == HEAD,
+                head.status == "active",
+            ),
+            isouter=True,
+        )
+        .where(PaymentItem.batch_id == batch_id)
+        .order_by(PaymentItem.beneficiary_id)
+    )
+    result = session.connection().execution_options(stream_results=True).execute(query)
+    for chunk in result.partitions(CHUNK):
+        yield [Item(c, b, a, amount, acct, h or hd) for c, b, a, amount, acct, h, hd in chunk]
+
+
+class Digest:
+    """Count, total and sha256 of a batch's canonical lines, as `batch_digest` makes them."""
+
+    __slots__ = ("count", "sha", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+        self.sha = hashlib.sha256()
+
+    def add(self, items: list[Item]) -> None:
+        self.sha.update(
+            "".join(
+                f"{i.cycle_id}-{i.beneficiary_id}-{i.attempt},{i.amount_idr},"
+                f"{i.account_number or ''}\n"
+                for i in items
+            ).encode()
+        )
+        self.count += len(items)
+        self.total += sum(i.amount_idr for i in items)
+
+    def result(self) -> tuple[int, int, str]:
+        return self.count, self.total, self.sha.hexdigest()
