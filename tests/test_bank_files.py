@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -90,7 +91,9 @@ def test_a_pkh_batch_as_pain001_is_valid_adds_up_and_carries_the_ids(
             text("SELECT action, diff FROM audit_event ORDER BY id DESC LIMIT 1")
         ).one()
     assert action == "delivery.file_written"
-    assert '"sha256": "' + written.sha256 in diff and '"format": "pain.001"' in diff
+    recorded = json.loads(diff) if isinstance(diff, str) else diff
+    assert recorded["sha256"] == written.sha256 and recorded["format"] == "pain.001"
+    assert (recorded["count"], recorded["total_idr"]) == (batch.count, batch.total_idr)
     # the same batch written again is the same file, byte for byte
     again = write_file(engine, batch.id, tmp_path / "again.xml")
     assert again.sha256 == written.sha256

@@ -70,8 +70,8 @@ def stream(session: Session, batch_id: int) -> Iterator[list[Item]]:
         .where(PaymentItem.batch_id == batch_id)
         .order_by(PaymentItem.beneficiary_id)
     )
-    result = session.connection().execution_options(stream_results=True).execute(query)
-    for chunk in result.partitions(CHUNK):
+    result = session.execute(query.execution_options(yield_per=CHUNK))
+    for chunk in result.partitions():
         yield [Item(c, b, a, amount, acct, h or hd) for c, b, a, amount, acct, h, hd in chunk]
 
 
