@@ -31,7 +31,8 @@ NOT_FINAL = {"rcvd", "actc", "accp", "acsp", "acwc", "acwp", "pdng", "part", "ac
 
 ENTITLEMENT = re.compile(r"\d{1,18}-\d{1,18}")
 ATTEMPT = re.compile(r"(\d{1,18}-\d{1,18})-\d{1,9}")
-# Whole rupiah: digits, optionally with a zero fraction (`300000`, `300000.00`).
+# Whole rupiah: digits, optionally with a zero fraction (`300000`, `300000.00`; XML decimals
+# have no thousands separators, so `300000.000` is whole rupiah there).
 AMOUNT = re.compile(r"(\d{1,15})(?:\.0{1,5})?")
 
 

@@ -3,7 +3,8 @@
 Columns (a header line, names in any order and case; `,` or `;` between cells; UTF-8):
 `end_to_end_id`, `instruction_id` (optional), `status` (paid/failed/returned, berhasil/gagal/
 retur, or the ISO codes ACSC/ACCC → paid, RJCT → failed), `reason` (optional), `amount_idr`
-(whole rupiah: `300000` or `300000.00`), `date` (`2026-12-31`, or `31/12/2026`), and
+(whole rupiah: `300000` or `300000.00`; never `300.000`, which
+Indonesian writing reads as three hundred thousand and a computer as three hundred), `date` (`2026-12-31`, or `31/12/2026`), and
 optionally `reference` (the bank's own).
 
 DuckDB's CSV reader reads the file and every check runs in its SQL, a column at a time; Python
@@ -63,14 +64,13 @@ def _sql(names: list[str]) -> str:
              {column("amount_idr")} AS amt, {column("date")} AS d,
              {column("reason")} AS reason, {column("reference")} AS reference
       FROM read_csv($path, header = true, all_varchar = true, delim = $delim, quote = '"',
-                    escape = '"', max_line_size = {MAX_LINE}, auto_detect = false,
-                    columns = $columns, skip = 1)
+                    escape = '"', max_line_size = {MAX_LINE}, strict_mode = true)
     ), typed AS (
       SELECT *,
              COALESCE(NULLIF(e2e, ''), regexp_extract(instr, '^(\\d{{1,18}}-\\d{{1,18}})-\\d+$', 1))
                AS entitlement,
              CASE st {words} END AS status,
-             TRY_CAST(regexp_extract(amt, '^(\\d{{1,15}})(\\.0{{1,5}})?$', 1) AS BIGINT) AS amount,
+             TRY_CAST(regexp_extract(amt, '^(\\d{{1,15}})(\\.0{{1,2}})?$', 1) AS BIGINT) AS amount,
              CAST(COALESCE(try_strptime(d, '%Y-%m-%d'), try_strptime(d, '%d/%m/%Y'),
                            try_strptime(d, '%d-%m-%Y')) AS DATE) AS value_date
       FROM src
@@ -98,18 +98,9 @@ def _rows(read: StatusRead, path: Path, names: list[str], delim: str) -> Iterato
     con = duck_connect(memory_limit="512MB")
     try:
         try:
-            result = con.execute(
-                _sql(names),
-                {
-                    "path": str(path),
-                    "delim": delim,
-                    "columns": {
-                        f"{n}" if n else f"column{i}": "VARCHAR" for i, n in enumerate(names)
-                    },
-                },
-            )
-            batches = result.fetch_record_batch(FETCH)
-            for batch in batches:
+            relation = con.sql(_sql(names), params={"path": str(path), "delim": delim})
+            reader = relation.to_arrow_reader(FETCH)
+            for batch in reader:
                 yield from _batch(read, batch.to_pydict())
         except duckdb.Error as error:
             read.refuse(
