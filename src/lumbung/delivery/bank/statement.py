@@ -3,9 +3,9 @@
 Columns (a header line, names in any order and case; `,` or `;` between cells; UTF-8):
 `end_to_end_id`, `instruction_id` (optional), `status` (paid/failed/returned, berhasil/gagal/
 retur, or the ISO codes ACSC/ACCC → paid, RJCT → failed), `reason` (optional), `amount_idr`
-(whole rupiah: `300000` or `300000.00`; never `300.000`, which
-Indonesian writing reads as three hundred thousand and a computer as three hundred), `date` (`2026-12-31`, or `31/12/2026`), and
-optionally `reference` (the bank's own).
+(whole rupiah: `300000` or `300000.00`; never `300.000`, which Indonesian writing reads as
+three hundred thousand and a computer as three hundred), `date` (`2026-12-31`, or
+`31/12/2026`), and optionally `reference` (the bank's own).
 
 DuckDB's CSV reader reads the file and every check runs in its SQL, a column at a time; Python
 only turns the good rows into `OutcomeRow`s and the others into problems (one per row: the
