@@ -21,6 +21,7 @@ from lumbung.cli.credentials import tokens_app  # also adds `users set-password|
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.demo import demo_command
 from lumbung.cli.imports import import_command
+from lumbung.cli.payfiles import payfile_app
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import registry_app
 from lumbung.cli.releases import release_app
@@ -46,6 +47,7 @@ app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(payfile_app, name="payfile")  # to be mounted as `delivery file`
 app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)

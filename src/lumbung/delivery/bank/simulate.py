@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,6 +37,14 @@ class Answer:
     amount_idr: int
     status: str  # ISO 20022: ACSC (paid), RJCT (failed)
     reason: str | None  # ISO 20022 reason code, e.g. AC04 (closed account)
+
+
+def message_id(payment_file: Path) -> str:
+    """The MsgId of a pain.001 Lumbung wrote (read from its first bytes); for a CSV file, its
+    name."""
+    with payment_file.open("rb") as f:
+        found = re.search(rb"<MsgId>([^<]{1,35})</MsgId>", f.read(4096))
+    return found.group(1).decode() if found else payment_file.stem[:35]
 
 
 def answers(payment_file: Path, *, fail_every: int = 0) -> Iterator[Answer]:
