@@ -12,10 +12,10 @@ is only put in place when they agree (tests/test_bank_files.py checks both give 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from lumbung.delivery.models import PayeeAccount, PaymentItem
@@ -25,19 +25,25 @@ from lumbung.registry.vocab import HEAD
 CHUNK = 20_000
 
 
-class Item(NamedTuple):
-    cycle_id: int
-    beneficiary_id: int
-    attempt: int
-    amount_idr: int
-    account_number: str | None
-    name: str | None
+# One item: (cycle_id, beneficiary_id, attempt, amount_idr, account_number, name to pay), as
+# the database driver's row (no object made per row).
+Item = Sequence[Any]
 
 
-def stream(session: Session, batch_id: int) -> Iterator[list[Item]]:
+def stream(session: Session, batch_id: int) -> Iterator[Sequence[Item]]:
     """The batch's items in chunks of up to `CHUNK`, in beneficiary order."""
     holder = aliased(Member)
     head = aliased(Member)
+    head_name = (
+        select(head.name)
+        .where(
+            head.household_id == PaymentItem.household_id,
+            head.relationship == HEAD,
+            head.status == "active",
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
         select(
             PaymentItem.cycle_id,
@@ -45,8 +51,8 @@ def stream(session: Session, batch_id: int) -> Iterator[list[Item]]:
             PaymentItem.attempt,
             PaymentItem.amount_idr,
             PayeeAccount.account_number,
-            holder.name,
-            head.name,
+            # the head's name is looked up only for an account whose holder is not found
+            func.coalesce(holder.name, head_name),
         )
         .join(PayeeAccount, PayeeAccount.id == PaymentItem.account_id, isouter=True)
         .join(
@@ -58,21 +64,13 @@ def stream(session: Session, batch_id: int) -> Iterator[list[Item]]:
             ),
             isouter=True,
         )
-        .join(
-            head,
-            and_(
-                head.household_id == PaymentItem.household_id,
-                head.relationship == HEAD,
-                head.status == "active",
-            ),
-            isouter=True,
-        )
         .where(PaymentItem.batch_id == batch_id)
         .order_by(PaymentItem.beneficiary_id)
+        .execution_options(stream_results=True, max_row_buffer=CHUNK)
     )
-    result = session.execute(query.execution_options(yield_per=CHUNK))
-    for chunk in result.partitions():
-        yield [Item(c, b, a, amount, acct, h or hd) for c, b, a, amount, acct, h, hd in chunk]
+    # Core rows on the session's connection: no ORM loading, no objects but tuples.
+    result = session.connection().execute(query)
+    yield from result.partitions(CHUNK)
 
 
 class Digest:
@@ -85,16 +83,14 @@ class Digest:
         self.total = 0
         self.sha = hashlib.sha256()
 
-    def add(self, items: list[Item]) -> None:
+    def add(self, items: Sequence[Item]) -> None:
         self.sha.update(
             "".join(
-                f"{i.cycle_id}-{i.beneficiary_id}-{i.attempt},{i.amount_idr},"
-                f"{i.account_number or ''}\n"
-                for i in items
+                f"{c}-{b}-{a},{amount},{account or ''}\n" for c, b, a, amount, account, _ in items
             ).encode()
         )
         self.count += len(items)
-        self.total += sum(i.amount_idr for i in items)
+        self.total += sum(i[3] for i in items)
 
     def result(self) -> tuple[int, int, str]:
         return self.count, self.total, self.sha.hexdigest()
