@@ -44,18 +44,18 @@ _LOCAL = (
     "PmtInfSts",
     "OrgnlPmtInfAndSts",
 )
+# A transaction's children that are read (the amount is inside OrgnlTxRef/Amt, the reason's
+# code and text inside StsRsnInf, the date of .10 and later inside FctvIntrBkSttlmDt).
 _FIELDS = (
     "OrgnlEndToEndId",
     "OrgnlInstrId",
     "TxSts",
-    "Cd",
-    "Prtry",
-    "AddtlInf",
-    "InstdAmt",
+    "StsRsnInf",
+    "OrgnlTxRef",
     "AcctSvcrRef",
     "StsId",
     "AccptncDtTm",
-    "Dt",
+    "FctvIntrBkSttlmDt",
 )
 
 
@@ -82,7 +82,7 @@ def _rows(read: StatusRead, path: Path, version: str) -> Iterator[OutcomeRow]:
     ns = f"{{urn:iso:std:iso:20022:tech:xsd:{version}}}"
     tx_tag = ns + "TxInfAndSts"
     tags = [ns + t for t in _LOCAL]
-    wanted = {ns + t: t for t in _FIELDS}
+    wanted = _fields(ns)
     group_status: str | None = None
     block_status: str | None = None
     block_rows = 0
@@ -142,6 +142,10 @@ def _whole(read: StatusRead, what: str, status: str | None, rows: int) -> None:
         )
 
 
+def _fields(ns: str) -> dict[str, str]:
+    return {ns + name: name for name in _FIELDS}
+
+
 def _transaction(
     read: StatusRead,
     number: int,
@@ -149,21 +153,27 @@ def _transaction(
     wanted: dict[str, str],
     inherited: str | None,
 ) -> OutcomeRow | None:
+    # The transaction's own children only (its original transaction's parties, accounts and
+    # remittance, however long, are not walked): a Python object for each child is the cost.
     values: dict[str, str] = {}
     amount_currency: str | None = None
     reason_parts: list[str] = []
-    for child in element.iter(*wanted):
-        name = wanted[child.tag]
-        text = (child.text or "").strip()
-        if name in ("Cd", "Prtry", "AddtlInf"):
-            if text and child.getparent().tag.endswith(("}Rsn", "}StsRsnInf")):
-                reason_parts.append(text)
+    for child in element:
+        name = wanted.get(child.tag)
+        if name is None:
             continue
-        if name == "InstdAmt":
-            amount_currency = child.get("Ccy")
-        if name == "Dt" and not child.getparent().tag.endswith("}FctvIntrBkSttlmDt"):
-            continue
-        values.setdefault(name, text)
+        if name == "OrgnlTxRef":
+            for amount in child.iterchildren(child.tag[:-10] + "Amt"):
+                for instructed in amount:
+                    values["InstdAmt"] = (instructed.text or "").strip()
+                    amount_currency = instructed.get("Ccy")
+                    break
+        elif name == "StsRsnInf":
+            reason_parts.extend(text.strip() for text in child.itertext() if text.strip())
+        elif name == "FctvIntrBkSttlmDt":
+            values.setdefault("Dt", "".join(child.itertext()).strip())
+        else:
+            values[name] = (child.text or "").strip()
     ids = check_ids(read, number, values.get("OrgnlEndToEndId"), values.get("OrgnlInstrId"))
     raw_status = values.get("TxSts") or inherited or ""
     status = STATUSES.get(raw_status.lower())
