@@ -23,6 +23,7 @@ from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.delivery import delivery_app
 from lumbung.cli.demo import demo_command
 from lumbung.cli.imports import import_command
+from lumbung.cli.payfiles import payfile_app
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import registry_app
 from lumbung.cli.releases import release_app
@@ -47,6 +48,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
+delivery_app.add_typer(payfile_app, name="file")
 app.add_typer(delivery_app, name="delivery")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(aid_app, name="aid")
