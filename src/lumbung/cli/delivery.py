@@ -488,3 +488,41 @@ def payments_command(
             )
         ),
     )
+
+
+status_app = typer.Typer(
+    help="Partners' answers: what was paid, failed, returned.", no_args_is_help=True
+)
+delivery_app.add_typer(status_app, name="status")
+
+
+@status_app.command("import")
+@handled
+def status_import(
+    file: Path = typer.Argument(help="A bank's pain.002 report or CSV statement."),
+    partner: str | None = typer.Option(
+        None, help="Refuse rows of another partner's batches (the file's sender)."
+    ),
+    limit: int = typer.Option(50, "--limit", help="Problems shown on screen (all with --json)."),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record a partner's answers row by row; the same file twice changes nothing."""
+    from lumbung.cli.common import error_line
+    from lumbung.delivery.statuses import import_status_file
+
+    with unit_of_work() as session:
+        summary = import_status_file(
+            session, actor=acting_user(session, actor), path=file, partner_code=partner
+        )
+
+    def human() -> None:
+        recorded = ", ".join(f"{k} {grouped(v)}" for k, v in summary.recorded.items())
+        out.print(
+            f"{summary.file}: {grouped(summary.rows)} baris; dicatat: {recorded}; "
+            f"{grouped(summary.unchanged)} sudah tercatat; {grouped(summary.rejected)} ditolak."
+        )
+        for problem in summary.problems[:limit]:
+            out.print(error_line(problem), highlight=False)
+
+    emit(as_json, summary.as_dict(), human)
