@@ -60,3 +60,50 @@ def test_accounts_batches_and_the_check_over_the_api(engine: DbEngine, tmp_path:
     listed = api.get("auditor", "/delivery/batches", params={"cycle": "SBK-1"}).json()
     assert [b["state"] for b in listed] == ["approved"]
     assert api.get("auditor", "/delivery/partners").json()[0]["channel"] == "bank"
+
+
+def test_a_bank_file_and_its_answer_over_the_api(engine: DbEngine, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bank_helpers import approved_bank_batches
+    from lumbung.delivery.bank import simulate
+
+    (batch,) = approved_bank_batches(engine, tmp_path, "SBK-1", "SEMBAKO")
+    api = make_api(engine, tmp_path, ["determiner", "auditor"])
+    problem_of(api.post("auditor", f"/delivery/batches/{batch.id}/file"), 403, "permission_denied")
+    written = api.post("determiner", f"/delivery/batches/{batch.id}/file")
+    assert written.status_code == 200 and b"pain.001.001.09" in written.content
+    payment = tmp_path / "pain001.xml"
+    payment.write_bytes(written.content)
+    report = tmp_path / "pain002.xml"
+    simulate.write_status_report(
+        report,
+        simulate.answers(payment, fail_every=2),
+        original_message_id=simulate.message_id(payment),
+        created=datetime.now(UTC),
+    )
+    sent = api.post(
+        "determiner",
+        "/delivery/statuses",
+        files={"file": ("pain002.xml", report.read_bytes(), "application/xml")},
+        data={"partner": "BRI"},
+    )
+    assert sent.status_code == 200, sent.text
+    body = sent.json()
+    assert body["recorded"]["paid"] + body["recorded"]["failed"] == batch.count
+    again = api.post(
+        "determiner",
+        "/delivery/statuses",
+        files={"file": ("pain002.xml", report.read_bytes(), "application/xml")},
+    ).json()
+    assert again["unchanged"] == batch.count
+    problem_of(
+        api.post(
+            "determiner",
+            "/delivery/statuses",
+            files={"file": ("x.exe", b"MZ", "application/octet-stream")},
+        ),
+        422,
+        "validation_failed",
+    )
+    assert api.get("auditor", "/cycles/SBK-1/check").json()["ok"]

@@ -59,6 +59,29 @@ def test_a_bank_cycle_is_prepared_and_approved_on_the_pages(engine: Engine, tmp_
     assert "selesai=approved" in approved.headers["location"]
     final = checker.get(PAGE).text
     assert 'id="check-ok"' in final and "disetujui" in final
+    bank_file = checker.post("/penyaluran/batch/1/berkas", data={"csrf": csrf_of(final)})
+    assert bank_file.status_code == 200, bank_file.text[:500]
+    assert bank_file.headers["content-type"].startswith("application/xml")
+    assert b"<CdtTrfTxInf>" in bank_file.content
+    written = tmp_path / "LUMBUNG-1.xml"
+    written.write_bytes(bank_file.content)
+    from datetime import date
+
+    from lumbung.delivery.bank import simulate
+
+    statement = tmp_path / "status.csv"
+    simulate.write_statement(
+        statement, simulate.answers(written, fail_every=2), value_date=date(2027, 1, 5)
+    )
+    theirs = checker.get(PAGE)
+    recorded = checker.post(
+        PAGE,
+        data={"csrf": csrf_of(theirs.text), "action": "status"},
+        files={"file": ("status.csv", statement.read_bytes(), "text/csv")},
+    )
+    assert recorded.status_code == 200 and 'id="recorded"' in recorded.text, recorded.text[:800]
+    assert "dibayar 3, gagal 3" in recorded.text
+    assert 'id="check-ok"' in recorded.text
     family = checker.get(f"/keluarga/{families[0][0]}").text
     assert 'id="payments"' in family and "/siklus/SBK-1/penyaluran" in family
     assert 'id="accounts"' in family and "******1111" in family

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import File, Query, UploadFile
+from fastapi import File, Form, Query, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -17,10 +17,14 @@ from starlette.background import BackgroundTask
 from lumbung.api.deps import Read, Write, routes
 from lumbung.api.schemas import KK, LABEL
 from lumbung.delivery import account_answers, accounts, batches, bpjs, family, ledger, partners
+from lumbung.delivery.bank.service import write_payment_file
+from lumbung.delivery.outcomes import OutcomeSummary
+from lumbung.delivery.statuses import import_status_file
 from lumbung.downloads import private_file
 from lumbung.jobs import uploads
 
 router = routes(tags=["delivery"])
+STATUS_FILES = (".xml", ".csv")  # a pain.002 report, a CSV statement
 
 
 class NewBatches(BaseModel):
@@ -75,6 +79,44 @@ def approve_batch(ctx: Write, batch_id: int) -> batches.BatchRow:
 @router.post("/delivery/batches/{batch_id}/cancel", summary="Cancel a draft batch")
 def cancel_batch(ctx: Write, batch_id: int, body: Cancellation) -> batches.BatchRow:
     return batches.cancel_batch(ctx.session, actor=ctx.actor, batch_id=batch_id, reason=body.reason)
+
+
+@router.post(
+    "/delivery/batches/{batch_id}/file",
+    summary="Write an approved bank batch as its bank's file (pain.001 or CSV), downloaded",
+    response_class=FileResponse,
+)
+def payment_file(ctx: Write, batch_id: int) -> FileResponse:
+    folder = ctx.settings.data_dir / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = write_payment_file(ctx.session, actor=ctx.actor, batch_id=batch_id, out=folder)
+    path = Path(written.path)
+    media = "application/xml" if written.format == "pain.001" else "text/csv"
+    return FileResponse(
+        path, media_type=media, filename=path.name, background=BackgroundTask(os.unlink, path)
+    )
+
+
+@router.post("/delivery/statuses", summary="Record a partner's status file (pain.002 or CSV)")
+def import_status(
+    ctx: Write,
+    file: Annotated[UploadFile, File(description="A pain.002 report or a CSV statement.")],
+    partner: Annotated[str | None, Form(description="Refuse another partner's rows.")] = None,
+) -> OutcomeSummary:
+    name = file.filename or "status.csv"
+    saved = uploads.save(
+        ctx.settings.data_dir,
+        name,
+        file.file,
+        max_bytes=ctx.settings.upload_max_bytes,
+        accepted=STATUS_FILES,
+    )
+    try:
+        return import_status_file(
+            ctx.session, actor=ctx.actor, path=saved, name=saved.name, partner_code=partner
+        )
+    finally:
+        shutil.rmtree(saved.parent, ignore_errors=True)
 
 
 @router.get("/delivery/openings", summary="Collective account openings, newest first")

@@ -14,11 +14,12 @@ from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
 from lumbung.delivery.account_answers import AnswerSummary
+from lumbung.delivery.outcomes import OutcomeSummary
 from lumbung.downloads import private_file
 from lumbung.errors import LumbungError, NotFound, PermissionDenied, ValidationFailed
 from lumbung.web.context import Page, page
 
-Outcome = tuple[str | None, str | None, AnswerSummary | None]
+Outcome = tuple[str | None, str | None, AnswerSummary | OutcomeSummary | None]
 
 
 def _act(ctx: Page, label: str) -> Outcome:
@@ -44,6 +45,8 @@ def _act(ctx: Page, label: str) -> Outcome:
                 return "delivery.cancelled", None, None
             if action == "answer":
                 return None, None, _answer(ctx)
+            if action == "status":
+                return None, None, _status(ctx)
     except PermissionDenied:
         raise  # the error page, 403: nothing on this page is the reader's to do
     except LumbungError as refused:
@@ -80,6 +83,46 @@ def _answer(ctx: Page) -> AnswerSummary:
     return summary
 
 
+def _status(ctx: Page) -> OutcomeSummary:
+    """Record an uploaded status file (a bank's pain.002 or CSV statement)."""
+    from lumbung.delivery.statuses import import_status_file
+    from lumbung.jobs import uploads
+
+    upload = ctx.form.get("file") if ctx.form is not None else None
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise ValidationFailed(ctx.t("delivery.status_missing"))
+    saved = uploads.save(
+        ctx.settings.data_dir,
+        Path(upload.filename).name,
+        upload.file,
+        max_bytes=ctx.settings.upload_max_bytes,
+        accepted=(".xml", ".csv"),
+    )
+    try:
+        return import_status_file(ctx.db, actor=ctx.actor, path=saved, name=saved.name)
+    finally:
+        shutil.rmtree(saved.parent, ignore_errors=True)
+
+
+@page("prepare_payment")
+def payment_file(ctx: Page) -> Response:
+    """An approved bank batch written as its bank's file and downloaded (a POST: writing it
+    is recorded in the audit trail)."""
+    from lumbung.delivery.bank.service import write_payment_file
+
+    batch = ctx.request.path_params["batch"]
+    if ctx.form is None or not batch.isdigit():
+        raise NotFound(f"Batch {batch[:20]!r} tidak ada.")
+    folder = ctx.settings.data_dir / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = write_payment_file(ctx.db, actor=ctx.actor, batch_id=int(batch), out=folder)
+    path = Path(written.path)
+    media = "application/xml" if written.format == "pain.001" else "text/csv"
+    return FileResponse(
+        path, media_type=media, filename=path.name, background=BackgroundTask(os.unlink, path)
+    )
+
+
 @page("read")
 def delivery_page(ctx: Page) -> Response:
     from lumbung.delivery import accounts, batches, ledger
@@ -110,7 +153,8 @@ def delivery_page(ctx: Page) -> Response:
             if channel == "bank"
             else []
         ),
-        answer=answer,
+        answer=answer if isinstance(answer, AnswerSummary) else None,
+        recorded=answer if isinstance(answer, OutcomeSummary) else None,
     )
 
 
@@ -148,4 +192,5 @@ ROUTES = [
     Route("/siklus/{label}/penyaluran", delivery_page, methods=["GET", "POST"]),
     Route("/penyaluran/rekening/{opening}/berkas", opening_file, methods=["GET"]),
     Route("/penyaluran/bpjs/{batch}/daftar", bpjs_list, methods=["GET"]),
+    Route("/penyaluran/batch/{batch}/berkas", payment_file, methods=["POST"]),
 ]

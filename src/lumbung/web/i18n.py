@@ -732,6 +732,20 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "delivery.approved": ("Batch disetujui dan dibekukan.", "The batch is approved and frozen."),
     "delivery.cancelled": ("Batch dibatalkan.", "The batch was cancelled."),
     "delivery.unknown_action": ("Tindakan tidak dikenal.", "Unknown action."),
+    "delivery.bank_file": ("Unduh berkas bank", "Download the bank file"),
+    "delivery.status_title": ("Jawaban mitra", "Partners' answers"),
+    "delivery.status_file": (
+        "Laporan status bank (pain.002 XML atau CSV)",
+        "The bank's status report (pain.002 XML or CSV)",
+    ),
+    "delivery.status_record": ("Catat hasil pembayaran", "Record the payments' results"),
+    "delivery.status_missing": ("Pilih berkas laporan status.", "Choose the status file."),
+    "delivery.status_summary": (
+        "{rows} baris: dibayar {paid}, gagal {failed}, retur {returned}; {unchanged} sudah "
+        "tercatat; {rejected} ditolak.",
+        "{rows} rows: paid {paid}, failed {failed}, returned {returned}; {unchanged} already "
+        "recorded; {rejected} refused.",
+    ),
     "level.province": ("provinsi", "province"),
     "level.regency": ("kabupaten/kota", "regency/city"),
     "explain.title": ("Penjelasan hak bantuan", "Why this family got what it got"),
