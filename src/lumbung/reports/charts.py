@@ -66,8 +66,9 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _name(row: Realisation) -> str:
-    label = region_label(row.code, row.name)
-    return label if len(label) <= 38 else label[:37] + "…"
+    """The region's name cut to 30 characters, its code always whole."""
+    name = row.name if row.name is None or len(row.name) <= 30 else row.name[:29] + "…"
+    return region_label(row.code, name)
 
 
 def _regions(report: RealisationReport, cycle: CycleRealisation) -> Any:
@@ -107,7 +108,7 @@ def _regions(report: RealisationReport, cycle: CycleRealisation) -> Any:
     axes.set_xlim(0, 150)
     axes.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
     axes.set_xlabel("Realisasi (dibayar dari hak, %)")
-    axes.legend(loc="lower right", frameon=False, fontsize=9)
+    axes.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False, fontsize=9)
     if len(cycle.rows) > len(shown):
         figure.text(
             0.01,
@@ -150,7 +151,8 @@ def _trend(report: RealisationReport) -> Any:
         )
     axes.set_ylim(0, top * 1.15)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: short_rupiah(int(value))))
-    axes.set_xticks(xs, [c.cycle for c in cycles], rotation=30 if len(cycles) > 4 else 0)
+    slanted = {"rotation": 30, "ha": "right"} if len(cycles) > 4 else {}
+    axes.set_xticks(xs, [c.cycle for c in cycles], **slanted)
     axes.set_ylabel("Rupiah")
     axes.set_xlabel("Siklus")
     axes.legend(loc="upper left", frameon=False, fontsize=9)

@@ -55,8 +55,8 @@ def short_rupiah(amount: int) -> str:
     `Rp15 rb` (ribu), `Rp900`; rounded half up to one decimal, in integers."""
     sign, amount = ("-", -amount) if amount < 0 else ("", amount)
     for size, word in _SCALES:
-        if amount >= size:
-            tenths = (amount * 10 + size // 2) // size
+        tenths = (amount * 10 + size // 2) // size
+        if tenths >= 10:  # at least 1 once rounded: 999,960,000 reads Rp1 M, not Rp1.000 jt
             whole, tenth = divmod(tenths, 10)
             number = grouped(whole) + (f",{tenth}" if tenth and whole < 100 else "")
             return f"{sign}Rp{number} {word}"
