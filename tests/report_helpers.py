@@ -23,8 +23,8 @@ from lumbung.db import session_scope
 from lumbung.delivery import batches
 from lumbung.delivery.models import PayeeAccount
 from lumbung.delivery.outcomes import OutcomeRow
-from lumbung.reports.realisation import RealisationReport, realisation
 from lumbung.registry.models import Household
+from lumbung.reports.realisation import RealisationReport, realisation
 from targeting_helpers import floor_model, release, score
 from test_cycles import approve, cycle, registry_families
 

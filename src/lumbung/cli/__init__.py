@@ -25,6 +25,7 @@ from lumbung.cli.imports import import_command
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import registry_app
 from lumbung.cli.releases import release_app
+from lumbung.cli.reports import report_app
 from lumbung.cli.requests import request_app
 from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
@@ -47,6 +48,7 @@ app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(delivery_app, name="delivery")
+app.add_typer(report_app, name="report")
 app.add_typer(tokens_app, name="tokens")
 app.command("explain")(explain_command)
 app.command("import")(import_command)

@@ -81,7 +81,7 @@ def _regions(report: RealisationReport, cycle: CycleRealisation) -> Any:
     heading = (
         f"Realisasi {report.program} siklus {cycle.cycle} per {level}\n"
         f"{region_label(report.area or '', report.area_name)}: "
-        f"{percent_text(cycle.total.realisation_pct)} "
+        f"{percent_text(cycle.total.share())} "
         f"({short_rupiah(cycle.total.paid_idr)} dari {short_rupiah(cycle.total.entitled_idr)})"
     )
     axes.set_title(heading, loc="left", fontsize=11, color=INK)
@@ -90,7 +90,7 @@ def _regions(report: RealisationReport, cycle: CycleRealisation) -> Any:
         axes.set_axis_off()
         return figure
     names = [_name(r) for r in reversed(shown)]
-    shares = [float(r.realisation_pct or 0) for r in reversed(shown)]
+    shares = [float(r.share() or 0) for r in reversed(shown)]
     positions = list(range(len(shown)))
     axes.barh(positions, [100.0] * len(shown), color=ENTITLED, height=0.7, label="Hak")
     axes.barh(positions, shares, color=PAID, height=0.7, label="Dibayar")
@@ -98,7 +98,7 @@ def _regions(report: RealisationReport, cycle: CycleRealisation) -> Any:
         axes.text(
             101.5,
             y,
-            f"{percent_text(row.realisation_pct)} · {short_rupiah(row.paid_idr)} dari "
+            f"{percent_text(row.share())} · {short_rupiah(row.paid_idr)} dari "
             f"{short_rupiah(row.entitled_idr)}",
             va="center",
             fontsize=9,
@@ -144,7 +144,7 @@ def _trend(report: RealisationReport) -> Any:
         axes.text(
             x,
             max(cycle.total.entitled_idr, cycle.total.paid_idr) + top * 0.02,
-            percent_text(cycle.total.realisation_pct),
+            percent_text(cycle.total.share()),
             ha="center",
             fontsize=9,
             color=INK,

@@ -32,8 +32,7 @@ def _values(cycle: CycleRealisation, row: Realisation, total: bool) -> list[Any]
     shown = row.as_dict()
     if total:
         shown["name"] = "Jumlah " + region_label(row.code, row.name)
-    pct = row.realisation_pct
-    shown["realisation_pct"] = pct
+    shown["realisation_pct"] = row.share()
     return [cycle.cycle, cycle.reference_date, *(shown[key] for key, _ in COLUMNS)]
 
 
@@ -96,7 +95,8 @@ def to_xlsx(report: RealisationReport) -> bytes:
         sheet.column_dimensions[get_column_letter(i)].width = width
 
     trend = book.create_sheet("Per siklus")
-    _text(trend, 1, 1, "Realisasi per siklus — " + region_label(report.area or "", report.area_name))
+    where = region_label(report.area or "", report.area_name)
+    _text(trend, 1, 1, f"Realisasi {report.program} per siklus — {where}", bold)
     _header(trend, 3, bold)
     for i, cycle in enumerate(report.cycles):
         _line(trend, 4 + i, _values(cycle, cycle.total, True), None)

@@ -63,9 +63,16 @@ class Realisation:
     returned_idr: int
     pending_idr: int
     cancelled_idr: int
+    # paid / entitled in percent, rounded to two decimals, for display only: always computed
+    # from the amounts (a value given is replaced)
+    realisation_pct: float | None = None
 
-    @property
-    def realisation_pct(self) -> Decimal | None:
+    def __post_init__(self) -> None:
+        share = self.share()
+        object.__setattr__(self, "realisation_pct", None if share is None else float(share))
+
+    def share(self) -> Decimal | None:
+        """paid / entitled in percent, rounded half up to two decimals."""
         return percent(self.paid_idr, self.entitled_idr)
 
     @property
@@ -76,7 +83,6 @@ class Realisation:
         return int(getattr(self, f"{state}_idr"))
 
     def as_dict(self) -> dict[str, Any]:
-        pct = self.realisation_pct
         return {
             "code": self.code,
             "name": self.name,
@@ -85,7 +91,7 @@ class Realisation:
             "paid_beneficiaries": self.paid_beneficiaries,
             "entitled_idr": self.entitled_idr,
             **{f"{s}_idr": self.amount(s) for s in STATES},
-            "realisation_pct": None if pct is None else float(pct),
+            "realisation_pct": self.realisation_pct,
         }
 
 

@@ -17,9 +17,9 @@ STATIC = Path(__file__).parent / "static"
 
 
 def routes() -> list[BaseRoute]:
-    from lumbung.web import admin, registry, signin, work
+    from lumbung.web import admin, registry, reports, signin, work
 
-    return [*signin.ROUTES, *registry.ROUTES, *work.ROUTES, *admin.ROUTES]
+    return [*signin.ROUTES, *registry.ROUTES, *work.ROUTES, *reports.ROUTES, *admin.ROUTES]
 
 
 def install(app: FastAPI) -> None:
