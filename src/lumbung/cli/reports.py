@@ -10,6 +10,7 @@ import typer
 
 from lumbung.cli.common import (
     ActorOption,
+    JsonOption,
     RegionOption,
     acting_user,
     console,
@@ -59,11 +60,14 @@ def realisation_command(
         None, "--chart-kind", help="region or trend (default: trend for several cycles)."
     ),
     actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Realisation per program × cycle × region: beneficiaries, transactions, entitled, paid,
     failed, returned, pending and cancelled rupiah, realisation %; within your region."""
     from lumbung.reports.realisation import realisation
 
+    if as_json:  # as every command has it (a refusal then JSON too): --format json
+        output_format = "json"
     _check_options(output_format, out_file, chart_file)
     with unit_of_work() as session:
         report = realisation(
