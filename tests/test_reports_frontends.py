@@ -132,7 +132,9 @@ def test_the_page_shows_the_table_the_chart_and_the_downloads(
     assert "Gambir (31.71.01.1001)" in page and "Cideng (31.71.01.1002)" in page
     assert "32.73" not in page  # Bandung is outside the verifier's region
     assert "Rp200.000" in page and "/laporan/realisasi.xlsx?program=SEMBAKO" in page
-    assert "style=" not in page.split('id="report-chart"')[1].split("</div>")[0]  # CSP-safe
+    drawn = page.split('id="report-chart"')[1].split("</div>")[0]
+    assert "style=" not in drawn  # presentation attributes only: the CSP allows no inline style
+    assert 'width="72"' in drawn  # Gambir's 20 % is a fifth of the 360 px that mean 100 %
     download = web.get("/laporan/realisasi.xlsx", params={"program": "SEMBAKO"})
     assert download.status_code == 200 and download.content.startswith(b"PK")
     chart = web.get("/laporan/realisasi.svg", params={"program": "SEMBAKO"})

@@ -107,13 +107,15 @@ def _chart(ctx: Page, report: RealisationReport) -> object:
     if len(report.cycles) > 1:
         rows = [(c.cycle, points(c.total.entitled_idr, c.total.paid_idr)) for c in report.cycles]
         title = ctx.t("report.chart.trend", program=report.program)
-        return bar_chart(rows, title=title, amount=shown, ordered=True)
+        return bar_chart(rows, title=title, amount=shown, ordered=True, scale=10_000)
     (one,) = report.cycles
     rows = [(r.name or r.code, points(r.entitled_idr, r.paid_idr)) for r in one.rows]
     title = ctx.t(
-        "report.chart.region", cycle=one.cycle, level=ctx.t("report.level." + report.level)
+        "report.chart.region",
+        cycle=one.cycle,
+        level=ctx.t("report.level." + report.level).lower(),
     )
-    return bar_chart(rows, title=title, amount=shown)
+    return bar_chart(rows, title=title, amount=shown, scale=10_000)
 
 
 def _download(ctx: Page, fmt: str) -> Response:
