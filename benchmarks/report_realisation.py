@@ -84,24 +84,33 @@ def sql(area: str | None, level: str) -> str:
     return str(compiled)
 
 
+def fill(conn: psycopg.Connection[tuple[object, ...]], entitlements: int) -> None:
+    started = time.perf_counter()
+    conn.execute(SCHEMA)
+    for step in FILL.split(";"):
+        if step.strip():
+            conn.execute(step, {"n": entitlements})
+    print(f"filled {entitlements:,} entitlements in {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entitlements", type=int, default=2_000_000)
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="lumbung_bench_reports")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Query the database a --keep run left, unfilled."
+    )
     args = parser.parse_args()
-    with psycopg.connect(args.postgres_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {args.database}")
-        admin.execute(f"CREATE DATABASE {args.database}")
+    if not args.reuse:
+        with psycopg.connect(args.postgres_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {args.database}")
+            admin.execute(f"CREATE DATABASE {args.database}")
     url = args.postgres_url.rsplit("/", 1)[0] + "/" + args.database
     with psycopg.connect(url, autocommit=True) as conn:
-        started = time.perf_counter()
-        conn.execute(SCHEMA)
-        for step in FILL.split(";"):
-            if step.strip():
-                conn.execute(step, {"n": args.entitlements})
-        print(f"filled {args.entitlements:,} entitlements in {time.perf_counter() - started:.1f} s")
+        if not args.reuse:
+            fill(conn, args.entitlements)
         conn.execute("SET search_path = bench_reports")
         print("| area | level | rows | beneficiaries | seconds |\n|---|---|---|---|---|")
         for area in (None, "11", "11.01"):

@@ -125,6 +125,9 @@ def test_the_page_shows_the_table_the_chart_and_the_downloads(
     assert sign_in(web, "verifier") == "/"
     home = web.get("/")
     assert 'href="/laporan/realisasi"' in home.text  # in the menu
+    form = web.get("/laporan/realisasi")  # the form alone: nothing is read until asked
+    assert form.status_code == 200 and "SBK-1 (SEMBAKO)" in form.text
+    assert 'id="report-chart"' not in form.text
     shown = web.get("/laporan/realisasi", params={"program": "SEMBAKO", "tingkat": "village"})
     assert shown.status_code == 200, shown.text[:2000]
     page = shown.text
@@ -143,4 +146,4 @@ def test_the_page_shows_the_table_the_chart_and_the_downloads(
     assert refused.status_code == 403 and "di luar wilayah" in refused.text
     english = web.get("/bahasa/en", params={"kembali": "/laporan/realisasi"})
     assert english.status_code in (302, 303)
-    assert "Payment realisation" in web.get("/laporan/realisasi").text
+    assert "Payment realisation" in web.get("/laporan/realisasi", params={"program": "X"}).text

@@ -67,8 +67,8 @@ def realisation_page(ctx: Page) -> Response:
 
     programs = programs_with_cycles(ctx.db, actor=ctx.actor)
     choices = _choices(ctx)
-    if not choices["program"] and programs:
-        choices["program"] = next(iter(programs))
+    # Only what was asked for is read: a national report of every cycle of a program reads
+    # each cycle's millions of entitlements, not something to run by opening the page.
     report = error = None
     status = 200
     if choices["program"]:
