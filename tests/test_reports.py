@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Engine as DbEngine
 
 from conftest import user
+from helpers import edit_directly
 from lumbung.db import session_scope
 from lumbung.delivery import ledger
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
@@ -110,6 +111,16 @@ def test_a_reader_with_a_region_sees_only_it(engine: DbEngine, tmp_path: Path) -
     assert [r.code for r in village.rows] == [GAMBIR] and village.total.beneficiaries == 5
     narrowed = report(engine, "determiner", region=CIDENG).cycles[0]
     assert narrowed.total.failed_idr == SEMBAKO and narrowed.total.beneficiaries == 1
+    # A family counts where it lives: the returned payment of Bandung moves with its family.
+    returned = next(h for h, s in paid.states.items() if s == "returned")
+    edit_directly(
+        engine,
+        "UPDATE household SET village_code = :v, district_code = '31.71.01', "
+        "regency_code = '31.71', province_code = '31' WHERE id = :id",
+        {"v": GAMBIR, "id": returned},
+    )
+    moved = report(engine, "verifier", level="regency").cycles[0].total
+    assert (moved.beneficiaries, moved.returned_idr) == (7, SEMBAKO)
 
 
 def test_over_cycles_and_a_program_of_persons(engine: DbEngine, tmp_path: Path) -> None:
