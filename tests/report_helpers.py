@@ -8,6 +8,8 @@ is cancelled; three have no account and stay unbatched."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,8 +136,22 @@ def report(engine: DbEngine, actor: str, **options: object) -> RealisationReport
         )
 
 
-def rename_region(engine: DbEngine, code: str, name: str) -> None:
-    edit_directly(engine, "UPDATE region SET name = :n WHERE code = :c", {"n": name, "c": code})
+@contextmanager
+def renamed_regions(engine: DbEngine, names: dict[str, str]) -> Iterator[None]:
+    """Regions given other names in the database, and their own names back afterwards (the
+    region table outlives a test on PostgreSQL)."""
+    before = {code: region_name(engine, code) for code in names}
+    try:
+        for code, name in names.items():
+            edit_directly(
+                engine, "UPDATE region SET name = :n WHERE code = :c", {"n": name, "c": code}
+            )
+        yield
+    finally:
+        for code, name in before.items():
+            edit_directly(
+                engine, "UPDATE region SET name = :n WHERE code = :c", {"n": name, "c": code}
+            )
 
 
 def region_name(engine: DbEngine, code: str) -> str:

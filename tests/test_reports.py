@@ -26,7 +26,7 @@ from report_helpers import (
     SEMBAKO,
     Paid,
     paid_in_every_state,
-    rename_region,
+    renamed_regions,
     report,
 )
 from test_cycles import approve, cycle
@@ -165,9 +165,8 @@ def test_files_never_let_a_spreadsheet_evaluate_a_planted_name(
         "31.71.01": "-2+3",
         "32.73.01": "\tTAB",
     }
-    for code, name in planted.items():
-        rename_region(engine, code, name)
-    got = report(engine, "auditor", level="village")
+    with renamed_regions(engine, planted):
+        got = report(engine, "auditor", level="village")
     assert {r.name for r in got.cycles[0].rows} >= {planted[GAMBIR], planted[CIDENG]}
 
     data = to_xlsx(got)
