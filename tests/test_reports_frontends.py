@@ -125,6 +125,8 @@ def test_the_page_shows_the_table_the_chart_and_the_downloads(
     assert sign_in(web, "verifier") == "/"
     home = web.get("/")
     assert 'href="/laporan/realisasi"' in home.text  # in the menu
+    cycle_page = web.get(f"/siklus/{LABEL}").text
+    assert f'href="/laporan/realisasi?program=SEMBAKO&amp;siklus={LABEL}"' in cycle_page
     form = web.get("/laporan/realisasi")  # the form alone: nothing is read until asked
     assert form.status_code == 200 and "SBK-1 (SEMBAKO)" in form.text
     assert 'id="report-chart"' not in form.text

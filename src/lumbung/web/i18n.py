@@ -848,6 +848,10 @@ _REPORT_PAIRS: dict[str, tuple[str, str]] = {
     "report.cancelled": ("Batal", "Cancelled"),
     "report.realisation": ("Realisasi", "Realisation"),
     "report.total": ("Jumlah", "Total"),
+    "report.for_cycle": (
+        "Realisasi penyaluran siklus ini per wilayah",
+        "This cycle's payment realisation by region",
+    ),
 }
 
 CATALOG: dict[str, dict[str, str]] = {
