@@ -27,6 +27,7 @@ from lumbung.cli.payfiles import payfile_app
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import registry_app
 from lumbung.cli.releases import release_app
+from lumbung.cli.reports import report_app
 from lumbung.cli.requests import request_app
 from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
@@ -50,6 +51,7 @@ app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
 delivery_app.add_typer(payfile_app, name="file")
 app.add_typer(delivery_app, name="delivery")
+app.add_typer(report_app, name="report")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(aid_app, name="aid")
 app.command("explain")(explain_command)

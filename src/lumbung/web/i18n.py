@@ -922,10 +922,68 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "status.removed": ("dihapus", "removed"),
 }
 
+# The realisation report's page (web/reports.py, templates/report_realisation.html).
+_REPORT_PAIRS: dict[str, tuple[str, str]] = {
+    "nav.realisation": ("Realisasi", "Realisation"),
+    "report.title": ("Realisasi penyaluran", "Payment realisation"),
+    "report.intro": (
+        "Hak, dibayar, gagal, retur, tertunda dan batal per siklus dan wilayah, dari buku besar "
+        "pembayaran; Anda melihat wilayah Anda sendiri.",
+        "Entitled, paid, failed, returned, pending and cancelled per cycle and region, from the "
+        "payment ledger; you see your own region.",
+    ),
+    "report.no_cycles": ("Belum ada siklus.", "No cycle yet."),
+    "report.choose": ("Pilih laporan", "Choose the report"),
+    "report.region": ("Wilayah", "Region"),
+    "report.level": ("Tingkat", "Level"),
+    "report.level.default": ("satu tingkat di bawah wilayah", "one level below the region"),
+    "report.level.province": ("Provinsi", "Province"),
+    "report.level.regency": ("Kabupaten/kota", "Regency/city"),
+    "report.level.district": ("Kecamatan", "District"),
+    "report.level.village": ("Desa/kelurahan", "Village"),
+    "report.cycles": ("Siklus", "Cycles"),
+    "report.cycles.hint": (
+        "Tanpa centang: semua siklus program yang sudah disetujui.",
+        "None ticked: every approved cycle of the program.",
+    ),
+    "report.show": ("Tampilkan", "Show"),
+    "report.unit": ("Penerima dihitung per", "Beneficiaries counted as"),
+    "report.unit.household": ("keluarga", "families"),
+    "report.unit.person": ("jiwa", "persons"),
+    "report.download": ("Unduh", "Download"),
+    "report.format.csv": ("CSV", "CSV"),
+    "report.format.xlsx": ("XLSX (Excel)", "XLSX (Excel)"),
+    "report.format.png": ("Grafik PNG", "PNG chart"),
+    "report.format.svg": ("Grafik SVG", "SVG chart"),
+    "report.chart.region": (
+        "Realisasi siklus {cycle} per {level} (dibayar dari hak)",
+        "Realisation of cycle {cycle} by {level} (paid of entitled)",
+    ),
+    "report.chart.trend": (
+        "Realisasi {program} per siklus (dibayar dari hak)",
+        "Realisation of {program} per cycle (paid of entitled)",
+    ),
+    "report.beneficiaries": ("Penerima", "Beneficiaries"),
+    "report.transactions": ("Transaksi", "Transactions"),
+    "report.entitled": ("Hak", "Entitled"),
+    "report.paid": ("Dibayar", "Paid"),
+    "report.failed": ("Gagal", "Failed"),
+    "report.returned": ("Retur", "Returned"),
+    "report.pending": ("Tertunda", "Pending"),
+    "report.cancelled": ("Batal", "Cancelled"),
+    "report.realisation": ("Realisasi", "Realisation"),
+    "report.total": ("Jumlah", "Total"),
+    "report.for_cycle": (
+        "Realisasi penyaluran siklus ini per wilayah",
+        "This cycle's payment realisation by region",
+    ),
+}
+
 CATALOG: dict[str, dict[str, str]] = {
     lang: {
         **{key: pair[i] for key, pair in _PAIRS.items()},
         **{key: pair[i] for key, pair in AID_PAIRS.items()},
+        **{key: pair[i] for key, pair in _REPORT_PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
         **{f"feature.{name}": pair[i] for name, pair in _FEATURES.items()},
         **{f"component.{name}": pair[i] for name, pair in _COMPONENTS.items()},
