@@ -14,6 +14,7 @@ from lumbung.delivery.models import (
     PaymentEvent,
     PaymentItem,
 )
+from lumbung.delivery.pos.models import PartnerToken, Voucher
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
 from lumbung.programs.models import Program
@@ -36,6 +37,7 @@ __all__ = [
     "Installation",
     "Job",
     "Member",
+    "PartnerToken",
     "PmtModelRecord",
     "PmtScore",
     "Program",
@@ -44,5 +46,6 @@ __all__ = [
     "Scoring",
     "SignInAttempt",
     "User",
+    "Voucher",
     "WebSession",
 ]
