@@ -369,3 +369,107 @@ def test_offline_uploads_pay_once_and_report_conflicts(engine: DbEngine, tmp_pat
 
 def test_the_counter_of_a_redemption_is_what_its_token_says(engine: DbEngine) -> None:
     assert Counter(1, "POS", "A-1", None).label == "POS/A-1"
+
+
+# ---- letters ------------------------------------------------------------------------------
+
+
+def test_letters_open_their_qr_decodes_and_verifies(engine: DbEngine, tmp_path: Path) -> None:
+    import pypdfium2
+    import zxingcpp
+    from pypdf import PdfReader
+
+    from lumbung.delivery.pos import letters
+
+    batch_id = pos_batch(engine, tmp_path)
+    with engine.begin() as conn:  # a name that would be markup, were it parsed as such
+        conn.execute(
+            text("UPDATE member SET name = :name WHERE nik = (SELECT min(nik) FROM voucher)"),
+            {"name": "SITI <b>NUR</b> & ANAK"},
+        )
+    options = letters.LetterOptions(
+        place="Kantor Pos Gambir, Jl. Pos No. 2", collect_on=date(2026, 12, 14), stage="Tahap I"
+    )
+    with session_scope(engine) as session:
+        result = letters.write_letters(
+            session,
+            actor=user(session, "determiner"),
+            batch_id=batch_id,
+            out_dir=tmp_path / "letters",
+            options=options,
+            workers=1,
+        )
+    assert result.letters == 7
+    manifest = json.loads((Path(result.folder) / "manifest.json").read_text())
+    assert sum(f["letters"] for f in manifest["files"]) == 7
+    issued = {voucher_id: nik for voucher_id, _, nik in all_vouchers(engine)}
+    decoded = 0
+    seen_markup = False
+    for entry in result.files:
+        path = Path(result.folder) / entry.file
+        reader = PdfReader(path)
+        assert len(reader.pages) == entry.letters
+        body = "\n".join(page.extract_text() for page in reader.pages)
+        assert "SURAT UNDANGAN" in body and "Rp300.000" in body and "KTP-el" in body
+        seen_markup |= "SITI <b>NUR</b> & ANAK" in body
+        document = pypdfium2.PdfDocument(str(path))
+        for index in range(len(document)):
+            image = document[index].render(scale=150 / 72).to_pil()
+            (barcode,) = zxingcpp.read_barcodes(image)
+            claim = keys.verify(barcode.text)
+            assert claim.matches(issued[claim.voucher_id])
+            decoded += 1
+        document.close()
+    assert decoded == 7 and seen_markup
+    with session_scope(engine) as session, pytest.raises(Conflict, match="sudah ada"):
+        letters.write_letters(
+            session,
+            actor=user(session, "determiner"),
+            batch_id=batch_id,
+            out_dir=tmp_path / "letters",
+            options=options,
+        )
+
+
+def test_letters_in_two_processes_match_one(tmp_path: Path) -> None:
+    from lumbung.delivery.pos import letters
+    from lumbung.delivery.pos.pdf import Letter, Village
+
+    villages = [
+        Village(
+            f"31.71.01.100{n}",
+            f"Desa {n}",
+            "Gambir",
+            "Kota Jakarta Pusat",
+            "DKI Jakarta",
+            "BLT BBM",
+            "Tahap I",
+            "Kantor Pos",
+            date(2026, 12, 14),
+            "08.00",
+            TODAY,
+            "BBM-1/B1",
+        )
+        for n in range(3)
+    ]
+    jobs_one, jobs_two = [], []
+    for n, village in enumerate(villages):
+        batch = [
+            Letter(
+                n * 100 + i + 1,
+                "k1",
+                "3171015708450001",
+                300_000,
+                date(2027, 1, 1),
+                f"NAMA {i}",
+                "Jl. Mawar",
+                "001",
+                "002",
+                i % 2 == 0,
+            )
+            for i in range(150)
+        ]
+        jobs_one.append((str(tmp_path / f"a{n}.pdf"), village, batch))
+        jobs_two.append((str(tmp_path / f"b{n}.pdf"), village, batch))
+    seeds = {"k1": b"\x07" * 32}
+    assert letters.render_all(jobs_one, seeds, 1) == letters.render_all(jobs_two, seeds, 2)
