@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -473,3 +474,68 @@ def test_letters_in_two_processes_match_one(tmp_path: Path) -> None:
         jobs_two.append((str(tmp_path / f"b{n}.pdf"), village, batch))
     seeds = {"k1": b"\x07" * 32}
     assert letters.render_all(jobs_one, seeds, 1) == letters.render_all(jobs_two, seeds, 2)
+
+
+# ---- the counters' API --------------------------------------------------------------------
+
+
+def test_the_redemption_api_pays_once_and_answers_409_to_the_second_counter(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api_helpers import API, make_api
+
+    pos_batch(engine, tmp_path)
+    api = make_api(engine, tmp_path / "data", ["admin"])
+    issued = all_vouchers(engine)
+    raws = [counter_token(engine, f"LOKET-{n}") for n in range(4)]
+
+    def post(
+        raw_counter: str, body: object, path: str = "/vouchers/redeem"
+    ) -> tuple[int, dict[str, Any]]:
+        response = api.client.post(
+            API + path, json=body, headers={"Authorization": f"Bearer {raw_counter}"}
+        )
+        return response.status_code, response.json()
+
+    # no token, a user's token, a wrong NIK
+    assert api.client.post(API + "/vouchers/redeem", json={}).status_code == 401
+    assert post(api.tokens["admin"], {"token": issued[0][1], "nik": issued[0][2]})[0] == 401
+    status, wrong = post(raws[0], {"token": issued[0][1], "nik": issued[1][2]})
+    assert status == 422 and "NIK" in wrong["detail"]
+    # every voucher scanned by four counters at once
+    work = [(raw, voucher) for voucher in issued for raw in raws]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(lambda job: post(job[0], {"token": job[1][1], "nik": job[1][2]}), work)
+        )
+    statuses = sorted(status for status, _ in answers)
+    assert statuses.count(200) == 7 and statuses.count(409) == 21, statuses
+    conflict = next(body for status, body in answers if status == 409)
+    assert conflict["code"] == "conflict" and "loket POS/LOKET-" in conflict["detail"]
+    assert conflict["errors"][0]["recipient_nik"].endswith("*" * 12)
+    # offline uploads of vouchers already paid are conflicts, never paid twice
+    status, uploaded = post(
+        raws[0],
+        {
+            "redemptions": [
+                {"token": t, "nik": n, "redeemed_at": "2026-12-07T08:00:00", "counter": "LOKET-0"}
+                for _, t, n in issued
+            ]
+        },
+        "/vouchers/redemptions",
+    )
+    assert status == 200 and uploaded["paid"] == 0
+    assert uploaded["conflicts"] + uploaded["duplicates"] == 7
+    published = api.client.get(
+        API + "/vouchers/public-keys", headers={"Authorization": f"Bearer {raws[0]}"}
+    ).json()
+    assert [(k["key_id"], k["current"]) for k in published] == [("k1", True)]
+    claim = token.verify(issued[0][1], {1: bytes.fromhex(published[0]["public_key"])})
+    assert claim.voucher_id == issued[0][0]
+    with session_scope(engine) as session:
+        sealing.seal_awaiting(session)
+    found = check(engine)
+    assert found.ok and found.states["paid"].entitlements == 7, found.problems
+    assert found.awaiting_seal == 0
