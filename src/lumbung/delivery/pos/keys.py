@@ -15,14 +15,14 @@ from lumbung.delivery.pos import token
 @dataclass(frozen=True, slots=True)
 class PublicKey:
     key_id: str
-    public_hex: str
+    public_key: str
     current: bool
 
     def as_dict(self) -> dict[str, object]:
         return {
             "key_id": self.key_id,
             "algorithm": "ed25519",
-            "public_key": self.public_hex,
+            "public_key": self.public_key,
             "current": self.current,
         }
 
