@@ -28,6 +28,7 @@ from lumbung.cli.requests import request_app
 from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app
+from lumbung.cli.vouchers import voucher_app
 
 app = typer.Typer(
     help="Lumbung: the social registry and benefits delivery (messages in Indonesian).",
@@ -46,6 +47,7 @@ app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(voucher_app, name="voucher")  # to be mounted under `lumbung delivery`
 app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)
