@@ -47,13 +47,23 @@ def seeds(key_ids: set[str]) -> dict[str, bytes]:
     return {key_id: ring.get(key_id).secret for key_id in key_ids}
 
 
+_public: dict[int, tuple[Keyring, dict[int, bytes]]] = {}
+
+
 def public_keys(ring: Keyring | None = None) -> dict[int, bytes]:
-    """Key number → raw public key, for `token.verify`."""
+    """Key number → raw public key, for `token.verify` (worked out once per key file state:
+    `keyring()` hands back the same object while the file is unchanged)."""
     ring = ring or keyring()
-    return {
+    cached = _public.get(id(ring))
+    if cached is not None and cached[0] is ring:
+        return cached[1]
+    found = {
         token.key_number(key.id): token.public_bytes(_derived(key.secret))
         for key in ring.keys.values()
     }
+    _public.clear()
+    _public[id(ring)] = (ring, found)
+    return found
 
 
 def public_list() -> list[PublicKey]:
