@@ -110,15 +110,18 @@ def bench_letters(n: int, workers: int) -> dict[str, Any]:
         base_jobs = synthetic_jobs(base_n, folder / "one")
         (folder / "one").mkdir()
         start = time.perf_counter()
-        render_all(base_jobs, seeds, 1)
+        baseline = render_all(base_jobs, seeds, 1)
         single = base_n / (time.perf_counter() - start)
+        single_cpu = base_n / baseline.cpu_seconds
         jobs = synthetic_jobs(n, folder / "many")
         (folder / "many").mkdir()
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
-        done = render_all(jobs, seeds, workers)
+        rendered = render_all(jobs, seeds, workers)
         wall = time.perf_counter() - start
-        written = sum(count for count, _ in done.values())
+        load_after = os.getloadavg()[0]
+        written = sum(count for count, _ in rendered.files.values())
+        per_cpu = written / rendered.cpu_seconds
         size = sum(p.stat().st_size for p in (folder / "many").iterdir())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -135,13 +138,25 @@ def bench_letters(n: int, workers: int) -> dict[str, Any]:
         "bytes_per_letter": round(size / written),
         "extrapolated_1m_seconds": round(1_000_000 / rate),
         "load_average_before": load_before,
+        "load_average_after": load_after,
         "cores": os.cpu_count(),
+        # CPU time the writing processes got: what the cores would give without the others
+        "letters_per_cpu_second": round(per_cpu),
+        "single_process_letters_per_cpu_second": round(single_cpu),
+        "cpu_share_of_the_writers": round(rendered.cpu_seconds / wall, 2),
+        "capacity_letters_per_s_on_2_idle_cores": round(2 * per_cpu),
     }
     print(
         f"letters: {written:,} in {len(jobs):,} PDFs, {workers} processes: {wall:.1f} s, "
         f"{rate:,.0f} letters/s (one process: {single:,.0f}/s on {base_n:,}; ratio "
         f"{rate / single:.2f}); {size / written:,.0f} bytes a letter; 1,000,000 ≈ "
-        f"{1_000_000 / rate / 60:.1f} min (extrapolated); load average before {load_before:.1f}"
+        f"{1_000_000 / rate / 60:.1f} min (extrapolated); load average {load_before:.1f} → "
+        f"{load_after:.1f}"
+    )
+    print(
+        f"  CPU: the writers got {rendered.cpu_seconds / wall:.2f} cores of {os.cpu_count()}; "
+        f"{per_cpu:,.0f} letters per CPU-second ({single_cpu:,.0f} in the single process): "
+        f"two idle cores would write {2 * per_cpu:,.0f} letters/s"
     )
     return figures
 

@@ -34,13 +34,13 @@ from lumbung.cycles.models import Cycle
 from lumbung.db import utcnow
 from lumbung.delivery.pos import keys
 from lumbung.delivery.pos.models import Voucher
-from lumbung.delivery.pos.pdf import Letter, Village, render_village
+from lumbung.delivery.pos.pdf import Letter, Village, init_worker, render_task
 from lumbung.delivery.pos.vouchers import approved_pos_batch
 from lumbung.errors import Conflict, ValidationFailed
 from lumbung.regions.models import Region
 from lumbung.registry.models import Household, Member
 
-TASK_LETTERS = 4000  # letters per task handed to a worker (whole villages)
+TASK_LETTERS = 600  # letters per task handed to a worker (whole villages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,23 +166,15 @@ def _letters_by_village(session: Session, batch_id: int) -> dict[str, list[Lette
     return by_village
 
 
-_SEEDS: dict[str, bytes] = {}
-
-
-def _init_worker(seeds: dict[str, bytes]) -> None:
-    _SEEDS.update(seeds)
-
-
-def _render_task(task: list[tuple[str, Village, list[Letter]]]) -> list[tuple[str, int, str]]:
-    return [
-        (village.code, *render_village(Path(path), village, letters, _SEEDS))
-        for path, village, letters in task
-    ]
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    files: dict[str, tuple[int, str]]  # village code → (letters, sha256)
+    cpu_seconds: float  # spent by the processes that wrote them
 
 
 def render_all(
     jobs: list[tuple[str, Village, list[Letter]]], seeds: dict[str, bytes], workers: int
-) -> dict[str, tuple[int, str]]:
+) -> Rendered:
     """Render every (path, village, letters) job, in `workers` processes (1: in this one)."""
     tasks: list[list[tuple[str, Village, list[Letter]]]] = [[]]
     size = 0
@@ -192,19 +184,27 @@ def render_all(
             size = 0
         tasks[-1].append(job)
         size += len(job[2])
-    done: dict[str, tuple[int, str]] = {}
+    files: dict[str, tuple[int, str]] = {}
+    cpu = 0.0
     if workers <= 1 or (len(tasks) == 1 and size < 200):
-        _init_worker(seeds)
-        for task in tasks:
-            done.update((code, (n, sha)) for code, n, sha in _render_task(task))
-        return done
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding connections
+        init_worker(seeds)
+        results = map(render_task, tasks)
+        for done, seconds in results:
+            files.update((code, (n, sha)) for code, n, sha in done)
+            cpu += seconds
+        return Rendered(files, cpu)
+    # Not `fork` (the caller holds database connections, a server threads); not `spawn`, whose
+    # every process imports the command line's whole program first: a fork server that has
+    # imported the PDF writer alone, of which each process is a copy.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["lumbung.delivery.pos.pdf"])
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(seeds,)
+        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(seeds,)
     ) as pool:
-        for result in pool.map(_render_task, tasks):
-            done.update((code, (n, sha)) for code, n, sha in result)
-    return done
+        for done, seconds in pool.map(render_task, tasks):
+            files.update((code, (n, sha)) for code, n, sha in done)
+            cpu += seconds
+    return Rendered(files, cpu)
 
 
 def write_letters(
@@ -262,7 +262,7 @@ def write_letters(
     try:
         rendered = render_all(
             jobs, keys.seeds({x.key_id for xs in by_village.values() for x in xs}), workers
-        )
+        ).files
         files = [
             LetterFile(
                 village.code,
