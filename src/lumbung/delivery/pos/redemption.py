@@ -73,7 +73,7 @@ class Redemption:
 class AlreadyRedeemed(Conflict):
     """The voucher was redeemed before (by this counter or another): when and where."""
 
-    def __init__(self, voucher: Voucher) -> None:
+    def __init__(self, voucher: Any) -> None:
         at = _aware(voucher.redeemed_at) if voucher.redeemed_at else None
         when = at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S WIB") if at else "?"
         super().__init__(
@@ -106,7 +106,7 @@ def claim_of(raw_token: str) -> VoucherClaim:
         ) from None
 
 
-def redemption_mac(voucher: Voucher, redeemed_at: datetime, counter: str) -> str:
+def redemption_mac(voucher: Any, redeemed_at: datetime, counter: str) -> str:
     """The keyed digest that vouches for a redemption until its seal: `KEYID:` + 128 bits."""
     key = keyring().current
     body = US.join(
@@ -126,7 +126,7 @@ def redemption_mac(voucher: Voucher, redeemed_at: datetime, counter: str) -> str
     return f"{key.id}:{key.mac(body.encode())[:32]}"
 
 
-def mac_holds(voucher: Voucher) -> bool:
+def mac_holds(voucher: Any) -> bool:
     if not (voucher.redemption_mac and voucher.redeemed_at and voucher.counter):
         return False
     key_id, _, digest = voucher.redemption_mac.partition(":")
@@ -150,6 +150,17 @@ def mac_holds(voucher: Voucher) -> bool:
     import hmac
 
     return hmac.compare_digest(ring.keys[key_id].mac(body.encode())[:32], digest)
+
+
+def _read(session: Session, voucher_id: int) -> Any:
+    """The voucher's row (its columns as attributes) with its batch's state, as committed now
+    (columns, not an ORM object: nothing to keep in the session, and a read after a lost race
+    sees the winner's row)."""
+    return session.execute(
+        select(*Voucher.__table__.columns, PaymentBatch.state.label("batch_state"))
+        .join(PaymentBatch, PaymentBatch.id == Voucher.batch_id)
+        .where(Voucher.id == voucher_id)
+    ).one_or_none()
 
 
 def redeem(
@@ -184,14 +195,10 @@ def redeem(
             f"Voucher {claim.voucher_id} kedaluwarsa sejak {claim.expires_on:%Y-%m-%d}.",
             cause="expired",
         )
-    found = session.execute(
-        select(Voucher, PaymentBatch.state)
-        .join(PaymentBatch, PaymentBatch.id == Voucher.batch_id)
-        .where(Voucher.id == claim.voucher_id)
-    ).one_or_none()
-    if found is None:
+    voucher = _read(session, claim.voucher_id)
+    if voucher is None:
         raise NotFound(f"Voucher {claim.voucher_id} tidak ada.")
-    voucher, batch_state = found
+    batch_state = voucher.batch_state
     if (voucher.amount_idr, voucher.expires_on) != (claim.amount_idr, claim.expires_on) or (
         voucher.key_id != claim.key_id
     ):
@@ -231,8 +238,7 @@ def redeem(
         .execution_options(synchronize_session=False)
     )
     if won.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(voucher)
-        raise AlreadyRedeemed(session.get_one(Voucher, voucher.id))
+        raise AlreadyRedeemed(_read(session, voucher.id))
     paid = session.execute(
         update(PaymentItem)
         .where(
