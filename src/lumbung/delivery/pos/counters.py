@@ -14,9 +14,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
@@ -155,6 +155,20 @@ def issue(
     return raw, _view(row, now)
 
 
+_T = cast(Table, PartnerToken.__table__)
+_CHECK = select(
+    _T.c.id,
+    _T.c.partner_code,
+    _T.c.counter,
+    _T.c.region_code,
+    _T.c.expires_at,
+    _T.c.revoked_at,
+    _T.c.last_used_at,
+    _T.c.prefix,
+).where(_T.c.token_hash == bindparam("p_hash"))
+_USED = update(_T).where(_T.c.id == bindparam("p_id")).values(last_used_at=bindparam("p_now"))
+
+
 def check(session: Session, raw: str, *, now: datetime | None = None) -> Counter:
     """The counter a live token stands for (one statement; PermissionDenied saying why)."""
     now = now or utcnow()
@@ -162,18 +176,8 @@ def check(session: Session, raw: str, *, now: datetime | None = None) -> Counter
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise PermissionDenied("Token loket tidak dikenal (bentuknya lmc_…_…).")
-    row = session.execute(
-        select(
-            PartnerToken.id,
-            PartnerToken.partner_code,
-            PartnerToken.counter,
-            PartnerToken.region_code,
-            PartnerToken.expires_at,
-            PartnerToken.revoked_at,
-            PartnerToken.last_used_at,
-            PartnerToken.prefix,
-        ).where(PartnerToken.token_hash == token_hash(raw))
-    ).one_or_none()
+    conn = session.connection()
+    row = conn.execute(_CHECK, {"p_hash": token_hash(raw)}).one_or_none()
     if row is None:
         raise PermissionDenied("Token loket tidak dikenal.")
     label = f"Token loket {PREFIX}_{row.prefix}"
@@ -182,9 +186,7 @@ def check(session: Session, raw: str, *, now: datetime | None = None) -> Counter
     if now >= _aware(row.expires_at):
         raise PermissionDenied(f"{label} kedaluwarsa.")
     if row.last_used_at is None or now - _aware(row.last_used_at) >= RECORD_USE_EVERY:
-        session.execute(
-            update(PartnerToken).where(PartnerToken.id == row.id).values(last_used_at=now)
-        )
+        conn.execute(_USED, {"p_id": row.id, "p_now": now})
     return Counter(row.id, row.partner_code, row.counter, row.region_code)
 
 

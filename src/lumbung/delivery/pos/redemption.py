@@ -24,9 +24,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import BigInteger, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -152,15 +152,60 @@ def mac_holds(voucher: Any) -> bool:
     return hmac.compare_digest(ring.keys[key_id].mac(body.encode())[:32], digest)
 
 
+# The statements of a redemption, built once (Core, on the tables): building them per call was
+# most of a redemption's CPU (benchmarks/README.md, "PT Pos").
+_V = cast(Table, Voucher.__table__)
+_B = cast(Table, PaymentBatch.__table__)
+_I = cast(Table, PaymentItem.__table__)
+_E = cast(Table, PaymentEvent.__table__)
+_READ = (
+    select(*_V.c, _B.c.state.label("batch_state"))
+    .join(_B, _B.c.id == _V.c.batch_id)
+    .where(_V.c.id == bindparam("p_voucher"))
+)
+_WIN = (
+    update(_V)
+    .where(_V.c.id == bindparam("p_voucher"), _V.c.state == "issued")
+    .values(
+        state="redeemed",
+        redeemed_at=bindparam("p_when"),
+        recorded_at=bindparam("p_now"),
+        counter=bindparam("p_counter"),
+        partner_token_id=bindparam("p_token", type_=BigInteger()),
+        redemption=bindparam("p_kind"),
+        redemption_mac=bindparam("p_mac"),
+    )
+)
+_PAY = (
+    update(_I)
+    .where(
+        _I.c.batch_id == bindparam("p_batch"),
+        _I.c.beneficiary_id == bindparam("p_beneficiary"),
+        _I.c.attempt == bindparam("p_attempt"),
+        _I.c.state == "pending",
+    )
+    .values(state="paid")
+)
+_EVENT = insert(_E).values(
+    cycle_id=bindparam("p_cycle"),
+    beneficiary_id=bindparam("p_beneficiary"),
+    attempt=bindparam("p_attempt"),
+    batch_id=bindparam("p_batch"),
+    kind="paid",
+    amount_idr=bindparam("p_amount"),
+    reference=bindparam("p_counter"),
+    value_date=bindparam("p_day"),
+    recorded_at=bindparam("p_now"),
+    source=bindparam("p_source"),
+    actor=bindparam("p_actor"),
+)
+
+
 def _read(session: Session, voucher_id: int) -> Any:
     """The voucher's row (its columns as attributes) with its batch's state, as committed now
     (columns, not an ORM object: nothing to keep in the session, and a read after a lost race
     sees the winner's row)."""
-    return session.execute(
-        select(*Voucher.__table__.columns, PaymentBatch.state.label("batch_state"))
-        .join(PaymentBatch, PaymentBatch.id == Voucher.batch_id)
-        .where(Voucher.id == voucher_id)
-    ).one_or_none()
+    return session.connection().execute(_READ, {"p_voucher": voucher_id}).one_or_none()
 
 
 def redeem(
@@ -223,54 +268,44 @@ def redeem(
         raise AlreadyRedeemed(voucher)
     label = counter.label[:64]
     mac = redemption_mac(voucher, when, label)
-    won = session.execute(
-        update(Voucher)
-        .where(Voucher.id == voucher.id, Voucher.state == "issued")
-        .values(
-            state="redeemed",
-            redeemed_at=when,
-            recorded_at=now,
-            counter=label,
-            partner_token_id=counter.token_id,
-            redemption="online" if redeemed_at is None else "offline",
-            redemption_mac=mac,
-        )
-        .execution_options(synchronize_session=False)
+    conn = session.connection()
+    won = conn.execute(
+        _WIN,
+        {
+            "p_voucher": voucher.id,
+            "p_when": when,
+            "p_now": now,
+            "p_counter": label,
+            "p_token": counter.token_id,
+            "p_kind": "online" if redeemed_at is None else "offline",
+            "p_mac": mac,
+        },
     )
-    if won.rowcount != 1:  # type: ignore[attr-defined]
+    if won.rowcount != 1:
         raise AlreadyRedeemed(_read(session, voucher.id))
-    paid = session.execute(
-        update(PaymentItem)
-        .where(
-            PaymentItem.batch_id == voucher.batch_id,
-            PaymentItem.beneficiary_id == voucher.beneficiary_id,
-            PaymentItem.attempt == voucher.attempt,
-            PaymentItem.state == "pending",
-        )
-        .values(state="paid")
-        .execution_options(synchronize_session=False)
-    )
-    if paid.rowcount != 1:  # type: ignore[attr-defined]
+    attempt = {
+        "p_batch": voucher.batch_id,
+        "p_beneficiary": voucher.beneficiary_id,
+        "p_attempt": voucher.attempt,
+    }
+    if conn.execute(_PAY, attempt).rowcount != 1:
         raise Conflict(
             f"Pembayaran voucher {voucher.id} tidak lagi tertunda (dibatalkan atau sudah dijawab).",
             cause="not_pending",
         )
     try:
-        session.execute(
-            insert(PaymentEvent).values(
-                cycle_id=voucher.cycle_id,
-                beneficiary_id=voucher.beneficiary_id,
-                attempt=voucher.attempt,
-                batch_id=voucher.batch_id,
-                kind="paid",
-                amount_idr=voucher.amount_idr,
-                reference=label,
-                reason=None,
-                value_date=local_day,
-                recorded_at=now,
-                source=source if isinstance(source, str) else source(voucher.cycle_id),
-                actor=(actor or f"counter:{label}")[:64],
-            )
+        conn.execute(
+            _EVENT,
+            {
+                **attempt,
+                "p_cycle": voucher.cycle_id,
+                "p_amount": voucher.amount_idr,
+                "p_counter": label,
+                "p_day": local_day,
+                "p_now": now,
+                "p_source": source if isinstance(source, str) else source(voucher.cycle_id),
+                "p_actor": (actor or f"counter:{label}")[:64],
+            },
         )
     except IntegrityError as error:
         if is_unique_violation(error):
