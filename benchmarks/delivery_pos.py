@@ -361,6 +361,23 @@ async def storm(base: str, bodies: list[dict[str, str]], tokens: list[str]) -> d
     return statuses
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process of the machine (the server's
+    backends: the benchmark's database is the busy one while it runs)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        if name.startswith("postgres"):
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def db_counts(url: str, voucher_ids: list[int] | None = None) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         doubles = conn.execute(
@@ -428,16 +445,23 @@ def bench_redeem(n: int, seconds: int, rebuild: bool, workers: int) -> dict[str,
         wait_ready(base)
         load_before = os.getloadavg()[0]
         cpu_before = cpu_of_tree(server.pid)
+        pg_before = postgres_cpu()
         start = time.perf_counter()
         loaded = wrk_redeem(base, load_bodies, tokens[0], seconds)
         wall = time.perf_counter() - start
         server_cpu = (cpu_of_tree(server.pid) - cpu_before) / wall
+        pg_cpu = (postgres_cpu() - pg_before) / wall
+        done = loaded["requests"] or 1
+        per_request_ms = (server_cpu + pg_cpu) * wall / done * 1000
         raw = loaded.pop("raw")
         figures["load"] = {
             **loaded,
             "seconds": seconds,
             "clients": 100,
             "server_cpu_share": round(server_cpu, 2),
+            "postgres_cpu_share": round(pg_cpu, 2),
+            "server_and_postgres_cpu_ms_per_redemption": round(per_request_ms, 2),
+            "capacity_on_2_idle_cores_per_s": round(2000 / per_request_ms),
             "load_average_before": load_before,
         }
         print(
@@ -445,6 +469,11 @@ def bench_redeem(n: int, seconds: int, rebuild: bool, workers: int) -> dict[str,
             f"({loaded['requests']:,} requests, non-2xx {loaded['non_2xx']}), latency "
             f"{loaded['latency']}, server CPU {server_cpu:.0%} of a core, wrk "
             f"{loaded['client_cpu_share']:.0%}; load average before {load_before:.1f}"
+        )
+        print(
+            f"  CPU: server {server_cpu:.2f} + PostgreSQL {pg_cpu:.2f} cores = "
+            f"{per_request_ms:.2f} ms a redemption: two idle cores would serve "
+            f"{2000 / per_request_ms:,.0f}/s"
         )
         if loaded["requests"] > len(load_bodies):
             print(f"  (only {len(load_bodies):,} vouchers: the rest were second scans → 409)")
