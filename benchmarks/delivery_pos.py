@@ -404,11 +404,15 @@ def db_counts(url: str, voucher_ids: list[int] | None = None) -> dict[str, int]:
     return figures
 
 
-def bench_redeem(n: int, seconds: int, rebuild: bool, workers: int) -> dict[str, Any]:
+def bench_redeem(
+    n: int, seconds: int, rebuild: bool, workers: int, threads: int | None = None
+) -> dict[str, Any]:
     name = f"lumbung_bench_pos_{n}"
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
     workdir = Path(tempfile.gettempdir()) / f"lumbung-bench-pos-{n}"
     env = env_for(url, workdir)
+    if threads:
+        env["LUMBUNG_SERVER_THREADS"] = str(threads)
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
     if rebuild or there is None or not (workdir / "lumbung.key").exists():
@@ -440,7 +444,12 @@ def bench_redeem(n: int, seconds: int, rebuild: bool, workers: int) -> dict[str,
         stderr=(workdir / "serve.log").open("w"),
         start_new_session=True,
     )
-    figures: dict[str, Any] = {"households": n, "unredeemed_at_start": len(bodies)}
+    figures: dict[str, Any] = {
+        "households": n,
+        "unredeemed_at_start": len(bodies),
+        "server_workers": workers,
+        "server_threads": threads or 20,
+    }
     try:
         wait_ready(base)
         load_before = os.getloadavg()[0]
@@ -527,13 +536,18 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=30_000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--server-threads", type=int, help="LUMBUNG_SERVER_THREADS of the server (default 20)."
+    )
     parser.add_argument("--json", type=Path, help="Write the figures here too.")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     if args.what in ("letters", "all"):
         figures["letters"] = bench_letters(args.letters, args.workers)
     if args.what in ("redeem", "all"):
-        figures["redeem"] = bench_redeem(args.households, args.seconds, args.rebuild, args.workers)
+        figures["redeem"] = bench_redeem(
+            args.households, args.seconds, args.rebuild, args.workers, args.server_threads
+        )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1, default=str))
     if figures.get("redeem", {}).get("failed"):
