@@ -24,6 +24,8 @@ from lumbung.releases.models import Release
 from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 
 __all__ = [
+    "AccountOpening",
+    "AccountOpeningRow",
     "ApiToken",
     "AuditEvent",
     "Base",
@@ -37,7 +39,13 @@ __all__ = [
     "Installation",
     "Job",
     "Member",
+    "Partner",
+    "PartnerRegion",
     "PartnerToken",
+    "PayeeAccount",
+    "PaymentBatch",
+    "PaymentEvent",
+    "PaymentItem",
     "PmtModelRecord",
     "PmtScore",
     "Program",
