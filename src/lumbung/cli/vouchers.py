@@ -1,5 +1,5 @@
-"""`lumbung delivery voucher …`: PT Pos vouchers — issue, letters, the public key and an offline check,
-offline redemptions recorded from a counter's file, sealing, and counters' tokens."""
+"""`lumbung delivery voucher …`: PT Pos vouchers — issue, letters, the public key and an
+offline check, offline redemptions recorded from a counter's file, sealing, and counters' tokens."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@
 token and refused by every endpoint but the counters'), shown once, stored as the SHA-256 of
 the whole token, bound to its partner, a counter id and optionally a region (a regency or a
 district: vouchers of families elsewhere are refused), expiring (default 365 days) and
-revocable with a reason. Only an admin issues and revokes (`lumbung delivery voucher counter-token …`).
+revocable with a reason. Only an admin issues and revokes
+(`lumbung delivery voucher counter-token …`).
 """
 
 from __future__ import annotations
