@@ -496,6 +496,11 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "family.accounts": ("Rekening bank", "Bank accounts"),
     "family.payments": ("Pembayaran", "Payments"),
     "family.payments.none": ("Belum ada pembayaran.", "No payment yet."),
+    "family.payments.open": (
+        "Lihat pembayaran dan rekening bank",
+        "See payments and bank accounts",
+    ),
+    "family.back": ("Kembali ke keluarga", "Back to the family"),
     "family.payments.id": ("Id pembayaran", "Payment id"),
     "family.payments.answer": ("Jawaban mitra", "The partner's answer"),
     "family.accounts.none": ("Belum ada rekening.", "No account yet."),
