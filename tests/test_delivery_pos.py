@@ -541,3 +541,81 @@ def test_the_redemption_api_pays_once_and_answers_409_to_the_second_counter(
     found = check(engine)
     assert found.ok and found.states["paid"].entitlements == 7, found.problems
     assert found.awaiting_seal == 0
+
+
+# ---- the command line ---------------------------------------------------------------------
+
+
+def test_the_voucher_commands(
+    engine: DbEngine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_cli import Cli, _reset
+
+    batch_id = pos_batch(engine, tmp_path)
+    issued = all_vouchers(engine)
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LUMBUNG_ACTOR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    _reset()
+    try:
+        cli = Cli(tmp_path / "data")
+        again = cli.json("voucher", "issue", str(batch_id), "--as", "determiner")
+        assert (again["issued"], again["already"]) == (0, 7)
+        (key,) = cli.json("voucher", "public-key")
+        public = f"{key['key_id']}={key['public_key']}"
+        voucher_id, code, nik = issued[0]
+        checked = cli.json("voucher", "verify", code, "--nik", nik, "--public-key", public)
+        assert checked["voucher_id"] == voucher_id and checked["nik_matches"] is True
+        wrong = cli.run("voucher", "verify", code, "--nik", issued[1][2], "--public-key", public)
+        assert wrong.exit_code == 1 and "TIDAK cocok" in wrong.output
+        created = cli.json(
+            "voucher",
+            "counter-token",
+            "create",
+            "--counter",
+            "DESA-1",
+            "--name",
+            "x",
+            "--as",
+            "admin",
+        )
+        assert created["token"].startswith("lmc_")
+        listed = cli.json("voucher", "counter-token", "list", "--as", "admin")
+        assert [row["counter"] for row in listed] == ["DESA-1"] and "token" not in listed[0]
+        upload = tmp_path / "offline.csv"
+        upload.write_text(
+            "token,nik,redeemed_at,counter\n"
+            f"{code},{nik},2026-12-07T09:00:00,DESA-1\n{code},{nik},2026-12-07T10:00:00,DESA-2\n"
+        )
+        done = cli.json("voucher", "reconcile", str(upload), "--as", "determiner")
+        assert (done["paid"], done["conflicts"]) == (1, 1)
+        assert cli.json("voucher", "seal")["sealed"] == 0  # an upload seals its own
+        written = cli.json(
+            "voucher",
+            "letters",
+            str(batch_id),
+            "--out",
+            str(tmp_path / "out"),
+            "--place",
+            "Kantor Pos",
+            "--date",
+            "2026-12-14",
+            "--workers",
+            "1",
+            "--as",
+            "determiner",
+        )
+        assert written["letters"] == 6  # the redeemed one gets none
+        cli.ok(
+            "voucher",
+            "counter-token",
+            "revoke",
+            str(created["id"]),
+            "--reason",
+            "x",
+            "--as",
+            "admin",
+        )
+    finally:
+        _reset()
