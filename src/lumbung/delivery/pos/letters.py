@@ -142,7 +142,11 @@ def _letters_by_village(session: Session, batch_id: int) -> dict[str, list[Lette
             Household.rw,
         )
         .join(Household, Household.id == Voucher.household_id)
-        .join(head, and_(head.household_id == Voucher.household_id, head.nik == Voucher.nik))
+        .join(
+            head,
+            and_(head.household_id == Voucher.household_id, head.nik == Voucher.nik),
+            isouter=True,  # a recipient no longer in the family still gets the letter
+        )
         .where(Voucher.batch_id == batch_id, Voucher.state == "issued")
         .order_by(Voucher.village_code, Household.rw, Household.rt, head.name, Voucher.id)
         .execution_options(yield_per=50_000)
@@ -156,7 +160,7 @@ def _letters_by_village(session: Session, batch_id: int) -> dict[str, list[Lette
                 r.nik,
                 int(r.amount_idr),
                 r.expires_on,
-                r.name,
+                r.name or "Penerima",
                 r.address or "",
                 r.rt or "",
                 r.rw or "",

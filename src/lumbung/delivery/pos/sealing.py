@@ -16,6 +16,7 @@ digest does not.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -34,6 +35,7 @@ from lumbung.delivery.models import PaymentEvent
 from lumbung.delivery.pos.models import Voucher
 from lumbung.delivery.pos.redemption import AWAITING, mac_holds
 
+log = logging.getLogger(__name__)
 SEAL_EVERY_SECONDS = 1.0
 SEAL_ACTOR = "lumbung:pos-seal"
 _CHUNK = 1000
@@ -190,5 +192,10 @@ def seal_if_due(engine: DbEngine, *, every: float = SEAL_EVERY_SECONDS) -> SealR
         _last_seal = now
         with session_scope(engine) as session:
             return seal_awaiting(session)
+    except Exception:
+        # The redemption that called is committed and must be answered as paid; what awaits
+        # stays vouched for by its digest and is sealed by the next seal (or `voucher seal`).
+        log.exception("sealing the redemptions awaiting their seal failed; retried later")
+        return None
     finally:
         _sealing.release()
