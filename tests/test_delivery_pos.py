@@ -391,6 +391,10 @@ def test_letters_open_their_qr_decodes_and_verifies(engine: DbEngine, tmp_path: 
     options = letters.LetterOptions(
         place="Kantor Pos Gambir, Jl. Pos No. 2", collect_on=date(2026, 12, 14), stage="Tahap I"
     )
+    # what a run killed mid-way (kill -9) leaves: its staging folder, swept by the next run
+    stale = tmp_path / "letters" / ".staging-BBM-1-B1-4194999"
+    stale.mkdir(parents=True)
+    (stale / "31.71.01.1001.pdf").write_bytes(b"%PDF half")
     with session_scope(engine) as session:
         result = letters.write_letters(
             session,
@@ -400,7 +404,7 @@ def test_letters_open_their_qr_decodes_and_verifies(engine: DbEngine, tmp_path: 
             options=options,
             workers=1,
         )
-    assert result.letters == 7
+    assert result.letters == 7 and not stale.exists()
     manifest = json.loads((Path(result.folder) / "manifest.json").read_text())
     assert sum(f["letters"] for f in manifest["files"]) == 7
     issued = {voucher_id: nik for voucher_id, _, nik in all_vouchers(engine)}

@@ -211,6 +211,22 @@ def render_all(
     return Rendered(files, cpu)
 
 
+def _sweep(out_dir: Path, name: str) -> None:
+    """Staging folders of runs of this batch whose process is gone (killed mid-way)."""
+    if not out_dir.is_dir():
+        return
+    for stale in out_dir.glob(f".staging-{name}-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
 def write_letters(
     session: Session,
     *,
@@ -242,6 +258,7 @@ def write_letters(
     issued_on = utcnow().date()
     reference = f"{cycle.label}/B{batch.number}"
     staging = out_dir / f".staging-{folder.name}-{os.getpid()}"
+    _sweep(out_dir, folder.name)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     jobs = []
