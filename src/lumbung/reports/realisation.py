@@ -201,19 +201,24 @@ def statement(cycle_id: int, area: str | None, level: str) -> Select[Any]:
     # over the (cycle, beneficiary, attempt) key in its order (no grouping, no sort); the
     # latest kept. Grouping by beneficiary and joining back to the latest item read the items
     # twice, and PostgreSQL's parallel workers each did the grouping whole.
-    ranked = (
-        select(
-            PaymentItem.beneficiary_id,
-            PaymentItem.attempt,
-            PaymentItem.state,
-            func.max(PaymentItem.attempt)
-            .over(partition_by=PaymentItem.beneficiary_id)
-            .label("last"),
-            func.count().over(partition_by=PaymentItem.beneficiary_id).label("attempts"),
+    items = select(
+        PaymentItem.beneficiary_id,
+        PaymentItem.attempt,
+        PaymentItem.state,
+        func.max(PaymentItem.attempt).over(partition_by=PaymentItem.beneficiary_id).label("last"),
+        func.count().over(partition_by=PaymentItem.beneficiary_id).label("attempts"),
+    ).where(PaymentItem.cycle_id == cycle_id)
+    if area is not None:
+        # Only the attempts of the area's entitlements (whole windows: a beneficiary's
+        # attempts are all in or all out), not the nation's for a regency's report.
+        items = items.where(
+            PaymentItem.beneficiary_id.in_(
+                select(Entitlement.beneficiary_id)
+                .join(Household, Household.id == Entitlement.household_id)
+                .where(Entitlement.cycle_id == cycle_id, household_in_area(area))
+            )
         )
-        .where(PaymentItem.cycle_id == cycle_id)
-        .subquery()
-    )
+    ranked = items.subquery()
     latest = (
         select(ranked.c.beneficiary_id, ranked.c.attempts, ranked.c.state)
         .where(ranked.c.attempt == ranked.c.last)
