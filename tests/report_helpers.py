@@ -23,8 +23,8 @@ from factories import OTHER_VILLAGE, write_batch
 from helpers import edit_directly, run_import
 from lumbung.db import session_scope
 from lumbung.delivery import batches
-from lumbung.delivery.models import PayeeAccount
 from lumbung.delivery.outcomes import OutcomeRow
+from lumbung.payees.models import PayeeAccount
 from lumbung.registry.models import Household
 from lumbung.reports.realisation import RealisationReport, realisation
 from targeting_helpers import floor_model, release, score

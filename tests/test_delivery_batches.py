@@ -138,3 +138,30 @@ def test_the_commands_make_approve_list_and_check(
         assert "BSI" in partners.output and "nasional" in partners.output
     finally:
         get_settings.cache_clear()
+
+
+def test_two_people_making_batches_at_once_put_each_entitlement_in_flight_once(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    import threading
+
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    start = threading.Barrier(2)
+    made: list[int] = []
+    failed: list[BaseException] = []
+
+    def run(actor: str) -> None:
+        start.wait()
+        try:
+            made.extend(b.count for b in create(engine, "BBM-1", actor=actor).batches)
+        except Conflict as refused:  # the other one won the race
+            failed.append(refused)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in ("determiner", "approver")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert made == [7], (made, failed)
+    result = check(engine, "BBM-1")
+    assert result.ok and result.in_flight.entitlements == 7, result.problems

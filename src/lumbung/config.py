@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Bank payment files (delivery/bank): the ministry's account that pays, as the debtor of
+    # every pain.001 (docs/CLI.md, "Payment files"). The defaults are PLACEHOLDERS so that a
+    # test or a demo can write a file; set the real ones before a file goes to a bank.
+    payer_name: str = Field(
+        default="KEMENTERIAN SOSIAL RI",
+        description="Debtor and initiating party's name in pain.001 files (placeholder).",
+    )
+    payer_account: str = Field(
+        default="0000000000",
+        description="The ministry's paying account number (placeholder: not a real account).",
+    )
+    payer_bic: str = Field(
+        default="BRINIDJA",
+        description="BIC of the bank holding the paying account (placeholder).",
+    )
+
     @property
     def releases_dir(self) -> Path:
         return self.data_dir / "releases"

@@ -1,0 +1,363 @@
+"""Delivery benchmark (issue 16): N PKH entitlements → payment batches → bank files written,
+and the banks' status files read back.
+
+    python benchmarks/delivery_files.py --entitlements 10000000
+
+A dedicated PostgreSQL database (`lumbung_bench_delivery`, dropped and made again) gets the
+registry's schema, the regions, users and one small imported batch, through the real commands;
+then N families, their heads, an approved PKH cycle of N entitlements and an account per
+family are cloned from that batch with SQL (`generate_series`), which takes minutes where the
+whole registry pipeline would take hours. The accounts are spread over the five banks of the
+seed (BRI, BNI, Mandiri, BSI write pain.001; BTN takes CSV). From there on the real services
+run and are timed: `create_batches` (one batch per bank), `approve_batch` (a second person),
+`write_payment_file` for every batch; then a baseline in the same run: a hand-written minimal
+writer of the same pain.001 XML (psycopg's server-side cursor and f-strings, no checks, no
+digest, no character set), over the same rows; and the status readers (pain.002 report and
+CSV statement answering the largest file, written by `delivery.bank.simulate`, not timed).
+Target (issue 16): ≥ 200,000 transactions/s for entitlements → batches → pain.001 files, and
+≥ 200,000 status rows/s for reconciliation, on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+TARGET = 200_000
+BANKS = ("BRI", "BNI", "MANDIRI", "BSI", "BTN")  # account n goes to BANKS[n % 5]
+LABEL = "PKH-BENCH"
+AMOUNT = 750_000  # PKH: a quarter of an annual component (DOMAIN.md)
+
+
+def sh(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"{' '.join(args[:4])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def setup(url: str, work: Path) -> dict[str, str]:
+    """A fresh database with schema, regions, users and one small approved batch."""
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "LUMBUNG_DATABASE_URL": url,
+        "LUMBUNG_DATA_DIR": str(work / "data"),
+        "LUMBUNG_KEY_FILE": str(work / "lumbung.key"),
+    }
+    env.pop("LUMBUNG_ACTOR", None)
+    cli = [sys.executable, "-m", "lumbung"]
+    sh([*cli, "db", "upgrade"], env)
+    sh([*cli, "regions", "load"], env)
+    sh([*cli, "users", "add", "admin", "--role", "admin"], env)
+    for user in ("pusdatin", "penyetuju"):
+        sh([*cli, "users", "add", user, "--role", "determiner", "--as", "admin"], env)
+    sh([*cli, "synth", "--households", "20", "--seed", "1", "--out", str(work / "batch")], env)
+    batch = work / "batch"
+    sh(
+        [
+            *cli,
+            "import",
+            str(batch / "households.csv"),
+            str(batch / "members.csv"),
+            "--status",
+            "approved",
+            "--as",
+            "admin",
+        ],
+        env,
+    )
+    os.environ.update(env)
+    return env
+
+
+def columns(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    return [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
+    ]
+
+
+def seed(url: str, n: int) -> float:
+    """N families (clones of the imported batch's first), their heads, an approved PKH cycle
+    of N entitlements and one account each. Foreign keys are not checked while cloning
+    (`session_replication_role = replica`): the cycle names no real release or scoring."""
+    start = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        h0 = conn.execute(
+            "SELECT h.id FROM household h JOIN member m ON m.household_id = h.id"
+            " AND m.relationship = 'kepala_keluarga' ORDER BY h.id LIMIT 1"
+        ).fetchone()
+        assert h0 is not None
+        base = 1_000_000  # cloned ids start here, far above the imported ones
+        made = {
+            "id": f"{base} + g",
+            "kk_number": "lpad((9000000000000000 + g)::text, 16, '0')",
+        }
+        hcols = columns(conn, "household")
+        select = ", ".join(made.get(c, f"h.{c}") for c in hcols)
+        conn.execute(
+            f"INSERT INTO household ({', '.join(hcols)}) SELECT {select}"
+            f" FROM household h, generate_series(1, {n}) g WHERE h.id = {h0[0]}"
+        )
+        made = {
+            "id": f"{base} + g",
+            "household_id": f"{base} + g",
+            "nik": "lpad((3171010101900000 + g)::text, 16, '0')",
+            "name": "'PENERIMA ' || g",
+            "name_normalised": "'PENERIMA ' || g",
+        }
+        mcols = columns(conn, "member")
+        select = ", ".join(made.get(c, f"m.{c}") for c in mcols)
+        conn.execute(
+            f"INSERT INTO member ({', '.join(mcols)}) SELECT {select}"
+            f" FROM member m, generate_series(1, {n}) g WHERE m.household_id = {h0[0]}"
+            " AND m.relationship = 'kepala_keluarga'"
+        )
+        cycle = conn.execute(
+            "INSERT INTO cycle (label, program_code, definition, definition_sha256, release_id,"
+            " scoring_id, reference_date, engine, state, beneficiaries, total_idr, summary,"
+            " created_at, created_by, approved_at, approved_by)"
+            " VALUES (%s, 'PKH', '{\"channel\": \"bank\"}', repeat('0', 64), 0, 0,"
+            " '2027-01-01', 'duckdb', 'approved', %s, %s, '{}', now(), 'pusdatin', now(),"
+            " 'penyetuju') RETURNING id",
+            (LABEL, n, n * AMOUNT),
+        ).fetchone()
+        assert cycle is not None
+        cid = int(cycle[0])
+        conn.execute(
+            f"CREATE TABLE entitlement_p{cid} PARTITION OF entitlement FOR VALUES IN ({cid})"
+        )
+        conn.execute(
+            "INSERT INTO entitlement (cycle_id, beneficiary_id, household_id, member_id,"
+            " kk_number, nik, regency_code, amount_idr, breakdown, channel, state)"
+            f" SELECT {cid}, h.id, h.id, NULL, h.kk_number, NULL, h.regency_code, {AMOUNT},"
+            f" NULL, 'bank', 'entitled' FROM household h WHERE h.id > {base}"
+        )
+        banks = "ARRAY[" + ", ".join(f"'{b}'" for b in BANKS) + "]"
+        conn.execute(
+            "INSERT INTO payee_account (household_id, partner_code, account_number,"
+            " card_number, holder_nik, state, opened_at, source)"
+            f" SELECT h.id, ({banks})[1 + h.id % {len(BANKS)}], lpad(h.id::text, 15, '0'),"
+            " NULL, m.nik, 'active', now(), 'bench' FROM household h"
+            " JOIN member m ON m.household_id = h.id AND m.relationship = 'kepala_keluarga'"
+            f" WHERE h.id > {base}"
+        )
+        for table in ("household", "member", f"entitlement_p{cid}", "payee_account"):
+            conn.execute(f"VACUUM ANALYZE {table}")
+    return time.perf_counter() - start
+
+
+def services() -> tuple[Any, Any]:
+    from lumbung.db import create_engine
+
+    engine = create_engine(os.environ["LUMBUNG_DATABASE_URL"])
+    from lumbung.auth.service import get_user
+
+    return engine, get_user
+
+
+def make_batches() -> tuple[list[Any], float, float]:
+    from lumbung.db import session_scope
+    from lumbung.delivery import batches
+
+    engine, get_user = services()
+    start = time.perf_counter()
+    with session_scope(engine) as session:
+        plan = batches.create_batches(
+            session, actor=get_user(session, username="pusdatin"), label=LABEL
+        )
+    created = time.perf_counter() - start
+    start = time.perf_counter()
+    approved = []
+    for b in plan.batches:
+        with session_scope(engine) as session:
+            approved.append(
+                batches.approve_batch(
+                    session, actor=get_user(session, username="penyetuju"), batch_id=b.id
+                )
+            )
+    return approved, created, time.perf_counter() - start
+
+
+def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float]]:
+    from lumbung.db import session_scope
+    from lumbung.delivery.bank.service import write_payment_file
+
+    engine, get_user = services()
+    written = []
+    for batch in rows:
+        start = time.perf_counter()
+        with session_scope(engine) as session:
+            result = write_payment_file(
+                session,
+                actor=get_user(session, username="pusdatin"),
+                batch_id=batch.id,
+                out=out,
+                execution_date=date(2027, 1, 4),
+            )
+        written.append((result, time.perf_counter() - start))
+    return written
+
+
+BASELINE_QUERY = """
+SELECT i.cycle_id, i.beneficiary_id, i.attempt, i.amount_idr, a.account_number,
+       COALESCE(h.name, hd.name)
+FROM payment_item i
+LEFT JOIN payee_account a ON a.id = i.account_id
+LEFT JOIN member h ON h.household_id = i.household_id AND h.nik = a.holder_nik
+     AND h.status = 'active'
+LEFT JOIN member hd ON hd.household_id = i.household_id
+     AND hd.relationship = 'kepala_keluarga' AND hd.status = 'active'
+WHERE i.batch_id = %s ORDER BY i.beneficiary_id
+"""
+
+
+def baseline(url: str, batch: Any, bic: str, out: Path) -> float:
+    """The same XML from the same rows, as plainly as Python writes it: no checks, no digest,
+    no character set, no escaping."""
+    start = time.perf_counter()
+    with psycopg.connect(url) as conn, conn.cursor(name="baseline") as cur, out.open("wb") as f:
+        cur.itersize = 20_000
+        cur.execute(BASELINE_QUERY, (batch.id,))
+        f.write(
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:'
+            b'tech:xsd:pain.001.001.09">\n<CstmrCdtTrfInitn><GrpHdr>...</GrpHdr><PmtInf>\n'
+        )
+        while rows := cur.fetchmany(20_000):
+            f.write(
+                "".join(
+                    f"<CdtTrfTxInf><PmtId><InstrId>{c}-{b}-{a}</InstrId><EndToEndId>{c}-{b}"
+                    f'</EndToEndId></PmtId><Amt><InstdAmt Ccy="IDR">{amt}</InstdAmt></Amt>'
+                    f"<CdtrAgt><FinInstnId><BICFI>{bic}</BICFI></FinInstnId></CdtrAgt><Cdtr>"
+                    f"<Nm>{name}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>{acct}</Id></Othr></Id>"
+                    "</CdtrAcct><Purp><Cd>SSBE</Cd></Purp><RmtInf><Ustrd>BANSOS</Ustrd>"
+                    "</RmtInf></CdtTrfTxInf>\n"
+                    for c, b, a, amt, acct, name in rows
+                ).encode()
+            )
+        f.write(b"</PmtInf></CstmrCdtTrfInitn></Document>\n")
+    return time.perf_counter() - start
+
+
+def read_status(path: Path) -> tuple[int, int, float]:
+    from lumbung.delivery.bank.status import read_status_file
+
+    start = time.perf_counter()
+    read = read_status_file(path)
+    n = sum(1 for _ in read.rows())
+    return n, len(read.problems), time.perf_counter() - start
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:>11,.0f}/s" if seconds else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entitlements", type=int, default=1_000_000)
+    parser.add_argument(
+        "--postgres-url", default="postgresql://postgres@127.0.0.1:5432/lumbung_bench_delivery"
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out/delivery"))
+    parser.add_argument("--keep-files", action="store_true", help="keep the files written")
+    args = parser.parse_args()
+    n = args.entitlements
+    work = args.workdir.resolve()
+    print(f"Delivery benchmark: {n:,} PKH entitlements, PostgreSQL {args.postgres_url}")
+    t = time.perf_counter()
+    setup(args.postgres_url, work)
+    print(f"setup (schema, regions, users, one small batch): {time.perf_counter() - t:.1f} s")
+    print(
+        f"seed (clone {n:,} families, heads, entitlements, accounts): {seed(args.postgres_url, n):.1f} s"
+    )
+    files = work / "files"
+    files.mkdir()
+
+    approved, created, approving = make_batches()
+    print(f"\nbatches: {len(approved)}: " + ", ".join(f"{b.partner} {b.count:,}" for b in approved))
+    print(f"create_batches  {created:8.1f} s {rate(n, created)}")
+    print(f"approve (all)   {approving:8.1f} s {rate(n, approving)}")
+
+    written = write_files(approved, files)
+    xml = [(w, s) for w, s in written if w.format == "pain.001"]
+    xml_n = sum(w.count for w, _ in xml)
+    xml_s = sum(s for _, s in xml)
+    print("\nfiles written (write_payment_file, one after another):")
+    for w, s in written:
+        print(
+            f"  {w.partner:8} {w.format:8} {w.count:>11,} tx {w.bytes / 1e9:6.2f} GB"
+            f" {s:7.1f} s {rate(w.count, s)}"
+        )
+    all_n = sum(w.count for w, _ in written)
+    all_s = sum(s for _, s in written)
+    print(f"  pain.001 files  {xml_n:>11,} tx {xml_s:7.1f} s {rate(xml_n, xml_s)}")
+    print(f"  all files       {all_n:>11,} tx {all_s:7.1f} s {rate(all_n, all_s)}")
+
+    largest = max((w for w, _ in xml), key=lambda w: w.count)
+    batch = next(b for b in approved if b.id == largest.batch_id)
+    base_s = baseline(args.postgres_url, batch, "BRINIDJA", files / "baseline.xml")
+    ours = next(s for w, s in written if w.batch_id == largest.batch_id)
+    print(
+        f"\nbaseline, minimal f-string writer, batch {batch.id} ({largest.count:,} tx):"
+        f" {base_s:.1f} s {rate(largest.count, base_s)}; ours {ours:.1f} s"
+        f" {rate(largest.count, ours)} ({ours / base_s:.2f}x the baseline's time)"
+    )
+    together = created + approving + all_s
+    print(
+        f"\nentitlements → batches → pain.001 files: {n:,} entitlements,"
+        f" {xml_n:,} pain.001 tx; batches {created + approving:.1f} s + files {all_s:.1f} s"
+        f" = {together:.1f} s → {rate(n, together)} end to end (target {TARGET:,}/s:"
+        f" {n / together / TARGET:.2f}x); files alone {rate(all_n, all_s)}"
+        f" ({all_n / all_s / TARGET:.2f}x)"
+    )
+
+    from lumbung.delivery.bank import simulate
+
+    print("\nstatus files answering the largest pain.001 (generation not timed):")
+    report = files / "status.xml"
+    statement = files / "statement.csv"
+    t = time.perf_counter()
+    simulate.write_status_report(
+        report,
+        simulate.answers(Path(largest.path), fail_every=50),
+        original_message_id=largest.message_id,
+        created=datetime(2027, 1, 5, 9, 0),
+    )
+    simulate.write_statement(
+        statement,
+        simulate.answers(Path(largest.path), fail_every=50),
+        value_date=date(2027, 1, 5),
+    )
+    print(f"  (written in {time.perf_counter() - t:.1f} s)")
+    for path in (report, statement):
+        rows, problems, s = read_status(path)
+        print(
+            f"  read {path.name:14} {rows:>11,} rows, {problems} problems, {s:6.1f} s"
+            f" {rate(rows, s)} (target {TARGET:,}/s: {rows / s / TARGET:.2f}x)"
+        )
+    if not args.keep_files:
+        shutil.rmtree(files)
+
+
+if __name__ == "__main__":
+    main()
