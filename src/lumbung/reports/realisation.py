@@ -163,12 +163,20 @@ def realisation(
     level = level or default_level(area)
     if level not in LEVELS:
         raise ValidationFailed(f"--level {level!r}: pilihan {', '.join(LEVELS)}.")
+    level = _not_above(level, area)
     chosen = _cycles(session, program, cycles or [])
     names = _names(session, [area] if area else [])
     found = [_one_cycle(session, cycle, area, level, names.get(area or "")) for cycle in chosen]
     unit = str(chosen[-1].definition.get("unit", "household"))
     program_name = str(chosen[-1].definition.get("name", program))
     return RealisationReport(program, program_name, unit, level, area, names.get(area or ""), found)
+
+
+def _not_above(level: str, area: str | None) -> str:
+    """`level`, or the area's own when it is coarser: a regency's reader asking for
+    provinces would get a row named after the province holding the regency's figures."""
+    own = {2: 0, 5: 1, 8: 2, 13: 3}.get(len(area), 3) if area else 0
+    return LEVELS[max(LEVELS.index(level), own)]
 
 
 def _cycles(session: Session, program: str, labels: list[str]) -> list[Cycle]:
