@@ -143,7 +143,7 @@ def test_over_cycles_and_a_program_of_persons(engine: DbEngine, tmp_path: Path) 
         report(engine, "auditor", cycles=["SBK-2", "SBK-9"])
     with pytest.raises(NotFound, match="PKH"):
         report(engine, "auditor", program="PKH")
-    with pytest.raises(ValidationFailed, match="--level"):
+    with pytest.raises(ValidationFailed, match="Tingkat wilayah"):
         report(engine, "auditor", level="rt")
     # A program of persons counts persons: each member entitled once.
     cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")

@@ -12,6 +12,7 @@ from lumbung.delivery.models import (
     PaymentEvent,
     PaymentItem,
 )
+from lumbung.delivery.pos.models import PartnerToken, Voucher
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
 from lumbung.payees.models import Partner, PartnerRegion, PayeeAccount
@@ -44,6 +45,7 @@ __all__ = [
     "Member",
     "Partner",
     "PartnerRegion",
+    "PartnerToken",
     "PayeeAccount",
     "PaymentBatch",
     "PaymentEvent",
@@ -56,5 +58,6 @@ __all__ = [
     "Scoring",
     "SignInAttempt",
     "User",
+    "Voucher",
     "WebSession",
 ]

@@ -32,6 +32,7 @@ from lumbung.cli.requests import request_app
 from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app
+from lumbung.cli.vouchers import voucher_app
 
 app = typer.Typer(
     help="Lumbung: the social registry and benefits delivery (messages in Indonesian).",
@@ -50,6 +51,7 @@ app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
 delivery_app.add_typer(payfile_app, name="file")
+delivery_app.add_typer(voucher_app, name="voucher")
 app.add_typer(delivery_app, name="delivery")
 app.add_typer(report_app, name="report")
 app.add_typer(tokens_app, name="tokens")

@@ -194,6 +194,10 @@ class CycleCheck:
     batches: int
     events: int
     problems: list[str] = field(default_factory=list)
+    # online voucher redemptions whose events await their group seal (`delivery.pos.sealing`),
+    # each vouched for by its voucher's keyed digest
+    awaiting_seal: int = 0
+
     ok: bool = True  # no problem found
 
     def as_dict(self) -> dict[str, Any]:
@@ -207,6 +211,7 @@ class CycleCheck:
             "in_flight": self.in_flight.as_dict(),
             "batches": self.batches,
             "events": self.events,
+            "awaiting_seal": self.awaiting_seal,
             "problems": self.problems,
         }
 
@@ -290,6 +295,10 @@ def check_cycle(session: Session, *, actor: User, label: str) -> CycleCheck:
     problems.extend(_item_problems(session, cycle))
     problems.extend(_batch_problems(session, cycle))
     events = _ledger_problems(session, cycle, problems)
+    from lumbung.delivery.pos import sealing
+
+    awaiting, unvouched = sealing.awaiting(session, cycle.id)
+    problems.extend(unvouched)
     pending = totals["pending"]
     in_flight = StateTotal(
         "in_flight",
@@ -309,6 +318,7 @@ def check_cycle(session: Session, *, actor: User, label: str) -> CycleCheck:
         int(batches),
         events,
         problems,
+        awaiting,
         not problems,
     )
 
@@ -413,7 +423,10 @@ def _ledger_problems(session: Session, cycle: Cycle, problems: list[str]) -> int
             .group_by(PaymentEvent.source)
         ).all()
     }
-    for source in sorted(set(sources) - set(sealed)):
+    from lumbung.delivery.pos.redemption import AWAITING
+
+    # Redemptions awaiting their group seal are checked one by one (`pos.sealing.awaiting`).
+    for source in sorted(set(sources) - set(sealed) - {AWAITING}):
         problems.append(
             f"{sources[source]} peristiwa pembayaran ({source}) tanpa catatan di jejak audit "
             "(ditambahkan di luar Lumbung)"

@@ -162,7 +162,9 @@ def realisation(
     area = reading_area(actor, region)
     level = level or default_level(area)
     if level not in LEVELS:
-        raise ValidationFailed(f"--level {level!r}: pilihan {', '.join(LEVELS)}.")
+        raise ValidationFailed(
+            f"Tingkat wilayah {level!r} tidak dikenal; pilihan: {', '.join(LEVELS)}."
+        )
     level = _not_above(level, area)
     chosen = _cycles(session, program, cycles or [])
     names = _names(session, [area] if area else [])

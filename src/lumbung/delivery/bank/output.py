@@ -6,9 +6,12 @@ writing through it."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,10 +53,25 @@ def checked_target(out: Path) -> Path:
     return out
 
 
+# A partial file older than this was left by a writer killed outright (kill -9, power loss):
+# the next writer of the same file removes it. Younger ones may still be written.
+STALE_SECONDS = 15 * 60
+
+
+def _sweep(target: Path) -> None:
+    """Remove the partial files of `target` that killed writers left behind."""
+    now = time.time()
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                leftover.unlink()
+
+
 @contextmanager
 def atomic(out: Path) -> Iterator[HashedFile]:
     """A `HashedFile` whose bytes become `out` when the block ends without an error."""
     target = checked_target(out)
+    _sweep(target)
     descriptor, partial = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".part"
     )
