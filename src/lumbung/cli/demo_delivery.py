@@ -66,7 +66,40 @@ def deliver(s: Settings, *, release: str, sembako: str) -> Delivered:
         else:
             _bpjs(label, batches, out, done)
     _checks([sembako, f"BLT-BBM-2022-{release}", f"PBI-JKN-{release}"], done)
+    _realisation("SEMBAKO", sembako, out, done)
     return done
+
+
+def _realisation(program: str, label: str, out: Path, done: Delivered) -> None:
+    """The cycle's realisation per province, as a workbook the ministry would publish."""
+    from lumbung.reports.exports import to_xlsx
+    from lumbung.reports.realisation import realisation
+
+    with unit_of_work() as session, console.status("laporan realisasi"):
+        report = realisation(
+            session,
+            actor=get_user(session, username=MAKER),
+            program=program,
+            cycles=[label],
+            level="province",
+        )
+    total = report.cycles[-1].total
+    path = out / f"realisasi-{program}.xlsx"
+    path.write_bytes(to_xlsx(report))
+    done.rows.append(
+        [
+            f"realisasi {program}",
+            f"Rp{grouped(total.paid_idr)} dari Rp{grouped(total.entitled_idr)} dibayar "
+            f"({total.realisation_pct or 0:.1f} %) di {len(report.cycles[-1].rows)} provinsi; "
+            f"{path.name}",
+        ]
+    )
+    done.payload["realisation"] = {
+        "program": program,
+        "entitled_idr": total.entitled_idr,
+        "paid_idr": total.paid_idr,
+        "provinces": len(report.cycles[-1].rows),
+    }
 
 
 def _batches(label: str) -> list[int]:
