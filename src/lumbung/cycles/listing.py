@@ -321,12 +321,12 @@ def family_entitlements(session: Session, actor: User, *, kk: str) -> FamilyBene
     partition is pruned or searched by its primary key, never scanned."""
     from lumbung.programs.definition import Schedule
     from lumbung.registry.models import Member
-    from lumbung.registry.proposals import family_in_scope
+    from lumbung.registry.scope import family_ref_in_scope
     from lumbung.releases.models import Release
     from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 
     authorize(actor, Action.READ)
-    household = family_in_scope(session, actor, kk)
+    household = family_ref_in_scope(session, actor, kk)
     scorings = {
         s.id: (s, release, f"{m.name}@{m.version}")
         for s, release, m in session.execute(
