@@ -147,7 +147,12 @@ class Call:
         one statement with the address's recent failures: 429 while the address is held back
         (a valid token too: guessing is not told apart from using)."""
         try:
-            checked = tokens.check(session, self.token, also=throttle.failures_of(self.ip))
+            checked = tokens.check(
+                session,
+                self.token,
+                also=throttle.FAILURES,
+                params=throttle.failure_params(self.ip),
+            )
         except PermissionDenied as refused:
             raise _Refused(refused.message) from None
         self._hold_back(throttle.wait_for(*checked.also))
