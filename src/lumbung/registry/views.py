@@ -440,6 +440,14 @@ def request_row(session: Session, request: ChangeRequest) -> RequestRow:
     return _row(request, household.kk_number, family_changed(request, household.version))
 
 
+_FAMILY_REQUESTS = (
+    select(ChangeRequest, Household.kk_number, Household.version)
+    .join(Household, Household.id == ChangeRequest.household_id)
+    .where(ChangeRequest.state == bindparam("state"), Household.kk_number == bindparam("kk"))
+    .order_by(ChangeRequest.id)
+)
+
+
 def requests(
     session: Session,
     actor: User,
@@ -459,13 +467,23 @@ def requests(
             f"Status usulan tidak dikenal: {status}; pilihan: {', '.join(vocab.REQUEST_STATES)}"
         )
     area = reading_area(actor, region)
-    query = select(ChangeRequest, Household.kk_number, Household.version).join(
-        Household, Household.id == ChangeRequest.household_id
-    )
-    query = query.where(ChangeRequest.state == status, within(ChangeRequest.village_code, area))
     if kk is not None:
-        query = query.where(Household.kk_number == kk)
-    found, total = page_rows(session, query.order_by(ChangeRequest.id), limit=limit, offset=offset)
+        # One family's (a handful): all of them by a statement built once, the region checked
+        # here as `within` checks it in SQL, the page cut from them.
+        every = [
+            row
+            for row in session.execute(_FAMILY_REQUESTS, {"state": status, "kk": kk}).all()
+            if area is None or in_scope(area, row[0].village_code)
+        ]
+        found, total = every[offset : offset + limit], len(every)
+    else:
+        query = select(ChangeRequest, Household.kk_number, Household.version).join(
+            Household, Household.id == ChangeRequest.household_id
+        )
+        query = query.where(ChangeRequest.state == status, within(ChangeRequest.village_code, area))
+        found, total = page_rows(
+            session, query.order_by(ChangeRequest.id), limit=limit, offset=offset
+        )
     return Page(
         [_row(r, kk, family_changed(r, version)) for r, kk, version in found],
         int(total),
