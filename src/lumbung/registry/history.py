@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, or_, select
+from sqlalchemy import Row, String, and_, bindparam, cast, or_, select
 from sqlalchemy.orm import Session
 
 from lumbung.audit.models import AuditEvent
@@ -77,7 +77,7 @@ class FamilyHistory:
 # brought it in, when there is one: a NULL batch matches nothing), its requests' (their ids as
 # the audit chain writes them, text), and the bulk decisions that named it.
 _ABOUT_FAMILY = (
-    select(AuditEvent)
+    select(*AuditEvent.__table__.c)  # plain rows: the events are read, never changed
     .where(
         or_(
             and_(AuditEvent.entity == "household", AuditEvent.entity_id == bindparam("id_text")),
@@ -122,11 +122,11 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
         household.status_reason,
         household.version,
         household.import_batch_id,
-        [_event(e, household) for e in found.scalars()],
+        [_event(e, household) for e in found],
     )
 
 
-def _event(event: AuditEvent, household: FamilyRef) -> Event:
+def _event(event: Row[Any], household: FamilyRef) -> Event:
     diff = event.diff
     request = int(event.entity_id) if event.entity == "change_request" else diff.get("request")
     changes: dict[str, Any] = {}
