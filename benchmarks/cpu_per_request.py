@@ -6,14 +6,15 @@
 
 On the registry `api_load.py` built (`lumbung_bench_api_N`, with its users `bench-verifier`
 and `bench-auditor`: run `api_load.py` once first), it starts `lumbung serve` with one
-process, sends each kind of request (the family page signed in as the verifier, a family by
-KK and by NIK with the auditor's token) one after another on one kept-alive connection, and
-prints per request: the server's CPU (user + system, from /proc, the process and its
-children) and the CPU of the PostgreSQL backends of the bench database (from /proc too),
-with the wall time. One client and one server process: no queue, so the figures are the cost
-of a request. On a machine shared with other work they still drift (a busy machine makes
-every instruction slower): with `--against`, a second server runs the other version and the
-two take turns round by round, so that a ratio compares them on the same machine.
+process, sends each kind of request (the family page signed in as the verifier; a family by
+KK, by NIK, and a name search in the busiest regency with the auditor's token) one after
+another on one kept-alive connection, and prints per request: the server's CPU (user +
+system, from /proc, the process and its children) and the CPU of the PostgreSQL backends of
+the bench database (from /proc too), with the wall time. One client and one server process:
+no queue, so the figures are the cost of a request. On a machine shared with other work they
+still drift (a busy machine makes every instruction slower): with `--against`, a second
+server runs the other version and the two take turns round by round, so that a ratio
+compares them on the same machine.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
@@ -94,7 +96,9 @@ def main() -> None:
         ),
     )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out/api"))
-    parser.add_argument("--only", default="", help="comma-separated kinds: page,kk,nik")
+    parser.add_argument(
+        "--only", default="", help="comma-separated kinds: page,kk,nik,search (default: all)"
+    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -154,11 +158,15 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.2f}; {args.rounds} rounds of {args.requests} "
             "requests per kind and server, the servers taking turns"
         )
-        for kind in [k for k in args.only.split(",") if k] or ["page", "kk", "nik"]:
+        for kind in [k for k in args.only.split(",") if k] or ["page", "kk", "nik", "search"]:
             paths = {
                 "page": [f"/keluarga/{kk}" for kk in in_regency],
                 "kk": [f"/api/v1/families/{kk}" for kk in picked["kks"]],
                 "nik": [f"/api/v1/families/by-nik/{nik}" for nik in picked["niks"]],
+                "search": [
+                    f"/api/v1/families?name={quote(n)}&region={regency}&limit=20"
+                    for n in picked["names"]
+                ],
             }[kind]
             figures: dict[str, list[tuple[float, float, float]]] = {}
             for label, (_, port) in servers:  # warm: connections, plans, caches
