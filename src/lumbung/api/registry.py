@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Response
 
-from lumbung.api.deps import Paging, Read, Write, routes
+from lumbung.api.deps import Paging, Read, Write, answer, routes
 from lumbung.api.schemas import KK, NIK, REGION, TEXT, NewRequest, Reason
 from lumbung.cycles.listing import FamilyBenefits, family_entitlements
 from lumbung.paging import Page
@@ -19,7 +19,11 @@ from lumbung.registry.vocab import REQUEST_STATES
 router = routes(tags=["registry"])
 
 
-@router.get("/families", summary="Search families by a member's name, within your region")
+@router.get(
+    "/families",
+    summary="Search families by a member's name, within your region",
+    response_model=Page[views.FamilySummary],
+)
 def search_families(
     ctx: Read,
     page: Paging,
@@ -33,20 +37,25 @@ def search_families(
         ),
     ],
     region: Annotated[REGION | None, Query(description="Narrow to a region.")] = None,
-) -> Page[views.FamilySummary]:
-    return views.search_families(
+) -> Response:
+    found = views.search_families(
         ctx.session, ctx.actor, name=name, region=region, limit=page.limit, offset=page.offset
     )
+    return answer(found, Page[views.FamilySummary])
 
 
-@router.get("/families/by-nik/{nik}", summary="The family of a person, by NIK")
-def family_by_nik(ctx: Read, nik: NIK) -> views.FamilyView:
-    return views.family_by_nik(ctx.session, ctx.actor, nik=nik)
+@router.get(
+    "/families/by-nik/{nik}",
+    summary="The family of a person, by NIK",
+    response_model=views.FamilyView,
+)
+def family_by_nik(ctx: Read, nik: NIK) -> Response:
+    return answer(views.family_by_nik(ctx.session, ctx.actor, nik=nik), views.FamilyView)
 
 
-@router.get("/families/{kk}", summary="One family, by KK number")
-def family(ctx: Read, kk: KK) -> views.FamilyView:
-    return views.family(ctx.session, ctx.actor, kk=kk)
+@router.get("/families/{kk}", summary="One family, by KK number", response_model=views.FamilyView)
+def family(ctx: Read, kk: KK) -> Response:
+    return answer(views.family(ctx.session, ctx.actor, kk=kk), views.FamilyView)
 
 
 @router.get(

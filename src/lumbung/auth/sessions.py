@@ -15,7 +15,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User, WebSession
@@ -69,6 +69,14 @@ def start(
     return raw, web_session
 
 
+# The session a cookie names and its user, built once (every page asks it).
+_LIVE = (
+    select(WebSession, User)
+    .join(User, User.id == WebSession.user_id)
+    .where(WebSession.token_hash == bindparam("token_hash"))
+)
+
+
 def live(
     session: Session, raw_token: str | None, *, now: datetime | None = None
 ) -> tuple[WebSession, User] | None:
@@ -80,11 +88,7 @@ def live(
     if not raw_token:
         return None
     now = now or utcnow()
-    row = session.execute(
-        select(WebSession, User)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == token_hash(raw_token))
-    ).one_or_none()
+    row = session.execute(_LIVE, {"token_hash": token_hash(raw_token)}).one_or_none()
     if row is None or row[0].ended_at is not None:
         return None
     web_session, user = row

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from math import ceil
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -21,20 +21,24 @@ WINDOW = timedelta(minutes=15)
 MOST_FAILURES = 20  # failed bearer tokens from one address per window
 
 
-def failures_of(ip: str, channel: str = "api") -> tuple[ScalarSelect[int], ScalarSelect[Any]]:
-    """The number of `ip`'s failures in the window and the time of the oldest, as two scalar
-    subqueries: a request that must check them adds them to a query it makes anyway."""
-    since = utcnow() - WINDOW
-    recent = (
-        SignInAttempt.ip == ip,
-        SignInAttempt.at >= since,
-        SignInAttempt.channel == channel,
-        SignInAttempt.succeeded.is_(False),
-    )
-    return (
-        select(func.count()).where(*recent).scalar_subquery(),
-        select(func.min(SignInAttempt.at)).where(*recent).scalar_subquery(),
-    )
+_RECENT = (
+    SignInAttempt.ip == bindparam("throttle_ip"),
+    SignInAttempt.at >= bindparam("throttle_since"),
+    SignInAttempt.channel == bindparam("throttle_channel"),
+    SignInAttempt.succeeded.is_(False),
+)
+# The number of an address's failures in the window and the time of the oldest, as two scalar
+# subqueries built once (their values are `failure_params`): a request that must check them
+# adds them to a query it makes anyway.
+FAILURES: tuple[ScalarSelect[int], ScalarSelect[Any]] = (
+    select(func.count()).where(*_RECENT).scalar_subquery(),
+    select(func.min(SignInAttempt.at)).where(*_RECENT).scalar_subquery(),
+)
+
+
+def failure_params(ip: str, channel: str = "api") -> dict[str, Any]:
+    """The values of `FAILURES` for `ip`'s failures on `channel` in the window ending now."""
+    return {"throttle_ip": ip, "throttle_since": utcnow() - WINDOW, "throttle_channel": channel}
 
 
 def wait_for(failures: int, oldest: datetime | None) -> int | None:
@@ -49,7 +53,7 @@ def wait_for(failures: int, oldest: datetime | None) -> int | None:
 
 def retry_after(session: Session, *, ip: str, channel: str = "api") -> int | None:
     """Seconds until `ip` may try again, or None when it is not held back."""
-    failures, oldest = session.execute(select(*failures_of(ip, channel))).one()
+    failures, oldest = session.execute(select(*FAILURES), failure_params(ip, channel)).one()
     return wait_for(failures, oldest)
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -135,12 +135,47 @@ def issue(
 
 
 @dataclass(frozen=True, slots=True)
+class TokenState:
+    """What a request's check reads of its token (plain values, not the row)."""
+
+    id: int
+    prefix: str
+    name: str
+    role: Role
+    region_code: str | None
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Checked:
     """A live token, its owner, and the values of the columns the caller asked for beside."""
 
-    token: ApiToken
+    token: TokenState
     owner: User
     also: tuple[Any, ...]
+
+
+_STATE = tuple(getattr(ApiToken, name) for name in TokenState.__dataclass_fields__)
+_STATE_END = len(_STATE)
+# The check's statement for each set of `also` columns (by their identity: callers pass the
+# same prebuilt columns every time), built once: a statement made per request cost more of
+# the server's CPU than PostgreSQL spent answering it.
+_CHECKS: dict[tuple[int, ...], tuple[Select[Any], tuple[Any, ...]]] = {}
+
+
+def _check_statement(also: Sequence[ColumnElement[Any] | ScalarSelect[Any]]) -> Select[Any]:
+    key = tuple(map(id, also))
+    found = _CHECKS.get(key)
+    if found is None:
+        statement: Select[Any] = (
+            select(*_STATE, User, *also)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == bindparam("token_hash"))
+        )
+        found = _CHECKS[key] = (statement, tuple(also))  # the columns kept: their ids stay theirs
+    return found[0]
 
 
 def check(
@@ -148,24 +183,26 @@ def check(
     raw_token: str,
     *,
     also: Sequence[ColumnElement[Any] | ScalarSelect[Any]] = (),
+    params: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Checked:
     """The live token `raw_token` is and its owner, read in one statement (with the columns
-    `also`, for a caller that checks more per request) that changes nothing; PermissionDenied,
-    saying why, when it is unknown, expired, revoked, its owner deactivated, or the owner's
-    role or region no longer the token's."""
+    `also` and the values of their parameters `params`, for a caller that checks more per
+    request: build them once, the statement is kept for them) that changes nothing;
+    PermissionDenied, saying why, when it is unknown, expired, revoked, its owner deactivated,
+    or the owner's role or region no longer the token's."""
     now = _now(now)
     parts = raw_token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise PermissionDenied("Token API tidak dikenal (bentuknya lmb_…_…).")
     row = session.execute(
-        select(ApiToken, User, *also)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_hash(raw_token.strip()))
+        _check_statement(also), {**(params or {}), "token_hash": token_hash(raw_token.strip())}
     ).one_or_none()
     if row is None:
         raise PermissionDenied("Token API tidak dikenal.")
-    token, owner, *values = row
+    token = TokenState(*row[:_STATE_END])
+    owner: User = row[_STATE_END]
+    values = tuple(row[_STATE_END + 1 :])
     label = f"Token API {PREFIX}_{token.prefix} ({token.name})"
     if token.revoked_at is not None:
         raise PermissionDenied(f"{label} sudah dicabut.")
@@ -179,10 +216,10 @@ def check(
         raise PermissionDenied(
             f"{label}: peran atau wilayah pemiliknya berubah sejak token dibuat; minta token baru."
         )
-    return Checked(token, owner, tuple(values))
+    return Checked(token, owner, values)
 
 
-def use_due(token: ApiToken, *, now: datetime | None = None) -> bool:
+def use_due(token: TokenState | ApiToken, *, now: datetime | None = None) -> bool:
     """Whether the token's last use is older than RECORD_USE_EVERY (so is to be recorded)."""
     return token.last_used_at is None or _now(now) - aware(token.last_used_at) >= RECORD_USE_EVERY
 

@@ -9,13 +9,15 @@ the (cycle, beneficiary) key serves without a sort even for a national cycle.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
@@ -26,7 +28,8 @@ from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.identity import mask_id
 from lumbung.paging import MAX_PAGE
 from lumbung.regions.models import Region
-from lumbung.registry.models import Household, household_in_area
+from lumbung.registry.models import Household, Member, household_in_area
+from lumbung.registry.scope import FamilyRef, family_ref_in_scope
 
 
 def list_beneficiaries(
@@ -131,34 +134,58 @@ class CycleRow:
         }
 
 
-def list_cycles(session: Session, actor: User) -> list[CycleRow]:
-    """Every cycle, oldest first (any role: a cycle's totals name no one)."""
-    from lumbung.targeting.models import PmtModelRecord, Scoring
+@functools.cache
+def _statements() -> Any:
+    """The family's and the cycles' reads, built once (on first use: the targeting models
+    import this package's), with bind parameters: a statement built per call costs more of
+    the server's CPU than the database spends on it."""
+    from lumbung.releases.models import Release
+    from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 
-    authorize(actor, Action.READ)
-    found = session.execute(
-        select(Cycle, PmtModelRecord)
+    return SimpleNamespace(
+        cycles=select(Cycle, PmtModelRecord)
         .join(Scoring, Scoring.id == Cycle.scoring_id)
         .join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id)
-        .order_by(Cycle.id)
-    ).all()
-    return [
-        CycleRow(
-            c.label,
-            c.program_code,
-            c.definition.get("version"),
-            c.definition_sha256,
-            f"{m.name}@{m.version}",
-            m.sha256,
-            c.state,
-            c.beneficiaries,
-            c.total_idr,
-            c.engine,
-            c.created_at,
-            c.created_by,
-        )
-        for c, m in found
-    ]
+        .order_by(Cycle.id),
+        every_cycle=select(Cycle),
+        scorings=select(Scoring, Release.label, PmtModelRecord)
+        .join(Release, Release.id == Scoring.release_id)
+        .join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id),
+        scores=select(PmtScore).where(
+            PmtScore.scoring_id.in_(bindparam("scorings", expanding=True)),
+            PmtScore.household_id == bindparam("household"),
+        ),
+        member_ids=select(Member.id).where(Member.household_id == bindparam("household")),
+        entitlements=select(Entitlement).where(
+            Entitlement.cycle_id.in_(bindparam("cycles", expanding=True)),
+            Entitlement.beneficiary_id.in_(bindparam("beneficiaries", expanding=True)),
+            # a member id equal to a family's
+            Entitlement.household_id == bindparam("household"),
+        ),
+    )
+
+
+def list_cycles(session: Session, actor: User) -> list[CycleRow]:
+    """Every cycle, oldest first (any role: a cycle's totals name no one)."""
+    authorize(actor, Action.READ)
+    return [_cycle_row(c, m) for c, m in session.execute(_statements().cycles).all()]
+
+
+def _cycle_row(c: Cycle, m: Any) -> CycleRow:
+    return CycleRow(
+        c.label,
+        c.program_code,
+        c.definition.get("version"),
+        c.definition_sha256,
+        f"{m.name}@{m.version}",
+        m.sha256,
+        c.state,
+        c.beneficiaries,
+        c.total_idr,
+        c.engine,
+        c.created_at,
+        c.created_by,
+    )
 
 
 LEVELS = ("province", "regency", "district")
@@ -319,28 +346,38 @@ def family_entitlements(session: Session, actor: User, *, kk: str) -> FamilyBene
     Through the partitioned parents by their keys, (scoring, household) and (cycle,
     beneficiary): the scorings and cycles (a few dozen rows) are listed first, so that each
     partition is pruned or searched by its primary key, never scanned."""
-    from lumbung.programs.definition import Schedule
-    from lumbung.registry.models import Member
-    from lumbung.registry.proposals import family_in_scope
-    from lumbung.releases.models import Release
-    from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
-
     authorize(actor, Action.READ)
-    household = family_in_scope(session, actor, kk)
+    household = family_ref_in_scope(session, actor, kk)
+    cycles = list(session.execute(_statements().every_cycle).scalars())
+    return _benefits(session, actor, household, cycles)
+
+
+def family_benefits_and_cycles(
+    session: Session, actor: User, *, kk: str
+) -> tuple[FamilyBenefits, list[CycleRow]]:
+    """`family_entitlements` and `list_cycles` together, as the family's page shows them: the
+    cycles read once for both."""
+    authorize(actor, Action.READ)
+    household = family_ref_in_scope(session, actor, kk)
+    rows = session.execute(_statements().cycles).all()
+    benefits = _benefits(session, actor, household, [c for c, _ in rows])
+    return benefits, [_cycle_row(c, m) for c, m in rows]
+
+
+def _benefits(
+    session: Session, actor: User, household: FamilyRef, every_cycle: list[Cycle]
+) -> FamilyBenefits:
+    from lumbung.programs.definition import Schedule
+
+    statements = _statements()
     scorings = {
         s.id: (s, release, f"{m.name}@{m.version}")
-        for s, release, m in session.execute(
-            select(Scoring, Release.label, PmtModelRecord)
-            .join(Release, Release.id == Scoring.release_id)
-            .join(PmtModelRecord, PmtModelRecord.id == Scoring.model_id)
-        ).all()
+        for s, release, m in session.execute(statements.scorings).all()
     }
     scores = []
     if scorings:
         found = session.execute(
-            select(PmtScore).where(
-                PmtScore.scoring_id.in_(list(scorings)), PmtScore.household_id == household.id
-            )
+            statements.scores, {"scorings": list(scorings), "household": household.id}
         ).scalars()
         for row in found:
             scoring, release, model = scorings[row.scoring_id]
@@ -355,7 +392,7 @@ def family_entitlements(session: Session, actor: User, *, kk: str) -> FamilyBene
                 )
             )
         scores.sort(key=lambda s: (s.scored_at, s.release, s.model), reverse=True)
-    cycles = {c.id: c for c in session.execute(select(Cycle)).scalars()}
+    cycles = {c.id: c for c in every_cycle}
     entitlements = []
     # One family: its members' NIKs as the family's own page shows them (registry.views).
     shown: Callable[[str], str] = (
@@ -363,16 +400,11 @@ def family_entitlements(session: Session, actor: User, *, kk: str) -> FamilyBene
     )
     if cycles:
         # A family's beneficiaries: itself (programs of households) or its members (of persons).
-        members = session.execute(
-            select(Member.id).where(Member.household_id == household.id)
-        ).scalars()
+        members = session.execute(statements.member_ids, {"household": household.id}).scalars()
         beneficiaries = [household.id, *members]
         found_rows = session.execute(
-            select(Entitlement).where(
-                Entitlement.cycle_id.in_(list(cycles)),
-                Entitlement.beneficiary_id.in_(beneficiaries),
-                Entitlement.household_id == household.id,  # a member id equal to a family's
-            )
+            statements.entitlements,
+            {"cycles": list(cycles), "beneficiaries": beneficiaries, "household": household.id},
         ).scalars()
         for e in found_rows:
             cycle = cycles[e.cycle_id]

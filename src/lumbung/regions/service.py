@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
@@ -120,6 +120,10 @@ def list_regions(
     )
 
 
+# Built once (every page asks it): the names of the regions with these codes.
+_NAMES = select(Region.code, Region.name).where(Region.code.in_(bindparam("codes", expanding=True)))
+
+
 def region_names(session: Session, actor: User, *, codes: Iterable[str]) -> dict[str, str]:
     """The name of each of `codes` that is a region (code → name), in one query: what a page
     shows beside the codes it lists. Reference data, as `list_regions`: any signed-in reader,
@@ -128,5 +132,5 @@ def region_names(session: Session, actor: User, *, codes: Iterable[str]) -> dict
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return {}
-    found = session.execute(select(Region.code, Region.name).where(Region.code.in_(wanted)))
+    found = session.execute(_NAMES, {"codes": wanted})
     return {str(code): str(name) for code, name in found.all()}

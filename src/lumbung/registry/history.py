@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import Row, String, and_, bindparam, cast, or_, select
 from sqlalchemy.orm import Session
 
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
-from lumbung.registry.models import ChangeRequest, Household, HouseholdDecision
-from lumbung.registry.proposals import family_in_scope
+from lumbung.registry.models import ChangeRequest, HouseholdDecision
+from lumbung.registry.scope import FamilyRef, family_ref_in_scope
 from lumbung.registry.validation import typed_changes
 
 
@@ -73,34 +73,48 @@ class FamilyHistory:
         }
 
 
+# The events about one family, in one statement built once: its own (the import that
+# brought it in, when there is one: a NULL batch matches nothing), its requests' (their ids as
+# the audit chain writes them, text), and the bulk decisions that named it.
+_ABOUT_FAMILY = (
+    select(*AuditEvent.__table__.c)  # plain rows: the events are read, never changed
+    .where(
+        or_(
+            and_(AuditEvent.entity == "household", AuditEvent.entity_id == bindparam("id_text")),
+            and_(
+                AuditEvent.entity == "change_request",
+                AuditEvent.entity_id.in_(
+                    select(cast(ChangeRequest.id, String)).where(
+                        ChangeRequest.household_id == bindparam("id")
+                    )
+                ),
+            ),
+            AuditEvent.id.in_(
+                select(HouseholdDecision.audit_event_id).where(
+                    HouseholdDecision.household_id == bindparam("id")
+                )
+            ),
+            and_(AuditEvent.entity == "import_batch", AuditEvent.entity_id == bindparam("batch")),
+        )
+    )
+    .order_by(AuditEvent.id)
+)
+
+
 def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHistory:
     """Every audit event about the family with this KK, oldest first (a family outside the
     actor's region is, as everywhere, a KK that does not exist)."""
     authorize(actor, Action.READ)
-    household = family_in_scope(session, actor, kk_number)
-    # The family's requests as a subquery of the one statement (their ids as the audit
-    # chain writes them, text).
-    requests = select(cast(ChangeRequest.id, String)).where(
-        ChangeRequest.household_id == household.id
+    household = family_ref_in_scope(session, actor, kk_number)
+    batch = household.import_batch_id
+    found = session.execute(
+        _ABOUT_FAMILY,
+        {
+            "id": household.id,
+            "id_text": str(household.id),
+            "batch": None if batch is None else str(batch),
+        },
     )
-    about = [
-        and_(AuditEvent.entity == "household", AuditEvent.entity_id == str(household.id)),
-        and_(AuditEvent.entity == "change_request", AuditEvent.entity_id.in_(requests)),
-        # Decisions taken in bulk (verify/determine from the family queue).
-        AuditEvent.id.in_(
-            select(HouseholdDecision.audit_event_id).where(
-                HouseholdDecision.household_id == household.id
-            )
-        ),
-    ]
-    if household.import_batch_id is not None:
-        about.append(
-            and_(
-                AuditEvent.entity == "import_batch",
-                AuditEvent.entity_id == str(household.import_batch_id),
-            )
-        )
-    found = session.execute(select(AuditEvent).where(or_(*about)).order_by(AuditEvent.id))
     return FamilyHistory(
         household.kk_number,
         household.village_code,
@@ -108,11 +122,11 @@ def family_history(session: Session, *, actor: User, kk_number: str) -> FamilyHi
         household.status_reason,
         household.version,
         household.import_batch_id,
-        [_event(e, household) for e in found.scalars()],
+        [_event(e, household) for e in found],
     )
 
 
-def _event(event: AuditEvent, household: Household) -> Event:
+def _event(event: Row[Any], household: FamilyRef) -> Event:
     diff = event.diff
     request = int(event.entity_id) if event.entity == "change_request" else diff.get("request")
     changes: dict[str, Any] = {}

@@ -32,6 +32,7 @@ from lumbung.registry.check_sql import (
 )
 from lumbung.registry.errors import RowError
 from lumbung.registry.models import ChangeRequest, Household, Member
+from lumbung.registry.scope import not_found
 from lumbung.registry.validation import (
     MEMBERS_FILE,
     FamilyCheck,
@@ -75,10 +76,7 @@ def family_in_scope(session: Session, actor: User, kk_number: str) -> Household:
         if household is not None:
             known[kk_number] = household
     if household is None or not in_scope(actor.region_code, household.village_code):
-        raise NotFound(
-            f"Keluarga dengan KK {kk_number} tidak ada di registry wilayah "
-            f"{actor.region_code or 'nasional'}."
-        )
+        raise not_found(actor, kk_number)
     return household
 
 

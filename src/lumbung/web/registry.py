@@ -136,14 +136,13 @@ def search(ctx: Page) -> Response:
 def family_page(ctx: Page) -> Response:
     """The family as the services show it to this reader (NIKs and names masked there for a
     role not entitled to them), with its desil and entitlements."""
-    from lumbung.cycles.listing import family_entitlements, list_cycles
+    from lumbung.cycles.listing import family_benefits_and_cycles
     from lumbung.registry import views
 
     kk = ctx.request.path_params["kk"]
     view = views.family(ctx.db, ctx.actor, kk=kk)
     history = views.history(ctx.db, ctx.actor, kk=kk)
-    benefits = family_entitlements(ctx.db, ctx.actor, kk=kk)
-    cycles = list_cycles(ctx.db, ctx.actor)
+    benefits, cycles = family_benefits_and_cycles(ctx.db, ctx.actor, kk=kk)
     open_requests = views.requests(
         ctx.db, ctx.actor, status="proposed", kk=view.kk_number, limit=100, offset=0
     ).items
