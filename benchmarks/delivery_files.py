@@ -69,8 +69,7 @@ def setup(url: str, work: Path) -> dict[str, str]:
     sh([*cli, "synth", "--households", "20", "--seed", "1", "--out", str(work / "batch")], env)
     batch = work / "batch"
     sh(
-        [*cli, "import", str(batch / "households.csv"), str(batch / "members.csv")]
-        + ["--status", "approved", "--as", "admin"],
+        [*cli, "import", str(batch / "households.csv"), str(batch / "members.csv"), "--status", "approved", "--as", "admin"],
         env,
     )
     os.environ.update(env)
@@ -159,13 +158,45 @@ def seed(url: str, n: int) -> float:
     return time.perf_counter() - start
 
 
+SLOW: dict[str, list[float]] = {}  # statement (first 150 characters) → [seconds, count]
+
+
 def services() -> tuple[Any, Any]:
+    from sqlalchemy import event
+
+    from lumbung.auth.service import get_user
     from lumbung.db import create_engine
 
     engine = create_engine(os.environ["LUMBUNG_DATABASE_URL"])
-    from lumbung.auth.service import get_user
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("started", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seconds = time.perf_counter() - conn.info["started"].pop()
+        entry = SLOW.setdefault(" ".join(statement.split())[:150], [0.0, 0])
+        entry[0] += seconds
+        entry[1] += 1
 
     return engine, get_user
+
+
+def server_cpu(session: Any) -> float:
+    """CPU seconds the session's PostgreSQL backend has used (same machine: /proc)."""
+    from sqlalchemy import text
+
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_slow(title: str, limit: int = 6) -> None:
+    print(f"  slowest statements ({title}):")
+    for statement, (seconds, count) in sorted(SLOW.items(), key=lambda kv: -kv[1][0])[:limit]:
+        print(f"    {seconds:8.1f} s  x{count:<4} {statement}")
+    SLOW.clear()
 
 
 def make_batches() -> tuple[list[Any], float, float]:
@@ -174,11 +205,19 @@ def make_batches() -> tuple[list[Any], float, float]:
 
     engine, get_user = services()
     start = time.perf_counter()
+    cpu = time.process_time()
     with session_scope(engine) as session:
+        server = server_cpu(session)
         plan = batches.create_batches(
             session, actor=get_user(session, username="pusdatin"), label=LABEL
         )
+        server = server_cpu(session) - server
     created = time.perf_counter() - start
+    print(
+        f"create_batches CPU: Python {time.process_time() - cpu:.1f} s,"
+        f" PostgreSQL backend {server:.1f} s"
+    )
+    print_slow("create_batches")
     start = time.perf_counter()
     approved = []
     for b in plan.batches:
@@ -191,7 +230,7 @@ def make_batches() -> tuple[list[Any], float, float]:
     return approved, created, time.perf_counter() - start
 
 
-def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float]]:
+def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float, float, float]]:
     from lumbung.db import session_scope
     from lumbung.delivery.bank.service import write_payment_file
 
@@ -199,7 +238,9 @@ def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float]]:
     written = []
     for batch in rows:
         start = time.perf_counter()
+        cpu = time.process_time()
         with session_scope(engine) as session:
+            server = server_cpu(session)
             result = write_payment_file(
                 session,
                 actor=get_user(session, username="pusdatin"),
@@ -207,7 +248,8 @@ def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float]]:
                 out=out,
                 execution_date=date(2027, 1, 4),
             )
-        written.append((result, time.perf_counter() - start))
+            server = server_cpu(session) - server
+        written.append((result, time.perf_counter() - start, time.process_time() - cpu, server))
     return written
 
 
@@ -251,13 +293,14 @@ def baseline(url: str, batch: Any, bic: str, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def read_status(path: Path) -> tuple[int, int, float]:
+def read_status(path: Path) -> tuple[int, int, float, float]:
     from lumbung.delivery.bank.status import read_status_file
 
     start = time.perf_counter()
+    cpu = time.process_time()
     read = read_status_file(path)
     n = sum(1 for _ in read.rows())
-    return n, len(read.problems), time.perf_counter() - start
+    return n, len(read.problems), time.perf_counter() - start, time.process_time() - cpu
 
 
 def rate(count: int, seconds: float) -> str:
@@ -289,35 +332,48 @@ def main() -> None:
     print(f"\nbatches: {len(approved)}: " + ", ".join(f"{b.partner} {b.count:,}" for b in approved))
     print(f"create_batches  {created:8.1f} s {rate(n, created)}")
     print(f"approve (all)   {approving:8.1f} s {rate(n, approving)}")
+    print_slow("approve_batch")
 
     written = write_files(approved, files)
-    xml = [(w, s) for w, s in written if w.format == "pain.001"]
-    xml_n = sum(w.count for w, _ in xml)
-    xml_s = sum(s for _, s in xml)
-    print("\nfiles written (write_payment_file, one after another):")
-    for w, s in written:
+    print_slow("write_payment_file", limit=3)
+    xml = [w for w in written if w[0].format == "pain.001"]
+    xml_n = sum(w.count for w, *_ in xml)
+    xml_s = sum(s for _, s, _, _ in xml)
+    print(
+        "\nfiles written (write_payment_file, one after another; CPU: this process, the backend):"
+    )
+    for w, s, cpu, server in written:
         print(
             f"  {w.partner:8} {w.format:8} {w.count:>11,} tx {w.bytes / 1e9:6.2f} GB"
-            f" {s:7.1f} s {rate(w.count, s)}"
+            f" {s:7.1f} s {rate(w.count, s)}  CPU {cpu:6.1f} s + {server:6.1f} s"
+            f" → {rate(w.count, cpu)} per Python CPU second"
         )
-    all_n = sum(w.count for w, _ in written)
-    all_s = sum(s for _, s in written)
+    all_n = sum(w.count for w, *_ in written)
+    all_s = sum(s for _, s, _, _ in written)
+    all_cpu = sum(c for _, _, c, _ in written)
+    all_server = sum(c for *_, c in written)
     print(f"  pain.001 files  {xml_n:>11,} tx {xml_s:7.1f} s {rate(xml_n, xml_s)}")
-    print(f"  all files       {all_n:>11,} tx {all_s:7.1f} s {rate(all_n, all_s)}")
+    print(
+        f"  all files       {all_n:>11,} tx {all_s:7.1f} s {rate(all_n, all_s)}"
+        f"  CPU {all_cpu:.1f} s Python + {all_server:.1f} s PostgreSQL"
+    )
 
-    largest = max((w for w, _ in xml), key=lambda w: w.count)
+    largest = max((w for w, *_ in xml), key=lambda w: w.count)
     batch = next(b for b in approved if b.id == largest.batch_id)
+    cpu = time.process_time()
     base_s = baseline(args.postgres_url, batch, "BRINIDJA", files / "baseline.xml")
-    ours = next(s for w, s in written if w.batch_id == largest.batch_id)
+    base_cpu = time.process_time() - cpu
+    ours, ours_cpu = next((s, c) for w, s, c, _ in written if w.batch_id == largest.batch_id)
     print(
         f"\nbaseline, minimal f-string writer, batch {batch.id} ({largest.count:,} tx):"
-        f" {base_s:.1f} s {rate(largest.count, base_s)}; ours {ours:.1f} s"
-        f" {rate(largest.count, ours)} ({ours / base_s:.2f}x the baseline's time)"
+        f" {base_s:.1f} s {rate(largest.count, base_s)}, Python CPU {base_cpu:.1f} s;"
+        f" ours {ours:.1f} s {rate(largest.count, ours)}, Python CPU {ours_cpu:.1f} s"
+        f" ({ours / base_s:.2f}x the baseline's time, {ours_cpu / base_cpu:.2f}x its CPU)"
     )
     together = created + approving + all_s
     print(
-        f"\nentitlements → batches → pain.001 files: {n:,} entitlements,"
-        f" {xml_n:,} pain.001 tx; batches {created + approving:.1f} s + files {all_s:.1f} s"
+        f"\nentitlements → batches → files: {n:,} entitlements ({xml_n:,} in pain.001);"
+        f" batches {created + approving:.1f} s + files {all_s:.1f} s"
         f" = {together:.1f} s → {rate(n, together)} end to end (target {TARGET:,}/s:"
         f" {n / together / TARGET:.2f}x); files alone {rate(all_n, all_s)}"
         f" ({all_n / all_s / TARGET:.2f}x)"
@@ -342,10 +398,11 @@ def main() -> None:
     )
     print(f"  (written in {time.perf_counter() - t:.1f} s)")
     for path in (report, statement):
-        rows, problems, s = read_status(path)
+        rows, problems, s, cpu = read_status(path)
         print(
             f"  read {path.name:14} {rows:>11,} rows, {problems} problems, {s:6.1f} s"
-            f" {rate(rows, s)} (target {TARGET:,}/s: {rows / s / TARGET:.2f}x)"
+            f" {rate(rows, s)} (target {TARGET:,}/s: {rows / s / TARGET:.2f}x),"
+            f" CPU {cpu:.1f} s ({rate(rows, cpu)} per CPU second)"
         )
     if not args.keep_files:
         shutil.rmtree(files)
