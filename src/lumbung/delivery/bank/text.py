@@ -20,6 +20,8 @@ from xml.sax.saxutils import escape
 ALLOWED = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]*")
 _SIMPLE = re.compile(r"[A-Za-z0-9/\-?:().,'+]+(?: [A-Za-z0-9/\-?:().,'+]+)*")
 _SPACES = re.compile(r" {2,}")
+# What needs no change at all (nor any XML escaping) in a field of 140: most names.
+PLAIN = re.compile(r"(?=.{1,140}\Z)[A-Za-z0-9/\-?:().,'+]+(?: [A-Za-z0-9/\-?:().,'+]+)*")
 # Letters NFKD does not take apart, and punctuation with a conventional stand-in.
 _STAND_INS = str.maketrans(
     {
