@@ -69,7 +69,16 @@ def setup(url: str, work: Path) -> dict[str, str]:
     sh([*cli, "synth", "--households", "20", "--seed", "1", "--out", str(work / "batch")], env)
     batch = work / "batch"
     sh(
-        [*cli, "import", str(batch / "households.csv"), str(batch / "members.csv"), "--status", "approved", "--as", "admin"],
+        [
+            *cli,
+            "import",
+            str(batch / "households.csv"),
+            str(batch / "members.csv"),
+            "--status",
+            "approved",
+            "--as",
+            "admin",
+        ],
         env,
     )
     os.environ.update(env)

@@ -35,6 +35,8 @@ BASE = (
     "lumbung.bulk",
     "lumbung.partitions",
     "lumbung.engine",
+    "lumbung.spreadsheets",
+    "lumbung.downloads",
 )
 FORBIDDEN_IN_FRONT_ENDS = ("sqlalchemy", "lumbung.bulk", "lumbung.partitions", "lumbung.models")
 ALLOWED_MODELS = ("lumbung.auth.models",)  # the acting user's type

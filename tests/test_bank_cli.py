@@ -23,7 +23,8 @@ def test_write_a_file_answer_it_and_check_the_answer(
     folder = tmp_path / "out"
     folder.mkdir()
     written = cli.json(
-        "payfile",
+        "delivery",
+        "file",
         "write",
         str(batch.id),
         "--out",
@@ -37,7 +38,8 @@ def test_write_a_file_answer_it_and_check_the_answer(
     assert written["total_idr"] == batch.total_idr and written["execution_date"] == "2027-01-04"
     schema("pain.001.001.09").validate(written["path"])
     human = cli.ok(
-        "payfile",
+        "delivery",
+        "file",
         "write",
         str(batch.id),
         "--out",
@@ -48,13 +50,24 @@ def test_write_a_file_answer_it_and_check_the_answer(
         "determiner",
     ).stdout
     assert written["sha256"] in human and "pain.001" in human
-    refused = cli.run("payfile", "write", str(batch.id), "--out", str(folder), "--as", "auditor")
+    refused = cli.run(
+        "delivery", "file", "write", str(batch.id), "--out", str(folder), "--as", "auditor"
+    )
     assert refused.exit_code == 1 and "permission_denied" in refused.output
     answer = folder / "status.xml"
-    cli.ok("payfile", "simulate-answer", written["path"], "--out", str(answer), "--fail-every", "2")
+    cli.ok(
+        "delivery",
+        "file",
+        "simulate-answer",
+        written["path"],
+        "--out",
+        str(answer),
+        "--fail-every",
+        "2",
+    )
     schema("pain.002.001.03").validate(str(answer))
     assert written["message_id"] in answer.read_text()
-    checked = cli.json("payfile", "check", str(answer))
+    checked = cli.json("delivery", "file", "check", str(answer))
     assert checked["read"] == batch.count and checked["rejected"] == 0
     assert checked["statuses"] == {
         "paid": batch.count - batch.count // 2,
@@ -64,7 +77,7 @@ def test_write_a_file_answer_it_and_check_the_answer(
     statement.write_text(
         "end_to_end_id,status,amount_idr,date\n1-2,berhasil,300000,2027-01-05\nx,gagal,1,\n"
     )
-    bad = cli.run("payfile", "check", str(statement), "--json")
+    bad = cli.run("delivery", "file", "check", str(statement), "--json")
     assert bad.exit_code == 1
     body = json.loads(bad.stdout)
     assert body["read"] == 1 and [p["code"] for p in body["problems"]] == ["unknown_id"]

@@ -19,9 +19,10 @@ from bank_helpers import approved_bank_batches, schema, write_file
 from delivery_helpers import approve_batch, approved_cycle, create
 from lumbung.db import session_scope
 from lumbung.delivery.bank import items
-from lumbung.delivery.bank.text import csv_cell, latin, xml_text
+from lumbung.delivery.bank.text import latin, xml_text
 from lumbung.delivery.batches import batch_digest
 from lumbung.errors import Conflict, PermissionDenied, ValidationFailed
+from lumbung.spreadsheets import safe_cell
 
 pytestmark = pytest.mark.usefixtures("users")
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
@@ -152,7 +153,9 @@ def test_the_bank_character_set() -> None:
     assert latin("abcdef", 3) == "abc"
     assert latin("", 10) == latin(None, 10) == latin("中文", 10) == "NOTPROVIDED"
     assert xml_text("A & B <c>", 140) == "A + B (c)"
-    assert csv_cell("=1+1") == "'=1+1" and csv_cell("+62") == "'+62" and csv_cell("Budi") == "Budi"
+    assert (
+        safe_cell("=1+1") == "'=1+1" and safe_cell("+62") == "'+62" and safe_cell("Budi") == "Budi"
+    )
 
 
 def test_a_batch_edited_in_the_database_gives_no_file(engine: DbEngine, tmp_path: Path) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine as DbEngine
+from typer.testing import CliRunner
 
 from conftest import user
 from delivery_helpers import approve_batch, approved_cycle, create
+from lumbung.cli import app
+from lumbung.config import get_settings
 from lumbung.db import session_scope
 from lumbung.delivery import batches, ledger
 from lumbung.errors import Conflict, PermissionDenied
@@ -96,3 +100,68 @@ def test_events_deleted_in_the_database_show_in_the_check(engine: DbEngine, tmp_
     found = check(engine, "BBM-1")
     assert any("menurut jejak audit" in p for p in found.problems), found.problems
     assert any("tidak pernah dibatch" in p for p in found.problems), found.problems
+
+
+def test_the_commands_make_approve_list_and_check(
+    engine: DbEngine, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        made = runner.invoke(
+            app, ["delivery", "batch", "create", "BBM-1", "--as", "determiner", "--json"]
+        )
+        assert made.exit_code == 0, made.output
+        (batch,) = json.loads(made.output)["batches"]
+        assert (batch["partner"], batch["count"], batch["state"]) == ("POS", 7, "draft")
+        own = runner.invoke(
+            app, ["delivery", "batch", "approve", str(batch["id"]), "--as", "determiner"]
+        )
+        assert own.exit_code == 1 and "empat mata" in own.output
+        done = runner.invoke(
+            app, ["delivery", "batch", "approve", str(batch["id"]), "--as", "approver"]
+        )
+        assert done.exit_code == 0 and "disetujui" in done.output, done.output
+        listed = runner.invoke(app, ["delivery", "batch", "list", "--as", "auditor", "--json"])
+        assert [b["state"] for b in json.loads(listed.output)] == ["approved"]
+        checked = runner.invoke(app, ["cycle", "check", "BBM-1", "--as", "auditor"])
+        assert checked.exit_code == 0 and "OK" in checked.output, checked.output
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE payment_item SET state = 'paid'"))
+        broken = runner.invoke(app, ["cycle", "check", "BBM-1", "--as", "auditor", "--json"])
+        assert broken.exit_code == 1
+        assert not json.loads(broken.output)["ok"]
+        partners = runner.invoke(app, ["delivery", "partner", "list", "--as", "auditor"])
+        assert "BSI" in partners.output and "nasional" in partners.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_two_people_making_batches_at_once_put_each_entitlement_in_flight_once(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    import threading
+
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    start = threading.Barrier(2)
+    made: list[int] = []
+    failed: list[BaseException] = []
+
+    def run(actor: str) -> None:
+        start.wait()
+        try:
+            made.extend(b.count for b in create(engine, "BBM-1", actor=actor).batches)
+        except Conflict as refused:  # the other one won the race
+            failed.append(refused)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in ("determiner", "approver")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert made == [7], (made, failed)
+    result = check(engine, "BBM-1")
+    assert result.ok and result.in_flight.entitlements == 7, result.problems

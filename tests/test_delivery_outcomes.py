@@ -135,3 +135,30 @@ def test_a_failed_payment_is_issued_again_in_a_later_batch_never_twice_in_flight
     assert [p["code"] for p in late.problems] == ["not_allowed"]
     result = check(engine, "BBM-1")
     assert result.ok and result.states["failed"].entitlements == 0, result.problems
+
+
+def test_a_family_sees_every_attempt_and_the_answer_to_it(engine: DbEngine, tmp_path: Path) -> None:
+    from conftest import user
+    from lumbung.db import session_scope
+    from lumbung.delivery.family import family_payments
+    from lumbung.errors import NotFound
+
+    sent = paid_batch(engine, tmp_path)
+    record(engine, [row(2, sent[0], "failed", reason="rekening tidak aktif", reference="R-9")])
+    create(engine, "BBM-1")
+    with engine.connect() as conn:
+        from sqlalchemy import text
+
+        kk = conn.execute(
+            text("SELECT kk_number FROM payment_item WHERE beneficiary_id = :b LIMIT 1"),
+            {"b": sent[0][1]},
+        ).scalar_one()
+    with session_scope(engine) as session:
+        shown = family_payments(session, actor=user(session, "verifier"), kk=kk)
+        assert [(p.attempt, p.state, p.partner, p.reference, p.reason) for p in shown] == [
+            (1, "failed", "POS", "R-9", "rekening tidak aktif"),
+            (2, "pending", "POS", None, None),
+        ]
+        assert shown[0].attempt_id == f"{sent[0][0]}-{sent[0][1]}-1"
+        with pytest.raises(NotFound):
+            family_payments(session, actor=user(session, "other_verifier"), kk=kk)

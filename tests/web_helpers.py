@@ -78,3 +78,15 @@ def totp_code(secret: str) -> str:
     import pyotp
 
     return str(pyotp.TOTP(secret).now())
+
+
+def enrolled(app: FastAPI, username: str) -> TestClient:
+    """A browser signed in as `username`, with TOTP enrolled (determiners and admins)."""
+    browser = client(app)
+    assert sign_in(browser, username).startswith("/masuk/totp/daftar")
+    enrol = browser.get("/masuk/totp/daftar")
+    secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+    browser.post(
+        "/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)}
+    )
+    return browser

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the test fixtures."""
 
+from lumbung.aid.models import AidDistribution, AidImport, AidItem, AidItemProgram, AidProgram
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement
@@ -7,15 +8,14 @@ from lumbung.db import Base
 from lumbung.delivery.models import (
     AccountOpening,
     AccountOpeningRow,
-    Partner,
-    PartnerRegion,
-    PayeeAccount,
     PaymentBatch,
     PaymentEvent,
     PaymentItem,
 )
+from lumbung.delivery.pos.models import PartnerToken, Voucher
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
+from lumbung.payees.models import Partner, PartnerRegion, PayeeAccount
 from lumbung.programs.models import Program
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member
@@ -25,6 +25,11 @@ from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 __all__ = [
     "AccountOpening",
     "AccountOpeningRow",
+    "AidDistribution",
+    "AidImport",
+    "AidItem",
+    "AidItemProgram",
+    "AidProgram",
     "ApiToken",
     "AuditEvent",
     "Base",
@@ -40,6 +45,7 @@ __all__ = [
     "Member",
     "Partner",
     "PartnerRegion",
+    "PartnerToken",
     "PayeeAccount",
     "PaymentBatch",
     "PaymentEvent",
@@ -52,5 +58,6 @@ __all__ = [
     "Scoring",
     "SignInAttempt",
     "User",
+    "Voucher",
     "WebSession",
 ]

@@ -15,11 +15,31 @@ its limit is fixed where a route is declared, before the settings are read.
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_LIMIT = 1024 * 1024
-UPLOAD_PATHS = frozenset({"/api/v1/imports", "/impor"})
+UPLOAD_PATHS = frozenset(
+    {
+        "/api/v1/imports",
+        "/impor",
+        "/api/v1/aid/imports",  # in-kind aid
+        "/bantuan/impor",
+        "/api/v1/delivery/statuses",  # a partner's status file
+    }
+)
+# Upload paths with an id in them: a bank's answer to an opening; a cycle's delivery page
+# (its forms take the banks' answers and status files).
+UPLOAD_PATTERNS = (
+    re.compile(r"/api/v1/delivery/openings/\d+/answers"),
+    re.compile(r"/siklus/[^/]+/penyaluran"),
+)
+
+
+def is_upload(path: str) -> bool:
+    return path in UPLOAD_PATHS or any(p.fullmatch(path) for p in UPLOAD_PATTERNS)
 
 
 def too_large(limit: int) -> HTTPException:
@@ -38,7 +58,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.uploads if scope.get("path") in UPLOAD_PATHS else self.default
+        limit = self.uploads if is_upload(str(scope.get("path", ""))) else self.default
         declared = _content_length(scope)
         received = 0
 

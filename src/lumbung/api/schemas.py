@@ -50,7 +50,15 @@ class NewRequest(BaseModel):
     """A change request: a new family (payload: household + members), or a change to a
     family (`kk_number` and the `base_version` the change was written against)."""
 
-    kind: Literal["new_family", "update", "update_member", "add_member", "remove_member", "exit"]
+    kind: Literal[
+        "new_family",
+        "update",
+        "update_member",
+        "add_member",
+        "remove_member",
+        "exit",
+        "update_account",
+    ]
     payload: dict[str, Any]
     kk_number: KK | None = None
     base_version: Annotated[int, Field(ge=1, le=2_000_000_000)] | None = None

@@ -24,6 +24,7 @@ class Action(enum.StrEnum):
     RUN_CYCLE = "run_cycle"
     APPROVE_CYCLE = "approve_cycle"
     MANAGE_USERS = "manage_users"
+    MANAGE_AID_ITEMS = "manage_aid_items"  # the in-kind item catalogue (aid/)
     READ = "read"
     # Delivery (issue 16): openings, batches and files; a batch's approval (four eyes);
     # recording what partners answered (statements, status reports, account answers).
@@ -44,6 +45,7 @@ ACTION_WORDS: dict[Action, str] = {
     Action.RUN_CYCLE: "menjalankan siklus",
     Action.APPROVE_CYCLE: "menyetujui siklus",
     Action.MANAGE_USERS: "mengelola pengguna",
+    Action.MANAGE_AID_ITEMS: "mengelola katalog barang bantuan",
     Action.READ: "membaca data registry",
     Action.PREPARE_PAYMENT: "menyiapkan pembayaran (pembukaan rekening, batch, berkas bank)",
     Action.APPROVE_PAYMENT: "menyetujui batch pembayaran",
@@ -66,7 +68,15 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.READ,
         }
     ),
-    Role.ADMIN: frozenset({Action.MANAGE_USERS, Action.MIGRATE, Action.IMPORT, Action.READ}),
+    Role.ADMIN: frozenset(
+        {
+            Action.MANAGE_USERS,
+            Action.MANAGE_AID_ITEMS,
+            Action.MIGRATE,
+            Action.IMPORT,
+            Action.READ,
+        }
+    ),
     Role.AUDITOR: frozenset({Action.READ}),
 }
 

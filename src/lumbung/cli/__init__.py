@@ -17,18 +17,22 @@ import typer
 
 from lumbung.cli import jobs
 from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
+from lumbung.cli.aid import aid_app
 from lumbung.cli.credentials import tokens_app  # also adds `users set-password|unlock|reset-totp`
 from lumbung.cli.cycles import cycle_app, explain_command
+from lumbung.cli.delivery import delivery_app
 from lumbung.cli.demo import demo_command
 from lumbung.cli.imports import import_command
 from lumbung.cli.payfiles import payfile_app
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import registry_app
 from lumbung.cli.releases import release_app
+from lumbung.cli.reports import report_app
 from lumbung.cli.requests import request_app
 from lumbung.cli.serve import serve_command
 from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app
+from lumbung.cli.vouchers import voucher_app
 
 app = typer.Typer(
     help="Lumbung: the social registry and benefits delivery (messages in Indonesian).",
@@ -46,8 +50,12 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
+delivery_app.add_typer(payfile_app, name="file")
+delivery_app.add_typer(voucher_app, name="voucher")
+app.add_typer(delivery_app, name="delivery")
+app.add_typer(report_app, name="report")
 app.add_typer(tokens_app, name="tokens")
-app.add_typer(payfile_app, name="payfile")  # to be mounted as `delivery file`
+app.add_typer(aid_app, name="aid")
 app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)

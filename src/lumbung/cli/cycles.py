@@ -331,3 +331,34 @@ def _print_explanation(report: dict[str, Any]) -> None:
             ],
         )
     )
+
+
+@cycle_app.command("check")
+@handled
+def cycle_check(label: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
+    """Whether a cycle's money adds up: entitled = paid + failed + returned + pending +
+    cancelled, with the payment ledger as the audit trail sealed it. Exit code 1 if not."""
+    from lumbung.cli.common import emit_check
+    from lumbung.delivery.ledger import check_cycle, labels
+
+    with unit_of_work() as session:
+        result = check_cycle(session, actor=acting_user(session, actor), label=label)
+    words = labels(result.states)
+    parts = ", ".join(
+        f"{words[name]} {grouped(t.entitlements)} (Rp{grouped(t.amount_idr)})"
+        for name, t in result.states.items()
+    )
+    good = (
+        f"siklus {label}: hak {grouped(result.entitled.entitlements)} senilai "
+        f"Rp{grouped(result.entitled.amount_idr)} = {parts}; belum dibatch "
+        f"{grouped(result.unbatched.entitlements)}; {grouped(result.events)} peristiwa pembayaran "
+        "cocok dengan jejak audit."
+    )
+    emit_check(
+        as_json,
+        result.as_dict(),
+        ok=result.ok,
+        good=good,
+        bad=f"siklus {label}: {len(result.problems)} masalah",
+        problems=result.problems,
+    )

@@ -1,4 +1,4 @@
-"""Bank payment files: `lumbung payfile …` (to be mounted as `lumbung delivery file …`)."""
+"""Bank payment files: `lumbung delivery file …` (payment files out, status files read)."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def payfile_check(
 @payfile_app.command("simulate-answer")
 @handled
 def payfile_simulate_answer(
-    payment_file: Path = typer.Argument(..., help="A payment file `payfile write` wrote."),
+    payment_file: Path = typer.Argument(..., help="A payment file `delivery file write` wrote."),
     out_path: Path = typer.Option(..., "--out", help="Where the bank's answer goes."),
     kind: str = typer.Option(
         "pain.002.001.03", "--format", help="pain.002.001.03, pain.002.001.12 or csv."

@@ -25,16 +25,12 @@ from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Cycle, Entitlement
 from lumbung.db import utcnow
 from lumbung.delivery import ledger
-from lumbung.delivery.models import (
-    LIVE_ITEM_STATES,
-    PayeeAccount,
-    PaymentBatch,
-    PaymentItem,
-)
+from lumbung.delivery.models import LIVE_ITEM_STATES, PaymentBatch, PaymentItem
 from lumbung.delivery.partners import partners_for
 from lumbung.driver_errors import is_unique_violation
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lumbung.numbers import grouped
+from lumbung.payees.models import PayeeAccount
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,16 +228,7 @@ def create_batches(
             made.append(batch)
             ledger.append_from(
                 session,
-                select(
-                    PaymentItem.cycle_id,
-                    PaymentItem.beneficiary_id,
-                    PaymentItem.attempt,
-                    PaymentItem.batch_id,
-                    PaymentItem.amount_idr,
-                    literal(None).label("reference"),
-                    literal(None).label("reason"),
-                    literal(None).label("value_date"),
-                ).where(PaymentItem.batch_id == batch.id),
+                ledger.items_as_events(PaymentItem.batch_id == batch.id),
                 kind="batched",
                 source=source,
                 actor=actor,
@@ -403,16 +390,11 @@ def cancel_batch(session: Session, *, actor: User, batch_id: int, reason: str) -
     source = ledger.new_operation()
     ledger.append_from(
         session,
-        select(
-            PaymentItem.cycle_id,
-            PaymentItem.beneficiary_id,
-            PaymentItem.attempt,
-            PaymentItem.batch_id,
-            PaymentItem.amount_idr,
-            literal(None).label("reference"),
-            literal(reason.strip()[:200]).label("reason"),
-            literal(None).label("value_date"),
-        ).where(PaymentItem.batch_id == batch.id, PaymentItem.state == "pending"),
+        ledger.items_as_events(
+            PaymentItem.batch_id == batch.id,
+            PaymentItem.state == "pending",
+            reason=reason.strip()[:200],
+        ),
         kind="cancelled",
         source=source,
         actor=actor,

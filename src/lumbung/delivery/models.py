@@ -1,4 +1,5 @@
-"""Delivery tables: partners, payee accounts, payment batches, their items and the ledger.
+"""Delivery tables: account openings, payment batches, their items and the ledger (partners
+and payee accounts: `payees.models`).
 
 The ledger is `payment_event`: append-only, one row per thing that happened to one attempt at
 paying one entitlement (batched, paid, failed, returned, cancelled). `payment_item.state` is
@@ -25,10 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumbung.db import ID, Base, coded, identifier
+from lumbung.payees.models import CHANNELS
 
-CHANNELS = ("bank", "pos", "bpjs")
-FILE_FORMATS = ("pain.001", "csv", "voucher", "bpjs")
-ACCOUNT_STATES = ("active", "closed")
 OPENING_ROW_STATES = ("requested", "opened", "failed")
 BATCH_STATES = ("draft", "approved", "cancelled")
 # An attempt's state. `pending`: in a batch, no answer yet. An entitlement with an attempt in
@@ -36,53 +35,6 @@ BATCH_STATES = ("draft", "approved", "cancelled")
 ITEM_STATES = ("pending", "paid", "failed", "returned", "cancelled")
 LIVE_ITEM_STATES = ("pending", "paid")
 EVENT_KINDS = ("batched", "paid", "failed", "returned", "cancelled")
-
-
-class Partner(Base):
-    """A payment partner: a bank (Himbara), PT Pos, BPJS Kesehatan."""
-
-    __tablename__ = "partner"
-    code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    channel: Mapped[str] = coded("channel", CHANNELS)
-    file_format: Mapped[str] = coded("file_format", FILE_FORMATS)
-    bic: Mapped[str | None] = mapped_column(String(11))
-
-
-class PartnerRegion(Base):
-    """Which partner serves a region for a channel; the longest matching code wins, the empty
-    code is the national default (BSI in Aceh, BRI elsewhere, for example)."""
-
-    __tablename__ = "partner_region"
-    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
-    region_code: Mapped[str] = mapped_column(identifier(13), primary_key=True)
-    partner_code: Mapped[str] = mapped_column(ForeignKey("partner.code"))
-
-
-class PayeeAccount(Base):
-    """A family's bank account (KKS), with history: a changed account closes the old row."""
-
-    __tablename__ = "payee_account"
-    __table_args__ = (
-        Index(
-            "uq_payee_account_active",
-            "household_id",
-            unique=True,
-            sqlite_where=text("state = 'active'"),
-            postgresql_where=text("state = 'active'"),
-        ),
-    )
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
-    partner_code: Mapped[str] = mapped_column(ForeignKey("partner.code"))
-    account_number: Mapped[str] = mapped_column(String(34))
-    card_number: Mapped[str | None] = mapped_column(String(19))
-    holder_nik: Mapped[str] = mapped_column(identifier(16))
-    state: Mapped[str] = coded("state", ACCOUNT_STATES)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # where it came from: "opening:<id>" (a bank's answer), "request:<id>" (a change request)
-    source: Mapped[str] = mapped_column(String(40))
 
 
 class AccountOpening(Base):
@@ -157,6 +109,8 @@ class PaymentItem(Base):
             postgresql_where=text("state = 'pending' OR state = 'paid'"),
         ),
         UniqueConstraint("cycle_id", "beneficiary_id", "attempt"),
+        # A family's payments (its page, `delivery.family`): from the family to every cycle.
+        Index("ix_payment_item_household_id", "household_id"),
     )
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batch.id"), primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

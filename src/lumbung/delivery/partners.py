@@ -13,8 +13,8 @@ from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
-from lumbung.delivery.models import CHANNELS, Partner, PartnerRegion
 from lumbung.errors import NotFound, ValidationFailed
+from lumbung.payees.models import CHANNELS, Partner, PartnerRegion
 from lumbung.regions.models import Region
 
 

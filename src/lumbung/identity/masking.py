@@ -52,11 +52,19 @@ def mask_id(number: str, *, distinct: bool = False) -> str:
 # exchange format's member columns; `new_head` names the new head by NIK).
 ID_KEYS = frozenset({"nik", "new_head"})
 NAME_KEYS = frozenset({"name", "mother_name", "head_name"})
+# A bank account's and a KKS card's numbers (an account change request's payload).
+ACCOUNT_KEYS = frozenset({"account_number", "card_number"})
+
+
+def mask_account(number: str) -> str:
+    """An account or card number with all but its last four digits hidden."""
+    return "*" * max(len(number) - 4, 0) + number[-4:]
 
 
 def mask_identity(value: Any) -> Any:
-    """`value` (a payload, an audit diff, a row: dicts and lists of any depth) with every NIK
-    and name in it masked, found by its key (`ID_KEYS`, `NAME_KEYS`); a (before, after) pair
+    """`value` (a payload, an audit diff, a row: dicts and lists of any depth) with every NIK,
+    name and account number in it masked, found by its key (`ID_KEYS`, `NAME_KEYS`,
+    `ACCOUNT_KEYS`); a (before, after) pair
     under such a key is masked on both sides. NIKs carry the distinguishing tag, so that the
     same person reads alike across a diff and its family. Everything else as it was."""
     if isinstance(value, dict):
@@ -66,11 +74,26 @@ def mask_identity(value: Any) -> Any:
     return value
 
 
+def mask_accounts(value: Any) -> Any:
+    """`value` with every account and card number in it masked (`ACCOUNT_KEYS`), for every
+    reader: a page or a history tells accounts apart, nobody needs to copy one from it."""
+    if isinstance(value, dict):
+        return {
+            key: _each(item, mask_account) if key in ACCOUNT_KEYS else mask_accounts(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(mask_accounts(item) for item in value)
+    return value
+
+
 def _masked_under(key: Any, value: Any) -> Any:
     if key in ID_KEYS:
         return _each(value, lambda number: mask_id(number, distinct=True))
     if key in NAME_KEYS:
         return _each(value, mask_name)
+    if key in ACCOUNT_KEYS:
+        return _each(value, mask_account)
     return mask_identity(value)
 
 

@@ -27,7 +27,7 @@ def uploads_dir(data_dir: Path) -> Path:
     return data_dir / "uploads"
 
 
-def safe_name(filename: str) -> str:
+def safe_name(filename: str, *, accepted: tuple[str, ...] = ACCEPTED) -> str:
     """The name an upload is kept under: its last path component, with no control character,
     no bidirectional mark, nothing but letters, digits, `.`, `-`, `_` and spaces, not hidden
     (no leading dot), at most 100 characters, and ending in .csv or .xlsx."""
@@ -38,19 +38,27 @@ def safe_name(filename: str) -> str:
     base = UNSAFE.sub("_", base).strip(" .")
     stem, dot, suffix = base.rpartition(".")
     extension = f".{suffix.lower()}" if dot else ""
-    if extension not in ACCEPTED:
+    if extension not in accepted:
         raise ValidationFailed(
-            f"Berkas {filename[:NAME_LIMIT]!r}: hanya berkas .csv atau .xlsx yang bisa diimpor."
+            f"Berkas {filename[:NAME_LIMIT]!r}: hanya berkas "
+            f"{' atau '.join(accepted)} yang bisa diterima di sini."
         )
     stem = stem.strip(" .")[: NAME_LIMIT - len(extension)] or "batch"
     return stem + extension
 
 
-def save(data_dir: Path, filename: str, stream: Readable, *, max_bytes: int) -> Path:
+def save(
+    data_dir: Path,
+    filename: str,
+    stream: Readable,
+    *,
+    max_bytes: int,
+    accepted: tuple[str, ...] = ACCEPTED,
+) -> Path:
     """Save an uploaded CSV or XLSX as `DATA_DIR/uploads/<random>/<safe name>` and give its
     path; refused (nothing kept) past `max_bytes`. Each upload gets a folder of its own, named
     by 128 random bits: two uploads of the same name never meet, and no name is guessed."""
-    name = safe_name(filename)
+    name = safe_name(filename, accepted=accepted)
     # Absolute: a data folder given relative (`LUMBUNG_DATA_DIR=data`, as `make demo` does)
     # would otherwise be prefixed twice by the job that reads the upload.
     folder = uploads_dir(data_dir.resolve()) / secrets.token_hex(16)

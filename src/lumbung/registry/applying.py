@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from lumbung.db import utcnow
 from lumbung.identity.names import normalise_name
+from lumbung.registry import account_changes
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, Member
 from lumbung.registry.proposals import (
     HEAD,
@@ -50,6 +51,9 @@ def apply_request(session: Session, request: ChangeRequest, household: Household
     payload = request.payload
     if request.kind == "new_family":
         household.status = "approved"
+        return []
+    if request.kind == "update_account":
+        account_changes.apply(session, request, household)
         return []
     if request.kind == "exit":
         household.status, household.status_reason = "inactive", str(payload["reason"])

@@ -23,7 +23,7 @@ from lumbung.auth.service import authorize
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
-from lumbung.registry import vocab
+from lumbung.registry import account_changes, vocab
 from lumbung.registry.check_sql import (
     HOUSEHOLD_VALUE_COLUMNS,
     MEMBER_VALUE_COLUMNS,
@@ -225,6 +225,8 @@ def propose(
         # Stored as compared: NIKs trimmed, a member update always as a list of members.
         if kind == "update_member":
             payload = {"members": _member_changes(payload)}
+        elif kind == "update_account":
+            payload = account_changes.normalised(payload)
         elif kind == "remove_member":
             payload = {**payload, "nik": _member_nik(payload)}
             if payload.get("new_head") is not None:
@@ -410,6 +412,9 @@ def _check_change(
     session: Session, actor: User, household: Household, kind: str, payload: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Refuse a change that the family, as it would be left, fails; its warnings."""
+    if kind == "update_account":
+        account_changes.check(session, household, payload)
+        return []
     if kind == "exit":
         if not str(payload.get("reason") or "").strip():
             raise ValidationFailed("Keluar dari registry wajib disertai alasan.")

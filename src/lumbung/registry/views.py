@@ -27,7 +27,7 @@ from lumbung.auth.roles import Action, entitled_to_identity, in_scope
 from lumbung.auth.service import authorize, reading_area, within
 from lumbung.db import count_of, page_rows
 from lumbung.errors import NotFound, ValidationFailed
-from lumbung.identity.masking import mask_id, mask_identity, mask_name
+from lumbung.identity.masking import mask_accounts, mask_id, mask_identity, mask_name
 from lumbung.identity.names import normalise_name
 from lumbung.paging import Page, check_window
 from lumbung.registry import vocab
@@ -309,11 +309,8 @@ def history(session: Session, actor: User, *, kk: str) -> FamilyHistory:
     """The family's history from the audit chain, oldest first (`registry.history`); the NIKs
     and names in what was proposed and changed are masked for a reader not entitled to them."""
     found = family_history(session, actor=actor, kk_number=kk)
-    if entitled_to_identity(actor.role):
-        return found
-    return replace(
-        found, events=[replace(e, changes=mask_identity(e.changes)) for e in found.events]
-    )
+    mask = mask_accounts if entitled_to_identity(actor.role) else mask_identity
+    return replace(found, events=[replace(e, changes=mask(e.changes)) for e in found.events])
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +473,7 @@ def request_detail(session: Session, actor: User, *, request_id: int) -> Request
     """One request in full, if the actor's region covers its village (else NotFound)."""
     view: RequestView = show(session, actor=actor, request_id=request_id)
     r = view.request
-    payload, current, before = r.payload, view.current, view.before
+    payload, current, before = mask_accounts(r.payload), view.current, view.before
     masked = not entitled_to_identity(actor.role)
     if masked:
         payload = mask_identity(payload)

@@ -50,7 +50,15 @@ OCCUPATION = (
 DISABILITY = ("tidak_ada", "fisik", "netra", "rungu_wicara", "mental", "intelektual", "ganda")
 DISABILITY_SEVERITY = ("tidak_ada", "ringan", "sedang", "berat")
 
-REQUEST_KINDS = ("new_family", "update", "update_member", "add_member", "remove_member", "exit")
+REQUEST_KINDS = (
+    "new_family",
+    "update",
+    "update_member",
+    "add_member",
+    "remove_member",
+    "exit",
+    "update_account",
+)
 REQUEST_STATES = ("proposed", "verified", "approved", "rejected")
 HOUSEHOLD_STATUS = ("proposed", "verified", "approved", "inactive", "rejected")
 MEMBER_STATUS = ("active", "deceased", "moved", "removed")

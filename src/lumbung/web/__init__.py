@@ -17,9 +17,17 @@ STATIC = Path(__file__).parent / "static"
 
 
 def routes() -> list[BaseRoute]:
-    from lumbung.web import admin, registry, signin, work
+    from lumbung.web import admin, aid, delivery, registry, reports, signin, work
 
-    return [*signin.ROUTES, *registry.ROUTES, *work.ROUTES, *admin.ROUTES]
+    return [
+        *signin.ROUTES,
+        *registry.ROUTES,
+        *work.ROUTES,
+        *delivery.ROUTES,
+        *reports.ROUTES,
+        *admin.ROUTES,
+        *aid.ROUTES,
+    ]
 
 
 def install(app: FastAPI) -> None:

@@ -20,10 +20,16 @@ def bar_chart(
     title: str,
     limit: int = 40,
     amount: Callable[[int], str] | None = None,
+    ordered: bool = False,
+    scale: int | None = None,
 ) -> Markup:
-    """Horizontal bars, largest first, at most `limit` of them; values are integer rupiah."""
-    shown = sorted(rows, key=lambda r: r[1], reverse=True)[:limit]
-    top = max((v for _, v in shown), default=0) or 1
+    """Horizontal bars, largest first (`ordered`: in the order given, a trend's), at most
+    `limit` of them; values are integer rupiah unless `amount` says how to show them; a bar
+    `scale` long fills the width (default: the longest)."""
+    shown = (
+        list(rows)[:limit] if ordered else sorted(rows, key=lambda r: r[1], reverse=True)[:limit]
+    )
+    top = scale or max((v for _, v in shown), default=0) or 1
     height = max(1, len(shown)) * (BAR + GAP) + 30
     span = WIDTH - LABEL_WIDTH - 110
     parts = [

@@ -14,6 +14,7 @@ from lumbung.registry.vocab import (
     MEMBER_ENUMS,
 )
 from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, SCHOOL_COUNTS
+from lumbung.web.aid_words import AID_PAIRS
 
 DEFAULT = "id"
 # Columns holding a flag (0/1): shown Ya/Tidak.
@@ -426,6 +427,16 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "propose.kind.add_member": ("Tambah anggota", "Add a member"),
     "propose.kind.remove_member": ("Keluarkan anggota", "Remove a member"),
     "propose.kind.exit": ("Keluarkan keluarga dari registri", "Take the family out"),
+    "propose.kind.update_account": ("Ganti rekening bank", "Change the bank account"),
+    "propose.account.hint": (
+        "Rekening baru (KKS) keluarga: menggantikan rekening aktif setelah diverifikasi dan "
+        "ditetapkan. Pembayaran yang gagal dikirim ulang ke rekening baru.",
+        "The family's new account (KKS): it replaces the active one once verified and "
+        "determined. Failed payments are sent again to the new account.",
+    ),
+    "propose.account.bank": ("Bank", "Bank"),
+    "propose.account.account_number": ("Nomor rekening", "Account number"),
+    "propose.account.card_number": ("Nomor kartu KKS (boleh kosong)", "KKS card number (optional)"),
     "propose.version": (
         "Usulan dibuat atas data versi {version}.",
         "The request is made on data version {version}.",
@@ -481,6 +492,17 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "request.part.new_member": ("Anggota baru", "New member"),
     "request.part.leaving": ("Anggota yang keluar", "Member leaving"),
     "request.part.exit": ("Keluarga keluar dari registri", "The family leaves the registry"),
+    "request.part.account": ("Rekening baru", "The new account"),
+    "family.accounts": ("Rekening bank", "Bank accounts"),
+    "family.payments": ("Pembayaran", "Payments"),
+    "family.payments.none": ("Belum ada pembayaran.", "No payment yet."),
+    "family.payments.id": ("Id pembayaran", "Payment id"),
+    "family.payments.answer": ("Jawaban mitra", "The partner's answer"),
+    "family.accounts.none": ("Belum ada rekening.", "No account yet."),
+    "family.accounts.opened": ("Dibuka", "Opened"),
+    "family.accounts.closed": ("Ditutup", "Closed"),
+    "family.accounts.active": ("aktif", "active"),
+    "family.accounts.closed_state": ("ditutup", "closed"),
     "request.changed.title": (
         "Keluarga ini berubah sejak usulan dibuat",
         "This family changed since the request was made",
@@ -621,6 +643,109 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "cycle.approve": ("Setujui siklus", "Approve the cycle"),
     "cycle.approved": ("Siklus disetujui.", "The cycle was approved."),
+    "cycle.delivery": (
+        "Penyaluran: batch, rekening, hasil",
+        "Delivery: batches, accounts, results",
+    ),
+    "delivery.title": ("Penyaluran siklus", "Delivery of cycle"),
+    "delivery.back": ("Kembali ke siklus", "Back to the cycle"),
+    "delivery.check": ("Ke mana setiap rupiah", "Where every rupiah stands"),
+    "delivery.check_ok": (
+        "Cocok: hak = dibayar + gagal + retur + tertunda + batal, dan buku besar pembayaran sama "
+        "dengan jejak audit.",
+        "Adds up: entitled = paid + failed + returned + pending + cancelled, and the payment "
+        "ledger matches the audit trail.",
+    ),
+    "delivery.check_bad": ("Tidak cocok", "Does not add up"),
+    "delivery.state": ("Status", "State"),
+    "delivery.entitlements": ("Hak", "Entitlements"),
+    "delivery.entitled": ("Hak (siklus)", "Entitled (the cycle)"),
+    "delivery.state.paid": ("dibayar", "paid"),
+    "delivery.state.failed": ("gagal", "failed"),
+    "delivery.state.returned": ("retur", "returned"),
+    "delivery.state.pending": ("tertunda", "pending"),
+    "delivery.state.cancelled": ("batal", "cancelled"),
+    "delivery.state.unbatched": ("belum dibatch", "not in a batch yet"),
+    "delivery.state.in_flight": ("dalam proses di mitra", "with the partner"),
+    "delivery.openings": ("Pembukaan rekening kolektif", "Collective account opening"),
+    "delivery.openings_hint": (
+        "Keluarga tanpa rekening dimintakan ke bank wilayahnya; jawaban bank dicatat per baris.",
+        "Families without an account are asked for at their region's bank; the bank's answer "
+        "is recorded row by row.",
+    ),
+    "delivery.bank": ("Bank", "Bank"),
+    "delivery.requested": ("Diminta", "Requested"),
+    "delivery.opened_n": ("Dibuka", "Opened"),
+    "delivery.failed_n": ("Gagal", "Failed"),
+    "delivery.waiting": ("Menunggu", "Waiting"),
+    "delivery.download": ("Unduh berkas untuk bank", "Download the bank's file"),
+    "delivery.open": ("Minta pembukaan rekening", "Ask for accounts"),
+    "delivery.answer_for": ("Jawaban untuk pembukaan", "Answer to opening"),
+    "delivery.answer_file": ("Berkas jawaban bank (CSV)", "The bank's answer (CSV)"),
+    "delivery.answer": ("Catat jawaban", "Record the answer"),
+    "delivery.answer_missing": (
+        "Pilih pembukaan rekening dan berkas jawaban bank.",
+        "Choose the opening and the bank's answer file.",
+    ),
+    "delivery.answer_summary": (
+        "{rows} baris: {opened} rekening dibuka, {failed} gagal, {unchanged} sudah tercatat, "
+        "{rejected} ditolak.",
+        "{rows} rows: {opened} accounts opened, {failed} failed, {unchanged} already recorded, "
+        "{rejected} refused.",
+    ),
+    "delivery.row": ("Baris", "Row"),
+    "delivery.batches": ("Batch pembayaran", "Payment batches"),
+    "delivery.number": ("No.", "No."),
+    "delivery.partner": ("Mitra", "Partner"),
+    "delivery.payments": ("Pembayaran", "Payments"),
+    "delivery.by_state": ("Per status", "By state"),
+    "delivery.batch.draft": ("draf", "draft"),
+    "delivery.batch.approved": ("disetujui", "approved"),
+    "delivery.batch.cancelled": ("dibatalkan", "cancelled"),
+    "delivery.approve": ("Setujui batch", "Approve the batch"),
+    "delivery.own_batch": (
+        "Batch ini Anda buat; penetap lain yang menyetujui.",
+        "You made this batch; another determiner approves it.",
+    ),
+    "delivery.reason": ("Alasan", "Reason"),
+    "delivery.cancel": ("Batalkan", "Cancel"),
+    "delivery.bpjs_list": ("Unduh daftar PBI-JKN", "Download the PBI-JKN list"),
+    "delivery.no_batches": ("Belum ada batch.", "No batch yet."),
+    "delivery.create": ("Buat batch", "Make batches"),
+    "delivery.create_hint": (
+        "Setiap hak yang belum dibayar atau dalam proses masuk batch per mitra; orang lain "
+        "menyetujuinya (empat mata).",
+        "Every entitlement not paid nor in flight goes into a batch per partner; someone else "
+        "approves it (four eyes).",
+    ),
+    "delivery.not_approved": (
+        "Siklus ini belum disetujui: belum bisa dibayar.",
+        "This cycle is not approved yet: it cannot be paid.",
+    ),
+    "delivery.created": ("Batch dibuat.", "Batches made."),
+    "delivery.nothing": ("Tidak ada hak yang perlu dibatch.", "No entitlement left to batch."),
+    "delivery.opened": ("Pembukaan rekening diminta.", "Accounts asked for."),
+    "delivery.nothing_to_open": (
+        "Semua keluarga sudah punya rekening atau sedang diminta.",
+        "Every family has an account or one asked for.",
+    ),
+    "delivery.approved": ("Batch disetujui dan dibekukan.", "The batch is approved and frozen."),
+    "delivery.cancelled": ("Batch dibatalkan.", "The batch was cancelled."),
+    "delivery.unknown_action": ("Tindakan tidak dikenal.", "Unknown action."),
+    "delivery.bank_file": ("Unduh berkas bank", "Download the bank file"),
+    "delivery.status_title": ("Jawaban mitra", "Partners' answers"),
+    "delivery.status_file": (
+        "Laporan status bank (pain.002 XML atau CSV)",
+        "The bank's status report (pain.002 XML or CSV)",
+    ),
+    "delivery.status_record": ("Catat hasil pembayaran", "Record the payments' results"),
+    "delivery.status_missing": ("Pilih berkas laporan status.", "Choose the status file."),
+    "delivery.status_summary": (
+        "{rows} baris: dibayar {paid}, gagal {failed}, retur {returned}; {unchanged} sudah "
+        "tercatat; {rejected} ditolak.",
+        "{rows} rows: paid {paid}, failed {failed}, returned {returned}; {unchanged} already "
+        "recorded; {rejected} refused.",
+    ),
     "level.province": ("provinsi", "province"),
     "level.regency": ("kabupaten/kota", "regency/city"),
     "explain.title": ("Penjelasan hak bantuan", "Why this family got what it got"),
@@ -797,9 +922,68 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "status.removed": ("dihapus", "removed"),
 }
 
+# The realisation report's page (web/reports.py, templates/report_realisation.html).
+_REPORT_PAIRS: dict[str, tuple[str, str]] = {
+    "nav.realisation": ("Realisasi", "Realisation"),
+    "report.title": ("Realisasi penyaluran", "Payment realisation"),
+    "report.intro": (
+        "Hak, dibayar, gagal, retur, tertunda dan batal per siklus dan wilayah, dari buku besar "
+        "pembayaran; Anda melihat wilayah Anda sendiri.",
+        "Entitled, paid, failed, returned, pending and cancelled per cycle and region, from the "
+        "payment ledger; you see your own region.",
+    ),
+    "report.no_cycles": ("Belum ada siklus.", "No cycle yet."),
+    "report.choose": ("Pilih laporan", "Choose the report"),
+    "report.region": ("Wilayah", "Region"),
+    "report.level": ("Tingkat", "Level"),
+    "report.level.default": ("satu tingkat di bawah wilayah", "one level below the region"),
+    "report.level.province": ("Provinsi", "Province"),
+    "report.level.regency": ("Kabupaten/kota", "Regency/city"),
+    "report.level.district": ("Kecamatan", "District"),
+    "report.level.village": ("Desa/kelurahan", "Village"),
+    "report.cycles": ("Siklus", "Cycles"),
+    "report.cycles.hint": (
+        "Tanpa centang: semua siklus program yang sudah disetujui.",
+        "None ticked: every approved cycle of the program.",
+    ),
+    "report.show": ("Tampilkan", "Show"),
+    "report.unit": ("Penerima dihitung per", "Beneficiaries counted as"),
+    "report.unit.household": ("keluarga", "families"),
+    "report.unit.person": ("jiwa", "persons"),
+    "report.download": ("Unduh", "Download"),
+    "report.format.csv": ("CSV", "CSV"),
+    "report.format.xlsx": ("XLSX (Excel)", "XLSX (Excel)"),
+    "report.format.png": ("Grafik PNG", "PNG chart"),
+    "report.format.svg": ("Grafik SVG", "SVG chart"),
+    "report.chart.region": (
+        "Realisasi siklus {cycle} per {level} (dibayar dari hak)",
+        "Realisation of cycle {cycle} by {level} (paid of entitled)",
+    ),
+    "report.chart.trend": (
+        "Realisasi {program} per siklus (dibayar dari hak)",
+        "Realisation of {program} per cycle (paid of entitled)",
+    ),
+    "report.beneficiaries": ("Penerima", "Beneficiaries"),
+    "report.transactions": ("Transaksi", "Transactions"),
+    "report.entitled": ("Hak", "Entitled"),
+    "report.paid": ("Dibayar", "Paid"),
+    "report.failed": ("Gagal", "Failed"),
+    "report.returned": ("Retur", "Returned"),
+    "report.pending": ("Tertunda", "Pending"),
+    "report.cancelled": ("Batal", "Cancelled"),
+    "report.realisation": ("Realisasi", "Realisation"),
+    "report.total": ("Jumlah", "Total"),
+    "report.for_cycle": (
+        "Realisasi penyaluran siklus ini per wilayah",
+        "This cycle's payment realisation by region",
+    ),
+}
+
 CATALOG: dict[str, dict[str, str]] = {
     lang: {
         **{key: pair[i] for key, pair in _PAIRS.items()},
+        **{key: pair[i] for key, pair in AID_PAIRS.items()},
+        **{key: pair[i] for key, pair in _REPORT_PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
         **{f"feature.{name}": pair[i] for name, pair in _FEATURES.items()},
         **{f"component.{name}": pair[i] for name, pair in _COMPONENTS.items()},

@@ -129,6 +129,21 @@ def proposed(lang: str, detail: RequestDetail) -> Proposed:
         if payload.get("new_head"):
             values.append(ProposedValue(t["propose.remove.new_head"], str(payload["new_head"])))
         return Proposed([ProposedPart(t["request.part.leaving"], values)])
+    if kind == "update_account":
+        from lumbung.identity.masking import mask_account
+
+        card = payload.get("card_number")
+        values = [
+            ProposedValue(t["propose.account.bank"], str(payload.get("bank") or "–")),
+            ProposedValue(
+                t["propose.account.account_number"],
+                mask_account(str(payload.get("account_number") or "")),
+            ),
+            ProposedValue(
+                t["propose.account.card_number"], mask_account(str(card)) if card else "–"
+            ),
+        ]
+        return Proposed([ProposedPart(t["request.part.account"], values)])
     if kind == "exit":
         reason = ProposedValue(t["propose.exit.reason"], str(payload.get("reason") or "–"))
         return Proposed([ProposedPart(t["request.part.exit"], [reason])])

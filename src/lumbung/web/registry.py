@@ -137,12 +137,16 @@ def family_page(ctx: Page) -> Response:
     """The family as the services show it to this reader (NIKs and names masked there for a
     role not entitled to them), with its desil and entitlements."""
     from lumbung.cycles.listing import family_entitlements, list_cycles
+    from lumbung.delivery.accounts import family_accounts
+    from lumbung.delivery.family import family_payments
     from lumbung.registry import views
 
     kk = ctx.request.path_params["kk"]
     view = views.family(ctx.db, ctx.actor, kk=kk)
     history = views.history(ctx.db, ctx.actor, kk=kk)
     benefits = family_entitlements(ctx.db, ctx.actor, kk=kk)
+    accounts = family_accounts(ctx.db, actor=ctx.actor, kk=kk)
+    payments = family_payments(ctx.db, actor=ctx.actor, kk=kk)
     cycles = list_cycles(ctx.db, ctx.actor)
     open_requests = views.requests(
         ctx.db, ctx.actor, status="proposed", kk=view.kk_number, limit=100, offset=0
@@ -153,6 +157,8 @@ def family_page(ctx: Page) -> Response:
         members=view.members,
         history=history,
         benefits=benefits,
+        accounts=accounts,
+        payments=payments,
         cycles=cycles,
         requests=open_requests,
         housing=[c for c in view.household if c not in ("kk_number", "village_code")],
@@ -208,6 +214,12 @@ def _payload(ctx: Page, kind: str) -> dict[str, Any]:
         return payload
     if kind == "exit":
         return {"reason": ctx.field("reason")}
+    if kind == "update_account":
+        return {
+            "bank": ctx.field("bank"),
+            "account_number": ctx.field("account_number"),
+            "card_number": ctx.field("card_number") or None,
+        }
     if kind == "new_family":
         household = _values(ctx, "h.", HOUSEHOLD_FIELDS, only_filled=False)
         household["kk_number"] = ctx.field("kk_number")
@@ -270,6 +282,7 @@ def propose_page(ctx: Page) -> Response:
         member_fields=MEMBER_FIELDS,
         choices=_choices,
         remove_statuses=REMOVE_STATUSES,
+        banks=_banks(ctx) if kind == "update_account" else [],
         member_count=max(
             1,
             min(
@@ -278,6 +291,12 @@ def propose_page(ctx: Page) -> Response:
             ),
         ),
     )
+
+
+def _banks(ctx: Page) -> list[str]:
+    from lumbung.delivery.partners import list_partners
+
+    return [p.code for p in list_partners(ctx.db, ctx.actor) if p.channel == "bank"]
 
 
 @page("read")

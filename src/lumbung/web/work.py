@@ -227,8 +227,12 @@ def cycle_page(ctx: Page) -> Response:
         amount=lambda value: i18n.rupiah(ctx.lang, value),
     )
     pager = _Window(beneficiaries["total"], 25, offset)
+    from lumbung.delivery.ledger import check_cycle
+
+    check = check_cycle(ctx.db, actor=ctx.actor, label=label) if cycle.state == "approved" else None
     return ctx.render(
         "cycle.html",
+        check=check,
         status=422 if error else 200,
         cycle=cycle,
         totals=totals,

@@ -20,7 +20,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from lumbung import bulk
-from lumbung.delivery.models import PayeeAccount, PaymentItem
+from lumbung.delivery.models import PaymentItem
+from lumbung.payees.models import PayeeAccount
 from lumbung.registry.models import Member
 from lumbung.registry.vocab import HEAD
 

@@ -1,5 +1,5 @@
 """Text as a bank file may carry it: the ISO 20022 Latin character set, escaped for XML, and
-CSV cells no spreadsheet reads as a formula.
+(for CSV) in cells no spreadsheet reads as a formula (`lumbung.spreadsheets`).
 
 The ISO 20022 XSD itself allows any Unicode in a `Max140Text`, but banks' clearing (and the
 SWIFT "x" set that most of their guidelines require) accept only
@@ -95,12 +95,3 @@ def latin(value: str | None, length: int) -> str:
 def xml_text(value: str | None, length: int) -> str:
     """`latin`, escaped for an XML element's text."""
     return escape(latin(value, length))
-
-
-# A cell a spreadsheet would read as a formula or a command (OWASP's list): prefixed with `'`.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
-
-
-def csv_cell(value: str) -> str:
-    """A text cell that opens as text in a spreadsheet (CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -47,6 +47,25 @@ PARTNER_REGIONS = [
 ]
 
 
+# A family's change of bank account is a change request like any other (kind update_account).
+REQUEST_KINDS_BEFORE = (
+    "new_family",
+    "update",
+    "update_member",
+    "add_member",
+    "remove_member",
+    "exit",
+)
+REQUEST_KINDS_AFTER = (*REQUEST_KINDS_BEFORE, "update_account")
+
+
+def _request_kinds(kinds: tuple[str, ...]) -> None:
+    """SQLite cannot alter a constraint and rebuilds the table (a small one, proposals)."""
+    with op.batch_alter_table("change_request") as batch_op:
+        batch_op.drop_constraint(op.f("ck_change_request_kind"), type_="check")
+        batch_op.create_check_constraint("kind", _one_of("kind", kinds))
+
+
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return " OR ".join(f"{column} = '{value}'" for value in values)
 
@@ -269,6 +288,7 @@ def upgrade() -> None:
             "cycle_id", "beneficiary_id", "attempt", name=op.f("uq_payment_item_cycle_id")
         ),
     )
+    op.create_index("ix_payment_item_household_id", "payment_item", ["household_id"])
     op.create_index(
         "uq_payment_item_live",
         "payment_item",
@@ -303,9 +323,20 @@ def upgrade() -> None:
         partner_region,
         [{"channel": ch, "region_code": r, "partner_code": p} for ch, r, p in PARTNER_REGIONS],
     )
+    _request_kinds(REQUEST_KINDS_AFTER)
 
 
 def downgrade() -> None:
+    """Refused while an account change request exists: it would be lost with it."""
+    kept = op.get_bind().execute(
+        sa.text("SELECT count(*) FROM change_request WHERE kind = 'update_account'")
+    )
+    if n := kept.scalar_one():
+        raise RuntimeError(
+            f"{n} usulan update_account ada di registry; turun ke revisi 0011 akan "
+            "menghapusnya. Tidak dilakukan."
+        )
+    _request_kinds(REQUEST_KINDS_BEFORE)
     for table in (
         "payment_event",
         "payment_item",

@@ -1,0 +1,1 @@
+"""Payment partners and payee accounts (tables shared by the registry and delivery)."""

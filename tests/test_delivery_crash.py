@@ -1,0 +1,111 @@
+"""kill -9 in the middle of making batches or recording answers: nothing of it stays, and the
+same command again reaches the state an uninterrupted run reaches."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine as DbEngine
+
+from delivery_helpers import approve_batch, approved_cycle, create, items, record
+from lumbung.delivery.outcomes import OutcomeRow
+from test_delivery_batches import check
+
+pytestmark = pytest.mark.usefixtures("users")
+
+# Runs the operation, then holds its transaction open (after its last write, before the
+# commit) until killed.
+HOLDER = """
+import json, sys, time
+from lumbung.db import create_engine, session_scope
+from lumbung.auth.models import User
+from lumbung.delivery import batches, ledger, outcomes
+
+url, what, rows = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+engine = create_engine(url)
+real_seal = ledger.seal
+
+def seal_and_wait(*args, **kwargs):
+    event = real_seal(*args, **kwargs)
+    print("sealed", flush=True)
+    time.sleep(120)
+    return event
+
+ledger.seal = seal_and_wait
+with session_scope(engine) as session:
+    actor = session.query(User).filter_by(username="determiner").one()
+    if what == "batch":
+        batches.create_batches(session, actor=actor, label="BBM-1")
+    else:
+        outcomes.record_outcomes(
+            session, actor=actor, file_name="status.csv", file_sha256="0" * 64,
+            rows=[outcomes.OutcomeRow(*r) for r in rows],
+        )
+"""
+
+
+def ledger_rows(engine: DbEngine) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        return (
+            int(conn.execute(text("SELECT count(*) FROM payment_item")).scalar_one()),
+            int(conn.execute(text("SELECT count(*) FROM payment_event")).scalar_one()),
+            int(conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one()),
+        )
+
+
+def kill_midway(database_url: str, what: str, rows: list[list[object]]) -> None:
+    env = {**os.environ}
+    held = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, database_url, what, json.dumps(rows)],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline().decode().strip() == "sealed"
+        held.send_signal(signal.SIGKILL)
+        held.wait()
+    finally:
+        held.kill()
+
+
+def test_batches_killed_before_commit_leave_nothing_and_run_again(
+    engine: DbEngine, tmp_path: Path, database_url: str
+) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    before = ledger_rows(engine)
+    kill_midway(database_url, "batch", [])
+    assert ledger_rows(engine) == before
+    assert check(engine, "BBM-1").ok
+    (batch,) = create(engine, "BBM-1").batches
+    assert batch.count == 7 and batch.number == 1
+    result = check(engine, "BBM-1")
+    assert result.ok and result.in_flight.entitlements == 7, result.problems
+
+
+def test_answers_killed_before_commit_leave_nothing_and_record_again(
+    engine: DbEngine, tmp_path: Path, database_url: str
+) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    (batch,) = create(engine, "BBM-1").batches
+    approve_batch(engine, batch.id)
+    sent = items(engine)
+    rows = [
+        [n + 2, f"{c}-{b}", f"{c}-{b}-{a}", "paid", 300_000]
+        for n, (c, b, a, _) in enumerate(sent[:5])
+    ]
+    before = ledger_rows(engine)
+    kill_midway(database_url, "outcomes", rows)
+    assert ledger_rows(engine) == before
+    assert {state for *_, state in items(engine)} == {"pending"}
+    summary = record(engine, [OutcomeRow(*r) for r in rows])  # type: ignore[arg-type]
+    assert summary.recorded["paid"] == 5
+    result = check(engine, "BBM-1")
+    assert result.ok and result.states["paid"].entitlements == 5, result.problems
