@@ -325,6 +325,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out/delivery"))
     parser.add_argument("--keep-files", action="store_true", help="keep the files written")
     args = parser.parse_args()
+    # Every module the run uses, loaded now: a long run reads no code changed under it.
+    import lumbung.delivery.bank.service
+    import lumbung.delivery.bank.simulate
+    import lumbung.delivery.bank.status
+    import lumbung.delivery.batches  # noqa: F401
+
     n = args.entitlements
     work = args.workdir.resolve()
     print(f"Delivery benchmark: {n:,} PKH entitlements, PostgreSQL {args.postgres_url}")
