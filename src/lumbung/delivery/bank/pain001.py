@@ -7,7 +7,7 @@ id = the attempt's id, end-to-end id = the entitlement's id, the amount in whole
 family's bank by the partner's BIC, the family's account and the name to pay in the bank
 character set (`text`), purpose `SSBE` (social security benefit), the charges borne by the
 debtor (`DEBT`: a family receives the whole amount). Written line by line as the items
-stream in (one transaction a line), never held whole: a 10 M-transaction file is ~5 GB.
+stream in (one transaction a line), never held whole: a 10 M-transaction file is ~4 GB.
 """
 
 from __future__ import annotations
