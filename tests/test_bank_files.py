@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import os
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -258,3 +259,20 @@ def test_where_a_file_may_be_written(engine: DbEngine, tmp_path: Path) -> None:
     write_file(engine, batch.id, link)
     assert victim.read_text() == "keep me"
     assert not link.is_symlink() and link.read_bytes().startswith(b"<?xml")
+
+
+def test_a_writer_killed_outright_leaves_nothing_after_the_next_run(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    (batch,) = approved_bank_batches(engine, tmp_path)
+    out = tmp_path / "files"
+    out.mkdir()
+    gone = subprocess.Popen(["true"])  # its process id belongs to no process once it ended
+    gone.wait()
+    stale = out / f".bri.xml.{gone.pid}.abc123.part"
+    stale.write_bytes(b"<?xml half a file")
+    alive = out / f".bri.xml.{os.getpid()}.def456.part"  # a writer still running: kept
+    alive.write_bytes(b"")
+    written = write_file(engine, batch.id, out / "bri.xml")
+    assert sorted(os.listdir(out)) == sorted(["bri.xml", alive.name])
+    assert hashlib.sha256((out / "bri.xml").read_bytes()).hexdigest() == written.sha256

@@ -2,10 +2,13 @@
 (mode 0600) in the target's folder, hashed as it is written, synced, and renamed over the
 target only when the writer finished and its checks passed; on any failure it is removed and
 the target is left as it was. A rename replaces a symbolic link at the target rather than
-writing through it."""
+writing through it. A writer killed outright leaves its partial file; the next writer of the
+same target removes it (its name carries the dead writer's process id), so a command run again
+after `kill -9` leaves the folder as an uninterrupted run would."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
@@ -50,12 +53,28 @@ def checked_target(out: Path) -> Path:
     return out
 
 
+def _sweep(target: Path) -> None:
+    """Remove the partial files of `target` left by writers that died (killed outright: no
+    `finally` ran). Their names carry their process id; a live writer's is left alone."""
+    for partial in target.parent.glob(f".{glob.escape(target.name)}.*.*.part"):
+        pid = partial.name[len(target.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            partial.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 @contextmanager
 def atomic(out: Path) -> Iterator[HashedFile]:
     """A `HashedFile` whose bytes become `out` when the block ends without an error."""
     target = checked_target(out)
+    _sweep(target)
     descriptor, partial = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part"
     )
     try:
         with os.fdopen(descriptor, "wb", buffering=BUFFER) as raw:
