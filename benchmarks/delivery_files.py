@@ -26,11 +26,13 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy import text as sql_text
 
 TARGET = 200_000
 BANKS = ("BRI", "BNI", "MANDIRI", "BSI", "BTN")  # account n goes to BANKS[n % 5]
@@ -208,6 +210,61 @@ def print_slow(title: str, limit: int = 6) -> None:
     SLOW.clear()
 
 
+@dataclass(frozen=True)
+class Seeded:
+    id: int
+    partner: str
+    count: int
+
+
+def direct_batches(url: str) -> tuple[list[Any], float]:
+    """`--items-direct`: one approved batch per bank made with SQL (the items as
+    `create_batches` makes them, no ledger events), each frozen with `batch_digest`: file
+    writing measured at sizes whose batch creation would take too long here."""
+    from lumbung.db import session_scope
+    from lumbung.delivery.batches import batch_digest
+
+    start = time.perf_counter()
+    made = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT id FROM cycle WHERE label = %s", (LABEL,)).fetchone()
+        assert row is not None
+        cid = int(row[0])
+        for number, bank in enumerate(sorted(BANKS), start=1):
+            batch = conn.execute(
+                "INSERT INTO payment_batch (cycle_id, number, channel, partner_code, count,"
+                " total_idr, sha256, state, created_at, created_by, approved_at, approved_by)"
+                " VALUES (%s, %s, 'bank', %s, 0, 0, '', 'approved', now(), 'pusdatin', now(),"
+                " 'penyetuju') RETURNING id",
+                (cid, number, bank),
+            ).fetchone()
+            assert batch is not None
+            conn.execute(
+                "INSERT INTO payment_item (batch_id, beneficiary_id, cycle_id, attempt,"
+                " household_id, kk_number, nik, regency_code, amount_idr, account_id, state)"
+                " SELECT %s, e.beneficiary_id, e.cycle_id, 1, e.household_id, e.kk_number,"
+                " e.nik, e.regency_code, e.amount_idr, a.id, 'pending' FROM entitlement e"
+                " JOIN payee_account a ON a.household_id = e.household_id"
+                " AND a.state = 'active' AND a.partner_code = %s WHERE e.cycle_id = %s",
+                (batch[0], bank, cid),
+            )
+            made.append((int(batch[0]), bank))
+        conn.execute("VACUUM ANALYZE payment_item")
+    engine, _ = services()
+    seeded = []
+    with session_scope(engine) as session:
+        for batch_id, bank in made:
+            count, total, sha = batch_digest(session, batch_id)
+            session.execute(
+                sql_text(
+                    "UPDATE payment_batch SET count = :c, total_idr = :t, sha256 = :s WHERE id = :i"
+                ),
+                {"c": count, "t": total, "s": sha, "i": batch_id},
+            )
+            seeded.append(Seeded(batch_id, bank, count))
+    return seeded, time.perf_counter() - start
+
+
 def make_batches() -> tuple[list[Any], float, float]:
     from lumbung.db import session_scope
     from lumbung.delivery import batches
@@ -324,6 +381,12 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out/delivery"))
     parser.add_argument("--keep-files", action="store_true", help="keep the files written")
+    parser.add_argument(
+        "--items-direct",
+        action="store_true",
+        help="make the approved batches with SQL instead of create_batches/approve_batch "
+        "(file writing and status reading at sizes whose batch creation takes too long)",
+    )
     args = parser.parse_args()
     # Every module the run uses, loaded now: a long run reads no code changed under it.
     import lumbung.delivery.bank.service
@@ -343,11 +406,22 @@ def main() -> None:
     files = work / "files"
     files.mkdir()
 
-    approved, created, approving = make_batches()
-    print(f"\nbatches: {len(approved)}: " + ", ".join(f"{b.partner} {b.count:,}" for b in approved))
-    print(f"create_batches  {created:8.1f} s {rate(n, created)}")
-    print(f"approve (all)   {approving:8.1f} s {rate(n, approving)}")
-    print_slow("approve_batch")
+    if args.items_direct:
+        approved, seeded = direct_batches(args.postgres_url)
+        created = approving = 0.0
+        print(
+            f"\nbatches made with SQL (--items-direct; batch creation NOT measured): {seeded:.1f} s"
+        )
+        print(", ".join(f"{b.partner} {b.count:,}" for b in approved))
+    else:
+        approved, created, approving = make_batches()
+        print(
+            f"\nbatches: {len(approved)}: "
+            + ", ".join(f"{b.partner} {b.count:,}" for b in approved)
+        )
+        print(f"create_batches  {created:8.1f} s {rate(n, created)}")
+        print(f"approve (all)   {approving:8.1f} s {rate(n, approving)}")
+        print_slow("approve_batch")
 
     written = write_files(approved, files)
     print_slow("write_payment_file", limit=3)
@@ -386,6 +460,8 @@ def main() -> None:
         f" ({ours / base_s:.2f}x the baseline's time, {ours_cpu / base_cpu:.2f}x its CPU)"
     )
     together = created + approving + all_s
+    if args.items_direct:
+        together = all_s  # batch creation was not measured
     print(
         f"\nentitlements → batches → files: {n:,} entitlements ({xml_n:,} in pain.001);"
         f" batches {created + approving:.1f} s + files {all_s:.1f} s"
