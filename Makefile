@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench bench-targeting bench-api clean
+.PHONY: demo test lint typecheck unit bench bench-targeting bench-api bench-pos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-targeting: $(STAMP)
 bench-api: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python benchmarks/api_load.py --households $(HOUSEHOLDS)
+
+# PT Pos (issue 16): letters/s (20,000 letters, extrapolated to 1,000,000) and the redemption
+# API on PostgreSQL (100 clients) with the double-payment count. benchmarks/README.md.
+bench-pos: $(STAMP)
+	$(BIN)/python benchmarks/delivery_pos.py all --json benchmarks/results-delivery-pos.json
 
 clean:
 	rm -rf demo benchmarks/out .mypy_cache .ruff_cache .pytest_cache

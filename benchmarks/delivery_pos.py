@@ -6,7 +6,7 @@
 
 `letters`: N letters (default 20,000; 1,000,000 takes ~17 minutes at the target, so the run is
 extrapolated from N, which it says) of 12 per village (1,000,000 letters over the 83,762
-villages) through the very writer `lumbung voucher letters` uses (`letters.render_all`: one
+villages) through the very writer `lumbung delivery voucher letters` uses (`letters.render_all`: one
 PDF per village, tokens signed, QR codes drawn), first in one process on a tenth of them (the
 baseline, same run), then in `--workers` processes on all; it prints letters/s and the ratio.
 The database read that feeds it is not in the figure (one indexed query, measured apart).
@@ -257,6 +257,7 @@ def counter_tokens(env: dict[str, str], count: int) -> list[str]:
     for n in range(count):
         out = run(
             lumbung(
+                "delivery",
                 "voucher",
                 "counter-token",
                 "create",
@@ -361,21 +362,42 @@ async def storm(base: str, bodies: list[dict[str, str]], tokens: list[str]) -> d
     return statuses
 
 
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every PostgreSQL process of the machine (the server's
-    backends: the benchmark's database is the busy one while it runs)."""
+def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to the benchmark's
+    database (the server is shared with other databases: only these count)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        pids = [
+            int(r[0])
+            for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
+        ]
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    found = {}
+    for pid in pids:
         try:
-            text = stat.read_text()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        name = text[text.find("(") + 1 : text.rfind(")")]
-        if name.startswith("postgres"):
-            fields = text.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def one_client(base: str, bodies: list[dict[str, str]], token: str) -> None:
+    """Redemptions one after the other (a quiet server: its CPU per request, no contention)."""
+    import urllib.request
+
+    for body in bodies:
+        ask = urllib.request.Request(
+            f"{base}/api/v1/vouchers/redeem",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(ask, timeout=30) as answer:
+            answer.read()
 
 
 def db_counts(url: str, voucher_ids: list[int] | None = None) -> dict[str, int]:
@@ -418,7 +440,7 @@ def bench_redeem(
     if rebuild or there is None or not (workdir / "lumbung.key").exists():
         build(n, url, workdir, env)
     bodies = voucher_bodies(env)
-    storm_bodies, load_bodies = bodies[:100], bodies[100:]
+    storm_bodies, quiet_bodies, load_bodies = bodies[:100], bodies[100:400], bodies[400:]
     if len(storm_bodies) < 100:
         sys.exit("fewer than 100 unredeemed vouchers left: --rebuild")
     from lumbung.delivery.pos.token import decode
@@ -452,14 +474,34 @@ def bench_redeem(
     }
     try:
         wait_ready(base)
+        one_client(base, quiet_bodies[:20], tokens[0])  # connections opened, code warm
+        cpu_before = cpu_of_tree(server.pid)
+        pg_before = backend_cpu(url)
+        start = time.perf_counter()
+        one_client(base, quiet_bodies[20:], tokens[0])
+        quiet_wall = time.perf_counter() - start
+        quiet_n = len(quiet_bodies) - 20
+        quiet_server = (cpu_of_tree(server.pid) - cpu_before) / quiet_n * 1000
+        quiet_pg = cpu_between(pg_before, backend_cpu(url)) / quiet_n * 1000
+        figures["one_client"] = {
+            "redemptions": quiet_n,
+            "ms_each": round(quiet_wall / quiet_n * 1000, 2),
+            "server_cpu_ms_each": round(quiet_server, 2),
+            "postgres_cpu_ms_each": round(quiet_pg, 2),
+        }
+        print(
+            f"redeem, one client, {quiet_n} one after the other: {quiet_wall / quiet_n * 1000:.1f} "
+            f"ms each; CPU per redemption: server {quiet_server:.2f} ms, PostgreSQL "
+            f"{quiet_pg:.2f} ms"
+        )
         load_before = os.getloadavg()[0]
         cpu_before = cpu_of_tree(server.pid)
-        pg_before = postgres_cpu()
+        pg_before = backend_cpu(url)
         start = time.perf_counter()
         loaded = wrk_redeem(base, load_bodies, tokens[0], seconds)
         wall = time.perf_counter() - start
         server_cpu = (cpu_of_tree(server.pid) - cpu_before) / wall
-        pg_cpu = (postgres_cpu() - pg_before) / wall
+        pg_cpu = cpu_between(pg_before, backend_cpu(url)) / wall
         done = loaded["requests"] or 1
         per_request_ms = (server_cpu + pg_cpu) * wall / done * 1000
         raw = loaded.pop("raw")
@@ -504,7 +546,7 @@ def bench_redeem(
     finally:
         server.terminate()
         server.wait(30)
-    run(lumbung("voucher", "seal", "--json"), env)
+    run(lumbung("delivery", "voucher", "seal", "--json"), env)
     check = (
         "import json\n"
         "from lumbung.cli.common import engine\n"

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine as DbEngine
 from bank_helpers import approved_bank_batches, schema, write_file
 from delivery_helpers import approve_batch, approved_cycle, create
 from lumbung.db import session_scope
-from lumbung.delivery.bank import items
+from lumbung.delivery.bank import items, output
 from lumbung.delivery.bank.text import latin, xml_text
 from lumbung.delivery.batches import batch_digest
 from lumbung.errors import Conflict, PermissionDenied, ValidationFailed
@@ -269,9 +269,10 @@ def test_a_writer_killed_outright_leaves_nothing_after_the_next_run(
     out.mkdir()
     gone = subprocess.Popen(["true"])  # its process id belongs to no process once it ended
     gone.wait()
-    stale = out / f".bri.xml.{gone.pid}.abc123.part"
+    host = output._host()
+    stale = out / f".bri.xml.{host}.{gone.pid}.abc123.part"
     stale.write_bytes(b"<?xml half a file")
-    alive = out / f".bri.xml.{os.getpid()}.def456.part"  # a writer still running: kept
+    alive = out / f".bri.xml.{host}.{os.getpid()}.def456.part"  # a writer still running: kept
     alive.write_bytes(b"")
     written = write_file(engine, batch.id, out / "bri.xml")
     assert sorted(os.listdir(out)) == sorted(["bri.xml", alive.name])

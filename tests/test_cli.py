@@ -605,10 +605,16 @@ def test_the_demo_runs_the_whole_path(cli: Cli) -> None:
     assert summary["release"]["households"] == imported["households_accepted"]
     assert summary["release"]["verified"] is True
     assert summary["audit"]["ok"] is True
+    # The approved cycles are paid through every channel, and their money adds up.
+    delivery = summary["delivery"]
+    assert delivery["bank"]["recorded"]["paid"] > 0 and delivery["pos"]["letters"] > 0
+    assert delivery["bpjs"]["total_idr"] == 42_000 * delivery["bpjs"]["persons"]
+    assert [c["ok"] for c in delivery["checks"]] == [True, True, True], delivery["checks"]
     # A second run adds nothing new and still verifies.
     again = cli.json("demo", "--households", "300", "--seed", "5", "--noise", "0.05")
     assert again["import"]["households_accepted"] == 0
     assert again["release"]["households"] == imported["households_accepted"]
+    assert all(c["ok"] for c in again["delivery"]["checks"])
 
 
 def test_numbers_are_written_as_operators_read_them(cli: Cli) -> None:

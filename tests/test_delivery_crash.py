@@ -109,3 +109,63 @@ def test_answers_killed_before_commit_leave_nothing_and_record_again(
     assert summary.recorded["paid"] == 5
     result = check(engine, "BBM-1")
     assert result.ok and result.states["paid"].entitlements == 5, result.problems
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from lumbung.db import create_engine, session_scope
+from lumbung.auth.models import User
+from lumbung.delivery.bank import output
+from lumbung.delivery.bank.service import write_payment_file
+
+url, batch_id, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+real_write = output.HashedFile.write
+
+def write_and_wait(self, data):
+    real_write(self, data)
+    self._file.flush()
+    print("writing", flush=True)
+    time.sleep(120)
+
+output.HashedFile.write = write_and_wait
+engine = create_engine(url)
+with session_scope(engine) as session:
+    actor = session.query(User).filter_by(username="determiner").one()
+    write_payment_file(session, actor=actor, batch_id=batch_id, out=out)
+"""
+
+
+def test_a_bank_file_killed_while_written_leaves_no_file_and_is_written_again(
+    engine: DbEngine, tmp_path: Path, database_url: str
+) -> None:
+    import time
+
+    from bank_helpers import approved_bank_batches, write_file
+    from lumbung.delivery.bank import output
+
+    (batch,) = approved_bank_batches(engine, tmp_path, "SBK-1", "SEMBAKO")
+    out = tmp_path / "files"
+    out.mkdir()
+    target = out / "bri.xml"
+    before = ledger_rows(engine)
+    held = subprocess.Popen(
+        [sys.executable, "-c", WRITER, database_url, str(batch.id), str(target)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline().decode().strip() == "writing"
+        held.send_signal(signal.SIGKILL)
+        held.wait()
+    finally:
+        held.kill()
+    assert not target.exists()
+    (partial,) = out.glob(".bri.xml.*.part")  # what the killed writer left
+    assert ledger_rows(engine) == before  # no audit event for a file never written
+    old = time.time() - output.STALE_SECONDS - 60
+    os.utime(partial, (old, old))
+    written = write_file(engine, batch.id, target)
+    assert target.exists() and written.count == batch.count
+    assert list(out.glob(".*.part")) == []  # the next writer swept it
+    assert ledger_rows(engine)[2] == before[2] + 1  # one file, one audit event

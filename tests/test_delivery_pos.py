@@ -391,6 +391,10 @@ def test_letters_open_their_qr_decodes_and_verifies(engine: DbEngine, tmp_path: 
     options = letters.LetterOptions(
         place="Kantor Pos Gambir, Jl. Pos No. 2", collect_on=date(2026, 12, 14), stage="Tahap I"
     )
+    # what a run killed mid-way (kill -9) leaves: its staging folder, swept by the next run
+    stale = tmp_path / "letters" / ".staging-BBM-1-B1-4194999"
+    stale.mkdir(parents=True)
+    (stale / "31.71.01.1001.pdf").write_bytes(b"%PDF half")
     with session_scope(engine) as session:
         result = letters.write_letters(
             session,
@@ -400,7 +404,7 @@ def test_letters_open_their_qr_decodes_and_verifies(engine: DbEngine, tmp_path: 
             options=options,
             workers=1,
         )
-    assert result.letters == 7
+    assert result.letters == 7 and not stale.exists()
     manifest = json.loads((Path(result.folder) / "manifest.json").read_text())
     assert sum(f["letters"] for f in manifest["files"]) == 7
     issued = {voucher_id: nik for voucher_id, _, nik in all_vouchers(engine)}
@@ -541,3 +545,88 @@ def test_the_redemption_api_pays_once_and_answers_409_to_the_second_counter(
     found = check(engine)
     assert found.ok and found.states["paid"].entitlements == 7, found.problems
     assert found.awaiting_seal == 0
+
+
+# ---- the command line ---------------------------------------------------------------------
+
+
+def test_the_voucher_commands(
+    engine: DbEngine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_cli import Cli, _reset
+
+    batch_id = pos_batch(engine, tmp_path)
+    issued = all_vouchers(engine)
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LUMBUNG_ACTOR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    _reset()
+    try:
+        cli = Cli(tmp_path / "data")
+        again = cli.json("delivery", "voucher", "issue", str(batch_id), "--as", "determiner")
+        assert (again["issued"], again["already"]) == (0, 7)
+        (key,) = cli.json("delivery", "voucher", "public-key")
+        public = f"{key['key_id']}={key['public_key']}"
+        voucher_id, code, nik = issued[0]
+        checked = cli.json(
+            "delivery", "voucher", "verify", code, "--nik", nik, "--public-key", public
+        )
+        assert checked["voucher_id"] == voucher_id and checked["nik_matches"] is True
+        wrong = cli.run(
+            "delivery", "voucher", "verify", code, "--nik", issued[1][2], "--public-key", public
+        )
+        assert wrong.exit_code == 1 and "TIDAK cocok" in wrong.output
+        created = cli.json(
+            "delivery",
+            "voucher",
+            "counter-token",
+            "create",
+            "--counter",
+            "DESA-1",
+            "--name",
+            "x",
+            "--as",
+            "admin",
+        )
+        assert created["token"].startswith("lmc_")
+        listed = cli.json("delivery", "voucher", "counter-token", "list", "--as", "admin")
+        assert [row["counter"] for row in listed] == ["DESA-1"] and "token" not in listed[0]
+        upload = tmp_path / "offline.csv"
+        upload.write_text(
+            "token,nik,redeemed_at,counter\n"
+            f"{code},{nik},2026-12-07T09:00:00,DESA-1\n{code},{nik},2026-12-07T10:00:00,DESA-2\n"
+        )
+        done = cli.json("delivery", "voucher", "reconcile", str(upload), "--as", "determiner")
+        assert (done["paid"], done["conflicts"]) == (1, 1)
+        assert cli.json("delivery", "voucher", "seal")["sealed"] == 0  # an upload seals its own
+        written = cli.json(
+            "delivery",
+            "voucher",
+            "letters",
+            str(batch_id),
+            "--out",
+            str(tmp_path / "out"),
+            "--place",
+            "Kantor Pos",
+            "--date",
+            "2026-12-14",
+            "--workers",
+            "1",
+            "--as",
+            "determiner",
+        )
+        assert written["letters"] == 6  # the redeemed one gets none
+        cli.ok(
+            "delivery",
+            "voucher",
+            "counter-token",
+            "revoke",
+            str(created["id"]),
+            "--reason",
+            "x",
+            "--as",
+            "admin",
+        )
+    finally:
+        _reset()

@@ -83,8 +83,13 @@ def test_a_bank_cycle_is_prepared_and_approved_on_the_pages(engine: Engine, tmp_
     assert "dibayar 3, gagal 3" in recorded.text
     assert 'id="check-ok"' in recorded.text
     family = checker.get(f"/keluarga/{families[0][0]}").text
-    assert 'id="payments"' in family and "/siklus/SBK-1/penyaluran" in family
-    assert 'id="accounts"' in family and "******1111" in family
+    assert f'hx-get="/keluarga/{families[0][0]}/pembayaran"' in family
+    paid = checker.get(f"/keluarga/{families[0][0]}/pembayaran", headers={"HX-Request": "true"})
+    assert paid.text.startswith('<section id="family-delivery">')  # the fragment, no layout
+    assert 'id="payments"' in paid.text and "/siklus/SBK-1/penyaluran" in paid.text
+    assert 'id="accounts"' in paid.text and "******1111" in paid.text
+    whole = checker.get(f"/keluarga/{families[0][0]}/pembayaran").text
+    assert "<html" in whole and 'id="payments"' in whole
 
     reader = client(app)
     sign_in(reader, "auditor")
@@ -114,8 +119,10 @@ def test_an_operator_proposes_a_new_account_on_the_pages(engine: Engine, tmp_pat
     sign_in(browser, "operator")
     kk_number = families[0][0]
     family = browser.get(f"/keluarga/{kk_number}").text
-    assert 'id="accounts"' in family and "******0000" in family and "7770000000" not in family
     assert f"/usulan/baru/update_account?kk={kk_number}" in family
+    accounts = browser.get(f"/keluarga/{kk_number}/pembayaran").text
+    assert 'id="accounts"' in accounts and "******0000" in accounts
+    assert "7770000000" not in accounts
     form = browser.get(f"/usulan/baru/update_account?kk={kk_number}")
     assert form.status_code == 200 and '<option value="BSI"' in form.text
     version = form.text.split('name="version" value="')[1].split('"')[0]

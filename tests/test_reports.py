@@ -98,9 +98,12 @@ def test_a_reader_with_a_region_sees_only_it(engine: DbEngine, tmp_path: Path) -
     assert one.total.code == "31.71" and one.total.beneficiaries == 6
     assert as_counts(one.total) == +expected(paid, 5, "31.71.")["31.71"]
     for level in ("province", "regency", "village"):
-        rows = report(engine, "verifier", level=level).cycles[0].rows
-        assert all(r.code.startswith("31") for r in rows), level
+        got = report(engine, "verifier", level=level)
+        rows = got.cycles[0].rows
+        assert all(r.code.startswith("31.71") for r in rows), level
         assert sum(r.beneficiaries for r in rows) == 6
+        # never a row named after the province that holds only the regency's figures
+        assert got.level == ("regency" if level == "province" else level)
     # a wider region reads as the reader's own; another region is refused, said as such
     assert report(engine, "verifier", region="31").area == "31.71"
     with pytest.raises(PermissionDenied, match=r"32\.73"):
@@ -140,7 +143,7 @@ def test_over_cycles_and_a_program_of_persons(engine: DbEngine, tmp_path: Path) 
         report(engine, "auditor", cycles=["SBK-2", "SBK-9"])
     with pytest.raises(NotFound, match="PKH"):
         report(engine, "auditor", program="PKH")
-    with pytest.raises(ValidationFailed, match="--level"):
+    with pytest.raises(ValidationFailed, match="Tingkat wilayah"):
         report(engine, "auditor", level="rt")
     # A program of persons counts persons: each member entitled once.
     cycle(engine, tmp_path, "PBI-1", program="PBI-JKN")

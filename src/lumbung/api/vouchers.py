@@ -1,11 +1,11 @@
 """PT Pos counters: redeem a voucher, upload redemptions made offline, fetch the public keys.
 
-These endpoints take a counter's token (`lmc_…`, `lumbung delivery voucher counter-token create`), not a
-ministry user's (`lmb_…`): a counter is a partner's machine, bound to its partner, its counter
-id and optionally a region. The unit of work is the same as every endpoint's (one writing
-transaction on the endpoint's thread, committed before the answer); what awaits the audit
-chain's seal is sealed after it, at most about once a second per process
-(`delivery.pos.sealing`).
+These endpoints take a counter's token (`lmc_…`, `lumbung delivery voucher counter-token
+create`), not a ministry user's (`lmb_…`): a counter is a partner's machine, bound to its
+partner, its counter id and optionally a region. The unit of work is the same as every
+endpoint's (one writing transaction on the endpoint's thread, committed before the answer);
+what awaits the audit chain's seal is sealed after it, at most about once a second per
+process (`delivery.pos.sealing`).
 """
 
 from __future__ import annotations

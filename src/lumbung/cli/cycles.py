@@ -352,7 +352,12 @@ def cycle_check(label: str, actor: str | None = ActorOption, as_json: bool = Jso
         f"siklus {label}: hak {grouped(result.entitled.entitlements)} senilai "
         f"Rp{grouped(result.entitled.amount_idr)} = {parts}; belum dibatch "
         f"{grouped(result.unbatched.entitlements)}; {grouped(result.events)} peristiwa pembayaran "
-        "cocok dengan jejak audit."
+        "cocok dengan jejak audit"
+        + (
+            f" ({grouped(result.awaiting_seal)} penukaran voucher menunggu segel kelompoknya)."
+            if result.awaiting_seal
+            else "."
+        )
     )
     emit_check(
         as_json,

@@ -53,8 +53,9 @@ def demo_command(
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
-    """Synthetic registry → import → verify → determine → release → PMT → PKH and SEMBAKO cycles;
-    with --serve, the web application with one account per role."""
+    """Synthetic registry → import → verify → determine → release → PMT → cycles (PKH left a
+    draft to approve) → delivery: SEMBAKO by bank, BLT BBM by PT Pos, PBI-JKN to BPJS; with
+    --serve, the web application with one account per role."""
     # The whole pipeline's modules, loaded for this command only.
     from lumbung import migrate
     from lumbung.cycles.service import run_cycle
@@ -135,6 +136,9 @@ def demo_command(
                     data_dir=s.data_dir,
                 )
             )
+    from lumbung.cli.demo_delivery import deliver
+
+    delivered = deliver(s, release=label, sembako=f"SEMBAKO-{label}")
     with unit_of_work() as session:
         check = verify_release(session, label=label, releases_dir=s.releases_dir)
         chain = integrity.verify(session, data_dir=s.data_dir)
@@ -174,10 +178,11 @@ def demo_command(
             [
                 f"siklus {c.program}",
                 f"{grouped(c.beneficiaries)} penerima, total {format_rupiah(c.total_idr)} "
-                f"({c.cycle}, draf)",
+                f"({c.cycle}, {'disetujui' if c.program == 'SEMBAKO' else 'draf'})",
             ]
             for c in cycles
         ],
+        *delivered.rows,
         ["audit", f"{chain.events} peristiwa, rantai {'utuh' if chain.ok else 'RUSAK'}"],
         ["berkas tolakan", summary.reject_file or "-"],
         ["folder rilis", str(Path(release.path))],
@@ -195,6 +200,7 @@ def demo_command(
         "release": {**release.as_dict(), "verified": check.ok},
         "pmt": scoring.as_dict(),
         "cycles": [c.as_dict() for c in cycles],
+        "delivery": delivered.payload,
         "audit": chain.as_dict(),
     }
     emit(as_json, payload, lambda: out.print(table("Demo Lumbung", ["tahap", "hasil"], rows)))

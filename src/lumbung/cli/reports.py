@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.text import Text
 
 from lumbung.cli.common import (
     ActorOption,
@@ -95,7 +96,10 @@ def realisation_command(
         from lumbung.reports.exports import to_csv
 
         text = to_csv(report)
-        if out_file is None:
+        if out_file is None and out.is_terminal:
+            # On a terminal, a control character in a name is shown escaped, not acted on.
+            out.print(Text(text.replace("\r\n", "\n")), end="", soft_wrap=True)
+        elif out_file is None:
             typer.echo(text, nl=False)
         else:
             out_file.write_text(text, encoding="utf-8", newline="")

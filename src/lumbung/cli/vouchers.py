@@ -1,9 +1,9 @@
-"""`lumbung delivery voucher …`: PT Pos vouchers — issue, letters, the public key and an offline check,
-offline redemptions recorded from a counter's file, sealing, and counters' tokens."""
+"""`lumbung delivery voucher …`: PT Pos vouchers — issue, letters, the public key and an
+offline check, offline redemptions recorded from a counter's file, sealing, and counters' tokens."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -21,6 +21,7 @@ from lumbung.cli.common import (
     unit_of_work,
 )
 from lumbung.delivery.pos import counters, keys, letters, offline, sealing, token, vouchers
+from lumbung.delivery.pos.redemption import WIB
 from lumbung.errors import ValidationFailed
 from lumbung.numbers import grouped
 
@@ -157,7 +158,7 @@ def verify(
             claim = keys.verify(code)
         except token.TokenInvalid as invalid:
             raise ValidationFailed(f"Kode voucher tidak sah: {invalid}.") from None
-    day = parse_date(on, "--on") if on else date.today()
+    day = parse_date(on, "--on") if on else datetime.now(WIB).date()  # valid through its day, WIB
     payload = {
         "voucher_id": claim.voucher_id,
         "key_id": claim.key_id,

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lumbung import bulk
@@ -28,6 +29,8 @@ from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Cycle
 from lumbung.db import is_postgres, utcnow
 from lumbung.delivery import ledger
+from lumbung.driver_errors import is_unique_violation
+from lumbung.errors import Conflict
 from lumbung.numbers import grouped
 
 # What each status becomes in the ledger, by the order the file is applied in: a payment and
@@ -304,19 +307,16 @@ def _judge_and_apply(
     ]
     for cycle_id in cycles:
         source = ledger.new_operation()
-        added = session.execute(
-            text(
-                f"""
-                INSERT INTO payment_event (cycle_id, beneficiary_id, attempt, batch_id, kind,
-                    amount_idr, reference, reason, value_date, recorded_at, source, actor)
-                SELECT cycle_id, beneficiary_id, attempt, batch_id, kind, amount_idr, reference,
-                       reason, value_date, :now, :source, :actor
-                FROM {CHECKED} WHERE verdict = 'ok' AND cycle_id = :cycle
-                """
-            ),
-            {"now": utcnow(), "source": source, "actor": actor.username, "cycle": cycle_id},
-        )
-        _move_items(session, cycle_id)
+        try:
+            added = _insert_events(session, source, actor, cycle_id)
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            raise Conflict(
+                "Berkas jawaban yang sama sedang dicatat oleh proses lain; tidak ada yang "
+                "dicatat. Catat berkas ini lagi: yang sudah tercatat tidak berubah."
+            ) from error
+        _move_items(session, cycle_id, added)
         by_kind = {
             str(k): int(n)
             for k, n in session.execute(
@@ -340,38 +340,52 @@ def _judge_and_apply(
                 "file": summary.file,
                 "file_sha256": summary.sha256,
                 "recorded": by_kind,
-                "events": int(added.rowcount),  # type: ignore[attr-defined]
+                "events": added,
             },
         )
     bulk.drop_temp(session, CHECKED)
 
 
-def _move_items(session: Session, cycle_id: int) -> None:
-    """Each judged attempt of the cycle to the state its new event says."""
-    if is_postgres(session):
-        session.execute(
-            text(
-                f"""
-                UPDATE payment_item p SET state = c.kind FROM {CHECKED} c
-                WHERE c.verdict = 'ok' AND c.cycle_id = :cycle AND p.cycle_id = c.cycle_id
-                  AND p.beneficiary_id = c.beneficiary_id AND p.attempt = c.attempt
-                """
-            ),
-            {"cycle": cycle_id},
-        )
-        return
-    session.execute(
+def _insert_events(session: Session, source: str, actor: User, cycle_id: int) -> int:
+    """The cycle's accepted rows as ledger events; how many."""
+    added = session.execute(
         text(
             f"""
-            UPDATE payment_item SET state = c.kind FROM {CHECKED} c
-            WHERE c.verdict = 'ok' AND c.cycle_id = :cycle
-              AND payment_item.cycle_id = c.cycle_id
-              AND payment_item.beneficiary_id = c.beneficiary_id
-              AND payment_item.attempt = c.attempt
+            INSERT INTO payment_event (cycle_id, beneficiary_id, attempt, batch_id, kind,
+                amount_idr, reference, reason, value_date, recorded_at, source, actor)
+            SELECT cycle_id, beneficiary_id, attempt, batch_id, kind, amount_idr, reference,
+                   reason, value_date, :now, :source, :actor
+            FROM {CHECKED} WHERE verdict = 'ok' AND cycle_id = :cycle
+            """
+        ),
+        {"now": utcnow(), "source": source, "actor": actor.username, "cycle": cycle_id},
+    )
+    return int(added.rowcount)  # type: ignore[attr-defined]
+
+
+def _move_items(session: Session, cycle_id: int, expected: int) -> None:
+    """Each judged attempt of the cycle to the state its new event says, from the state it
+    was judged in: an attempt that moved since (a counter's redemption, another file at the
+    same moment) is not overwritten; the whole file is refused and may be imported again."""
+    item = "p" if is_postgres(session) else "payment_item"
+    alias = "payment_item p" if is_postgres(session) else "payment_item"
+    moved = session.execute(
+        text(
+            f"""
+            UPDATE {alias} SET state = c.kind FROM {CHECKED} c
+            WHERE c.verdict = 'ok' AND c.cycle_id = :cycle AND {item}.cycle_id = c.cycle_id
+              AND {item}.beneficiary_id = c.beneficiary_id AND {item}.attempt = c.attempt
+              AND {item}.state = c.state
             """
         ),
         {"cycle": cycle_id},
     )
+    if moved.rowcount != expected:  # type: ignore[attr-defined]
+        raise Conflict(
+            "Sebagian pembayaran dalam berkas ini berubah saat berkas dicatat (penukaran di "
+            "loket, atau berkas lain pada saat yang sama); tidak ada yang dicatat. Catat "
+            "berkas ini lagi."
+        )
 
 
 _STATE_WORDS = {

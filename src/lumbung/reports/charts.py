@@ -26,7 +26,7 @@ from lumbung.reports.realisation import CycleRealisation, Realisation, Realisati
 
 FORMATS = ("png", "svg")
 KINDS = ("region", "trend")
-MAX_BARS = 30
+MAX_BARS = 40  # every province (38) fits; regencies and below: the 40 largest
 PAID = "#00703c"
 ENTITLED = "#c9d3cc"
 INK = "#1b1b1b"

@@ -2,10 +2,10 @@
 
 Safe against formula injection: a text cell that begins with `=`, `+`, `-`, `@`, a tab or a
 carriage return (a region name planted in the database, say) is never evaluated. In the CSV
-it gets a leading apostrophe (OWASP's advice: a spreadsheet opening the file shows it as
-text). In the workbook it is stored as a string cell (openpyxl would otherwise write a text
-starting with `=` as a formula) with the quote prefix set, so that editing the cell in a
-spreadsheet keeps it text as well."""
+it gets a leading apostrophe (`spreadsheets.safe_cell`, OWASP's advice: a spreadsheet opening
+the file shows it as text). In the workbook it is stored as a string cell (openpyxl would
+otherwise write a text starting with `=` as a formula) with the quote prefix set, so that
+editing the cell in a spreadsheet keeps it text as well."""
 
 from __future__ import annotations
 
@@ -16,16 +16,11 @@ from typing import Any
 
 from lumbung.reports.labels import COLUMNS, LEVEL_WORDS, UNIT_WORDS, region_label, title
 from lumbung.reports.realisation import CycleRealisation, Realisation, RealisationReport
+from lumbung.spreadsheets import FORMULA_STARTS, safe_cell
 
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 HEAD = ("Siklus", "Tanggal acuan", *(heading for _, heading in COLUMNS))
 MONEY_FORMAT = "#,##0"
 PERCENT_FORMAT = "0.00"
-
-
-def defused(text: str) -> str:
-    """`text` as a spreadsheet will read it as text: an apostrophe before a dangerous start."""
-    return "'" + text if text.startswith(DANGEROUS) else text
 
 
 def _values(cycle: CycleRealisation, row: Realisation, total: bool) -> list[Any]:
@@ -60,7 +55,7 @@ def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, str):
-        return defused(value)
+        return safe_cell(value)
     return value if isinstance(value, int) else str(value)
 
 
@@ -140,7 +135,7 @@ def _text(sheet: Any, row: int, column: int, value: str, font: Any = None) -> An
     cell = sheet.cell(row=row, column=column)
     cell.value = value
     cell.data_type = "s"  # openpyxl makes a text starting with "=" a formula: undone
-    if value.startswith(DANGEROUS):
+    if value.startswith(FORMULA_STARTS):
         cell.quotePrefix = True
     if font is not None:
         cell.font = font

@@ -188,8 +188,28 @@ def bpjs_list(ctx: Page) -> Response:
     return _download(ctx, lines, f"pbi-jkn-batch-{batch}.csv")
 
 
+@page("read")
+def family_delivery(ctx: Page) -> Response:
+    """A family's payments and bank accounts: a page of its own, and the part of the family's
+    page that htmx loads after it (the family page itself stays as quick as it was)."""
+    from lumbung.delivery.accounts import family_accounts
+    from lumbung.delivery.family import family_payments
+
+    kk = ctx.request.path_params["kk"]
+    payments = family_payments(ctx.db, actor=ctx.actor, kk=kk)
+    accounts = family_accounts(ctx.db, actor=ctx.actor, kk=kk)
+    fragment = ctx.request.headers.get("HX-Request") == "true"
+    return ctx.render(
+        "partials/family_delivery.html" if fragment else "family_delivery.html",
+        kk=kk,
+        payments=payments,
+        accounts=accounts,
+    )
+
+
 ROUTES = [
     Route("/siklus/{label}/penyaluran", delivery_page, methods=["GET", "POST"]),
+    Route("/keluarga/{kk}/pembayaran", family_delivery, methods=["GET"]),
     Route("/penyaluran/rekening/{opening}/berkas", opening_file, methods=["GET"]),
     Route("/penyaluran/bpjs/{batch}/daftar", bpjs_list, methods=["GET"]),
     Route("/penyaluran/batch/{batch}/berkas", payment_file, methods=["POST"]),

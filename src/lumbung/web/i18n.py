@@ -496,6 +496,11 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "family.accounts": ("Rekening bank", "Bank accounts"),
     "family.payments": ("Pembayaran", "Payments"),
     "family.payments.none": ("Belum ada pembayaran.", "No payment yet."),
+    "family.payments.open": (
+        "Lihat pembayaran dan rekening bank",
+        "See payments and bank accounts",
+    ),
+    "family.back": ("Kembali ke keluarga", "Back to the family"),
     "family.payments.id": ("Id pembayaran", "Payment id"),
     "family.payments.answer": ("Jawaban mitra", "The partner's answer"),
     "family.accounts.none": ("Belum ada rekening.", "No account yet."),
@@ -733,6 +738,12 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "delivery.cancelled": ("Batch dibatalkan.", "The batch was cancelled."),
     "delivery.unknown_action": ("Tindakan tidak dikenal.", "Unknown action."),
     "delivery.bank_file": ("Unduh berkas bank", "Download the bank file"),
+    "delivery.awaiting_seal": (
+        "{n} penukaran voucher menunggu segel kelompoknya di jejak audit (paling lama sekitar "
+        "satu detik selama loket bekerja).",
+        "{n} voucher redemptions await their group seal in the audit trail (about a second "
+        "while counters work).",
+    ),
     "delivery.status_title": ("Jawaban mitra", "Partners' answers"),
     "delivery.status_file": (
         "Laporan status bank (pain.002 XML atau CSV)",

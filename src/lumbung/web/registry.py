@@ -137,16 +137,12 @@ def family_page(ctx: Page) -> Response:
     """The family as the services show it to this reader (NIKs and names masked there for a
     role not entitled to them), with its desil and entitlements."""
     from lumbung.cycles.listing import family_entitlements, list_cycles
-    from lumbung.delivery.accounts import family_accounts
-    from lumbung.delivery.family import family_payments
     from lumbung.registry import views
 
     kk = ctx.request.path_params["kk"]
     view = views.family(ctx.db, ctx.actor, kk=kk)
     history = views.history(ctx.db, ctx.actor, kk=kk)
     benefits = family_entitlements(ctx.db, ctx.actor, kk=kk)
-    accounts = family_accounts(ctx.db, actor=ctx.actor, kk=kk)
-    payments = family_payments(ctx.db, actor=ctx.actor, kk=kk)
     cycles = list_cycles(ctx.db, ctx.actor)
     open_requests = views.requests(
         ctx.db, ctx.actor, status="proposed", kk=view.kk_number, limit=100, offset=0
@@ -157,8 +153,6 @@ def family_page(ctx: Page) -> Response:
         members=view.members,
         history=history,
         benefits=benefits,
-        accounts=accounts,
-        payments=payments,
         cycles=cycles,
         requests=open_requests,
         housing=[c for c in view.household if c not in ("kk_number", "village_code")],

@@ -4,7 +4,8 @@
 token and refused by every endpoint but the counters'), shown once, stored as the SHA-256 of
 the whole token, bound to its partner, a counter id and optionally a region (a regency or a
 district: vouchers of families elsewhere are refused), expiring (default 365 days) and
-revocable with a reason. Only an admin issues and revokes (`lumbung delivery voucher counter-token …`).
+revocable with a reason. Only an admin issues and revokes
+(`lumbung delivery voucher counter-token …`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -169,6 +172,14 @@ _CHECK = select(
 _USED = update(_T).where(_T.c.id == bindparam("p_id")).values(last_used_at=bindparam("p_now"))
 
 
+# A live token, once read, is believed for a few seconds by this process (a counter redeems
+# many vouchers a minute; reading its token each time was one round trip of seven). A
+# revocation takes effect at once in the process that made it, within CACHE_SECONDS in others.
+CACHE_SECONDS = 5.0
+_live: dict[str, tuple[float, datetime, Counter]] = {}
+_live_lock = threading.Lock()
+
+
 def check(session: Session, raw: str, *, now: datetime | None = None) -> Counter:
     """The counter a live token stands for (one statement; PermissionDenied saying why)."""
     now = now or utcnow()
@@ -176,8 +187,12 @@ def check(session: Session, raw: str, *, now: datetime | None = None) -> Counter
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise PermissionDenied("Token loket tidak dikenal (bentuknya lmc_…_…).")
+    hashed = token_hash(raw)
+    cached = _live.get(hashed)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS and now < cached[1]:
+        return cached[2]
     conn = session.connection()
-    row = conn.execute(_CHECK, {"p_hash": token_hash(raw)}).one_or_none()
+    row = conn.execute(_CHECK, {"p_hash": hashed}).one_or_none()
     if row is None:
         raise PermissionDenied("Token loket tidak dikenal.")
     label = f"Token loket {PREFIX}_{row.prefix}"
@@ -187,7 +202,12 @@ def check(session: Session, raw: str, *, now: datetime | None = None) -> Counter
         raise PermissionDenied(f"{label} kedaluwarsa.")
     if row.last_used_at is None or now - _aware(row.last_used_at) >= RECORD_USE_EVERY:
         conn.execute(_USED, {"p_id": row.id, "p_now": now})
-    return Counter(row.id, row.partner_code, row.counter, row.region_code)
+    counter = Counter(row.id, row.partner_code, row.counter, row.region_code)
+    with _live_lock:
+        if len(_live) > 10_000:
+            _live.clear()
+        _live[hashed] = (time.monotonic(), _aware(row.expires_at), counter)
+    return counter
 
 
 def revoke(session: Session, *, actor: User, token_id: int, reason: str) -> CounterTokenView:
@@ -205,6 +225,8 @@ def revoke(session: Session, *, actor: User, token_id: int, reason: str) -> Coun
     row.revoked_at = now
     row.revoked_by = actor.username
     session.flush()
+    with _live_lock:
+        _live.pop(row.token_hash, None)
     audit.record(
         session,
         actor=actor.username,

@@ -142,7 +142,11 @@ def _letters_by_village(session: Session, batch_id: int) -> dict[str, list[Lette
             Household.rw,
         )
         .join(Household, Household.id == Voucher.household_id)
-        .join(head, and_(head.household_id == Voucher.household_id, head.nik == Voucher.nik))
+        .join(
+            head,
+            and_(head.household_id == Voucher.household_id, head.nik == Voucher.nik),
+            isouter=True,  # a recipient no longer in the family still gets the letter
+        )
         .where(Voucher.batch_id == batch_id, Voucher.state == "issued")
         .order_by(Voucher.village_code, Household.rw, Household.rt, head.name, Voucher.id)
         .execution_options(yield_per=50_000)
@@ -156,7 +160,7 @@ def _letters_by_village(session: Session, batch_id: int) -> dict[str, list[Lette
                 r.nik,
                 int(r.amount_idr),
                 r.expires_on,
-                r.name,
+                r.name or "Penerima",
                 r.address or "",
                 r.rt or "",
                 r.rw or "",
@@ -207,6 +211,22 @@ def render_all(
     return Rendered(files, cpu)
 
 
+def _sweep(out_dir: Path, name: str) -> None:
+    """Staging folders of runs of this batch whose process is gone (killed mid-way)."""
+    if not out_dir.is_dir():
+        return
+    for stale in out_dir.glob(f".staging-{name}-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
 def write_letters(
     session: Session,
     *,
@@ -238,6 +258,7 @@ def write_letters(
     issued_on = utcnow().date()
     reference = f"{cycle.label}/B{batch.number}"
     staging = out_dir / f".staging-{folder.name}-{os.getpid()}"
+    _sweep(out_dir, folder.name)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     jobs = []

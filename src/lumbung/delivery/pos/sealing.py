@@ -16,13 +16,15 @@ digest does not.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import Table, and_, select, text, update
 from sqlalchemy.orm import Session
 
 from lumbung.audit import service as audit
@@ -33,6 +35,7 @@ from lumbung.delivery.models import PaymentEvent
 from lumbung.delivery.pos.models import Voucher
 from lumbung.delivery.pos.redemption import AWAITING, mac_holds
 
+log = logging.getLogger(__name__)
 SEAL_EVERY_SECONDS = 1.0
 SEAL_ACTOR = "lumbung:pos-seal"
 _CHUNK = 1000
@@ -48,29 +51,63 @@ class SealResult:
         return {"sealed": self.sealed, "cycles": self.cycles, "refused": self.refused}
 
 
-def _vouched(session: Session, *, cycle_id: int | None = None, limit: int | None = None) -> Any:
+_EVENT_COLUMNS = ("id", "cycle_id", "beneficiary_id", "attempt", "batch_id", "kind", "amount_idr")
+_VOUCHER_COLUMNS = (
+    "id",
+    "cycle_id",
+    "beneficiary_id",
+    "attempt",
+    "batch_id",
+    "amount_idr",
+    "state",
+    "redeemed_at",
+    "counter",
+    "redemption_mac",
+)
+
+
+def _vouched(
+    session: Session, *, cycle_id: int | None = None, limit: int | None = None
+) -> list[tuple[SimpleNamespace, SimpleNamespace | None]]:
+    """The events awaiting their seal, each with its voucher (None: none), as plain rows (a
+    seal reads a second's redemptions: ORM objects cost more than the rest of it)."""
+    event = cast(Table, PaymentEvent.__table__)
+    voucher = cast(Table, Voucher.__table__)
     query = (
-        select(PaymentEvent, Voucher)
+        select(
+            *(event.c[name].label(f"e_{name}") for name in _EVENT_COLUMNS),
+            event.c.reference.label("e_reference"),
+            *(voucher.c[name].label(f"v_{name}") for name in _VOUCHER_COLUMNS),
+        )
         .join(
-            Voucher,
+            voucher,
             and_(
-                Voucher.cycle_id == PaymentEvent.cycle_id,
-                Voucher.beneficiary_id == PaymentEvent.beneficiary_id,
-                Voucher.attempt == PaymentEvent.attempt,
+                voucher.c.cycle_id == event.c.cycle_id,
+                voucher.c.beneficiary_id == event.c.beneficiary_id,
+                voucher.c.attempt == event.c.attempt,
             ),
             isouter=True,
         )
-        .where(PaymentEvent.source == AWAITING)
-        .order_by(PaymentEvent.id)
+        .where(event.c.source == AWAITING)
+        .order_by(event.c.id)
     )
     if cycle_id is not None:
-        query = query.where(PaymentEvent.cycle_id == cycle_id)
+        query = query.where(event.c.cycle_id == cycle_id)
     if limit is not None:
         query = query.limit(limit)
-    return session.execute(query).all()
+    found = []
+    for row in session.connection().execute(query).mappings():
+        e = SimpleNamespace(**{n: row[f"e_{n}"] for n in (*_EVENT_COLUMNS, "reference")})
+        v = (
+            SimpleNamespace(**{n: row[f"v_{n}"] for n in _VOUCHER_COLUMNS})
+            if row["v_id"] is not None
+            else None
+        )
+        found.append((e, v))
+    return found
 
 
-def event_vouched(event: PaymentEvent, voucher: Voucher | None) -> bool:
+def event_vouched(event: Any, voucher: Any) -> bool:
     """Whether an awaiting event is the redemption its voucher's keyed digest vouches for."""
     return (
         voucher is not None
@@ -155,5 +192,10 @@ def seal_if_due(engine: DbEngine, *, every: float = SEAL_EVERY_SECONDS) -> SealR
         _last_seal = now
         with session_scope(engine) as session:
             return seal_awaiting(session)
+    except Exception:
+        # The redemption that called is committed and must be answered as paid; what awaits
+        # stays vouched for by its digest and is sealed by the next seal (or `voucher seal`).
+        log.exception("sealing the redemptions awaiting their seal failed; retried later")
+        return None
     finally:
         _sealing.release()
