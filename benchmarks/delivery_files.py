@@ -26,11 +26,13 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy import text as sql_text
 
 TARGET = 200_000
 BANKS = ("BRI", "BNI", "MANDIRI", "BSI", "BTN")  # account n goes to BANKS[n % 5]
@@ -167,13 +169,100 @@ def seed(url: str, n: int) -> float:
     return time.perf_counter() - start
 
 
+SLOW: dict[str, list[float]] = {}  # statement (first 150 characters) → [seconds, count]
+
+
 def services() -> tuple[Any, Any]:
+    from sqlalchemy import event
+
+    from lumbung.auth.service import get_user
     from lumbung.db import create_engine
 
     engine = create_engine(os.environ["LUMBUNG_DATABASE_URL"])
-    from lumbung.auth.service import get_user
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("started", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seconds = time.perf_counter() - conn.info["started"].pop()
+        entry = SLOW.setdefault(" ".join(statement.split())[:150], [0.0, 0])
+        entry[0] += seconds
+        entry[1] += 1
 
     return engine, get_user
+
+
+def server_cpu(session: Any) -> float:
+    """CPU seconds the session's PostgreSQL backend has used (same machine: /proc)."""
+    from sqlalchemy import text
+
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_slow(title: str, limit: int = 6) -> None:
+    print(f"  slowest statements ({title}):")
+    for statement, (seconds, count) in sorted(SLOW.items(), key=lambda kv: -kv[1][0])[:limit]:
+        print(f"    {seconds:8.1f} s  x{count:<4} {statement}")
+    SLOW.clear()
+
+
+@dataclass(frozen=True)
+class Seeded:
+    id: int
+    partner: str
+    count: int
+
+
+def direct_batches(url: str) -> tuple[list[Any], float]:
+    """`--items-direct`: one approved batch per bank made with SQL (the items as
+    `create_batches` makes them, no ledger events), each frozen with `batch_digest`: file
+    writing measured at sizes whose batch creation would take too long here."""
+    from lumbung.db import session_scope
+    from lumbung.delivery.batches import batch_digest
+
+    start = time.perf_counter()
+    made = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT id FROM cycle WHERE label = %s", (LABEL,)).fetchone()
+        assert row is not None
+        cid = int(row[0])
+        for number, bank in enumerate(sorted(BANKS), start=1):
+            batch = conn.execute(
+                "INSERT INTO payment_batch (cycle_id, number, channel, partner_code, count,"
+                " total_idr, sha256, state, created_at, created_by, approved_at, approved_by)"
+                " VALUES (%s, %s, 'bank', %s, 0, 0, '', 'approved', now(), 'pusdatin', now(),"
+                " 'penyetuju') RETURNING id",
+                (cid, number, bank),
+            ).fetchone()
+            assert batch is not None
+            conn.execute(
+                "INSERT INTO payment_item (batch_id, beneficiary_id, cycle_id, attempt,"
+                " household_id, kk_number, nik, regency_code, amount_idr, account_id, state)"
+                " SELECT %s, e.beneficiary_id, e.cycle_id, 1, e.household_id, e.kk_number,"
+                " e.nik, e.regency_code, e.amount_idr, a.id, 'pending' FROM entitlement e"
+                " JOIN payee_account a ON a.household_id = e.household_id"
+                " AND a.state = 'active' AND a.partner_code = %s WHERE e.cycle_id = %s",
+                (batch[0], bank, cid),
+            )
+            made.append((int(batch[0]), bank))
+        conn.execute("VACUUM ANALYZE payment_item")
+    engine, _ = services()
+    seeded = []
+    with session_scope(engine) as session:
+        for batch_id, bank in made:
+            count, total, sha = batch_digest(session, batch_id)
+            session.execute(
+                sql_text(
+                    "UPDATE payment_batch SET count = :c, total_idr = :t, sha256 = :s WHERE id = :i"
+                ),
+                {"c": count, "t": total, "s": sha, "i": batch_id},
+            )
+            seeded.append(Seeded(batch_id, bank, count))
+    return seeded, time.perf_counter() - start
 
 
 def make_batches() -> tuple[list[Any], float, float]:
@@ -182,11 +271,19 @@ def make_batches() -> tuple[list[Any], float, float]:
 
     engine, get_user = services()
     start = time.perf_counter()
+    cpu = time.process_time()
     with session_scope(engine) as session:
+        server = server_cpu(session)
         plan = batches.create_batches(
             session, actor=get_user(session, username="pusdatin"), label=LABEL
         )
+        server = server_cpu(session) - server
     created = time.perf_counter() - start
+    print(
+        f"create_batches CPU: Python {time.process_time() - cpu:.1f} s,"
+        f" PostgreSQL backend {server:.1f} s"
+    )
+    print_slow("create_batches")
     start = time.perf_counter()
     approved = []
     for b in plan.batches:
@@ -199,7 +296,7 @@ def make_batches() -> tuple[list[Any], float, float]:
     return approved, created, time.perf_counter() - start
 
 
-def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float]]:
+def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float, float, float]]:
     from lumbung.db import session_scope
     from lumbung.delivery.bank.service import write_payment_file
 
@@ -207,7 +304,9 @@ def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float]]:
     written = []
     for batch in rows:
         start = time.perf_counter()
+        cpu = time.process_time()
         with session_scope(engine) as session:
+            server = server_cpu(session)
             result = write_payment_file(
                 session,
                 actor=get_user(session, username="pusdatin"),
@@ -215,7 +314,8 @@ def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float]]:
                 out=out,
                 execution_date=date(2027, 1, 4),
             )
-        written.append((result, time.perf_counter() - start))
+            server = server_cpu(session) - server
+        written.append((result, time.perf_counter() - start, time.process_time() - cpu, server))
     return written
 
 
@@ -259,13 +359,14 @@ def baseline(url: str, batch: Any, bic: str, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def read_status(path: Path) -> tuple[int, int, float]:
+def read_status(path: Path) -> tuple[int, int, float, float]:
     from lumbung.delivery.bank.status import read_status_file
 
     start = time.perf_counter()
+    cpu = time.process_time()
     read = read_status_file(path)
     n = sum(1 for _ in read.rows())
-    return n, len(read.problems), time.perf_counter() - start
+    return n, len(read.problems), time.perf_counter() - start, time.process_time() - cpu
 
 
 def rate(count: int, seconds: float) -> str:
@@ -280,7 +381,19 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out/delivery"))
     parser.add_argument("--keep-files", action="store_true", help="keep the files written")
+    parser.add_argument(
+        "--items-direct",
+        action="store_true",
+        help="make the approved batches with SQL instead of create_batches/approve_batch "
+        "(file writing and status reading at sizes whose batch creation takes too long)",
+    )
     args = parser.parse_args()
+    # Every module the run uses, loaded now: a long run reads no code changed under it.
+    import lumbung.delivery.bank.service
+    import lumbung.delivery.bank.simulate
+    import lumbung.delivery.bank.status
+    import lumbung.delivery.batches  # noqa: F401
+
     n = args.entitlements
     work = args.workdir.resolve()
     print(f"Delivery benchmark: {n:,} PKH entitlements, PostgreSQL {args.postgres_url}")
@@ -293,39 +406,65 @@ def main() -> None:
     files = work / "files"
     files.mkdir()
 
-    approved, created, approving = make_batches()
-    print(f"\nbatches: {len(approved)}: " + ", ".join(f"{b.partner} {b.count:,}" for b in approved))
-    print(f"create_batches  {created:8.1f} s {rate(n, created)}")
-    print(f"approve (all)   {approving:8.1f} s {rate(n, approving)}")
+    if args.items_direct:
+        approved, seeded = direct_batches(args.postgres_url)
+        created = approving = 0.0
+        print(
+            f"\nbatches made with SQL (--items-direct; batch creation NOT measured): {seeded:.1f} s"
+        )
+        print(", ".join(f"{b.partner} {b.count:,}" for b in approved))
+    else:
+        approved, created, approving = make_batches()
+        print(
+            f"\nbatches: {len(approved)}: "
+            + ", ".join(f"{b.partner} {b.count:,}" for b in approved)
+        )
+        print(f"create_batches  {created:8.1f} s {rate(n, created)}")
+        print(f"approve (all)   {approving:8.1f} s {rate(n, approving)}")
+        print_slow("approve_batch")
 
     written = write_files(approved, files)
-    xml = [(w, s) for w, s in written if w.format == "pain.001"]
-    xml_n = sum(w.count for w, _ in xml)
-    xml_s = sum(s for _, s in xml)
-    print("\nfiles written (write_payment_file, one after another):")
-    for w, s in written:
+    print_slow("write_payment_file", limit=3)
+    xml = [w for w in written if w[0].format == "pain.001"]
+    xml_n = sum(w.count for w, *_ in xml)
+    xml_s = sum(s for _, s, _, _ in xml)
+    print(
+        "\nfiles written (write_payment_file, one after another; CPU: this process, the backend):"
+    )
+    for w, s, cpu, server in written:
         print(
             f"  {w.partner:8} {w.format:8} {w.count:>11,} tx {w.bytes / 1e9:6.2f} GB"
-            f" {s:7.1f} s {rate(w.count, s)}"
+            f" {s:7.1f} s {rate(w.count, s)}  CPU {cpu:6.1f} s + {server:6.1f} s"
+            f" → {rate(w.count, cpu)} per Python CPU second"
         )
-    all_n = sum(w.count for w, _ in written)
-    all_s = sum(s for _, s in written)
+    all_n = sum(w.count for w, *_ in written)
+    all_s = sum(s for _, s, _, _ in written)
+    all_cpu = sum(c for _, _, c, _ in written)
+    all_server = sum(c for *_, c in written)
     print(f"  pain.001 files  {xml_n:>11,} tx {xml_s:7.1f} s {rate(xml_n, xml_s)}")
-    print(f"  all files       {all_n:>11,} tx {all_s:7.1f} s {rate(all_n, all_s)}")
+    print(
+        f"  all files       {all_n:>11,} tx {all_s:7.1f} s {rate(all_n, all_s)}"
+        f"  CPU {all_cpu:.1f} s Python + {all_server:.1f} s PostgreSQL"
+    )
 
-    largest = max((w for w, _ in xml), key=lambda w: w.count)
+    largest = max((w for w, *_ in xml), key=lambda w: w.count)
     batch = next(b for b in approved if b.id == largest.batch_id)
+    cpu = time.process_time()
     base_s = baseline(args.postgres_url, batch, "BRINIDJA", files / "baseline.xml")
-    ours = next(s for w, s in written if w.batch_id == largest.batch_id)
+    base_cpu = time.process_time() - cpu
+    ours, ours_cpu = next((s, c) for w, s, c, _ in written if w.batch_id == largest.batch_id)
     print(
         f"\nbaseline, minimal f-string writer, batch {batch.id} ({largest.count:,} tx):"
-        f" {base_s:.1f} s {rate(largest.count, base_s)}; ours {ours:.1f} s"
-        f" {rate(largest.count, ours)} ({ours / base_s:.2f}x the baseline's time)"
+        f" {base_s:.1f} s {rate(largest.count, base_s)}, Python CPU {base_cpu:.1f} s;"
+        f" ours {ours:.1f} s {rate(largest.count, ours)}, Python CPU {ours_cpu:.1f} s"
+        f" ({ours / base_s:.2f}x the baseline's time, {ours_cpu / base_cpu:.2f}x its CPU)"
     )
     together = created + approving + all_s
+    if args.items_direct:
+        together = all_s  # batch creation was not measured
     print(
-        f"\nentitlements → batches → pain.001 files: {n:,} entitlements,"
-        f" {xml_n:,} pain.001 tx; batches {created + approving:.1f} s + files {all_s:.1f} s"
+        f"\nentitlements → batches → files: {n:,} entitlements ({xml_n:,} in pain.001);"
+        f" batches {created + approving:.1f} s + files {all_s:.1f} s"
         f" = {together:.1f} s → {rate(n, together)} end to end (target {TARGET:,}/s:"
         f" {n / together / TARGET:.2f}x); files alone {rate(all_n, all_s)}"
         f" ({all_n / all_s / TARGET:.2f}x)"
@@ -350,10 +489,11 @@ def main() -> None:
     )
     print(f"  (written in {time.perf_counter() - t:.1f} s)")
     for path in (report, statement):
-        rows, problems, s = read_status(path)
+        rows, problems, s, cpu = read_status(path)
         print(
             f"  read {path.name:14} {rows:>11,} rows, {problems} problems, {s:6.1f} s"
-            f" {rate(rows, s)} (target {TARGET:,}/s: {rows / s / TARGET:.2f}x)"
+            f" {rate(rows, s)} (target {TARGET:,}/s: {rows / s / TARGET:.2f}x),"
+            f" CPU {cpu:.1f} s ({rate(rows, cpu)} per CPU second)"
         )
     if not args.keep_files:
         shutil.rmtree(files)

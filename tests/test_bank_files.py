@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import os
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,10 +19,11 @@ from sqlalchemy.engine import Engine as DbEngine
 from bank_helpers import approved_bank_batches, schema, write_file
 from delivery_helpers import approve_batch, approved_cycle, create
 from lumbung.db import session_scope
-from lumbung.delivery.bank import items
-from lumbung.delivery.bank.text import csv_cell, latin, xml_text
+from lumbung.delivery.bank import items, output
+from lumbung.delivery.bank.text import latin, xml_text
 from lumbung.delivery.batches import batch_digest
 from lumbung.errors import Conflict, PermissionDenied, ValidationFailed
+from lumbung.spreadsheets import safe_cell
 
 pytestmark = pytest.mark.usefixtures("users")
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
@@ -152,7 +154,9 @@ def test_the_bank_character_set() -> None:
     assert latin("abcdef", 3) == "abc"
     assert latin("", 10) == latin(None, 10) == latin("中文", 10) == "NOTPROVIDED"
     assert xml_text("A & B <c>", 140) == "A + B (c)"
-    assert csv_cell("=1+1") == "'=1+1" and csv_cell("+62") == "'+62" and csv_cell("Budi") == "Budi"
+    assert (
+        safe_cell("=1+1") == "'=1+1" and safe_cell("+62") == "'+62" and safe_cell("Budi") == "Budi"
+    )
 
 
 def test_a_batch_edited_in_the_database_gives_no_file(engine: DbEngine, tmp_path: Path) -> None:
@@ -255,3 +259,21 @@ def test_where_a_file_may_be_written(engine: DbEngine, tmp_path: Path) -> None:
     write_file(engine, batch.id, link)
     assert victim.read_text() == "keep me"
     assert not link.is_symlink() and link.read_bytes().startswith(b"<?xml")
+
+
+def test_a_writer_killed_outright_leaves_nothing_after_the_next_run(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    (batch,) = approved_bank_batches(engine, tmp_path)
+    out = tmp_path / "files"
+    out.mkdir()
+    gone = subprocess.Popen(["true"])  # its process id belongs to no process once it ended
+    gone.wait()
+    host = output._host()
+    stale = out / f".bri.xml.{host}.{gone.pid}.abc123.part"
+    stale.write_bytes(b"<?xml half a file")
+    alive = out / f".bri.xml.{host}.{os.getpid()}.def456.part"  # a writer still running: kept
+    alive.write_bytes(b"")
+    written = write_file(engine, batch.id, out / "bri.xml")
+    assert sorted(os.listdir(out)) == sorted(["bri.xml", alive.name])
+    assert hashlib.sha256((out / "bri.xml").read_bytes()).hexdigest() == written.sha256

@@ -20,7 +20,7 @@ import pyarrow as pa
 from sqlalchemy import Constraint, Table, UniqueConstraint, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
 
 from lumbung.db import is_postgres
 
@@ -357,3 +357,29 @@ def duck_table(
         con.register("incoming", rows)
         con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
         con.unregister("incoming")
+
+
+def stream_tuples(
+    session: Session, statement: ClauseElement, chunk: int = CHUNK
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """A query's rows as the driver's own tuples, `chunk` at a time, in the session's
+    transaction: PostgreSQL through a server-side cursor (the rows never all in memory), SQLite
+    through its cursor. No Row object per row and no result processing: for columns the driver
+    already gives as Python values (integers, text), when millions of rows are written out."""
+    dialect = session.get_bind().dialect
+    compiled = statement.compile(dialect=dialect)
+    connection = driver_connection(session)
+    if is_postgres(session):
+        cursor = connection.cursor(name=f"lumbung_stream_{threading.get_ident()}")
+        cursor.itersize = chunk
+        parameters: Any = compiled.params
+    else:
+        cursor = connection.cursor()
+        order = getattr(compiled, "positiontup", None) or ()  # qmark: parameters by position
+        parameters = [compiled.params[name] for name in order]
+    try:
+        cursor.execute(str(compiled), parameters)
+        while rows := cursor.fetchmany(chunk):
+            yield rows
+    finally:
+        cursor.close()

@@ -1,4 +1,4 @@
-"""Bank payment files: `lumbung delivery file …` (to be mounted as `lumbung delivery file …`)."""
+"""Bank payment files: `lumbung delivery file …` (payment files out, status files read)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def payfile_write(
         ..., "--out", help="The file to write, or a folder (then LUMBUNG-<batch>-<sha8>.xml/.csv)."
     ),
     on: str | None = typer.Option(
-        None, "--date", help="The date the bank is asked to pay (YYYY-MM-DD; default today)."
+        None, "--date", help="The date the bank is asked to pay (YYYY-MM-DD; default today in WIB)."
     ),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,

@@ -4,7 +4,7 @@ One header and one line per item: `end_to_end_id` (the entitlement), `instructio
 attempt), `account_number`, `account_name` (the bank character set of `text`, as in the XML),
 `amount_idr` (whole rupiah), `bank_bic`, `reference` (the cycle and batch, as the family's
 statement shows it). No KK, NIK or address: the bank credits an account and needs nothing
-else about the family. Every text cell is safe to open in a spreadsheet (`text.csv_cell`);
+else about the family. Every text cell is safe to open in a spreadsheet (`spreadsheets.safe_cell`);
 the ids, amounts and account numbers are digits (and hyphens) by construction. UTF-8 without
 a byte-order mark, RFC 4180 quoting and line ends.
 """
@@ -20,7 +20,8 @@ from lumbung.delivery.bank import items as batch_items
 from lumbung.delivery.bank.header import ACCOUNT, FileHeader
 from lumbung.delivery.bank.output import HashedFile
 from lumbung.delivery.bank.pain001 import _bad_account
-from lumbung.delivery.bank.text import csv_cell, latin
+from lumbung.delivery.bank.text import latin
+from lumbung.spreadsheets import safe_cell
 
 COLUMNS = (
     "end_to_end_id",
@@ -38,7 +39,7 @@ def write(session: Session, header: FileHeader, out: HashedFile) -> batch_items.
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     bic = header.partner_bic
-    reference = csv_cell(latin(header.reference, 140))
+    reference = safe_cell(latin(header.reference, 140))
     digest = batch_items.Digest()
     account_ok = ACCOUNT.fullmatch
     for chunk in batch_items.stream(session, header.batch_id):
@@ -51,7 +52,7 @@ def write(session: Session, header: FileHeader, out: HashedFile) -> batch_items.
                     f"{c}-{b}",
                     f"{c}-{b}-{a}",
                     account,
-                    csv_cell(latin(name, 140)),
+                    safe_cell(latin(name, 140)),
                     amount,
                     bic,
                     reference,

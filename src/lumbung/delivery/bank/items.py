@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from lumbung import bulk
 from lumbung.delivery.models import PaymentItem
 from lumbung.payees.models import PayeeAccount
 from lumbung.registry.models import Member
 from lumbung.registry.vocab import HEAD
 
 CHUNK = 20_000
+_AMOUNT = itemgetter(3)
 
 
 # One item: (cycle_id, beneficiary_id, attempt, amount_idr, account_number, name to pay), as
@@ -67,11 +70,10 @@ def stream(session: Session, batch_id: int) -> Iterator[Sequence[Item]]:
         )
         .where(PaymentItem.batch_id == batch_id)
         .order_by(PaymentItem.beneficiary_id)
-        .execution_options(stream_results=True, max_row_buffer=CHUNK)
     )
-    # Core rows on the session's connection: no ORM loading, no objects but tuples.
-    result = session.connection().execute(query)
-    yield from result.partitions(CHUNK)
+    # The driver's own tuples, a chunk at a time (server-side on PostgreSQL): no ORM loading
+    # and no Row object per item.
+    yield from bulk.stream_tuples(session, query, CHUNK)
 
 
 class Digest:
@@ -91,7 +93,7 @@ class Digest:
             ).encode()
         )
         self.count += len(items)
-        self.total += sum(i[3] for i in items)
+        self.total += sum(map(_AMOUNT, items))
 
     def result(self) -> tuple[int, int, str]:
         return self.count, self.total, self.sha.hexdigest()

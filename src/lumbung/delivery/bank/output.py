@@ -2,7 +2,11 @@
 (mode 0600) in the target's folder, hashed as it is written, synced, and renamed over the
 target only when the writer finished and its checks passed; on any failure it is removed and
 the target is left as it was. A rename replaces a symbolic link at the target rather than
-writing through it."""
+writing through it. A writer killed outright (kill -9, power loss) leaves its partial file; the
+next writer of the same target removes it: at once when its name says it was written on this
+machine by a process that is gone, else once it is older than `STALE_SECONDS` (a writer on
+another machine sharing the folder). A command run again after `kill -9` thus leaves the
+folder as an uninterrupted run would."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import contextlib
 import glob
 import hashlib
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -61,10 +66,32 @@ STALE_SECONDS = 15 * 60
 def _sweep(target: Path) -> None:
     """Remove the partial files of `target` that killed writers left behind."""
     now = time.time()
+    host = _host()
     for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
         with contextlib.suppress(OSError):  # gone already, or not ours to remove
-            if now - leftover.stat().st_mtime > STALE_SECONDS:
+            if now - leftover.stat().st_mtime > STALE_SECONDS or _dead_here(
+                leftover.name[len(target.name) + 2 :], host
+            ):
                 leftover.unlink()
+
+
+def _host() -> str:
+    return "".join(c for c in socket.gethostname() if c.isalnum())[:40] or "host"
+
+
+def _dead_here(tail: str, host: str) -> bool:
+    """Whether a partial file's name (`HOST.PID.random.part`) says its writer ran on this
+    machine and is gone."""
+    parts = tail.split(".")
+    if len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 @contextmanager
@@ -73,7 +100,7 @@ def atomic(out: Path) -> Iterator[HashedFile]:
     target = checked_target(out)
     _sweep(target)
     descriptor, partial = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        dir=target.parent, prefix=f".{target.name}.{_host()}.{os.getpid()}.", suffix=".part"
     )
     try:
         with os.fdopen(descriptor, "wb", buffering=BUFFER) as raw:

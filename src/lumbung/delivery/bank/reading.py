@@ -86,9 +86,9 @@ def check_ids(
                 "(SIKLUS-PENERIMA-PERCOBAAN, mis. 12-3456-1).",
             )
             return None
-        if not end_to_end:
-            end_to_end = attempt.group(1)
-        elif attempt.group(1) != end_to_end:
+        if not end_to_end or attempt.group(1) == end_to_end:
+            return attempt.group(1), instruction  # the entitlement's shape checked with it
+        if attempt.group(1) != end_to_end:
             read.refuse(
                 row,
                 "instruction_id",
@@ -114,7 +114,11 @@ def check_ids(
 
 def check_amount(read: StatusRead, row: int, value: str | None) -> tuple[bool, int | None]:
     """(ok, whole rupiah or None when not given)."""
-    if value is None or not value.strip():
+    if not value:
+        return True, None
+    if value.isascii() and value.isdigit() and len(value) <= 15:  # the common case
+        return True, int(value)
+    if not value.strip():
         return True, None
     found = AMOUNT.fullmatch(value.strip())
     if found is None:

@@ -4,7 +4,7 @@ call (`write_payment_file`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from lumbung.numbers import grouped
 
 WRITERS = {"pain.001": pain001.write, "csv": csvfile.write}
 SUFFIXES = {"pain.001": ".xml", "csv": ".csv"}
+WIB = timezone(timedelta(hours=7), "WIB")  # "today" for a bank in Jakarta
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,8 @@ def write_payment_file(
     """Write an approved bank batch as its partner's file (pain.001 or CSV) at `out` (a file,
     or a folder to hold `default_name`). The items are checked against the batch's frozen
     count, total and sha256 as they are written: a batch edited in the database since its
-    approval gives no file. `execution_date`: the date the bank is asked to pay (today)."""
+    approval gives no file. `execution_date`: the date the bank is asked to pay (default:
+    today in Jakarta, WIB)."""
     authorize(actor, Action.PREPARE_PAYMENT)
     require_national(actor, "menulis berkas pembayaran bank")
     batch = get_batch(session, batch_id)
@@ -103,7 +105,7 @@ def write_payment_file(
         total_idr=batch.total_idr,
         sha256=batch.sha256,
         approved_at=batch.approved_at,
-        execution_date=execution_date or utcnow().date(),
+        execution_date=execution_date or utcnow().astimezone(WIB).date(),
         payer_name=name,
         payer_account=account,
         payer_bic=bic,

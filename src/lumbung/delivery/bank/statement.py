@@ -75,8 +75,16 @@ def _sql(names: list[str]) -> str:
                            try_strptime(d, '%d-%m-%Y')) AS DATE) AS value_date
       FROM src
     )
-    SELECT row_number, entitlement, NULLIF(instr, ''), status, amount, NULLIF(reference, ''),
-           NULLIF(reason, ''), value_date,
+    SELECT row_number, entitlement, instruction, status, amount, reference, reason, value_date,
+           problem,
+           -- what the file said, for the message of a refused row only
+           CASE WHEN problem IS NOT NULL THEN e2e END, CASE WHEN problem IS NOT NULL THEN instr END,
+           CASE WHEN problem IS NOT NULL THEN said END, CASE WHEN problem IS NOT NULL THEN amt END,
+           CASE WHEN problem IS NOT NULL THEN d END
+    FROM (
+    SELECT row_number, entitlement, NULLIF(instr, '') AS instruction, status, amount,
+           NULLIF(reference, '') AS reference,
+           NULLIF(reason, '') AS reason, value_date,
            CASE
              WHEN instr <> '' AND NOT regexp_full_match(instr, '\\d{{1,18}}-\\d{{1,18}}-\\d{{1,9}}')
                THEN 'instruction_id'
@@ -90,7 +98,8 @@ def _sql(names: list[str]) -> str:
              WHEN COALESCE(d, '') <> '' AND value_date IS NULL THEN 'date'
            END AS problem,
            e2e, instr, said, amt, d
-    FROM typed ORDER BY row_number
+    FROM typed
+    )
     """
 
 

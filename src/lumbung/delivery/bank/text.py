@@ -1,5 +1,5 @@
 """Text as a bank file may carry it: the ISO 20022 Latin character set, escaped for XML, and
-CSV cells no spreadsheet reads as a formula.
+(for CSV) in cells no spreadsheet reads as a formula (`lumbung.spreadsheets`).
 
 The ISO 20022 XSD itself allows any Unicode in a `Max140Text`, but banks' clearing (and the
 SWIFT "x" set that most of their guidelines require) accept only
@@ -20,6 +20,8 @@ from xml.sax.saxutils import escape
 ALLOWED = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]*")
 _SIMPLE = re.compile(r"[A-Za-z0-9/\-?:().,'+]+(?: [A-Za-z0-9/\-?:().,'+]+)*")
 _SPACES = re.compile(r" {2,}")
+# What needs no change at all (nor any XML escaping) in a field of 140: most names.
+PLAIN = re.compile(r"(?=.{1,140}\Z)[A-Za-z0-9/\-?:().,'+]+(?: [A-Za-z0-9/\-?:().,'+]+)*")
 # Letters NFKD does not take apart, and punctuation with a conventional stand-in.
 _STAND_INS = str.maketrans(
     {
@@ -93,12 +95,3 @@ def latin(value: str | None, length: int) -> str:
 def xml_text(value: str | None, length: int) -> str:
     """`latin`, escaped for an XML element's text."""
     return escape(latin(value, length))
-
-
-# A cell a spreadsheet would read as a formula or a command (OWASP's list): prefixed with `'`.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
-
-
-def csv_cell(value: str) -> str:
-    """A text cell that opens as text in a spreadsheet (CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
