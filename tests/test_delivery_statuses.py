@@ -56,3 +56,22 @@ def test_a_bank_answer_is_recorded_once_and_the_cycle_adds_up(
         "delivery", "status", "import", str(answer), "--partner", "BNI", "--as", "determiner"
     )
     assert {p["code"] for p in other["problems"]} == {"other_partner"}
+
+
+def test_a_status_file_broken_part_way_is_refused_whole(
+    cli: Cli,  # noqa: F811
+    engine: DbEngine,
+    tmp_path: Path,
+) -> None:
+    (batch,) = approved_bank_batches(engine, tmp_path, "SBK-1", "SEMBAKO")
+    written = cli.json(
+        "delivery", "file", "write", str(batch.id), "--out", str(tmp_path), "--as", "determiner"
+    )
+    answer = tmp_path / "status.xml"
+    cli.ok("delivery", "file", "simulate-answer", written["path"], "--out", str(answer))
+    body = answer.read_bytes()
+    answer.write_bytes(body[: len(body) * 2 // 3])  # cut off in transmission
+    refused = cli.run("delivery", "status", "import", str(answer), "--as", "determiner")
+    assert refused.exit_code == 1 and "rusak" in refused.output, refused.output
+    checked = cli.json("cycle", "check", "SBK-1", "--as", "auditor")
+    assert checked["ok"] and checked["states"]["paid"]["entitlements"] == 0

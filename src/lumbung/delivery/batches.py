@@ -15,10 +15,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lumbung import bulk
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
@@ -85,10 +86,10 @@ class BatchPlan:
 
 def batch_digest(session: Session, batch_id: int) -> tuple[int, int, str]:
     """A batch's count, total and the sha256 of its items' canonical lines (attempt id,
-    amount, account number), in beneficiary order."""
+    amount, account number), in beneficiary order; read as the driver's tuples."""
     digest = hashlib.sha256()
     count = total = 0
-    rows = session.execute(
+    query = (
         select(
             PaymentItem.cycle_id,
             PaymentItem.beneficiary_id,
@@ -99,13 +100,16 @@ def batch_digest(session: Session, batch_id: int) -> tuple[int, int, str]:
         .join(PayeeAccount, PayeeAccount.id == PaymentItem.account_id, isouter=True)
         .where(PaymentItem.batch_id == batch_id)
         .order_by(PaymentItem.beneficiary_id)
-        .execution_options(yield_per=50_000)
     )
-    for cycle_id, beneficiary, attempt, amount, account in rows:
-        line = f"{ledger.attempt_id(cycle_id, beneficiary, attempt)},{amount},{account or ''}\n"
-        digest.update(line.encode())
-        count += 1
-        total += amount
+    for rows in bulk.stream_tuples(session, query):
+        digest.update(
+            "".join(
+                f"{ledger.attempt_id(c, b, a)},{amount},{account or ''}\n"
+                for c, b, a, amount, account in rows
+            ).encode()
+        )
+        count += len(rows)
+        total += sum(row[3] for row in rows)
     return count, total, digest.hexdigest()
 
 
@@ -161,40 +165,42 @@ def create_batches(
     )
     attempt = func.coalesce(prior.c.attempt, 0) + 1
     without_account = waiting = 0
-    groups: list[tuple[str, Any]] = []  # (partner, the candidates' query for it)
+    # Each partner's share of the candidates, as a condition on one query: the items of every
+    # batch go in by one INSERT … SELECT over the cycle (a pass per partner read the cycle's
+    # entitlements and their attempts five times for five banks).
+    groups: list[tuple[str, Any]] = []  # (partner, the condition choosing its entitlements)
     if channel == "bank":
         account = PayeeAccount
-        with_account = candidates.join(
+        chosen = candidates.join(
             account,
             and_(account.household_id == Entitlement.household_id, account.state == "active"),
             isouter=True,
         )
-        without_account = _count(with_account.where(account.id.is_(None)), session)
+        without_account = _count(chosen.where(account.id.is_(None)), session)
         corrected = or_(
             prior.c.state.is_(None),
             prior.c.account_id.is_(None),
             prior.c.account_id != account.id,
         )
         if not retry_unchanged:
-            waiting = _count(with_account.where(account.id.is_not(None), ~corrected), session)
-            with_account = with_account.where(corrected)
+            waiting = _count(chosen.where(account.id.is_not(None), ~corrected), session)
+            chosen = chosen.where(corrected)
+        chosen = chosen.where(account.id.is_not(None))
         partners = session.execute(
-            with_account.with_only_columns(account.partner_code)
-            .where(account.id.is_not(None))
-            .distinct()
+            chosen.with_only_columns(account.partner_code).distinct()
         ).scalars()
-        for partner in sorted(partners):
-            chosen = with_account.where(account.partner_code == partner)
-            groups.append((partner, chosen.with_only_columns(*_item_columns(attempt, account.id))))
+        groups = [(p, account.partner_code == p) for p in sorted(partners)]
+        columns = _item_columns(attempt, account.id)
     else:
+        chosen = candidates
         regencies = session.execute(
             candidates.with_only_columns(Entitlement.regency_code).distinct()
         ).scalars()
         by_regency = partners_for(session, channel, list(regencies))
         for partner in sorted(set(by_regency.values())):
             codes = sorted(code for code, p in by_regency.items() if p == partner)
-            chosen = candidates.where(Entitlement.regency_code.in_(codes))
-            groups.append((partner, chosen.with_only_columns(*_item_columns(attempt, None))))
+            groups.append((partner, Entitlement.regency_code.in_(codes)))
+        columns = _item_columns(attempt, None)
     source = ledger.new_operation()
     made: list[PaymentBatch] = []
     number = session.execute(
@@ -203,32 +209,38 @@ def create_batches(
         )
     ).scalar_one()
     try:
-        for partner, rows in groups:
+        for partner, _ in groups:
             number += 1
-            batch = PaymentBatch(
-                cycle_id=cycle.id,
-                number=number,
-                channel=channel,
-                partner_code=partner,
-                count=0,
-                total_idr=0,
-                sha256="",
-                state="draft",
-                created_at=utcnow(),
-                created_by=actor.username,
+            made.append(
+                PaymentBatch(
+                    cycle_id=cycle.id,
+                    number=number,
+                    channel=channel,
+                    partner_code=partner,
+                    count=0,
+                    total_idr=0,
+                    sha256="",
+                    state="draft",
+                    created_at=utcnow(),
+                    created_by=actor.username,
+                )
             )
-            session.add(batch)
-            session.flush()
-            _insert_items(session, batch, rows)
+        session.add_all(made)
+        session.flush()
+        if made:
+            batch_of = case(
+                *[(condition, b.id) for (_, condition), b in zip(groups, made, strict=True)]
+            )
+            _insert_items(session, chosen.with_only_columns(*columns), batch_of)
+        for batch in list(made):
             batch.count, batch.total_idr, batch.sha256 = batch_digest(session, batch.id)
             if batch.count == 0:  # emptied by a concurrent batch since the partners were read
+                made.remove(batch)
                 session.delete(batch)
-                number -= 1
-                continue
-            made.append(batch)
+        if made:
             ledger.append_from(
                 session,
-                ledger.items_as_events(PaymentItem.batch_id == batch.id),
+                ledger.items_as_events(PaymentItem.batch_id.in_([b.id for b in made])),
                 kind="batched",
                 source=source,
                 actor=actor,
@@ -280,8 +292,9 @@ def _item_columns(attempt: Any, account_id: Any) -> list[Any]:
     ]
 
 
-def _insert_items(session: Session, batch: PaymentBatch, rows: Any) -> None:
-    selected = rows.add_columns(literal(batch.id).label("batch_id"))
+def _insert_items(session: Session, rows: Any, batch_of: Any) -> None:
+    """Insert `rows` (`_item_columns`) as payment items, each in the batch `batch_of` says."""
+    selected = rows.add_columns(batch_of.label("batch_id"))
     session.execute(
         insert(PaymentItem).from_select(
             [

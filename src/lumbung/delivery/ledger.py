@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from lumbung import bulk
 from lumbung.audit import service as audit
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import User
@@ -51,20 +52,23 @@ def attempt_id(cycle_id: int, beneficiary_id: int, attempt: int) -> str:
     return f"{cycle_id}-{beneficiary_id}-{attempt}"
 
 
-def _event_line(event: PaymentEvent) -> bytes:
-    return (
-        f"{event.cycle_id},{event.beneficiary_id},{event.attempt},{event.kind},"
-        f"{event.amount_idr},{event.batch_id},{event.reference or ''},{event.reason or ''},"
-        f"{event.value_date or ''}\n"
-    ).encode()
-
-
 def events_digest(session: Session, source: str) -> tuple[int, str]:
-    """The number of events of one operation and the sha256 of their canonical lines."""
+    """The number of events of one operation and the sha256 of their canonical lines (read as
+    the driver's tuples: a national operation's millions of events make no object each)."""
     digest = hashlib.sha256()
     count = 0
-    rows = session.execute(
-        select(PaymentEvent)
+    query = (
+        select(
+            PaymentEvent.cycle_id,
+            PaymentEvent.beneficiary_id,
+            PaymentEvent.attempt,
+            PaymentEvent.kind,
+            PaymentEvent.amount_idr,
+            PaymentEvent.batch_id,
+            PaymentEvent.reference,
+            PaymentEvent.reason,
+            PaymentEvent.value_date,
+        )
         .where(PaymentEvent.source == source)
         .order_by(
             PaymentEvent.cycle_id,
@@ -72,11 +76,15 @@ def events_digest(session: Session, source: str) -> tuple[int, str]:
             PaymentEvent.attempt,
             PaymentEvent.kind,
         )
-        .execution_options(yield_per=10_000)
-    ).scalars()
-    for event in rows:
-        digest.update(_event_line(event))
-        count += 1
+    )
+    for rows in bulk.stream_tuples(session, query):
+        digest.update(
+            "".join(
+                f"{c},{b},{a},{k},{amount},{batch},{ref or ''},{why or ''},{day or ''}\n"
+                for c, b, a, k, amount, batch, ref, why, day in rows
+            ).encode()
+        )
+        count += len(rows)
     return count, digest.hexdigest()
 
 

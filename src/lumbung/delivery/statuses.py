@@ -12,6 +12,7 @@ from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.delivery.bank.status import read_status_file
 from lumbung.delivery.outcomes import OutcomeSummary, record_outcomes
+from lumbung.errors import ValidationFailed
 from lumbung.releases.hashing import sha256_file
 
 
@@ -34,7 +35,16 @@ def import_status_file(
         file_sha256=sha256_file(path),
         partner_code=partner_code,
     )
-    # The reader's own refusals are complete once its rows are exhausted (above).
+    # The reader's own refusals are complete once its rows are exhausted (above). A file that
+    # breaks part-way is refused whole: what it says after the break is unknown, and a status
+    # file is the partner's statement, read in full or not at all (the caller rolls back).
+    broken = [p for p in read.problems if p.get("code") == "unreadable"]
+    if broken:
+        raise ValidationFailed(
+            f"{read.file} rusak di baris {broken[0]['row']}: {broken[0]['message']} Tidak ada "
+            "yang dicatat; minta berkas yang utuh dari mitra.",
+            details=broken,
+        )
     summary.problems.extend(read.problems)
     summary.problems.sort(key=lambda p: (p["row"], p["column"]))
     summary.rows += len(read.problems)
