@@ -80,6 +80,13 @@ def token_hash(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
+def new_secret(kind: str) -> tuple[str, str]:
+    """A new raw token `KIND_<8 hex>_<43>` (256 random bits) and its public prefix (the 8 hex,
+    shown in lists): users' API tokens (`lmb`) and PT Pos counters' (`lmc`) alike."""
+    prefix = secrets.token_hex(4)
+    return prefix, f"{kind}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
 def issue(
     session: Session,
     *,
@@ -101,8 +108,7 @@ def issue(
         raise NotFound(f"Pengguna '{username}' tidak ada atau tidak aktif.")
     authorize_user_admin(actor, owner.region_code)
     now = _now(now)
-    prefix = secrets.token_hex(4)
-    raw = f"{PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, raw = new_secret(PREFIX)
     token = ApiToken(
         name=name,
         prefix=prefix,

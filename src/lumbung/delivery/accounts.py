@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
-from lumbung.auth.service import authorize, reading_area, require_national, within
+from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Entitlement
 from lumbung.db import utcnow
 from lumbung.delivery.ledger import get_cycle
@@ -33,6 +33,7 @@ from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.identity.masking import mask_account
 from lumbung.payees.models import PayeeAccount
 from lumbung.registry.models import Household, Member
+from lumbung.registry.proposals import family_in_scope
 from lumbung.registry.vocab import HEAD
 from lumbung.spreadsheets import csv_line
 
@@ -258,14 +259,7 @@ def family_accounts(session: Session, *, actor: User, kk: str) -> list[AccountVi
     """A family's accounts, newest first (history included), masked for every reader: a page
     needs to tell them apart, not to pay into them (the payment files carry them whole)."""
     authorize(actor, Action.READ)
-    area = reading_area(actor, None)
-    household = session.execute(
-        select(Household).where(
-            Household.kk_number == kk.strip(), within(Household.village_code, area)
-        )
-    ).scalar_one_or_none()
-    if household is None:
-        raise NotFound(f"KK {kk.strip()[:16]} tidak ditemukan di wilayah Anda.")
+    household = family_in_scope(session, actor, kk.strip())
     rows = session.execute(
         select(PayeeAccount)
         .where(PayeeAccount.household_id == household.id)

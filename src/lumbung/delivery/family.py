@@ -12,13 +12,12 @@ from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
-from lumbung.auth.service import authorize, reading_area, within
+from lumbung.auth.service import authorize
 from lumbung.cycles.models import Cycle
 from lumbung.delivery.ledger import attempt_id
 from lumbung.delivery.models import PaymentBatch, PaymentEvent, PaymentItem
-from lumbung.errors import NotFound
 from lumbung.identity.masking import mask_id
-from lumbung.registry.models import Household
+from lumbung.registry.proposals import family_in_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +57,7 @@ class FamilyPayment:
 def family_payments(session: Session, *, actor: User, kk: str) -> list[FamilyPayment]:
     """Every payment attempt for the family, newest cycle first (within the reader's region)."""
     authorize(actor, Action.READ)
-    area = reading_area(actor, None)
-    household = session.execute(
-        select(Household.id).where(
-            Household.kk_number == kk.strip(), within(Household.village_code, area)
-        )
-    ).scalar_one_or_none()
-    if household is None:
-        raise NotFound(f"KK {kk.strip()[:16]} tidak ditemukan di wilayah Anda.")
+    household = family_in_scope(session, actor, kk.strip()).id
     rows = session.execute(
         select(PaymentItem, PaymentBatch, Cycle)
         .join(PaymentBatch, PaymentBatch.id == PaymentItem.batch_id)

@@ -10,9 +10,7 @@ revocable with a reason. Only an admin issues and revokes
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
+from lumbung.auth.tokens import new_secret, token_hash
 from lumbung.db import utcnow
 from lumbung.delivery.partners import get_partner
 from lumbung.delivery.pos.models import PartnerToken
@@ -86,10 +85,6 @@ class CounterTokenView:
         }
 
 
-def token_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
 def _aware(value: datetime) -> datetime:
     from lumbung.auth.sessions import aware
 
@@ -125,8 +120,7 @@ def issue(
     if region_code is not None and session.get(Region, region_code) is None:
         raise NotFound(f"Wilayah {region_code} tidak ada.")
     now = utcnow()
-    prefix = secrets.token_hex(4)
-    raw = f"{PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, raw = new_secret(PREFIX)
     row = PartnerToken(
         name=name,
         prefix=prefix,
