@@ -90,7 +90,8 @@ def _realisation(program: str, label: str, out: Path, done: Delivered) -> None:
         [
             f"realisasi {program}",
             f"Rp{grouped(total.paid_idr)} dari Rp{grouped(total.entitled_idr)} dibayar "
-            f"({total.realisation_pct or 0:.1f} %) di {len(report.cycles[-1].rows)} provinsi; "
+            f"({f'{total.realisation_pct or 0:.1f}'.replace('.', ',')} %) di "
+            f"{len(report.cycles[-1].rows)} provinsi; "
             f"{path.name}",
         ]
     )
