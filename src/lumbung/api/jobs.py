@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import File, Form, Path, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lumbung.api.deps import Paging, Read, Write, routes
 from lumbung.api.schemas import LABEL
@@ -56,6 +56,15 @@ class NewCycle(Strict):
     engine: Engine = "duckdb"
     as_of: date | None = None
     model: str | None = None
+
+
+class NewLetters(Strict):
+    """PT Pos invitation letters for an approved pos batch's vouchers not yet redeemed."""
+
+    place: Annotated[str, Field(min_length=1, max_length=120, description="Collection point.")]
+    collect_on: date = Field(description="The collection day printed on the letters.")
+    hours: Annotated[str | None, Field(max_length=120, description="Opening hours.")] = None
+    stage: Annotated[str | None, Field(max_length=120, description="Stage printed.")] = None
 
 
 def _submit(ctx: Write, request: Request, kind: str, params: dict[str, object]) -> jobs.JobView:
@@ -121,6 +130,25 @@ def run_cycle(ctx: Write, request: Request, body: NewCycle) -> jobs.JobView:
     return _submit(ctx, request, "cycle_run", params)
 
 
+@router.post(
+    "/delivery/batches/{batch_id}/letters",
+    tags=["delivery"],
+    status_code=202,
+    summary="Write a pos batch's invitation letters, one PDF per village (a job)",
+)
+def write_letters(
+    ctx: Write, request: Request, batch_id: Annotated[int, Path(ge=1)], body: NewLetters
+) -> jobs.JobView:
+    params: dict[str, object] = {
+        "batch": batch_id,
+        "place": body.place,
+        "date": body.collect_on.isoformat(),
+        "hours": body.hours,
+        "stage": body.stage,
+    }
+    return _submit(ctx, request, "letters", params)
+
+
 @router.get("/jobs", summary="Your jobs, newest first")
 def list_jobs(ctx: Read, request: Request, page: Paging) -> Page[jobs.JobView]:
     return jobs.list_jobs(
@@ -142,3 +170,16 @@ def get_job(ctx: Read, request: Request, job_id: JobId) -> jobs.JobView:
 def rejects(ctx: Read, job_id: JobId) -> FileResponse:
     path = jobs.reject_file(ctx.session, ctx.actor, job_id=job_id, data_dir=ctx.settings.data_dir)
     return FileResponse(path, media_type="text/csv", filename=path.name)
+
+
+@router.get(
+    "/jobs/{job_id}/letters",
+    summary="A letters job's PDFs as one ZIP",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The letters."}},
+)
+def letters(ctx: Read, job_id: JobId) -> FileResponse:
+    path = jobs.letters_archive(
+        ctx.session, ctx.actor, job_id=job_id, data_dir=ctx.settings.data_dir
+    )
+    return FileResponse(path, media_type="application/zip", filename=path.name)

@@ -283,6 +283,92 @@ def _run_cycle(ctx: Context) -> dict[str, Any]:
 # --- sleep (tests only) --------------------------------------------------------------------
 
 
+# --- PT Pos invitation letters -----------------------------------------------------------
+
+LETTER_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,120}")
+RUN = re.compile(r"[0-9a-f]{32}")
+
+
+def _check_letters(actor: User, params: dict[str, Any], _settings: Settings) -> dict[str, Any]:
+    import uuid
+
+    _only(params, {"batch", "place", "date", "hours", "stage"}, "letters")
+    # The service's own rule (delivery.pos.letters.write_letters), checked again when it runs.
+    authorize(actor, Action.PREPARE_PAYMENT)
+    require_national(actor, "mencetak surat undangan")
+    batch = params.get("batch")
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise ValidationFailed("Job letters: 'batch' wajib berisi nomor id batch pos.")
+    texts: dict[str, str | None] = {}
+    for name, required in (("place", True), ("hours", False), ("stage", False)):
+        value = params.get(name)
+        if value in (None, "") and not required:
+            texts[name] = None
+            continue
+        if not isinstance(value, str) or not LETTER_TEXT.fullmatch(value.strip()):
+            raise ValidationFailed(
+                f"Job letters: '{name}' wajib diisi, paling banyak 120 karakter tanpa "
+                "karakter kendali."
+            )
+        texts[name] = value.strip()
+    try:
+        day = date.fromisoformat(str(params.get("date")))
+    except ValueError:
+        raise ValidationFailed(
+            "Job letters: 'date' (hari pengambilan) bentuknya YYYY-MM-DD."
+        ) from None
+    # Each job writes into a folder of its own: a job run again never meets the folder of a
+    # failed one, and two jobs for one batch never share one.
+    return {
+        "batch": batch,
+        "place": texts["place"],
+        "date": day.isoformat(),
+        "hours": texts["hours"],
+        "stage": texts["stage"],
+        "run": uuid.uuid4().hex,
+    }
+
+
+def letters_dir(data_dir: Path, run: str) -> Path:
+    """The folder of one letters job's files (its run id, made when the job was asked for)."""
+    if not RUN.fullmatch(run):
+        raise ValidationFailed("Job letters: id folder tidak sah.")
+    return data_dir / "letters" / run
+
+
+def _run_letters(ctx: Context) -> dict[str, Any]:
+    from lumbung.delivery.pos.letters import (
+        DEFAULT_HOURS,
+        LetterOptions,
+        write_letters,
+        zip_folder,
+    )
+
+    params = ctx.params
+    options = LetterOptions(
+        place=params["place"],
+        collect_on=date.fromisoformat(params["date"]),
+        hours=params["hours"] or DEFAULT_HOURS,
+        stage=params["stage"],
+    )
+    out = letters_dir(ctx.settings.data_dir, params["run"])
+    out.mkdir(parents=True, exist_ok=True)
+    ctx.step("menulis surat")
+    written = write_letters(
+        ctx.session, actor=ctx.actor, batch_id=params["batch"], out_dir=out, options=options
+    )
+    archive = zip_folder(Path(written.folder))
+    return {
+        "batch_id": written.batch_id,
+        "cycle": written.cycle,
+        "letters": written.letters,
+        "home_delivery": written.home_delivery,
+        "files": len(written.files),
+        "manifest_sha256": written.manifest_sha256,
+        "archive": relative(str(archive), ctx.settings.data_dir),
+    }
+
+
 def _check_sleep(_actor: User, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if not settings.jobs_test_pause_at:
         raise ValidationFailed("Jenis job 'sleep' hanya untuk pengujian.")
@@ -310,6 +396,7 @@ KINDS: dict[str, Kind] = {
     "release": Kind("release", _check_release, _run_release, ("menulis rilis",)),
     "score": Kind("score", _check_score, _run_score, ("menghitung skor",)),
     "cycle_run": Kind("cycle_run", _check_cycle, _run_cycle, ("menghitung siklus",)),
+    "letters": Kind("letters", _check_letters, _run_letters, ("menulis surat",)),
     "sleep": Kind("sleep", _check_sleep, _run_sleep, ("tidur",)),
 }
-PUBLIC_KINDS = ("import", "release", "score", "cycle_run")
+PUBLIC_KINDS = ("import", "release", "score", "cycle_run", "letters")

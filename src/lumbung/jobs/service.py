@@ -313,6 +313,32 @@ def reject_file(
     return masked_copy(path)
 
 
+def letters_archive(
+    session: Session, actor: User, *, job_id: str, data_dir: Path | None = None
+) -> Path:
+    """The ZIP of a letters job's PDFs, for the one who may print them: the job's own rule
+    (national, preparing payments) checked again, as the letters name families and carry
+    their vouchers."""
+    from lumbung.auth.roles import Action
+    from lumbung.auth.service import authorize, require_national
+
+    job, _ = _visible(session, actor, job_id)
+    authorize(actor, Action.PREPARE_PAYMENT)
+    require_national(actor, "mengunduh surat undangan")
+    relative = (job.result or {}).get("archive") if job.kind == "letters" else None
+    if not isinstance(relative, str) or job.state != "succeeded":
+        raise NotFound(f"Job {job.id} tidak punya berkas surat.")
+    if data_dir is None:
+        from lumbung.config import get_settings
+
+        data_dir = get_settings().data_dir
+    folder = (data_dir / "letters").resolve()
+    path = (data_dir / relative).resolve()
+    if path.parent.parent != folder or path.suffix != ".zip" or not path.is_file():
+        raise NotFound(f"Berkas surat job {job.id} tidak ada lagi di folder data.")
+    return path
+
+
 MASKED_SUFFIX = ".disamarkan.csv"
 # The reject file's columns whose values, and whose messages, hold a person's identity.
 IDENTITY_COLUMNS = frozenset({"nik", "name", "mother_name", "new_head"})

@@ -17,13 +17,14 @@ STATIC = Path(__file__).parent / "static"
 
 
 def routes() -> list[BaseRoute]:
-    from lumbung.web import admin, aid, delivery, registry, reports, signin, work
+    from lumbung.web import admin, aid, delivery, registry, reports, signin, vouchers, work
 
     return [
         *signin.ROUTES,
         *registry.ROUTES,
         *work.ROUTES,
         *delivery.ROUTES,
+        *vouchers.ROUTES,
         *reports.ROUTES,
         *admin.ROUTES,
         *aid.ROUTES,

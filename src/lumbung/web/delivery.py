@@ -143,6 +143,7 @@ def delivery_page(ctx: Page) -> Response:
         status=422 if error else 200,
         error=error,
         done=ctx.query("selesai"),
+        issued=ctx.int_query("voucher", -1) if ctx.query("voucher") else None,
         label=label,
         cycle_state=cycle.state,
         channel=channel,

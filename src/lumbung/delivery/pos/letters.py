@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -43,13 +44,16 @@ from lumbung.registry.models import Household, Member
 TASK_LETTERS = 600  # letters per task handed to a worker (whole villages)
 
 
+DEFAULT_HOURS = "08.00–15.00 WIB"
+
+
 @dataclass(frozen=True, slots=True)
 class LetterOptions:
     """Where and when families collect (a schedule per village overrides the default)."""
 
     place: str
     collect_on: date
-    hours: str = "08.00–15.00 WIB"
+    hours: str = DEFAULT_HOURS
     stage: str | None = None  # "Tahap I"; the cycle's label when not given
     schedule: dict[str, tuple[str, date]] | None = None  # village code → (place, day)
 
@@ -329,3 +333,21 @@ def write_letters(
         },
     )
     return LettersResult(batch.id, cycle.label, str(folder), total, home, files, sha)
+
+
+def zip_folder(folder: Path) -> Path:
+    """The letters' folder as one ZIP beside it (`FOLDER.zip`: the PDFs stored as they are,
+    they are compressed already, and the manifest), written under another name and renamed:
+    a ZIP that exists is whole."""
+    archive = folder.with_name(folder.name + ".zip")
+    partial = folder.with_name(f".{folder.name}.zip.{os.getpid()}")
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as zipped:
+            for path in sorted(folder.iterdir()):
+                if path.is_file():
+                    zipped.write(path, f"{folder.name}/{path.name}")
+        partial.replace(archive)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return archive
