@@ -410,6 +410,8 @@ def _noisy_members(
                 name = new
                 done.add(kind)
                 kinds[i].append(kind)
+        if name == names[i]:  # a second variant undid the first (a letter doubled, undoubled)
+            kinds[i] = []
         out_names.append(name)
 
     days = chunk.dates.days[source].copy()
@@ -436,7 +438,7 @@ def _noisy_members(
             - written.year
             - ((reference.month, reference.day) < (written.month, written.day))
         )
-        if number > limit or born_age > 94 or (pregnant[i] and not 10 <= born_age <= 55):
+        if number > limit or born_age > 94 or (pregnant[i] and not 10 <= born_age <= 53):
             continue
         days[i] = number
         kinds[i].append(kind)
@@ -532,8 +534,8 @@ def _digits(nik: int) -> list[int]:
 
 
 def _number(digits: list[int]) -> int | None:
-    if digits[12:] == [0, 0, 0, 0]:
-        return None
+    if [0, 0] in (digits[2:4], digits[4:6]) or digits[12:] == [0, 0, 0, 0]:
+        return None  # no regency, district or serial 00 / 0000
     return int("".join(map(str, digits)))
 
 

@@ -21,6 +21,7 @@ OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH"
 PREFIX_MALE = ("H.", "IR.", "DRS.", "DR.")
 PREFIX_FEMALE = ("HJ.", "IR.", "DRA.", "DR.")
 SUFFIX = ("S.PD", "S.AG", "S.E", "S.H", "S.KOM", "S.SOS", "A.MD", "S.T")
+TITLES = frozenset(PREFIX_MALE + PREFIX_FEMALE + SUFFIX)
 _DOUBLING = "BDGKLMNPRST"
 
 Variant = Callable[[str, Sequence[float], bool, int], str | None]
@@ -96,7 +97,7 @@ def title(name: str, r: Sequence[float], female: bool, age: int) -> str | None:
 
 def single_name(name: str, r: Sequence[float], female: bool, age: int) -> str | None:
     """One word of a name of several: the first (usually) or the last."""
-    words = [w for w in name.split(" ") if len(w) >= 3 and not w.endswith(".")]
+    words = [w for w in name.split(" ") if len(w) >= 3 and "." not in w]
     if len(name.split(" ")) < 2 or not words:
         return None
     return words[0] if r[0] < 0.7 or len(words) == 1 else words[-1]
