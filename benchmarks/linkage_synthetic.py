@@ -36,6 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from lumbung.linkage.evaluation import cluster_quality
+
 TARGET_F1 = 0.98
 
 
@@ -199,14 +201,12 @@ def grouped(mapping: dict[int, int]) -> list[list[int]]:
 
 
 def score(truth: Truth, clusters: dict[int, int]) -> dict[str, Any]:
-    """Pairwise precision, recall, F1; look-alike pairs merged; recall per kind of noise."""
+    """Pairwise precision, recall, F1 (linkage/evaluation.py); look-alike pairs merged; recall
+    per kind of noise."""
+    quality = cluster_quality(clusters, truth.person)
     scored = {m: c for m, c in clusters.items() if m in truth.person}
     true_pairs = pairs_of(grouped(truth.person))
     found = pairs_of(grouped(scored))
-    tp = len(true_pairs & found)
-    precision = tp / len(found) if found else 1.0
-    recall = tp / len(true_pairs) if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     person = truth.person
     twins_merged = {
         tuple(sorted((person[a], person[b])))
@@ -230,10 +230,10 @@ def score(truth: Truth, clusters: dict[int, int]) -> dict[str, Any]:
         "records": len(truth.person),
         "true_pairs": len(true_pairs),
         "found_pairs": len(found),
-        "true_positives": tp,
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
+        "true_positives": quality.true_positives,
+        "precision": round(quality.precision, 4),
+        "recall": round(quality.recall, 4),
+        "f1": round(quality.f1, 4),
         "twin_pairs": len(twin_pairs),
         "twin_pairs_merged": len(twins_merged),
         "common_name_pairs": common_pairs,
