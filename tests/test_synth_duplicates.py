@@ -168,6 +168,10 @@ def test_common_names_meet_in_one_district_and_year_in_other_families(batch: Bat
         va, vb = (households[m["kk_number"]]["village_code"] for m in (a, b))
         assert va[:8] == vb[:8]
     assert {"MUHAMMAD", "SITI"} <= set(firsts)
+    # Young men in Java often carry MUHAMMAD first (the copies then write it MOH., M., …).
+    young_men = [m for m in batch.members if m["sex"] == "L" and m["birth_date"] > "1975"]
+    share = sum(m["name"].startswith("MUHAMMAD ") for m in young_men) / len(young_men)
+    assert 0.1 < share < 0.2
 
 
 def test_spelling_variants() -> None:

@@ -64,6 +64,7 @@ _DATE_NOISE = 0.2
 _NIK_SHARE = {"nik_digit": 0.5, "nik_transposition": 0.25, "nik_reissued": 0.25}
 _EXACT_NIK = 0.15  # of split copies of a member who is not a head: blocked at import
 _TWINS = 0.03  # of families with two children in a row on the card
+_MUHAMMAD = 0.12  # of men under 55 where names are given that way
 _COMMON_NAME_PAIRS = 0.006  # pairs per member
 _COMMON_MALE = (("MUHAMMAD", "AHMAD"), ("RIZKI", "ALI", "YUSUF", "IQBAL", "HIDAYAT", "ARIF"))
 _COMMON_FEMALE = (("SITI", "NUR"), ("AMINAH", "FATIMAH", "AISYAH", "KHADIJAH", "ROHMAH", "HASANAH"))
@@ -122,6 +123,31 @@ def distinct_twin_names(names: pa.Array, pair: Twins, female: BoolArr) -> pa.Arr
             pool = _TWIN_FEMALE if female[b] else _TWIN_MALE
             other = next(w for w in pool if w != first_a)
             values[b] = f"{other} {rest_b}".strip()
+    return pa.array(values, type=pa.string())
+
+
+def muhammad_names(
+    rng: np.random.Generator,
+    *,
+    names: pa.Array,
+    people: Members,
+    age: IntArr,
+    province: IntArr,
+    exclude: IntArr,
+) -> pa.Array:
+    """MUHAMMAD before the names of a share of the younger men where names are given that way
+    (in Java about one young man in eight carries it; the name lists alone give far fewer).
+    `province` per member row; `exclude`: rows not to rename (twins)."""
+    other_naming = np.array([p.code in _OTHER_NAMING for p in PROVINCES], dtype=np.bool_)
+    chosen = (
+        ~people.female & (age < 55) & ~other_naming[province] & (rng.random(len(age)) < _MUHAMMAD)
+    )
+    chosen[exclude] = False
+    values = names.to_pylist()
+    for row in np.nonzero(chosen)[0].tolist():
+        name = str(values[row])
+        if name.split(" ")[0] not in spelling.MUHAMMAD and len(name) <= 90:
+            values[row] = f"MUHAMMAD {name}"
     return pa.array(values, type=pa.string())
 
 

@@ -195,6 +195,14 @@ def _chunk(
     common = np.full(len(hh), -1, dtype=np.int64)
     if dup_rng is not None and twins is not None:
         names = dup.distinct_twin_names(names, twins, people.female)
+        names = dup.muhammad_names(
+            dup_rng,
+            names=names,
+            people=people,
+            age=age,
+            province=prov[hh],
+            exclude=np.concatenate((twins.first, twins.second)),
+        )
         names, mother_name, common = dup.common_names(
             dup_rng,
             names=names,
