@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
 import os
 import shutil
@@ -35,8 +36,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from lumbung.linkage.evaluation import cluster_quality
+from lumbung.linkage.pairs import CLUSTERS_FILE, REGISTRY_SOURCE
 
 TARGET_F1 = 0.98
 
@@ -54,17 +57,19 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return time.perf_counter() - start, proc.stdout
 
 
-def database(backend: str, workdir: Path, postgres_admin_url: str) -> str:
+def database(backend: str, workdir: Path, postgres_url: str) -> str:
+    """A fresh registry database: a new SQLite file, or the PostgreSQL database named by
+    `postgres_url` emptied (its public schema dropped and made again)."""
     if backend == "sqlite":
         for p in workdir.glob("linkage.db*"):
             p.unlink()
         return f"sqlite:///{workdir / 'linkage.db'}"
     import psycopg
 
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS lumbung_linkage_bench")
-        conn.execute("CREATE DATABASE lumbung_linkage_bench")
-    return f"{postgres_admin_url.rsplit('/', 1)[0]}/lumbung_linkage_bench"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return postgres_url
 
 
 def registry_release(batch: Path, workdir: Path, url: str, label: str) -> dict[str, Any]:
@@ -171,19 +176,28 @@ def exact_clusters(members: pa.Table) -> dict[int, int]:
     return out
 
 
-def engine_clusters(release_path: Path, members: pa.Table, workdir: Path) -> dict[int, int]:
-    """The matching engine's person clusters on the release (branch linkeng)."""
+def engine_clusters(release_path: Path, workdir: Path) -> tuple[dict[int, int], dict[str, Any]]:
+    """The matching engine's person clusters on the release (branch linkeng): the release's
+    members written as comparison records, deduplicated with the shipped settings, trained
+    on the release itself (unsupervised). Returns record → cluster and the run's summary."""
     try:
-        from lumbung.linkage import engine  # type: ignore[attr-defined]
+        engine = importlib.import_module("lumbung.linkage.engine")
+        records = importlib.import_module("lumbung.linkage.records")
     except ImportError:
         sys.exit(
-            "The matching engine (lumbung.linkage.engine) is not in this tree yet; "
-            "run with --matcher exact for the baseline."
+            "The matching engine (lumbung.linkage.engine, branch linkeng) is not in this tree "
+            "yet; --matcher exact scores the baseline."
         )
-    clusters: pa.Table = engine.dedupe_release(release_path, out_dir=workdir / "run")
-    return dict(
+    path = workdir / "records.parquet"
+    records.write_records(records.release_base_sql(release_path), REGISTRY_SOURCE, path)
+    folder = workdir / "run"
+    shutil.rmtree(folder, ignore_errors=True)
+    summary = engine.dedupe(path, folder=folder)
+    clusters = pq.read_table(folder / CLUSTERS_FILE, columns=["record_id", "cluster_id"])
+    mapping = dict(
         zip(clusters["record_id"].to_pylist(), clusters["cluster_id"].to_pylist(), strict=True)
     )
+    return mapping, summary.as_dict()
 
 
 def pairs_of(groups: Iterable[list[int]]) -> set[tuple[int, int]]:
@@ -260,30 +274,43 @@ def main() -> None:
     parser.add_argument("--matcher", choices=("engine", "exact"), default="engine")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get(
-            "LUMBUNG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
+        default=os.environ.get("LUMBUNG_BENCH_POSTGRES_URL"),
+        help="with --backend postgresql: a database of its own, emptied first",
     )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out/linkage"))
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="score the batch and release the last run of these options left in --workdir "
+        "(no synth, no import): for trying matcher settings",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    batch = args.workdir / f"batch-{args.households}-{args.seed}"
-    shutil.rmtree(batch, ignore_errors=True)
-    words = ["synth", "--households", str(args.households), "--seed", str(args.seed)]
-    words += ["--duplicates", str(args.duplicates), "--out", str(batch), "--json"]
-    if args.region != "all":
-        words += ["--region", args.region]
-    s_synth, out = run(lumbung(*words), dict(os.environ))
-    synth = json.loads(out)
-    url = database(args.backend, args.workdir, args.postgres_url)
-    registry = registry_release(batch, args.workdir, url, "linkage")
+    batch = args.workdir / f"batch-{args.households}-{args.seed}-{args.duplicates}-{args.region}"
+    kept = args.workdir / f"{batch.name}.json"
+    if args.reuse:
+        synth, s_synth, registry = json.loads(kept.read_text(encoding="utf-8"))
+    else:
+        shutil.rmtree(batch, ignore_errors=True)
+        words = ["synth", "--households", str(args.households), "--seed", str(args.seed)]
+        words += ["--duplicates", str(args.duplicates), "--out", str(batch), "--json"]
+        if args.region != "all":
+            words += ["--region", args.region]
+        s_synth, out = run(lumbung(*words), dict(os.environ))
+        synth = json.loads(out)
+        if args.backend == "postgresql" and not args.postgres_url:
+            parser.error("--backend postgresql needs --postgres-url (a database it may empty)")
+        url = database(args.backend, args.workdir, args.postgres_url or "")
+        registry = registry_release(batch, args.workdir, url, "linkage")
+        kept.write_text(json.dumps([synth, s_synth, registry]), encoding="utf-8")
     members = release_members(Path(registry["path"]))
     truth = truth_of(batch, members)
     start = time.perf_counter()
+    run_summary: dict[str, Any] = {}
     if args.matcher == "exact":
         clusters = exact_clusters(members)
     else:
-        clusters = engine_clusters(Path(registry["path"]), members, args.workdir)
+        clusters, run_summary = engine_clusters(Path(registry["path"]), args.workdir)
     s_match = time.perf_counter() - start
     result = score(truth, clusters)
     report = {
@@ -297,6 +324,7 @@ def main() -> None:
         "synth_s": round(s_synth, 1),
         "registry": {k: v for k, v in registry.items() if k != "path"},
         "match_s": round(s_match, 1),
+        "run": run_summary,
         **result,
     }
     print(json.dumps(report, indent=2))
