@@ -13,8 +13,10 @@ NIK issued from that wrong date (the NIK's digits 7–12 must agree with the row
 a copy is recorded as kinds (`KINDS`), several per copy.
 
 Look-alikes that are distinct persons, which a matcher must keep apart: twins (one family
-card, one birth date, other first names, NIKs that differ in the serial only) and common names
-(MUHAMMAD …, SITI … of one sex born in one year in one district, in different families).
+card, one birth date, other first names, NIKs of one birth date, mostly one district) and
+common names (MUHAMMAD …, SITI … of one sex born in one year in one district, in different
+families). MUHAMMAD is put before the names of a share of younger men where names are given
+that way, as common in Java as the name lists alone would not make it.
 """
 
 from __future__ import annotations
