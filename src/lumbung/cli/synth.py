@@ -32,6 +32,15 @@ def synth_command(
         help="Only villages of this region (31, 31.71, 31.71.01, …), drawn evenly: a small "
         "batch whose regencies hold enough families for desil to mean something.",
     ),
+    duplicates: float = typer.Option(
+        0.0,
+        "--duplicates",
+        min=0.0,
+        max=0.5,
+        help="Share of members registered a second time with realistic noise (spelling, NIK "
+        "typos, date swaps, moved families), twins and common names planted; which rows are "
+        "one person goes to truth/persons.csv.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Write synthetic families in real villages; the hidden consumption goes to truth/."""
@@ -52,11 +61,13 @@ def synth_command(
             noise=noise,
             progress=lambda n: progress.advance(task, n),
             region=region,
+            duplicates=duplicates,
         )
     payload = {
         "households": summary.households,
         "members": summary.members,
         "noise_rows": summary.noise_rows,
+        "duplicate_rows": summary.copies,
         "files": {k: str(v) for k, v in summary.files.items()},
     }
     emit(
@@ -64,6 +75,8 @@ def synth_command(
         payload,
         lambda: out.print(
             f"{grouped(summary.households)} keluarga, {grouped(summary.members)} anggota, "
-            f"{grouped(summary.noise_rows)} baris bergalat → {out_dir}"
+            f"{grouped(summary.noise_rows)} baris bergalat"
+            + (f", {grouped(summary.copies)} baris ganda" if summary.copies else "")
+            + f" → {out_dir}"
         ),
     )

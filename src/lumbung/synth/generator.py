@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lumbung.synth import attributes, housing, output
+from lumbung.synth import duplicates as dup
 from lumbung.synth.identity import UniqueNumbers, birth_dates, kk_numbers, niks
 from lumbung.synth.names import family_names
 from lumbung.synth.noise import NOISE_COLUMNS, inject
@@ -46,6 +47,9 @@ class SynthSummary:
     seed: int
     noise: float
     reference_date: dt.date
+    duplicates: float = 0.0
+    copies: int = 0  # member rows that register a person a second time (in `members`)
+    # (`households` counts the family cards written: the copies' new cards among them)
 
 
 @dataclass(slots=True)
@@ -57,6 +61,9 @@ class _State:
     invalid: set[str] = field(default_factory=set)
     members: int = 0
     noise_rows: int = 0
+    persons: int = 0
+    copies: int = 0
+    copied_households: int = 0
 
 
 def generate(
@@ -68,16 +75,23 @@ def generate(
     progress: Callable[[int], None] | None = None,
     reference_date: dt.date = REFERENCE_DATE,
     region: str | None = None,
+    duplicates: float = 0.0,
 ) -> SynthSummary:
     """A summary of the synthetic batch written to `out_dir` (hidden truth in `out_dir/truth`).
 
     With `region` (a Kemendagri code at any level), every family lives in one of its villages,
     drawn evenly: a small batch in which each regency holds enough families for desil to mean
-    something. Without it, families are spread over the nation by province population."""
+    something. Without it, families are spread over the nation by province population.
+
+    With `duplicates` (a share of the members), people are registered a second time with the
+    noise of real re-registration, twins and common-name look-alikes are planted, and
+    `truth/persons.csv` says which rows are one person (synth/duplicates.py)."""
     if households < 0:
         raise ValueError("households must be zero or more")
     if not 0.0 <= noise <= 1.0:
         raise ValueError("noise must be between 0 and 1")
+    if not 0.0 <= duplicates <= 0.5:
+        raise ValueError("duplicates must be between 0 and 0.5")
     villages = village_index()
     span = villages.span(region) if region is not None else None  # refused before any folder
     out_dir = Path(out_dir)
@@ -89,12 +103,19 @@ def generate(
         "consumption": truth / "consumption.csv",
         "noise": truth / "noise.csv",
     }
+    if duplicates > 0:
+        files["persons"] = truth / "persons.csv"
     state = _State()
     with ExitStack() as stack:
         w_hh = stack.enter_context(output.csv_writer(files["households"], HOUSEHOLD_COLUMNS))
         w_mem = stack.enter_context(output.csv_writer(files["members"], MEMBER_COLUMNS))
         w_cons = stack.enter_context(output.csv_writer(files["consumption"], CONSUMPTION_COLUMNS))
         w_noise = stack.enter_context(output.csv_writer(files["noise"], NOISE_COLUMNS))
+        w_persons = (
+            stack.enter_context(output.csv_writer(files["persons"], dup.PERSON_COLUMNS))
+            if "persons" in files
+            else None
+        )
         for index, start in enumerate(range(0, households, CHUNK_HOUSEHOLDS)):
             n = min(CHUNK_HOUSEHOLDS, households - start)
             tables = _chunk(
@@ -106,19 +127,25 @@ def generate(
                 state=state,
                 reference=reference_date,
                 noise=noise,
+                dup_rng=np.random.default_rng([seed, index, 2]) if duplicates > 0 else None,
+                duplicates=duplicates,
             )
-            for writer, table in zip((w_hh, w_mem, w_cons, w_noise), tables, strict=True):
+            for writer, table in zip((w_hh, w_mem, w_cons, w_noise), tables, strict=False):
                 writer.write_table(table)
+            if w_persons is not None:
+                w_persons.write_table(tables[4])
             if progress is not None:
                 progress(n)
     return SynthSummary(
-        households=households,
+        households=households + state.copied_households,
         members=state.members,
         noise_rows=state.noise_rows,
         files=files,
         seed=seed,
         noise=noise,
         reference_date=reference_date,
+        duplicates=duplicates,
+        copies=state.copies,
     )
 
 
@@ -132,8 +159,11 @@ def _chunk(
     state: _State,
     reference: dt.date,
     noise: float,
-) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
-    """One chunk of households: households, members, consumption and noise tables."""
+    dup_rng: np.random.Generator | None = None,
+    duplicates: float = 0.0,
+) -> tuple[pa.Table, ...]:
+    """One chunk of households: households, members, consumption and noise tables, and with
+    `dup_rng` the second registrations among them and the persons' truth table."""
     if span is None:  # the nation, by province population
         prov = rng.choice(len(PROVINCES), size=n, p=villages.weight).astype(np.int64)
         offset = np.floor(rng.random(n) * villages.count[prov]).astype(np.int64)
@@ -149,6 +179,9 @@ def _chunk(
     cpc, welfare = housing.consumption(rng, prov, urban, people.size)
     house = housing.draw(rng, welfare=welfare, province=prov, urban=urban, size=people.size)
     dates, age = birth_dates(rng, people.age, reference)
+    twins = None
+    if dup_rng is not None:
+        dates, age, twins = dup.twins(dup_rng, people, dates, reference)
     attrs = attributes.draw(
         rng,
         age=age,
@@ -159,6 +192,28 @@ def _chunk(
     )
     names, mother_name = family_names(rng, people, age, prov)
     home = villages.district[village]
+    common = np.full(len(hh), -1, dtype=np.int64)
+    if dup_rng is not None and twins is not None:
+        names = dup.distinct_twin_names(names, twins, people.female)
+        names = dup.muhammad_names(
+            dup_rng,
+            names=names,
+            people=people,
+            age=age,
+            province=prov[hh],
+            exclude=np.concatenate((twins.first, twins.second)),
+        )
+        names, mother_name, common = dup.common_names(
+            dup_rng,
+            names=names,
+            mother_name=mother_name,
+            people=people,
+            dates=dates,
+            age=age,
+            district=home[hh],
+            province=prov[hh],
+            exclude=np.concatenate((twins.first, twins.second)),
+        )
     nik = niks(
         rng,
         state.nik,
@@ -227,6 +282,7 @@ def _chunk(
         "pregnant": output.flag(attrs.pregnant),
         "mother_name": mother_name,
     }
+    clean_members = output.table(MEMBER_COLUMNS, members)
     errors = inject(
         noise_rng,
         share=noise,
@@ -256,9 +312,52 @@ def _chunk(
             },
         },
     )
-    state.members += m
+    members_table = output.table(MEMBER_COLUMNS, members)
+    if dup_rng is None or twins is None:
+        state.members += m
+        state.noise_rows += len(rows)
+        return households, members_table, consumption, noise_table
+    copies = dup.copies(
+        dup_rng,
+        duplicates,
+        dup.ChunkView(
+            members=clean_members,
+            households=households,
+            consumption=consumption,
+            people=people,
+            dates=dates,
+            age=age,
+            nik=nik,
+            pregnant=attrs.pregnant,
+            village=village,
+        ),
+        villages=villages,
+        nik_numbers=state.nik,
+        kk_allocator=state.kk,
+        reference=reference,
+    )
+    persons = dup.persons_table(
+        copies,
+        members=members_table,
+        family=kk_text,
+        household=hh,
+        twins=twins,
+        common=common,
+        first_row=state.members + 2,
+        first_person=state.persons,
+    )
+    state.members += m + copies.members.num_rows
     state.noise_rows += len(rows)
-    return households, output.table(MEMBER_COLUMNS, members), consumption, noise_table
+    state.persons += m
+    state.copies += copies.members.num_rows
+    state.copied_households += copies.households.num_rows
+    return (
+        pa.concat_tables([households, copies.households]),
+        pa.concat_tables([members_table, copies.members]),
+        pa.concat_tables([consumption, copies.consumption]),
+        noise_table,
+        persons,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -80,6 +80,13 @@ class UniqueNumbers:
         self._used = np.insert(self._used, np.searchsorted(self._used, ordered), ordered)
         return numbers
 
+    def reserve(self, numbers: IntArr) -> BoolArr:
+        """Which of these exact numbers were free (the first of a repeat); those are now taken."""
+        free: BoolArr = ~self._clashes(numbers)
+        ordered = np.sort(numbers[free])
+        self._used = np.insert(self._used, np.searchsorted(self._used, ordered), ordered)
+        return free
+
     def _clashes(self, numbers: IntArr) -> BoolArr:
         """Numbers already handed out, or repeated within `numbers` (all but the first)."""
         order = np.argsort(numbers, kind="stable")

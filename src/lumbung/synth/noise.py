@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,7 +87,7 @@ def _sources(
     return src, household[src] != household[rows]
 
 
-def _typo(name: str, r: npt.NDArray[np.float64]) -> str:
+def typo(name: str, r: Sequence[float] | npt.NDArray[np.float64]) -> str:
     """The name with one letter swapped with its neighbour, dropped or doubled."""
     letters = [i for i, c in enumerate(name) if c.isalpha()]
     i = letters[int(r[0] * len(letters))]
@@ -186,6 +187,6 @@ def inject(
     originals = names.take(pa.array(typo_rows)).to_pylist()
     r = rng.random((len(typo_rows), 2))
     for row, name, rr in zip(typo_rows, originals, r, strict=True):
-        noise.set(int(row), nik_text[row], "name", "name_typo", name, _typo(name, rr))
+        noise.set(int(row), nik_text[row], "name", "name_typo", name, typo(name, rr))
     noise.records.sort()
     return noise

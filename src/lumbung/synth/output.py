@@ -18,7 +18,7 @@ HOUSEHOLD_COLUMNS = vocab.HOUSEHOLD_COLUMNS
 MEMBER_COLUMNS = vocab.MEMBER_COLUMNS
 CONSUMPTION_COLUMNS = ("kk_number", "consumption_per_capita", "members")
 INT_COLUMNS = {"floor_area_m2", "motorbikes", "large_livestock", "consumption_per_capita"}
-INT_COLUMNS |= {"members", "row"}
+INT_COLUMNS |= {"members", "row", "person_id"}
 _STREETS = (
     "MERDEKA",
     "SUDIRMAN",
