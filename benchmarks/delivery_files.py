@@ -429,6 +429,12 @@ def main() -> None:
         "(setup and seed are not what is measured)",
     )
     parser.add_argument(
+        "--record-batches",
+        type=int,
+        default=None,
+        help="record the statements of the first K batches only (default: every batch)",
+    )
+    parser.add_argument(
         "--seed-only", action="store_true", help="stop after the seed (with --seed-cache: keep it)"
     )
     parser.add_argument("--check", action="store_true", help="run `cycle check` at the end (timed)")
@@ -555,7 +561,9 @@ def main() -> None:
             f" {rate(rows, s)} (target {TARGET:,}/s: {rows / s / TARGET:.2f}x),"
             f" CPU {cpu:.1f} s ({rate(rows, cpu)} per CPU second)"
         )
-    recorded = record_statuses(written, files, report, largest.partner)
+    # the largest file's statement first: its pain.002 is imported over it afterwards
+    answered = sorted(written, key=lambda w: w[0].batch_id != largest.batch_id)
+    recorded = record_statuses(answered[: args.record_batches], files, report, largest.partner)
     checked = check(n) if args.check else None
 
     print(f"\nfigures against the targets (issue 16), {n:,} entitlements:")
