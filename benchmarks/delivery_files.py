@@ -81,12 +81,19 @@ def setup(url: str, work: Path) -> dict[str, str]:
     return env
 
 
-def cached_setup(url: str, work: Path, n: int) -> dict[str, str] | None:
+def seed_names(url: str, work: Path, n: int, given: str | None) -> tuple[str, Path]:
+    """The template database and the folder `--seed-cache` keeps (`given`: another run's
+    database name, to start from its seed)."""
+    name = given or url.rpartition("/")[2]
+    return f"{name}_seed{n}", work.parent / f"{name}-seed{n}"
+
+
+def cached_setup(url: str, work: Path, n: int, given: str | None) -> dict[str, str] | None:
     """`--seed-cache`: the database as `setup` and `seed` left it at this size, copied from
     a template database kept from an earlier run (with the key and data folder of that run);
     None when there is none yet."""
     base, _, name = url.rpartition("/")
-    template, kept = f"{name}_seed{n}", work.parent / f"{work.name}-seed{n}"
+    template, kept = seed_names(url, work, n, given)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,))
         if found.fetchone() is None or not kept.is_dir():
@@ -103,7 +110,7 @@ def cached_setup(url: str, work: Path, n: int) -> dict[str, str] | None:
 def keep_seed(url: str, work: Path, n: int) -> None:
     """Keep the seeded database as a template (and its key and data folder) for `--seed-cache`."""
     base, _, name = url.rpartition("/")
-    template, kept = f"{name}_seed{n}", work.parent / f"{work.name}-seed{n}"
+    template, kept = seed_names(url, work, n, None)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{template}"')
         conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{name}"')
@@ -300,7 +307,7 @@ def direct_batches(url: str) -> tuple[list[Any], float]:
     return seeded, time.perf_counter() - start
 
 
-def make_batches() -> tuple[list[Any], float, float]:
+def make_batches() -> tuple[list[Any], float, float, tuple[float, float]]:
     from lumbung.db import session_scope
     from lumbung.delivery import batches
 
@@ -314,10 +321,8 @@ def make_batches() -> tuple[list[Any], float, float]:
         )
         server = server_cpu(session) - server
     created = time.perf_counter() - start
-    print(
-        f"create_batches CPU: Python {time.process_time() - cpu:.1f} s,"
-        f" PostgreSQL backend {server:.1f} s"
-    )
+    cpu = time.process_time() - cpu
+    print(f"create_batches CPU: Python {cpu:.1f} s, PostgreSQL backend {server:.1f} s")
     print_slow("create_batches")
     start = time.perf_counter()
     approved = []
@@ -328,7 +333,7 @@ def make_batches() -> tuple[list[Any], float, float]:
                     session, actor=get_user(session, username="penyetuju"), batch_id=b.id
                 )
             )
-    return approved, created, time.perf_counter() - start
+    return approved, created, time.perf_counter() - start, (cpu, server)
 
 
 def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float, float, float]]:
@@ -404,6 +409,16 @@ def read_status(path: Path) -> tuple[int, int, float, float]:
     return n, len(read.problems), time.perf_counter() - start, time.process_time() - cpu
 
 
+def cpu_rate(count: int, python: float, server: float) -> str:
+    both = python + server
+    return (
+        f"CPU {python:6.1f} s + {server:6.1f} s = {both:7.1f} s {rate(count, both)}"
+        f" per CPU second (target {TARGET:,}/s: {count / both / TARGET:.2f}x)"
+        if both
+        else "-"
+    )
+
+
 def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:>11,.0f}/s" if seconds else "-"
 
@@ -429,6 +444,11 @@ def main() -> None:
         "(setup and seed are not what is measured)",
     )
     parser.add_argument(
+        "--seed-from",
+        default=None,
+        help="with --seed-cache: start from the seed another run's database (this name) kept",
+    )
+    parser.add_argument(
         "--record-batches",
         type=int,
         default=None,
@@ -451,7 +471,7 @@ def main() -> None:
     work = args.workdir.resolve()
     print(f"Delivery benchmark: {n:,} PKH entitlements, PostgreSQL {args.postgres_url}")
     t = time.perf_counter()
-    if args.seed_cache and cached_setup(args.postgres_url, work, n) is not None:
+    if args.seed_cache and cached_setup(args.postgres_url, work, n, args.seed_from) is not None:
         print(
             f"setup and seed copied from the template kept by an earlier run (--seed-cache):"
             f" {time.perf_counter() - t:.1f} s"
@@ -475,12 +495,13 @@ def main() -> None:
     if args.items_direct:
         approved, seeded = direct_batches(args.postgres_url)
         created = approving = 0.0
+        made_cpu = (0.0, 0.0)
         print(
             f"\nbatches made with SQL (--items-direct; batch creation NOT measured): {seeded:.1f} s"
         )
         print(", ".join(f"{b.partner} {b.count:,}" for b in approved))
     else:
-        approved, created, approving = make_batches()
+        approved, created, approving, made_cpu = make_batches()
         print(
             f"\nbatches: {len(approved)}: "
             + ", ".join(f"{b.partner} {b.count:,}" for b in approved)
@@ -583,11 +604,25 @@ def main() -> None:
         f" (target {TARGET:,}/s: {n / together / TARGET:.2f}x)"
         + (" [batch creation not measured]" if args.items_direct else "")
     )
-    rows, seconds = recorded
+    rows, seconds, rec_cpu, rec_server = recorded
     print(
         f"  status rows read and recorded          {seconds:7.1f} s {rate(rows, seconds)}"
         f" (target {TARGET:,}/s: {rows / seconds / TARGET:.2f}x)"
     )
+    print(
+        "\nthe same by CPU seconds (this process + its PostgreSQL backend; on a shared machine"
+        " the wall rates above\nare what the load left, these what the work costs: one idle"
+        " core for both would give this rate):"
+    )
+    if not args.items_direct:
+        print(f"  batch creation                         {cpu_rate(n, *made_cpu)}")
+    print(f"  files written (all batches)            {cpu_rate(all_n, all_cpu, all_server)}")
+    if not args.items_direct:
+        print(
+            "  entitlements -> batches -> files       "
+            + cpu_rate(n, made_cpu[0] + all_cpu, made_cpu[1] + all_server)
+        )
+    print(f"  status rows read and recorded          {cpu_rate(rows, rec_cpu, rec_server)}")
     if checked is not None:
         print(f"  cycle check (invariant)                {checked:7.1f} s")
     if not args.keep_files:
@@ -596,7 +631,7 @@ def main() -> None:
 
 def record_statuses(
     written: list[Any], files: Path, report: Path, report_partner: str
-) -> tuple[int, float]:
+) -> tuple[int, float, float, float]:
     """Reconciliation: a CSV statement answering every file (every transaction; one in 50
     failed), each read and recorded by `import_status_file` in its own transaction; then the
     pain.002 report of the largest file imported over them (every row already recorded:
@@ -665,7 +700,7 @@ def record_statuses(
     assert sum(summary.recorded.values()) == 0
     assert summary.rejected == 0
     print_slow("import_status_file, the same answers again")
-    return rows, seconds
+    return rows, seconds, cpu_all, server_all
 
 
 def check(n: int) -> float:
