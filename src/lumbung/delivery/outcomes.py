@@ -121,7 +121,6 @@ def record_outcomes(
         )
     )
     staged = _stage(session, rows, summary)
-    _analyze(session, STAGE)
     summary.rows += staged
     if staged:
         for kinds in PHASES:
@@ -284,7 +283,6 @@ def _judge_and_apply(
         ),
         {"partner": partner},
     )
-    _analyze(session, CHECKED)
     # Every verdict by cycle and kind, in one pass over the judged rows.
     tally: dict[str, int] = {}
     accepted: dict[int, dict[str, int]] = {}  # cycle → kind → rows to record
@@ -354,14 +352,6 @@ def _insert_events(session: Session, source: str, actor: User, cycle_id: int) ->
         {"now": utcnow(), "source": source, "actor": actor.username, "cycle": cycle_id},
     )
     return int(added.rowcount)  # type: ignore[attr-defined]
-
-
-def _analyze(session: Session, table: str) -> None:
-    """Statistics for a temporary table just filled (PostgreSQL's autovacuum never sees one):
-    without them the planner takes a file's millions of rows for a few hundred and joins
-    them to the ledger row by row."""
-    if is_postgres(session):
-        session.execute(text(f"ANALYZE {table}"))
 
 
 def _events_digest(session: Session, cycle_id: int) -> tuple[int, str]:
