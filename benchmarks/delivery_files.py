@@ -55,13 +55,7 @@ def setup(url: str, work: Path) -> dict[str, str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "LUMBUNG_DATABASE_URL": url,
-        "LUMBUNG_DATA_DIR": str(work / "data"),
-        "LUMBUNG_KEY_FILE": str(work / "lumbung.key"),
-    }
-    env.pop("LUMBUNG_ACTOR", None)
+    env = environment(url, work)
     cli = [sys.executable, "-m", "lumbung"]
     sh([*cli, "db", "upgrade"], env)
     sh([*cli, "regions", "load"], env)
@@ -84,6 +78,54 @@ def setup(url: str, work: Path) -> dict[str, str]:
         env,
     )
     os.environ.update(env)
+    return env
+
+
+def seed_names(url: str, work: Path, n: int, given: str | None) -> tuple[str, Path]:
+    """The template database and the folder `--seed-cache` keeps (`given`: another run's
+    database name, to start from its seed)."""
+    name = given or url.rpartition("/")[2]
+    return f"{name}_seed{n}", work.parent / f"{name}-seed{n}"
+
+
+def cached_setup(url: str, work: Path, n: int, given: str | None) -> dict[str, str] | None:
+    """`--seed-cache`: the database as `setup` and `seed` left it at this size, copied from
+    a template database kept from an earlier run (with the key and data folder of that run);
+    None when there is none yet."""
+    base, _, name = url.rpartition("/")
+    template, kept = seed_names(url, work, n, given)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,))
+        if found.fetchone() is None or not kept.is_dir():
+            return None
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(kept, work)
+    env = environment(url, work)
+    os.environ.update(env)
+    return env
+
+
+def keep_seed(url: str, work: Path, n: int) -> None:
+    """Keep the seeded database as a template (and its key and data folder) for `--seed-cache`."""
+    base, _, name = url.rpartition("/")
+    template, kept = seed_names(url, work, n, None)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{template}"')
+        conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{name}"')
+    shutil.rmtree(kept, ignore_errors=True)
+    shutil.copytree(work, kept)
+
+
+def environment(url: str, work: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "LUMBUNG_DATABASE_URL": url,
+        "LUMBUNG_DATA_DIR": str(work / "data"),
+        "LUMBUNG_KEY_FILE": str(work / "lumbung.key"),
+    }
+    env.pop("LUMBUNG_ACTOR", None)
     return env
 
 
@@ -265,7 +307,7 @@ def direct_batches(url: str) -> tuple[list[Any], float]:
     return seeded, time.perf_counter() - start
 
 
-def make_batches() -> tuple[list[Any], float, float]:
+def make_batches() -> tuple[list[Any], float, float, tuple[float, float]]:
     from lumbung.db import session_scope
     from lumbung.delivery import batches
 
@@ -279,10 +321,8 @@ def make_batches() -> tuple[list[Any], float, float]:
         )
         server = server_cpu(session) - server
     created = time.perf_counter() - start
-    print(
-        f"create_batches CPU: Python {time.process_time() - cpu:.1f} s,"
-        f" PostgreSQL backend {server:.1f} s"
-    )
+    cpu = time.process_time() - cpu
+    print(f"create_batches CPU: Python {cpu:.1f} s, PostgreSQL backend {server:.1f} s")
     print_slow("create_batches")
     start = time.perf_counter()
     approved = []
@@ -293,7 +333,7 @@ def make_batches() -> tuple[list[Any], float, float]:
                     session, actor=get_user(session, username="penyetuju"), batch_id=b.id
                 )
             )
-    return approved, created, time.perf_counter() - start
+    return approved, created, time.perf_counter() - start, (cpu, server)
 
 
 def write_files(rows: list[Any], out: Path) -> list[tuple[Any, float, float, float]]:
@@ -369,6 +409,16 @@ def read_status(path: Path) -> tuple[int, int, float, float]:
     return n, len(read.problems), time.perf_counter() - start, time.process_time() - cpu
 
 
+def cpu_rate(count: int, python: float, server: float) -> str:
+    both = python + server
+    return (
+        f"CPU {python:6.1f} s + {server:6.1f} s = {both:7.1f} s {rate(count, both)}"
+        f" per CPU second (target {TARGET:,}/s: {count / both / TARGET:.2f}x)"
+        if both
+        else "-"
+    )
+
+
 def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:>11,.0f}/s" if seconds else "-"
 
@@ -387,34 +437,71 @@ def main() -> None:
         help="make the approved batches with SQL instead of create_batches/approve_batch "
         "(file writing and status reading at sizes whose batch creation takes too long)",
     )
+    parser.add_argument(
+        "--seed-cache",
+        action="store_true",
+        help="keep the seeded database as a template and start from it when it exists "
+        "(setup and seed are not what is measured)",
+    )
+    parser.add_argument(
+        "--seed-from",
+        default=None,
+        help="with --seed-cache: start from the seed another run's database (this name) kept",
+    )
+    parser.add_argument(
+        "--record-batches",
+        type=int,
+        default=None,
+        help="record the statements of the first K batches only (default: every batch)",
+    )
+    parser.add_argument(
+        "--seed-only", action="store_true", help="stop after the seed (with --seed-cache: keep it)"
+    )
+    parser.add_argument("--check", action="store_true", help="run `cycle check` at the end (timed)")
     args = parser.parse_args()
     # Every module the run uses, loaded now: a long run reads no code changed under it.
     import lumbung.delivery.bank.service
     import lumbung.delivery.bank.simulate
     import lumbung.delivery.bank.status
-    import lumbung.delivery.batches  # noqa: F401
+    import lumbung.delivery.batches
+    import lumbung.delivery.ledger
+    import lumbung.delivery.statuses  # noqa: F401
 
     n = args.entitlements
     work = args.workdir.resolve()
     print(f"Delivery benchmark: {n:,} PKH entitlements, PostgreSQL {args.postgres_url}")
     t = time.perf_counter()
-    setup(args.postgres_url, work)
-    print(f"setup (schema, regions, users, one small batch): {time.perf_counter() - t:.1f} s")
-    print(
-        f"seed (clone {n:,} families, heads, entitlements, accounts): {seed(args.postgres_url, n):.1f} s"
-    )
+    if args.seed_cache and cached_setup(args.postgres_url, work, n, args.seed_from) is not None:
+        print(
+            f"setup and seed copied from the template kept by an earlier run (--seed-cache):"
+            f" {time.perf_counter() - t:.1f} s"
+        )
+    else:
+        setup(args.postgres_url, work)
+        print(f"setup (schema, regions, users, one small batch): {time.perf_counter() - t:.1f} s")
+        print(
+            f"seed (clone {n:,} families, heads, entitlements, accounts):"
+            f" {seed(args.postgres_url, n):.1f} s"
+        )
+        if args.seed_cache:
+            t = time.perf_counter()
+            keep_seed(args.postgres_url, work, n)
+            print(f"  kept as a template for --seed-cache: {time.perf_counter() - t:.1f} s")
+    if args.seed_only:
+        return
     files = work / "files"
     files.mkdir()
 
     if args.items_direct:
         approved, seeded = direct_batches(args.postgres_url)
         created = approving = 0.0
+        made_cpu = (0.0, 0.0)
         print(
             f"\nbatches made with SQL (--items-direct; batch creation NOT measured): {seeded:.1f} s"
         )
         print(", ".join(f"{b.partner} {b.count:,}" for b in approved))
     else:
-        approved, created, approving = make_batches()
+        approved, created, approving, made_cpu = make_batches()
         print(
             f"\nbatches: {len(approved)}: "
             + ", ".join(f"{b.partner} {b.count:,}" for b in approved)
@@ -495,8 +582,145 @@ def main() -> None:
             f" {rate(rows, s)} (target {TARGET:,}/s: {rows / s / TARGET:.2f}x),"
             f" CPU {cpu:.1f} s ({rate(rows, cpu)} per CPU second)"
         )
+    # the largest file's statement first: its pain.002 is imported over it afterwards
+    answered = sorted(written, key=lambda w: w[0].batch_id != largest.batch_id)
+    recorded = record_statuses(answered[: args.record_batches], files, report, largest.partner)
+    checked = check(n) if args.check else None
+
+    print(f"\nfigures against the targets (issue 16), {n:,} entitlements:")
+    if args.items_direct:
+        print("  batch creation                         not measured (--items-direct)")
+    else:
+        print(
+            f"  batch creation (create_batches)        {created:7.1f} s {rate(n, created)}"
+            f" (target {TARGET:,}/s: {n / created / TARGET:.2f}x)"
+        )
+    print(
+        f"  files written (all batches)            {all_s:7.1f} s {rate(all_n, all_s)}"
+        f" (target {TARGET:,}/s: {all_n / all_s / TARGET:.2f}x)"
+    )
+    print(
+        f"  entitlements -> batches -> files       {together:7.1f} s {rate(n, together)}"
+        f" (target {TARGET:,}/s: {n / together / TARGET:.2f}x)"
+        + (" [batch creation not measured]" if args.items_direct else "")
+    )
+    rows, seconds, rec_cpu, rec_server = recorded
+    print(
+        f"  status rows read and recorded          {seconds:7.1f} s {rate(rows, seconds)}"
+        f" (target {TARGET:,}/s: {rows / seconds / TARGET:.2f}x)"
+    )
+    print(
+        "\nthe same by CPU seconds (this process + its PostgreSQL backend; on a shared machine"
+        " the wall rates above\nare what the load left, these what the work costs: one idle"
+        " core for both would give this rate):"
+    )
+    if not args.items_direct:
+        print(f"  batch creation                         {cpu_rate(n, *made_cpu)}")
+    print(f"  files written (all batches)            {cpu_rate(all_n, all_cpu, all_server)}")
+    if not args.items_direct:
+        print(
+            "  entitlements -> batches -> files       "
+            + cpu_rate(n, made_cpu[0] + all_cpu, made_cpu[1] + all_server)
+        )
+    print(f"  status rows read and recorded          {cpu_rate(rows, rec_cpu, rec_server)}")
+    if checked is not None:
+        print(f"  cycle check (invariant)                {checked:7.1f} s")
     if not args.keep_files:
         shutil.rmtree(files)
+
+
+def record_statuses(
+    written: list[Any], files: Path, report: Path, report_partner: str
+) -> tuple[int, float, float, float]:
+    """Reconciliation: a CSV statement answering every file (every transaction; one in 50
+    failed), each read and recorded by `import_status_file` in its own transaction; then the
+    pain.002 report of the largest file imported over them (every row already recorded:
+    nothing may change). Returns the statements' rows and seconds."""
+    from lumbung.db import session_scope
+    from lumbung.delivery.bank import simulate
+    from lumbung.delivery.statuses import import_status_file
+
+    t = time.perf_counter()
+    statements = []
+    for w, *_ in written:
+        path = files / f"statement-{w.partner}.csv"
+        simulate.write_statement(
+            path, simulate.answers(Path(w.path), fail_every=50), value_date=date(2027, 1, 5)
+        )
+        statements.append((w, path))
+    print(
+        "\nreconciliation: a CSV statement answering every file, read and recorded"
+        f" (import_status_file, one transaction each; written in {time.perf_counter() - t:.1f} s,"
+        " not timed):"
+    )
+    engine, get_user = services()
+
+    def one(path: Path, partner: str) -> tuple[Any, float, float, float]:
+        start = time.perf_counter()
+        cpu = time.process_time()
+        with session_scope(engine) as session:
+            server = server_cpu(session)
+            summary = import_status_file(
+                session,
+                actor=get_user(session, username="pusdatin"),
+                path=path,
+                partner_code=partner,
+            )
+            server = server_cpu(session) - server
+        return summary, time.perf_counter() - start, time.process_time() - cpu, server
+
+    rows = 0
+    seconds = cpu_all = server_all = 0.0
+    for w, path in statements:
+        summary, s, cpu, server = one(path, w.partner)
+        assert summary.rejected == 0, summary.problems[:3]
+        rows += summary.rows
+        seconds += s
+        cpu_all += cpu
+        server_all += server
+        print(
+            f"  {w.partner:8} {summary.rows:>11,} rows: paid {summary.recorded['paid']:,},"
+            f" failed {summary.recorded['failed']:,} {s:7.1f} s {rate(summary.rows, s)}"
+            f"  CPU {cpu:6.1f} s + {server:6.1f} s"
+        )
+    print_slow("import_status_file, statements")
+    print(
+        f"  all statements  {rows:>11,} rows {seconds:7.1f} s {rate(rows, seconds)}"
+        f" (target {TARGET:,}/s: {rows / seconds / TARGET:.2f}x)"
+        f"  CPU {cpu_all:.1f} s Python + {server_all:.1f} s PostgreSQL"
+    )
+    summary, s, cpu, server = one(report, report_partner)
+    print(
+        f"  the pain.002 report of {report_partner} imported after them: {summary.rows:,} rows,"
+        f" {summary.unchanged:,} unchanged, recorded {sum(summary.recorded.values())},"
+        f" refused {summary.rejected}; {s:.1f} s {rate(summary.rows, s)}"
+        f" (target {TARGET:,}/s: {summary.rows / s / TARGET:.2f}x)"
+        f"  CPU {cpu:.1f} s + {server:.1f} s"
+    )
+    assert sum(summary.recorded.values()) == 0
+    assert summary.rejected == 0
+    print_slow("import_status_file, the same answers again")
+    return rows, seconds, cpu_all, server_all
+
+
+def check(n: int) -> float:
+    """`cycle check` after it all: the invariant holds and the ledger is as sealed."""
+    from lumbung.db import session_scope
+    from lumbung.delivery.ledger import check_cycle
+
+    engine, get_user = services()
+    start = time.perf_counter()
+    with session_scope(engine) as session:
+        result = check_cycle(session, actor=get_user(session, username="pusdatin"), label=LABEL)
+    seconds = time.perf_counter() - start
+    states = ", ".join(f"{k} {v.entitlements:,}" for k, v in result.states.items())
+    print(
+        f"\ncycle check: {'ok' if result.ok else 'PROBLEMS'} in {seconds:.1f} s;"
+        f" entitled {result.entitled.entitlements:,} = {states}; {result.events:,} events"
+    )
+    assert result.ok, result.problems[:5]
+    assert result.entitled.entitlements == n
+    return seconds
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""kill -9 in the middle of making batches or recording answers: nothing of it stays, and the
-same command again reaches the state an uninterrupted run reaches."""
+"""kill -9 in the middle of making batches, recording answers (a status file, too) or writing a
+bank file: nothing of it stays, and the same command again reaches the state an uninterrupted
+run reaches."""
 
 from __future__ import annotations
 
@@ -43,6 +44,10 @@ with session_scope(engine) as session:
     actor = session.query(User).filter_by(username="determiner").one()
     if what == "batch":
         batches.create_batches(session, actor=actor, label="BBM-1")
+    elif what == "file":
+        from pathlib import Path
+        from lumbung.delivery.statuses import import_status_file
+        import_status_file(session, actor=actor, path=Path(rows))
     else:
         outcomes.record_outcomes(
             session, actor=actor, file_name="status.csv", file_sha256="0" * 64,
@@ -60,7 +65,7 @@ def ledger_rows(engine: DbEngine) -> tuple[int, int, int]:
         )
 
 
-def kill_midway(database_url: str, what: str, rows: list[list[object]]) -> None:
+def kill_midway(database_url: str, what: str, rows: list[list[object]] | str) -> None:
     env = {**os.environ}
     held = subprocess.Popen(
         [sys.executable, "-c", HOLDER, database_url, what, json.dumps(rows)],
@@ -109,6 +114,47 @@ def test_answers_killed_before_commit_leave_nothing_and_record_again(
     assert summary.recorded["paid"] == 5
     result = check(engine, "BBM-1")
     assert result.ok and result.states["paid"].entitlements == 5, result.problems
+
+
+def test_a_status_file_killed_while_recorded_leaves_nothing_and_is_recorded_again(
+    engine: DbEngine, tmp_path: Path, database_url: str
+) -> None:
+    from datetime import date
+
+    from bank_helpers import approved_bank_batches, write_file
+    from lumbung.delivery.bank import simulate
+
+    (batch,) = approved_bank_batches(engine, tmp_path, "SBK-1", "SEMBAKO")
+    sent = write_file(engine, batch.id, tmp_path / "bri.xml")
+    statement = tmp_path / "statement.csv"
+    simulate.write_statement(
+        statement, simulate.answers(Path(sent.path), fail_every=3), value_date=date(2027, 1, 5)
+    )
+    before = ledger_rows(engine)
+    kill_midway(database_url, "file", str(statement))  # killed after its seal, before commit
+    assert ledger_rows(engine) == before
+    assert {state for *_, state in items(engine)} == {"pending"}
+    again = subprocess.run(  # the same command again, to its end
+        [
+            sys.executable,
+            "-c",
+            HOLDER.replace("time.sleep(120)", "pass"),
+            database_url,
+            "file",
+            json.dumps(str(statement)),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    assert again.stdout.decode().split() == ["sealed"]
+    failed = batch.count // 3
+    states = [state for *_, state in items(engine)]
+    assert (states.count("paid"), states.count("failed")) == (batch.count - failed, failed)
+    # what an uninterrupted run leaves: one event per answer, one audit event for the file
+    assert ledger_rows(engine) == (before[0], before[1] + batch.count, before[2] + 1)
+    result = check(engine, "SBK-1")
+    assert result.ok, result.problems
+    assert result.states["failed"].entitlements == failed
 
 
 WRITER = """

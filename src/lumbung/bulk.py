@@ -8,12 +8,13 @@ commits.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -315,6 +316,14 @@ def push_keys(session: Session, name: str, keys: Iterable[str]) -> None:
     cursor.close()
 
 
+def roomy(session: Session) -> None:
+    """On PostgreSQL, memory enough for the rest of this transaction's joins and sorts over a
+    national cycle (millions of rows) to stay off the disk: the server's default `work_mem`
+    is a few megabytes."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+
+
 def drop_temp(session: Session, name: str) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
@@ -367,7 +376,8 @@ def stream_tuples(
     through its cursor. No Row object per row and no result processing: for columns the driver
     already gives as Python values (integers, text), when millions of rows are written out."""
     dialect = session.get_bind().dialect
-    compiled = statement.compile(dialect=dialect)
+    # an IN of a list of values becomes its parameters here (the driver gets plain SQL)
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     connection = driver_connection(session)
     if is_postgres(session):
         cursor = connection.cursor(name=f"lumbung_stream_{threading.get_ident()}")
@@ -383,3 +393,60 @@ def stream_tuples(
             yield rows
     finally:
         cursor.close()
+
+
+_END = object()
+_T = TypeVar("_T")
+
+
+def ahead(chunks: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """`chunks` read by a thread of their own, up to `depth` ahead of the caller: while the
+    caller works on one chunk (formatting a bank file), the database makes the next instead of
+    waiting for the next fetch, and the two overlap on two cores. Only for an iterator nobody
+    else uses meanwhile (PostgreSQL's `stream_tuples`: the caller does not touch the session
+    until it is done); an error in the thread is raised here, and a caller that stops early
+    stops the thread, which closes `chunks`."""
+    handed: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not hand(chunk):
+                    return
+            hand(_END)
+        except BaseException as error:  # handed to the caller, raised there
+            hand(error)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="lumbung-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := handed.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+def stream_ahead(
+    session: Session, statement: ClauseElement, chunk: int = CHUNK
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """`stream_tuples`, on PostgreSQL read `ahead` of the caller (who must leave the session
+    alone until the rows are exhausted or it stops)."""
+    chunks = stream_tuples(session, statement, chunk)
+    return ahead(chunks) if is_postgres(session) else chunks

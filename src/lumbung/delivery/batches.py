@@ -15,7 +15,18 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,7 +112,7 @@ def batch_digest(session: Session, batch_id: int) -> tuple[int, int, str]:
         .where(PaymentItem.batch_id == batch_id)
         .order_by(PaymentItem.beneficiary_id)
     )
-    for rows in bulk.stream_tuples(session, query):
+    for rows in bulk.stream_ahead(session, query):
         digest.update(
             "".join(
                 f"{ledger.attempt_id(c, b, a)},{amount},{account or ''}\n"
@@ -111,6 +122,50 @@ def batch_digest(session: Session, batch_id: int) -> tuple[int, int, str]:
         count += len(rows)
         total += sum(row[3] for row in rows)
     return count, total, digest.hexdigest()
+
+
+def _digests(
+    session: Session, cycle_id: int, batch_ids: list[int]
+) -> tuple[dict[int, tuple[int, int, str]], tuple[int, str]]:
+    """In one pass over the new batches' items: each batch's `batch_digest`, and the
+    `ledger.events_digest` of the `batched` events about to be made of them (one per item,
+    no reference, reason or date), both from the same rows in the order each adds them up
+    (by beneficiary: an entitlement is once in a `batch create`)."""
+    shas: dict[int, Any] = {b: hashlib.sha256() for b in batch_ids}
+    counts = dict.fromkeys(batch_ids, 0)
+    totals = dict.fromkeys(batch_ids, 0)
+    events = hashlib.sha256()
+    count = 0
+    query = (
+        select(
+            PaymentItem.cycle_id,
+            PaymentItem.beneficiary_id,
+            PaymentItem.attempt,
+            PaymentItem.amount_idr,
+            PayeeAccount.account_number,
+            PaymentItem.batch_id,
+        )
+        .join(PayeeAccount, PayeeAccount.id == PaymentItem.account_id, isouter=True)
+        .where(PaymentItem.cycle_id == cycle_id, PaymentItem.batch_id.in_(batch_ids))
+        .order_by(PaymentItem.cycle_id, PaymentItem.beneficiary_id, PaymentItem.attempt)
+    )
+    for rows in bulk.stream_ahead(session, query):
+        lines: dict[int, list[str]] = {b: [] for b in batch_ids}
+        for c, b, a, amount, account, batch in rows:
+            lines[batch].append(f"{ledger.attempt_id(c, b, a)},{amount},{account or ''}\n")
+            totals[batch] += amount
+        for batch, these in lines.items():
+            shas[batch].update("".join(these).encode())
+            counts[batch] += len(these)
+        # as `ledger.events_digest` writes a `batched` event's line
+        events.update(
+            "".join(
+                f"{c},{b},{a},batched,{amount},{batch},,,\n" for c, b, a, amount, _, batch in rows
+            ).encode()
+        )
+        count += len(rows)
+    sums = {b: (counts[b], totals[b], shas[b].hexdigest()) for b in batch_ids if counts[b]}
+    return sums, (count, events.hexdigest())
 
 
 def _prior(cycle_id: int) -> Any:
@@ -157,13 +212,25 @@ def create_batches(
     if changed:
         raise Conflict("; ".join(changed) + ". Tidak ada batch yang dibuat.")
     channel = str(cycle.definition.get("channel"))
-    prior = _prior(cycle.id)
-    candidates = (
-        select(Entitlement)
-        .join(prior, prior.c.beneficiary_id == Entitlement.beneficiary_id, isouter=True)
-        .where(Entitlement.cycle_id == cycle.id, or_(prior.c.live.is_(None), ~prior.c.live))
+    bulk.roomy(session)
+    # A cycle paid for the first time (no attempt yet: the usual case, and the national
+    # cycle's 10 M) needs no look at prior attempts; the cycle's row lock (above) keeps
+    # another `batch create` out until this one commits.
+    first = (
+        session.execute(
+            select(PaymentItem.beneficiary_id).where(PaymentItem.cycle_id == cycle.id).limit(1)
+        ).first()
+        is None
     )
-    attempt = func.coalesce(prior.c.attempt, 0) + 1
+    candidates = select(Entitlement).where(Entitlement.cycle_id == cycle.id)
+    attempt: Any = literal(1, Integer)
+    prior: Any = None
+    if not first:
+        prior = _prior(cycle.id)
+        candidates = candidates.join(
+            prior, prior.c.beneficiary_id == Entitlement.beneficiary_id, isouter=True
+        ).where(or_(prior.c.live.is_(None), ~prior.c.live))
+        attempt = func.coalesce(prior.c.attempt, 0) + 1
     without_account = waiting = 0
     # Each partner's share of the candidates, as a condition on one query: the items of every
     # batch go in by one INSERT … SELECT over the cycle (a pass per partner read the cycle's
@@ -176,19 +243,35 @@ def create_batches(
             and_(account.household_id == Entitlement.household_id, account.state == "active"),
             isouter=True,
         )
-        without_account = _count(chosen.where(account.id.is_(None)), session)
-        corrected = or_(
-            prior.c.state.is_(None),
-            prior.c.account_id.is_(None),
-            prior.c.account_id != account.id,
-        )
-        if not retry_unchanged:
-            waiting = _count(chosen.where(account.id.is_not(None), ~corrected), session)
+        corrected: Any = None
+        if prior is not None and not retry_unchanged:
+            corrected = or_(
+                prior.c.state.is_(None),
+                prior.c.account_id.is_(None),
+                prior.c.account_id != account.id,
+            )
+        # Who has no account, who waits for a correction and which partners are paid, in one
+        # pass over the cycle (three counts read it three times).
+        ready: Any = literal_column("1")
+        keys = [account.partner_code]
+        if corrected is not None:  # the same words in the list and in GROUP BY: no parameters
+            ready = case((corrected, literal_column("1")), else_=literal_column("0"))
+            keys.append(ready)
+        partners = set()
+        for partner, is_ready, n in session.execute(
+            chosen.with_only_columns(account.partner_code, ready, func.count())
+            .group_by(*keys)
+            .order_by(None)
+        ).all():
+            if partner is None:
+                without_account += int(n)
+            elif is_ready:
+                partners.add(str(partner))
+            else:
+                waiting += int(n)
+        if corrected is not None:
             chosen = chosen.where(corrected)
         chosen = chosen.where(account.id.is_not(None))
-        partners = session.execute(
-            chosen.with_only_columns(account.partner_code).distinct()
-        ).scalars()
         groups = [(p, account.partner_code == p) for p in sorted(partners)]
         columns = _item_columns(attempt, account.id)
     else:
@@ -232,19 +315,25 @@ def create_batches(
                 *[(condition, b.id) for (_, condition), b in zip(groups, made, strict=True)]
             )
             _insert_items(session, chosen.with_only_columns(*columns), batch_of)
+        sums, events = _digests(session, cycle.id, [b.id for b in made])
         for batch in list(made):
-            batch.count, batch.total_idr, batch.sha256 = batch_digest(session, batch.id)
+            batch.count, batch.total_idr, batch.sha256 = sums.get(
+                batch.id, (0, 0, hashlib.sha256().hexdigest())
+            )
             if batch.count == 0:  # emptied by a concurrent batch since the partners were read
                 made.remove(batch)
                 session.delete(batch)
+        sealed: tuple[int, str] | None = events
         if made:
-            ledger.append_from(
+            added = ledger.append_from(
                 session,
                 ledger.items_as_events(PaymentItem.batch_id.in_([b.id for b in made])),
                 kind="batched",
                 source=source,
                 actor=actor,
             )
+            if added != events[0]:  # not the rows digested: read the events back instead
+                sealed = None
         session.flush()
     except IntegrityError as error:
         if is_unique_violation(error):
@@ -259,6 +348,7 @@ def create_batches(
         action="delivery.batch_create",
         cycle=cycle,
         source=source,
+        digest=sealed,
         details={
             "batches": [
                 {

@@ -77,7 +77,7 @@ def events_digest(session: Session, source: str) -> tuple[int, str]:
             PaymentEvent.kind,
         )
     )
-    for rows in bulk.stream_tuples(session, query):
+    for rows in bulk.stream_ahead(session, query):
         digest.update(
             "".join(
                 f"{c},{b},{a},{k},{amount},{batch},{ref or ''},{why or ''},{day or ''}\n"
@@ -96,10 +96,13 @@ def seal(
     cycle: Cycle,
     source: str,
     details: dict[str, Any],
+    digest: tuple[int, str] | None = None,
 ) -> AuditEvent:
-    """The audit event of one ledger operation: what it did and which events it added."""
+    """The audit event of one ledger operation: what it did and which events it added.
+    `digest`: the events' count and sha256 (`events_digest`) when the caller computed them
+    from the very rows it inserted them from in this transaction (not read back)."""
     session.flush()
-    count, sha = events_digest(session, source)
+    count, sha = digest if digest is not None else events_digest(session, source)
     return audit.record(
         session,
         actor=actor.username,
@@ -156,14 +159,14 @@ def append_from(
         literal(source).label("source"),
         literal(actor.username).label("actor"),
     )
-    # Counted apart: an INSERT … SELECT through SQLAlchemy 2.1 on psycopg reports no rowcount.
-    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    session.execute(
-        insert(PaymentEvent).from_select(
-            [*columns, "kind", "recorded_at", "source", "actor"], source_query
-        )
+    # SQLAlchemy 2.1 keeps an INSERT … SELECT's rowcount only when asked (psycopg reports -1
+    # otherwise); counting apart read every row a second time.
+    added = session.execute(
+        insert(PaymentEvent)
+        .from_select([*columns, "kind", "recorded_at", "source", "actor"], source_query)
+        .execution_options(preserve_rowcount=True)
     )
-    return int(count)
+    return int(added.rowcount)  # type: ignore[attr-defined]
 
 
 def _replayed_state() -> Any:

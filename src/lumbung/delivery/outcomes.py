@@ -12,6 +12,7 @@ cycle, sealed in the audit chain) and move their attempts' state, in the caller'
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -109,6 +110,7 @@ def record_outcomes(
     summary.problems.extend(parse_problems)
     summary.rejected = len(summary.problems)
     summary.rows = summary.rejected
+    bulk.roomy(session)
     bulk.drop_temp(session, STAGE)
     session.execute(
         text(
@@ -281,31 +283,29 @@ def _judge_and_apply(
         ),
         {"partner": partner},
     )
-    for row in session.execute(
-        text(
-            f"SELECT c.row_number, c.kind, c.verdict, c.said_idr, c.amount_idr, c.state,"
-            f" c.partner_code, c.batch_state, c.first_row, c.cycle_id, c.beneficiary_id"
-            f" FROM {CHECKED} c WHERE c.verdict NOT IN ('ok', 'recorded')"
-        )
-    ):
-        summary.problems.append(_refusal(summary.file, row, partner))
-    counts = {
-        str(verdict): int(n)
-        for verdict, n in session.execute(
-            text(f"SELECT verdict, count(*) FROM {CHECKED} GROUP BY verdict")
-        ).all()
-    }
-    summary.unchanged += counts.get("recorded", 0)
-    if not counts.get("ok"):
+    # Every verdict by cycle and kind, in one pass over the judged rows.
+    tally: dict[str, int] = {}
+    accepted: dict[int, dict[str, int]] = {}  # cycle → kind → rows to record
+    for verdict, cycle, kind, n in session.execute(
+        text(f"SELECT verdict, cycle_id, kind, count(*) FROM {CHECKED} GROUP BY 1, 2, 3")
+    ).all():
+        tally[str(verdict)] = tally.get(str(verdict), 0) + int(n)
+        if verdict == "ok":
+            accepted.setdefault(int(cycle), {})[str(kind)] = int(n)
+    if len(tally) > len({"ok", "recorded"} & set(tally)):
+        for row in session.execute(
+            text(
+                f"SELECT c.row_number, c.kind, c.verdict, c.said_idr, c.amount_idr, c.state,"
+                f" c.partner_code, c.batch_state, c.first_row, c.cycle_id, c.beneficiary_id"
+                f" FROM {CHECKED} c WHERE c.verdict NOT IN ('ok', 'recorded')"
+            )
+        ):
+            summary.problems.append(_refusal(summary.file, row, partner))
+    summary.unchanged += tally.get("recorded", 0)
+    if not accepted:
         bulk.drop_temp(session, CHECKED)
         return
-    cycles = [
-        int(c)
-        for (c,) in session.execute(
-            text(f"SELECT DISTINCT cycle_id FROM {CHECKED} WHERE verdict = 'ok'")
-        ).all()
-    ]
-    for cycle_id in cycles:
+    for cycle_id, by_kind in sorted(accepted.items()):
         source = ledger.new_operation()
         try:
             added = _insert_events(session, source, actor, cycle_id)
@@ -317,16 +317,6 @@ def _judge_and_apply(
                 "dicatat. Catat berkas ini lagi: yang sudah tercatat tidak berubah."
             ) from error
         _move_items(session, cycle_id, added)
-        by_kind = {
-            str(k): int(n)
-            for k, n in session.execute(
-                text(
-                    f"SELECT kind, count(*) FROM {CHECKED} WHERE verdict = 'ok'"
-                    " AND cycle_id = :cycle GROUP BY kind"
-                ),
-                {"cycle": cycle_id},
-            ).all()
-        }
         for kind, n in by_kind.items():
             summary.recorded[kind] += n
         cycle = session.get_one(Cycle, cycle_id)
@@ -342,6 +332,7 @@ def _judge_and_apply(
                 "recorded": by_kind,
                 "events": added,
             },
+            digest=_events_digest(session, cycle_id),
         )
     bulk.drop_temp(session, CHECKED)
 
@@ -361,6 +352,31 @@ def _insert_events(session: Session, source: str, actor: User, cycle_id: int) ->
         {"now": utcnow(), "source": source, "actor": actor.username, "cycle": cycle_id},
     )
     return int(added.rowcount)  # type: ignore[attr-defined]
+
+
+def _events_digest(session: Session, cycle_id: int) -> tuple[int, str]:
+    """`ledger.events_digest` of the events `_insert_events` just made, from the judged rows
+    they were made from (the same values, in the same order): the ledger of a national cycle
+    is not read back whole for each file."""
+    digest = hashlib.sha256()
+    count = 0
+    rows = session.execute(
+        text(
+            f"SELECT cycle_id, beneficiary_id, attempt, kind, amount_idr, batch_id, reference,"
+            f" reason, value_date FROM {CHECKED} WHERE verdict = 'ok' AND cycle_id = :cycle"
+            " ORDER BY beneficiary_id, attempt, kind"
+        ),
+        {"cycle": cycle_id},
+    )
+    while chunk := rows.fetchmany(bulk.CHUNK):
+        digest.update(
+            "".join(
+                f"{c},{b},{a},{k},{amount},{batch},{ref or ''},{why or ''},{day or ''}\n"
+                for c, b, a, k, amount, batch, ref, why, day in chunk
+            ).encode()
+        )
+        count += len(chunk)
+    return count, digest.hexdigest()
 
 
 def _move_items(session: Session, cycle_id: int, expected: int) -> None:

@@ -72,8 +72,9 @@ def stream(session: Session, batch_id: int) -> Iterator[Sequence[Item]]:
         .order_by(PaymentItem.beneficiary_id)
     )
     # The driver's own tuples, a chunk at a time (server-side on PostgreSQL): no ORM loading
-    # and no Row object per item.
-    yield from bulk.stream_tuples(session, query, CHUNK)
+    # and no Row object per item. On PostgreSQL the next chunk is fetched while the caller
+    # writes this one (`bulk.ahead`): the server's join and Python's formatting overlap.
+    yield from bulk.stream_ahead(session, query, CHUNK)
 
 
 class Digest:
