@@ -88,6 +88,22 @@ def write_extract(
     return path
 
 
+def add_admin(engine: Engine, username: str, region: str | None) -> None:
+    """Another admin, made by the national one (conftest.add_user expects one admin only)."""
+    from lumbung.auth.roles import Role
+    from lumbung.auth.service import create_user
+
+    with session_scope(engine) as session:
+        create_user(
+            session,
+            actor=user(session, "admin"),
+            username=username,
+            full_name=username,
+            role=Role.ADMIN,
+            region_code=region,
+        )
+
+
 def run_civil_import(
     engine: Engine, path: Path, *, actor: str = "admin", **options: Any
 ) -> CivilImportSummary:

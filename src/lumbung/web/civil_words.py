@@ -84,6 +84,7 @@ CIVIL_PAIRS: dict[str, tuple[str, str]] = {
     "civil.col.death": ("Meninggal", "Died"),
     "civil.col.request": ("Usulan", "Request"),
     "civil.national": ("nasional", "national"),
+    "propose.remove.reason": ("Alasan", "Reason"),
     "civil.job.rows_read": ("Baris ekstrak dibaca", "Extract rows read"),
     "civil.job.rows_rejected": ("Baris ditolak", "Rows rejected"),
     "civil.job.members": ("Anggota ditandai", "Members marked"),
