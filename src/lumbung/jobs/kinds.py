@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
-from lumbung.auth.service import authorize, require_national
+from lumbung.auth.service import authorize, reading_area, require_national
 from lumbung.config import Settings
 from lumbung.engine.names import EngineName
 from lumbung.errors import ValidationFailed
@@ -195,6 +195,7 @@ def _check_civil(actor: User, params: dict[str, Any], settings: Settings) -> dic
     region = params.get("region")
     if region is not None and (not isinstance(region, str) or not REGION.fullmatch(region)):
         raise ValidationFailed("Job civil_import: 'region' harus kode wilayah seperti 31.71.")
+    reading_area(actor, region)  # a region outside the asker's refused now, not when it runs
     return {
         "files": [str(full.resolve().relative_to(settings.data_dir.resolve()))],
         "region": region,
