@@ -360,3 +360,19 @@ def test_the_report_per_region(engine: Engine, tmp_path: Path) -> None:
         assert [(r.region_code, r.region_name, r.rates.members) for r in deeper.rows] == [
             ("31.71.01", "Gambir", 8)
         ]
+
+
+def test_proposals_past_the_bound_are_deferred_to_the_next_import(
+    engine: Engine, tmp_path: Path
+) -> None:
+    people = registry(engine, tmp_path / "batch")
+    rows = every_outcome(people)
+    first = run_civil_import(engine, write_extract(tmp_path / "a.csv", rows), max_proposals=1)
+    assert (first.proposals, first.proposals_deferred, first.proposals_refused) == (1, 2, 0)
+    deferred = [r for r in results(engine).values() if r["note"]]
+    assert len(deferred) == 2 and all(r["note"].startswith("Ditunda") for r in deferred)
+    second = run_civil_import(
+        engine, write_extract(tmp_path / "b.csv", list(reversed(rows))), max_proposals=1
+    )
+    assert (second.proposals, second.proposals_open, second.proposals_deferred) == (1, 1, 1)
+    assert len(requests(engine)) == 2

@@ -104,6 +104,7 @@ class CivilImportSummary:
     proposals: int = 0  # change requests proposed now
     proposals_open: int = 0  # members whose request of the same kind was open already
     proposals_refused: int = 0  # members the workflow's checks refused a proposal for
+    proposals_deferred: int = 0  # past `updates.MAX_PROPOSALS`: proposed by the next import
     dukcapil_match_changed: int = 0
     errors_total: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -140,6 +141,7 @@ def import_extract(
     force: bool = False,
     progress: Progress | None = None,
     max_listed: int = 1000,
+    max_proposals: int = updates.MAX_PROPOSALS,
 ) -> CivilImportSummary:
     """Import one extract for the members of `region` (default: the actor's own region); see
     the module docstring. `force`: mark even when most members are not found in it."""
@@ -181,6 +183,7 @@ def import_extract(
                     force=force,
                     say=say,
                     max_listed=max_listed,
+                    max_proposals=max_proposals,
                 )
             finally:
                 con.close()
@@ -211,6 +214,7 @@ def _import(
     force: bool,
     say: Progress,
     max_listed: int,
+    max_proposals: int,
 ) -> CivilImportSummary:
     say(STEPS[0])
     rows_read = read_extract(con, path, display)
@@ -272,10 +276,13 @@ def _import(
     summary.import_id = record.id
     summary.dukcapil_match_changed = _set_match_flags(session, con, scratch)
     say(STEPS[3])
-    proposed = updates.propose_updates(session, actor, updates.candidates(con), record.id)
+    proposed = updates.propose_updates(
+        session, actor, updates.candidates(con), record.id, limit=max_proposals
+    )
     summary.proposals = sum(1 for p in proposed if p.new)
     summary.proposals_open = sum(1 for p in proposed if p.request_id and not p.new)
-    summary.proposals_refused = sum(1 for p in proposed if p.note)
+    summary.proposals_refused = sum(1 for p in proposed if p.note and not p.deferred)
+    summary.proposals_deferred = sum(1 for p in proposed if p.deferred)
     say(STEPS[4])
     bulk.duck_table(
         con,

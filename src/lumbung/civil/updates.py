@@ -9,7 +9,9 @@ ministry; nothing is applied here. A deceased or not-found head of family is fol
 family's one spouse (`new_head`); without exactly one, the workflow's checks refuse the
 proposal and the member's result says why (`note`), for an operator to propose by hand.
 
-Importing again does not propose twice: a member with an open request of the same kind (a
+An import proposes at most `MAX_PROPOSALS` new requests (each runs the workflow's checks on
+its family); the rest are noted as deferred, and the next import proposes them. Importing
+again does not propose twice: a member with an open request of the same kind (a
 removal, or a NIK correction) keeps it, and the result points to it.
 """
 
@@ -32,6 +34,14 @@ from lumbung.registry.vocab import HEAD
 
 OPEN = ("proposed", "verified")
 CHUNK = 2_000
+# A proposal runs the workflow's checks on its family (the import's DuckDB pipeline, one family
+# at a time: ~0.1 s each on an idle machine). An import proposes at most this many; the rest
+# are noted as deferred and proposed by the next import (whose open ones are skipped).
+MAX_PROPOSALS = 5_000
+DEFERRED = (
+    "Ditunda: satu impor mengusulkan paling banyak {limit} perubahan; diusulkan oleh impor "
+    "ekstrak berikutnya."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,7 @@ class Proposed:
     request_id: int | None
     note: str | None
     new: bool
+    deferred: bool = False
 
 
 def _chunks(values: list[int]) -> Iterator[list[int]]:
@@ -121,17 +132,23 @@ def propose_updates(
     actor: User,
     rows: list[dict[str, Any]],
     import_id: int,
+    limit: int = MAX_PROPOSALS,
     progress: Callable[[int], None] | None = None,
 ) -> list[Proposed]:
-    """Propose each member's change (see the module docstring); what became of each."""
+    """Propose each member's change (see the module docstring), at most `limit` new ones;
+    what became of each."""
     open_now = _open_requests(session, sorted({int(r["household_id"]) for r in rows}))
     done: list[Proposed] = []
+    made_now = 0
     for n, row in enumerate(rows, start=1):
         kind, what, payload = _payload(row, import_id)
         member_id = int(row["member_id"])
         existing = open_now.get((int(row["household_id"]), str(row["nik"]), what))
         if existing is not None:
             done.append(Proposed(member_id, existing, None, False))
+            continue
+        if made_now >= limit:
+            done.append(Proposed(member_id, None, DEFERRED.format(limit=limit), False, True))
             continue
         try:
             with session.begin_nested():
@@ -148,6 +165,7 @@ def propose_updates(
             done.append(Proposed(member_id, None, f"Usulan tidak dibuat: {refused.message}", False))
             continue
         open_now[(int(row["household_id"]), str(row["nik"]), what)] = made.request.id
+        made_now += 1
         done.append(Proposed(member_id, made.request.id, None, True))
         if progress is not None and n % 1000 == 0:
             progress(n)
