@@ -35,9 +35,10 @@ from lumbung.registry.vocab import HEAD
 OPEN = ("proposed", "verified")
 CHUNK = 2_000
 # A proposal runs the workflow's checks on its family (the import's DuckDB pipeline, one family
-# at a time: ~0.1 s each on an idle machine). An import proposes at most this many; the rest
-# are noted as deferred and proposed by the next import (whose open ones are skipped).
-MAX_PROPOSALS = 5_000
+# at a time: 3.7 s each on the loaded 2-core machine of benchmarks/README.md). An import
+# proposes at most this many; the rest are noted as deferred and proposed by the next import
+# (whose open ones are skipped).
+MAX_PROPOSALS = 1_000
 DEFERRED = (
     "Ditunda: satu impor mengusulkan paling banyak {limit} perubahan; diusulkan oleh impor "
     "ekstrak berikutnya."
