@@ -3,6 +3,7 @@
 from lumbung.aid.models import AidDistribution, AidImport, AidItem, AidItemProgram, AidProgram
 from lumbung.audit.models import AuditEvent
 from lumbung.auth.models import ApiToken, SignInAttempt, User, WebSession
+from lumbung.civil.models import CivilImport, CivilMatch
 from lumbung.cycles.models import Cycle, Enrollment, Entitlement
 from lumbung.db import Base
 from lumbung.delivery.models import (
@@ -34,6 +35,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ChangeRequest",
+    "CivilImport",
+    "CivilMatch",
     "Cycle",
     "DuplicateReview",
     "Enrollment",

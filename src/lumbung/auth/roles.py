@@ -31,6 +31,9 @@ class Action(enum.StrEnum):
     PREPARE_PAYMENT = "prepare_payment"
     APPROVE_PAYMENT = "approve_payment"
     RECONCILE = "reconcile"
+    # Civil registry matching (civil/): importing a Dukcapil extract, which marks the members
+    # of the area it covers and proposes the changes it finds (deceased, not found, NIK).
+    MATCH_CIVIL = "match_civil"
 
 
 # What each action is, in the words of the messages that refuse it.
@@ -50,6 +53,7 @@ ACTION_WORDS: dict[Action, str] = {
     Action.PREPARE_PAYMENT: "menyiapkan pembayaran (pembukaan rekening, batch, berkas bank)",
     Action.APPROVE_PAYMENT: "menyetujui batch pembayaran",
     Action.RECONCILE: "mencatat hasil pembayaran dari mitra",
+    Action.MATCH_CIVIL: "mengimpor ekstrak Dukcapil (padan data kependudukan)",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -74,6 +78,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.MANAGE_AID_ITEMS,
             Action.MIGRATE,
             Action.IMPORT,
+            Action.MATCH_CIVIL,
             Action.READ,
         }
     ),

@@ -18,6 +18,7 @@ import typer
 from lumbung.cli import jobs
 from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
 from lumbung.cli.aid import aid_app
+from lumbung.cli.civil import civil_app
 from lumbung.cli.credentials import tokens_app  # also adds `users set-password|unlock|reset-totp`
 from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.delivery import delivery_app
@@ -56,6 +57,7 @@ app.add_typer(delivery_app, name="delivery")
 app.add_typer(report_app, name="report")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(aid_app, name="aid")
+app.add_typer(civil_app, name="civil")
 app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)

@@ -28,6 +28,7 @@ from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize
 from lumbung.db import utcnow
 from lumbung.errors import PermissionDenied, ValidationFailed
+from lumbung.jobs.kinds import UPLOAD_KINDS
 from lumbung.jobs.models import Job
 from lumbung.jobs.runner import stamp
 from lumbung.jobs.uploads import uploads_dir
@@ -53,7 +54,7 @@ def upload_folders(job: Job, data_dir: Path) -> list[Path]:
     absolute (resolved once by the caller)."""
     root = uploads_dir(data_dir)
     folders = []
-    for name in (job.params or {}).get("files", []) if job.kind == "import" else []:
+    for name in (job.params or {}).get("files", []) if job.kind in UPLOAD_KINDS else []:
         # Kept relative to the data folder (jobs/service.submit), or absolute.
         folder = (data_dir / str(name)).resolve().parent
         if folder.parent == root:
@@ -74,7 +75,7 @@ def expire_uploads(
     named: set[Path] = set()
     expired = 0
     cutoff = now - timedelta(days=keep_days)
-    for job in session.execute(select(Job).where(Job.kind == "import")).scalars():
+    for job in session.execute(select(Job).where(Job.kind.in_(UPLOAD_KINDS))).scalars():
         folders = upload_folders(job, data_dir)
         named.update(folders)
         finished = job.finished_at

@@ -22,7 +22,7 @@ from lumbung.auth.roles import Role, entitled_to_identity
 from lumbung.db import session_scope, utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.identity.masking import mask_id
-from lumbung.jobs.kinds import KINDS, PUBLIC_KINDS
+from lumbung.jobs.kinds import KINDS, PUBLIC_KINDS, UPLOAD_KINDS
 from lumbung.jobs.models import Job
 from lumbung.jobs.queue import JobQueue, default_queue
 from lumbung.jobs.runner import stamp
@@ -297,7 +297,7 @@ def reject_file(
 ) -> Path:
     """The reject file of an import job, for its reader to download (the same rule as `get`)."""
     job, _ = _visible(session, actor, job_id)
-    relative = (job.result or {}).get("reject_file") if job.kind == "import" else None
+    relative = (job.result or {}).get("reject_file") if job.kind in UPLOAD_KINDS else None
     if not isinstance(relative, str):
         raise NotFound(f"Job {job.id} tidak punya berkas tolakan.")
     if data_dir is None:
@@ -359,7 +359,7 @@ def masked_problem(row: dict[str, Any]) -> dict[str, Any]:
 
 def _masked_result(job: Job) -> dict[str, Any] | None:
     result = job.result
-    if job.kind != "import" or not result or not isinstance(result.get("errors"), list):
+    if job.kind not in UPLOAD_KINDS or not result or not isinstance(result.get("errors"), list):
         return result
     return {**result, "errors": [masked_problem(e) for e in result["errors"]]}
 

@@ -195,9 +195,15 @@ def propose(
     payload: dict[str, Any],
     kk_number: str | None = None,
     base_version: int | None = None,
+    right: Action = Action.PROPOSE,
 ) -> Proposal:
-    """Record a proposal (and, for a new family, the family itself in status `proposed`)."""
-    authorize(actor, Action.PROPOSE)
+    """Record a proposal (and, for a new family, the family itself in status `proposed`).
+
+    `right`: what entitles the actor to propose: an operator's own proposal (PROPOSE), or the
+    proposals a civil registry import makes for the members it found deceased, not found or
+    under another NIK (MATCH_CIVIL, civil/updates.py). The same checks either way, and the
+    request goes through the same workflow (verified in region, determined by the ministry)."""
+    authorize(actor, right)
     if kind not in KINDS:
         raise ValidationFailed(f"Jenis usulan tidak dikenal: {kind}; pilihan: {', '.join(KINDS)}")
     if kind == "new_family":
@@ -206,7 +212,7 @@ def propose(
         if kk_number is None or base_version is None:
             raise ValidationFailed("Usulan perubahan butuh nomor KK dan versi data keluarga.")
         household = family_in_scope(session, actor, kk_number)
-        authorize(actor, Action.PROPOSE, household.village_code)
+        authorize(actor, right, household.village_code)
         if household.status not in ("approved", "verified", "proposed"):
             raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")
         if base_version > household.version:

@@ -17,7 +17,17 @@ STATIC = Path(__file__).parent / "static"
 
 
 def routes() -> list[BaseRoute]:
-    from lumbung.web import admin, aid, delivery, registry, reports, signin, vouchers, work
+    from lumbung.web import (
+        admin,
+        aid,
+        civil,
+        delivery,
+        registry,
+        reports,
+        signin,
+        vouchers,
+        work,
+    )
 
     return [
         *signin.ROUTES,
@@ -28,6 +38,7 @@ def routes() -> list[BaseRoute]:
         *reports.ROUTES,
         *admin.ROUTES,
         *aid.ROUTES,
+        *civil.ROUTES,
     ]
 
 

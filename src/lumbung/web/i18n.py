@@ -15,6 +15,7 @@ from lumbung.registry.vocab import (
 )
 from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, SCHOOL_COUNTS
 from lumbung.web.aid_words import AID_PAIRS
+from lumbung.web.civil_words import CIVIL_PAIRS
 from lumbung.web.voucher_words import VOUCHER_PAIRS
 
 DEFAULT = "id"
@@ -996,6 +997,7 @@ CATALOG: dict[str, dict[str, str]] = {
         **{key: pair[i] for key, pair in _PAIRS.items()},
         **{key: pair[i] for key, pair in AID_PAIRS.items()},
         **{key: pair[i] for key, pair in VOUCHER_PAIRS.items()},
+        **{key: pair[i] for key, pair in CIVIL_PAIRS.items()},
         **{key: pair[i] for key, pair in _REPORT_PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
         **{f"feature.{name}": pair[i] for name, pair in _FEATURES.items()},

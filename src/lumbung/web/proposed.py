@@ -128,6 +128,8 @@ def proposed(lang: str, detail: RequestDetail) -> Proposed:
         ]
         if payload.get("new_head"):
             values.append(ProposedValue(t["propose.remove.new_head"], str(payload["new_head"])))
+        if payload.get("reason"):  # a civil registry import says which, and why (civil/)
+            values.append(ProposedValue(t["propose.remove.reason"], str(payload["reason"])))
         return Proposed([ProposedPart(t["request.part.leaving"], values)])
     if kind == "update_account":
         from lumbung.identity.masking import mask_account
