@@ -724,3 +724,38 @@ def test_the_voucher_commands(
         )
     finally:
         _reset()
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(engine: DbEngine) -> None:
+    """No `SELECT 1` before each unit of work (a round trip of a redemption's few): a connection
+    PostgreSQL closed while it waited in the pool is found at checkout and replaced."""
+    import psycopg
+
+    from lumbung.db import connection_alive, create_engine
+
+    own = create_engine(engine.url.render_as_string(hide_password=False), connections=1)
+    try:
+        with own.connect() as conn:
+            first = conn.connection.driver_connection
+            if engine.dialect.name == "postgresql":
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        if engine.dialect.name == "postgresql":
+            assert connection_alive(first)
+            with psycopg.connect(
+                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                autocommit=True,
+            ) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            deadline = datetime.now(UTC) + timedelta(seconds=10)
+            while connection_alive(first) and datetime.now(UTC) < deadline:
+                threading.Event().wait(0.05)
+            assert not connection_alive(first)
+            with own.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        with own.connect() as conn:  # a live connection is handed out again, as it was
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+            assert (conn.connection.driver_connection is first) == (
+                engine.dialect.name != "postgresql"
+            )
+    finally:
+        own.dispose()

@@ -1,16 +1,23 @@
 """Redeeming a voucher at a counter: paid exactly once.
 
 A redemption is one transaction: the token's signature, key, expiry and NIK binding are
-checked (no database), then the voucher row is read by its id (its full NIK, partner, region
-and batch state checked), then
+checked (no database), then the voucher is claimed by one statement that makes every other
+check too:
 
     UPDATE voucher SET state = 'redeemed', … WHERE id = :id AND state = 'issued'
+      AND (amount, expiry, key) = the code's AND nik = :nik AND partner = the counter's
+      AND the village in the counter's region AND its batch approved  RETURNING …
 
-whose row count decides: 0 means another counter redeemed it first (on PostgreSQL the second
-UPDATE waits for the first's row lock and, once that commits, finds the row no longer
-`issued`; on SQLite writers take turns), and the caller gets 409 with when and where it was
-redeemed. The winner moves the attempt `pending → paid` (a conditional UPDATE too) and appends
-its `paid` event (unique per attempt and kind: a third guard) in the same transaction.
+whose row decides: none means the voucher is unknown, refused by a check, or was redeemed
+first by another counter (on PostgreSQL the second UPDATE waits for the first's row lock and,
+once that commits, finds the row no longer `issued`; on SQLite writers take turns). Only then
+is the voucher read, to say which (`_check`, in the order of the checks), and the caller gets
+404, 422, 403 or 409 with when and where it was redeemed. The winner's second statement (on
+PostgreSQL one, a data-modifying CTE; three on SQLite) stores the redemption's digest, moves
+the attempt `pending → paid` (a conditional UPDATE too: no row, and the transaction is rolled
+back with the claim) and appends its `paid` event (unique per attempt and kind: a third
+guard). BEGIN, two statements, COMMIT: four round trips (seven before, 2026-12-07), both
+statements run on psycopg's connection (`db.OnDriver`).
 
 Online redemptions are sealed into the audit chain in groups (`pos.sealing`): one audit event
 per redemption would serialise every counter on the chain's lock. Until its seal, a paid event
