@@ -155,7 +155,7 @@ def wait_ready(base: str, seconds: float = 60) -> None:
                 return
         except OSError:
             time.sleep(0.3)
-    sys.exit("the server did not answer within a minute")
+    sys.exit(f"the server did not answer within {seconds:.0f} s")
 
 
 def settle(base: str, token: str, seconds: float = 300) -> None:

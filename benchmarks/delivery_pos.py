@@ -427,18 +427,29 @@ def db_counts(url: str, voucher_ids: list[int] | None = None) -> dict[str, int]:
 
 
 def bench_redeem(
-    n: int, seconds: int, rebuild: bool, workers: int, threads: int | None = None
+    n: int,
+    seconds: int,
+    rebuild: bool,
+    workers: int,
+    threads: int | None = None,
+    database: str | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
-    name = f"lumbung_bench_pos_{n}"
+    name = database or f"lumbung_bench_pos_{n}"
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    workdir = Path(tempfile.gettempdir()) / f"lumbung-bench-pos-{n}"
+    workdir = Path(tempfile.gettempdir()) / f"lumbung-bench-pos-{name}"
     env = env_for(url, workdir)
     if threads:
         env["LUMBUNG_SERVER_THREADS"] = str(threads)
+    built = f"{name}_built" if fresh else name
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (built,)).fetchone()
     if rebuild or there is None or not (workdir / "lumbung.key").exists():
-        build(n, url, workdir, env)
+        build(n, url.replace(name, built), workdir, env_for(url.replace(name, built), workdir))
+    if fresh:  # every run on the registry as built: runs compared pairwise start alike
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {built}")
     bodies = voucher_bodies(env)
     storm_bodies, quiet_bodies, load_bodies = bodies[:100], bodies[100:400], bodies[400:]
     if len(storm_bodies) < 100:
@@ -473,7 +484,7 @@ def bench_redeem(
         "server_threads": threads or 20,
     }
     try:
-        wait_ready(base)
+        wait_ready(base, 300)  # a loaded 2-core machine takes long to start it
         one_client(base, quiet_bodies[:20], tokens[0])  # connections opened, code warm
         cpu_before = cpu_of_tree(server.pid)
         pg_before = backend_cpu(url)
@@ -581,6 +592,17 @@ def main() -> None:
     parser.add_argument(
         "--server-threads", type=int, help="LUMBUNG_SERVER_THREADS of the server (default 20)."
     )
+    parser.add_argument(
+        "--database",
+        help="The benchmark's PostgreSQL database (default lumbung_bench_pos_N; dropped and "
+        "built again with --rebuild or when it is missing).",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="Build the registry once as DATABASE_built and run on a copy of it made anew "
+        "(CREATE DATABASE … TEMPLATE): every run starts with all its vouchers unredeemed.",
+    )
     parser.add_argument("--json", type=Path, help="Write the figures here too.")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
@@ -588,7 +610,13 @@ def main() -> None:
         figures["letters"] = bench_letters(args.letters, args.workers)
     if args.what in ("redeem", "all"):
         figures["redeem"] = bench_redeem(
-            args.households, args.seconds, args.rebuild, args.workers, args.server_threads
+            args.households,
+            args.seconds,
+            args.rebuild,
+            args.workers,
+            args.server_threads,
+            args.database,
+            args.fresh,
         )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1, default=str))

@@ -20,7 +20,13 @@ from lumbung.delivery.pos import counters, keys, offline, sealing, token, vouche
 from lumbung.delivery.pos.counters import Counter
 from lumbung.delivery.pos.models import Voucher
 from lumbung.delivery.pos.redemption import AlreadyRedeemed, Redemption, redeem
-from lumbung.errors import Conflict, LumbungError, PermissionDenied, ValidationFailed
+from lumbung.errors import (
+    Conflict,
+    LumbungError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -279,6 +285,94 @@ def test_a_counter_token_is_scoped_to_its_partner_and_region(
         counters.revoke(session, actor=user(session, "admin"), token_id=view.id, reason="hilang")
     with session_scope(engine) as session, pytest.raises(PermissionDenied, match="dicabut"):
         counters.check(session, here)
+
+
+def test_a_refused_redemption_leaves_the_voucher_to_be_paid_once_later(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    """Each check is made by the claim itself (one statement): what it refuses is told apart
+    by reading the voucher, and the voucher stays issued until a redemption that passes."""
+    pos_batch(engine, tmp_path)
+    raw_counter = counter_token(engine)
+    (voucher_id, raw, nik), (other_id, raw2, nik2), *_ = all_vouchers(engine)
+
+    def state_of(which: int) -> str:
+        with engine.connect() as conn:
+            return str(
+                conn.execute(
+                    text("SELECT state FROM voucher WHERE id = :id"), {"id": which}
+                ).scalar_one()
+            )
+
+    def alter(sql: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(text(sql), {"id": voucher_id})
+
+    alter("UPDATE voucher SET partner_code = 'BRI' WHERE id = :id")
+    with pytest.raises(PermissionDenied, match="bukan untuk mitra POS"):
+        redeem_with(engine, raw_counter, raw, nik)
+    alter("UPDATE voucher SET partner_code = 'POS', amount_idr = 1 WHERE id = :id")
+    with pytest.raises(ValidationFailed, match="tidak sesuai dengan catatan"):
+        redeem_with(engine, raw_counter, raw, nik)
+    alter("UPDATE voucher SET amount_idr = 300000 WHERE id = :id")
+    alter(
+        "UPDATE payment_batch SET state = 'draft' WHERE id = (SELECT batch_id FROM voucher "
+        "WHERE id = :id)"
+    )
+    with pytest.raises(Conflict, match="tidak disetujui"):
+        redeem_with(engine, raw_counter, raw, nik)
+    alter(
+        "UPDATE payment_batch SET state = 'approved' WHERE id = (SELECT batch_id FROM voucher "
+        "WHERE id = :id)"
+    )
+    # the attempt answered meanwhile (cancelled): the claim is rolled back with the rest
+    alter(
+        "UPDATE payment_item SET state = 'cancelled' WHERE (batch_id, beneficiary_id, attempt) "
+        "= (SELECT batch_id, beneficiary_id, attempt FROM voucher WHERE id = :id)"
+    )
+    with pytest.raises(Conflict, match="tidak lagi tertunda") as not_pending:
+        redeem_with(engine, raw_counter, raw, nik)
+    assert not_pending.value.cause == "not_pending"
+    assert state_of(voucher_id) == "issued"
+    alter(
+        "UPDATE payment_item SET state = 'pending' WHERE (batch_id, beneficiary_id, attempt) "
+        "= (SELECT batch_id, beneficiary_id, attempt FROM voucher WHERE id = :id)"
+    )
+    # a voucher that does not exist (a code signed with this installation's key)
+    unknown = token.sign(
+        token.claim_for(
+            key_id=keys.current_key_id(),
+            voucher_id=999_999,
+            amount_idr=300_000,
+            expires_on=TODAY + timedelta(days=60),
+            nik=nik,
+        ),
+        keys.signing_key(keys.current_key_id()),
+    )
+    with pytest.raises(NotFound, match="999999 tidak ada"):
+        redeem_with(engine, raw_counter, unknown, nik)
+    # a counter of the family's district pays it (the region's code a prefix of the village's)
+    with engine.connect() as conn:
+        village = str(
+            conn.execute(
+                text("SELECT village_code FROM voucher WHERE id = :id"), {"id": voucher_id}
+            ).scalar_one()
+        )
+    district = village.rsplit(".", 1)[0]
+    assert state_of(voucher_id) == state_of(other_id) == "issued"
+    done = redeem_with(engine, counter_token(engine, "KEC-01", region=district), raw, nik)
+    assert (done.voucher_id, done.state) == (voucher_id, "paid")
+    with pytest.raises(AlreadyRedeemed):
+        redeem_with(engine, raw_counter, raw, nik)
+    assert redeem_with(engine, raw_counter, raw2, nik2).voucher_id == other_id
+    with engine.connect() as conn:
+        paid_events = conn.execute(
+            text("SELECT count(*) FROM payment_event WHERE kind = 'paid'")
+        ).scalar_one()
+    assert paid_events == 2
+    with session_scope(engine) as session:
+        assert sealing.seal_awaiting(session).sealed == 2
+    assert check(engine).ok
 
 
 def test_concurrent_redemptions_pay_each_voucher_once(engine: DbEngine, tmp_path: Path) -> None:
@@ -630,3 +724,38 @@ def test_the_voucher_commands(
         )
     finally:
         _reset()
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(engine: DbEngine) -> None:
+    """No `SELECT 1` before each unit of work (a round trip of a redemption's few): a connection
+    PostgreSQL closed while it waited in the pool is found at checkout and replaced."""
+    import psycopg
+
+    from lumbung.db import connection_alive, create_engine
+
+    own = create_engine(engine.url.render_as_string(hide_password=False), connections=1)
+    try:
+        with own.connect() as conn:
+            first = conn.connection.driver_connection
+            if engine.dialect.name == "postgresql":
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        if engine.dialect.name == "postgresql":
+            assert connection_alive(first)
+            with psycopg.connect(
+                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                autocommit=True,
+            ) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            deadline = datetime.now(UTC) + timedelta(seconds=10)
+            while connection_alive(first) and datetime.now(UTC) < deadline:
+                threading.Event().wait(0.05)
+            assert not connection_alive(first)
+            with own.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        with own.connect() as conn:  # a live connection is handed out again, as it was
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+            assert (conn.connection.driver_connection is first) == (
+                engine.dialect.name != "postgresql"
+            )
+    finally:
+        own.dispose()
