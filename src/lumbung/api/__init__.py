@@ -10,7 +10,18 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from lumbung.api import aid, cycles, delivery, jobs, records, reference, registry, reports, vouchers
+from lumbung.api import (
+    aid,
+    cycles,
+    delivery,
+    jobs,
+    linkage,
+    records,
+    reference,
+    registry,
+    reports,
+    vouchers,
+)
 from lumbung.api.deps import UnitOfWorkRoute
 from lumbung.api.problems import PROBLEM_JSON, Problem
 
@@ -53,7 +64,18 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERRORS)
     # The counters' routes first: Starlette tries routes in order, and a redemption (the API's
     # busiest write) matched after every other route spent ~1 ms on matching alone.
-    for module in (vouchers, reference, registry, cycles, delivery, records, jobs, aid, reports):
+    for module in (
+        vouchers,
+        reference,
+        registry,
+        cycles,
+        delivery,
+        records,
+        jobs,
+        aid,
+        reports,
+        linkage,
+    ):
         outside = [str(r) for r in module.router.routes if not isinstance(r, UnitOfWorkRoute)]
         if outside:  # an endpoint whose transaction the event loop would close (deps.py)
             raise TypeError(f"{module.__name__}: routes not made by deps.routes(): {outside}")

@@ -195,9 +195,14 @@ def propose(
     payload: dict[str, Any],
     kk_number: str | None = None,
     base_version: int | None = None,
+    authority: Action = Action.PROPOSE,
 ) -> Proposal:
-    """Record a proposal (and, for a new family, the family itself in status `proposed`)."""
-    authorize(actor, Action.PROPOSE)
+    """Record a proposal (and, for a new family, the family itself in status `proposed`).
+
+    `authority`: the right it is made under: a village operator's `PROPOSE`, or a verifier's
+    `VERIFY` when it follows from a decision that two records are the same person
+    (linkage/review.py); either way it goes through verification and determination."""
+    authorize(actor, authority)
     if kind not in KINDS:
         raise ValidationFailed(f"Jenis usulan tidak dikenal: {kind}; pilihan: {', '.join(KINDS)}")
     if kind == "new_family":
@@ -206,7 +211,7 @@ def propose(
         if kk_number is None or base_version is None:
             raise ValidationFailed("Usulan perubahan butuh nomor KK dan versi data keluarga.")
         household = family_in_scope(session, actor, kk_number)
-        authorize(actor, Action.PROPOSE, household.village_code)
+        authorize(actor, authority, household.village_code)
         if household.status not in ("approved", "verified", "proposed"):
             raise Conflict(f"Keluarga berstatus {household.status}; tidak bisa diubah.")
         if base_version > household.version:

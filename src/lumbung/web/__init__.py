@@ -17,7 +17,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def routes() -> list[BaseRoute]:
-    from lumbung.web import admin, aid, delivery, registry, reports, signin, work
+    from lumbung.web import admin, aid, delivery, linkage, registry, reports, signin, work
 
     return [
         *signin.ROUTES,
@@ -27,6 +27,7 @@ def routes() -> list[BaseRoute]:
         *reports.ROUTES,
         *admin.ROUTES,
         *aid.ROUTES,
+        *linkage.ROUTES,
     ]
 
 
