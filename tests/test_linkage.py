@@ -94,12 +94,13 @@ def test_a_run_keeps_the_registry_pairs_above_the_review_weight(
         engine,
         data,
         matcher(
-            story_pairs(registry),
+            # Siti's pair twice (the second, the other way round, is asked once)
+            [*story_pairs(registry), (registry.sitti, registry.siti, 18.5)],
             all_records(registry),
             other_source=[(registry.siti, 7, 30.0)],  # a civil-registry row: not a member pair
         ),
     )
-    assert (run.pairs_scored, run.pairs_queued, run.pairs_known) == (6, 4, 0)
+    assert (run.pairs_scored, run.pairs_queued, run.pairs_known) == (7, 4, 0)
     assert (run.records, run.clusters) == (8, 4)  # Siti's with Dewi, Budi's, Asep's, Ahmad
     assert run.state == "finished" and run.release == "R1"
     assert run.model_sha256 and len(run.model_sha256) == 64 and run.settings_sha256

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,7 +165,9 @@ def run_link(
     relative = Path(LINKAGE_DIR) / f"run-{run.id}"
     run.folder = str(relative)
     run_dir = data_dir / relative
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # A folder of this number is a rolled-back run's (SQLite may give its id again): not ours.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
     matcher(release_dir, run_dir)
     _record_files(session, run, run_dir)
     run.state, run.finished_at = "finished", utcnow()
@@ -242,6 +245,7 @@ def _record_files(session: Session, run: LinkRun, run_dir: Path) -> None:
         ],
     )
     queued = known = 0
+    seen: set[tuple[int, int]] = set()  # a pair the file holds twice is asked once
     for batch in kept.to_batches(CHUNK):
         rows = batch.to_pylist()
         ids = {int(r["record_id_l"]) for r in rows} | {int(r["record_id_r"]) for r in rows}
@@ -252,6 +256,9 @@ def _record_files(session: Session, run: LinkRun, run_dir: Path) -> None:
             low, high = sorted((int(row["record_id_l"]), int(row["record_id_r"])))
             if low == high or low not in villages or high not in villages:
                 continue  # a record not (or no longer) a member: nothing to decide
+            if (low, high) in seen:
+                continue
+            seen.add((low, high))
             if (low, high) in decided:
                 known += 1
                 continue
