@@ -53,13 +53,25 @@ Matcher = Callable[[Path, Path], None]
 
 def call_matching_engine(release_dir: Path, run_dir: Path) -> None:
     """The matching engine's deduplication of a release's members, writing the run's files
-    (`pairs.py`). The one place the review queue calls the engine (branch linkeng,
-    `lumbung.linkage`): wired when the engine's dedupe lands."""
-    raise Conflict(
-        "Mesin pencocokan (Splink) belum terpasang pada instalasi ini: run linkage belum bisa "
-        "dijalankan. Hubungi administrator server.",
-        cause="matching_engine_missing",
-    )
+    (`pairs.py`): the members' comparison table (`records.parquet`, in the run's folder), then
+    `engine.dedupe` with the shipped settings, trained on the release itself. The one place the
+    review side calls the engine."""
+    from splink.internals.exceptions import EMTrainingException
+
+    from lumbung.linkage.engine import dedupe
+    from lumbung.linkage.records import release_base_sql, write_records
+
+    records = run_dir / "records.parquet"
+    count = write_records(release_base_sql(release_dir), contract.REGISTRY_SOURCE, records)
+    try:
+        dedupe(records, folder=run_dir)
+    except EMTrainingException as exc:  # too few records for EM to learn from
+        raise Conflict(
+            f"Model pencocokan tidak bisa dilatih dari rilis ini ({count} anggota): terlalu "
+            "sedikit pasangan untuk dipelajari (biasanya perlu ribuan anggota). Splink: "
+            f"{str(exc).splitlines()[0]}",
+            cause="linkage_training_failed",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
