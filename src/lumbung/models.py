@@ -16,6 +16,7 @@ from lumbung.delivery.models import (
 from lumbung.delivery.pos.models import PartnerToken, Voucher
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
+from lumbung.linkage.models import LinkDecision, LinkPair, LinkRun
 from lumbung.payees.models import Partner, PartnerRegion, PayeeAccount
 from lumbung.programs.models import Program
 from lumbung.regions.models import Region
@@ -45,6 +46,9 @@ __all__ = [
     "ImportBatch",
     "Installation",
     "Job",
+    "LinkDecision",
+    "LinkPair",
+    "LinkRun",
     "Member",
     "Partner",
     "PartnerRegion",

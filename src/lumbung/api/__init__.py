@@ -16,6 +16,7 @@ from lumbung.api import (
     cycles,
     delivery,
     jobs,
+    linkage,
     records,
     reference,
     registry,
@@ -75,6 +76,7 @@ def api_router() -> APIRouter:
         aid,
         civil,
         reports,
+        linkage,
     ):
         outside = [str(r) for r in module.router.routes if not isinstance(r, UnitOfWorkRoute)]
         if outside:  # an endpoint whose transaction the event loop would close (deps.py)

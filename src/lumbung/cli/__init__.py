@@ -24,6 +24,7 @@ from lumbung.cli.cycles import cycle_app, explain_command
 from lumbung.cli.delivery import delivery_app
 from lumbung.cli.demo import demo_command
 from lumbung.cli.imports import import_command
+from lumbung.cli.linkage import link_app
 from lumbung.cli.payfiles import payfile_app
 from lumbung.cli.programs import program_app
 from lumbung.cli.registry import registry_app
@@ -58,6 +59,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(aid_app, name="aid")
 app.add_typer(civil_app, name="civil")
+app.add_typer(link_app, name="link")
 app.command("explain")(explain_command)
 app.command("import")(import_command)
 app.command("synth")(synth_command)

@@ -89,3 +89,93 @@ def normalise_name_sql(column: str) -> str:
         quoted = pattern.replace("'", "''")
         expr = f"regexp_replace({expr}, '{quoted}', '{replacement}', 'g')"
     return expr
+
+
+# Degrees written after a name without a comma ("SUTRISNO S.H", "ANI S.PD. M.SI"): a
+# one-letter grade, a dot, a short field ("s.pd", "m.si", "s.h"), or a few written without dots.
+_DEGREE = (
+    r"((s|m|a|d)\.\s?[a-z]{1,4}\.?|a\.?md\.?"
+    r"|amd|ama|bsc|mba|phd|sh|se|st|sag|sip|skm|ssi|spd|spdi|ssos|skom|mpd|msi|mm)"
+)
+
+# (pattern, replacement), applied in order after `RULES` (to the normalised name, a-z and
+# single spaces): the canonical form that matching compares. Each is a regular expression
+# in the common subset of Python `re` and RE2 (no back-references, no look-around).
+CANONICAL_PRE_RULES: tuple[tuple[str, str], ...] = (
+    (r"(\s+" + _DEGREE + r")+\s*$", ""),
+    (r"^\s*((" + "|".join(TITLES) + r")(\.\s*|\s+))+", ""),
+)
+CANONICAL_RULES: tuple[tuple[str, str], ...] = (
+    # Muhammad in all its spellings and abbreviations, as a whole word.
+    (r"\bm[ou]c?h?am+[ae]d\b", "muhamad"),
+    (r"\b(m|mhd|moh|muh|mohd|mhmd|md|muhd|moch|much|mch|mochd)\b", "muhamad"),
+    # The old spelling (before 1972): Soekarno, Djoko, Tjahjo, Sjahrir, Chairul.
+    ("oe", "u"),
+    # "ch" before "m" was the Dutch spelling of "h": Achmad, Rachmat, Rochman.
+    ("chm", "hm"),
+    ("dj", "j"),
+    ("tj", "c"),
+    ("sj", "sy"),
+    ("ch", "kh"),
+    # Doubled letters: Sitti, Nurrahman, Muhammad (RE2 has no back-references: one per letter).
+    *((letter + "{2,}", letter) for letter in "abcdefghijklmnopqrstuvwxyz"),
+)
+
+
+def canonical_name(name: str) -> str:
+    """The name as the matching engine compares it (see `CANONICAL_RULES`).
+
+    "H. Moch. Soekarno, S.H." and "Muhamad Sukarno" are both "muhamad sukarno"."""
+    text = name.replace("\u0130", "I").translate(_ACCENTS_TABLE).lower()
+    for pattern, replacement in CANONICAL_PRE_RULES:
+        text = re.sub(pattern, replacement, text)
+    text = normalise_name(text)
+    for pattern, replacement in CANONICAL_RULES:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+def canonical_name_sql(column: str) -> str:
+    """`canonical_name` as a DuckDB expression over `column`."""
+    expr = (
+        f"lower(CASE WHEN strlen({column}) = length({column}) THEN {column} "
+        f"ELSE translate({column}, '{_ACCENTS_FROM}', '{_ACCENTS_TO}') END)"
+    )
+    for pattern, replacement in CANONICAL_PRE_RULES:
+        expr = f"regexp_replace({expr}, '{pattern}', '{replacement}', 'g')"
+    for pattern, replacement in RULES:
+        quoted = pattern.replace("'", "''")
+        expr = f"regexp_replace({expr}, '{quoted}', '{replacement}', 'g')"
+    for pattern, replacement in CANONICAL_RULES:
+        expr = f"regexp_replace({expr}, '{pattern}', '{replacement}', 'g')"
+    return expr
+
+
+# The sound key of a word: its first letter, then its consonants with the letters that sound
+# alike in Indonesian spellings made one (f/v/p, z/s, q/k) and vowels, h, w and y dropped:
+# "nurhaliza" and "nurhalisah" are both "nrls". Used for blocking, never for scoring.
+SOUND_FROM = "fvzqx"
+SOUND_TO = "ppskk"
+_SOUND_TABLE = str.maketrans(SOUND_FROM, SOUND_TO)
+SOUND_DROP = r"[aeiouhwy]"
+
+
+def sound_key(word: str) -> str:
+    """The sound key of one canonical word ("" for "")."""
+    if not word:
+        return ""
+    rest = re.sub(SOUND_DROP, "", word[1:].translate(_SOUND_TABLE))
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        rest = re.sub(letter + "{2,}", letter, rest)
+    return word[0] + rest
+
+
+def sound_key_sql(column: str) -> str:
+    """`sound_key` as a DuckDB expression over `column` (a canonical word)."""
+    rest = (
+        f"regexp_replace(translate(substr({column}, 2), '{SOUND_FROM}', '{SOUND_TO}'), "
+        f"'{SOUND_DROP}', '', 'g')"
+    )
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        rest = f"regexp_replace({rest}, '{letter}{{2,}}', '{letter}', 'g')"
+    return f"(substr({column}, 1, 1) || {rest})"

@@ -335,6 +335,44 @@ def _run_cycle(ctx: Context) -> dict[str, Any]:
     return plain_json(result.as_dict())
 
 
+# --- link (record linkage, issue 17) -------------------------------------------------------
+
+
+def _review_weight(params: dict[str, Any]) -> float:
+    from lumbung.linkage.service import DEFAULT_REVIEW_WEIGHT
+
+    value = params.get("review_weight", DEFAULT_REVIEW_WEIGHT)
+    if value is None:
+        return DEFAULT_REVIEW_WEIGHT
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationFailed("Job link: 'review_weight' harus angka (log2 odds).")
+    return float(value)
+
+
+def _check_link(actor: User, params: dict[str, Any], _settings: Settings) -> dict[str, Any]:
+    from lumbung.linkage.service import check_run_request
+
+    _only(params, {"release", "review_weight"}, "link")
+    weight = _review_weight(params)
+    check_run_request(actor, weight)
+    return {"release": _text(params, "release", "link", pattern=CODE), "review_weight": weight}
+
+
+def _run_link(ctx: Context) -> dict[str, Any]:
+    from lumbung.linkage.service import run_link
+
+    ctx.step("mencocokkan data")
+    result = run_link(
+        ctx.session,
+        actor=ctx.actor,
+        release_label=ctx.params["release"],
+        data_dir=ctx.settings.data_dir,
+        releases_dir=ctx.settings.releases_dir,
+        review_weight=ctx.params["review_weight"],
+    )
+    return plain_json(result.as_dict())
+
+
 # --- sleep (tests only) --------------------------------------------------------------------
 
 
@@ -453,9 +491,10 @@ KINDS: dict[str, Kind] = {
     "score": Kind("score", _check_score, _run_score, ("menghitung skor",)),
     "cycle_run": Kind("cycle_run", _check_cycle, _run_cycle, ("menghitung siklus",)),
     "letters": Kind("letters", _check_letters, _run_letters, ("menulis surat",)),
+    "link": Kind("link", _check_link, _run_link, ("mencocokkan data",)),
     "sleep": Kind("sleep", _check_sleep, _run_sleep, ("tidur",)),
 }
-PUBLIC_KINDS = ("import", "civil_import", "release", "score", "cycle_run", "letters")
+PUBLIC_KINDS = ("import", "civil_import", "release", "score", "cycle_run", "letters", "link")
 # The kinds whose `files` are uploads (removed once old) and whose result lists a file's
 # problems (`errors`, masked for readers not entitled to identities) and its reject file.
 UPLOAD_KINDS = ("import", "civil_import")

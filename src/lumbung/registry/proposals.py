@@ -199,10 +199,12 @@ def propose(
 ) -> Proposal:
     """Record a proposal (and, for a new family, the family itself in status `proposed`).
 
-    `right`: what entitles the actor to propose: an operator's own proposal (PROPOSE), or the
+    `right`: what entitles the actor to propose: an operator's own proposal (PROPOSE), the
     proposals a civil registry import makes for the members it found deceased, not found or
-    under another NIK (MATCH_CIVIL, civil/updates.py). The same checks either way, and the
-    request goes through the same workflow (verified in region, determined by the ministry)."""
+    under another NIK (MATCH_CIVIL, civil/updates.py), or a verifier's (VERIFY) when it
+    follows from a decision that two records are the same person (linkage/review.py). The same
+    checks either way, and the request goes through the same workflow (verified in region,
+    determined by the ministry)."""
     authorize(actor, right)
     if kind not in KINDS:
         raise ValidationFailed(f"Jenis usulan tidak dikenal: {kind}; pilihan: {', '.join(KINDS)}")

@@ -22,6 +22,7 @@ def routes() -> list[BaseRoute]:
         aid,
         civil,
         delivery,
+        linkage,
         registry,
         reports,
         signin,
@@ -39,6 +40,7 @@ def routes() -> list[BaseRoute]:
         *admin.ROUTES,
         *aid.ROUTES,
         *civil.ROUTES,
+        *linkage.ROUTES,
     ]
 
 

@@ -54,6 +54,12 @@ def home(ctx: Page) -> Response:
             if c.state == "draft" and c.created_by != actor.username
         ]
         waiting.append({"key": "home.cycles.draft", "count": len(drafts), "url": "/siklus"})
+    if actor.role is Role.VERIFIER:
+        from lumbung.linkage.review import pending_count
+
+        waiting.append(
+            {"key": "home.link.pending", "count": pending_count(ctx.db, actor), "url": "/kemiripan"}
+        )
     jobs_with_errors: list[Any] = []
     if ctx.may("import"):
         from lumbung.jobs import service as jobs

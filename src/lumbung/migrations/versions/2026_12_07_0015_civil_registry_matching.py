@@ -1,6 +1,6 @@
 """Civil registry (Dukcapil) matching: imports of an extract and each member's result
 
-Revision ID: 0015_civil
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-07 15:00:00
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_civil"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
