@@ -30,7 +30,13 @@ from lumbung.auth.roles import Action, entitled_to_identity, in_scope
 from lumbung.auth.service import authorize, reading_area, within
 from lumbung.db import page_rows
 from lumbung.errors import NotFound, ValidationFailed
-from lumbung.identity.masking import mask_accounts, mask_id, mask_identity, mask_name
+from lumbung.identity.masking import (
+    distinct_id_masker,
+    mask_accounts,
+    mask_id,
+    mask_identity,
+    mask_name,
+)
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.paging import Page, check_window
@@ -298,9 +304,10 @@ def search_families(
         "offset": offset,
     }
     rows = session.execute(search, params).all()
-    # Past the last page (or nothing found), counted apart.
-    total = rows[0][_S_TOTAL] if rows else session.execute(count, params).scalar_one()
+    if not rows:  # past the last page (or nothing found): counted apart
+        return Page([], int(session.execute(count, params).scalar_one()), limit, offset)
     name_shown: Callable[[str], str] = str if entitled_to_identity(actor.role) else mask_name
+    nik_shown = distinct_id_masker()  # the key read once for the page
     items = []
     for _, family_rows in itertools.groupby(rows, operator.itemgetter(0)):
         members = list(family_rows)
@@ -316,7 +323,7 @@ def search_families(
         matches = [
             NameMatch(
                 name_shown(m[_S_NAME]),
-                mask_id(m[_S_NIK], distinct=True),
+                nik_shown(m[_S_NIK]),
                 m[_S_RELATIONSHIP],
                 m[_S_MEMBER_STATUS],
             )
@@ -333,7 +340,7 @@ def search_families(
                 matches,
             )
         )
-    return Page(items, int(total), limit, offset)
+    return Page(items, int(rows[0][_S_TOTAL]), limit, offset)
 
 
 def families_by_status(
