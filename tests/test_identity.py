@@ -3,6 +3,9 @@ set-based SQL pipeline that the import and the change requests run."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from factories import household, kk, member, write_batch
 from helpers import run_import
+from lumbung.audit.keys import keyring
 from lumbung.db import session_scope
 from lumbung.identity import (
     IdentityIssue,
@@ -22,6 +26,7 @@ from lumbung.identity import (
     mask_name,
     normalise_name,
 )
+from lumbung.identity.masking import distinct_id_masker
 from lumbung.identity.names import normalise_name_sql
 from lumbung.registry.validation import validate_family
 
@@ -259,6 +264,19 @@ def test_masked_niks_of_one_family_can_be_told_apart() -> None:
     assert len(tagged) == 2
     assert all(t.startswith("3171************·") and len(t) == 20 for t in tagged)
     assert mask_id(father, distinct=True) == mask_id(f" {father} ", distinct=True)
+
+
+def test_a_list_masks_numbers_as_one_number_is_masked() -> None:
+    """A name search masks its page's NIKs with the key read once (`distinct_id_masker`): the
+    same tags as `mask_id`, which are the first three base32 characters of the keyed digest."""
+    mask = distinct_id_masker()
+    secret = keyring().current.secret
+    for number in ("3171011203800001", " 3171011505100001 ", "3273010101200099", "12"):
+        assert mask(number) == mask_id(number, distinct=True)
+        digits = number.strip()
+        if len(digits) == 16:
+            mac = hmac.new(secret, b"mask\x1f" + digits.encode(), hashlib.sha256).digest()
+            assert mask(number).endswith("·" + base64.b32encode(mac).decode()[:3])
 
 
 # name → what matching compares

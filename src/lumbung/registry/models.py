@@ -227,13 +227,16 @@ for _model in (Household, Member):
 _LEVEL_COLUMNS = {2: "province_code", 5: "regency_code", 8: "district_code", 13: "village_code"}
 
 
+def area_column(area: str) -> str:
+    """The household column that holds region codes of `area`'s level (the village code for a
+    code of no level: no region has such a code, so nothing matches)."""
+    return _LEVEL_COLUMNS.get(len(area), "village_code")
+
+
 def household_in_area(area: str | None) -> ColumnElement[bool]:
     """SQL: the family lies in `area` (a region code of any level; None = the nation), as an
     equality on the column of the area's level, which an index answers (a `LIKE '32.01.%'` on
     the village code cannot use one on PostgreSQL)."""
     if area is None:
         return true()
-    column = _LEVEL_COLUMNS.get(len(area))
-    if column is None:
-        return Household.village_code == area  # no region has such a code: nothing matches
-    return getattr(Household, column) == area  # type: ignore[no-any-return]
+    return getattr(Household, area_column(area)) == area  # type: ignore[no-any-return]

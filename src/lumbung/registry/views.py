@@ -14,27 +14,42 @@ too for a reader not entitled to them.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action, entitled_to_identity, in_scope
 from lumbung.auth.service import authorize, reading_area, within
-from lumbung.db import count_of, page_rows
+from lumbung.db import page_rows
 from lumbung.errors import NotFound, ValidationFailed
-from lumbung.identity.masking import mask_accounts, mask_id, mask_identity, mask_name
+from lumbung.identity.masking import (
+    distinct_id_masker,
+    mask_accounts,
+    mask_id,
+    mask_identity,
+    mask_name,
+)
 from lumbung.identity.names import normalise_name
 from lumbung.identity.nik import require_kk
 from lumbung.paging import Page, check_window
 from lumbung.registry import vocab
 from lumbung.registry.check_sql import HOUSEHOLD_VALUE_COLUMNS, MEMBER_VALUE_COLUMNS
 from lumbung.registry.history import FamilyHistory, family_history
-from lumbung.registry.models import ChangeRequest, Household, Member, household_in_area
+from lumbung.registry.models import (
+    ChangeRequest,
+    Household,
+    Member,
+    area_column,
+    household_in_area,
+)
 from lumbung.registry.request_views import RequestView, show
 from lumbung.registry.scope import REF_COLUMNS, FamilyRef, remember
 from lumbung.registry.scope import not_found as scope_not_found
@@ -215,6 +230,47 @@ class FamilySummary:
         }
 
 
+# A name search, built once per kind of area (`_search_statements`): the page of families
+# with the count of every match (a window over the matches) and the members of the page's
+# families, in one statement of plain rows, ordered by KK and member id. Each row: the family's
+# columns, the count, then one member's.
+_SEARCH_HOUSEHOLD = ("id", "kk_number", "village_code", "status", "version")
+_SEARCH_MEMBER = ("name", "nik", "name_normalised", "relationship", "status")
+_S_KK, _S_VILLAGE, _S_STATUS, _S_VERSION, _S_TOTAL = 1, 2, 3, 4, 5
+_S_NAME, _S_NIK, _S_NORMALISED, _S_RELATIONSHIP, _S_MEMBER_STATUS = 6, 7, 8, 9, 10
+
+
+@functools.cache
+def _search_statements(column: str | None, narrowed: bool) -> tuple[Select[Any], Select[Any]]:
+    """The search (page and members) and its count apart, for families whose `column` (a
+    region level's; None: the nation) equals the bound `area`, and for members in the bound
+    `regency` too when `narrowed`."""
+    # A prefix as a range of byte-wise ordered names: an index range on both databases, with a
+    # plan that does not depend on the value (a LIKE pattern may not be planned as one).
+    matching = select(_M.c.household_id).where(
+        _M.c.name_normalised >= bindparam("wanted"), _M.c.name_normalised < bindparam("beyond")
+    )
+    if narrowed:
+        # Within a regency: one range of `ix_member_regency_name`, not the nation's namesakes.
+        matching = matching.where(_M.c.regency_code == bindparam("regency"))
+    found = select(*(_H.c[c] for c in _SEARCH_HOUSEHOLD)).where(_H.c.id.in_(matching))
+    if column is not None:
+        found = found.where(_H.c[column] == bindparam("area"))
+    page = (
+        found.add_columns(func.count().over().label("total"))
+        .order_by(_H.c.kk_number)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .cte("page")
+    )
+    search = (
+        select(*page.c, *(_M.c[c].label(f"member_{c}") for c in _SEARCH_MEMBER))
+        .select_from(page.outerjoin(_M, _M.c.household_id == page.c.id))
+        .order_by(page.c.kk_number, _M.c.id)
+    )
+    return search, select(func.count()).select_from(found.subquery())
+
+
 def search_families(
     session: Session,
     actor: User,
@@ -237,66 +293,54 @@ def search_families(
             f"Nama {name!r}: beri sedikitnya {SHORTEST_NAME} huruf (tanpa gelar dan tanda baca)."
         )
     area = reading_area(actor, region)
-    # A prefix as a range of byte-wise ordered names: an index range on both databases, with a
-    # plan that does not depend on the value (a LIKE pattern may not be planned as one).
-    matching = select(Member.household_id).where(
-        Member.name_normalised >= wanted, Member.name_normalised < wanted + LAST_CHARACTER
-    )
-    if area is not None and len(area) >= len("32.01"):
-        # Within a regency: one range of `ix_member_regency_name`, not the nation's namesakes.
-        matching = matching.where(Member.regency_code == area[:5])
-    query = select(Household).where(Household.id.in_(matching), household_in_area(area))
-    # The page and the count of every match in one statement (a window over the matches).
-    rows = session.execute(
-        query.add_columns(func.count().over())
-        .order_by(Household.kk_number)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    households = [h for h, _ in rows]
-    # Past the last page (or nothing found), counted apart.
-    total = rows[0][1] if rows else count_of(session, query)
-    members: dict[int, list[Row[int, str, str, str, str, str]]] = {h.id: [] for h in households}
-    for m in session.execute(
-        select(
-            Member.household_id,
-            Member.name,
-            Member.nik,
-            Member.name_normalised,
-            Member.relationship,
-            Member.status,
-        )
-        .where(Member.household_id.in_(members))
-        .order_by(Member.id)
-    ):
-        members[m.household_id].append(m)
-    items = []
+    narrowed = area is not None and len(area) >= len("32.01")
+    search, count = _search_statements(None if area is None else area_column(area), narrowed)
+    params = {
+        "wanted": wanted,
+        "beyond": wanted + LAST_CHARACTER,
+        "regency": area[:5] if narrowed and area is not None else None,
+        "area": area,
+        "limit": limit,
+        "offset": offset,
+    }
+    rows = session.execute(search, params).all()
+    if not rows:  # past the last page (or nothing found): counted apart
+        return Page([], int(session.execute(count, params).scalar_one()), limit, offset)
     name_shown: Callable[[str], str] = str if entitled_to_identity(actor.role) else mask_name
-    for h in households:
+    nik_shown = distinct_id_masker()  # the key read once for the page
+    items = []
+    for _, family_rows in itertools.groupby(rows, operator.itemgetter(0)):
+        members = list(family_rows)
+        first = members[0]
         head = next(
             (
-                m.name
-                for m in members[h.id]
-                if m.relationship == vocab.HEAD and m.status == "active"
+                m[_S_NAME]
+                for m in members
+                if m[_S_RELATIONSHIP] == vocab.HEAD and m[_S_MEMBER_STATUS] == "active"
             ),
             None,
         )
         matches = [
-            NameMatch(name_shown(m.name), mask_id(m.nik, distinct=True), m.relationship, m.status)
-            for m in members[h.id]
-            if m.name_normalised.startswith(wanted)
+            NameMatch(
+                name_shown(m[_S_NAME]),
+                nik_shown(m[_S_NIK]),
+                m[_S_RELATIONSHIP],
+                m[_S_MEMBER_STATUS],
+            )
+            for m in members
+            if m[_S_NORMALISED] is not None and m[_S_NORMALISED].startswith(wanted)
         ]
         items.append(
             FamilySummary(
-                h.kk_number,
-                h.village_code,
-                h.status,
-                h.version,
+                first[_S_KK],
+                first[_S_VILLAGE],
+                first[_S_STATUS],
+                first[_S_VERSION],
                 None if head is None else name_shown(head),
                 matches,
             )
         )
-    return Page(items, int(total), limit, offset)
+    return Page(items, int(rows[0][_S_TOTAL]), limit, offset)
 
 
 def families_by_status(
