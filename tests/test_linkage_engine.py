@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +136,7 @@ def fast(settings: LinkageSettings) -> LinkageSettings:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[int, int]]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, int]]:
     root = tmp_path_factory.mktemp("linkage")
     table, truth = registry()
     con = duckdb.connect()
