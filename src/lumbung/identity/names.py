@@ -164,18 +164,17 @@ def sound_key(word: str) -> str:
     """The sound key of one canonical word ("" for "")."""
     if not word:
         return ""
-    rest = re.sub(SOUND_DROP, "", word[1:].translate(_SOUND_TABLE))
+    alike = word.translate(_SOUND_TABLE)
+    rest = re.sub(SOUND_DROP, "", alike[1:])
     for letter in "abcdefghijklmnopqrstuvwxyz":
         rest = re.sub(letter + "{2,}", letter, rest)
-    return word[0] + rest
+    return alike[0] + rest
 
 
 def sound_key_sql(column: str) -> str:
     """`sound_key` as a DuckDB expression over `column` (a canonical word)."""
-    rest = (
-        f"regexp_replace(translate(substr({column}, 2), '{SOUND_FROM}', '{SOUND_TO}'), "
-        f"'{SOUND_DROP}', '', 'g')"
-    )
+    alike = f"translate({column}, '{SOUND_FROM}', '{SOUND_TO}')"
+    rest = f"regexp_replace(substr({alike}, 2), '{SOUND_DROP}', '', 'g')"
     for letter in "abcdefghijklmnopqrstuvwxyz":
         rest = f"regexp_replace({rest}, '{letter}{{2,}}', '{letter}', 'g')"
-    return f"(substr({column}, 1, 1) || {rest})"
+    return f"(substr({alike}, 1, 1) || {rest})"

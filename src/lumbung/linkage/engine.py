@@ -72,7 +72,9 @@ class RunSummary:
 class _Backend:
     """Where the SQL runs: a DuckDB connection, or a SparkSession (the same SQL text)."""
 
-    def __init__(self, *, spark: Any = None, threads: int | None = None, memory: str = "") -> None:
+    def __init__(
+        self, *, spark: Any = None, threads: int | None = None, memory: str = "", scratch: Path
+    ) -> None:
         self.spark = spark
         if spark is None:
             import duckdb
@@ -89,6 +91,10 @@ class _Backend:
             from splink.backends.spark import SparkAPI
 
             _with_similarity_functions(spark)
+            # Splink breaks long query plans with checkpoints, which need a folder.
+            if spark.sparkContext.getCheckpointDir() is None:
+                scratch.mkdir(parents=True, exist_ok=True)
+                spark.sparkContext.setCheckpointDir(str(scratch))
             self.db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
 
     def table(self, name: str, sql: str) -> None:
@@ -194,7 +200,7 @@ def _run(
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     folder.mkdir(parents=True, exist_ok=True)
-    backend = _Backend(spark=spark, threads=threads, memory=memory)
+    backend = _Backend(spark=spark, threads=threads, memory=memory, scratch=folder / ".spark")
     run = uuid.uuid4().hex[:8]
     try:
         names = []

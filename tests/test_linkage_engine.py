@@ -1,0 +1,257 @@
+"""The matching engine (linkage/): canonical names, records, a dedupe with known truth on DuckDB,
+the same clusters on Spark, and twins never merged."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import random
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lumbung.engine.backend import open_spark
+from lumbung.identity.names import canonical_name, canonical_name_sql, sound_key, sound_key_sql
+from lumbung.linkage.engine import dedupe, link, read_model
+from lumbung.linkage.evaluation import cluster_quality
+from lumbung.linkage.pairs import (
+    CLUSTER_COLUMNS,
+    PAIR_KEYS,
+    SCORE_COLUMNS,
+    comparison_names,
+)
+from lumbung.linkage.records import BASE_COLUMNS, write_records
+from lumbung.linkage.settings import LinkageSettings, load_settings
+
+CANONICAL = [
+    ("H. Moch. Soekarno, S.H.", "muhamad sukarno"),
+    ("Muhamad Sukarno", "muhamad sukarno"),
+    ("MOHAMMAD SUKARNO", "muhamad sukarno"),
+    ("Mhd. Sukarno", "muhamad sukarno"),
+    ("M. Sukarno", "muhamad sukarno"),
+    ("Hj. SITTI NURHALIZAH S.Pd. M.Si", "siti nurhalizah"),
+    ("Siti Nurhalizah, S.Pd., M.Si.", "siti nurhalizah"),
+    ("Ir. Sjahrir", "syahrir"),
+    ("Djoko Tjahjono", "joko cahjono"),
+    ("Chairul Tanjung", "khairul tanjung"),
+    ("Drs H Achmad", "ahmad"),
+    ("SUTRISNO SH", "sutrisno"),
+    ("Ani S.Pd", "ani"),
+    ("NURRAHMAN A.Md", "nurahman"),
+    ("Wayan", "wayan"),
+    ("JOSÉ Ma'ruf", "jose maruf"),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("written", "canonical"), CANONICAL)
+def test_canonical_names_in_python_and_sql_agree(written: str, canonical: str) -> None:
+    assert canonical_name(written) == canonical
+    row = duckdb.connect().execute(f"SELECT {canonical_name_sql('$1')}", [written]).fetchone()
+    assert row is not None
+    assert row[0] == canonical
+
+
+@pytest.mark.parametrize(
+    ("word", "key"), [("nurhaliza", "nrls"), ("nurhalisah", "nrls"), ("siti", "st"), ("", "")]
+)
+def test_sound_keys_in_python_and_sql_agree(word: str, key: str) -> None:
+    assert sound_key(word) == key
+    row = duckdb.connect().execute(f"SELECT {sound_key_sql('$1')}", [word]).fetchone()
+    assert row is not None
+    assert (row[0] or "") == key
+
+
+def test_sound_keys_make_spelling_variants_one() -> None:
+    assert sound_key("fitri") == sound_key("pitri")
+    assert sound_key("yusuf") == sound_key("yusup")
+
+
+# ---- a small registry with known duplicates and twins ----
+
+FIRST = ["siti", "muhammad", "ahmad", "dewi", "sri", "budi", "agus", "rina", "joko", "eko"]
+LAST = ["aminah", "rahmawati", "santoso", "hidayat", "saputra", "lestari", "wijaya", ""]
+
+
+def _person(rng: random.Random, household: int) -> dict[str, Any]:
+    birth = datetime.date(1950, 1, 1) + datetime.timedelta(days=rng.randint(0, 25_000))
+    sex = rng.choice("LP")
+    village = f"3201{rng.randint(1, 5):02d}{rng.randint(1, 4):04d}"
+    day = birth.day + (40 if sex == "P" else 0)
+    return {
+        "household_id": household,
+        "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}".strip().title(),
+        "birth_date": birth,
+        "nik": f"{village[:6]}{day:02d}{birth:%m%y}{rng.randint(1, 9999):04d}",
+        "sex": sex,
+        "kk_number": f"{village[:6]}{rng.randint(0, 10**10 - 1):010d}",
+        "village_code": village,
+        "district_code": village[:6],
+        "rt": str(rng.randint(1, 9)),
+        "rw": str(rng.randint(1, 5)),
+        "address": f"Dusun {rng.choice(['Krajan', 'Wetan', 'Kulon'])}",
+    }
+
+
+def registry(people: int = 300, seed: int = 3) -> tuple[pa.Table, dict[int, int]]:
+    """People, a fifth of them registered twice with noise; and pairs of twins."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    truth: dict[int, int] = {}
+
+    def add(row: dict[str, Any], person: int) -> None:
+        rows.append({"record_id": len(rows) + 1, **row})
+        truth[len(rows)] = person
+
+    for person in range(people):
+        row = _person(rng, person)
+        add(row, person)
+        if person % 5 == 0:  # registered again: another spelling, a NIK typo, a swapped date
+            again = dict(row, name=f"Hj. {row['name'].replace('i', 'ii', 1).upper()}")
+            if person % 10 == 0:
+                again["nik"] = row["nik"][:-1] + str((int(row["nik"][-1]) + 1) % 10)
+            birth = row["birth_date"]
+            if person % 15 == 0 and birth.day <= 12:
+                again["birth_date"] = birth.replace(day=birth.month, month=birth.day)
+            add(again, person)
+        if person % 25 == 0:  # a twin: same family card, same birth date, another first name
+            twin = dict(row, name="Hasan " + row["name"].split(" ")[-1])
+            twin["nik"] = row["nik"][:-4] + f"{(int(row['nik'][-4:]) + 1) % 10000:04d}"
+            if row["name"].split(" ")[0].lower() == "hasan":
+                twin["name"] = "Husein"
+            add(twin, people + person)
+    return pa.Table.from_pylist(rows), truth
+
+
+def fast(settings: LinkageSettings) -> LinkageSettings:
+    """The shipped settings with training sized for a few hundred records."""
+    return dataclasses.replace(
+        settings,
+        training=dataclasses.replace(settings.training, u_max_pairs=100_000, em_max_pairs=None),
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, int]]:
+    root = tmp_path_factory.mktemp("linkage")
+    table, truth = registry()
+    con = duckdb.connect()
+    con.register("base", table)
+    assert write_records("base", "registry", root / "records.parquet", con=con) == len(truth)
+    con.close()
+    return root, truth
+
+
+@pytest.fixture(scope="module")
+def duck_run(world: tuple[Path, dict[int, int]]) -> Path:
+    root, _ = world
+    dedupe(root / "records.parquet", folder=root / "duck", settings=fast(load_settings("registry")))
+    return root / "duck"
+
+
+def test_records_carry_what_the_nik_says(world: tuple[Path, dict[int, int]]) -> None:
+    root, _ = world
+    rows = pq.read_table(root / "records.parquet").to_pylist()
+    woman = next(r for r in rows if r["sex"] == "P")
+    assert (
+        woman["nik_birth"]
+        == woman["birth_date"][8:10] + woman["birth_date"][5:7] + (woman["birth_date"][2:4])
+    )
+    assert woman["nik_region"] == woman["district_code"]
+    assert all(r["dusun"] in ("krajan", "wetan", "kulon") for r in rows)
+    assert {"record_id", "source", "name", "first_key"} <= set(rows[0])
+    assert set(BASE_COLUMNS) - {"address"} <= set(rows[0])
+
+
+def test_a_dedupe_finds_the_known_duplicates(
+    world: tuple[Path, dict[int, int]], duck_run: Path
+) -> None:
+    _, truth = world
+    clusters = pq.read_table(duck_run / "clusters.parquet")
+    assert clusters.column_names[: len(CLUSTER_COLUMNS)] == list(CLUSTER_COLUMNS)
+    assert clusters.num_rows == len(truth)
+    quality = cluster_quality(
+        {r["record_id"]: r["cluster_id"] for r in clusters.to_pylist()}, truth
+    )
+    assert quality.f1 >= 0.95, quality.line()
+
+
+def test_the_pairs_file_follows_the_contract(duck_run: Path) -> None:
+    pairs = pq.read_table(duck_run / "pairs.parquet")
+    names = comparison_names(pairs.column_names)
+    assert names == ["name", "birth_date", "nik", "sex", "kk", "address", "twins"]
+    assert pairs.column_names[:4] == list(PAIR_KEYS)
+    assert set(SCORE_COLUMNS) <= set(pairs.column_names)
+    for row in pairs.to_pylist():
+        assert row["record_id_l"] < row["record_id_r"]
+        total = row["prior_weight"] + sum(row[f"weight_{n}"] for n in names)
+        assert total == pytest.approx(row["match_weight"], abs=1e-6)
+    assert read_model(duck_run / "model.json").probability_two_random_records_match > 0
+
+
+def test_twins_are_never_merged(world: tuple[Path, dict[int, int]], duck_run: Path) -> None:
+    _, truth = world
+    cluster = {
+        r["record_id"]: r["cluster_id"]
+        for r in pq.read_table(duck_run / "clusters.parquet").to_pylist()
+    }
+    twins = [record for record, person in truth.items() if person >= 300]
+    assert twins
+    for twin in twins:
+        sibling = min(r for r, p in truth.items() if p == truth[twin] - 300)
+        assert cluster[twin] != cluster[sibling]
+    pairs = pq.read_table(duck_run / "pairs.parquet").to_pylist()
+    assert all(p["match_weight"] < 0 for p in pairs if p["level_twins"].startswith("twins"))
+
+
+def test_a_batch_is_linked_with_the_release_model(
+    world: tuple[Path, dict[int, int]], duck_run: Path, tmp_path: Path
+) -> None:
+    root, _truth = world
+    table, _ = registry()
+    duplicates = table.filter(pa.compute.is_in(table.column("record_id"), pa.array([2, 3, 4])))
+    con = duckdb.connect()
+    con.register("batch", duplicates)
+    write_records("batch", "batch", tmp_path / "batch.parquet", con=con)
+    summary = link(
+        root / "records.parquet",
+        tmp_path / "batch.parquet",
+        folder=tmp_path / "run",
+        settings=fast(load_settings("registry")),
+        model=duck_run / "model.json",
+    )
+    assert not summary.trained
+    pairs = pq.read_table(tmp_path / "run" / "pairs.parquet").to_pylist()
+    found = set()
+    for p in pairs:
+        sides = {p["source_l"]: p["record_id_l"], p["source_r"]: p["record_id_r"]}
+        if p["match_weight"] >= 10:
+            found.add((sides["batch"], sides["registry"]))
+    # Each batch row finds itself; the twin (3) is found neither in its sibling (1) nor in the
+    # sibling's second registration (2), nor they in it.
+    assert {(2, 2), (3, 3), (4, 4)} <= found
+    assert not {(3, 1), (3, 2), (2, 3), (1, 3)} & found
+
+
+def test_spark_gives_the_same_clusters_with_the_same_model(
+    world: tuple[Path, dict[int, int]], duck_run: Path
+) -> None:
+    root, _ = world
+    with open_spark() as engine:
+        dedupe(
+            root / "records.parquet",
+            folder=root / "spark",
+            settings=fast(load_settings("registry")),
+            model=duck_run / "model.json",
+            spark=engine.session,
+        )
+    on_duck = pq.read_table(duck_run / "clusters.parquet").to_pylist()
+    on_spark = pq.read_table(root / "spark" / "clusters.parquet").to_pylist()
+    assert on_spark == on_duck
+    duck_pairs = pq.read_table(duck_run / "pairs.parquet")
+    spark_pairs = pq.read_table(root / "spark" / "pairs.parquet")
+    assert spark_pairs.num_rows == duck_pairs.num_rows
