@@ -185,3 +185,9 @@ def csv_field_too_long(exc: BaseException) -> bool:
 def tokenize_unterminated_string(exc: BaseException) -> bool:
     """`tokenize` stopped at a string left open (which the parser reports in its own words)."""
     return "string" in str(exc)
+
+
+def splink_probability_underflow(exc: BaseException) -> bool:
+    """Splink's refusal of an m or u probability that EM drove below 1e-300 (a level seen only
+    among non-matches of a session's sample): a ValueError, its text the only sign."""
+    return isinstance(exc, ValueError) and "below the minimum allowed value" in str(exc)

@@ -38,7 +38,14 @@ def import_extract(
     file: Annotated[
         UploadFile, File(description="nik,kk_number,name,birth_place,birth_date,sex,death_date")
     ],
-    region: Annotated[REGION | None, Form(description="The area it covers.")] = None,
+    # A form field is text (a multipart "null" is the word null): empty means your own region.
+    region: Annotated[
+        str,
+        Form(
+            pattern=r"^(\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)?$",
+            description="The area it covers (a region code; empty: your own region).",
+        ),
+    ] = "",
     force: Annotated[bool, Form()] = False,
 ) -> jobs.JobView:
     saved = uploads.save(
@@ -54,7 +61,7 @@ def import_extract(
             ctx.session,
             ctx.actor,
             kind="civil_import",
-            params={"files": [str(saved)], "region": region, "force": force},
+            params={"files": [str(saved)], "region": region or None, "force": force},
             channel="api",
             queue=queue,
         )

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lumbung.driver_errors import splink_probability_underflow
 from lumbung.linkage.pairs import (
     CLUSTERS_FILE,
     LEVEL_PREFIX,
@@ -210,14 +211,19 @@ def _run(
             names.append(name)
         frames = [backend.db_api.register(name) for name in names]
         parameters = read_model(model) if model is not None else None
-        linker = Linker(
-            frames if len(frames) > 1 else frames[0],
-            splink_settings(settings, link_type=link_type, parameters=parameters),
-            log_level=None,
-        )
+
+        def new_linker(given: Parameters | None) -> Any:
+            return Linker(
+                frames if len(frames) > 1 else frames[0],
+                splink_settings(settings, link_type=link_type, parameters=given),
+                log_level=None,
+            )
+
         trained = parameters is None
         if parameters is None:
-            parameters = _train(linker, settings)
+            linker, parameters = _train(new_linker, settings)
+        else:
+            linker = new_linker(parameters)
         _write_model(folder / MODEL_FILE, settings, parameters, linker)
 
         predicted = linker.inference.predict(threshold_match_weight=settings.thresholds.review)
@@ -252,22 +258,45 @@ def _run(
         backend.close()
 
 
-def _train(linker: Any, settings: LinkageSettings) -> Parameters:
-    """The prior from deterministic rules, u by random sampling, m by EM per blocking rule."""
+def _train(
+    new_linker: Callable[[Parameters | None], Any], settings: LinkageSettings
+) -> tuple[Any, Parameters]:
+    """The prior from deterministic rules, u by random sampling, m by EM per blocking rule; a
+    trained linker and its parameters.
+
+    An EM session whose maximisation drives a level's m below what a float holds (a level seen
+    only among the non-matches of its sample: a small release) is refused by Splink part-way,
+    after the session has begun changing the linker's model; training then starts again on a
+    new linker without that session, whose comparisons the other sessions train."""
     from splink import block_on
+    from splink.internals.exceptions import EMTrainingException
 
     training = settings.training
-    linker.training.estimate_probability_two_random_records_match(
-        list(training.deterministic_rules), recall=training.recall
-    )
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=training.u_max_pairs, seed=training.seed
-    )
-    for rule in training.em_blocking:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*rule), max_pairs=training.em_max_pairs
+    rules = [list(rule) for rule in training.em_blocking]
+    while True:
+        linker = new_linker(None)
+        linker.training.estimate_probability_two_random_records_match(
+            list(training.deterministic_rules), recall=training.recall
         )
-    return trained_parameters(linker.misc.save_model_to_json())
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=training.u_max_pairs, seed=training.seed
+        )
+        failed = None
+        for rule in rules:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*rule), max_pairs=training.em_max_pairs
+                )
+            except ValueError as underflow:
+                if not splink_probability_underflow(underflow):
+                    raise
+                failed = rule
+                break
+        if failed is None:
+            return linker, trained_parameters(linker.misc.save_model_to_json())
+        rules.remove(failed)
+        if not rules:
+            raise EMTrainingException("no EM session could train on these records")
 
 
 def _write_model(
