@@ -252,8 +252,9 @@ def _import(
         raise ValidationFailed(
             f"{grouped(summary.not_found)} dari {grouped(members)} anggota wilayah "
             f"{area or 'nasional'} tidak ada di ekstrak ini: ekstrak ini tampaknya bukan untuk "
-            "wilayah itu. Pilih wilayah yang dicakup ekstrak (--region), atau --force bila "
-            "memang demikian."
+            "wilayah itu. Pilih wilayah yang dicakup ekstrak, atau paksa impor bila memang "
+            "demikian.",
+            command="lumbung civil import BERKAS --region KODE (atau --force)",
         )
     owned(session, rejects_dir.parent)
     record = CivilImport(
