@@ -300,13 +300,8 @@ def reject_file(
     relative = (job.result or {}).get("reject_file") if job.kind in UPLOAD_KINDS else None
     if not isinstance(relative, str):
         raise NotFound(f"Job {job.id} tidak punya berkas tolakan.")
-    if data_dir is None:
-        from lumbung.config import get_settings
-
-        data_dir = get_settings().data_dir
-    rejects = (data_dir / "rejects").resolve()
-    path = (data_dir / relative).resolve()
-    if path.parent != rejects or not path.is_file():
+    path = _data_file(data_dir, relative, ("rejects",))
+    if path is None:
         raise NotFound(f"Berkas tolakan job {job.id} tidak ada lagi di folder data.")
     if entitled_to_identity(actor.role):
         return path
@@ -328,14 +323,26 @@ def letters_archive(
     relative = (job.result or {}).get("archive") if job.kind == "letters" else None
     if not isinstance(relative, str) or job.state != "succeeded":
         raise NotFound(f"Job {job.id} tidak punya berkas surat.")
+    path = _data_file(data_dir, relative, ("letters", "*"))
+    if path is None or path.suffix != ".zip":
+        raise NotFound(f"Berkas surat job {job.id} tidak ada lagi di folder data.")
+    return path
+
+
+def _data_file(data_dir: Path | None, relative: str, under: tuple[str, ...]) -> Path | None:
+    """A job result's file, `relative` to the data folder, when it still exists exactly at
+    the depth `under` names inside it ("*": any one folder), never elsewhere."""
     if data_dir is None:
         from lumbung.config import get_settings
 
         data_dir = get_settings().data_dir
-    folder = (data_dir / "letters").resolve()
+    root = data_dir.resolve()
     path = (data_dir / relative).resolve()
-    if path.parent.parent != folder or path.suffix != ".zip" or not path.is_file():
-        raise NotFound(f"Berkas surat job {job.id} tidak ada lagi di folder data.")
+    parts = path.parent.relative_to(root).parts if path.is_relative_to(root) else ()
+    if len(parts) != len(under) or not path.is_file():
+        return None
+    if any(want not in ("*", got) for want, got in zip(under, parts, strict=True)):
+        return None
     return path
 
 
