@@ -13,6 +13,8 @@ from lumbung.aid.importer import import_distributions
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
+    LimitOption,
+    OffsetOption,
     RegionOption,
     acting_user,
     emit,
@@ -160,8 +162,8 @@ def list_command(
     program: str | None = typer.Option(None, "--program", help="One program."),
     region: str | None = RegionOption,
     nik: str | None = typer.Option(None, "--nik", help="One person's distributions."),
-    limit: int = typer.Option(50, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
+    limit: int = LimitOption,
+    offset: int = OffsetOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:

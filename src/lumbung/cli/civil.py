@@ -11,6 +11,8 @@ from lumbung.civil import export, report, service
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
+    LimitOption,
+    OffsetOption,
     RegionOption,
     acting_user,
     emit,
@@ -151,8 +153,8 @@ def members_command(
         None, "--outcome", help="matched, mismatched, deceased or not_found."
     ),
     region: str | None = RegionOption,
-    limit: int = typer.Option(50, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
+    limit: int = LimitOption,
+    offset: int = OffsetOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:

@@ -77,6 +77,8 @@ R = TypeVar("R")
 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 ActorOption = typer.Option(None, "--as", help="Username acting (default: LUMBUNG_ACTOR).")
+LimitOption = typer.Option(50, "--limit", help="Rows per page (at most 1,000).")
+OffsetOption = typer.Option(0, "--offset", help="Rows to skip (the next page).")
 RegionOption = typer.Option(
     None, "--region", help="Region code at any level (default: your scope)."
 )

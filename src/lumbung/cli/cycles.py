@@ -10,6 +10,8 @@ from lokal.rupiah import format_rupiah
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
+    LimitOption,
+    OffsetOption,
     acting_user,
     emit,
     handled,
@@ -212,8 +214,8 @@ def cycle_totals_command(
 def cycle_beneficiaries(
     label: str,
     regency: str | None = typer.Option(None, "--regency", help="Only this regency, e.g. 31.71."),
-    limit: int = typer.Option(50, "--limit", help="Rows per page (at most 1,000)."),
-    offset: int = typer.Option(0, "--offset", help="Rows to skip (the next page)."),
+    limit: int = LimitOption,
+    offset: int = OffsetOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:

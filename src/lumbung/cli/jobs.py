@@ -10,6 +10,8 @@ import typer
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
+    LimitOption,
+    OffsetOption,
     acting_user,
     emit,
     engine,
@@ -61,8 +63,8 @@ def _progress(job: dict[str, Any]) -> str:
 @jobs_app.command("list")
 @handled
 def jobs_list(
-    limit: int = typer.Option(50, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
+    limit: int = LimitOption,
+    offset: int = OffsetOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:

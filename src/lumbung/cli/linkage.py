@@ -8,6 +8,8 @@ import typer
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
+    LimitOption,
+    OffsetOption,
     RegionOption,
     acting_user,
     emit,
@@ -75,8 +77,8 @@ def run_command(
 @link_app.command("runs")
 @handled
 def runs_command(
-    limit: int = typer.Option(50, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
+    limit: int = LimitOption,
+    offset: int = OffsetOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -115,8 +117,8 @@ def pairs_command(
     ),
     run: int | None = typer.Option(None, "--run", help="One run's pairs."),
     region: str | None = RegionOption,
-    limit: int = typer.Option(50, "--limit", help="Rows per page (at most 1,000)."),
-    offset: int = typer.Option(0, "--offset", help="Rows to skip (the next page)."),
+    limit: int = LimitOption,
+    offset: int = OffsetOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:

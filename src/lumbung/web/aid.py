@@ -4,21 +4,18 @@ distributions. Each page calls the `lumbung.aid` services and renders what they 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi.responses import FileResponse, Response
-from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
 from lumbung.errors import LumbungError, ValidationFailed
 from lumbung.web import i18n
 from lumbung.web.charts import bar_chart
-from lumbung.web.context import Page, page
+from lumbung.web.context import Page, page, table_download
 
 LEVELS = ("province", "regency", "district", "village")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 50
 
 
@@ -69,13 +66,12 @@ def _download(ctx: Page, kind: str) -> Response:
 
     program, region, level = _filters(ctx)
     found = report.realisation(ctx.db, ctx.actor, program=program, region=region, level=level)
-    name = f"realisasi-bantuan-barang.{kind}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-    if kind == "csv":
-        return Response(
-            export.report_csv(found), media_type="text/csv; charset=utf-8", headers=headers
-        )
-    return Response(export.report_xlsx(found), media_type=XLSX, headers=headers)
+    return table_download(
+        "realisasi-bantuan-barang",
+        kind,
+        lambda: export.report_csv(found),
+        lambda: export.report_xlsx(found),
+    )
 
 
 @page("read")
@@ -94,43 +90,30 @@ def import_page(ctx: Page) -> Response:
     reject file offered."""
     from lumbung.aid.importer import import_distributions
     from lumbung.aid.rows import HEADER
-    from lumbung.jobs import uploads
 
     error = None
     problems: list[dict[str, object]] = []
     summary = None
     if ctx.form is not None:
-        upload = ctx.form.get("file")
-        saved: Path | None = None
         try:
-            if not isinstance(upload, UploadFile) or not upload.filename:
-                raise ValidationFailed(ctx.t("aid.import.choose"))
-            saved = uploads.save(
-                ctx.settings.data_dir,
-                Path(upload.filename).name,
-                upload.file,
-                max_bytes=ctx.settings.upload_max_bytes,
-            )
-            dry_run = ctx.field("dry_run") == "1"
-            with ctx.db.begin_nested() as step:
-                summary = import_distributions(
-                    ctx.db,
-                    actor=ctx.actor,
-                    path=saved,
-                    file_name=saved.name,
-                    rejects_dir=ctx.settings.rejects_dir,
-                    dry_run=dry_run,
-                )
-                if dry_run:
-                    step.rollback()
+            with ctx.upload("file", "aid.import.choose") as saved:
+                dry_run = ctx.field("dry_run") == "1"
+                with ctx.db.begin_nested() as step:
+                    summary = import_distributions(
+                        ctx.db,
+                        actor=ctx.actor,
+                        path=saved,
+                        file_name=saved.name,
+                        rejects_dir=ctx.settings.rejects_dir,
+                        dry_run=dry_run,
+                    )
+                    if dry_run:
+                        step.rollback()
             if summary.refused:
                 error, problems, summary = summary.message, summary.errors, None
         except LumbungError as refused:
             error = refused.message
             problems = refused.details
-        finally:  # the upload holds NIKs and names: kept no longer than the request
-            if saved is not None:
-                shutil.rmtree(saved.parent, ignore_errors=True)
     return ctx.render(
         "aid_import.html",
         status=422 if error else 200,

@@ -5,20 +5,17 @@ Each page calls the `lumbung.civil` services and renders what they return."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi.responses import FileResponse, Response
-from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
 from lumbung.errors import LumbungError, ValidationFailed
-from lumbung.web.context import Page, page
+from lumbung.web.context import Page, page, table_download
 
 LEVELS = ("province", "regency", "district")
 OUTCOMES = ("matched", "mismatched", "deceased", "not_found")
 FIELDS = ("nik", "name", "birth_date", "birth_date_swapped", "sex", "kk_number")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 50
 
 
@@ -67,13 +64,9 @@ def _download(ctx: Page, kind: str) -> Response:
 
     region, level, import_id = _filters(ctx)
     found = report.match_rate(ctx.db, ctx.actor, region=region, level=level, import_id=import_id)
-    name = f"padan-dukcapil.{kind}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-    if kind == "csv":
-        return Response(
-            export.report_csv(found), media_type="text/csv; charset=utf-8", headers=headers
-        )
-    return Response(export.report_xlsx(found), media_type=XLSX, headers=headers)
+    return table_download(
+        "padan-dukcapil", kind, lambda: export.report_csv(found), lambda: export.report_xlsx(found)
+    )
 
 
 @page("read")
@@ -91,23 +84,15 @@ def import_page(ctx: Page) -> Response:
     """The upload: saved, then imported by a job whose page follows it."""
     from lumbung.civil.extract import HEADER
     from lumbung.jobs import service as jobs
-    from lumbung.jobs import uploads
 
     error = None
     if ctx.form is not None:
-        upload = ctx.form.get("file")
-        saved: Path | None = None
         try:
-            if not isinstance(upload, UploadFile) or not upload.filename:
-                raise ValidationFailed(ctx.t("civil.import.choose"))
-            saved = uploads.save(
-                ctx.settings.data_dir,
-                Path(upload.filename).name,
-                upload.file,
-                max_bytes=ctx.settings.upload_max_bytes,
-                accepted=(".csv",),
-            )
-            with ctx.db.begin_nested():
+            # A refused job keeps no file (it holds NIKs and names); a submitted one reads it.
+            with (
+                ctx.upload("file", "civil.import.choose", accepted=(".csv",), keep=True) as saved,
+                ctx.db.begin_nested(),
+            ):
                 job = jobs.submit(
                     ctx.db,
                     ctx.actor,
@@ -117,10 +102,6 @@ def import_page(ctx: Page) -> Response:
                 )
             return ctx.redirect(f"/pekerjaan/{job.id}")
         except LumbungError as refused:
-            if saved is not None:  # a refused job keeps no file (it holds NIKs and names)
-                import shutil
-
-                shutil.rmtree(saved.parent, ignore_errors=True)
             error = refused.message
     recent = jobs.list_jobs(ctx.db, ctx.actor, limit=20, offset=0)
     return ctx.render(

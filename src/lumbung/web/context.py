@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -157,11 +158,65 @@ class Page:
             set_cookie(response, name, value)
         return response
 
+    @contextmanager
+    def upload(
+        self,
+        name: str,
+        missing: str,
+        *,
+        accepted: tuple[str, ...] | None = None,
+        keep: bool = False,
+    ) -> Iterator[Path]:
+        """The file posted in form field `name`, saved in a folder of its own under the data
+        folder (`jobs.uploads.save`: safe name, size limit, `accepted` suffixes); the message
+        `missing` (a key) when none was chosen. The file holds NIKs and names: removed when the
+        block ends, or only when it fails if `keep` (a job submitted in it reads the file)."""
+        from starlette.datastructures import UploadFile
+
+        from lumbung.errors import ValidationFailed
+        from lumbung.jobs import uploads
+
+        posted = self.form.get(name) if self.form is not None else None
+        if not isinstance(posted, UploadFile) or not posted.filename:
+            raise ValidationFailed(self.t(missing))
+        options = {} if accepted is None else {"accepted": accepted}
+        saved = uploads.save(
+            self.settings.data_dir,
+            Path(posted.filename).name,
+            posted.file,
+            max_bytes=self.settings.upload_max_bytes,
+            **options,
+        )
+        try:
+            yield saved
+        except BaseException:
+            shutil.rmtree(saved.parent, ignore_errors=True)
+            raise
+        if not keep:
+            shutil.rmtree(saved.parent, ignore_errors=True)
+
     def redirect(self, url: str) -> RedirectResponse:
         response = RedirectResponse(url, status_code=303)
         for name, value in self.cookies.items():
             set_cookie(response, name, value)
         return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def table_download(
+    name: str, kind: str, csv: Callable[[], str | bytes], xlsx: Callable[[], bytes]
+) -> Response:
+    """A report as a CSV or XLSX attachment called `name`.`kind`, never cached (it may hold
+    personal data)."""
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}.{kind}"',
+        "Cache-Control": "no-store",
+    }
+    if kind == "csv":
+        return Response(csv(), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(xlsx(), media_type=XLSX, headers=headers)
 
 
 def whole_number(raw: str, default: int) -> int:

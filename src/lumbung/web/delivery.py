@@ -4,13 +4,11 @@ approval, the collective account openings of a bank cycle and the banks' answers
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
-from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
 from lumbung.delivery.account_answers import AnswerSummary
@@ -64,44 +62,22 @@ def _batch_id(ctx: Page) -> int:
 def _answer(ctx: Page) -> AnswerSummary:
     """Record an uploaded bank answer; its summary goes to the page's flash."""
     from lumbung.delivery import account_answers
-    from lumbung.jobs import uploads
 
     opening = ctx.field("opening")
-    upload = ctx.form.get("file") if ctx.form is not None else None
-    if not opening.isdigit() or not isinstance(upload, UploadFile) or not upload.filename:
+    if not opening.isdigit():
         raise ValidationFailed(ctx.t("delivery.answer_missing"))
-    name = Path(upload.filename).name
-    saved = uploads.save(
-        ctx.settings.data_dir, name, upload.file, max_bytes=ctx.settings.upload_max_bytes
-    )
-    try:
-        summary = account_answers.record_answers(
-            ctx.db, actor=ctx.actor, opening_id=int(opening), path=saved, name=name
+    with ctx.upload("file", "delivery.answer_missing") as saved:
+        return account_answers.record_answers(
+            ctx.db, actor=ctx.actor, opening_id=int(opening), path=saved, name=saved.name
         )
-    finally:
-        shutil.rmtree(saved.parent, ignore_errors=True)
-    return summary
 
 
 def _status(ctx: Page) -> OutcomeSummary:
     """Record an uploaded status file (a bank's pain.002 or CSV statement)."""
     from lumbung.delivery.statuses import import_status_file
-    from lumbung.jobs import uploads
 
-    upload = ctx.form.get("file") if ctx.form is not None else None
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise ValidationFailed(ctx.t("delivery.status_missing"))
-    saved = uploads.save(
-        ctx.settings.data_dir,
-        Path(upload.filename).name,
-        upload.file,
-        max_bytes=ctx.settings.upload_max_bytes,
-        accepted=(".xml", ".csv"),
-    )
-    try:
+    with ctx.upload("file", "delivery.status_missing", accepted=(".xml", ".csv")) as saved:
         return import_status_file(ctx.db, actor=ctx.actor, path=saved, name=saved.name)
-    finally:
-        shutil.rmtree(saved.parent, ignore_errors=True)
 
 
 @page("prepare_payment")
