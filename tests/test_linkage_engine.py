@@ -16,7 +16,7 @@ import pytest
 
 from lumbung.engine.backend import open_spark
 from lumbung.identity.names import canonical_name, canonical_name_sql, sound_key, sound_key_sql
-from lumbung.linkage.engine import dedupe, link, read_model
+from lumbung.linkage.engine import _constrained_components, dedupe, link, read_model
 from lumbung.linkage.evaluation import cluster_quality
 from lumbung.linkage.pairs import (
     CLUSTER_COLUMNS,
@@ -206,6 +206,65 @@ def test_twins_are_never_merged(world: tuple[Path, dict[int, int]], duck_run: Pa
         assert cluster[twin] != cluster[sibling]
     pairs = pq.read_table(duck_run / "pairs.parquet").to_pylist()
     assert all(p["match_weight"] < 0 for p in pairs if p["level_twins"].startswith("twins"))
+
+
+def test_a_chain_never_joins_twins() -> None:
+    # Twins a and b, each strongly like c: the strongest edge (a–c) is kept, b–c would put the
+    # twins in one cluster and is left out; d joins b as before.
+    edges = [
+        {"node_l": "r-a", "node_r": "r-c", "match_weight": 20.0},
+        {"node_l": "r-b", "node_r": "r-d", "match_weight": 18.0},
+        {"node_l": "r-b", "node_r": "r-c", "match_weight": 15.0},
+    ]
+    named = _constrained_components(edges, {"r-a": {"r-b"}, "r-b": {"r-a"}})
+    assert named == {"r-a": "r-a", "r-c": "r-a", "r-b": "r-b", "r-d": "r-b"}
+
+
+def test_a_pair_never_merged_stays_apart_through_a_third_record(
+    duck_run: Path, tmp_path: Path
+) -> None:
+    # Three registrations of one person, the first two told apart by a rule (here: another RT,
+    # the third has none): the rule keeps their own edge out, and the cluster the third record
+    # would make of all three is cut again, the third joining one of them.
+    first = dict(_person(random.Random(5), 1), record_id=1, rt="1")
+    rows = [first, dict(first, record_id=2, rt="2"), dict(first, record_id=3, rt=None)]
+    con = duckdb.connect()
+    con.register("three", pa.Table.from_pylist(rows))
+    write_records("three", "registry", tmp_path / "three.parquet", con=con)
+    settings = fast(load_settings("registry"))
+    dedupe(
+        tmp_path / "three.parquet",
+        folder=tmp_path / "run",
+        settings=dataclasses.replace(settings, never_merge=(*settings.never_merge, "rt_l <> rt_r")),
+        model=duck_run / "model.json",
+    )
+    pairs = pq.read_table(tmp_path / "run" / "pairs.parquet").to_pylist()
+    strong = {(p["record_id_l"], p["record_id_r"]) for p in pairs if p["match_weight"] >= 10}
+    assert strong == {(1, 2), (1, 3), (2, 3)}  # each pair alone is a match
+    cluster = {
+        r["record_id"]: r["cluster_id"]
+        for r in pq.read_table(tmp_path / "run" / "clusters.parquet").to_pylist()
+    }
+    assert cluster[1] != cluster[2]
+    assert cluster[3] in (cluster[1], cluster[2])
+
+
+def test_a_model_trained_with_other_settings_is_refused(
+    world: tuple[Path, dict[int, int]], duck_run: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from lumbung.errors import ValidationFailed
+
+    model = json.loads((duck_run / "model.json").read_text(encoding="utf-8"))
+    del model["parameters"]["levels"]["name"][2]  # as if trained before a level was added
+    older = tmp_path / "model.json"
+    older.write_text(json.dumps(model), encoding="utf-8")
+    root, _ = world
+    with pytest.raises(ValidationFailed) as refused:
+        dedupe(root / "records.parquet", folder=tmp_path / "run", model=older)
+    assert refused.value.cause == "linkage_model_mismatch"
+    assert "'name'" in refused.value.message
 
 
 def test_a_batch_is_linked_with_the_release_model(

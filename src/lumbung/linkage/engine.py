@@ -33,6 +33,7 @@ from lumbung.linkage.pairs import (
     PAIRS_FILE,
     WEIGHT_PREFIX,
 )
+from lumbung.linkage.records import RECORD_COLUMNS
 from lumbung.linkage.settings import (
     LinkageSettings,
     Parameters,
@@ -398,13 +399,127 @@ def _clusters(
         edge_id_column_name_left="node_l",
         edge_id_column_name_right="node_r",
     )
-    return backend.arrow(
+    components = f"lumbung_components_{run}"
+    backend.table(
+        components,
+        f"SELECT n.node_id, n.record_id, n.source, c.cluster_id "
+        f"FROM {nodes} AS n JOIN {solved.physical_name} AS c ON c.node_id = n.node_id",
+    )
+    split = _split_forbidden(backend, inputs, scored, edges, components, settings)
+    clusters = backend.arrow(
         f"""
-SELECT n.record_id, min(n.record_id) OVER (PARTITION BY c.cluster_id) AS cluster_id, n.source,
-    min(n.node_id) OVER (PARTITION BY c.cluster_id) AS cluster_key
-FROM {nodes} AS n JOIN {solved.physical_name} AS c ON c.node_id = n.node_id
-ORDER BY n.source, n.record_id
+SELECT record_id, source, node_id, cluster_id FROM {components} ORDER BY source, record_id
 """
+    )
+    return _cluster_keys(clusters, split)
+
+
+def _split_forbidden(
+    backend: _Backend,
+    inputs: list[str],
+    scored: str,
+    edges: str,
+    components: str,
+    settings: LinkageSettings,
+) -> dict[str, str]:
+    """Components that joined two records `never_merge` forbids (twins, linked each to a third
+    record: the rule is kept on every edge, but a chain of edges can still join them), cut
+    again: their edges added strongest first, an edge left out when it would put a forbidden
+    pair in one cluster. Node → the node naming its new cluster, for those nodes only."""
+    if not settings.never_merge:
+        return {}
+    columns = [c for c in RECORD_COLUMNS if c not in ("record_id", "source")]
+    records = " UNION ALL ".join(f"SELECT * FROM {name}" for name in inputs)
+    sides = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in columns)
+    forbidden = " OR ".join(
+        f"coalesce(({' '.join(c.split())}), false)" for c in settings.never_merge
+    )
+    pairs = backend.arrow(
+        f"""
+SELECT node_l, node_r FROM (
+    SELECT a.node_id AS node_l, b.node_id AS node_r, {sides}
+    FROM {components} AS a
+    JOIN {components} AS b ON b.cluster_id = a.cluster_id AND b.node_id > a.node_id
+    JOIN ({records}) AS l ON l.record_id = a.record_id AND l.source = a.source
+    JOIN ({records}) AS r ON r.record_id = b.record_id AND r.source = b.source
+    WHERE a.cluster_id IN (
+        SELECT cluster_id FROM {components} GROUP BY cluster_id HAVING count(*) > 2
+    )
+) AS p WHERE {forbidden}
+"""
+    ).to_pylist()
+    if not pairs:
+        return {}
+    apart: dict[str, set[str]] = {}
+    for pair in pairs:
+        apart.setdefault(pair["node_l"], set()).add(pair["node_r"])
+        apart.setdefault(pair["node_r"], set()).add(pair["node_l"])
+    touched = sorted(apart)
+    listed = ", ".join(_sql_text(node) for node in touched)
+    weighted = backend.arrow(
+        f"""
+SELECT e.node_l, e.node_r, s.match_weight
+FROM {edges} AS e
+JOIN {components} AS c ON c.node_id = e.node_l
+JOIN {scored} AS s
+    ON concat(s.source_l, '-', CAST(s.record_id_l AS STRING)) = e.node_l
+    AND concat(s.source_r, '-', CAST(s.record_id_r AS STRING)) = e.node_r
+WHERE c.cluster_id IN (SELECT cluster_id FROM {components} WHERE node_id IN ({listed}))
+ORDER BY s.match_weight DESC, e.node_l, e.node_r
+"""
+    ).to_pylist()
+    return _constrained_components(weighted, apart)
+
+
+def _constrained_components(
+    weighted: list[dict[str, Any]], apart: dict[str, set[str]]
+) -> dict[str, str]:
+    """Union-find over edges in the order given (strongest first), refusing an edge that would
+    join two groups holding a pair in `apart`; each node → the least node of its group."""
+    parent: dict[str, str] = {}
+    members: dict[str, set[str]] = {}
+
+    def root(node: str) -> str:
+        parent.setdefault(node, node)
+        members.setdefault(node, {node})
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for edge in weighted:
+        a, b = root(edge["node_l"]), root(edge["node_r"])
+        if a == b or any(apart.get(n, set()) & members[b] for n in members[a]):
+            continue
+        parent[b] = a
+        members[a] |= members.pop(b)
+    named: dict[str, str] = {}
+    for node in parent:
+        group = members[root(node)]
+        named[node] = min(group)
+    return named
+
+
+def _cluster_keys(clusters: pa.Table, split: dict[str, str]) -> pa.Table:
+    """The clusters file's rows: record_id, cluster_id (the least record id of its cluster),
+    source, cluster_key (the least node id), with the components `split` cut again."""
+    nodes = clusters.column("node_id").to_pylist()
+    groups = clusters.column("cluster_id").to_pylist()
+    keys = [split.get(n, f"c{g}") for n, g in zip(nodes, groups, strict=True)]
+    least_node: dict[str, str] = {}
+    least_id: dict[str, int] = {}
+    for node, record_id, key in zip(
+        nodes, clusters.column("record_id").to_pylist(), keys, strict=True
+    ):
+        least_node[key] = min(least_node.get(key, node), node)
+        least_id[key] = min(least_id.get(key, record_id), record_id)
+    return pa.table(
+        {
+            "record_id": clusters.column("record_id"),
+            "cluster_id": pa.array([least_id[k] for k in keys], pa.int64()),
+            "source": clusters.column("source"),
+            "cluster_key": pa.array([least_node[k] for k in keys], pa.string()),
+        }
     )
 
 

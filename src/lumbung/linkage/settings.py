@@ -209,6 +209,8 @@ def comparison_creators(
     comparisons = []
     for comparison in settings.comparisons:
         trained = parameters.levels.get(comparison.name, []) if parameters else []
+        if parameters is not None:
+            _check_trained(settings, comparison, trained)
         levels = []
         for index, level in enumerate(comparison.levels):
             creator = _creator(level)
@@ -268,6 +270,28 @@ def splink_settings(
         em_convergence=0.0001,
         **options,
     )
+
+
+def _check_trained(
+    settings: LinkageSettings, comparison: Comparison, trained: list[dict[str, Any]]
+) -> None:
+    """A model trained with other settings (levels added, removed or reordered since) would
+    put each level's m and u on another level: refused, never applied."""
+    from lumbung.errors import ValidationFailed
+
+    labels = [level.get("label") for level in comparison.levels]
+    if len(trained) != len(labels) or any(
+        label is not None and str(label) != level.get("label")
+        for label, level in zip(labels, trained, strict=True)
+    ):
+        raise ValidationFailed(
+            f"Model pencocokan ini dilatih dengan pengaturan lain: perbandingan "
+            f"{comparison.name!r} di pengaturan {settings.name} versi {settings.version} tidak "
+            "sama tingkatnya dengan di model. Jalankan pencocokan rilis itu lagi agar modelnya "
+            "dilatih ulang.",
+            cause="linkage_model_mismatch",
+            command="lumbung link run --release LABEL",
+        )
 
 
 def trained_parameters(splink_model: dict[str, Any]) -> Parameters:
