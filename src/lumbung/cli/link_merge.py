@@ -12,6 +12,7 @@ from lumbung.cli.common import (
     JsonOption,
     RegionOption,
     acting_user,
+    console,
     emit,
     handled,
     out,
@@ -51,7 +52,7 @@ def merge_command(
             data_dir=settings().data_dir,
             releases_dir=settings().releases_dir,
             limit=limit,
-            progress=lambda step: say(f"… {step}"),
+            progress=lambda step: say(f"… {step}", to=console),
         )
 
     def human() -> None:
