@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
@@ -16,8 +17,10 @@ from typer.testing import CliRunner
 from api_helpers import make_api, problem_of
 from lumbung.cli import app, common
 from lumbung.config import Settings, get_settings
-from lumbung.jobs.queue import JobQueue
+from lumbung.jobs.queue import JobQueue, set_default_queue
+from lumbung.jobs.runner import execute
 from merge_helpers import export, registry
+from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -94,3 +97,51 @@ def test_the_api(engine: Engine, tmp_path: Path) -> None:
     sheet = api.get("auditor", "/link/merges/report.xlsx?level=regency")
     assert load_workbook(io.BytesIO(sheet.content))["wilayah"]["B2"].value == "31.71"
     assert api.get("auditor", "/link/merges/report.csv").text.startswith("sumber,")
+
+
+@pytest.fixture
+def queue(engine: Engine, tmp_path: Path) -> Iterator[JobQueue]:
+    """A queue without a worker: the test runs the job once the page has queued it."""
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False), data_dir=tmp_path / "data"
+    )
+    made = JobQueue(settings, engine=engine, immediate=False)
+    set_default_queue(made)
+    try:
+        yield made
+    finally:
+        set_default_queue(None)
+
+
+def test_the_page(engine: Engine, tmp_path: Path, queue: JobQueue) -> None:
+    data_dir, people = registry(engine, tmp_path)
+    paths = export(tmp_path / "export", people)
+    give_passwords(engine, "admin", "auditor")
+    web: TestClient = client(make_app(engine, data_dir))
+    sign_in(web, "admin")
+    enrol = web.get("/masuk/totp/daftar")
+    secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+    web.post("/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)})
+    form = web.get("/kemiripan/gabung")
+    assert form.status_code == 200 and 'name="source"' in form.text, form.text[:2000]
+    files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in paths]
+    bad = web.post(
+        "/kemiripan/gabung", data={"csrf": csrf_of(form.text), "source": "x y"}, files=files
+    )
+    assert bad.status_code == 422 and "Nama sumber" in bad.text
+    sent = web.post(
+        "/kemiripan/gabung", data={"csrf": csrf_of(form.text), "source": "dinsos-dki"}, files=files
+    )
+    assert sent.status_code == 303, sent.text[:2000]
+    execute(queue, sent.headers["location"].rsplit("/", 1)[1])
+    job = web.get(sent.headers["location"])
+    assert 'id="merge-open"' in job.text, job.text[:3000]
+    page = web.get("/kemiripan/gabung")
+    assert "<td>dinsos-dki</td>" in page.text
+    assert web.get("/kemiripan/gabung/laporan.csv").text.startswith("sumber,")
+
+    web.cookies.clear()
+    sign_in(web, "auditor")
+    read = web.get("/kemiripan/gabung")
+    assert read.status_code == 200 and 'name="source"' not in read.text
+    assert "<td>dinsos-dki</td>" in read.text
