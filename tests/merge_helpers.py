@@ -35,13 +35,12 @@ PEOPLE = [
 ]
 
 
-def _person(serial: int, index: int, name: str, born: date, sex: str, role: str) -> Any:
-    return member(kk(serial), born, sex, role, serial * 10 + index, name=name)
-
-
 def _registry_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     homes = [household(kk(s)) for s in sorted({p[0] for p in PEOPLE})]
-    people = [_person(s, n, *rest) for n, (s, *rest) in enumerate(PEOPLE, start=1)]
+    people = [
+        member(kk(serial), born, sex, role, serial * 10 + n, name=name)
+        for n, (serial, name, born, sex, role) in enumerate(PEOPLE, start=1)
+    ]
     people[6]["nik"] = nik(date(1970, 1, 1), "L", 36)  # Joko again: his NIK's last digit off
     return homes, people
 
