@@ -59,6 +59,15 @@ def test_the_command_line(lumbung: CliRunner, engine: Engine, tmp_path: Path) ->
     assert first["proposals"] == 2
     code, out = run("merges", "--as", "auditor", "--json")
     assert code == 0 and [m["id"] for m in json.loads(out)] == [first["merge_id"]]
+    merge = str(first["merge_id"])
+    code, out = run("merge-records", merge, "--outcome", "matched", "--as", "admin", "--json")
+    matched = json.loads(out)
+    assert code == 0 and matched["total"] == 2
+    assert {r["nik"]: r["differs"] for r in matched["items"]}[people[1]["nik"]] == ["name"]
+    code, out = run("merge-records", merge, "--as", "auditor", "--json")
+    assert code == 0 and json.loads(out)["total"] == 5 and people[1]["nik"] not in out
+    code, out = run("merge-records", merge, "--as", "other_verifier", "--json")
+    assert code == 0 and json.loads(out)["total"] == 0  # Bandung's verifier: none in region
     code, out = run(
         "merge-report", "--as", "auditor", "--json", "--csv", "r.csv", "--xlsx", "r.xlsx"
     )
@@ -88,6 +97,11 @@ def test_the_api(engine: Engine, tmp_path: Path) -> None:
     assert (job["result"]["new"], job["result"]["proposals"]) == (2, 2)
     listed = api.get("auditor", "/link/merges?source=dinsos-dki").json()
     assert [m["id"] for m in listed] == [job["result"]["merge_id"]]
+    conflicting = api.get(
+        "verifier", f"/link/merges/{job['result']['merge_id']}/records?outcome=conflicting"
+    ).json()
+    assert [r["candidates"] for r in conflicting["items"]] == [2]
+    problem_of(api.get("verifier", "/link/merges/99/records"), 404, "not_found")
     report = api.get("verifier", "/link/merges/report").json()
     assert (report["region"], report["level"], report["total"]["records"]) == (
         "31.71",

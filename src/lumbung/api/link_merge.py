@@ -6,15 +6,16 @@ from __future__ import annotations
 import shutil
 from typing import Annotated, Literal
 
-from fastapi import File, Form, Query, Request, UploadFile
+from fastapi import File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from lumbung.api.deps import Read, Write, routes
+from lumbung.api.deps import Paging, Read, Write, routes
 from lumbung.api.jobs import _submit
 from lumbung.api.schemas import REGION
 from lumbung.jobs import service as jobs
 from lumbung.jobs import uploads
 from lumbung.linkage import merge_report
+from lumbung.paging import Page
 
 router = routes(tags=["linkage"])
 
@@ -63,6 +64,25 @@ def merges(
     source: Annotated[str | None, Query(pattern=SOURCE, description="One source's.")] = None,
 ) -> list[merge_report.MergeView]:
     return merge_report.list_merges(ctx.session, ctx.actor, source=source)
+
+
+@router.get("/link/merges/{merge_id}/records", summary="A merge's records, within your region")
+def records(
+    ctx: Read,
+    merge_id: Annotated[int, Path(ge=1, le=2**62, description="The merge's number.")],
+    page: Paging,
+    outcome: Literal["matched", "new", "conflicting"] | None = None,
+    region: Annotated[REGION | None, Query()] = None,
+) -> Page[merge_report.MergeRecordView]:
+    return merge_report.merge_records(
+        ctx.session,
+        ctx.actor,
+        merge_id=merge_id,
+        outcome=outcome,
+        region=region,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 def _report(

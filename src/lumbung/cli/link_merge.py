@@ -163,8 +163,53 @@ def merge_report_command(
     emit(as_json, found.as_dict(), human)
 
 
+@handled
+def merge_records_command(
+    merge_id: int = typer.Argument(..., help="The merge's number."),
+    outcome: str | None = typer.Option(None, "--outcome", help="matched, new or conflicting."),
+    region: str | None = RegionOption,
+    limit: int = typer.Option(50, "--limit"),
+    offset: int = typer.Option(0, "--offset"),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A merge's records within your region: outcome, fields that differ, the request."""
+    with unit_of_work() as session:
+        found = merge_report.merge_records(
+            session,
+            acting_user(session, actor),
+            merge_id=merge_id,
+            outcome=outcome,
+            region=region,
+            limit=limit,
+            offset=offset,
+        )
+
+    def human() -> None:
+        out.print(
+            table(
+                f"Baris {offset + 1}-{offset + len(found.items)} dari {grouped(found.total)}",
+                ["baris", "KK", "NIK", "hasil", "kolom beda", "usulan"],
+                [
+                    [
+                        str(r.row),
+                        r.kk_number,
+                        r.nik,
+                        r.outcome,
+                        ", ".join(r.differs),
+                        str(r.change_request_id or "") or (r.note or ""),
+                    ]
+                    for r in found.items
+                ],
+            )
+        )
+
+    emit(as_json, found.as_dict(), human)
+
+
 def register(link_app: typer.Typer) -> None:
     """Add the merge commands to `lumbung link`."""
     link_app.command("merge")(merge_command)
     link_app.command("merges")(merges_command)
     link_app.command("merge-report")(merge_report_command)
+    link_app.command("merge-records")(merge_records_command)

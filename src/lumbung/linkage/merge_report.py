@@ -20,14 +20,18 @@ from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
-from lumbung.auth.roles import Action
+from lumbung.auth.roles import Action, entitled_to_identity
 from lumbung.auth.service import authorize, reading_area
 from lumbung.errors import NotFound, ValidationFailed
-from lumbung.linkage.merge_models import LinkMerge, LinkMergeRecord
+from lumbung.identity.masking import mask_id
+from lumbung.linkage.merge_models import OUTCOMES, LinkMerge, LinkMergeRecord
+from lumbung.paging import Page, check_window
 from lumbung.regions.service import region_names
 from lumbung.spreadsheets import safe_cell
 
 LEVELS = ("province", "regency")
+HIDDEN_NOTE = "Usulan tidak dibuat (alasan disembunyikan: memuat data pribadi)."
+REFUSED_NOTE = "Usulan tidak dibuat"  # merge_proposals' note of a refused proposal
 MEASURES = (
     "records",
     "matched",
@@ -283,3 +287,83 @@ def report_xlsx(report: MergeReport) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _note(note: str | None, full: bool) -> str | None:
+    """A refusal of the workflow's checks quotes NIKs and names: hidden from an auditor."""
+    if note is None or full or not note.startswith(REFUSED_NOTE):
+        return note
+    return HIDDEN_NOTE
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRecordView:
+    """One record of a merge: its outcome, what differs and what was proposed. NIK and KK as
+    the export wrote them, masked for readers not entitled to identities (an auditor), as is
+    a note that may quote them (a refusal of the workflow's checks)."""
+
+    row: int
+    kk_number: str
+    nik: str
+    outcome: str
+    member_id: int | None
+    candidates: int
+    match_weight: float | None
+    differs: list[str]
+    change_request_id: int | None
+    proposed: bool
+    outside: bool
+    note: str | None
+    village_code: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def merge_records(
+    session: Session,
+    actor: User,
+    *,
+    merge_id: int,
+    outcome: str | None = None,
+    region: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[MergeRecordView]:
+    """A merge's records in the export's order, within the reader's region (a record without
+    a readable village only for a national reader), optionally of one outcome."""
+    authorize(actor, Action.READ)
+    check_window(limit, offset)
+    if session.get(LinkMerge, merge_id) is None:
+        raise NotFound(f"Penggabungan {merge_id} tidak ada.")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValidationFailed(f"Hasil {outcome!r} tidak dikenal; pilihan: {', '.join(OUTCOMES)}.")
+    area = reading_area(actor, region)
+    r = LinkMergeRecord
+    where: list[ColumnElement[bool]] = [r.merge_id == merge_id, _in_area(area)]
+    if outcome is not None:
+        where.append(r.outcome == outcome)
+    total = session.execute(select(func.count()).select_from(r).where(*where)).scalar_one()
+    rows = session.execute(
+        select(r).where(*where).order_by(r.row).limit(limit).offset(offset)
+    ).scalars()
+    full = entitled_to_identity(actor.role)
+    items = [
+        MergeRecordView(
+            row=record.row,
+            kk_number=record.kk_number if full else mask_id(record.kk_number),
+            nik=record.nik if full else mask_id(record.nik, distinct=True),
+            outcome=record.outcome,
+            member_id=record.member_id,
+            candidates=record.candidates,
+            match_weight=record.match_weight,
+            differs=[f for f in record.differs.split(",") if f],
+            change_request_id=record.change_request_id,
+            proposed=record.proposed,
+            outside=record.outside,
+            note=_note(record.note, full),
+            village_code=record.village_code,
+        )
+        for record in rows
+    ]
+    return Page(items, int(total), limit, offset)
