@@ -51,9 +51,13 @@ class TrainedRelease:
         return self.run_dir / contract.MODEL_FILE
 
     def match_weight(self) -> float:
-        """The model's match threshold (log2 odds) as the run wrote it."""
+        """The model's match threshold (log2 odds) as the run wrote it (the shipped settings'
+        when it wrote none)."""
+        from lumbung.linkage.settings import load_settings
+
         data = json.loads(self.model.read_text(encoding="utf-8"))
-        return float(data["thresholds"]["match"])
+        match = (data.get("thresholds") or {}).get("match")
+        return float(match) if match is not None else load_settings("registry").thresholds.match
 
 
 def latest_trained_release(
