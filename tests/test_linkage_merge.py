@@ -29,7 +29,9 @@ from targeting_helpers import release
 pytestmark = pytest.mark.usefixtures("users")
 
 
-def _merge(engine: Engine, data_dir: Path, paths: list[Path], actor: str = "admin") -> MergeSummary:
+def _merge(
+    engine: Engine, data_dir: Path, paths: list[Path], actor: str = "admin", limit: int = 1000
+) -> MergeSummary:
     with session_scope(engine) as session:
         return merge_source(
             session,
@@ -38,6 +40,7 @@ def _merge(engine: Engine, data_dir: Path, paths: list[Path], actor: str = "admi
             source="dinsos-dki",
             data_dir=data_dir,
             releases_dir=data_dir / "releases",
+            limit=limit,
         )
 
 
@@ -104,6 +107,19 @@ def test_an_export_comes_out_matched_new_or_conflicting_and_is_proposed_once(
     assert [r.region_code for r in report.rows] == ["31.71"]
     lines = merge_report.report_csv(report).splitlines()
     assert lines[1].startswith("dinsos-dki,31.71,") and lines[-1].startswith("*,*,jumlah")
+
+
+def test_past_the_bound_the_next_merge_proposes_the_rest(engine: Engine, tmp_path: Path) -> None:
+    data_dir, people = registry(engine, tmp_path)
+    paths = export(tmp_path / "export", people)
+    # Siti's update first (in the export's order), then the new family: deferred, both rows.
+    first = _merge(engine, data_dir, paths, limit=1)
+    assert first.by_kind == {"update_member": 1} and first.proposals_deferred == 2, first
+    second = _merge(engine, data_dir, paths, limit=1)
+    assert second.by_kind == {"new_family": 1}, second
+    assert (second.proposals_open, second.proposals_deferred) == (1, 0), second
+    third = _merge(engine, data_dir, paths)
+    assert third.proposals == 0 and third.proposals_open == 3, third
 
 
 def test_who_may_merge_and_what_a_regency_admin_proposes(engine: Engine, tmp_path: Path) -> None:
