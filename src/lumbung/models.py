@@ -16,6 +16,7 @@ from lumbung.delivery.models import (
 from lumbung.delivery.pos.models import PartnerToken, Voucher
 from lumbung.installation.models import Installation
 from lumbung.jobs.models import Job
+from lumbung.linkage.merge_models import LinkMerge, LinkMergeRecord
 from lumbung.linkage.models import LinkDecision, LinkPair, LinkRun
 from lumbung.payees.models import Partner, PartnerRegion, PayeeAccount
 from lumbung.programs.models import Program
@@ -47,6 +48,8 @@ __all__ = [
     "Installation",
     "Job",
     "LinkDecision",
+    "LinkMerge",
+    "LinkMergeRecord",
     "LinkPair",
     "LinkRun",
     "Member",

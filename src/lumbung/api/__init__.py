@@ -16,6 +16,7 @@ from lumbung.api import (
     cycles,
     delivery,
     jobs,
+    link_merge,
     linkage,
     records,
     reference,
@@ -77,6 +78,7 @@ def api_router() -> APIRouter:
         civil,
         reports,
         linkage,
+        link_merge,
     ):
         outside = [str(r) for r in module.router.routes if not isinstance(r, UnitOfWorkRoute)]
         if outside:  # an endpoint whose transaction the event loop would close (deps.py)

@@ -34,6 +34,9 @@ class Action(enum.StrEnum):
     # Civil registry matching (civil/): importing a Dukcapil extract, which marks the members
     # of the area it covers and proposes the changes it finds (deceased, not found, NIK).
     MATCH_CIVIL = "match_civil"
+    # Merging another registry's export (linkage/merge.py): linked against the latest release,
+    # its matched and new records proposed as change requests under the merger's name.
+    MERGE_REGISTRY = "merge_registry"
 
 
 # What each action is, in the words of the messages that refuse it.
@@ -54,6 +57,7 @@ ACTION_WORDS: dict[Action, str] = {
     Action.APPROVE_PAYMENT: "menyetujui batch pembayaran",
     Action.RECONCILE: "mencatat hasil pembayaran dari mitra",
     Action.MATCH_CIVIL: "mengimpor ekstrak Dukcapil (padan data kependudukan)",
+    Action.MERGE_REGISTRY: "menggabungkan data registry lain (usulan perubahan massal)",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -79,6 +83,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.MIGRATE,
             Action.IMPORT,
             Action.MATCH_CIVIL,
+            Action.MERGE_REGISTRY,
             Action.READ,
         }
     ),

@@ -15,7 +15,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 import typer
 
-from lumbung.cli import jobs
+from lumbung.cli import jobs, link_merge
 from lumbung.cli.admin import audit_app, db_app, keys_app, regions_app, users_app
 from lumbung.cli.aid import aid_app
 from lumbung.cli.civil import civil_app
@@ -59,6 +59,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(aid_app, name="aid")
 app.add_typer(civil_app, name="civil")
+link_merge.register(link_app)  # `lumbung link merge|merges|merge-report`
 app.add_typer(link_app, name="link")
 app.command("explain")(explain_command)
 app.command("import")(import_command)

@@ -373,6 +373,49 @@ def _run_link(ctx: Context) -> dict[str, Any]:
     return plain_json(result.as_dict())
 
 
+# --- link_merge (another registry merged, issue 17 item 4) --------------------------------
+
+# linkage/merge.STEPS (not imported here: the job kinds load their services when they run).
+MERGE_STEPS = ("membaca ekspor", "mencocokkan", "mengusulkan", "mencatat")
+
+
+def _check_merge(actor: User, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    from lumbung.linkage.merge import check_source_name, may_merge
+
+    _only(params, {"files", "source"}, "link_merge")
+    may_merge(actor)  # the merge's own rule, checked again when it runs
+    source = params.get("source")
+    if not isinstance(source, str):
+        raise ValidationFailed("Job link_merge: 'source' wajib diisi dengan nama sumber.")
+    check_source_name(source)
+    files = params.get("files")
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        raise ValidationFailed("Job link_merge: 'files' wajib berisi berkas ekspor yang diunggah.")
+    kept: list[str] = []
+    for name in files:
+        full = Path(name) if Path(name).is_absolute() else settings.data_dir / name
+        if not inside_uploads(settings.data_dir, full):
+            raise ValidationFailed(f"Berkas {name} bukan unggahan yang tersimpan.")
+        kept.append(str(full.resolve().relative_to(settings.data_dir.resolve())))
+    return {"files": kept, "source": source}
+
+
+def _run_merge(ctx: Context) -> dict[str, Any]:
+    from lumbung.linkage.merge import merge_source
+
+    data_dir = ctx.settings.data_dir
+    summary = merge_source(
+        ctx.session,
+        actor=ctx.actor,
+        paths=[data_dir / f for f in ctx.params["files"]],
+        source=ctx.params["source"],
+        data_dir=data_dir,
+        releases_dir=ctx.settings.releases_dir,
+        progress=ctx.step,
+    )
+    return plain_json(summary.as_dict())
+
+
 # --- sleep (tests only) --------------------------------------------------------------------
 
 
@@ -492,9 +535,19 @@ KINDS: dict[str, Kind] = {
     "cycle_run": Kind("cycle_run", _check_cycle, _run_cycle, ("menghitung siklus",)),
     "letters": Kind("letters", _check_letters, _run_letters, ("menulis surat",)),
     "link": Kind("link", _check_link, _run_link, ("mencocokkan data",)),
+    "link_merge": Kind("link_merge", _check_merge, _run_merge, MERGE_STEPS),
     "sleep": Kind("sleep", _check_sleep, _run_sleep, ("tidur",)),
 }
-PUBLIC_KINDS = ("import", "civil_import", "release", "score", "cycle_run", "letters", "link")
+PUBLIC_KINDS = (
+    "import",
+    "civil_import",
+    "release",
+    "score",
+    "cycle_run",
+    "letters",
+    "link",
+    "link_merge",
+)
 # The kinds whose `files` are uploads (removed once old) and whose result lists a file's
 # problems (`errors`, masked for readers not entitled to identities) and its reject file.
-UPLOAD_KINDS = ("import", "civil_import")
+UPLOAD_KINDS = ("import", "civil_import", "link_merge")

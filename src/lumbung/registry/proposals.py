@@ -201,7 +201,8 @@ def propose(
 
     `right`: what entitles the actor to propose: an operator's own proposal (PROPOSE), the
     proposals a civil registry import makes for the members it found deceased, not found or
-    under another NIK (MATCH_CIVIL, civil/updates.py), or a verifier's (VERIFY) when it
+    under another NIK (MATCH_CIVIL, civil/updates.py), the records another registry's export
+    adds or corrects (MERGE_REGISTRY, linkage/merge_proposals.py), or a verifier's (VERIFY) when it
     follows from a decision that two records are the same person (linkage/review.py). The same
     checks either way, and the request goes through the same workflow (verified in region,
     determined by the ministry)."""
@@ -209,7 +210,7 @@ def propose(
     if kind not in KINDS:
         raise ValidationFailed(f"Jenis usulan tidak dikenal: {kind}; pilihan: {', '.join(KINDS)}")
     if kind == "new_family":
-        household, warnings = _propose_new_family(session, actor, payload)
+        household, warnings = _propose_new_family(session, actor, payload, right)
     else:
         if kk_number is None or base_version is None:
             raise ValidationFailed("Usulan perubahan butuh nomor KK dan versi data keluarga.")
@@ -261,7 +262,7 @@ def propose(
 
 
 def _propose_new_family(
-    session: Session, actor: User, payload: dict[str, Any]
+    session: Session, actor: User, payload: dict[str, Any], right: Action
 ) -> tuple[Household, list[dict[str, Any]]]:
     household_in, members_in = payload.get("household"), payload.get("members")
     if not isinstance(household_in, dict) or not isinstance(members_in, list):
@@ -283,7 +284,7 @@ def _propose_new_family(
         _duplicate_nik(session, m["nik"], None)
     values = dict(checked.household or {})
     village = values["village_code"]
-    authorize(actor, Action.PROPOSE, village)
+    authorize(actor, right, village)
     household = Household(
         district_code=village[:8],
         regency_code=village[:5],

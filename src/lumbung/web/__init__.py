@@ -23,6 +23,7 @@ def routes() -> list[BaseRoute]:
         civil,
         delivery,
         linkage,
+        merge,
         registry,
         reports,
         signin,
@@ -41,6 +42,7 @@ def routes() -> list[BaseRoute]:
         *aid.ROUTES,
         *civil.ROUTES,
         *linkage.ROUTES,
+        *merge.ROUTES,
     ]
 
 
