@@ -34,6 +34,9 @@ class Action(enum.StrEnum):
     # Civil registry matching (civil/): importing a Dukcapil extract, which marks the members
     # of the area it covers and proposes the changes it finds (deceased, not found, NIK).
     MATCH_CIVIL = "match_civil"
+    # Policy simulation (simulation/): running, solving and deleting scenarios. Reading them
+    # is READ at national level, for a determiner, an admin or an auditor (simulation/access.py).
+    SIMULATE = "simulate"
 
 
 # What each action is, in the words of the messages that refuse it.
@@ -54,6 +57,7 @@ ACTION_WORDS: dict[Action, str] = {
     Action.APPROVE_PAYMENT: "menyetujui batch pembayaran",
     Action.RECONCILE: "mencatat hasil pembayaran dari mitra",
     Action.MATCH_CIVIL: "mengimpor ekstrak Dukcapil (padan data kependudukan)",
+    Action.SIMULATE: "menjalankan atau menghapus simulasi kebijakan",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -69,6 +73,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.PREPARE_PAYMENT,
             Action.APPROVE_PAYMENT,
             Action.RECONCILE,
+            Action.SIMULATE,
             Action.READ,
         }
     ),
