@@ -19,6 +19,7 @@ from conftest import user
 from factories import kk
 from lumbung.db import session_scope
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
+from lumbung.simulation.explain import explain_simulated
 from lumbung.simulation.scenario import (
     ProgramChange,
     Scenario,
@@ -64,7 +65,7 @@ def simulate(
 def counts(engine: DbEngine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
             for t in (*DECISION_TABLES, "simulation")
         }
 
@@ -77,7 +78,7 @@ def age_on(born: str, day: date) -> int:
 def eligible_elderly() -> int:
     """Members of 70 or more in the families PKH pays on the shipped rule (desil ≤ 3 and a
     component member), counted from the families as imported."""
-    households, members = registry_families()
+    _households, members = registry_families()
     by_kk: dict[str, list[dict[str, Any]]] = {}
     for m in members:
         by_kk.setdefault(m["kk_number"], []).append(m)
@@ -153,6 +154,32 @@ def test_a_wider_threshold_shows_who_enters_and_an_approved_cycle_is_a_baseline(
     assert [s["kk_number"] for s in entered["sample"]] == [kk(4)]
     assert entered["difference_year_idr"] == 4 * 225_000
     assert result["baseline"] == "cycle"
+    # The family that enters, opened by the verifier of its regency as a cycle's would be.
+    with session_scope(engine) as session:
+        why = explain_simulated(
+            session,
+            actor=user(session, "verifier"),
+            label="PKH-D4",
+            program="PKH",
+            kk_number=kk(4),
+            data_dir=tmp_path,
+        )
+        assert (why["outcome"], why["amount_idr"], why["simulation"]) == (
+            "entitled",
+            225_000,
+            "PKH-D4",
+        )
+        assert why["components"] == {"school_sd": {"persons": 1, "amount_idr": 225_000}}
+        assert "decile <= 4" in why["eligibility"]
+        with pytest.raises(NotFound):  # outside the reader's region: as if not there
+            explain_simulated(
+                session,
+                actor=user(session, "other_verifier"),
+                label="PKH-D4",
+                program="PKH",
+                kk_number=kk(4),
+                data_dir=tmp_path,
+            )
 
 
 def test_budget_solve_never_exceeds_and_the_next_desil_would(

@@ -24,6 +24,7 @@ from lumbung.programs.definition import ProgramDefinition
 ROW_COLUMNS = (
     "beneficiary_id",
     "household_id",
+    "member_id",
     "kk_number",
     "province_code",
     "regency_code",
@@ -64,6 +65,7 @@ def empty_rows(batch: Engine) -> ir.Table:
         [
             ("beneficiary_id", pa.int64()),
             ("household_id", pa.int64()),
+            ("member_id", pa.int64()),
             ("kk_number", pa.string()),
             ("province_code", pa.string()),
             ("regency_code", pa.string()),

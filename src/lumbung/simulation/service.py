@@ -302,7 +302,7 @@ def _compute(
             "definition": prepared.changed.content,
             "definition_sha256": prepared.changed.sha256,
             "original_sha256": prepared.changed.original.sha256,
-            "baseline": base_source,
+            "baseline_source": base_source,
             "components": {p.name: p.amount_idr for p in compute.components(definition)},
             "labels": {p.name: p.label for p in compute.components(definition)},
             **found,
