@@ -34,6 +34,7 @@ from lumbung.simulation.service import (
     show_simulation,
 )
 from lumbung.simulation.solve import solve_budget
+from test_cli import Cli, cli, said  # noqa: F401  (cli: the fixture)
 from test_cycles import AS_OF, approve, cycle, registry_families, setup_registry
 
 pytestmark = pytest.mark.usefixtures("users")
@@ -247,7 +248,7 @@ def test_deleting_removes_the_row_and_the_files(engine: DbEngine, tmp_path: Path
 
 def test_changes_that_do_not_fit_say_which_key_and_why(engine: DbEngine, tmp_path: Path) -> None:
     setup_registry(engine, tmp_path)
-    bad = [
+    bad: list[tuple[dict[str, Any], str, str]] = [
         ({"amounts": {"lansia": 100}}, "amounts.lansia", "tidak punya komponen `lansia`"),
         ({"amount": 5}, "changes.amount", "tidak dikenal"),
         ({"amounts": {"elderly": 2_400_001}}, "amounts.elderly", "tidak dibulatkan"),
@@ -327,3 +328,78 @@ def test_who_may_run_and_read_simulations(engine: DbEngine, tmp_path: Path) -> N
             delete_simulation(
                 session, actor=user(session, "auditor"), label="PKH-D4", data_dir=tmp_path
             )
+
+
+def test_the_command_line_runs_compares_exports_and_deletes(
+    engine: DbEngine,
+    cli: Cli,  # noqa: F811  (the fixture from test_cli)
+    tmp_path: Path,
+) -> None:
+    data = cli.data_dir
+    setup_registry(engine, data)
+    common = ("--release", "R1", "--as-of", AS_OF.isoformat(), "--as", "determiner")
+    doubled = cli.json(
+        "simulate",
+        "run",
+        "LANSIA",
+        "--program",
+        "PKH",
+        "--change",
+        "amounts.elderly=4800000",
+        *common,
+    )
+    assert doubled["difference_year_idr"] == eligible_elderly() * PKH_ELDERLY_YEAR
+    shown = said(cli.ok("simulate", "show", "LANSIA", "--as", "auditor").stdout)
+    assert "SIMULASI" in shown and "+Rp2.400.000" in shown
+    cli.ok("simulate", "run", "D4", "--program", "PKH", "--change", "decile=4", *common)
+    listed = cli.json("simulate", "list", "--as", "admin")
+    assert [s["label"] for s in listed] == ["D4", "LANSIA"]
+    refused = cli.run("simulate", "list", "--as", "verifier")
+    assert refused.exit_code != 0 and "simulasi" in said(refused.output)
+    xlsx = tmp_path / "both.xlsx"
+    cli.ok("simulate", "export", "LANSIA", "D4", "--out", str(xlsx), "--as", "auditor")
+    from openpyxl import load_workbook
+
+    book = load_workbook(xlsx)
+    assert book.sheetnames == [
+        "Ringkasan",
+        "Provinsi",
+        "Kabupaten",
+        "Desil",
+        "Komponen",
+        "Keluarga",
+    ]
+    summary = [[c.value for c in row] for row in book["Ringkasan"].iter_rows(min_row=4)]
+    assert [(r[0], r[2], r[11]) for r in summary] == [
+        ("LANSIA", "PKH", PKH_ELDERLY_YEAR),
+        ("D4", "PKH", 4 * 225_000),
+    ]
+    assert "SIMULASI" in str(book["Provinsi"]["A1"].value)
+    csv_file = tmp_path / "both.csv"
+    cli.ok("simulate", "export", "LANSIA", "D4", "--out", str(csv_file), "--as", "auditor")
+    import csv
+
+    lines = list(csv.DictReader(csv_file.open(encoding="utf-8")))
+    provinces = [r for r in lines if r["tingkat"] == "provinsi" and r["simulasi"] == "LANSIA"]
+    assert [(r["kode"], r["nama"], r["selisih_setahun_idr"]) for r in provinces] == [
+        ("31", "Daerah Khusus Ibukota Jakarta", str(PKH_ELDERLY_YEAR))
+    ]
+    solved = cli.json(
+        "simulate",
+        "solve",
+        "--program",
+        "SEMBAKO",
+        "--budget",
+        "8000000",
+        "--release",
+        "R1",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--as",
+        "determiner",
+    )
+    assert (solved["decile"], solved["per_year_idr"]) == (3, 3 * 2_400_000)
+    cli.ok("simulate", "delete", "D4", "--as", "determiner")
+    assert [s["label"] for s in cli.json("simulate", "list", "--as", "admin")] == ["LANSIA"]
+    gone = cli.run("simulate", "show", "D4", "--as", "admin")
+    assert gone.exit_code != 0 and "D4 tidak ada" in said(gone.output)

@@ -67,6 +67,7 @@ def _scenario(
 
 
 def print_simulation(result: dict[str, Any]) -> None:
+    names: dict[str, str] = result.get("region_names", {})
     out.print(f"[bold]{NOTICE}[/bold]")
     out.print(
         f"Simulasi {result['label']}: {result['title']} · rilis {result['release']} · model "
@@ -131,7 +132,7 @@ def print_simulation(result: dict[str, Any]) -> None:
                 ],
                 [
                     [
-                        str(g["key"]),
+                        f"{g['key']} {names.get(str(g['key']), '')}".strip(),
                         grouped(g["scenario_beneficiaries"]),
                         grouped(g["difference_beneficiaries"]),
                         _rp(g["scenario_year_idr"]),

@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
-from lumbung.regions.service import region_names
 from lumbung.reports.exports import _text
 from lumbung.simulation.service import LABEL_WORDS, compare_simulations
 from lumbung.spreadsheets import safe_cell
@@ -59,15 +58,9 @@ def export_simulations(
 
         raise ValidationFailed(f"Format `{fmt}` tidak dikenal; pilih csv atau xlsx.")
     found = compare_simulations(session, actor=actor, labels=labels)
-    codes = {
-        str(g["key"])
-        for s in found
-        for p in s["programs"].values()
-        for level in ("province", "regency")
-        for g in p["by"][level]
-        if g["key"] is not None
-    }
-    names = region_names(session, actor, codes=codes)
+    names: dict[str, str] = {}
+    for simulation in found:
+        names |= simulation.get("region_names", {})
     name = "simulasi-" + "-".join(labels)[:80] + f".{fmt}"
     if fmt == "csv":
         return name, to_csv(found, names).encode("utf-8")

@@ -50,11 +50,12 @@ from lumbung.programs.catalog import (
     known_programs,
 )
 from lumbung.programs.definition import ProgramDefinition, shipped_programs
+from lumbung.regions.service import region_names
 from lumbung.releases.hashing import sha256_file
 from lumbung.releases.lookup import get_release
 from lumbung.releases.models import Release
 from lumbung.releases.service import checked_release_dir
-from lumbung.simulation.access import require_reader
+from lumbung.simulation.access import masked, require_reader
 from lumbung.simulation.models import Simulation
 from lumbung.simulation.results import ROW_COLUMNS, cycles_per_year, program_results
 from lumbung.simulation.scenario import ChangedProgram, Scenario, apply_changes
@@ -363,7 +364,7 @@ def _store(
             "baseline_year_idr": row.baseline_year_idr,
         },
     )
-    return describe(row, context.release.label)
+    return with_names(session, actor, describe(row, context.release.label))
 
 
 def describe(row: Simulation, release_label: str) -> dict[str, Any]:
@@ -429,9 +430,19 @@ def show_simulation(session: Session, *, actor: User, label: str) -> dict[str, A
     who does not see identities)."""
     require_reader(actor)
     row = _get(session, label)
-    from lumbung.simulation.access import masked
+    return with_names(session, actor, masked(actor, describe(row, _release_label(session, row))))
 
-    return masked(actor, describe(row, _release_label(session, row)))
+
+def with_names(session: Session, actor: User, found: dict[str, Any]) -> dict[str, Any]:
+    """The simulation with `region_names`: code → name of every province and regency."""
+    codes = {
+        str(g["key"])
+        for p in found["programs"].values()
+        for level in ("province", "regency")
+        for g in p["by"][level]
+        if g["key"] is not None
+    }
+    return {**found, "region_names": region_names(session, actor, codes=codes)}
 
 
 def compare_simulations(
