@@ -84,7 +84,8 @@ def main() -> None:
                 "--json",
             ),
         )
-    stage("db upgrade + user", helper("setup"))
+    stage("db upgrade", lumbung("db", "upgrade"))  # makes the registry's key file
+    stage("users", helper("setup"))
     label = f"bench-{n}"
     stage("release (from synth)", helper("release", str(synth), label))
     stage("features+PMT+desil", lumbung("pmt", "score", "--release", label, "--as", "bench"))

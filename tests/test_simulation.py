@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine as DbEngine
 
+from api_helpers import make_api, problem_of
 from conftest import user
 from factories import kk
 from lumbung.db import session_scope
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
+from lumbung.jobs.queue import JobQueue
 from lumbung.simulation.explain import explain_simulated
 from lumbung.simulation.scenario import (
     ProgramChange,
@@ -36,6 +38,7 @@ from lumbung.simulation.service import (
 from lumbung.simulation.solve import solve_budget
 from test_cli import Cli, cli, said  # noqa: F401  (cli: the fixture)
 from test_cycles import AS_OF, approve, cycle, registry_families, setup_registry
+from test_jobs import data_dir, immediate, submit, view  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -45,7 +48,7 @@ DECISION_TABLES = ("cycle", "entitlement", "enrollment", "program")
 
 def simulate(
     engine: DbEngine,
-    data_dir: Path,
+    folder: Path,
     label: str,
     programs: list[ProgramChange],
     *,
@@ -58,7 +61,7 @@ def simulate(
             label=label,
             scenario=Scenario(f"uji {label}", tuple(programs)),
             release_label="R1",
-            data_dir=data_dir,
+            data_dir=folder,
             as_of=AS_OF,
         )
 
@@ -403,3 +406,63 @@ def test_the_command_line_runs_compares_exports_and_deletes(
     assert [s["label"] for s in cli.json("simulate", "list", "--as", "admin")] == ["LANSIA"]
     gone = cli.run("simulate", "show", "D4", "--as", "admin")
     assert gone.exit_code != 0 and "D4 tidak ada" in said(gone.output)
+
+
+def test_a_simulation_job_and_the_api(
+    engine: DbEngine,
+    data_dir: Path,  # noqa: F811  (the fixtures from test_jobs)
+    immediate: JobQueue,  # noqa: F811
+) -> None:
+    setup_registry(engine, data_dir)
+    scenario = {
+        "title": "PKH lansia dua kali",
+        "programs": [{"program": "PKH", "changes": {"amounts": {"elderly": 4_800_000}}}],
+    }
+    params = {"label": "JOB-1", "release": "R1", "scenario": scenario, "as_of": str(AS_OF)}
+    job = view(engine, "determiner", submit(engine, "determiner", "simulation_run", params))
+    assert job.state == "succeeded", job.error
+    assert job.result is not None
+    assert (job.result["kind"], job.result["difference_year_idr"]) == (
+        "simulation",
+        eligible_elderly() * PKH_ELDERLY_YEAR,
+    )
+    with pytest.raises(ValidationFailed, match="bukan berkas"):
+        submit(
+            engine,
+            "determiner",
+            "simulation_run",
+            {**params, "scenario": {"title": "x", "programs": [{"program": "/etc/x.yaml"}]}},
+        )
+    with pytest.raises(PermissionDenied):
+        submit(engine, "operator", "simulation_run", params)
+
+    api = make_api(engine, data_dir, ["determiner", "auditor", "verifier", "operator"])
+    assert [s["label"] for s in api.get("auditor", "/simulations").json()] == ["JOB-1"]
+    problem_of(api.get("verifier", "/simulations"), 403, "permission_denied")
+    shown = api.get("auditor", "/simulations/JOB-1").json()
+    assert shown["kind"] == "simulation" and shown["region_names"]["31"]
+    exported = api.get("auditor", "/simulations/export", params={"label": "JOB-1", "format": "csv"})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert "JOB-1,PKH,nasional" in exported.text
+    why = api.get(
+        "verifier", "/simulations/JOB-1/explain", params={"program": "PKH", "kk": kk(1)}
+    ).json()
+    assert (why["kind"], why["amount_idr"]) == ("simulation", 1_575_000 + 600_000)
+    body = {"label": "API-1", "release": "R1", "title": "x", "programs": [{"program": "SEMBAKO"}]}
+    problem_of(api.post("operator", "/simulations", json=body), 403, "permission_denied")
+    queued = api.post("determiner", "/simulations", json=body)
+    assert queued.status_code == 202 and queued.json()["kind"] == "simulation_run"
+    solved = api.post(
+        "determiner",
+        "/simulations/solve",
+        json={
+            "program": "SEMBAKO",
+            "release": "R1",
+            "budget_year_idr": 8_000_000,
+            "as_of": str(AS_OF),
+        },
+    ).json()
+    assert (solved["decile"], solved["per_year_idr"]) == (3, 3 * 2_400_000)
+    gone = api.client.delete("/api/v1/simulations/JOB-1", headers=api.auth("determiner"))
+    assert gone.status_code == 200, gone.text
+    problem_of(api.get("auditor", "/simulations/JOB-1"), 404, "not_found")

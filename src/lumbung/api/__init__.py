@@ -21,6 +21,7 @@ from lumbung.api import (
     reference,
     registry,
     reports,
+    simulations,
     vouchers,
 )
 from lumbung.api.deps import UnitOfWorkRoute
@@ -77,6 +78,7 @@ def api_router() -> APIRouter:
         civil,
         reports,
         linkage,
+        simulations,
     ):
         outside = [str(r) for r in module.router.routes if not isinstance(r, UnitOfWorkRoute)]
         if outside:  # an endpoint whose transaction the event loop would close (deps.py)
