@@ -88,6 +88,14 @@ def main() -> None:
     stage("users", helper("setup"))
     label = f"bench-{n}"
     stage("release (from synth)", helper("release", str(synth), label))
+    # The shortcut writes no signature; a release is read only with one (releases/signing.py).
+    manifest = data / "releases" / label / "manifest.json"
+    sign = (
+        "import json, pathlib, sys; from lumbung.releases.signing import SIGNATURE, sign; "
+        "p = pathlib.Path(sys.argv[1]); "
+        "(p.parent / SIGNATURE).write_text(json.dumps(sign(p.read_bytes()), indent=2))"
+    )
+    stage("sign the manifest", [sys.executable, "-c", sign, str(manifest)])
     stage("features+PMT+desil", lumbung("pmt", "score", "--release", label, "--as", "bench"))
     scenario = work / "scenario.yaml"
     scenario.write_text(SCENARIO, encoding="utf-8")
