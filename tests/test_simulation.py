@@ -36,6 +36,7 @@ from lumbung.simulation.service import (
     show_simulation,
 )
 from lumbung.simulation.solve import solve_budget
+from lumbung.simulation.survey import targeting_errors
 from test_cli import Cli, cli, said  # noqa: F401  (cli: the fixture)
 from test_cycles import AS_OF, approve, cycle, registry_families, setup_registry
 from test_jobs import data_dir, immediate, submit, view  # noqa: F401  (fixtures)
@@ -236,6 +237,7 @@ def test_deleting_removes_the_row_and_the_files(engine: DbEngine, tmp_path: Path
     folder = tmp_path / result["folder"]
     assert sorted(p.name for p in folder.iterdir()) == [
         "SEMBAKO.baseline.parquet",
+        "SEMBAKO.families.parquet",
         "SEMBAKO.scenario.parquet",
     ]
     with session_scope(engine) as session:
@@ -466,3 +468,32 @@ def test_a_simulation_job_and_the_api(
     gone = api.client.delete("/api/v1/simulations/JOB-1", headers=api.auth("determiner"))
     assert gone.status_code == 200, gone.text
     problem_of(api.get("auditor", "/simulations/JOB-1"), 404, "not_found")
+
+
+def test_inclusion_and_exclusion_error_against_a_survey(engine: DbEngine, tmp_path: Path) -> None:
+    setup_registry(engine, tmp_path)
+    simulate(engine, tmp_path, "BASE", [ProgramChange("PKH")])
+    # Consumption: family 1 (paid by PKH) is in fact the richest; families 2 and 3 the poorest.
+    survey = tmp_path / "survey"
+    survey.mkdir()
+    lines = ["kk_number,consumption_per_capita"]
+    lines += [f"{kk(s)},{2_000_000 if s == 1 else 100_000 * s}" for s in range(1, 11)]
+    lines.append(f"{kk(99)},50000")  # not in the release: left out
+    (survey / "households.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with session_scope(engine) as session:
+        found = targeting_errors(
+            session, actor=user(session, "auditor"), label="BASE", survey=survey, data_dir=tmp_path
+        )
+    assert (found["survey_households"], found["in_release"]) == (11, 10)
+    # PKH pays families 1 and 2 (coverage 2 of 10); the poorest two are 2 and 3.
+    assert found["programs"]["PKH"]["scenario"] == {
+        "coverage": 0.2,
+        "inclusion_error": 0.5,
+        "exclusion_error": 0.5,
+    }
+    assert found["programs"]["PKH"]["baseline"] == found["programs"]["PKH"]["scenario"]
+    (survey / "households.csv").write_text("kk_number,weight\n1,1\n", encoding="utf-8")
+    with session_scope(engine) as session, pytest.raises(ValidationFailed, match="consumption"):
+        targeting_errors(
+            session, actor=user(session, "auditor"), label="BASE", survey=survey, data_dir=tmp_path
+        )

@@ -481,3 +481,54 @@ def simulate_explain(
         _print_explanation(report)
 
     emit(as_json, report, human)
+
+
+@simulate_app.command("errors")
+@handled
+def simulate_errors(
+    label: str,
+    survey: Path = typer.Option(
+        ...,
+        "--survey",
+        help="A survey with consumption (as `pmt fit` takes), or its households.csv.",
+    ),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Inclusion and exclusion error of each program at the scenario's coverage."""
+    from lumbung.simulation.survey import targeting_errors
+
+    with unit_of_work() as session:
+        found = targeting_errors(
+            session,
+            actor=acting_user(session, actor),
+            label=label,
+            survey=survey,
+            data_dir=settings().data_dir,
+        )
+
+    def human() -> None:
+        out.print(NOTICE)
+        out.print(
+            f"{grouped(found['in_release'])} dari {grouped(found['survey_households'])} keluarga "
+            "survei ada di rilis simulasi."
+        )
+        out.print(
+            table(
+                "Galat inklusi dan eksklusi pada cakupan skenario",
+                ["program", "", "cakupan", "galat inklusi", "galat eksklusi"],
+                [
+                    [
+                        code,
+                        "skenario" if side == "scenario" else "pembanding",
+                        f"{v['coverage']:.1%}",
+                        f"{v['inclusion_error']:.1%}",
+                        f"{v['exclusion_error']:.1%}",
+                    ]
+                    for code, sides in found["programs"].items()
+                    for side, v in sides.items()
+                ],
+            )
+        )
+
+    emit(as_json, found, human)

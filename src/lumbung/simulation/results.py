@@ -80,63 +80,73 @@ def program_results(
     batch: Engine,
     scenario_file: Path,
     baseline_file: Path | None,
+    families_file: Path,
     *,
     scenario_cycles: int,
     baseline_cycles: int,
 ) -> dict[str, Any]:
-    """Everything `simulate show` tells about one program (module docstring), as data."""
+    """Everything `simulate show` tells about one program (module docstring), as data.
+
+    One grouped query per side (by province, regency and desil together; the totals and the
+    coarser groups are sums of it), and the per-family comparison computed once into
+    `families_file` and grouped from there."""
     scenario = batch.read_parquet([scenario_file])
     baseline = batch.read_parquet([baseline_file]) if baseline_file else empty_rows(batch)
-    s_totals = _totals(batch, scenario)
-    b_totals = _totals(batch, baseline)
-    families = _families(batch, scenario, baseline, scenario_cycles, baseline_cycles)
+    s_cells = _cells(batch, scenario)
+    b_cells = _cells(batch, baseline)
+    batch.write_parquet(
+        _families(batch, scenario, baseline, scenario_cycles, baseline_cycles), families_file
+    )
+    families = batch.read_parquet([families_file])
+    moves = batch.to_arrow(
+        families.group_by("province_code", "regency_code", "decile", "moved").aggregate(
+            n=families.count(),
+            scenario=families.scenario_year_idr.sum().cast("int64"),
+            baseline=families.baseline_year_idr.sum().cast("int64"),
+        )
+    ).to_pylist()
     return {
-        "scenario": {
-            **s_totals,
-            **money(s_totals.pop("amount_idr"), scenario_cycles),
-            "by_component": _by_component(batch, scenario),
-        },
-        "baseline": {
-            **b_totals,
-            **money(b_totals.pop("amount_idr"), baseline_cycles),
-            "by_component": _by_component(batch, baseline),
-        },
+        "scenario": _side(s_cells, scenario_cycles),
+        "baseline": _side(b_cells, baseline_cycles),
         "by": {
-            name: _by_group(
-                batch, scenario, baseline, column, families, scenario_cycles, baseline_cycles
-            )
+            name: _by_group(column, s_cells, b_cells, moves, scenario_cycles, baseline_cycles)
             for name, column in GROUPS.items()
         },
-        "families": _movement(batch, families),
+        "families": _movement(batch, families, moves),
     }
 
 
-def _totals(batch: Engine, rows: ir.Table) -> dict[str, int]:
-    found = batch.to_arrow(
-        rows.aggregate(
-            beneficiaries=rows.count(),
-            families=rows.household_id.nunique(),
-            amount_idr=rows.amount_idr.sum().cast("int64"),
-        )
-    ).to_pylist()[0]
-    return {k: int(v or 0) for k, v in found.items()}
+def _cells(batch: Engine, rows: ir.Table) -> list[dict[str, Any]]:
+    """Beneficiaries, families, amount and each component's persons and amount, per
+    (province, regency, desil): a family lies in one, so every coarser figure is a sum."""
+    sums: dict[str, ir.Value] = {
+        "n": rows.count(),
+        "families": rows.household_id.nunique(),
+        "amount": rows.amount_idr.sum().cast("int64"),
+    }
+    for name in component_names(rows):
+        sums[f"p__{name}"] = rows[f"c__{name}__persons"].sum().cast("int64")
+        sums[f"a__{name}"] = rows[f"c__{name}__amount"].sum().cast("int64")
+    grouped = rows.group_by("province_code", "regency_code", "decile").aggregate(**sums)
+    return [
+        {k: (int(v or 0) if k not in GROUPS.values() else v) for k, v in r.items()}
+        for r in batch.to_arrow(grouped).to_pylist()
+    ]
 
 
-def _by_component(batch: Engine, rows: ir.Table) -> dict[str, dict[str, int]]:
-    names = component_names(rows)
-    if not names:
-        return {}
-    sums = {}
-    for name in names:
-        sums[f"{name}__persons"] = rows[f"c__{name}__persons"].sum().cast("int64")
-        sums[f"{name}__amount"] = rows[f"c__{name}__amount"].sum().cast("int64")
-    found = batch.to_arrow(rows.aggregate(**sums)).to_pylist()[0]
+def _side(cells: list[dict[str, Any]], cycles: int) -> dict[str, Any]:
+    names = sorted({k[3:] for c in cells for k in c if k.startswith("p__")})
     return {
-        name: {
-            "persons": int(found[f"{name}__persons"] or 0),
-            "amount_idr": int(found[f"{name}__amount"] or 0),
-        }
-        for name in names
+        "beneficiaries": sum(c["n"] for c in cells),
+        "families": sum(c["families"] for c in cells),
+        **money(sum(c["amount"] for c in cells), cycles),
+        "by_component": {
+            name: {
+                "persons": sum(c[f"p__{name}"] for c in cells),
+                "amount_idr": sum(c[f"a__{name}"] for c in cells),
+            }
+            for name in names
+        },
     }
 
 
@@ -191,11 +201,10 @@ MOVES = ("entered", "left", "gained", "lost", "same")
 
 
 def _by_group(
-    batch: Engine,
-    scenario: ir.Table,
-    baseline: ir.Table,
     column: str,
-    families: ir.Table,
+    s_cells: list[dict[str, Any]],
+    b_cells: list[dict[str, Any]],
+    moves: list[dict[str, Any]],
     s_cycles: int,
     b_cycles: int,
 ) -> list[dict[str, Any]]:
@@ -216,22 +225,13 @@ def _by_group(
             },
         )
 
-    for side, table, cycles in (
-        ("scenario", scenario, s_cycles),
-        ("baseline", baseline, b_cycles),
-    ):
-        grouped = table.group_by(key=table[column]).aggregate(
-            n=table.count(), amount=table.amount_idr.sum().cast("int64")
-        )
-        for r in batch.to_arrow(grouped).to_pylist():
-            e = entry(r["key"])
-            e[f"{side}_beneficiaries"] = int(r["n"])
-            e[f"{side}_year_idr"] = int(r["amount"] or 0) * cycles
-    moves = families.group_by(key=families[column], moved=families.moved).aggregate(
-        n=families.count()
-    )
-    for r in batch.to_arrow(moves).to_pylist():
-        entry(r["key"])[str(r["moved"])] = int(r["n"])
+    for side, cells, cycles in (("scenario", s_cells, s_cycles), ("baseline", b_cells, b_cycles)):
+        for c in cells:
+            e = entry(c[column])
+            e[f"{side}_beneficiaries"] += c["n"]
+            e[f"{side}_year_idr"] += c["amount"] * cycles
+    for m in moves:
+        entry(m[column])[str(m["moved"])] += int(m["n"])
     out = []
     for key in sorted(rows, key=lambda k: (k is None, k)):
         e = rows[key]
@@ -241,22 +241,14 @@ def _by_group(
     return out
 
 
-def _movement(batch: Engine, families: ir.Table) -> dict[str, Any]:
+def _movement(batch: Engine, families: ir.Table, moves: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts of families by how they moved, and a sample of those entering and leaving
     (the first by KK number; opened with `simulate explain`)."""
-    counts = batch.to_arrow(
-        families.group_by("moved").aggregate(
-            n=families.count(),
-            scenario=families.scenario_year_idr.sum().cast("int64"),
-            baseline=families.baseline_year_idr.sum().cast("int64"),
-        )
-    ).to_pylist()
     found: dict[str, Any] = {m: {"families": 0, "difference_year_idr": 0} for m in MOVES}
-    for r in counts:
-        found[str(r["moved"])] = {
-            "families": int(r["n"]),
-            "difference_year_idr": int(r["scenario"] or 0) - int(r["baseline"] or 0),
-        }
+    for r in moves:
+        into = found[str(r["moved"])]
+        into["families"] += int(r["n"])
+        into["difference_year_idr"] += int(r["scenario"] or 0) - int(r["baseline"] or 0)
     for move in ("entered", "left"):
         chosen = families.filter(families.moved == move).order_by("kk_number").limit(SAMPLE_SIZE)
         found[move]["sample"] = [

@@ -249,6 +249,11 @@ def baseline_file(code: str) -> str:
     return f"{code}.baseline.parquet"
 
 
+def families_file(code: str) -> str:
+    """One row per family paid on either side, with its yearly amount on each and its move."""
+    return f"{code}.families.parquet"
+
+
 def _compute(
     batch: Engine,
     session: Session,
@@ -291,6 +296,7 @@ def _compute(
             batch,
             staging / scenario_file(code),
             base_path,
+            staging / families_file(code),
             scenario_cycles=cycles_per_year(definition),
             baseline_cycles=base_cycles,
         )
