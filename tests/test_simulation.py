@@ -497,3 +497,26 @@ def test_inclusion_and_exclusion_error_against_a_survey(engine: DbEngine, tmp_pa
         targeting_errors(
             session, actor=user(session, "auditor"), label="BASE", survey=survey, data_dir=tmp_path
         )
+
+
+def test_the_web_pages_show_a_simulation_to_national_readers(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    from web_helpers import client, enrolled, give_passwords, make_app, sign_in
+
+    data = tmp_path / "data"
+    setup_registry(engine, data)
+    simulate(engine, data, "LANSIA", [ProgramChange("PKH", {"amounts": {"elderly": 4_800_000}})])
+    give_passwords(engine, "determiner", "verifier")
+    app = make_app(engine, data)
+    browser = enrolled(app, "determiner")
+    listed = browser.get("/simulasi")
+    assert listed.status_code == 200 and "LANSIA" in listed.text and "SIMULASI" in listed.text
+    shown = browser.get("/simulasi/LANSIA")
+    assert shown.status_code == 200
+    assert "Daerah Khusus Ibukota Jakarta (31)" in shown.text and "2.400.000" in shown.text
+    book = browser.get("/simulasi/LANSIA/xlsx")
+    assert book.status_code == 200 and book.content[:2] == b"PK"
+    verifier = client(app)
+    sign_in(verifier, "verifier")
+    assert verifier.get("/simulasi").status_code == 403

@@ -26,6 +26,7 @@ def routes() -> list[BaseRoute]:
         registry,
         reports,
         signin,
+        simulation,
         vouchers,
         work,
     )
@@ -41,6 +42,7 @@ def routes() -> list[BaseRoute]:
         *aid.ROUTES,
         *civil.ROUTES,
         *linkage.ROUTES,
+        *simulation.ROUTES,
     ]
 
 

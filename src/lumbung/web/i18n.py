@@ -17,6 +17,7 @@ from lumbung.targeting.vocabulary import AGE_BANDS, HEAD_COLUMNS, SCHOOL_COUNTS
 from lumbung.web.aid_words import AID_PAIRS
 from lumbung.web.civil_words import CIVIL_PAIRS
 from lumbung.web.link_words import LINK_PAIRS
+from lumbung.web.simulation_words import SIMULATION_PAIRS
 from lumbung.web.voucher_words import VOUCHER_PAIRS
 
 DEFAULT = "id"
@@ -1000,6 +1001,7 @@ CATALOG: dict[str, dict[str, str]] = {
         **{key: pair[i] for key, pair in VOUCHER_PAIRS.items()},
         **{key: pair[i] for key, pair in CIVIL_PAIRS.items()},
         **{key: pair[i] for key, pair in LINK_PAIRS.items()},
+        **{key: pair[i] for key, pair in SIMULATION_PAIRS.items()},
         **{key: pair[i] for key, pair in _REPORT_PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
         **{f"feature.{name}": pair[i] for name, pair in _FEATURES.items()},
