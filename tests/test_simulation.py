@@ -227,6 +227,23 @@ def test_budget_solve_never_exceeds_and_the_next_desil_would(
             data_dir=tmp_path,
             as_of=AS_OF,
         )
+    # A score cut per regency: the poorest p % of each regency (here one regency of ten).
+    with session_scope(engine) as session:
+        cut = solve_budget(
+            session,
+            actor=user(session, "determiner"),
+            program="SEMBAKO",
+            budget_year_idr=budget,
+            method="percentile",
+            release_label="R1",
+            data_dir=tmp_path,
+            as_of=AS_OF,
+        )
+    assert (cut["percent"], cut["beneficiaries"]) == (39, 3)  # 40 % takes family 4 as well
+    assert cut["per_year_idr"] == 3 * 2_400_000 <= budget < cut["next"]["per_year_idr"]
+    (regency,) = cut["score_cuts"]
+    assert (regency["regency_code"], regency["households"]) == ("31.71", 3)
+    assert regency["score_cut"] == pytest.approx(12 + 0.01 * 23)  # family 3: floor 23 m²
     assert scaled["solved"] and scaled["amounts"] == {"monthly_idr": 138_000}
     assert scaled["per_year_idr"] == 6 * 12 * 138_000 <= 10_000_000 < 6 * 12 * 139_000
 

@@ -54,7 +54,7 @@ class BudgetQuestion(Strict):
     program: LABEL
     release: LABEL
     budget_year_idr: Annotated[int, Field(gt=0, description="Yearly budget, whole rupiah.")]
-    method: Literal["decile", "scale"] = "decile"
+    method: Literal["decile", "percentile", "scale"] = "decile"
     changes: Annotated[list[str], Field(max_length=20)] = Field(
         default_factory=list, description="Other changes first, as KEY=VALUE."
     )

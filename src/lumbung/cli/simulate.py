@@ -338,7 +338,9 @@ def simulate_solve(
     program: str = typer.Option(..., "--program"),
     budget: int = typer.Option(..., "--budget", help="Yearly budget, whole rupiah."),
     release: str = typer.Option(..., "--release"),
-    method: str = typer.Option("decile", "--method", help="decile or scale."),
+    method: str = typer.Option(
+        "decile", "--method", help="decile, percentile (a score cut per regency) or scale."
+    ),
     change: list[str] = typer.Option([], "--change", help="Other changes first (KEY=VALUE)."),
     save_as: str | None = typer.Option(
         None, "--save-as", help="Store the solution as a simulation with this label."
@@ -386,6 +388,30 @@ def simulate_solve(
                     else "."
                 ),
                 highlight=False,
+            )
+        elif answer["method"] == "percentile":
+            following = answer["next"]
+            out.print(
+                f"{answer['program']}: {answer['percent']} % termiskin di setiap kab/kota, "
+                f"{grouped(answer['beneficiaries'])} penerima, "
+                f"{_rp(answer['per_year_idr'])} setahun "
+                f"(anggaran {_rp(answer['budget_year_idr'])})"
+                + (
+                    f"; {following['percent']} % akan {_rp(following['per_year_idr'])}."
+                    if following
+                    else "."
+                ),
+                highlight=False,
+            )
+            out.print(
+                table(
+                    "Potongan skor per kab/kota",
+                    ["kab/kota", "skor tertinggi", "keluarga"],
+                    [
+                        [r["regency_code"], f"{r['score_cut']:.4f}", grouped(r["households"])]
+                        for r in answer["score_cuts"]
+                    ],
+                )
             )
         else:
             out.print(

@@ -5,6 +5,11 @@
   would exceed it) is seen. Without a quota the program is computed once with `decile <= 10`
   and the thresholds are cumulative sums by desil (a family's amount does not depend on its
   desil); with a quota (which ranks families against each other) each threshold is computed.
+- `percentile`: a score cut per regency, the same share of each regency's households (the
+  poorest p %, p whole, by the scoring's rank within the regency: finer than a desil) with the
+  eligibility's desil bound lifted to 10; the answer gives each regency's cut (the highest
+  score inside). A cut per regency is not a rule of the program language, so it is not stored
+  as a simulation (`save_as` is refused).
 - `scale`: every amount of the program multiplied by budget ÷ cost, rounded down to whole
   thousands of rupiah (and to what divides exactly into a cycle), computed again and lowered
   by a thousand until the cost is at most the budget.
@@ -44,7 +49,7 @@ from lumbung.simulation.service import (
     scenario_rows,
 )
 
-METHODS = ("decile", "scale")
+METHODS = ("decile", "percentile", "scale")
 STEP_IDR = 1000
 MAX_LOWERINGS = 50
 
@@ -68,7 +73,14 @@ def solve_budget(
     authorize(actor, Action.SIMULATE)
     require_national(actor, "menjalankan simulasi")
     if method not in METHODS:
-        raise ValidationFailed(f"Metode `{method}` tidak dikenal; pilih decile atau scale.")
+        raise ValidationFailed(
+            f"Metode `{method}` tidak dikenal; pilih decile, percentile atau scale."
+        )
+    if method == "percentile" and save_as is not None:
+        raise ValidationFailed(
+            "Potongan skor per kab/kota tidak bisa disimpan sebagai simulasi (bukan aturan "
+            "program); simpan dengan metode decile atau scale."
+        )
     if isinstance(budget_year_idr, bool) or budget_year_idr <= 0:
         raise ValidationFailed("Anggaran setahun harus rupiah bulat lebih dari 0.")
     context = context_for(session, release_label, model, data_dir, as_of)
@@ -78,6 +90,8 @@ def solve_budget(
     with open_engine(engine) as batch:
         if method == "decile":
             answer = _by_decile(batch, session, context, changed, budget_year_idr)
+        elif method == "percentile":
+            answer = _by_score_cut(batch, session, context, changed, budget_year_idr)
         else:
             answer = _by_scale(batch, session, context, changed, budget_year_idr)
     answer |= {
@@ -274,3 +288,79 @@ def _by_scale(
             }
         scaled = {n: _exact(v - STEP_IDR, definition) for n, v in scaled.items()}
     return {"solved": False, "reason": "tidak ditemukan dalam batas percobaan", "changes": None}
+
+
+def _by_score_cut(
+    batch: Engine, session: Session, context: Context, changed: ChangedProgram, budget: int
+) -> dict[str, Any]:
+    definition = changed.definition
+    if decile_bound(definition.eligibility) is None or definition.quota is not None:
+        raise ValidationFailed(
+            f"Potongan skor per kab/kota butuh aturan {definition.code} dengan tepat satu "
+            "`decile <= N` dan tanpa kuota. Pakai metode decile atau scale."
+        )
+    lifted = apply_changes(
+        changed.original,
+        {**changed.changes, "decile": 10},
+        f"{definition.code} (anggaran)",
+        _known(session),
+    )
+    rows, cycles = _costs(batch, session, context, changed, lifted.definition)
+    scores = batch.read_parquet([context.scores_file])
+    sizes = scores.group_by(size_regency="regency_code").aggregate(size=scores.count())
+    placed = scores.inner_join(sizes, scores.regency_code == sizes.size_regency)
+    # The smallest whole percent p with rank ≤ p % of the regency's households.
+    ranked = placed.select(
+        ranked_household="household_id",
+        ranked_regency="regency_code",
+        ranked_score="score",
+        percent=((placed.rank_area * 100 + placed.size - 1) // placed.size).cast("int64"),
+    )
+    joined = rows.inner_join(ranked, rows.household_id == ranked.ranked_household)
+    per = joined.group_by("percent").aggregate(
+        n=joined.count(), amount=joined.amount_idr.sum().cast("int64")
+    )
+    by_percent = {int(r["percent"]): r for r in batch.to_arrow(per).to_pylist()}
+    steps: list[dict[str, Any]] = []
+    n = amount = 0
+    for p in range(1, 101):
+        found = by_percent.get(p)
+        n += int(found["n"]) if found else 0
+        amount += int(found["amount"] or 0) if found else 0
+        steps.append({"percent": p, "beneficiaries": n, "per_year_idr": amount * cycles})
+    within = [t for t in steps if t["per_year_idr"] <= budget]
+    if not within:
+        return {
+            "solved": False,
+            "reason": f"1 % termiskin sudah {steps[0]['per_year_idr']} rupiah setahun",
+            "changes": None,
+        }
+    best = within[-1]
+    cut = best["percent"]
+    inside = ranked.filter(ranked.percent <= cut)
+    cuts = batch.to_arrow(
+        inside.group_by(regency_code=inside.ranked_regency).aggregate(
+            score_cut=inside.ranked_score.max(), households=inside.count()
+        )
+    ).to_pylist()
+    chosen = joined.filter(joined.percent <= cut)
+    return {
+        "solved": True,
+        "percent": cut,
+        "beneficiaries": best["beneficiaries"],
+        "per_year_idr": best["per_year_idr"],
+        "next": steps[cut] if cut < 100 else None,
+        "score_cuts": sorted(
+            (
+                {
+                    "regency_code": r["regency_code"],
+                    "score_cut": float(r["score_cut"]),
+                    "households": int(r["households"]),
+                }
+                for r in cuts
+            ),
+            key=lambda r: str(r["regency_code"]),
+        ),
+        "changes": None,  # a cut per regency is no rule of the program language
+        "by_province": _province_split(batch, chosen, cycles),
+    }
