@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lumbung.errors import LumbungError
+from lumbung.web.charts import bar_chart
 from lumbung.web.context import Page, page
 from lumbung.web.work import _programs, _submit
 
@@ -63,7 +64,27 @@ def simulation_page(ctx: Page) -> Response:
         delete_simulation(ctx.db, actor=ctx.actor, label=label, data_dir=ctx.settings.data_dir)
         return ctx.redirect("/simulasi")
     found: dict[str, Any] = show_simulation(ctx.db, actor=ctx.actor, label=label)
-    return ctx.render("simulation.html", sim=found, regions=found.get("region_names", {}))
+    names: dict[str, str] = found.get("region_names", {})
+    charts = {}
+    for code, program in found["programs"].items():
+        provinces = program["by"]["province"]
+        gains = [(names.get(g["key"], g["key"]), g["difference_year_idr"]) for g in provinces]
+        charts[code] = {
+            # The difference by province where it goes one way (bars do not go below zero),
+            # else the scenario's budget by province; and the budget by desil.
+            "province": bar_chart(
+                gains
+                if gains and all(v >= 0 for _, v in gains) and any(v for _, v in gains)
+                else [(names.get(g["key"], g["key"]), g["scenario_year_idr"]) for g in provinces],
+                title=f"{code} {ctx.t('sim.by_province')}",
+            ),
+            "decile": bar_chart(
+                [(f"desil {g['key']}", g["scenario_year_idr"]) for g in program["by"]["decile"]],
+                title=f"{code} {ctx.t('sim.by_decile')}",
+                ordered=True,
+            ),
+        }
+    return ctx.render("simulation.html", sim=found, regions=names, charts=charts)
 
 
 @page("read")
