@@ -25,11 +25,12 @@ from lumbung.errors import Conflict
 
 # The first key of PostgreSQL's two-key advisory locks, one per kind of run (the audit
 # chain's single-key lock, 727_001, is another key space).
-NAMESPACES = {"cycle": 727_101, "release": 727_102, "scoring": 727_103}
+NAMESPACES = {"cycle": 727_101, "release": 727_102, "scoring": 727_103, "simulation": 727_104}
 BUSY = {
     "cycle": "Siklus {key} sedang dihitung oleh proses lain",
     "release": "Rilis {key} sedang dibuat oleh proses lain",
     "scoring": "Skor PMT {key} sedang dihitung oleh proses lain",
+    "simulation": "Simulasi {key} sedang dihitung oleh proses lain",
 }
 _SAFE = re.compile(r"[^A-Za-z0-9._@-]")
 

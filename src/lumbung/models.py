@@ -23,6 +23,7 @@ from lumbung.programs.models import Program
 from lumbung.regions.models import Region
 from lumbung.registry.models import ChangeRequest, DuplicateReview, Household, ImportBatch, Member
 from lumbung.releases.models import Release
+from lumbung.simulation.models import Simulation
 from lumbung.targeting.models import PmtModelRecord, PmtScore, Scoring
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "Release",
     "Scoring",
     "SignInAttempt",
+    "Simulation",
     "User",
     "Voucher",
     "WebSession",

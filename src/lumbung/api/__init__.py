@@ -22,6 +22,7 @@ from lumbung.api import (
     reference,
     registry,
     reports,
+    simulations,
     vouchers,
 )
 from lumbung.api.deps import UnitOfWorkRoute
@@ -79,6 +80,7 @@ def api_router() -> APIRouter:
         reports,
         linkage,
         link_merge,
+        simulations,
     ):
         outside = [str(r) for r in module.router.routes if not isinstance(r, UnitOfWorkRoute)]
         if outside:  # an endpoint whose transaction the event loop would close (deps.py)

@@ -37,6 +37,9 @@ class Action(enum.StrEnum):
     # Merging another registry's export (linkage/merge.py): linked against the latest release,
     # its matched and new records proposed as change requests under the merger's name.
     MERGE_REGISTRY = "merge_registry"
+    # Policy simulation (simulation/): running, solving and deleting scenarios. Reading them
+    # is READ at national level, for a determiner, an admin or an auditor (simulation/access.py).
+    SIMULATE = "simulate"
 
 
 # What each action is, in the words of the messages that refuse it.
@@ -58,6 +61,7 @@ ACTION_WORDS: dict[Action, str] = {
     Action.RECONCILE: "mencatat hasil pembayaran dari mitra",
     Action.MATCH_CIVIL: "mengimpor ekstrak Dukcapil (padan data kependudukan)",
     Action.MERGE_REGISTRY: "menggabungkan data registry lain (usulan perubahan massal)",
+    Action.SIMULATE: "menjalankan atau menghapus simulasi kebijakan",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -73,6 +77,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.PREPARE_PAYMENT,
             Action.APPROVE_PAYMENT,
             Action.RECONCILE,
+            Action.SIMULATE,
             Action.READ,
         }
     ),

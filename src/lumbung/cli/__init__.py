@@ -32,6 +32,7 @@ from lumbung.cli.releases import release_app
 from lumbung.cli.reports import report_app
 from lumbung.cli.requests import request_app
 from lumbung.cli.serve import serve_command
+from lumbung.cli.simulate import simulate_app
 from lumbung.cli.synth import synth_command
 from lumbung.cli.targeting import pmt_app
 from lumbung.cli.vouchers import voucher_app
@@ -52,6 +53,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(program_app, name="program")
 app.add_typer(pmt_app, name="pmt")
 app.add_typer(cycle_app, name="cycle")
+app.add_typer(simulate_app, name="simulate")
 delivery_app.add_typer(payfile_app, name="file")
 delivery_app.add_typer(voucher_app, name="voucher")
 app.add_typer(delivery_app, name="delivery")

@@ -9,7 +9,7 @@ it reads (scores, the enrollment saved with the cycle) are checked against their
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,42 @@ def explain(
     cycle = session.execute(select(Cycle).where(Cycle.label == cycle_label)).scalar_one_or_none()
     if cycle is None:
         raise NotFound(f"Siklus {cycle_label} tidak ada.")
+
+    def stored_for(beneficiaries: list[int]) -> Sequence[Entitlement]:
+        # Found through the unique (cycle, beneficiary) index: the family, or its members.
+        return (
+            session.execute(
+                select(Entitlement).where(
+                    Entitlement.cycle_id == cycle.id,
+                    Entitlement.beneficiary_id.in_(beneficiaries),
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+    return explain_family(
+        session,
+        actor=actor,
+        cycle=cycle,
+        kk_number=kk_number,
+        data_dir=data_dir,
+        stored_for=stored_for,
+    )
+
+
+def explain_family(
+    session: Session,
+    *,
+    actor: User,
+    cycle: Cycle,
+    kk_number: str,
+    data_dir: Path,
+    stored_for: Callable[[list[int]], Sequence[Entitlement]],
+) -> dict[str, Any]:
+    """The explanation of one family in `cycle` (a stored cycle, or a simulation's program
+    as a cycle that is never stored: simulation/explain.py), its entitlements from
+    `stored_for(beneficiary ids)`."""
     release = session.get(Release, cycle.release_id)
     scoring = session.get(Scoring, cycle.scoring_id)
     assert release is not None
@@ -68,22 +104,12 @@ def explain(
             # told to someone outside its region.
             raise NotFound(f"KK {mask_id(kk_number)} tidak ada di rilis {release.label}.")
         members = tables.members.filter(tables.members.kk_number == kk_number)
-        # Found through the unique (cycle, beneficiary) index: the family, or its members.
         beneficiaries = (
             [found[0]["id"]]
             if definition.unit == "household"
             else batch.to_arrow(members.select("id")).column("id").to_pylist()
         )
-        stored = (
-            session.execute(
-                select(Entitlement).where(
-                    Entitlement.cycle_id == cycle.id,
-                    Entitlement.beneficiary_id.in_(beneficiaries),
-                )
-            )
-            .scalars()
-            .all()
-        )
+        stored = stored_for(beneficiaries)
         one = type(tables)(households, members)
         features = household_features(one, cycle.reference_date)
         all_scores = batch.read_parquet([checked_scores_file(scoring, data_dir)])

@@ -157,13 +157,20 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _lowest_share(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _lowest_share(values: np.ndarray, weights: np.ndarray, share: float = QUOTA) -> np.ndarray:
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order])
     chosen = np.zeros(len(values), bool)
     # A household counts when the population before it is still under the quota.
-    chosen[order[cumulative - weights[order] < QUOTA * cumulative[-1] * (1 - 1e-12)]] = True
+    chosen[order[cumulative - weights[order] < share * cumulative[-1] * (1 - 1e-12)]] = True
     return chosen
+
+
+def lowest_share(values: np.ndarray, weights: np.ndarray, share: float) -> np.ndarray:
+    """The households whose `values` are lowest, until their weights reach `share` of all."""
+    if len(values) == 0 or share <= 0:
+        return np.zeros(len(values), bool)
+    return _lowest_share(values, weights, share)
 
 
 def targeting_quality(

@@ -27,6 +27,7 @@ def routes() -> list[BaseRoute]:
         registry,
         reports,
         signin,
+        simulation,
         vouchers,
         work,
     )
@@ -43,6 +44,7 @@ def routes() -> list[BaseRoute]:
         *civil.ROUTES,
         *linkage.ROUTES,
         *merge.ROUTES,
+        *simulation.ROUTES,
     ]
 
 

@@ -18,6 +18,7 @@ from lumbung.web.aid_words import AID_PAIRS
 from lumbung.web.civil_words import CIVIL_PAIRS
 from lumbung.web.link_words import LINK_PAIRS
 from lumbung.web.merge_words import MERGE_PAIRS
+from lumbung.web.simulation_words import SIMULATION_PAIRS
 from lumbung.web.voucher_words import VOUCHER_PAIRS
 
 DEFAULT = "id"
@@ -1002,6 +1003,7 @@ CATALOG: dict[str, dict[str, str]] = {
         **{key: pair[i] for key, pair in CIVIL_PAIRS.items()},
         **{key: pair[i] for key, pair in LINK_PAIRS.items()},
         **{key: pair[i] for key, pair in MERGE_PAIRS.items()},
+        **{key: pair[i] for key, pair in SIMULATION_PAIRS.items()},
         **{key: pair[i] for key, pair in _REPORT_PAIRS.items()},
         **{f"field.{column}": pair[i] for column, pair in _FIELDS.items()},
         **{f"feature.{name}": pair[i] for name, pair in _FEATURES.items()},
