@@ -1,6 +1,7 @@
 """One run of `lumbung import`: what it is asked (`ImportRequest`), what it reports
-(`ImportSummary`), and how it tells its stage as it goes (`Progress`). Shared by the import
-(registry/importer.py) and the load (registry/loading.py), and by the front ends that ask.
+(`ImportSummary`), where its `--link` looks (`LinkFolders`), and how it tells its stage as it
+goes (`Progress`). Shared by the import (registry/importer.py) and the load
+(registry/loading.py), and by the front ends that ask.
 """
 
 from __future__ import annotations
@@ -35,9 +36,21 @@ class ImportSummary:
     batch_sha256: str = ""
     status: str = "proposed"
     dry_run: bool = False
+    # What `--link` found against the latest release (linkage/batch.py `BatchLinks.as_dict`);
+    # None when the batch was not linked.
+    linkage: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFolders:
+    """Where an import asked to link its batch (`--link`) finds the latest release and the
+    model its link run trained (linkage/batch.py)."""
+
+    data_dir: Path
+    releases_dir: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +63,9 @@ class ImportRequest:
     as_of: date | None = None
     max_listed: int = 1000
     reject_lines: int | None = None  # the reject file's bound; None: REJECT_LINES
+    # Link the batch against the latest release first (probable duplicates as warnings, and
+    # sent to review when loaded); None: not linked, and nothing of the engine is loaded.
+    link: LinkFolders | None = None
 
 
 Progress = Callable[[str], None]

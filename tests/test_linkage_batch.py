@@ -1,0 +1,284 @@
+"""Linking a batch before import (linkage/batch.py), with the real matching engine: a small
+synthetic registry in two regions is imported, released and deduplicated (its model trained),
+then a batch with a family whose members repeat release members under another spelling and a
+mistyped NIK is checked and imported with `link`. Both databases."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+
+from conftest import user
+from factories import VILLAGE, household, kk, member, nik, write_batch
+from helpers import run_import
+from lumbung.db import session_scope
+from lumbung.errors import Conflict
+from lumbung.identity.masking import mask_id
+from lumbung.linkage import batch as batch_link
+from lumbung.linkage.engine import dedupe
+from lumbung.linkage.models import LinkPair, LinkRun
+from lumbung.linkage.records import release_base_sql, write_records
+from lumbung.linkage.service import run_link
+from lumbung.linkage.settings import LinkageSettings, load_settings
+from lumbung.registry.import_run import ImportSummary, LinkFolders
+from lumbung.synth import generate
+from targeting_helpers import release
+
+pytestmark = pytest.mark.usefixtures("users")
+
+HOUSEHOLDS = 80  # per region: enough for EM to train on, small enough to stay fast
+
+
+def fast(settings: LinkageSettings) -> LinkageSettings:
+    """The shipped settings with training sized for a few hundred members."""
+    return dataclasses.replace(
+        settings,
+        training=dataclasses.replace(settings.training, u_max_pairs=200_000, em_max_pairs=None),
+    )
+
+
+def train(release_dir: Path, run_dir: Path) -> None:
+    """The engine's deduplication of the release, as `call_matching_engine` runs it (its
+    records kept in the run's folder), with training sized for a small release."""
+    records = run_dir / "records.parquet"
+    write_records(release_base_sql(release_dir), "registry", records)
+    dedupe(records, folder=run_dir, settings=fast(load_settings("registry")))
+
+
+@dataclass(frozen=True)
+class Person:
+    nik: str
+    name: str
+    sex: str
+    birth_date: date
+    kk_number: str
+    village_code: str
+
+
+@dataclass(frozen=True)
+class World:
+    data_dir: Path
+    near: Person  # a release member in the operator's village
+    far: Person  # a release member in Bandung (outside the operator's region)
+
+
+def plain_people(truth: Path) -> set[str]:
+    """The NIKs of people registered once, with no twin and no common-name look-alike."""
+    with truth.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    times: dict[str, int] = {}
+    for row in rows:
+        times[row["person_id"]] = times.get(row["person_id"], 0) + 1
+    return {
+        row["nik"]
+        for row in rows
+        if times[row["person_id"]] == 1
+        and not (row["event"] or row["twin"] or row["common_name"])
+    }
+
+
+def _registered(engine: Engine, region: str, plain: set[str]) -> Person:
+    """A head of family of `region` in the registry, registered once, with a two-word name."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT m.nik, m.name, m.sex, m.birth_date, h.kk_number, h.village_code "
+                "FROM member m JOIN household h ON h.id = m.household_id "
+                "WHERE m.relationship = 'kepala_keluarga' AND h.village_code LIKE :region "
+                "ORDER BY m.id"
+            ),
+            {"region": region + "%"},
+        ).all()
+    row = next(r for r in rows if r[0] in plain and len(r[1].split()) == 2)
+    birth = row[3] if isinstance(row[3], date) else date.fromisoformat(str(row[3]))
+    return Person(row[0], row[1], row[2], birth, row[4], row[5])
+
+
+def build_world(
+    engine: Engine, tmp_path: Path, *, trained: bool = True, households: int = HOUSEHOLDS
+) -> World:
+    plain: set[str] = set()
+    for region, seed in ((VILLAGE, 5), ("32.73", 6)):
+        out = tmp_path / f"synth-{seed}"
+        # Second registrations in the release: what EM learns a match from.
+        generate(households=households, seed=seed, out_dir=out, region=region, duplicates=0.15)
+        plain |= plain_people(out / "truth" / "persons.csv")
+        # (A second registration with the very same NIK is refused, as always.)
+        summary = run_import(engine, [out / "households.csv", out / "members.csv"], status="approved")
+        assert summary.members_accepted > 3 * households
+    data_dir = tmp_path / "data"
+    release(engine, data_dir, "R1")
+    if trained:
+        with session_scope(engine) as session:
+            run_link(
+                session,
+                actor=user(session, "determiner"),
+                release_label="R1",
+                data_dir=data_dir,
+                releases_dir=data_dir / "releases",
+                matcher=train,
+            )
+    return World(
+        data_dir,
+        near=_registered(engine, VILLAGE, plain),
+        far=_registered(engine, "32.73.", plain),
+    )
+
+
+def misspelled(name: str) -> str:
+    """Another spelling of the same name: a letter doubled, an 'h' added to a final vowel."""
+    words = name.split()
+    words[0] = words[0][:2] + words[0][1:]
+    if words[-1][-1] in "AIUEO":
+        words[-1] += "H"
+    return " ".join(words)
+
+
+def mistyped(number: str) -> str:
+    """The NIK with one serial digit typed wrong (never a serial of 0000)."""
+    last = int(number[-1])
+    return number[:-1] + str(last + 1 if last < 8 else last - 1)
+
+
+def batch_of(folder: Path, world: World) -> list[Path]:
+    """A new family in the operator's village: a clean head (row 2), the near member again
+    (row 3) and the far member again (row 4), each misspelled with a mistyped NIK."""
+    number = kk(9001)
+    head_birth = date(1961, 11, 23)
+    again = [
+        member(
+            number,
+            p.birth_date,
+            p.sex,
+            "famili_lain",
+            0,
+            nik=mistyped(p.nik),
+            name=misspelled(p.name),
+            marital_status="kawin",
+        )
+        for p in (world.near, world.far)
+    ]
+    return write_batch(
+        folder,
+        [household(number)],
+        [
+            member(
+                number,
+                head_birth,
+                "L",
+                "kepala_keluarga",
+                0,
+                nik=nik(head_birth, "L", 7777),
+                name="KARTOLO WIRYOSUDARMO",
+            ),
+            *again,
+        ],
+    )
+
+
+def linked(engine: Engine, paths: list[Path], world: World, **options: object) -> ImportSummary:
+    folders = LinkFolders(world.data_dir, world.data_dir / "releases")
+    return run_import(engine, paths, actor="operator", link=folders, **options)
+
+
+def found(summary: ImportSummary) -> dict[int, str]:
+    return {w["row"]: w["message"] for w in batch_link.probable_duplicates(summary)}
+
+
+def queued(engine: Engine) -> list[tuple[int, str | None]]:
+    """The pairs that batch links sent to review (not the release's own run's): run, region."""
+    with session_scope(engine) as session:
+        return [
+            (run, region)
+            for run, region in session.execute(
+                select(LinkPair.run_id, LinkPair.region_code)
+                .join(LinkRun, LinkRun.id == LinkPair.run_id)
+                .where(LinkRun.kind == "link")
+                .order_by(LinkPair.id)
+            )
+        ]
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
+    yield build_world(engine, tmp_path)
+
+
+def test_a_batch_row_like_a_release_member_is_a_probable_duplicate_once_in_review(
+    engine: Engine, world: World, tmp_path: Path
+) -> None:
+    paths = batch_of(tmp_path / "batch", world)
+
+    # The dry check: reported, nothing loaded, nothing queued.
+    with session_scope(engine) as session:
+        checked = batch_link.check_batch(
+            session,
+            actor=user(session, "operator"),
+            paths=paths,
+            rejects_dir=tmp_path / "batch" / "rejects",
+            folders=LinkFolders(world.data_dir, world.data_dir / "releases"),
+        )
+        session.rollback()
+    rows = found(checked)
+    assert sorted(rows) == [3, 4], checked.warnings
+    # The family in the operator's region is named; the one outside is masked.
+    assert f"KK {world.near.kk_number}, desa {VILLAGE}" in rows[3]
+    assert world.far.kk_number not in rows[4]
+    assert f"KK {mask_id(world.far.kk_number)}, di luar wilayah Anda" in rows[4]
+    assert checked.linkage and checked.linkage["release"] == "R1"
+    assert checked.linkage["probable_duplicates"] == 2 and checked.linkage["pairs_queued"] == 0
+    assert checked.members_accepted == 3 and checked.errors_total == 0
+    assert queued(engine) == []
+
+    # The import: the warnings do not block, and both pairs go to review under a link run.
+    first = linked(engine, paths, world)
+    assert first.members_accepted == 3 and first.members_rejected == 0
+    assert sorted(found(first)) == [3, 4]
+    assert all(
+        w["column"] == "nik" and w["severity"] == "warning"
+        for w in batch_link.probable_duplicates(first)
+    )
+    assert first.reject_file is not None
+    with Path(first.reject_file).open(newline="", encoding="utf-8") as handle:
+        lines = [r for r in csv.DictReader(handle) if r["code"] == "probable_duplicate"]
+    assert sorted(int(r["row"]) for r in lines) == [3, 4]
+    pairs = queued(engine)
+    assert first.linkage and first.linkage["pairs_queued"] == 2
+    assert len(pairs) == 2 and {run for run, _ in pairs} == {first.linkage["link_run"]}
+    assert sorted(region or "" for _, region in pairs) == ["", VILLAGE]
+    with session_scope(engine) as session:
+        run = session.get(LinkRun, first.linkage["link_run"])
+        assert run is not None and run.kind == "link" and run.pairs_queued == 2
+        assert (world.data_dir / run.folder / "pairs.parquet").is_file()
+
+    # Linked again (the rows now registered): reported again, asked no second time.
+    second = linked(engine, paths, world)
+    assert second.members_unchanged == 3 and sorted(found(second)) == [3, 4]
+    assert second.linkage and second.linkage["pairs_queued"] == 0
+    assert second.linkage["pairs_known"] == 2 and second.linkage["link_run"] is None
+    assert queued(engine) == pairs
+
+
+def test_a_batch_without_link_is_not_linked(engine: Engine, tmp_path: Path) -> None:
+    world = build_world(engine, tmp_path, trained=False, households=15)
+    summary = run_import(engine, batch_of(tmp_path / "batch", world), actor="operator")
+    assert summary.linkage is None and not batch_link.probable_duplicates(summary)
+    assert queued(engine) == []
+
+
+def test_linking_without_a_trained_model_says_which_run_to_make(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = build_world(engine, tmp_path, trained=False, households=15)
+    with pytest.raises(Conflict) as refused:
+        linked(engine, batch_of(tmp_path / "batch", world), world)
+    assert refused.value.command == "lumbung link run --release R1"
+    assert refused.value.cause == "linkage_model_missing"
