@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
 from conftest import user
 from factories import VILLAGE, household, kk, member, nik, write_batch
-from helpers import run_import
+from helpers import counts, run_import
+from lumbung.cli import app, common
+from lumbung.config import get_settings
 from lumbung.db import session_scope
 from lumbung.errors import Conflict
 from lumbung.identity.masking import mask_id
@@ -68,6 +72,7 @@ class World:
     data_dir: Path
     near: Person  # a release member in the operator's village
     far: Person  # a release member in Bandung (outside the operator's region)
+    members: int  # registered
 
 
 def plain_people(truth: Path) -> set[str]:
@@ -80,8 +85,7 @@ def plain_people(truth: Path) -> set[str]:
     return {
         row["nik"]
         for row in rows
-        if times[row["person_id"]] == 1
-        and not (row["event"] or row["twin"] or row["common_name"])
+        if times[row["person_id"]] == 1 and not (row["event"] or row["twin"] or row["common_name"])
     }
 
 
@@ -112,7 +116,9 @@ def build_world(
         generate(households=households, seed=seed, out_dir=out, region=region, duplicates=0.15)
         plain |= plain_people(out / "truth" / "persons.csv")
         # (A second registration with the very same NIK is refused, as always.)
-        summary = run_import(engine, [out / "households.csv", out / "members.csv"], status="approved")
+        summary = run_import(
+            engine, [out / "households.csv", out / "members.csv"], status="approved"
+        )
         assert summary.members_accepted > 3 * households
     data_dir = tmp_path / "data"
     release(engine, data_dir, "R1")
@@ -130,6 +136,7 @@ def build_world(
         data_dir,
         near=_registered(engine, VILLAGE, plain),
         far=_registered(engine, "32.73.", plain),
+        members=counts(engine)[1],
     )
 
 
@@ -208,35 +215,52 @@ def queued(engine: Engine) -> list[tuple[int, str | None]]:
 
 
 @pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
-    yield build_world(engine, tmp_path)
+def lumbung(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    monkeypatch.setenv("LUMBUNG_DATABASE_URL", database_url)
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+    for cached in common._engines.values():
+        cached.dispose()
+    common._engines.clear()
+
+
+def command(lumbung: CliRunner, *args: str) -> tuple[int, str]:
+    get_settings.cache_clear()
+    result = lumbung.invoke(app, list(args))
+    return result.exit_code, result.stdout
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path) -> World:
+    return build_world(engine, tmp_path)
 
 
 def test_a_batch_row_like_a_release_member_is_a_probable_duplicate_once_in_review(
-    engine: Engine, world: World, tmp_path: Path
+    engine: Engine, world: World, tmp_path: Path, lumbung: CliRunner
 ) -> None:
     paths = batch_of(tmp_path / "batch", world)
 
-    # The dry check: reported, nothing loaded, nothing queued.
-    with session_scope(engine) as session:
-        checked = batch_link.check_batch(
-            session,
-            actor=user(session, "operator"),
-            paths=paths,
-            rejects_dir=tmp_path / "batch" / "rejects",
-            folders=LinkFolders(world.data_dir, world.data_dir / "releases"),
-        )
-        session.rollback()
-    rows = found(checked)
-    assert sorted(rows) == [3, 4], checked.warnings
+    # The dry check (`lumbung link batch`): reported, nothing loaded, nothing queued.
+    code, out = command(lumbung, "link", "batch", *map(str, paths), "--as", "operator", "--json")
+    checked = json.loads(out)
+    assert code == 0, out
+    rows = {w["row"]: w["message"] for w in checked["probable_duplicates"]}
+    assert sorted(rows) == [3, 4], checked
     # The family in the operator's region is named; the one outside is masked.
     assert f"KK {world.near.kk_number}, desa {VILLAGE}" in rows[3]
     assert world.far.kk_number not in rows[4]
     assert f"KK {mask_id(world.far.kk_number)}, di luar wilayah Anda" in rows[4]
-    assert checked.linkage and checked.linkage["release"] == "R1"
-    assert checked.linkage["probable_duplicates"] == 2 and checked.linkage["pairs_queued"] == 0
-    assert checked.members_accepted == 3 and checked.errors_total == 0
-    assert queued(engine) == []
+    assert checked["linkage"]["release"] == "R1" and checked["errors_total"] == 0
+    assert checked["linkage"]["probable_duplicates"] == 2
+    assert checked["linkage"]["pairs_queued"] == 0
+    code, out = command(lumbung, "link", "batch", *map(str, paths), "--as", "operator")
+    assert code == 0 and "2 baris kemungkinan duplikat" in out and "probable_duplicate" in out
+    assert queued(engine) == [] and counts(engine)[1] == world.members
 
     # The import: the warnings do not block, and both pairs go to review under a link run.
     first = linked(engine, paths, world)
@@ -255,15 +279,21 @@ def test_a_batch_row_like_a_release_member_is_a_probable_duplicate_once_in_revie
     assert len(pairs) == 2 and {run for run, _ in pairs} == {first.linkage["link_run"]}
     assert sorted(region or "" for _, region in pairs) == ["", VILLAGE]
     with session_scope(engine) as session:
-        run = session.get(LinkRun, first.linkage["link_run"])
-        assert run is not None and run.kind == "link" and run.pairs_queued == 2
-        assert (world.data_dir / run.folder / "pairs.parquet").is_file()
+        link_run = session.get(LinkRun, first.linkage["link_run"])
+        assert link_run is not None and link_run.kind == "link" and link_run.pairs_queued == 2
+        assert (world.data_dir / link_run.folder / "pairs.parquet").is_file()
 
-    # Linked again (the rows now registered): reported again, asked no second time.
-    second = linked(engine, paths, world)
-    assert second.members_unchanged == 3 and sorted(found(second)) == [3, 4]
-    assert second.linkage and second.linkage["pairs_queued"] == 0
-    assert second.linkage["pairs_known"] == 2 and second.linkage["link_run"] is None
+    # Linked again (the rows now registered; from the command line): reported again, asked
+    # no second time.
+    code, out = command(lumbung, "import", *map(str, paths), "--link", "--as", "operator", "--json")
+    second = json.loads(out)
+    assert code == 0 and second["members_unchanged"] == 3, out
+    assert sorted(w["row"] for w in second["warnings"] if w["code"] == "probable_duplicate") == [
+        3,
+        4,
+    ]
+    assert second["linkage"]["pairs_queued"] == 0
+    assert second["linkage"]["pairs_known"] == 2 and second["linkage"]["link_run"] is None
     assert queued(engine) == pairs
 
 
