@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from api_helpers import make_api
 from conftest import user
 from factories import VILLAGE, household, kk, member, nik, write_batch
 from helpers import counts, run_import
@@ -26,6 +27,7 @@ from lumbung.config import get_settings
 from lumbung.db import session_scope
 from lumbung.errors import Conflict
 from lumbung.identity.masking import mask_id
+from lumbung.jobs.runner import execute
 from lumbung.linkage import batch as batch_link
 from lumbung.linkage.engine import dedupe
 from lumbung.linkage.models import LinkPair, LinkRun
@@ -262,24 +264,33 @@ def test_a_batch_row_like_a_release_member_is_a_probable_duplicate_once_in_revie
     assert code == 0 and "2 baris kemungkinan duplikat" in out and "probable_duplicate" in out
     assert queued(engine) == [] and counts(engine)[1] == world.members
 
-    # The import: the warnings do not block, and both pairs go to review under a link run.
-    first = linked(engine, paths, world)
-    assert first.members_accepted == 3 and first.members_rejected == 0
-    assert sorted(found(first)) == [3, 4]
-    assert all(
-        w["column"] == "nik" and w["severity"] == "warning"
-        for w in batch_link.probable_duplicates(first)
+    # The import (a job of the API, with `link`): the warnings do not block, and both pairs
+    # go to review under a link run.
+    api = make_api(engine, world.data_dir, ["operator"])
+    sent = api.post(
+        "operator",
+        "/imports",
+        files=[("files", (p.name, p.read_bytes(), "text/csv")) for p in paths],
+        data={"link": "true"},
     )
-    assert first.reject_file is not None
-    with Path(first.reject_file).open(newline="", encoding="utf-8") as handle:
+    assert sent.status_code == 202, sent.text
+    execute(api.client.app.state.queue, sent.json()["id"])
+    job = api.get("operator", f"/jobs/{sent.json()['id']}").json()
+    assert job["state"] == "succeeded", job
+    first = job["result"]
+    assert first["members_accepted"] == 3 and first["members_rejected"] == 0
+    probable = [w for w in first["warnings"] if w["code"] == "probable_duplicate"]
+    assert sorted(w["row"] for w in probable) == [3, 4]
+    assert all(w["column"] == "nik" and w["severity"] == "warning" for w in probable)
+    with (world.data_dir / first["reject_file"]).open(newline="", encoding="utf-8") as handle:
         lines = [r for r in csv.DictReader(handle) if r["code"] == "probable_duplicate"]
     assert sorted(int(r["row"]) for r in lines) == [3, 4]
     pairs = queued(engine)
-    assert first.linkage and first.linkage["pairs_queued"] == 2
-    assert len(pairs) == 2 and {run for run, _ in pairs} == {first.linkage["link_run"]}
+    assert first["linkage"]["pairs_queued"] == 2
+    assert len(pairs) == 2 and {run for run, _ in pairs} == {first["linkage"]["link_run"]}
     assert sorted(region or "" for _, region in pairs) == ["", VILLAGE]
     with session_scope(engine) as session:
-        link_run = session.get(LinkRun, first.linkage["link_run"])
+        link_run = session.get(LinkRun, first["linkage"]["link_run"])
         assert link_run is not None and link_run.kind == "link" and link_run.pairs_queued == 2
         assert (world.data_dir / link_run.folder / "pairs.parquet").is_file()
 
