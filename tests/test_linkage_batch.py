@@ -23,10 +23,11 @@ from conftest import user
 from factories import VILLAGE, household, kk, member, nik, write_batch
 from helpers import counts, run_import
 from lumbung.cli import app, common
-from lumbung.config import get_settings
+from lumbung.config import Settings, get_settings
 from lumbung.db import session_scope
 from lumbung.errors import Conflict
 from lumbung.identity.masking import mask_id
+from lumbung.jobs import queue
 from lumbung.jobs.runner import execute
 from lumbung.linkage import batch as batch_link
 from lumbung.linkage.engine import dedupe
@@ -37,6 +38,7 @@ from lumbung.linkage.settings import LinkageSettings, load_settings
 from lumbung.registry.import_run import ImportSummary, LinkFolders
 from lumbung.synth import generate
 from targeting_helpers import release
+from web_helpers import client, csrf_of, give_passwords, make_app, sign_in
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -316,10 +318,39 @@ def test_a_batch_without_link_is_not_linked(engine: Engine, tmp_path: Path) -> N
 
 
 def test_linking_without_a_trained_model_says_which_run_to_make(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = build_world(engine, tmp_path, trained=False, households=15)
+    paths = batch_of(tmp_path / "batch", world)
     with pytest.raises(Conflict) as refused:
-        linked(engine, batch_of(tmp_path / "batch", world), world)
+        linked(engine, paths, world)
     assert refused.value.command == "lumbung link run --release R1"
     assert refused.value.cause == "linkage_model_missing"
+
+    # The same from the import page's `link` box: the job fails saying so, nothing loaded.
+    monkeypatch.setenv("LUMBUNG_DATA_DIR", str(world.data_dir))
+    get_settings.cache_clear()
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False), data_dir=world.data_dir
+    )
+    jobs = queue.JobQueue(settings, engine=engine)
+    queue.set_default_queue(jobs)
+    try:
+        give_passwords(engine, "operator")
+        web = client(make_app(engine, world.data_dir))
+        sign_in(web, "operator")
+        page = web.get("/impor")
+        assert 'name="link"' in page.text
+        sent = web.post(
+            "/impor",
+            data={"csrf": csrf_of(page.text), "link": "1"},
+            files=[("files", (p.name, p.read_bytes(), "text/csv")) for p in paths],
+        )
+        assert sent.status_code == 303, sent.text[:2000]
+        execute(jobs, sent.headers["location"].rsplit("/", 1)[1])
+        job = web.get(sent.headers["location"])
+        assert "belum punya model pencocokan" in job.text and "R1" in job.text
+        assert counts(engine)[1] == world.members
+    finally:
+        queue.set_default_queue(None)
+        get_settings.cache_clear()
