@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
@@ -35,7 +36,7 @@ from lumbung.linkage.models import LinkPair, LinkRun
 from lumbung.linkage.records import release_base_sql, write_records
 from lumbung.linkage.service import run_link
 from lumbung.linkage.settings import LinkageSettings, load_settings
-from lumbung.registry.import_run import ImportSummary, LinkFolders
+from lumbung.registry.import_run import ImportSummary
 from lumbung.synth import generate
 from targeting_helpers import release
 from web_helpers import client, csrf_of, give_passwords, make_app, sign_in
@@ -196,7 +197,7 @@ def batch_of(folder: Path, world: World) -> list[Path]:
 
 
 def linked(engine: Engine, paths: list[Path], world: World, **options: object) -> ImportSummary:
-    folders = LinkFolders(world.data_dir, world.data_dir / "releases")
+    folders = batch_link.ReleaseLinker(world.data_dir, world.data_dir / "releases")
     return run_import(engine, paths, actor="operator", link=folders, **options)
 
 
@@ -276,7 +277,9 @@ def test_a_batch_row_like_a_release_member_is_a_probable_duplicate_once_in_revie
         data={"link": "true"},
     )
     assert sent.status_code == 202, sent.text
-    execute(api.client.app.state.queue, sent.json()["id"])
+    app = api.client.app
+    assert isinstance(app, FastAPI)
+    execute(app.state.queue, sent.json()["id"])
     job = api.get("operator", f"/jobs/{sent.json()['id']}").json()
     assert job["state"] == "succeeded", job
     first = job["result"]

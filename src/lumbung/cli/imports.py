@@ -22,8 +22,9 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.linkage.batch import ReleaseLinker
 from lumbung.numbers import grouped
-from lumbung.registry.import_run import ImportRequest, LinkFolders
+from lumbung.registry.import_run import ImportRequest
 from lumbung.registry.importer import import_batch
 
 # The import summary's counts, as an operator reads them (the JSON keeps the field names).
@@ -75,7 +76,7 @@ def import_command(
         status=status,
         dry_run=dry_run,
         allow_duplicates=allow_duplicates,
-        link=LinkFolders(s.data_dir, s.releases_dir) if link else None,
+        link=ReleaseLinker(s.data_dir, s.releases_dir) if link else None,
     )
     with Progress(
         SpinnerColumn(),

@@ -23,7 +23,6 @@ from lumbung.cli.common import (
 from lumbung.cli.imports import say_linkage
 from lumbung.linkage import batch, quality, review, service
 from lumbung.numbers import grouped
-from lumbung.registry.import_run import LinkFolders
 
 link_app = typer.Typer(
     help="Record linkage: find the same person twice in a release; review and decide pairs.",
@@ -94,7 +93,7 @@ def batch_command(
             actor=acting_user(session, actor),
             paths=paths,
             rejects_dir=s.rejects_dir,
-            folders=LinkFolders(s.data_dir, s.releases_dir),
+            folders=batch.ReleaseLinker(s.data_dir, s.releases_dir),
         )
         session.rollback()  # a check: nothing it did is kept
     linkage = summary.linkage or {}

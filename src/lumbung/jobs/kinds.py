@@ -157,7 +157,8 @@ def _check_import(actor: User, params: dict[str, Any], settings: Settings) -> di
 
 
 def _run_import(ctx: Context) -> dict[str, Any]:
-    from lumbung.registry.import_run import ImportRequest, LinkFolders
+    from lumbung.linkage.batch import ReleaseLinker
+    from lumbung.registry.import_run import ImportRequest
     from lumbung.registry.importer import import_batch
 
     data_dir = ctx.settings.data_dir
@@ -169,7 +170,7 @@ def _run_import(ctx: Context) -> dict[str, Any]:
         dry_run=params["dry_run"],
         allow_duplicates=params["allow_duplicates"],
         # Jobs stored before `link` existed have none: not linked.
-        link=LinkFolders(data_dir, ctx.settings.releases_dir) if params.get("link") else None,
+        link=ReleaseLinker(data_dir, ctx.settings.releases_dir) if params.get("link") else None,
     )
     summary = import_batch(ctx.session, actor=ctx.actor, request=request, progress=ctx.step)
     ctx.discard = request.dry_run

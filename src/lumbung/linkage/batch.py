@@ -40,7 +40,7 @@ from lumbung.identity.masking import mask_id
 from lumbung.linkage.against_release import Match, ReleaseModel, latest_release_model
 from lumbung.linkage.models import LinkDecision, LinkPair, LinkRun
 from lumbung.linkage.review import pair_region
-from lumbung.registry.import_run import ImportRequest, ImportSummary, LinkFolders
+from lumbung.registry.import_run import ImportRequest, ImportSummary
 from lumbung.registry.models import Household, Member
 
 SOURCE = "batch"  # the batch rows' source in the engine's files
@@ -69,9 +69,13 @@ class BatchLinks:
     members: dict[int, Matched]  # the matched members
     identities: dict[int, tuple[str, str]]  # row → (NIK, KK) as the batch has them
     folder: Path  # the engine's files of this link (in the import's scratch folder)
+    data_dir: Path  # where a link run's folder goes
     run_id: int | None = None  # the link run that queued pairs, once queued
     pairs_queued: int = 0
     pairs_known: int = 0  # already in the queue (any run) or decided
+
+    def queue(self, session: Session, *, actor: User, import_batch_id: int | None) -> None:
+        queue_batch_pairs(session, self, actor=actor, import_batch_id=import_batch_id)
 
     @property
     def duplicate_rows(self) -> int:
@@ -108,12 +112,34 @@ LEFT JOIN existing_hh AS x ON x.kk_number = m.kk_number
 )"""
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseLinker:
+    """What an import asked to link (`ImportRequest.link`) is given: the data folder (the link
+    runs and their models) and the releases' folder."""
+
+    data_dir: Path
+    releases_dir: Path
+
+    def link(
+        self,
+        session: Session,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        actor: User,
+        members_file: str,
+        scratch: Path,
+    ) -> BatchLinks:
+        return link_checked_batch(
+            session, con, actor=actor, folders=self, members_file=members_file, scratch=scratch
+        )
+
+
 def link_checked_batch(
     session: Session,
     con: duckdb.DuckDBPyConnection,
     *,
     actor: User,
-    folders: LinkFolders,
+    folders: ReleaseLinker,
     members_file: str,
     scratch: Path,
 ) -> BatchLinks:
@@ -147,7 +173,7 @@ def link_checked_batch(
         and (members[m.member_id].nik, members[m.member_id].kk_number)
         != identities.get(m.record_id)
     ]
-    links = BatchLinks(model, rows, matches, members, identities, folder)
+    links = BatchLinks(model, rows, matches, members, identities, folder, folders.data_dir)
     _warn(con, links, actor, members_file)
     return links
 
@@ -208,12 +234,7 @@ def _warn(con: duckdb.DuckDBPyConnection, links: BatchLinks, actor: User, file: 
 
 
 def queue_batch_pairs(
-    session: Session,
-    links: BatchLinks,
-    *,
-    actor: User,
-    data_dir: Path,
-    import_batch_id: int | None,
+    session: Session, links: BatchLinks, *, actor: User, import_batch_id: int | None
 ) -> BatchLinks:
     """Send each pair of a loaded row and its matched member to review, once (see the module
     docstring); the run that queued them recorded and audited. Inside the import's
@@ -253,7 +274,7 @@ def queue_batch_pairs(
     links.run_id = run.id
     relative = Path(LINKAGE_DIR) / f"run-{run.id}"
     run.folder = str(relative)
-    target = data_dir / relative
+    target = links.data_dir / relative
     shutil.rmtree(target, ignore_errors=True)  # a rolled-back run's folder of the same number
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(links.folder, target)
@@ -367,7 +388,7 @@ def check_batch(
     actor: User,
     paths: list[Path],
     rejects_dir: Path,
-    folders: LinkFolders,
+    folders: ReleaseLinker,
 ) -> ImportSummary:
     """The dry check (`lumbung link batch DIR`): the import's checks and the link against the
     latest release, nothing loaded and nothing queued; the import's summary, its `linkage` and

@@ -128,14 +128,11 @@ def import_batch(
             )
             links = None
             if request.link is not None:  # the engine only when asked (`--link`)
-                from lumbung.linkage.batch import link_checked_batch
-
                 say("mencocokkan dengan rilis terakhir")
-                links = link_checked_batch(
+                links = request.link.link(
                     session,
                     con,
                     actor=actor,
-                    folders=request.link,
                     members_file=batch.members.display_name,
                     scratch=scratch,
                 )
@@ -147,17 +144,9 @@ def import_batch(
             # A batch with nothing new (e.g. loaded before) leaves no trace at all.
             if not request.dry_run and (summary.households_accepted or summary.members_accepted):
                 load_accepted(session, con, batch, request, summary, actor, scratch, say)
-            if links is not None and request.link is not None:
+            if links is not None:
                 if not request.dry_run:
-                    from lumbung.linkage.batch import queue_batch_pairs
-
-                    queue_batch_pairs(
-                        session,
-                        links,
-                        actor=actor,
-                        data_dir=request.link.data_dir,
-                        import_batch_id=summary.batch_id,
-                    )
+                    links.queue(session, actor=actor, import_batch_id=summary.batch_id)
                 summary.linkage = links.as_dict()
             try:
                 _write_rejects(con, batch, request, scratch, summary)
