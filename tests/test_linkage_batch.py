@@ -43,7 +43,7 @@ from web_helpers import client, csrf_of, give_passwords, make_app, sign_in
 
 pytestmark = pytest.mark.usefixtures("users")
 
-HOUSEHOLDS = 80  # per region: enough for EM to train on, small enough to stay fast
+HOUSEHOLDS = 50  # per region: enough for EM to train on, small enough to stay fast
 
 
 def fast(settings: LinkageSettings) -> LinkageSettings:

@@ -157,12 +157,18 @@ def link_checked_batch(
     rows = write_records(_batch_base(), SOURCE, records, con=con)
     folder = scratch / "batch-link"
     found = link_against_release(model, records, source=SOURCE, folder=folder, scratch=scratch)
+    matched_rows = sorted({m.record_id for m in found})
     identities = {
         int(row): (str(nik or "").strip(), str(kk or "").strip())
-        for row, nik, kk in con.execute(
-            "SELECT _row, nik, kk_number FROM mb WHERE _row IN (SELECT unnest($rows))",
-            {"rows": sorted({m.record_id for m in found})},
-        ).fetchall()
+        for row, nik, kk in (
+            con.execute(
+                "SELECT _row, nik, kk_number FROM mb "
+                "WHERE _row IN (SELECT unnest(CAST($rows AS BIGINT[])))",
+                {"rows": matched_rows},
+            ).fetchall()
+            if matched_rows
+            else []
+        )
     }
     members = _members(session, {m.member_id for m in found})
     matches = [
