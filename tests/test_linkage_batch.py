@@ -312,6 +312,23 @@ def test_a_batch_row_like_a_release_member_is_a_probable_duplicate_once_in_revie
     assert second["linkage"]["pairs_known"] == 2 and second["linkage"]["link_run"] is None
     assert queued(engine) == pairs
 
+    # A batch of people the release does not hold: linked, nothing to say.
+    clean = batch_of(tmp_path / "clean", world)
+    with clean[1].open(encoding="utf-8") as handle:
+        head_only = handle.readlines()[:2]
+    clean[1].write_text("".join(head_only), encoding="utf-8")
+    with session_scope(engine) as session:
+        nothing = batch_link.check_batch(
+            session,
+            actor=user(session, "operator"),
+            paths=clean,
+            rejects_dir=tmp_path / "clean" / "rejects",
+            folders=batch_link.ReleaseLinker(world.data_dir, world.data_dir / "releases"),
+        )
+        session.rollback()
+    assert nothing.linkage and nothing.linkage["rows_linked"] == 1
+    assert nothing.linkage["probable_duplicates"] == 0 and not found(nothing)
+
 
 def test_a_batch_without_link_is_not_linked(engine: Engine, tmp_path: Path) -> None:
     world = build_world(engine, tmp_path, trained=False, households=15)
