@@ -290,6 +290,13 @@ def test_a_batch_row_like_a_release_member_is_a_probable_duplicate_once_in_revie
     with (world.data_dir / first["reject_file"]).open(newline="", encoding="utf-8") as handle:
         lines = [r for r in csv.DictReader(handle) if r["code"] == "probable_duplicate"]
     assert sorted(int(r["row"]) for r in lines) == [3, 4]
+    # The job's page lists them.
+    give_passwords(engine, "operator")
+    web = client(make_app(engine, world.data_dir))
+    sign_in(web, "operator")
+    page = web.get(f"/pekerjaan/{job['id']}").text
+    assert 'id="probable"' in page and 'id="r-pairs_queued">2<' in page
+    assert f"KK {world.near.kk_number}" in page and world.far.kk_number not in page
     pairs = queued(engine)
     assert first["linkage"]["pairs_queued"] == 2
     assert len(pairs) == 2 and {run for run, _ in pairs} == {first["linkage"]["link_run"]}
