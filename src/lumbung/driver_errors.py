@@ -191,3 +191,9 @@ def splink_probability_underflow(exc: BaseException) -> bool:
     """Splink's refusal of an m or u probability that EM drove below 1e-300 (a level seen only
     among non-matches of a session's sample): a ValueError, its text the only sign."""
     return isinstance(exc, ValueError) and "below the minimum allowed value" in str(exc)
+
+
+def splink_prior_degenerate(exc: BaseException) -> bool:
+    """Splink's EM step taking the log of a match proportion driven to 0 or 1 (a session whose
+    pairs hold no match at all: a release without duplicates): Python's own ValueError."""
+    return isinstance(exc, ValueError) and str(exc) == "math domain error"

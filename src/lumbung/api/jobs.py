@@ -83,6 +83,13 @@ def import_batch(
     status: Annotated[Literal["proposed", "verified", "approved"], Form()] = "proposed",
     dry_run: Annotated[bool, Form()] = False,
     allow_duplicates: Annotated[bool, Form()] = False,
+    link: Annotated[
+        bool,
+        Form(
+            description="Link the batch against the latest release first: probable "
+            "duplicates become `probable_duplicate` warnings and go to the review queue."
+        ),
+    ] = False,
 ) -> jobs.JobView:
     data_dir = ctx.settings.data_dir
     saved = []
@@ -105,6 +112,7 @@ def import_batch(
                 "status": status,
                 "dry_run": dry_run,
                 "allow_duplicates": allow_duplicates,
+                "link": link,
             },
         )
     except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -21,6 +22,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
+from lumbung.linkage.batch import ReleaseLinker
 from lumbung.numbers import grouped
 from lumbung.registry.import_run import ImportRequest
 from lumbung.registry.importer import import_batch
@@ -57,6 +59,12 @@ def import_command(
     allow_duplicates: bool = typer.Option(
         False, "--allow-duplicates", help="Load duplicate NIKs and queue them for review."
     ),
+    link: bool = typer.Option(
+        False,
+        "--link",
+        help="Link the batch against the latest release first: probable duplicates are "
+        "warned (probable_duplicate) and sent to review.",
+    ),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -68,6 +76,7 @@ def import_command(
         status=status,
         dry_run=dry_run,
         allow_duplicates=allow_duplicates,
+        link=ReleaseLinker(s.data_dir, s.releases_dir) if link else None,
     )
     with Progress(
         SpinnerColumn(),
@@ -105,6 +114,8 @@ def import_command(
             out.print(error_line(e), highlight=False)
         if summary.errors_total > 20:
             say(f"… dan {grouped(summary.errors_total - 20)} galat lain.")
+        if summary.linkage is not None:
+            say_linkage(summary.linkage, summary.warnings)
         if summary.reject_file:
             say(f"Berkas tolakan: {summary.reject_file}")
         if summary.reject_file_omitted:
@@ -115,3 +126,19 @@ def import_command(
             )
 
     emit(as_json, result, human)
+
+
+def say_linkage(linkage: dict[str, Any], warnings: list[dict[str, Any]]) -> None:
+    """What linking the batch against the latest release found, and its first warnings."""
+    say(
+        f"Dicocokkan dengan rilis {linkage['release']} (model run pencocokan "
+        f"{linkage['model_run']}, bobot tinjauan {linkage['review_weight']}): "
+        f"{grouped(linkage['probable_duplicates'])} baris kemungkinan duplikat, "
+        f"{grouped(linkage['pairs_queued'])} pasangan masuk antrean tinjauan, "
+        f"{grouped(linkage['pairs_known'])} sudah ada di antrean atau sudah diputuskan."
+    )
+    probable = [w for w in warnings if w.get("code") == "probable_duplicate"]
+    for w in probable[:20]:
+        out.print(error_line(w), highlight=False)
+    if linkage["probable_duplicates"] > 20:
+        say(f"… dan {grouped(linkage['probable_duplicates'] - 20)} lain (di berkas tolakan).")

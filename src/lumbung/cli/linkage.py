@@ -3,6 +3,8 @@ run's quality report."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from lumbung.cli.common import (
@@ -20,7 +22,8 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.linkage import quality, review, service
+from lumbung.cli.imports import say_linkage
+from lumbung.linkage import batch, quality, review, service
 from lumbung.numbers import grouped
 
 link_app = typer.Typer(
@@ -72,6 +75,49 @@ def run_command(
         )
 
     emit(as_json, run.as_dict(), human)
+
+
+@link_app.command("batch")
+@handled
+def batch_command(
+    paths: list[Path] = typer.Argument(
+        ..., help="households.csv + members.csv, an XLSX, or a folder (as `lumbung import`)."
+    ),
+    actor: str | None = ActorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Check a batch against the latest release before importing it: which rows are probably
+    people already registered (nothing is loaded, nothing queued)."""
+    s = settings()
+    with unit_of_work() as session:
+        summary = batch.check_batch(
+            session,
+            actor=acting_user(session, actor),
+            paths=paths,
+            rejects_dir=s.rejects_dir,
+            folders=batch.ReleaseLinker(s.data_dir, s.releases_dir),
+        )
+        session.rollback()  # a check: nothing it did is kept
+    linkage = summary.linkage or {}
+    result = {
+        "linkage": linkage,
+        "probable_duplicates": batch.probable_duplicates(summary),
+        "errors_total": summary.errors_total,
+        "warnings_total": summary.warnings_total,
+        "reject_file": summary.reject_file,
+    }
+
+    def human() -> None:
+        say_linkage(linkage, summary.warnings)
+        if summary.errors_total:
+            say(
+                f"Batch ini juga punya {grouped(summary.errors_total)} galat impor "
+                "(`lumbung import --dry-run` merinci)."
+            )
+        if summary.reject_file:
+            say(f"Berkas tolakan (dry run): {summary.reject_file}")
+
+    emit(as_json, result, human)
 
 
 @link_app.command("runs")

@@ -126,7 +126,7 @@ def relative(path: str | None, data_dir: Path) -> str | None:
 def _check_import(actor: User, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
     from lumbung.registry.importer import ENTRY_STATUSES
 
-    _only(params, {"files", "status", "dry_run", "allow_duplicates"}, "import")
+    _only(params, {"files", "status", "dry_run", "allow_duplicates", "link"}, "import")
     status = params.get("status", "proposed")
     if status not in ENTRY_STATUSES:
         raise ValidationFailed(
@@ -152,10 +152,12 @@ def _check_import(actor: User, params: dict[str, Any], settings: Settings) -> di
         "status": status,
         "dry_run": _flag(params, "dry_run", "import"),
         "allow_duplicates": _flag(params, "allow_duplicates", "import"),
+        "link": _flag(params, "link", "import"),
     }
 
 
 def _run_import(ctx: Context) -> dict[str, Any]:
+    from lumbung.linkage.batch import ReleaseLinker
     from lumbung.registry.import_run import ImportRequest
     from lumbung.registry.importer import import_batch
 
@@ -167,6 +169,8 @@ def _run_import(ctx: Context) -> dict[str, Any]:
         status=params["status"],
         dry_run=params["dry_run"],
         allow_duplicates=params["allow_duplicates"],
+        # Jobs stored before `link` existed have none: not linked.
+        link=ReleaseLinker(data_dir, ctx.settings.releases_dir) if params.get("link") else None,
     )
     summary = import_batch(ctx.session, actor=ctx.actor, request=request, progress=ctx.step)
     ctx.discard = request.dry_run

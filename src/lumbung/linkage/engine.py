@@ -25,7 +25,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lumbung.driver_errors import splink_probability_underflow
+from lumbung.driver_errors import splink_prior_degenerate, splink_probability_underflow
+from lumbung.errors import Conflict
 from lumbung.linkage.pairs import (
     CLUSTERS_FILE,
     LEVEL_PREFIX,
@@ -270,7 +271,6 @@ def _train(
     after the session has begun changing the linker's model; training then starts again on a
     new linker without that session, whose comparisons the other sessions train."""
     from splink import block_on
-    from splink.internals.exceptions import EMTrainingException
 
     training = settings.training
     rules = [list(rule) for rule in training.em_blocking]
@@ -288,8 +288,8 @@ def _train(
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     block_on(*rule), max_pairs=training.em_max_pairs
                 )
-            except ValueError as underflow:
-                if not splink_probability_underflow(underflow):
+            except ValueError as refused:
+                if not (splink_probability_underflow(refused) or splink_prior_degenerate(refused)):
                     raise
                 failed = rule
                 break
@@ -297,7 +297,13 @@ def _train(
             return linker, trained_parameters(linker.misc.save_model_to_json())
         rules.remove(failed)
         if not rules:
-            raise EMTrainingException("no EM session could train on these records")
+            raise Conflict(
+                "Model pencocokan tidak bisa dilatih pada data ini: tidak satu pun sesi "
+                "pelatihan (EM) menemukan pasangan yang mirip untuk dipelajari. Data tanpa "
+                "orang yang tercatat dua kali tidak mengajari apa-apa; latih model pada rilis "
+                "yang lebih besar (rilis nasional atau provinsi) lalu cocokkan dengan model itu.",
+                cause="linkage_training_failed",
+            )
 
 
 def _write_model(

@@ -55,6 +55,9 @@ WARNING_CODES: dict[str, str] = {
     "(codes of issue survive splits and renumbering)",
     "already_registered": "the row is already in the registry exactly so; nothing to do",
     "duplicate_allowed": "a duplicate NIK loaded with --allow-duplicates; on the review list",
+    "probable_duplicate": "with --link: the row is probably a person of the latest release "
+    "(the matching engine's model, at its run's review weight); the matched family's KK in "
+    "the importer's region, masked outside it; the pair goes to the linkage review queue",
 }
 
 

@@ -1,6 +1,7 @@
 """One run of `lumbung import`: what it is asked (`ImportRequest`), what it reports
-(`ImportSummary`), and how it tells its stage as it goes (`Progress`). Shared by the import
-(registry/importer.py) and the load (registry/loading.py), and by the front ends that ask.
+(`ImportSummary`), what links it (`BatchLinker`), and how it tells its stage as it
+goes (`Progress`). Shared by the import (registry/importer.py) and the load
+(registry/loading.py), and by the front ends that ask.
 """
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import duckdb
+    from sqlalchemy.orm import Session
+
+    from lumbung.auth.models import User
 
 
 @dataclass(slots=True)
@@ -35,9 +42,39 @@ class ImportSummary:
     batch_sha256: str = ""
     status: str = "proposed"
     dry_run: bool = False
+    # What `--link` found against the latest release (linkage/batch.py `BatchLinks.as_dict`);
+    # None when the batch was not linked.
+    linkage: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class LinkedBatch(Protocol):
+    """What linking a checked batch found (linkage/batch.py `BatchLinks`)."""
+
+    def queue(self, session: Session, *, actor: User, import_batch_id: int | None) -> None:
+        """Send the loaded rows' probable duplicates to review (after the load)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary's `linkage`."""
+
+
+class BatchLinker(Protocol):
+    """Links a checked batch against the latest release (linkage/batch.py `ReleaseLinker`):
+    given by the front end that asks for `--link`, so that the import itself never loads the
+    matching engine, nor depends on the linkage package."""
+
+    def link(
+        self,
+        session: Session,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        actor: User,
+        members_file: str,
+        scratch: Path,
+    ) -> LinkedBatch:
+        """Link the batch in `con`'s checked tables; its warnings added to `errors`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +87,9 @@ class ImportRequest:
     as_of: date | None = None
     max_listed: int = 1000
     reject_lines: int | None = None  # the reject file's bound; None: REJECT_LINES
+    # Link the batch against the latest release first (probable duplicates as warnings, and
+    # sent to review when loaded); None: not linked, and nothing of the engine is loaded.
+    link: BatchLinker | None = None
 
 
 Progress = Callable[[str], None]

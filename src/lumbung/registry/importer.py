@@ -1,9 +1,11 @@
 """`lumbung import`: check a batch set-based in DuckDB, load the good rows in one transaction.
 
 The flow: open the files (headers checked, XLSX converted) → DuckDB tables → registry rows the
-batch touches (fetched by key) → every check (registry/checks.py) → bulk insert of accepted
-households and members → duplicate review entries → one audit event (the three: registry/
-loading.py) → reject file.
+batch touches (fetched by key) → every check (registry/checks.py) → with `link`, the batch
+linked against the latest release (probable duplicates as warnings: linkage/batch.py) → bulk
+insert of accepted households and members → duplicate review entries → one audit event (the
+three: registry/loading.py) → with `link`, the probable duplicates sent to review → reject
+file.
 A failure anywhere rolls the caller's transaction back; the database keeps no trace.
 """
 
@@ -124,6 +126,16 @@ def import_batch(
                     allow_duplicates=request.allow_duplicates,
                 ),
             )
+            links = None
+            if request.link is not None:  # the engine only when asked (`--link`)
+                say("mencocokkan dengan rilis terakhir")
+                links = request.link.link(
+                    session,
+                    con,
+                    actor=actor,
+                    members_file=batch.members.display_name,
+                    scratch=scratch,
+                )
             summary = _summarise(con, batch, request)
             # Reject files go into this registry's data folder, or nowhere; checked once the
             # files were read as a batch (a file that is not one is refused before, and no
@@ -132,6 +144,10 @@ def import_batch(
             # A batch with nothing new (e.g. loaded before) leaves no trace at all.
             if not request.dry_run and (summary.households_accepted or summary.members_accepted):
                 load_accepted(session, con, batch, request, summary, actor, scratch, say)
+            if links is not None:
+                if not request.dry_run:
+                    links.queue(session, actor=actor, import_batch_id=summary.batch_id)
+                summary.linkage = links.as_dict()
             try:
                 _write_rejects(con, batch, request, scratch, summary)
             except OSError as exc:  # the whole import rolls back with it: nothing half-said

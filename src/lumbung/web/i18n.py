@@ -586,6 +586,17 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "two files: households and members, CSV or XLSX",
     ),
     "import.submit": ("Unggah dan periksa", "Upload and check"),
+    "import.link": (
+        "Cocokkan dulu dengan rilis terakhir: baris yang kemungkinan orang yang sudah "
+        "terdaftar diberi peringatan dan pasangannya dikirim ke antrean tinjauan",
+        "Link against the latest release first: rows that are probably people already "
+        "registered are warned and their pairs sent to the review queue",
+    ),
+    "import.probable_duplicates": (
+        "Kemungkinan duplikat (rilis terakhir)",
+        "Probable duplicates (latest release)",
+    ),
+    "import.pairs_queued": ("Pasangan masuk antrean tinjauan", "Pairs sent to review"),
     "import.recent": ("Impor terakhir", "Recent imports"),
     "import.two_files": (
         "Pilih dua berkas: keluarga (households) dan anggota (members).",

@@ -63,7 +63,11 @@ def import_page(ctx: Page) -> Response:
                     )
                 )
             with ctx.db.begin_nested():
-                return _submit(ctx, "import", {"files": [str(p) for p in saved]})
+                return _submit(
+                    ctx,
+                    "import",
+                    {"files": [str(p) for p in saved], "link": ctx.field("link") == "1"},
+                )
         except BaseException as failed:
             # A refused upload keeps no file (as the API), and its message names the file as
             # the user gave it, never where the server kept it.
@@ -99,6 +103,10 @@ def job_page(ctx: Page) -> Response:
         percent=int(100 * job.done / job.total) if job.total else None,
         result=result,
         rejected_rows=rejected_rows,
+        # An import linked against the latest release (`link`): its probable duplicates.
+        probable_rows=[
+            w for w in result.get("warnings") or [] if w.get("code") == "probable_duplicate"
+        ],
         columns=columns,
         error_message=_without_paths(
             str((job.error or {}).get("message", "")),
