@@ -24,6 +24,10 @@ def test_a_bank_cycle_is_prepared_and_approved_on_the_pages(engine: Engine, tmp_
 
     cycle_page = maker.get("/siklus/SBK-1").text
     assert 'id="cycle-check"' in cycle_page and PAGE in cycle_page
+    _no_doubled_punctuation(cycle_page)
+    maker.get("/bahasa/en?kembali=/")
+    _no_doubled_punctuation(maker.get("/siklus/SBK-1").text)
+    maker.get("/bahasa/id?kembali=/")
     page = maker.get(PAGE)
     assert page.status_code == 200 and 'id="check-ok"' in page.text
     opened = maker.post(PAGE, data={"csrf": csrf_of(page.text), "action": "open"})
@@ -151,3 +155,11 @@ def test_an_operator_proposes_a_new_account_on_the_pages(engine: Engine, tmp_pat
     assert done.status_code == 303, done.text[:500]
     shown = browser.get(done.headers["location"]).text
     assert "******4321" in shown and "0987654321" not in shown
+
+
+def _no_doubled_punctuation(html: str) -> None:
+    """The check's sentence then its amounts, each with its own punctuation once."""
+    check = html[html.index('id="cycle-check"') :]
+    check = check[: check.index("</p>")]
+    assert "adds up" in check.lower() or "cocok" in check.lower()
+    assert ".:" not in check and ":." not in check and ". ." not in check

@@ -199,6 +199,22 @@ def test_letters_are_only_for_those_who_prepare_payments(
         )
 
 
+def test_the_letters_form_of_a_batch_that_does_not_exist_is_not_found(
+    engine: Engine, data_dir: Path
+) -> None:
+    batch = approved_pos_batch(engine, data_dir)
+    give_passwords(engine, "determiner")
+    maker = enrolled(make_app(engine, data_dir), "determiner")
+    assert maker.get(f"/penyaluran/batch/{batch}/surat").status_code == 200
+    missing = maker.get(f"/penyaluran/batch/{batch + 998}/surat")
+    assert missing.status_code == 404 and 'name="place"' not in missing.text
+    posted = maker.post(
+        f"/penyaluran/batch/{batch + 998}/surat",
+        data={"csrf": csrf_of(maker.get(f"/penyaluran/batch/{batch}/surat").text), "place": "x"},
+    )
+    assert posted.status_code == 404
+
+
 def test_counters_tokens_are_made_shown_once_and_revoked(engine: Engine, data_dir: Path) -> None:
     give_passwords(engine, "admin", "auditor", "operator")
     app = make_app(engine, data_dir)

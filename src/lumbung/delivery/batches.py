@@ -171,7 +171,6 @@ def _digests(
 def _prior(cycle_id: int) -> Any:
     """Per entitlement of the cycle with attempts: the latest attempt, its state and account,
     and whether any attempt is live."""
-    latest = ledger.latest_attempts(cycle_id)
     live = (
         select(PaymentItem.beneficiary_id)
         .where(PaymentItem.cycle_id == cycle_id, PaymentItem.state.in_(LIVE_ITEM_STATES))
@@ -185,15 +184,8 @@ def _prior(cycle_id: int) -> Any:
             PaymentItem.account_id,
             (live.c.beneficiary_id.is_not(None)).label("live"),
         )
-        .join(
-            latest,
-            and_(
-                latest.c.beneficiary_id == PaymentItem.beneficiary_id,
-                latest.c.attempt == PaymentItem.attempt,
-            ),
-        )
         .join(live, live.c.beneficiary_id == PaymentItem.beneficiary_id, isouter=True)
-        .where(PaymentItem.cycle_id == cycle_id)
+        .where(PaymentItem.cycle_id == cycle_id, ledger.latest_attempt())
         .subquery()
     )
 

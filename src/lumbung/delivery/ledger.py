@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, insert, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, case, exists, func, insert, literal, select
+from sqlalchemy.orm import Session, aliased
 
 from lumbung import bulk
 from lumbung.audit import service as audit
@@ -234,40 +234,42 @@ def get_cycle(session: Session, label: str) -> Cycle:
     return cycle
 
 
-def latest_attempts(cycle_id: int) -> Any:
-    """Each entitlement's latest attempt in the cycle (a subquery: beneficiary_id, attempt)."""
-    return (
-        select(PaymentItem.beneficiary_id, func.max(PaymentItem.attempt).label("attempt"))
-        .where(PaymentItem.cycle_id == cycle_id)
-        .group_by(PaymentItem.beneficiary_id)
+def latest_attempt() -> Any:
+    """A condition on `PaymentItem`: the row is its entitlement's latest attempt (no attempt
+    of the same entitlement after it). A NOT EXISTS on the (cycle, beneficiary, attempt) key:
+    SQLite probes that index per row and PostgreSQL makes it an anti-join; a subquery of
+    MAX(attempt) per entitlement joined back was materialised by SQLite and scanned once per
+    entitlement (quadratic: 53 s for a cycle of 31,000 persons)."""
+    later = aliased(PaymentItem)
+    return ~exists().where(
+        later.cycle_id == PaymentItem.cycle_id,
+        later.beneficiary_id == PaymentItem.beneficiary_id,
+        later.attempt > PaymentItem.attempt,
+    )
+
+
+def state_totals_query(cycle_id: int) -> Select[*tuple[Any, ...]]:
+    """(state, entitlements, rupiah) per state of the cycle's entitlements, by their latest
+    attempt (`unbatched`: none). One index probe or two per entitlement."""
+    item = (
+        select(PaymentItem.beneficiary_id, PaymentItem.state)
+        .where(PaymentItem.cycle_id == cycle_id, latest_attempt())
         .subquery()
+    )
+    state = func.coalesce(item.c.state, "unbatched")
+    return (
+        select(state, func.count(), func.coalesce(func.sum(Entitlement.amount_idr), 0))
+        .select_from(Entitlement)
+        .join(item, item.c.beneficiary_id == Entitlement.beneficiary_id, isouter=True)
+        .where(Entitlement.cycle_id == cycle_id)
+        .group_by(state)
     )
 
 
 def state_totals(session: Session, cycle: Cycle) -> tuple[dict[str, StateTotal], StateTotal]:
     """Entitlements and rupiah per state (each entitlement counted once, by its latest
     attempt; none: pending), and those in no batch yet."""
-    latest = latest_attempts(cycle.id)
-    item = (
-        select(PaymentItem.beneficiary_id, PaymentItem.state)
-        .join(
-            latest,
-            and_(
-                latest.c.beneficiary_id == PaymentItem.beneficiary_id,
-                latest.c.attempt == PaymentItem.attempt,
-            ),
-        )
-        .where(PaymentItem.cycle_id == cycle.id)
-        .subquery()
-    )
-    state = func.coalesce(item.c.state, "unbatched")
-    rows = session.execute(
-        select(state, func.count(), func.coalesce(func.sum(Entitlement.amount_idr), 0))
-        .select_from(Entitlement)
-        .join(item, item.c.beneficiary_id == Entitlement.beneficiary_id, isouter=True)
-        .where(Entitlement.cycle_id == cycle.id)
-        .group_by(state)
-    ).all()
+    rows = session.execute(state_totals_query(cycle.id)).all()
     found = {str(name): (int(n), int(amount)) for name, n, amount in rows}
     unbatched = StateTotal("unbatched", *found.pop("unbatched", (0, 0)))
     totals = {name: StateTotal(name, *found.get(name, (0, 0))) for name in STATES}

@@ -664,6 +664,8 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "cycle.approve": ("Setujui siklus", "Approve the cycle"),
     "cycle.approved": ("Siklus disetujui.", "The cycle was approved."),
+    # After the check's own sentence on the cycle's page (it ends with its full stop).
+    "cycle.check_amounts": ("Rinciannya", "In rupiah"),
     "cycle.delivery": (
         "Penyaluran: batch, rekening, hasil",
         "Delivery: batches, accounts, results",

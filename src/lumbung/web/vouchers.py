@@ -44,9 +44,10 @@ def issue_vouchers(ctx: Page) -> Response:
 def letters_form(ctx: Page) -> Response:
     """The letters' collection point and day, asked once; writing them is a background job
     (a batch of a million letters takes minutes)."""
+    from lumbung.delivery.pos.letters import letters_batch
     from lumbung.jobs import service as jobs
 
-    batch = _batch(ctx)
+    batch = letters_batch(ctx.db, actor=ctx.actor, batch_id=_batch(ctx))
     error = None
     if ctx.form is not None:
         params = {

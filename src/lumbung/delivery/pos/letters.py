@@ -33,6 +33,7 @@ from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Cycle
 from lumbung.db import utcnow
+from lumbung.delivery.batches import get_batch
 from lumbung.delivery.pos import keys
 from lumbung.delivery.pos.models import Voucher
 from lumbung.delivery.pos.pdf import Letter, Village, init_worker, render_task
@@ -229,6 +230,15 @@ def _sweep(out_dir: Path, name: str) -> None:
             shutil.rmtree(stale, ignore_errors=True)
         except PermissionError:  # another user's live process
             continue
+
+
+def letters_batch(session: Session, *, actor: User, batch_id: int) -> int:
+    """The batch whose letters the form asks for, as `write_letters` will find it: the
+    actor's right first, then NotFound for a batch that does not exist (the form is not
+    offered for it). Its channel and state are checked when the letters are written."""
+    authorize(actor, Action.PREPARE_PAYMENT)
+    require_national(actor, "mencetak surat undangan")
+    return get_batch(session, batch_id).id
 
 
 def write_letters(
