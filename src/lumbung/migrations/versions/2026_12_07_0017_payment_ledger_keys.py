@@ -9,7 +9,8 @@ by two foreign keys, each checked by a trigger per inserted row (a national cycl
 and 10 M `batched` events in one statement each, and a status file's events). One composite
 key (batch_id, cycle_id) → payment_batch (id, cycle_id) checks both at once, and more: the row
 is of its batch's cycle. A partial index finds the online redemptions awaiting their group
-seal (`source = 'pos:awaiting-seal'`) without reading the ledger.
+seal (`source = 'pos:awaiting-seal'`) without reading the ledger. The events' index on
+`batch_id` goes: nothing reads the ledger by batch, and each event paid an entry in it.
 
 Existing rows are checked as the new keys are made (PostgreSQL: by one join when the
 constraint is added; SQLite: the tables are copied, their keys checked by `foreign_key_check`).
@@ -62,6 +63,7 @@ def upgrade() -> None:
     _rekey("payment_item", composite=True)
     _rekey("payment_event", composite=True)
     _check_sqlite()
+    op.drop_index("ix_payment_event_batch_id", table_name="payment_event")
     op.create_index(
         "ix_payment_event_awaiting_seal",
         "payment_event",
@@ -73,6 +75,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_payment_event_awaiting_seal", table_name="payment_event")
+    op.create_index("ix_payment_event_batch_id", "payment_event", ["batch_id"])
     _rekey("payment_event", composite=False)
     _rekey("payment_item", composite=False)
     op.drop_index("uq_payment_batch_id_cycle", table_name="payment_batch")
