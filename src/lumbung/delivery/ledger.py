@@ -78,14 +78,32 @@ def events_digest(session: Session, source: str) -> tuple[int, str]:
         )
     )
     for rows in bulk.stream_ahead(session, query):
-        digest.update(
-            "".join(
-                f"{c},{b},{a},{k},{amount},{batch},{ref or ''},{why or ''},{day or ''}\n"
-                for c, b, a, k, amount, batch, ref, why, day in rows
-            ).encode()
-        )
+        add_to_digest(digest, rows)
         count += len(rows)
     return count, digest.hexdigest()
+
+
+EVENT_LINE_COLUMNS = (
+    "cycle_id",
+    "beneficiary_id",
+    "attempt",
+    "kind",
+    "amount_idr",
+    "batch_id",
+    "reference",
+    "reason",
+    "value_date",
+)
+
+
+def add_to_digest(digest: Any, rows: Iterable[Any]) -> None:
+    """Add events (`EVENT_LINE_COLUMNS`, in `events_digest`'s order) as their canonical lines."""
+    digest.update(
+        "".join(
+            f"{c},{b},{a},{k},{amount},{batch},{ref or ''},{why or ''},{day or ''}\n"
+            for c, b, a, k, amount, batch, ref, why, day in rows
+        ).encode()
+    )
 
 
 def seal(

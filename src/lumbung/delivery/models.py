@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -72,7 +73,12 @@ class PaymentBatch(Base):
     sha256 (of its items in a canonical form) never change afterwards."""
 
     __tablename__ = "payment_batch"
-    __table_args__ = (UniqueConstraint("cycle_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "number"),
+        # What an item's or event's key (batch, cycle) points at: one check per row proves
+        # both that the batch exists and that the row is of the batch's cycle.
+        Index("uq_payment_batch_id_cycle", "id", "cycle_id", unique=True),
+    )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)  # 1, 2, … within the cycle
@@ -111,10 +117,16 @@ class PaymentItem(Base):
         UniqueConstraint("cycle_id", "beneficiary_id", "attempt"),
         # A family's payments (its page, `delivery.family`): from the family to every cycle.
         Index("ix_payment_item_household_id", "household_id"),
+        # The batch and, through it, the cycle (a cycle's row-by-row check less per item).
+        ForeignKeyConstraint(
+            ["batch_id", "cycle_id"],
+            ["payment_batch.id", "payment_batch.cycle_id"],
+            name="fk_payment_item_batch_id_payment_batch",
+        ),
     )
-    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batch.id"), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ID, primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    cycle_id: Mapped[int] = mapped_column(ID)
     attempt: Mapped[int] = mapped_column(Integer)
     household_id: Mapped[int] = mapped_column(BigInteger)
     kk_number: Mapped[str] = mapped_column(identifier(16))
@@ -133,12 +145,31 @@ class PaymentEvent(Base):
     events by count and sha256 (`delivery.ledger`), so the ledger is in the audit chain."""
 
     __tablename__ = "payment_event"
-    __table_args__ = (UniqueConstraint("cycle_id", "beneficiary_id", "attempt", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "beneficiary_id", "attempt", "kind"),
+        # The batch and, through it, the cycle: one row-by-row check per event, not two.
+        ForeignKeyConstraint(
+            ["batch_id", "cycle_id"],
+            ["payment_batch.id", "payment_batch.cycle_id"],
+            name="fk_payment_event_batch_id_payment_batch",
+        ),
+        # Online redemptions awaiting their group seal (`delivery.pos.sealing`): found
+        # without reading the ledger, which only ever holds a few of them.
+        Index(
+            "ix_payment_event_awaiting_seal",
+            "cycle_id",
+            "id",
+            sqlite_where=text("source = 'pos:awaiting-seal'"),
+            postgresql_where=text("source = 'pos:awaiting-seal'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    cycle_id: Mapped[int] = mapped_column(ID)
     beneficiary_id: Mapped[int] = mapped_column(BigInteger)
     attempt: Mapped[int] = mapped_column(Integer)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batch.id"), index=True)
+    # No index of its own (one entry less per event): nothing reads the ledger by batch, and
+    # the rare deletion of an emptied draft finds its events by the cycle's unique key.
+    batch_id: Mapped[int] = mapped_column(ID)
     kind: Mapped[str] = coded("kind", EVENT_KINDS)
     amount_idr: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str | None] = mapped_column(String(64))  # the partner's reference
