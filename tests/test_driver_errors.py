@@ -149,3 +149,15 @@ def test_python_csv_and_tokenize_errors() -> None:
     with pytest.raises(tokenize.TokenError) as bracket:
         list(tokenize.generate_tokens(io.StringIO("(x == 1\n").readline))
     assert not driver_errors.tokenize_unterminated_string(bracket.value)
+
+
+def test_splink_em_on_pairs_without_a_match_is_told_apart() -> None:
+    # Splink's EM takes log2 of the proportion of matches it estimates; driven to 0 (a session
+    # whose pairs hold no match) that is Python's own domain error, the one sign there is.
+    from splink.internals.misc import prob_to_match_weight
+
+    with pytest.raises(ValueError, match="math domain error") as degenerate:
+        prob_to_match_weight(0.0)
+    assert driver_errors.splink_prior_degenerate(degenerate.value)
+    assert not driver_errors.splink_probability_underflow(degenerate.value)
+    assert not driver_errors.splink_prior_degenerate(ValueError("invalid literal for int()"))

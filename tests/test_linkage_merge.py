@@ -151,8 +151,10 @@ def test_who_may_merge_and_what_a_regency_admin_proposes(engine: Engine, tmp_pat
     assert outside.matched + outside.new + outside.conflicting == 5
     # A release without a trained model is refused in words.
     release(engine, data_dir, "R2")
-    with pytest.raises(Conflict, match="link run --release R2"):
+    with pytest.raises(Conflict, match="belum punya model pencocokan") as refused:
         _merge(engine, data_dir, paths)
+    assert refused.value.cause == "linkage_model_missing"
+    assert refused.value.command == "lumbung link run --release R2"
 
 
 def test_the_stored_model_is_a_trained_one() -> None:

@@ -25,6 +25,7 @@ from lumbung.cli.common import (
     settings,
     table,
     unit_of_work,
+    window_title,
 )
 from lumbung.numbers import grouped
 
@@ -182,7 +183,7 @@ def list_command(
     def human() -> None:
         out.print(
             table(
-                f"Penyerahan {offset + 1}-{offset + len(found.items)} dari {grouped(found.total)}",
+                window_title("Penyerahan", offset, len(found.items), found.total),
                 ["tanggal", "program", "barang", "NIK", "nama", "jumlah", "nilai", "desa"],
                 [
                     [

@@ -23,6 +23,7 @@ from lumbung.cli.common import (
     settings,
     table,
     unit_of_work,
+    window_title,
 )
 from lumbung.numbers import grouped
 
@@ -174,7 +175,7 @@ def members_command(
     def human() -> None:
         out.print(
             table(
-                f"Anggota {offset + 1}-{offset + len(found.items)} dari {grouped(found.total)}",
+                window_title("Anggota", offset, len(found.items), found.total),
                 ["KK", "NIK", "nama", "hasil", "kolom beda", "NIK Dukcapil", "meninggal", "usulan"],
                 [
                     [

@@ -26,6 +26,7 @@ from lumbung.auth.service import get_user
 from lumbung.config import Settings, get_settings
 from lumbung.db import DbEngine, DbSession
 from lumbung.errors import LumbungError, ValidationFailed
+from lumbung.numbers import grouped
 from lumbung.registry.check_sql import CONTROL, printable
 from lumbung.registry.errors import BatchFileError
 
@@ -171,6 +172,11 @@ def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
         print_json(payload)
     else:
         human()
+
+
+def window_title(noun: str, offset: int, shown: int, total: int) -> str:
+    """A paged table's title: "Anggota 51-100 dari 1.234"."""
+    return f"{noun} {offset + 1}-{offset + shown} dari {grouped(total)}"
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

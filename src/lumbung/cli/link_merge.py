@@ -10,6 +10,8 @@ import typer
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
+    LimitOption,
+    OffsetOption,
     RegionOption,
     acting_user,
     console,
@@ -20,6 +22,7 @@ from lumbung.cli.common import (
     settings,
     table,
     unit_of_work,
+    window_title,
 )
 from lumbung.linkage import merge, merge_proposals, merge_report
 from lumbung.numbers import grouped
@@ -168,8 +171,8 @@ def merge_records_command(
     merge_id: int = typer.Argument(..., help="The merge's number."),
     outcome: str | None = typer.Option(None, "--outcome", help="matched, new or conflicting."),
     region: str | None = RegionOption,
-    limit: int = typer.Option(50, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
+    limit: int = LimitOption,
+    offset: int = OffsetOption,
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -188,7 +191,7 @@ def merge_records_command(
     def human() -> None:
         out.print(
             table(
-                f"Baris {offset + 1}-{offset + len(found.items)} dari {grouped(found.total)}",
+                window_title("Baris", offset, len(found.items), found.total),
                 ["baris", "KK", "NIK", "hasil", "kolom beda", "usulan"],
                 [
                     [

@@ -265,6 +265,7 @@ def link_model(model: Path, folder: Path) -> Path:
         for level in data["parameters"]["levels"].get(name, []):
             if level.get("u") is not None:
                 level["m"] = level["u"]
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / LINK_MODEL_FILE
     path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
     return path

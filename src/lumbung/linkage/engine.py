@@ -299,9 +299,9 @@ def _train(
         if not rules:
             raise Conflict(
                 "Model pencocokan tidak bisa dilatih pada data ini: tidak satu pun sesi "
-                "pelatihan (EM) menemukan pasangan yang mirip untuk dipelajari. Data tanpa "
-                "orang yang tercatat dua kali tidak mengajari apa-apa; latih model pada rilis "
-                "yang lebih besar (rilis nasional atau provinsi) lalu cocokkan dengan model itu.",
+                "pelatihan (EM) menemukan pasangan yang mirip untuk dipelajari: data ini tampak "
+                "tanpa orang yang tercatat dua kali, sehingga tidak ada yang bisa dipelajari "
+                "model (biasanya perlu ribuan anggota dengan sebagian duplikat).",
                 cause="linkage_training_failed",
             )
 
