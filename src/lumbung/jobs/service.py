@@ -123,7 +123,7 @@ def submit(
         region_code=actor.region_code,
         done=0,
         total=len(KINDS[kind].steps),
-        message="menunggu worker",
+        message="menunggu giliran diproses",
         log=stamp(f"diminta oleh {actor.username} lewat {channel}"),
         attempts=0,
         created_at=utcnow(),

@@ -12,8 +12,8 @@ CIVIL_PAIRS: dict[str, tuple[str, str]] = {
         "meninggal, atau tidak ditemukan. Setiap anggota dihitung sekali, menurut impor "
         "terakhir yang menandainya.",
         "Registry members matched against a Dukcapil extract: matched, mismatched (which "
-        "field), deceased, or not found. Each member counts once, as the latest import that "
-        "marked them found them.",
+        "field), deceased, or not found. Each member counts once, as found by the latest import "
+        "that marked them.",
     ),
     "civil.region": ("Wilayah", "Region"),
     "civil.region.hint": (

@@ -242,6 +242,7 @@ def helpers(lang: str) -> dict[str, Any]:
     return {
         "num": functools.partial(i18n.number, lang),
         "rp": functools.partial(i18n.rupiah, lang),
+        "pct": functools.partial(i18n.percent, lang),
         "readable": functools.partial(i18n.label, lang),
         "key_label": functools.partial(i18n.key_label, lang),
         "feature_label": functools.partial(i18n.feature_label, lang),

@@ -890,6 +890,12 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "result.enrollment": ("Kepesertaan", "Enrolment"),
     "result.file": ("Berkas", "File"),
     "result.slept": ("Detik", "Seconds"),
+    "result.batch_id": ("Nomor batch", "Batch number"),
+    "result.letters": ("Surat undangan", "Invitation letters"),
+    "result.home_delivery": ("Diantar ke rumah", "Home delivery"),
+    "result.files": ("Berkas PDF", "PDF files"),
+    "result.manifest_sha256": ("SHA-256 manifes", "Manifest SHA-256"),
+    "result.archive": ("Arsip ZIP", "ZIP archive"),
     "explain.regency_code": ("Kabupaten/kota", "Regency"),
     "explain.score_terms": ("Suku skor PMT", "PMT score terms"),
     "explain.features": ("Ciri keluarga", "Household features"),
@@ -1029,6 +1035,12 @@ CATALOG: dict[str, dict[str, str]] = {
     }
     for i, lang in enumerate(LANGUAGES)
 }
+
+
+def percent(lang: str, value: float) -> str:
+    """A percentage with one decimal as `lang` writes it (id 25,0; en 25.0)."""
+    text = f"{value:.1f}"
+    return text.replace(".", ",") if lang == "id" else text
 
 
 def number(lang: str, value: Any) -> str:
