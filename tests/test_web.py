@@ -427,6 +427,37 @@ def test_every_kind_of_change_has_a_form(web: TestClient, kk_number: str) -> Non
     assert 'href="#f-1.nik"' in refused.text
 
 
+def test_a_refused_member_change_names_its_fields_in_words(web: TestClient, kk_number: str) -> None:
+    # A wrong new NIK and a man marked pregnant: the summary says what to do, lists the fields
+    # by their labels (no codes, no "1."), each message beside its one field.
+    sign_in(web, "operator")
+    form = web.get(f"/usulan/baru/update_member?kk={kk_number}")
+    member = form.text.split('<select id="nik" name="nik" required><option value="')[1].split('"')[
+        0
+    ]
+    version = form.text.split('name="version" value="')[1].split('"')[0]
+    refused = web.post(
+        f"/usulan/baru/update_member?kk={kk_number}",
+        data={
+            "csrf": csrf_of(form.text),
+            "kk": kk_number,
+            "version": version,
+            "nik": member,
+            "m.nik": "12345",
+            "m.sex": "L",
+            "m.pregnant": "1",
+        },
+    )
+    assert refused.status_code == 422
+    summary = refused.text.split('class="error-summary"')[1].split("</div>")[0]
+    assert "Usulan belum dikirim" in summary
+    assert "invalid_nik" not in summary and "(inconsistent)" not in summary
+    assert '<a href="#f-nik">NIK</a>' in summary
+    assert "1. " not in summary
+    assert refused.text.count('id="f-nik"') == 1
+    assert 'class="field-error" id="f-nik"' in refused.text
+
+
 def test_a_running_job_page_polls_its_progress_and_works_without_javascript(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

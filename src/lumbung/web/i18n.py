@@ -425,6 +425,11 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "family.programs": ("Program dan hak bantuan", "Programs and entitlements"),
     "family.history": ("Riwayat", "History"),
     "form.problem": ("Ada yang perlu diperbaiki", "There is a problem"),
+    "form.problem.fields": (
+        "Usulan belum dikirim. Perbaiki kolom berikut:",
+        "The proposal was not sent. Correct these fields:",
+    ),
+    "propose.member_number": ("Anggota ke-{number}", "Member {number}"),
     "form.warnings": ("Catatan pemeriksaan", "Notes from the checks"),
     "propose.kind.new_family": ("Usulkan keluarga baru", "Propose a new family"),
     "propose.kind.update": ("Ubah data rumah", "Change housing data"),
