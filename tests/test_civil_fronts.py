@@ -18,6 +18,8 @@ from api_helpers import make_api, problem_of
 from civil_helpers import RIGHT_NIK, every_outcome, registry, write_extract
 from lumbung.cli import app, common
 from lumbung.config import Settings, get_settings
+from lumbung.db import session_scope
+from lumbung.jobs.models import Job
 from lumbung.jobs.queue import JobQueue, set_default_queue
 from lumbung.jobs.runner import execute
 from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
@@ -172,6 +174,18 @@ def test_the_pages_round_trip(
     page = web.get("/dukcapil")
     assert '<dd id="total-members">8</dd>' in page.text
     assert '<dd id="total-matched">2 (25,0 %)</dd>' in page.text or "25.0 %" in page.text
+    # The force the refusal speaks of is a box on the form, handed to the job.
+    form = web.get("/dukcapil/impor")
+    assert 'name="force" value="1"' in form.text
+    forced = web.post(
+        "/dukcapil/impor",
+        data={"csrf": csrf_of(form.text), "force": "1"},
+        files={"file": ("ekstrak.csv", data, "text/csv")},
+    )
+    assert forced.status_code == 303
+    with session_scope(engine) as session:
+        job = session.get(Job, forced.headers["location"].rsplit("/", 1)[1])
+        assert job is not None and job.params["force"] is True
     web.get("/bahasa/en?kembali=/dukcapil")
     assert "Members marked" in web.get("/dukcapil").text
 

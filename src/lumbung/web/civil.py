@@ -97,7 +97,11 @@ def import_page(ctx: Page) -> Response:
                     ctx.db,
                     ctx.actor,
                     kind="civil_import",
-                    params={"files": [str(saved)], "region": ctx.field("region") or None},
+                    params={
+                        "files": [str(saved)],
+                        "region": ctx.field("region") or None,
+                        "force": ctx.field("force") == "1",
+                    },
                     channel="web",
                 )
             return ctx.redirect(f"/pekerjaan/{job.id}")

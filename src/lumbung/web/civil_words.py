@@ -62,6 +62,12 @@ CIVIL_PAIRS: dict[str, tuple[str, str]] = {
     "civil.import.file": ("Ekstrak (CSV)", "Extract (CSV)"),
     "civil.import.region": ("Wilayah yang dicakup", "Area covered"),
     "civil.import.submit": ("Impor", "Import"),
+    "civil.import.force": (
+        "Paksa impor: tandai juga bila sebagian besar anggota wilayah itu tidak ada di ekstrak "
+        "(mereka diusulkan keluar sebagai tidak ditemukan)",
+        "Force the import: mark even when most members of the area are not in the extract "
+        "(they are proposed for removal as not found)",
+    ),
     "civil.import.choose": ("Pilih berkas ekstrak.", "Choose the extract file."),
     "civil.import.open": ("Lihat hasil impor", "Open the import's result"),
     "civil.result": ("Hasil impor", "Import result"),
