@@ -108,7 +108,8 @@ def _regions(report: RealisationReport, cycle: CycleRealisation) -> Any:
     axes.set_xlim(0, 150)
     axes.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
     axes.set_xlabel("Realisasi (dibayar dari hak, %)")
-    axes.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False, fontsize=9)
+    # Below the axis, at the right: above it, a long title ran into it.
+    axes.legend(loc="upper right", bbox_to_anchor=(1.0, -0.035), ncols=2, frameon=False, fontsize=9)
     if len(cycle.rows) > len(shown):
         figure.text(
             0.01,

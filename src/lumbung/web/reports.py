@@ -97,12 +97,15 @@ def realisation_page(ctx: Page) -> Response:
 def _chart(ctx: Page, report: RealisationReport) -> object:
     """Realisation in percent: by region for one cycle, per cycle for several (inline SVG
     drawn with presentation attributes only, as the site's CSP allows)."""
+    from lumbung.reports.realisation import percent
 
     def shown(basis_points: int) -> str:
         return i18n.number(ctx.lang, basis_points / 100) + "%"
 
     def points(entitled: int, paid: int) -> int:
-        return paid * 10_000 // entitled if entitled else 0
+        """Basis points, rounded as the table's percent is (half up), so the two agree."""
+        share = percent(paid, entitled)
+        return int(share * 100) if share is not None else 0
 
     if len(report.cycles) > 1:
         rows = [(c.cycle, points(c.total.entitled_idr, c.total.paid_idr)) for c in report.cycles]
