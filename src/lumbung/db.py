@@ -319,19 +319,39 @@ BUSY = "Sistem sedang sibuk (pekerjaan lain sedang menulis ke database); coba la
 
 
 @contextmanager
-def request_scope(engine: Engine, *, reading: bool, wait_ms: int) -> Iterator[Session]:
-    """One web request's unit of work: committed on success, rolled back on an error. On
-    SQLite a request that `reading` (a GET) begins without the writer lock, and any request
-    waits at most `wait_ms` for the lock when it writes; one that cannot have it in time
-    fails with Busy (503, "sedang sibuk, coba lagi"), not with the driver's error.
-    PostgreSQL: a plain transaction."""
+def busy_refused() -> Iterator[None]:
+    """SQLite's "database is locked" raised in the block said as Busy (503, "sedang sibuk,
+    coba lagi"), for a front end to answer in words rather than with the driver's error."""
     try:
-        with briefly(engine, wait_ms=wait_ms, deferred=reading) as session:
-            yield session
+        yield
     except OperationalError as error:
         if sqlite_busy(error):
             raise Busy(BUSY) from error
         raise
+
+
+@contextmanager
+def request_scope(engine: Engine, *, reading: bool, wait_ms: int) -> Iterator[Session]:
+    """One web request's unit of work: committed on success, rolled back on an error. On
+    SQLite a request that `reading` (a GET) begins without the writer lock, and any request
+    waits at most `wait_ms` for the lock when it writes; one that cannot have it in time
+    fails with Busy (`busy_refused`), not with the driver's error. PostgreSQL: a plain
+    transaction."""
+    with busy_refused(), briefly(engine, wait_ms=wait_ms, deferred=reading) as session:
+        yield session
+
+
+@contextmanager
+def aside(engine: Engine, *, wait_ms: int = 100) -> Iterator[Session]:
+    """A note worth less than the request that makes it (a session's or a token's last use),
+    in a short transaction of its own (`briefly`); on SQLite, dropped without a word when
+    another writer holds the lock (a later request writes it)."""
+    try:
+        with briefly(engine, wait_ms=wait_ms) as session:
+            yield session
+    except OperationalError as error:
+        if not sqlite_busy(error):
+            raise
 
 
 # One engine per database URL for the life of the process (a command, a server).

@@ -11,21 +11,16 @@ HttpOnly, SameSite) is the web application's (`lumbung.web`).
 from __future__ import annotations
 
 import hashlib
-import hmac
-import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User, WebSession
 from lumbung.config import get_settings
-from lumbung.db import briefly, is_postgres, sqlite_busy, utcnow
-
-log = logging.getLogger("lumbung.auth")
+from lumbung.db import aside, is_postgres, utcnow
 
 # last_seen_at is written at most this often: a page of requests does not write a row each.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -138,50 +133,5 @@ def _write_aside(session: Session, session_id: int, **values: datetime) -> None:
     connection, or not at all when SQLite's writer lock is taken (a later request writes it)."""
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
-    try:
-        with briefly(engine, wait_ms=ASIDE_WAIT_MS) as other:
-            other.execute(update(WebSession).where(WebSession.id == session_id).values(**values))
-    except OperationalError as error:
-        if not sqlite_busy(error):
-            raise
-        log.info("web session %s: %s not written (database busy)", session_id, sorted(values))
-
-
-def mark_verified(session: Session, web_session: WebSession) -> None:
-    """The second factor was given: the session may now do what its user may."""
-    web_session.verified = True
-    session.flush()
-
-
-def end(session: Session, web_session: WebSession, *, now: datetime | None = None) -> None:
-    """Sign-out: the session's token no longer works."""
-    if web_session.ended_at is None:
-        web_session.ended_at = now or utcnow()
-        session.flush()
-
-
-def end_all(
-    session: Session,
-    *,
-    user: User,
-    keep: WebSession | None = None,
-    now: datetime | None = None,
-) -> int:
-    """End every open session of `user` (but `keep`, the one making a change, when given);
-    how many were ended."""
-    statement = (
-        update(WebSession)
-        .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
-        .values(ended_at=now or utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
-    if keep is not None:
-        statement = statement.where(WebSession.id != keep.id)
-    return session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]
-
-
-def csrf_ok(web_session: WebSession, token: str | None) -> bool:
-    """Whether a form's CSRF token is this session's (compared in constant time)."""
-    if not token:
-        return False
-    return hmac.compare_digest(web_session.csrf_token.encode(), token.encode())
+    with aside(engine, wait_ms=ASIDE_WAIT_MS) as other:
+        other.execute(update(WebSession).where(WebSession.id == session_id).values(**values))
