@@ -11,6 +11,7 @@ HttpOnly, SameSite) is the web application's (`lumbung.web`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -101,21 +102,21 @@ def live(
     if row is None or row[0].ended_at is not None:
         return None
     web_session, user = row
-    aside = reading and not is_postgres(session)
+    apart = reading and not is_postgres(session)
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     if (
         now - aware(web_session.last_seen_at) > idle
         or now >= aware(web_session.expires_at)
         or not user.active
     ):
-        if aside:
+        if apart:
             _write_aside(session, web_session.id, ended_at=now)
         else:
             web_session.ended_at = now
             session.flush()
         return None
     if now - aware(web_session.last_seen_at) >= TOUCH_EVERY:
-        if aside:
+        if apart:
             _write_aside(session, web_session.id, last_seen_at=now)
         else:
             web_session.last_seen_at = now
@@ -135,3 +136,43 @@ def _write_aside(session: Session, session_id: int, **values: datetime) -> None:
     engine = bind.engine if isinstance(bind, Connection) else bind
     with aside(engine, wait_ms=ASIDE_WAIT_MS) as other:
         other.execute(update(WebSession).where(WebSession.id == session_id).values(**values))
+
+
+def mark_verified(session: Session, web_session: WebSession) -> None:
+    """The second factor was given: the session may now do what its user may."""
+    web_session.verified = True
+    session.flush()
+
+
+def end(session: Session, web_session: WebSession, *, now: datetime | None = None) -> None:
+    """Sign-out: the session's token no longer works."""
+    if web_session.ended_at is None:
+        web_session.ended_at = now or utcnow()
+        session.flush()
+
+
+def end_all(
+    session: Session,
+    *,
+    user: User,
+    keep: WebSession | None = None,
+    now: datetime | None = None,
+) -> int:
+    """End every open session of `user` (but `keep`, the one making a change, when given);
+    how many were ended."""
+    statement = (
+        update(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
+        .values(ended_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    if keep is not None:
+        statement = statement.where(WebSession.id != keep.id)
+    return session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def csrf_ok(web_session: WebSession, token: str | None) -> bool:
+    """Whether a form's CSRF token is this session's (compared in constant time)."""
+    if not token:
+        return False
+    return hmac.compare_digest(web_session.csrf_token.encode(), token.encode())
