@@ -210,9 +210,12 @@ def test_a_sign_in_left_at_its_second_factor_starts_over(engine: Engine, tmp_pat
     assert open_sessions(engine, "determiner") == 1
     form = web.get("/masuk")
     assert form.status_code == 200
+    # The sign-in form's own token, as the browser sends it (the page's first form is the
+    # header's sign-out, with the pending session's token).
+    signin_form = form.text.split('action="/masuk"')[1]
     again = web.post(
         "/masuk",
-        data={"csrf": csrf_of(form.text), "username": "determiner", "password": PASSWORD},
+        data={"csrf": csrf_of(signin_form), "username": "determiner", "password": PASSWORD},
     )
     assert again.status_code == 303, again.text[:2000]
     assert again.headers["location"].startswith("/masuk/totp/daftar")
