@@ -265,11 +265,13 @@ def test_reference_lists_and_the_audit_log(api: Api, engine: Engine) -> None:
 
 
 def test_writes_through_the_api_are_audited_with_the_api_channel(api: Api, engine: Engine) -> None:
-    api.post(
-        "admin",
-        "/users",
-        json={"username": "op3", "full_name": "Op Tiga", "role": "operator", "region_code": None},
+    made = {"username": "op3", "full_name": "Op Tiga", "role": "operator"}
+    # A village operator for the whole nation: refused, naming the field.
+    national = problem_of(
+        api.post("admin", "/users", json={**made, "region_code": None}), 422, "validation_failed"
     )
+    assert "Wilayah (region) wajib diisi" in national["detail"]
+    api.post("admin", "/users", json={**made, "region_code": "31.71.01.1001"})
     with engine.connect() as conn:
         channel = conn.execute(
             text(

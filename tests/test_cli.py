@@ -657,3 +657,14 @@ def test_the_command_chooses_arrows_allocator_unless_the_operator_did(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == used
+
+
+def test_users_add_refuses_a_village_operator_without_a_region(cli: Cli, engine: Engine) -> None:
+    cli.ok("users", "add", "admin", "--role", "admin")
+    national = cli.run("users", "add", "op-nasional", "--role", "operator", "--as", "admin")
+    assert national.exit_code == 1
+    assert "Wilayah (region) wajib diisi" in said(national.stderr)
+    assert "operator" in said(national.stderr)
+    assert count(engine, "SELECT count(*) FROM user_account WHERE username = 'op-nasional'") == 0
+    # Other roles may still be national.
+    cli.ok("users", "add", "auditor-pusat", "--role", "auditor", "--as", "admin")

@@ -413,7 +413,18 @@ def test_a_name_search_within_a_regency_follows_the_family(registry: Engine) -> 
             reason="digantikan oleh pindah alamat",
         ),
     )
-    add_user(engine, "national_operator", Role.OPERATOR, None)  # a move across regencies
+    # A move across provinces: proposed by an operator of no region, a row made before
+    # `create_user` refused such operators (only one whose region holds both villages may
+    # propose it, and no region but the nation's holds both).
+    with session_scope(engine) as session:
+        session.add(
+            User(
+                username="national_operator",
+                full_name="national_operator",
+                role=Role.OPERATOR,
+                region_code=None,
+            )
+        )
     decided("national_operator", "update", {"changes": {"village_code": OTHER_VILLAGE}}, 2)
     copies = regency_copies(engine)
     assert len(copies) == 10 and all(mine == family for _, mine, family in copies)

@@ -23,12 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.engine import create_engine as sa_create_engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeEngine
 
-from lumbung.errors import NotFound, ValidationFailed
+from lumbung.errors import Busy, NotFound, ValidationFailed
 
 # For front ends, which hold a session or an engine without touching SQLAlchemy themselves
 # (tests/test_architecture.py): the types to annotate them with.
@@ -69,7 +69,7 @@ def create_engine(url: str, *, connections: int | None = None) -> Engine:
     url = normalise_url(url)
     pool: dict[str, Any] = {} if connections is None else {"pool_size": connections}
     if url.startswith("sqlite"):
-        engine = sa_create_engine(url, connect_args={"timeout": 60}, **pool)
+        engine = sa_create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **pool)
         _configure_sqlite(engine)
         return engine
     engine = sa_create_engine(url, **pool)
@@ -98,6 +98,13 @@ def connection_alive(dbapi_connection: Any) -> bool:
     return not poller.poll(0)
 
 
+# How long a SQLite connection waits for the single writer lock before giving up ("database
+# is locked"): every connection's busy_timeout. A web request waits less (`request_scope`).
+SQLITE_BUSY_MS = 60_000
+# The total_changes of the SQLite connection when its transaction began (`release_writer`).
+_CHANGES_AT_BEGIN = "lumbung_changes_at_begin"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN and never locks for reads; take it
     # over so that a transaction is a real one (BEGIN IMMEDIATE: the writer lock at once).
@@ -106,18 +113,68 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL: readers never wait for the writer, nor the writer for readers; one writer at a
+        # time, the others waiting up to busy_timeout for its lock (said here as well as by
+        # the driver's timeout, so that the wait is the same whatever opens the connection).
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # A reading transaction (`read_scope`) begins deferred: it takes no lock and, in WAL
-        # mode, reads its snapshot while a writer works, instead of queueing for the writer lock.
-        if connection.get_execution_options().get(READ_ONLY):
+        # A reading transaction (`read_scope`, a web page that is read) begins deferred: it
+        # takes no lock and, in WAL mode, reads its snapshot while a writer works, instead of
+        # queueing for the writer lock.
+        options = connection.get_execution_options()
+        raw = connection.connection.driver_connection
+        connection.info[_CHANGES_AT_BEGIN] = raw.total_changes
+        if options.get(READ_ONLY) or options.get(DEFERRED):
             connection.exec_driver_sql("BEGIN DEFERRED")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_busy(error: BaseException) -> bool:
+    """Whether `error` is SQLite's "database is locked" (the writer lock not had in time, or
+    a reading transaction's snapshot too old to start writing)."""
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+@contextmanager
+def release_writer(session: Session) -> Iterator[None]:
+    """Let other connections write while the block runs (a job's minutes of matching or of
+    rendering PDFs, which need no database), on SQLite, whose single writer lock a
+    transaction begun IMMEDIATE holds until it ends: when the transaction has written
+    nothing yet, it ends before the block and a new one begins (IMMEDIATE) after it, and
+    every object the session holds is read again. A transaction that has written keeps the
+    lock (what it wrote stays one unit with what follows). PostgreSQL, whose locks are
+    rows': the transaction goes on untouched.
+
+    The caller reads again, after the block, what it must still be true (the release, the
+    batch): another user may have changed it meanwhile."""
+    if is_postgres(session) or not session.in_transaction():
+        yield
+        return
+    session.flush()
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    if (
+        raw is None
+        or not raw.in_transaction
+        or raw.total_changes != conn.info.get(_CHANGES_AT_BEGIN)
+    ):
+        yield
+        return
+    raw.execute("COMMIT")  # nothing written: the same as a rollback, the lock let go
+    try:
+        yield
+    finally:
+        raw.execute("BEGIN IMMEDIATE")
+        session.expire_all()
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
@@ -201,6 +258,9 @@ class OnDriver:
 
 # The execution option that marks a transaction as one that only reads (`read_scope`).
 READ_ONLY = "lumbung_read_only"
+# The execution option of a transaction that begins without SQLite's writer lock, but may
+# still write (a web page that is read: `request_scope`); PostgreSQL: no different.
+DEFERRED = "lumbung_deferred"
 
 
 # Where an engine keeps its reading variant (`reading_engine`), made once: an engine with
@@ -232,6 +292,66 @@ def read_scope(engine: Engine) -> Iterator[Session]:
         # Closing ends the transaction (the pool rolls the connection back) without expiring
         # every object read, which a rollback of the session first would do for nothing.
         session.close()
+
+
+@contextmanager
+def briefly(engine: Engine, *, wait_ms: int = 200, deferred: bool = False) -> Iterator[Session]:
+    """A transaction that waits at most `wait_ms` for SQLite's single writer lock (raises
+    OperationalError, "database is locked", when it is not had in time). `deferred`: it begins
+    without the lock (reads its snapshot; takes the lock only if it writes). PostgreSQL: a
+    plain transaction."""
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            if deferred:
+                conn.execution_options(**{DEFERRED: True})
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                yield session
+                session.commit()
+        finally:
+            if raw is not None:
+                raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+
+
+BUSY = "Sistem sedang sibuk (pekerjaan lain sedang menulis ke database); coba lagi sebentar lagi."
+
+
+@contextmanager
+def busy_refused() -> Iterator[None]:
+    """SQLite's "database is locked" raised in the block said as Busy (503, "sedang sibuk,
+    coba lagi"), for a front end to answer in words rather than with the driver's error."""
+    try:
+        yield
+    except OperationalError as error:
+        if sqlite_busy(error):
+            raise Busy(BUSY) from error
+        raise
+
+
+@contextmanager
+def request_scope(engine: Engine, *, reading: bool, wait_ms: int) -> Iterator[Session]:
+    """One web request's unit of work: committed on success, rolled back on an error. On
+    SQLite a request that `reading` (a GET) begins without the writer lock, and any request
+    waits at most `wait_ms` for the lock when it writes; one that cannot have it in time
+    fails with Busy (`busy_refused`), not with the driver's error. PostgreSQL: a plain
+    transaction."""
+    with busy_refused(), briefly(engine, wait_ms=wait_ms, deferred=reading) as session:
+        yield session
+
+
+@contextmanager
+def aside(engine: Engine, *, wait_ms: int = 100) -> Iterator[Session]:
+    """A note worth less than the request that makes it (a session's or a token's last use),
+    in a short transaction of its own (`briefly`); on SQLite, dropped without a word when
+    another writer holds the lock (a later request writes it)."""
+    try:
+        with briefly(engine, wait_ms=wait_ms) as session:
+            yield session
+    except OperationalError as error:
+        if not sqlite_busy(error):
+            raise
 
 
 # One engine per database URL for the life of the process (a command, a server).

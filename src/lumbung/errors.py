@@ -73,3 +73,11 @@ class SignInRefused(PermissionDenied):
         if retry_after is not None:
             self.status_code = 429
             self.code = "too_many_attempts"
+
+
+class Busy(LumbungError):
+    """The database could not be had in time (SQLite's single writer lock held by another
+    writer): nothing was done; the same request may be sent again in a moment."""
+
+    status_code = 503
+    code = "busy"

@@ -12,7 +12,9 @@ takes no writer lock, on PostgreSQL READ ONLY) or a writing one (`session_scope`
 IMMEDIATE on SQLite), committed when the endpoint returns and rolled back when it raises. The
 token is checked in it; what authentication writes is written apart, in a short writing
 transaction: a failed token (it counts against the address's limit although the request
-fails), and a reading request's token use (at most once a minute per token).
+fails), and a reading request's token use (at most once a minute per token; on SQLite left
+for a later request while another writer holds the lock). A request that cannot have SQLite's
+writer lock in time answers 503 "sedang sibuk" (`db.busy_refused`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ from lumbung.audit.service import set_channel
 from lumbung.auth import throttle, tokens
 from lumbung.auth.models import User
 from lumbung.config import Settings
-from lumbung.db import DbEngine, DbSession, create_engine, read_scope, session_scope
+from lumbung.db import (
+    DbEngine,
+    DbSession,
+    aside,
+    busy_refused,
+    create_engine,
+    read_scope,
+    session_scope,
+)
 from lumbung.errors import PermissionDenied
 
 MAX_PAGE = 500
@@ -124,7 +134,7 @@ class Call:
         engine = self.database.engine
         due: int | None = None  # the token whose use is to be recorded after a read
         try:
-            with (session_scope if self.writes else read_scope)(engine) as session:
+            with busy_refused(), (session_scope if self.writes else read_scope)(engine) as session:
                 set_channel(session, "api")
                 actor, token_id, due_now = self._authenticate(session)
                 if due_now and self.writes:
@@ -139,8 +149,8 @@ class Call:
                 prefix = TOKEN_PREFIX.match(self.token)
                 throttle.record_failure(session, ip=self.ip, who=prefix.group() if prefix else "?")
             raise Unauthenticated(refused.reason) from None
-        if due is not None:
-            with session_scope(engine) as session:
+        if due is not None:  # on SQLite, left for a later request while a job writes
+            with aside(engine) as session:
                 tokens.record_use(session, due, ip=self.ip)
 
     def _authenticate(self, session: DbSession) -> tuple[User, int, bool]:

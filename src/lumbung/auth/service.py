@@ -147,6 +147,13 @@ def create_user(
         raise PermissionDenied("Membuat pengguna butuh admin (--as).")
     else:
         authorize_user_admin(actor, region_code)
+    if role is Role.OPERATOR and region_code is None:
+        # An operator proposes for their own village: one without a region would propose
+        # for the whole nation.
+        raise ValidationFailed(
+            f"Wilayah (region) wajib diisi untuk pengguna '{username}' berperan operator: "
+            "operator desa/kelurahan bekerja untuk satu wilayah, tidak untuk seluruh negeri."
+        )
     if region_code is not None and session.get(Region, region_code) is None:
         raise ValidationFailed(
             f"Kode wilayah {region_code} tidak dikenal di daftar wilayah Kemendagri.",

@@ -16,11 +16,12 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User, WebSession
 from lumbung.config import get_settings
-from lumbung.db import utcnow
+from lumbung.db import aside, is_postgres, utcnow
 
 # last_seen_at is written at most this often: a page of requests does not write a row each.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -78,13 +79,22 @@ _LIVE = (
 
 
 def live(
-    session: Session, raw_token: str | None, *, now: datetime | None = None
+    session: Session,
+    raw_token: str | None,
+    *,
+    now: datetime | None = None,
+    reading: bool = False,
 ) -> tuple[WebSession, User] | None:
     """The live session the cookie's token names and its user (read together, one statement),
     its last request moved to now; None when the token is unknown, the session ended, idle
     longer than the timeout, past its absolute expiry, or its user deactivated (such a session
     is ended). A session that is not yet `verified` may only reach the second-factor page: the
-    caller checks."""
+    caller checks.
+
+    `reading`: the request only reads (a page opened). On SQLite its transaction holds no
+    writer lock, and must not take one to say the session was seen: the last request (or the
+    session's end) is written in a short transaction of its own, and left for a later request
+    when another writer holds the lock (a job at work). PostgreSQL: in the request's own."""
     if not raw_token:
         return None
     now = now or utcnow()
@@ -92,19 +102,40 @@ def live(
     if row is None or row[0].ended_at is not None:
         return None
     web_session, user = row
+    apart = reading and not is_postgres(session)
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     if (
         now - aware(web_session.last_seen_at) > idle
         or now >= aware(web_session.expires_at)
         or not user.active
     ):
-        web_session.ended_at = now
-        session.flush()
+        if apart:
+            _write_aside(session, web_session.id, ended_at=now)
+        else:
+            web_session.ended_at = now
+            session.flush()
         return None
     if now - aware(web_session.last_seen_at) >= TOUCH_EVERY:
-        web_session.last_seen_at = now
-        session.flush()
+        if apart:
+            _write_aside(session, web_session.id, last_seen_at=now)
+        else:
+            web_session.last_seen_at = now
+            session.flush()
     return web_session, user
+
+
+# How long a reading request waits to note its session's last request (`live`): the note is
+# worth less than the page.
+ASIDE_WAIT_MS = 100
+
+
+def _write_aside(session: Session, session_id: int, **values: datetime) -> None:
+    """Write `values` on web session `session_id` in a short transaction of another
+    connection, or not at all when SQLite's writer lock is taken (a later request writes it)."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with aside(engine, wait_ms=ASIDE_WAIT_MS) as other:
+        other.execute(update(WebSession).where(WebSession.id == session_id).values(**values))
 
 
 def mark_verified(session: Session, web_session: WebSession) -> None:

@@ -10,19 +10,16 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from lumbung.audit.service import CHANNEL
 from lumbung.auth.models import User
-from lumbung.db import session_scope, utcnow
+from lumbung.db import briefly, session_scope, utcnow
 from lumbung.errors import LumbungError, PermissionDenied
 from lumbung.jobs.kinds import KINDS, Context
 from lumbung.jobs.models import Job
@@ -42,7 +39,6 @@ LOST = (
     "Worker yang menjalankan job ini berhenti (mati atau dimatikan) sebelum selesai; tidak ada "
     "yang tersimpan setengah jadi. Job bisa dijalankan ulang."
 )
-SQLITE_BUSY_MS = 60_000  # db.create_engine's timeout
 
 
 def worker_name() -> str:
@@ -52,24 +48,6 @@ def worker_name() -> str:
 
 def stamp(line: str) -> str:
     return f"{utcnow().isoformat(timespec='seconds')} {line}\n"
-
-
-@contextmanager
-def briefly(engine: Engine, *, wait_ms: int = 200) -> Iterator[Session]:
-    """A short transaction that gives up after `wait_ms` if SQLite's single writer lock is
-    taken (by a job's own transaction, which holds it until the job ends): raises
-    OperationalError then, and the caller tries again later. PostgreSQL: a plain transaction."""
-    with engine.connect() as conn:
-        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
-        if raw is not None:
-            raw.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
-        try:
-            with Session(bind=conn) as session:
-                yield session
-                session.commit()
-        finally:
-            if raw is not None:
-                raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
 
 
 class Progress:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from lumbung.audit import service as audit
 from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
-from lumbung.db import utcnow
+from lumbung.db import release_writer, utcnow
 from lumbung.errors import Conflict, NotFound, ValidationFailed
 from lumbung.linkage import pairs as contract
 from lumbung.linkage.models import LinkDecision, LinkPair, LinkRun
@@ -158,29 +159,40 @@ def run_link(
     check_run_request(actor, review_weight)
     release = get_release(session, release_label)
     release_dir = checked_release_dir(session, release, releases_dir)
-    run = LinkRun(
-        release_id=release.id,
-        kind="dedupe",
-        review_weight=review_weight,
-        folder="",
-        actor=actor.username,
-        started_at=utcnow(),
-        state="running",
-        records=0,
-        clusters=0,
-        pairs_scored=0,
-        pairs_queued=0,
-        pairs_known=0,
-    )
-    session.add(run)
-    session.flush()
-    relative = Path(LINKAGE_DIR) / f"run-{run.id}"
-    run.folder = str(relative)
-    run_dir = data_dir / relative
-    # A folder of this number is a rolled-back run's (SQLite may give its id again): not ours.
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    matcher(release_dir, run_dir)
+    started = utcnow()
+    # The engine works for minutes on the release's files, which are fixed, into a folder of
+    # its own, with nothing written in the database yet: on SQLite the writer lock is let go
+    # meanwhile (others sign in, decide pairs, run jobs); the run is recorded once it is done.
+    staging = data_dir / LINKAGE_DIR / f"staging-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        with release_writer(session):
+            matcher(release_dir, staging)
+        release = get_release(session, release_label)  # read again: still there
+        run = LinkRun(
+            release_id=release.id,
+            kind="dedupe",
+            review_weight=review_weight,
+            folder="",
+            actor=actor.username,
+            started_at=started,
+            state="running",
+            records=0,
+            clusters=0,
+            pairs_scored=0,
+            pairs_queued=0,
+            pairs_known=0,
+        )
+        session.add(run)
+        session.flush()
+        relative = Path(LINKAGE_DIR) / f"run-{run.id}"
+        run.folder = str(relative)
+        run_dir = data_dir / relative
+        # A folder of this number is a rolled-back run's (SQLite may give its id again).
+        shutil.rmtree(run_dir, ignore_errors=True)
+        staging.rename(run_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     _record_files(session, run, run_dir)
     run.state, run.finished_at = "finished", utcnow()
     audit.record(

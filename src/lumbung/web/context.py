@@ -270,12 +270,18 @@ def language(request: Request) -> str:
     return lang if lang in i18n.LANGUAGES else i18n.DEFAULT
 
 
-@contextmanager
-def unit_of_work(app: FastAPI) -> Iterator[Any]:
-    from lumbung.audit.service import set_channel
-    from lumbung.db import session_scope
+# How long a request waits for SQLite's writer lock before it answers 503 "sedang sibuk".
+WRITE_WAIT_MS = 10_000
 
-    with session_scope(engine_of(app)) as session:
+
+@contextmanager
+def unit_of_work(app: FastAPI, *, reading: bool = False) -> Iterator[Any]:
+    """The request's transaction (`db.request_scope`): `reading` for a page opened (GET),
+    which on SQLite takes no writer lock and so never waits behind a job that writes."""
+    from lumbung.audit.service import set_channel
+    from lumbung.db import request_scope
+
+    with request_scope(engine_of(app), reading=reading, wait_ms=WRITE_WAIT_MS) as session:
         set_channel(session, "web")
         yield session
 
@@ -302,11 +308,11 @@ def page(
             lang = language(request)
             settings = settings_of(request.app)
             try:
-                with unit_of_work(request.app) as session:
+                with unit_of_work(request.app, reading=form is None) as session:
                     ctx = Page(request, session, form, lang, settings)
                     _authenticate(ctx, access, allow_unverified)
                     if form is not None:
-                        _check_csrf(ctx)
+                        _check_csrf(ctx, access)
                     return view(ctx)
             except Redirect as redirect:
                 return RedirectResponse(redirect.url, status_code=303)
@@ -324,7 +330,7 @@ def _identify(ctx: Page) -> None:
     """The session and user of the request's cookie, if it names a live session."""
     from lumbung.auth import sessions
 
-    found = sessions.live(ctx.db, ctx.request.cookies.get(SESSION_COOKIE))
+    found = sessions.live(ctx.db, ctx.request.cookies.get(SESSION_COOKIE), reading=ctx.form is None)
     if found is not None:
         ctx.web, ctx.user = found
 
@@ -348,14 +354,16 @@ def _authenticate(ctx: Page, access: Access, allow_unverified: bool) -> None:
         raise PermissionDenied(ctx.t("error.role", role=ctx.user.role.value))
 
 
-def _check_csrf(ctx: Page) -> None:
+def _check_csrf(ctx: Page, access: Access) -> None:
     from lumbung.auth import sessions
 
     token = ctx.field("csrf")
-    if ctx.web is not None:
-        if not token or not sessions.csrf_ok(ctx.web, token):
-            raise CsrfRefused
+    if ctx.web is not None and sessions.csrf_ok(ctx.web, token):
         return
+    if ctx.web is not None and (ctx.web.verified or access is not None):
+        raise CsrfRefused
+    # No session, or one still waiting for its second factor on a page open before sign-in
+    # (the sign-in form, opened again: it starts over, and carries the pre-sign-in token).
     cookie = ctx.request.cookies.get(PRE_CSRF_COOKIE, "")
     if not token or not cookie or not secrets.compare_digest(token, cookie):
         raise CsrfRefused
@@ -378,7 +386,7 @@ def render_error(request: Request, status: int, message: str) -> HTMLResponse:
     lang = language(request)
     title = {403: "error.403", 404: "error.404"}.get(status, "error.other")
     try:
-        with unit_of_work(request.app) as session:
+        with unit_of_work(request.app, reading=True) as session:
             ctx = Page(request, session, None, lang, settings_of(request.app))
             _identify(ctx)
             return ctx.render("error.html", status=status, title_key=title, message=message)

@@ -32,7 +32,7 @@ from lumbung.auth.models import User
 from lumbung.auth.roles import Action
 from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Cycle
-from lumbung.db import utcnow
+from lumbung.db import release_writer, utcnow
 from lumbung.delivery.batches import get_batch
 from lumbung.delivery.pos import keys
 from lumbung.delivery.pos.models import Voucher
@@ -295,9 +295,12 @@ def write_letters(
         )
         jobs.append((str(staging / f"{code}.pdf"), village, letters))
     try:
-        rendered = render_all(
-            jobs, keys.seeds({x.key_id for xs in by_village.values() for x in xs}), workers
-        ).files
+        seeds = keys.seeds({x.key_id for xs in by_village.values() for x in xs})
+        # Rendering takes minutes for a large batch and writes no row: on SQLite the writer
+        # lock is let go meanwhile (others sign in and work); the batch is read again after.
+        with release_writer(session):
+            rendered = render_all(jobs, seeds, workers).files
+        batch = approved_pos_batch(session, batch_id)
         files = [
             LetterFile(
                 village.code,
