@@ -562,6 +562,11 @@ def test_jobs_commands_list_show_and_rerun(
         assert shown["log"] is None
         code, refused = run("jobs", "show", failed, "--as", "verifier")
         assert (code, refused["error"]) == (1, "not_found")
+        # An admin sees the log on screen one line at a time, no line break printed as \x0a.
+        get_settings.cache_clear()
+        screen = CliRunner().invoke(app, ["jobs", "show", failed, "--as", "admin"])
+        assert screen.exit_code == 0 and "Log:" in screen.stdout
+        assert "\\x0a" not in screen.stdout and "diminta oleh operator" in screen.stdout
         code, again = run("jobs", "rerun", failed, "--as", "operator")
         assert code == 0 and again["rerun_of"] == failed and again["state"] == "queued"
         with start_embedded_worker(queue, workers=1):

@@ -126,7 +126,8 @@ def _print_job(job: dict[str, Any]) -> None:
         )
     if job["log"]:
         say("Log:")
-        say(job["log"].rstrip())
+        for line in job["log"].rstrip().splitlines():  # a line at a time: no line break escaped
+            say(line)
 
 
 @jobs_app.command("show")
