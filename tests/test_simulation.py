@@ -19,6 +19,7 @@ from api_helpers import make_api, problem_of
 from conftest import user
 from factories import kk
 from lumbung.db import session_scope
+from lumbung.engine.names import EngineName
 from lumbung.errors import NotFound, PermissionDenied, ValidationFailed
 from lumbung.jobs.queue import JobQueue
 from lumbung.simulation.explain import explain_simulated
@@ -54,6 +55,7 @@ def simulate(
     programs: list[ProgramChange],
     *,
     actor: str = "determiner",
+    engine_name: EngineName = EngineName.DUCKDB,
 ) -> dict[str, Any]:
     with session_scope(engine) as session:
         return run_simulation(
@@ -64,6 +66,7 @@ def simulate(
             release_label="R1",
             data_dir=folder,
             as_of=AS_OF,
+            engine=engine_name,
         )
 
 
@@ -137,6 +140,28 @@ def test_elderly_doubled_costs_exactly_the_eligible_elderly_and_writes_no_decisi
     assert {t: after[t] for t in DECISION_TABLES} == {t: before[t] for t in DECISION_TABLES}
     assert after["simulation"] == before["simulation"] + 1
     assert not (tmp_path / "cycles").exists()
+
+
+def test_spark_gives_the_numbers_duckdb_gives(engine: DbEngine, tmp_path: Path) -> None:
+    # The same scenario on both engines: every figure, group and family move the same.
+    setup_registry(engine, tmp_path)
+    changes = [
+        ProgramChange("PKH", {"amounts": {"elderly": 2 * PKH_ELDERLY_YEAR}}),
+        ProgramChange("SEMBAKO", {"decile": 4}),
+    ]
+    on_duck = simulate(engine, tmp_path, "DUA-MESIN-D", changes)
+    on_spark = simulate(engine, tmp_path, "DUA-MESIN-S", changes, engine_name=EngineName.SPARK)
+
+    def figures(result: dict[str, Any]) -> dict[str, Any]:
+        return {
+            code: {k: v for k, v in p.items() if k != "sample"}
+            for code, p in result["programs"].items()
+        }
+
+    assert figures(on_spark) == figures(on_duck)
+    assert on_duck["programs"]["SEMBAKO"]["scenario"]["beneficiaries"] > 0
+    assert on_duck["programs"]["PKH"]["families"]["gained"]["families"] == 1
+    assert on_spark["difference_year_idr"] == on_duck["difference_year_idr"]
 
 
 def test_a_wider_threshold_shows_who_enters_and_an_approved_cycle_is_a_baseline(
