@@ -13,7 +13,8 @@ of columns, and each comparison as an ordered list of levels, each level one of:
 - `{else: true}`: everything else.
 
 Any level may carry `label` (what the review queue shows), and `m`, `u` with `fixed: true` for a
-rule that is not trained (the twins rule). The same settings build the model for DuckDB and
+rule that is not trained (the twins rule), or `m` with `fixed_m: true` for a level EM cannot
+learn (its u still sampled). The same settings build the model for DuckDB and
 for Spark (`splink_settings(..., dialect)`), and trained parameters (`Parameters`) are put
 back into them level by level, so a model trained on one engine runs on the other.
 """
@@ -224,8 +225,10 @@ def comparison_creators(
             if level.get("fixed"):
                 options["fix_m_probability"] = True
                 options["fix_u_probability"] = True
+            if level.get("fixed_m"):
+                options["fix_m_probability"] = True
             if index < len(trained) and "missing" not in level and not level.get("fixed"):
-                if trained[index].get("m") is not None:
+                if trained[index].get("m") is not None and not level.get("fixed_m"):
                     options["m_probability"] = float(trained[index]["m"])
                 if trained[index].get("u") is not None:
                     options["u_probability"] = float(trained[index]["u"])
