@@ -398,6 +398,7 @@ def test_the_command_line_runs_compares_exports_and_deletes(
     assert doubled["difference_year_idr"] == eligible_elderly() * PKH_ELDERLY_YEAR
     shown = said(cli.ok("simulate", "show", "LANSIA", "--as", "auditor").stdout)
     assert "SIMULASI" in shown and "+Rp2.400.000" in shown
+    assert "perubahan: amounts.elderly=4800000" in shown  # as typed, not a Python dict
     cli.ok("simulate", "run", "D4", "--program", "PKH", "--change", "decile=4", *common)
     listed = cli.json("simulate", "list", "--as", "admin")
     assert [s["label"] for s in listed] == ["D4", "LANSIA"]

@@ -91,7 +91,8 @@ def print_simulation(result: dict[str, Any]) -> None:
         )
         out.print(
             table(
-                f"{code} — {p['name']} (pembanding: {against}; perubahan: {p['changes'] or '-'})",
+                f"{code} — {p['name']} (pembanding: {against}; "
+                f"perubahan: {_changes_text(p['changes'])})",
                 ["", "penerima", "keluarga", "per siklus", "per bulan", "per tahun"],
                 [
                     [
@@ -190,6 +191,20 @@ def print_simulation(result: dict[str, Any]) -> None:
                     + f"  → lumbung simulate explain {result['label']} --program {code} --kk KK",
                     highlight=False,
                 )
+
+
+def _changes_text(changes: Any, prefix: str = "") -> str:
+    """`{'amounts': {'elderly': 4800000}}` as the command line takes it:
+    `amounts.elderly=4800000`."""
+    if not changes:
+        return "-"
+    if not isinstance(changes, dict):
+        return f"{prefix}={changes}"
+    parts = []
+    for key, value in changes.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        parts.append(_changes_text(value, name) if isinstance(value, dict) else f"{name}={value}")
+    return ", ".join(parts)
 
 
 @simulate_app.command("run")
