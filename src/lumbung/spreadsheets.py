@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -23,4 +24,26 @@ def csv_line(cells: Sequence[str]) -> str:
     """One CSV line (quoted where needed, `\\n`-terminated) of safe cells."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([safe_cell(c) for c in cells])
+    return buffer.getvalue()
+
+
+def workbook_bytes(sheets: Mapping[str, Sequence[Sequence[Any]]]) -> bytes:
+    """An XLSX of one sheet per entry (title → rows), text cells safe and stored as text."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for n, (title, lines) in enumerate(sheets.items()):
+        sheet = book.active if n == 0 else book.create_sheet()
+        assert sheet is not None
+        sheet.title = title
+        for r, line in enumerate(lines, start=1):
+            for c, value in enumerate(line, start=1):
+                cell = sheet.cell(row=r, column=c)
+                if isinstance(value, str):
+                    cell.value = safe_cell(value)
+                    cell.data_type = "s"
+                else:
+                    cell.value = value
+    buffer = io.BytesIO()
+    book.save(buffer)
     return buffer.getvalue()

@@ -9,7 +9,7 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
-from lumbung.spreadsheets import safe_cell
+from lumbung.spreadsheets import safe_cell, workbook_bytes
 
 if TYPE_CHECKING:
     from lumbung.aid.report import InkindReport
@@ -83,29 +83,10 @@ def report_csv(report: InkindReport) -> str:
 def report_xlsx(report: InkindReport) -> bytes:
     """The report as a workbook: `wilayah` (as the CSV), `barang` (per program and item) and
     `keterangan` (what each count counts)."""
-    from openpyxl import Workbook
-
-    book = Workbook()
     sheets = {
         "wilayah": _table(report),
         "barang": [[heading for _, heading in ITEM_COLUMNS]]
         + [[getattr(i, name) for name, _ in ITEM_COLUMNS] for i in report.items],
         "keterangan": [[key, text] for key, text in report.labels.items()],
     }
-    first = True
-    for title, lines in sheets.items():
-        sheet = book.active if first else book.create_sheet()
-        assert sheet is not None
-        sheet.title = title
-        first = False
-        for r, line in enumerate(lines, start=1):
-            for c, value in enumerate(line, start=1):
-                cell = sheet.cell(row=r, column=c)
-                if isinstance(value, str):
-                    cell.value = safe_cell(value)
-                    cell.data_type = "s"  # text, whatever it looks like
-                else:
-                    cell.value = value
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(sheets)

@@ -8,7 +8,7 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
-from lumbung.spreadsheets import safe_cell
+from lumbung.spreadsheets import safe_cell, workbook_bytes
 
 if TYPE_CHECKING:
     from lumbung.civil.report import CivilReport, Rates
@@ -75,25 +75,9 @@ def report_csv(report: CivilReport) -> str:
 
 def report_xlsx(report: CivilReport) -> bytes:
     """The report as a workbook: `wilayah` (as the CSV) and `keterangan` (what each counts)."""
-    from openpyxl import Workbook
 
-    book = Workbook()
     sheets = {
         "wilayah": _table(report),
         "keterangan": [[key, text] for key, text in report.labels.items()],
     }
-    for n, (title, lines) in enumerate(sheets.items()):
-        sheet = book.active if n == 0 else book.create_sheet()
-        assert sheet is not None
-        sheet.title = title
-        for r, line in enumerate(lines, start=1):
-            for c, value in enumerate(line, start=1):
-                cell = sheet.cell(row=r, column=c)
-                if isinstance(value, str):
-                    cell.value = safe_cell(value)
-                    cell.data_type = "s"
-                else:
-                    cell.value = value
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(sheets)

@@ -27,7 +27,7 @@ from lumbung.identity.masking import mask_id
 from lumbung.linkage.merge_models import OUTCOMES, LinkMerge, LinkMergeRecord
 from lumbung.paging import Page, check_window
 from lumbung.regions.service import region_names
-from lumbung.spreadsheets import safe_cell
+from lumbung.spreadsheets import safe_cell, workbook_bytes
 
 LEVELS = ("province", "regency")
 HIDDEN_NOTE = "Usulan tidak dibuat (alasan disembunyikan: memuat data pribadi)."
@@ -265,28 +265,12 @@ def report_csv(report: MergeReport) -> str:
 
 def report_xlsx(report: MergeReport) -> bytes:
     """The report as a workbook: `wilayah` (as the CSV) and `keterangan` (what each counts)."""
-    from openpyxl import Workbook
 
-    book = Workbook()
     sheets = {
         "wilayah": _table(report),
         "keterangan": [[HEADINGS[k], text] for k, text in report.labels.items()],
     }
-    for n, (title, lines) in enumerate(sheets.items()):
-        sheet = book.active if n == 0 else book.create_sheet()
-        assert sheet is not None
-        sheet.title = title
-        for r, line in enumerate(lines, start=1):
-            for c, value in enumerate(line, start=1):
-                cell = sheet.cell(row=r, column=c)
-                if isinstance(value, str):
-                    cell.value = safe_cell(value)
-                    cell.data_type = "s"
-                else:
-                    cell.value = value
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(sheets)
 
 
 def _note(note: str | None, full: bool) -> str | None:
