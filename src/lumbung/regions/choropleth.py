@@ -78,17 +78,17 @@ def signed(amount: int) -> str:
     return ("+" if amount > 0 else "") + short_rupiah(amount)
 
 
-def cuts(values: Mapping[str, int]) -> tuple[int, int, int]:
-    """The class edges: a third, two thirds and all of the largest absolute value (rounded up,
-    integers only)."""
-    top = max((abs(v) for v in values.values()), default=0)
+def cuts(values: Mapping[str, int], top: int | None = None) -> tuple[int, int, int]:
+    """The class edges: a third, two thirds and all of the largest absolute value (or of
+    `top`, to draw several maps on one scale; rounded up, integers only)."""
+    top = max((abs(v) for v in values.values()), default=0) if top is None else abs(top)
     return (-(-top // 3), -(-top * 2 // 3), top)
 
 
-def bands(values: Mapping[str, int]) -> list[Band]:
+def bands(values: Mapping[str, int], top: int | None = None) -> list[Band]:
     """The legend for `values`: losses (largest first), zero, gains, and no value; a side
     that no value reaches is left out."""
-    edges = (0, *cuts(values))
+    edges = (0, *cuts(values, top))
     found: list[Band] = []
     if any(v < 0 for v in values.values()):
         for i in (2, 1, 0):
@@ -126,13 +126,14 @@ def svg(
     *,
     title: str,
     amount: Callable[[int], str] | None = None,
+    top: int | None = None,
 ) -> str:
     """The map as an SVG document (a string whose every piece of text is escaped): a shape per
     province, its `<title>` "Name (code): value", and the legend under the map."""
-    shown = amount or (lambda v: ("+" if v > 0 else "") + "Rp" + grouped(v))
+    shown = amount or (lambda v: ("+" if v > 0 else "-" if v < 0 else "") + "Rp" + grouped(abs(v)))
     drawn = province_map()
-    legend = bands(values)
-    edges = cuts(values)
+    legend = bands(values, top)
+    edges = cuts(values, top)
     height = drawn.height + LEGEND_HEIGHT
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {drawn.width} {height}" '
@@ -172,15 +173,15 @@ def svg(
     return "".join(parts)
 
 
-def png(values: Mapping[str, int], *, title: str) -> bytes:
+def png(values: Mapping[str, int], *, title: str, top: int | None = None) -> bytes:
     """The same map as a PNG (matplotlib, Agg, no pyplot: safe in the server's threads)."""
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Polygon
 
     drawn = province_map()
-    legend = bands(values)
-    edges = cuts(values)
+    legend = bands(values, top)
+    edges = cuts(values, top)
     with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 9}):
         figure = Figure(figsize=(11, 5.6), layout="constrained")
         axes = figure.add_subplot()

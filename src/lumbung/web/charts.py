@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -50,3 +50,12 @@ def bar_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
+
+
+def province_map(values: Mapping[str, int], *, title: str, top: int | None = None) -> Markup:
+    """A map of the provinces coloured by `values` (code → integer rupiah; a province without
+    one is drawn white), on the scale of `top` when several maps are compared
+    (regions/choropleth.py)."""
+    from lumbung.regions.choropleth import svg
+
+    return Markup(svg(values, title=title, top=top))  # noqa: S704 - choropleth escapes its text
