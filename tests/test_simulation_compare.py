@@ -9,8 +9,8 @@ LANSIA (PKH's elderly component doubled), PKH-D4 (PKH to desil 4) and SEMBAKO-D4
 from __future__ import annotations
 
 import io
-from csv import reader
 import re
+from csv import reader
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ def test_the_side_by_side_workbook_has_a_sheet_per_part_and_no_formula(
         "Peta 2",
         "Peta 3",
     ]
-    assert all(len(book[f"Peta {n}"]._images) == 1 for n in (1, 2, 3))  # noqa: SLF001
+    assert all(len(book[f"Peta {n}"]._images) == 1 for n in (1, 2, 3))
     summary = [list(r) for r in book["Ringkasan"].iter_rows(min_row=4, values_only=True)]
     expected = []
     for code in ("PKH", "SEMBAKO"):
