@@ -271,40 +271,37 @@ def test_the_map_has_a_shape_per_province_its_value_and_a_legend() -> None:
         "95",
         "96",
     }
-    values = {"31": 9_000_000, "32": 1_000_000, "35": -4_500_000, "11": 0}
+    values = {"31": 9_000_000, "32": 1_000_000, "33": 5_000_000, "35": -4_500_000, "11": 0}
     text = svg(values, title="uji <peta>")
     assert "<title>uji &lt;peta&gt;</title>" in text
     shapes = dict(re.findall(r'<path data-code="(\d\d)" d="[^"]+" fill="(#[0-9a-f]{6})"', text))
     assert len(shapes) == 38
-    assert (shapes["31"], shapes["32"], shapes["35"], shapes["11"], shapes["12"]) == (
-        GAINS[2],  # the largest gain
-        GAINS[0],  # under a third of the largest absolute value
-        LOSSES[1],  # half of it, lost
+    # Gains in three classes by rank; the one loss in the strongest red.
+    assert [shapes[c] for c in ("32", "33", "31", "35", "11", "12")] == [
+        GAINS[0],
+        GAINS[1],
+        GAINS[2],
+        LOSSES[2],
         ZERO,
         NO_VALUE,
-    )
+    ]
     titles = dict(re.findall(r'data-code="(\d\d)"[^>]*><title>([^<]*)</title>', text))
     assert titles["31"] == "Daerah Khusus Ibukota Jakarta (31): +Rp9.000.000"
     assert titles["35"] == "Jawa Timur (35): -Rp4.500.000"
     assert titles["12"] == "Sumatera Utara (12): tanpa penerima"
     assert "batas perkiraan" in titles["95"]
     legend = text.split('<g class="legend"')[1]
-    assert re.findall(r"<text[^>]*>([^<]*)</text>", legend)[:8] == [
-        "-Rp9 jt … -Rp6 jt",
-        "-Rp6 jt … -Rp3 jt",
-        "-Rp3 jt … Rp0",
+    assert re.findall(r"<text[^>]*>([^<]*)</text>", legend)[:6] == [
+        "-Rp4,5 jt … Rp0",
         "0",
-        "Rp0 … +Rp3 jt",
-        "+Rp3 jt … +Rp6 jt",
-        "+Rp6 jt … +Rp9 jt",
+        "Rp0 … +Rp1 jt",
+        "+Rp1 jt … +Rp5 jt",
+        "+Rp5 jt … +Rp9 jt",
         "tanpa penerima",
     ]
-    # Several maps on one scale: the same value, a paler class under a larger top.
-    assert 'data-code="31" ' in svg(values, title="x", top=27_000_000)
-    shared = dict(
-        re.findall(
-            r'<path data-code="(\d\d)" d="[^"]+" fill="(#[0-9a-f]{6})"',
-            svg(values, title="x", top=27_000_000),
-        )
-    )
-    assert shared["31"] == GAINS[0]
+    # Several maps on one scale: Jakarta's 9 million is in the palest third of a pool reaching
+    # 90 million; a loss beyond a scale without losses takes the strongest red.
+    pool = [9_000_000, 30_000_000, 60_000_000, 90_000_000]
+    shared = svg(values, title="x", pool=pool)
+    fills = dict(re.findall(r'<path data-code="(\d\d)" d="[^"]+" fill="(#[0-9a-f]{6})"', shared))
+    assert (fills["31"], fills["33"], fills["35"]) == (GAINS[0], GAINS[0], LOSSES[2])

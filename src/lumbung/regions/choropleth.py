@@ -7,9 +7,9 @@ province code. Natural Earth still draws the provinces before 2012/2022, so Kali
 (65) and the new Papua provinces (93–96) are cut from their old provinces along approximate
 lines (each shape says so: `approximate`), and the map says so in its legend.
 
-Colours: a diverging scale symmetric around zero, three classes each way (gains green,
-losses red, equal width up to the largest absolute value), zero grey, and a province with no
-value (no beneficiary on either side) white. The SVG carries no style attribute (the site's
+Colours: gains green and losses red, each in three classes by rank (terciles: `scale`; maps
+compared side by side share one scale), zero grey, and a province with no value (no
+beneficiary on either side) white. The SVG carries no style attribute (the site's
 Content-Security-Policy forbids inline styles): fills and strokes are attributes; each shape
 has a `<title>` with the province, its code and its value, which browsers show on hover and
 screen readers read.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -34,7 +34,12 @@ ZERO = "#e3e3e3"
 GAINS = ("#c7e9c0", "#74c476", "#00703c")  # small … large
 LOSSES = ("#fcbba1", "#fb6a4a", "#a50f15")
 STROKE = "#6b6b6b"
-LEGEND_HEIGHT = 96
+LEGEND_COLUMNS = 2  # large enough to read on a phone, where the map is 360 px wide
+LEGEND_ROW = 40
+NOTE_LINES = (
+    "Garis putus-putus: batas perkiraan (provinsi baru;",
+    "peta dasar sebelum pemekaran). Sumber peta: Natural Earth.",
+)
 APPROXIMATE_WORDS = "batas perkiraan (provinsi baru; peta dasar sebelum pemekaran)"
 
 
@@ -78,39 +83,67 @@ def signed(amount: int) -> str:
     return ("+" if amount > 0 else "") + short_rupiah(amount)
 
 
-def cuts(values: Mapping[str, int], top: int | None = None) -> tuple[int, int, int]:
-    """The class edges: a third, two thirds and all of the largest absolute value (or of
-    `top`, to draw several maps on one scale; rounded up, integers only)."""
-    top = max((abs(v) for v in values.values()), default=0) if top is None else abs(top)
-    return (-(-top // 3), -(-top * 2 // 3), top)
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """The upper edge of each class, smallest first: of the gains and of the losses (sizes,
+    positive). A value of size at most `edges[0]` is in the palest class, and so on."""
+
+    gains: tuple[int, ...]
+    losses: tuple[int, ...]
 
 
-def bands(values: Mapping[str, int], top: int | None = None) -> list[Band]:
-    """The legend for `values`: losses (largest first), zero, gains, and no value; a side
-    that no value reaches is left out."""
-    edges = (0, *cuts(values, top))
+def _thirds(sizes: list[int]) -> tuple[int, ...]:
+    """Class edges that put about a third of `sizes` in each class (fewer classes when there
+    are fewer distinct sizes): the sizes at the third and two thirds of the ranking, and the
+    largest."""
+    if not sizes:
+        return ()
+    ranked = sorted(sizes)
+    n = len(ranked)
+    return tuple(sorted({ranked[(n - 1) // 3], ranked[2 * (n - 1) // 3], ranked[-1]}))
+
+
+def scale(values: Iterable[int]) -> Scale:
+    """Classes by rank (terciles), gains and losses apart: a registry's money follows its
+    people, and equal-width classes would paint Java dark and every other province pale."""
+    pooled = list(values)
+    return Scale(_thirds([v for v in pooled if v > 0]), _thirds([-v for v in pooled if v < 0]))
+
+
+def _colours(count: int, ramp: tuple[str, str, str]) -> tuple[str, ...]:
+    return {0: (), 1: ramp[2:], 2: (ramp[0], ramp[2]), 3: ramp}[count]
+
+
+def bands(drawn: Scale) -> list[Band]:
+    """The legend: losses (largest first), zero, gains, and no value; a side without a value
+    is left out."""
     found: list[Band] = []
-    if any(v < 0 for v in values.values()):
-        for i in (2, 1, 0):
-            found.append(Band(LOSSES[i], f"{signed(-edges[i + 1])} … {signed(-edges[i])}"))
+    losses = _colours(len(drawn.losses), LOSSES)
+    for i in reversed(range(len(drawn.losses))):
+        low = drawn.losses[i - 1] if i else 0
+        found.append(Band(losses[i], f"{signed(-drawn.losses[i])} … {signed(-low)}"))
     found.append(Band(ZERO, "0"))
-    if any(v > 0 for v in values.values()):
-        for i in (0, 1, 2):
-            found.append(Band(GAINS[i], f"{signed(edges[i])} … {signed(edges[i + 1])}"))
+    gains = _colours(len(drawn.gains), GAINS)
+    for i in range(len(drawn.gains)):
+        low = drawn.gains[i - 1] if i else 0
+        found.append(Band(gains[i], f"{signed(low)} … {signed(drawn.gains[i])}"))
     found.append(Band(NO_VALUE, "tanpa penerima"))
     return found
 
 
-def colour_of(value: int | None, edges: tuple[int, int, int]) -> str:
-    """The fill of a province with `value` (None: no value) on a map whose classes are
-    `edges` (`cuts`)."""
+def colour_of(value: int | None, drawn: Scale) -> str:
+    """The fill of a province with `value` (None: no value) on the map `drawn`."""
     if value is None:
         return NO_VALUE
     if value == 0:
         return ZERO
+    edges, ramp = (drawn.gains, GAINS) if value > 0 else (drawn.losses, LOSSES)
+    colours = _colours(len(edges), ramp)
     size = abs(value)
-    step = 0 if size <= edges[0] else 1 if size <= edges[1] else 2
-    return (GAINS if value > 0 else LOSSES)[step]
+    for edge, colour in zip(edges, colours, strict=True):
+        if size <= edge:
+            return colour
+    return ramp[2]  # beyond the scale (a map drawn on another's): the strongest
 
 
 def _path(rings: tuple[tuple[int, ...], ...]) -> str:
@@ -126,15 +159,16 @@ def svg(
     *,
     title: str,
     amount: Callable[[int], str] | None = None,
-    top: int | None = None,
+    pool: Iterable[int] | None = None,
 ) -> str:
     """The map as an SVG document (a string whose every piece of text is escaped): a shape per
     province, its `<title>` "Name (code): value", and the legend under the map."""
     shown = amount or (lambda v: ("+" if v > 0 else "-" if v < 0 else "") + "Rp" + grouped(abs(v)))
     drawn = province_map()
-    legend = bands(values, top)
-    edges = cuts(values, top)
-    height = drawn.height + LEGEND_HEIGHT
+    drawn_scale = scale(values.values() if pool is None else pool)
+    legend = bands(drawn_scale)
+    rows = -(-len(legend) // LEGEND_COLUMNS)
+    height = drawn.height + 14 + rows * LEGEND_ROW + 28 * len(NOTE_LINES) + 10
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {drawn.width} {height}" '
         f'width="{drawn.width}" height="{height}" role="img" aria-label={quoteattr(title)} '
@@ -152,41 +186,38 @@ def svg(
         dashed = ' stroke-dasharray="3 2"' if shape.approximate else ""
         parts.append(
             f'<path data-code="{shape.code}" d="{_path(shape.rings)}" '
-            f'fill="{colour_of(value, edges)}" stroke="{STROKE}" stroke-width="0.6"'
+            f'fill="{colour_of(value, drawn_scale)}" stroke="{STROKE}" stroke-width="0.6"'
             f"{dashed}><title>{escape(words)}</title></path>"
         )
-    parts.append(f'<g class="legend" transform="translate(10 {drawn.height + 8})">')
-    columns = 4
+    parts.append(f'<g class="legend" transform="translate(12 {drawn.height + 14})">')
     for i, band in enumerate(legend):
-        x, y = (i % columns) * 245, (i // columns) * 28
+        x, y = (i % LEGEND_COLUMNS) * 490, (i // LEGEND_COLUMNS) * LEGEND_ROW
         parts.append(
-            f'<rect x="{x}" y="{y}" width="22" height="18" fill="{band.colour}" '
-            f'stroke="{STROKE}" stroke-width="0.8"/>'
-            f'<text x="{x + 28}" y="{y + 14}" font-size="15">{escape(band.words)}</text>'
+            f'<rect x="{x}" y="{y}" width="34" height="28" fill="{band.colour}" '
+            f'stroke="{STROKE}" stroke-width="1"/>'
+            f'<text x="{x + 44}" y="{y + 23}" font-size="26">{escape(band.words)}</text>'
         )
-    rows = -(-len(legend) // columns)
-    parts.append(
-        f'<text x="0" y="{rows * 28 + 12}" font-size="14">'
-        f"Garis putus-putus: {escape(APPROXIMATE_WORDS)}. Sumber peta: Natural Earth.</text>"
-    )
+    below = rows * LEGEND_ROW + 22
+    for n, line in enumerate(NOTE_LINES):
+        parts.append(f'<text x="0" y="{below + n * 28}" font-size="22">{escape(line)}</text>')
     parts.append("</g></svg>")
     return "".join(parts)
 
 
-def png(values: Mapping[str, int], *, title: str, top: int | None = None) -> bytes:
+def png(values: Mapping[str, int], *, title: str, pool: Iterable[int] | None = None) -> bytes:
     """The same map as a PNG (matplotlib, Agg, no pyplot: safe in the server's threads)."""
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Polygon
 
     drawn = province_map()
-    legend = bands(values, top)
-    edges = cuts(values, top)
+    drawn_scale = scale(values.values() if pool is None else pool)
+    legend = bands(drawn_scale)
     with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 9}):
         figure = Figure(figsize=(11, 5.6), layout="constrained")
         axes = figure.add_subplot()
         for shape in drawn.shapes:
-            colour = colour_of(values.get(shape.code), edges)
+            colour = colour_of(values.get(shape.code), drawn_scale)
             for ring in shape.rings:
                 points = list(zip(ring[0::2], ring[1::2], strict=True))
                 axes.add_patch(

@@ -143,18 +143,16 @@ def province_differences(program: dict[str, Any], column: int) -> dict[str, int]
     return out
 
 
-def common_top(program: dict[str, Any]) -> int:
-    """The largest absolute yearly difference by province over the simulations: one colour
-    scale for all their maps."""
-    return max(
-        (
-            abs(v["difference_year_idr"])
-            for row in program["by"]["province"]
-            for v in row["values"]
-            if v is not None
-        ),
-        default=0,
-    )
+def pooled(program: dict[str, Any]) -> list[int]:
+    """Every simulation's yearly difference by province: one colour scale for all their
+    maps."""
+    return [
+        int(v["difference_year_idr"])
+        for row in program["by"]["province"]
+        if row["key"] is not None
+        for v in row["values"]
+        if v is not None
+    ]
 
 
 def region_words(names: dict[str, str], key: Any, level: str) -> str:
@@ -250,7 +248,7 @@ def workbook(comparison: dict[str, Any]) -> bytes:
         png(
             province_differences(p, i),
             title=f"{p['code']} {s['label']}: selisih anggaran setahun per provinsi (SIMULASI)",
-            top=common_top(p),
+            pool=pooled(p),
         )
         for p in comparison["programs"]
         for i, s in enumerate(sims)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -52,10 +52,12 @@ def bar_chart(
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 
-def province_map(values: Mapping[str, int], *, title: str, top: int | None = None) -> Markup:
+def province_map(
+    values: Mapping[str, int], *, title: str, pool: Iterable[int] | None = None
+) -> Markup:
     """A map of the provinces coloured by `values` (code → integer rupiah; a province without
-    one is drawn white), on the scale of `top` when several maps are compared
-    (regions/choropleth.py)."""
+    one is drawn white), its classes made from `pool` (every map's values) when several maps
+    are compared (regions/choropleth.py)."""
     from lumbung.regions.choropleth import svg
 
-    return Markup(svg(values, title=title, top=top))  # noqa: S704 - choropleth escapes its text
+    return Markup(svg(values, title=title, pool=pool))  # noqa: S704 - choropleth escapes its text

@@ -134,20 +134,20 @@ def simulation_map_png(ctx: Page) -> Response:
 
 @page("read")
 def compare_page(ctx: Page) -> Response:
-    from lumbung.simulation.compare import common_top, province_differences, side_by_side
+    from lumbung.simulation.compare import pooled, province_differences, side_by_side
 
     labels = ctx.request.query_params.getlist("label")
     found = side_by_side(ctx.db, actor=ctx.actor, labels=labels)
     maps: dict[str, list[Any]] = {}
     for program in found["programs"]:
-        top = common_top(program)
+        pool = pooled(program)
         maps[program["code"]] = [
             None
             if program["totals"][i] is None
             else province_map(
                 province_differences(program, i),
                 title=f"{program['code']} {s['label']}: {ctx.t('sim.map')}",
-                top=top,
+                pool=pool,
             )
             for i, s in enumerate(found["simulations"])
         ]
