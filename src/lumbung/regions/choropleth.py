@@ -35,7 +35,7 @@ GAINS = ("#c7e9c0", "#74c476", "#00703c")  # small … large
 LOSSES = ("#fcbba1", "#fb6a4a", "#a50f15")
 STROKE = "#6b6b6b"
 LEGEND_COLUMNS = 2  # large enough to read on a phone, where the map is 360 px wide
-LEGEND_ROW = 40
+LEGEND_ROW = 36
 NOTE_LINES = (
     "Garis putus-putus: batas perkiraan (provinsi baru;",
     "peta dasar sebelum pemekaran). Sumber peta: Natural Earth.",
@@ -168,7 +168,7 @@ def svg(
     drawn_scale = scale(values.values() if pool is None else pool)
     legend = bands(drawn_scale)
     rows = -(-len(legend) // LEGEND_COLUMNS)
-    height = drawn.height + 14 + rows * LEGEND_ROW + 28 * len(NOTE_LINES) + 10
+    height = drawn.height + 14 + rows * LEGEND_ROW + 24 * len(NOTE_LINES) + 14
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {drawn.width} {height}" '
         f'width="{drawn.width}" height="{height}" role="img" aria-label={quoteattr(title)} '
@@ -193,13 +193,13 @@ def svg(
     for i, band in enumerate(legend):
         x, y = (i % LEGEND_COLUMNS) * 490, (i // LEGEND_COLUMNS) * LEGEND_ROW
         parts.append(
-            f'<rect x="{x}" y="{y}" width="34" height="28" fill="{band.colour}" '
+            f'<rect x="{x}" y="{y}" width="30" height="26" fill="{band.colour}" '
             f'stroke="{STROKE}" stroke-width="1"/>'
-            f'<text x="{x + 44}" y="{y + 23}" font-size="26">{escape(band.words)}</text>'
+            f'<text x="{x + 40}" y="{y + 21}" font-size="23">{escape(band.words)}</text>'
         )
     below = rows * LEGEND_ROW + 22
     for n, line in enumerate(NOTE_LINES):
-        parts.append(f'<text x="0" y="{below + n * 28}" font-size="22">{escape(line)}</text>')
+        parts.append(f'<text x="0" y="{below + n * 24}" font-size="19">{escape(line)}</text>')
     parts.append("</g></svg>")
     return "".join(parts)
 

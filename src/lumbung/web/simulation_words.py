@@ -45,6 +45,7 @@ SIMULATION_PAIRS: dict[str, tuple[str, str]] = {
         "Point at (or touch) a province to see its figure; the table has every figure.",
     ),
     "sim.compare": ("Bandingkan berdampingan", "Compare side by side"),
+    "sim.pick": ("Pilih", "Pick"),
     "sim.compare.title": ("Simulasi berdampingan", "Simulations side by side"),
     "sim.compare.pick": (
         "Centang 2 sampai 4 simulasi, lalu bandingkan.",
