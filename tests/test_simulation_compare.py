@@ -23,7 +23,7 @@ from conftest import add_user, user
 from lumbung.auth.roles import Role
 from lumbung.db import session_scope
 from lumbung.errors import PermissionDenied, ValidationFailed
-from lumbung.regions.choropleth import GAINS, LOSSES, NO_VALUE, ZERO, province_map, svg
+from lumbung.reports.province_map import GAINS, LOSSES, NO_VALUE, ZERO, province_map, svg
 from lumbung.simulation.compare import side_by_side
 from lumbung.simulation.scenario import ProgramChange, Scenario
 from lumbung.simulation.service import run_simulation, show_simulation

@@ -16,7 +16,7 @@ from lumbung.api.jobs import _submit
 from lumbung.api.schemas import KK, LABEL
 from lumbung.errors import NotFound
 from lumbung.jobs import service as jobs
-from lumbung.regions.choropleth import png
+from lumbung.reports.province_map import png
 from lumbung.simulation import compare as side
 from lumbung.simulation import service
 from lumbung.simulation.explain import explain_simulated

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
 from lumbung.errors import ValidationFailed
-from lumbung.regions.choropleth import png
+from lumbung.reports.province_map import png
 from lumbung.simulation.service import LABEL_WORDS, compare_simulations
 from lumbung.spreadsheets import workbook_bytes
 

@@ -57,7 +57,7 @@ def province_map(
 ) -> Markup:
     """A map of the provinces coloured by `values` (code → integer rupiah; a province without
     one is drawn white), its classes made from `pool` (every map's values) when several maps
-    are compared (regions/choropleth.py)."""
-    from lumbung.regions.choropleth import svg
+    are compared (reports/province_map.py)."""
+    from lumbung.reports.province_map import svg
 
-    return Markup(svg(values, title=title, pool=pool))  # noqa: S704 - choropleth escapes its text
+    return Markup(svg(values, title=title, pool=pool))  # noqa: S704 - province_map escapes its text

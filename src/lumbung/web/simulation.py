@@ -117,7 +117,7 @@ def simulation_xlsx(ctx: Page) -> Response:
 
 @page("read")
 def simulation_map_png(ctx: Page) -> Response:
-    from lumbung.regions.choropleth import png
+    from lumbung.reports.province_map import png
     from lumbung.simulation.compare import differences_by_province
     from lumbung.simulation.service import show_simulation
 
