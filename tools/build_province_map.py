@@ -24,8 +24,8 @@ import json
 import sys
 from pathlib import Path
 
-from shapely.geometry import MultiPoint, Point, mapping, shape
-from shapely.ops import unary_union, voronoi_diagram
+from shapely.geometry import MultiPoint, Point, shape
+from shapely.ops import voronoi_diagram
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -97,7 +97,8 @@ def main(source: Path) -> None:
         whole = features[ne_name].buffer(0)
         parts = {codes[0]: whole}
         if len(codes) > 1:
-            cells = voronoi_diagram(MultiPoint([centres[c] for c in codes]), envelope=whole.envelope.buffer(5))
+            points = MultiPoint([centres[c] for c in codes])
+            cells = voronoi_diagram(points, envelope=whole.envelope.buffer(5))
             parts = {}
             for code in codes:
                 cell = next(g for g in cells.geoms if g.contains(centres[code]))
@@ -138,9 +139,8 @@ def main(source: Path) -> None:
         "provinces": dict(sorted(provinces.items())),
     }
     OUT.write_text(json.dumps(out, separators=(",", ":")) + "\n")
-    print(OUT, OUT.stat().st_size, "bytes,", sum(len(r) // 2 for p in provinces.values() for r in p["rings"]), "points")  # type: ignore[union-attr]
-    _ = mapping  # (kept for debugging: mapping(geometry) gives GeoJSON)
-    _ = unary_union
+    points = sum(len(r) // 2 for p in provinces.values() for r in p["rings"])  # type: ignore[union-attr]
+    print(OUT, OUT.stat().st_size, "bytes,", points, "points")
 
 
 if __name__ == "__main__":
