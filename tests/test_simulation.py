@@ -558,7 +558,7 @@ def test_the_web_pages_show_a_simulation_to_national_readers(
     shown = browser.get("/simulasi/LANSIA")
     assert shown.status_code == 200
     assert "Daerah Khusus Ibukota Jakarta (31)" in shown.text and "2.400.000" in shown.text
-    assert shown.text.count("<svg") == 2 and "Rp2.400.000</text>" in shown.text
+    assert shown.text.count("<svg") == 3 and "Rp2.400.000</text>" in shown.text  # bars, map, bars
     book = browser.get("/simulasi/LANSIA/xlsx")
     assert book.status_code == 200 and book.content[:2] == b"PK"
     verifier = client(app)

@@ -27,9 +27,13 @@ def csv_line(cells: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def workbook_bytes(sheets: Mapping[str, Sequence[Sequence[Any]]]) -> bytes:
-    """An XLSX of one sheet per entry (title → rows), text cells safe and stored as text."""
+def workbook_bytes(
+    sheets: Mapping[str, Sequence[Sequence[Any]]], images: Mapping[str, bytes] | None = None
+) -> bytes:
+    """An XLSX of one sheet per entry (title → rows), text cells safe and stored as text; then
+    a sheet per image (title → PNG bytes), the picture at its top left corner."""
     from openpyxl import Workbook
+    from openpyxl.drawing.image import Image
 
     book = Workbook()
     for n, (title, lines) in enumerate(sheets.items()):
@@ -44,6 +48,9 @@ def workbook_bytes(sheets: Mapping[str, Sequence[Sequence[Any]]]) -> bytes:
                     cell.data_type = "s"
                 else:
                     cell.value = value
+    for title, picture in (images or {}).items():
+        sheet = book.create_sheet(title)
+        sheet.add_image(Image(io.BytesIO(picture)), "A1")
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from lumbung.api.deps import Read, Write, routes
 from lumbung.api.jobs import _submit
 from lumbung.api.schemas import KK, LABEL
+from lumbung.errors import NotFound
 from lumbung.jobs import service as jobs
+from lumbung.reports.province_map import png
+from lumbung.simulation import compare as side
 from lumbung.simulation import service
 from lumbung.simulation.explain import explain_simulated
 from lumbung.simulation.export import export_simulations
@@ -110,6 +113,34 @@ def export(
     )
 
 
+@router.get(
+    "/simulations/side-by-side",
+    summary="Two to four simulations side by side (per program, province and desil)",
+)
+def side_by_side(
+    ctx: Read, label: Annotated[list[LABEL], Query(min_length=2, max_length=4)]
+) -> dict[str, Any]:
+    return side.side_by_side(ctx.session, actor=ctx.actor, labels=label)
+
+
+@router.get(
+    "/simulations/side-by-side/xlsx",
+    summary="The side-by-side comparison as XLSX (a sheet per part, a map per simulation)",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}, "description": "The workbook."}},
+)
+def side_by_side_xlsx(
+    ctx: Read, label: Annotated[list[LABEL], Query(min_length=2, max_length=4)]
+) -> Response:
+    found = side.side_by_side(ctx.session, actor=ctx.actor, labels=label)
+    name = "banding-" + "-".join(s["label"] for s in found["simulations"])[:80] + ".xlsx"
+    return Response(
+        side.workbook(found),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @router.post("/simulations/solve", summary="The threshold or amounts that fit a budget")
 def solve(ctx: Write, body: BudgetQuestion) -> dict[str, Any]:
     return solve_budget(
@@ -130,6 +161,23 @@ def solve(ctx: Write, body: BudgetQuestion) -> dict[str, Any]:
 @router.get("/simulations/{label}", summary="One simulation whole")
 def show(ctx: Read, label: LABEL) -> dict[str, Any]:
     return service.show_simulation(ctx.session, actor=ctx.actor, label=label)
+
+
+@router.get(
+    "/simulations/{label}/map.png",
+    summary="A program's yearly difference by province on a map of provinces (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The map."}},
+)
+def province_map(
+    ctx: Read, label: LABEL, program: Annotated[LABEL, Query(description="The program's code.")]
+) -> Response:
+    found = service.show_simulation(ctx.session, actor=ctx.actor, label=label)
+    result = found["programs"].get(program)
+    if result is None:
+        raise NotFound(f"Program {program} tidak ada di simulasi {label}.")
+    title = f"{program} {label}: selisih anggaran setahun per provinsi (SIMULASI)"
+    return Response(png(side.differences_by_province(result), title=title), media_type="image/png")
 
 
 @router.get("/simulations/{label}/explain", summary="Why a family gets what it gets in it")

@@ -2,12 +2,13 @@
 
 The survey is what `lumbung pmt fit` takes: a folder whose `households.csv` has `kk_number`,
 `consumption_per_capita` (monthly rupiah) and optionally `weight` (expansion factors; 1 when
-absent), or that file itself. Its households found in the simulation's release (by KK number,
-in the scoring's scores file) are the universe. For each program and side (scenario,
-baseline): coverage = the weighted share of them the side pays; the poor = the households with
-the lowest consumption until their weight is that same share; inclusion error = the weighted
-share of the paid who are not poor, exclusion error = of the poor who are not paid (as
-`targeting.fit.targeting_quality` measures a model at 40 %). Nothing is stored.
+absent), or that file itself, read by the reader `pmt fit` uses (targeting/survey.py). Its
+households found in the simulation's release (by KK number, in the scoring's scores file) are
+the universe. For each program and side (scenario, baseline): coverage = the weighted share of
+them the side pays; the poor = the households with the lowest consumption until their weight is
+that same share; inclusion error = the weighted share of the paid who are not poor, exclusion
+error = of the poor who are not paid (as `targeting.fit.targeting_quality` measures a model at
+40 %). Nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
 from lumbung.auth.models import User
+from lumbung.engine.backend import open_duckdb
 from lumbung.errors import ValidationFailed
 from lumbung.installation.datafolder import owned
 from lumbung.simulation.service import (
@@ -34,40 +35,29 @@ from lumbung.simulation.service import (
 from lumbung.targeting.fit import lowest_share
 from lumbung.targeting.models import Scoring
 from lumbung.targeting.service import checked_scores_file
+from lumbung.targeting.survey import households_file, outcome_tables, problem_words
 
 
 def read_survey(survey: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(KK numbers, consumption per capita, weights) of the survey's households."""
-    path = survey / "households.csv" if survey.is_dir() else survey
-    if not path.is_file():
-        raise ValidationFailed(f"{path}: berkas survei tidak ada (households.csv).")
-    try:
-        table = pacsv.read_csv(
-            path, convert_options=pacsv.ConvertOptions(column_types={"kk_number": pa.string()})
+    """(KK numbers, consumption per capita, weights) of the survey's households, read and
+    checked as `pmt fit` reads them (targeting/survey.py)."""
+    path = households_file(survey)
+    with open_duckdb(threads=1) as batch:
+        problems = outcome_tables(batch, path)
+        if problems:
+            raise ValidationFailed(
+                f"Survei {survey}: nilai kosong atau tidak sah: {problem_words(problems)}"
+            )
+        table = batch.to_arrow(
+            batch.named_table("outcome")
+            .order_by("row_no")
+            .select("kk_number", "consumption_per_capita", "weight")
         )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ValidationFailed(f"{path}: tidak terbaca sebagai CSV ({exc}).") from None
-    missing = sorted({"kk_number", "consumption_per_capita"} - set(table.column_names))
-    if missing:
-        raise ValidationFailed(f"{path}: kolom wajib tidak ada: {', '.join(missing)}.")
-    try:
-        consumption = table.column("consumption_per_capita").cast(pa.float64()).to_numpy()
-        weights = (
-            table.column("weight").cast(pa.float64()).to_numpy()
-            if "weight" in table.column_names
-            else np.ones(table.num_rows)
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise ValidationFailed(
-            f"{path}: consumption_per_capita dan weight harus angka di setiap baris."
-        ) from None
-    bad = np.flatnonzero(~(consumption > 0) | ~(weights > 0))
-    if len(bad):
-        raise ValidationFailed(
-            f"{path}: baris {int(bad[0]) + 2}: consumption_per_capita dan weight harus lebih "
-            f"dari 0 ({len(bad)} baris salah)."
-        )
-    return table.column("kk_number").to_pylist(), consumption, weights
+    return (
+        table.column("kk_number").to_pylist(),
+        table.column("consumption_per_capita").to_numpy(),
+        table.column("weight").to_numpy(),
+    )
 
 
 def targeting_errors(

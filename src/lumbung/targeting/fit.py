@@ -23,6 +23,7 @@ from lumbung.errors import ValidationFailed
 from lumbung.registry import vocab
 from lumbung.targeting.features import ReleaseTables, household_features
 from lumbung.targeting.pmt import AreaEffects, PmtModel
+from lumbung.targeting.survey import outcome_tables, problem_words
 from lumbung.targeting.vocabulary import HOUSEHOLD_FEATURES, TEXT_VALUES, ValueType
 
 QUOTA = 0.40
@@ -46,16 +47,14 @@ class FitReport:
 
 
 def _survey_tables(batch: DuckDBEngine, folder: Path) -> None:
-    """DuckDB tables `households` and `members` from the survey's CSV files, typed."""
+    """DuckDB tables `households`, `members` and `outcome` (consumption and weight, read as a
+    simulation reads them: targeting/survey.py) from the survey's CSV files, typed; every
+    wrong value refused with its file, row and column."""
     files = {name: folder / f"{name}.csv" for name in ("households", "members")}
     for path in files.values():
         if not path.exists():
             raise ValidationFailed(f"Survei {folder}: berkas {path.name} tidak ada.")
-    batch.run(
-        "CREATE TABLE h_raw AS SELECT row_number() OVER () + 1 AS row_no, * FROM "
-        "read_csv($p, header = true, all_varchar = true)",
-        {"p": str(files["households"])},
-    )
+    outcome_problems = outcome_tables(batch, files["households"])
     batch.run(
         "CREATE TABLE m_raw AS SELECT row_number() OVER () + 1 AS row_no, * FROM "
         "read_csv($p, header = true, all_varchar = true)",
@@ -79,7 +78,6 @@ def _survey_tables(batch: DuckDBEngine, folder: Path) -> None:
         missing = sorted(need - have)
         if missing:
             raise ValidationFailed(f"{path}: kolom wajib tidak ada: {', '.join(missing)}")
-    has_weight = "weight" in {r[0] for r in batch.rows("DESCRIBE h_raw")}
     flags = ", ".join(f"({c} = '1') AS {c}" for c in vocab.HOUSEHOLD_FLAGS)
     counts = ", ".join(f"TRY_CAST({c} AS INTEGER) AS {c}" for c in vocab.HOUSEHOLD_COUNTS)
     batch.run(
@@ -88,9 +86,7 @@ def _survey_tables(batch: DuckDBEngine, folder: Path) -> None:
         substr(replace(village_code, '.', ''), 1, 2) || '.'
             || substr(replace(village_code, '.', ''), 3, 2) AS regency_code,
         TRY_CAST(floor_area_m2 AS DOUBLE) AS floor_area_m2,
-        {", ".join(vocab.HOUSEHOLD_ENUMS)}, {flags}, {counts},
-        TRY_CAST(consumption_per_capita AS DOUBLE) AS consumption_per_capita,
-        {"TRY_CAST(weight AS DOUBLE)" if has_weight else "CAST(1 AS DOUBLE)"} AS weight
+        {", ".join(vocab.HOUSEHOLD_ENUMS)}, {flags}, {counts}
         FROM h_raw"""
     )
     batch.run(
@@ -102,18 +98,12 @@ def _survey_tables(batch: DuckDBEngine, folder: Path) -> None:
         FROM m_raw m LEFT JOIN households h USING (kk_number)"""
     )
     problems = batch.rows(
-        """SELECT 'households.csv', row_no, 'consumption_per_capita' FROM households
-             WHERE consumption_per_capita IS NULL OR consumption_per_capita <= 0
-           UNION ALL SELECT 'households.csv', row_no, 'floor_area_m2' FROM households
+        """SELECT 'households.csv', row_no, 'floor_area_m2' FROM households
              WHERE floor_area_m2 IS NULL
-           UNION ALL SELECT 'households.csv', row_no, 'weight' FROM households
-             WHERE weight IS NULL OR weight <= 0
            UNION ALL SELECT 'members.csv', row_no, 'birth_date' FROM members
              WHERE birth_date IS NULL
            UNION ALL SELECT 'members.csv', row_no, 'kk_number' FROM members
              WHERE household_id IS NULL
-           UNION ALL SELECT 'households.csv', row_no, 'kk_number' FROM households
-             QUALIFY count(*) OVER (PARTITION BY kk_number) > 1
            """
         + "".join(
             f" UNION ALL SELECT '{file}', row_no, '{column}' FROM {table} "
@@ -124,11 +114,12 @@ def _survey_tables(batch: DuckDBEngine, folder: Path) -> None:
             )
             for column, codes in enums.items()
         )
-        + " ORDER BY 1, 2 LIMIT 20"
     )
-    if problems:
-        where = "; ".join(f"{f} baris {r} kolom {c}" for f, r, c in problems)
-        raise ValidationFailed(f"Survei {folder}: nilai kosong atau tidak sah: {where}")
+    found = sorted([*outcome_problems, *((str(f), int(r), str(c)) for f, r, c in problems)])
+    if found:
+        raise ValidationFailed(
+            f"Survei {folder}: nilai kosong atau tidak sah: {problem_words(found)}"
+        )
 
 
 def _design(rows: pa.Table, area: str | None) -> tuple[np.ndarray, list[tuple[str, str | None]]]:
@@ -218,7 +209,9 @@ def fit_model(
         features = household_features(
             ReleaseTables(households, batch.named_table("members")), as_of
         )
-        outcome = households.select("kk_number", "consumption_per_capita", "weight")
+        outcome = batch.named_table("outcome").select(
+            "kk_number", "consumption_per_capita", "weight"
+        )
         rows = batch.to_arrow(features.inner_join(outcome, "kk_number").order_by("kk_number"))
     if rows.num_rows < 50:
         raise ValidationFailed(f"Survei {survey}: hanya {rows.num_rows} keluarga; perlu ≥ 50.")

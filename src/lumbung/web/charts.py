@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -50,3 +50,14 @@ def bar_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
+
+
+def province_map(
+    values: Mapping[str, int], *, title: str, pool: Iterable[int] | None = None
+) -> Markup:
+    """A map of the provinces coloured by `values` (code → integer rupiah; a province without
+    one is drawn white), its classes made from `pool` (every map's values) when several maps
+    are compared (reports/province_map.py)."""
+    from lumbung.reports.province_map import svg
+
+    return Markup(svg(values, title=title, pool=pool))  # noqa: S704 - province_map escapes its text

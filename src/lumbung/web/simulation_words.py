@@ -37,4 +37,24 @@ SIMULATION_PAIRS: dict[str, tuple[str, str]] = {
     "sim.download": ("Unduh XLSX", "Download XLSX"),
     "sim.delete": ("Hapus simulasi", "Delete the simulation"),
     "sim.by": ("Oleh", "By"),
+    "sim.map": ("Selisih anggaran setahun per provinsi", "Yearly budget difference by province"),
+    "sim.map.png": ("Unduh peta PNG", "Download the map (PNG)"),
+    "sim.map.hint": (
+        "Arahkan penunjuk (atau sentuh) provinsi untuk melihat angkanya; angka lengkap ada di "
+        "tabel.",
+        "Point at (or touch) a province to see its figure; the table has every figure.",
+    ),
+    "sim.compare": ("Bandingkan berdampingan", "Compare side by side"),
+    "sim.pick": ("Pilih", "Pick"),
+    "sim.compare.title": ("Simulasi berdampingan", "Simulations side by side"),
+    "sim.compare.pick": (
+        "Centang 2 sampai 4 simulasi, lalu bandingkan.",
+        "Tick 2 to 4 simulations, then compare.",
+    ),
+    "sim.compare.absent": ("tidak ada di simulasi ini", "not in this simulation"),
+    "sim.download_csv": ("Unduh CSV", "Download CSV"),
+    "sim.beneficiaries": ("Penerima", "Beneficiaries"),
+    "sim.budget": ("Anggaran setahun", "Yearly budget"),
+    "sim.decile": ("Desil", "Desil"),
+    "sim.province": ("Provinsi", "Province"),
 }
