@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -19,8 +20,9 @@ from sqlalchemy.engine import Engine as DbEngine
 from bank_helpers import approved_bank_batches, schema, write_file
 from delivery_helpers import approve_batch, approved_cycle, create
 from lumbung.db import session_scope
-from lumbung.delivery.bank import items, output
-from lumbung.delivery.bank.text import latin, xml_text
+from lumbung.delivery.bank import csvfile, items, output, pain001
+from lumbung.delivery.bank.header import ACCOUNT
+from lumbung.delivery.bank.text import PLAIN, latin, xml_text
 from lumbung.delivery.batches import batch_digest
 from lumbung.errors import Conflict, PermissionDenied, ValidationFailed
 from lumbung.spreadsheets import safe_cell
@@ -277,3 +279,106 @@ def test_a_writer_killed_outright_leaves_nothing_after_the_next_run(
     written = write_file(engine, batch.id, out / "bri.xml")
     assert sorted(os.listdir(out)) == sorted(["bri.xml", alive.name])
     assert hashlib.sha256((out / "bri.xml").read_bytes()).hexdigest() == written.sha256
+
+
+TRICKY_NAMES = [
+    "Siti Nurhaliza",
+    "A & B",
+    "Dédé Müller",
+    "  Ahmad",
+    "Ahmad  Dahlan",
+    "Ahmad ",
+    "Siti\nNur",
+    "+62 Budi",
+    "-Budi",
+    "=1+1",
+    "O'Neil, Mary",
+    'Say "hi"',
+    "x" * 140,
+    "x" * 141,
+    "",
+    None,
+    "中文",
+    "a(b)c/d?e:f.g'h+i-j",
+]
+
+
+@pytest.mark.parametrize("name", TRICKY_NAMES)
+def test_a_piece_of_names_is_written_as_each_name_alone(name: str | None) -> None:
+    """The writers judge a piece's names with one regular expression over all of them; each
+    name must come out as the per-name rules make it (`xml_text`, `safe_cell(latin(…))`)."""
+    for piece in ([name], ["Budi", name, "Siti"], ["Budi"] * 3 + [name]):
+        written = pain001.names_as_written(piece)
+        assert list(written) == [n if n and PLAIN.fullmatch(n) else xml_text(n, 140) for n in piece]
+        if csvfile._all_plain(piece):  # the template writes the name as it is, unquoted
+            for n in piece:
+                assert n is not None and safe_cell(latin(n, 140)) == n
+                line = io.StringIO()
+                csv.writer(line, lineterminator="\r\n").writerow([n])
+                assert line.getvalue() == n + "\r\n"
+    assert not csvfile._all_plain(["Budi", "Siti\nNur"])  # two plain names in one: refused
+    assert list(pain001.names_as_written(["Siti\nNur"])) == ["Siti Nur"]
+
+
+@pytest.mark.parametrize(
+    "account", ["9001234567", "AB-12", "-12", "12\n34", "", None, "9" * 34, "9" * 35, "12 34"]
+)
+def test_a_piece_of_accounts_is_checked_as_each_account_alone(account: str | None) -> None:
+    for piece in ([account], ["9001", account], ["9001", account, "9002"]):
+        alone = all(a is not None and ACCOUNT.fullmatch(a) for a in piece)
+        assert items._all_accounts(piece) == alone
+
+
+def test_the_csv_file_is_the_csv_writers_also_for_names_it_quotes(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    """A piece with a name the CSV writer quotes goes through the writer; its lines are the
+    same as a plain piece's template would make for the others (read back cell by cell)."""
+    names = {1: "O'Neil, Mary", 2: 'Say "hi"', 3: "-Budi", 4: "Dédé Müller"}
+
+    def rename() -> None:
+        with engine.begin() as conn:
+            heads = conn.execute(
+                text(
+                    "SELECT id FROM member WHERE relationship = 'kepala_keluarga'"
+                    " ORDER BY household_id"
+                )
+            ).scalars()
+            for n, member_id in enumerate(heads, start=1):
+                if n in names:
+                    conn.execute(
+                        text("UPDATE member SET name = :n WHERE id = :i"),
+                        {"n": names[n], "i": member_id},
+                    )
+
+    (batch,) = approved_bank_batches(
+        engine, tmp_path, "SBK-1", "SEMBAKO", partner=lambda _: "BTN", before_batches=rename
+    )
+    written = write_file(engine, batch.id, tmp_path / "btn.csv")
+    raw = Path(written.path).read_bytes().decode("utf-8")
+    rows = list(csv.reader(io.StringIO(raw, newline="")))
+    shown = {r[3] for r in rows[1:]}
+    assert {"O'Neil, Mary", "Say 'hi'", "'-Budi", "Dede Muller"} <= shown
+    assert (
+        len(rows) == batch.count + 1
+        and raw.endswith("\r\n")
+        and "\n" not in raw.replace("\r\n", "")
+    )
+    with session_scope(engine) as session:  # the same lines, each as the CSV writer makes it
+        expected = io.StringIO()
+        writer = csv.writer(expected, lineterminator="\r\n")
+        writer.writerow(csvfile.COLUMNS)
+        for chunk in items.stream(session, batch.id):
+            for c, b, a, amount, account, name in chunk:
+                writer.writerow(
+                    (
+                        f"{c}-{b}",
+                        f"{c}-{b}-{a}",
+                        account,
+                        safe_cell(latin(name, 140)),
+                        amount,
+                        "BTANIDJA",
+                        f"BANSOS SBK-1 B{batch.number}",
+                    )
+                )
+    assert raw == expected.getvalue()

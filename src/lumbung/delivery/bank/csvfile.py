@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Sequence
+from itertools import chain
 
 from sqlalchemy.orm import Session
 
 from lumbung.delivery.bank import items as batch_items
-from lumbung.delivery.bank.header import ACCOUNT, FileHeader
+from lumbung.delivery.bank.header import FileHeader
 from lumbung.delivery.bank.output import HashedFile
-from lumbung.delivery.bank.pain001 import _bad_account
 from lumbung.delivery.bank.text import latin
 from lumbung.spreadsheets import safe_cell
 
@@ -34,34 +36,49 @@ COLUMNS = (
 )
 
 
-def write(session: Session, header: FileHeader, out: HashedFile) -> batch_items.Digest:
+# Every name of a piece at once, each one a cell the CSV writer would leave as it is: in the
+# bank character set already (`latin` keeps it), no comma (no quotes), and not starting with
+# a character `safe_cell` guards.
+_ALL_PLAIN = re.compile(
+    r"(?:(?=[^\n]{1,140}\n)[A-Za-z0-9/?:().'][A-Za-z0-9/\-?:().'+]*(?: [A-Za-z0-9/\-?:().'+]+)*\n)*"
+)
+
+
+def _all_plain(names: Sequence[str | None]) -> bool:
+    try:
+        joined = "\n".join(names)  # type: ignore[arg-type]  # a None: TypeError
+    except TypeError:
+        return False
+    return _ALL_PLAIN.fullmatch(joined + "\n") is not None and joined.count("\n") == len(names) - 1
+
+
+def _line(cells: Sequence[object]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    bic = header.partner_bic
-    reference = safe_cell(latin(header.reference, 140))
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()
+
+
+def write(session: Session, header: FileHeader, out: HashedFile) -> batch_items.Digest:
+    out.write(_line(COLUMNS).encode())
+    # the cells every line shares, as the CSV writer quotes them, after the item's own
+    bic, ref = header.partner_bic, safe_cell(latin(header.reference, 140))
+    same = _line((bic, ref))
+    template = "%s-%s,%s-%s-%s,%s,%s,%s," + same.replace("%", "%%")
     digest = batch_items.Digest()
-    account_ok = ACCOUNT.fullmatch
-    for chunk in batch_items.stream(session, header.batch_id):
-        rows = []
-        for c, b, a, amount, account, name in chunk:
-            if account is None or not account_ok(account):
-                raise _bad_account(c, b, account)
-            rows.append(
-                (
-                    f"{c}-{b}",
-                    f"{c}-{b}-{a}",
-                    account,
-                    safe_cell(latin(name, 140)),
-                    amount,
-                    bic,
-                    reference,
-                )
+    for chunk in batch_items.columns(session, header.batch_id):
+        c, b, accounts = chunk.cycles, chunk.beneficiaries, chunk.accounts
+        if _all_plain(chunk.names):  # ids, accounts and amounts never need quotes
+            fields = zip(
+                c, b, c, b, chunk.attempts, accounts, chunk.names, chunk.amounts, strict=True
             )
-        writer.writerows(rows)
-        digest.add(chunk)
-        out.write(buffer.getvalue().encode())
-        buffer.seek(0)
-        buffer.truncate()
-    out.write(buffer.getvalue().encode())  # the header of an empty batch
+            text = template * len(c) % tuple(chain.from_iterable(fields))
+        else:  # a name the CSV writer quotes or `safe_cell` guards: the piece by the writer
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\r\n").writerows(
+                (f"{y}-{x}", f"{y}-{x}-{a}", account, safe_cell(latin(name, 140)), amount, bic, ref)
+                for y, x, a, amount, account, name in zip(*chunk, strict=True)
+            )
+            text = buffer.getvalue()
+        out.write(text.encode())
+        digest.add_columns(chunk)
     return digest

@@ -12,13 +12,16 @@ stream in (one transaction a line), never held whole: a 10 M-transaction file is
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from itertools import chain
+
 from sqlalchemy.orm import Session
 
 from lumbung.delivery.bank import items as batch_items
-from lumbung.delivery.bank.header import ACCOUNT, FileHeader
+from lumbung.delivery.bank.header import FileHeader
 from lumbung.delivery.bank.output import HashedFile
 from lumbung.delivery.bank.text import PLAIN, xml_text
-from lumbung.errors import Conflict
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
 
@@ -46,38 +49,55 @@ def head(h: FileHeader) -> str:
 TAIL = "</PmtInf>\n</CstmrCdtTrfInitn>\n</Document>\n"
 
 
+def item_template(bic: str, reference: str) -> str:
+    """One `CdtTrfTxInf` line as a `%` format of (cycle, beneficiary, attempt, cycle,
+    beneficiary, amount, name, account): instruction id, end-to-end id, amount, name, account;
+    the creditor's bank and the remittance text are the batch's, the same on every line."""
+    bic, reference = bic.replace("%", "%%"), reference.replace("%", "%%")
+    return (
+        "<CdtTrfTxInf><PmtId><InstrId>%s-%s-%s</InstrId><EndToEndId>%s-%s</EndToEndId></PmtId>"
+        '<Amt><InstdAmt Ccy="IDR">%s</InstdAmt></Amt>'
+        f"<CdtrAgt><FinInstnId><BICFI>{bic}</BICFI></FinInstnId></CdtrAgt>"
+        "<Cdtr><Nm>%s</Nm></Cdtr><CdtrAcct><Id><Othr><Id>%s</Id></Othr></Id></CdtrAcct>"
+        f"<Purp><Cd>SSBE</Cd></Purp><RmtInf><Ustrd>{reference}</Ustrd></RmtInf></CdtTrfTxInf>\n"
+    )
+
+
+# Every name of a chunk at once: the names joined by line ends, each one `PLAIN`.
+_ALL_PLAIN = re.compile(
+    r"(?:(?=[^\n]{1,140}\n)[A-Za-z0-9/\-?:().,'+]+(?: [A-Za-z0-9/\-?:().,'+]+)*\n)*"
+)
+
+
+def names_as_written(names: Sequence[str | None]) -> Sequence[str]:
+    """The names to pay as the file carries them: most are already in the bank character set
+    and need nothing (one regular expression over the chunk says so); else each one that is
+    not goes through `xml_text`."""
+    try:
+        joined = "\n".join(names)  # type: ignore[arg-type]  # a None: TypeError
+    except TypeError:
+        joined = None
+    if (
+        joined is not None
+        and _ALL_PLAIN.fullmatch(joined + "\n") is not None
+        and joined.count("\n") == len(names) - 1  # no name holding a line end
+    ):
+        return names  # type: ignore[return-value]  # none is None
+    plain = PLAIN.fullmatch
+    return [name if name and plain(name) else xml_text(name, 140) for name in names]
+
+
 def write(session: Session, header: FileHeader, out: HashedFile) -> batch_items.Digest:
     """Write the file into `out`; the digest of the items written, for the caller to compare
     with the batch's before the file is put in place."""
     out.write(head(header).encode())
-    bic = header.partner_bic
-    reference = xml_text(header.reference, 140)
-    agent = '</PmtId><Amt><InstdAmt Ccy="IDR">'
-    creditor = f"</InstdAmt></Amt><CdtrAgt><FinInstnId><BICFI>{bic}</BICFI></FinInstnId></CdtrAgt>"
-    remittance = f"<Purp><Cd>SSBE</Cd></Purp><RmtInf><Ustrd>{reference}</Ustrd></RmtInf>"
+    template = item_template(header.partner_bic, xml_text(header.reference, 140))
     digest = batch_items.Digest()
-    account_ok = ACCOUNT.fullmatch
-    plain = PLAIN.fullmatch  # a name already in the character set, no longer than 140
-    for chunk in batch_items.stream(session, header.batch_id):
-        lines = []
-        for c, b, a, amount, account, name in chunk:
-            if account is None or not account_ok(account):
-                raise _bad_account(c, b, account)
-            lines.append(
-                f"<CdtTrfTxInf><PmtId><InstrId>{c}-{b}-{a}</InstrId>"
-                f"<EndToEndId>{c}-{b}</EndToEndId>{agent}{amount}{creditor}"
-                f"<Cdtr><Nm>{name if name and plain(name) else xml_text(name, 140)}</Nm></Cdtr>"
-                f"<CdtrAcct><Id><Othr><Id>{account}</Id></Othr></Id></CdtrAcct>"
-                f"{remittance}</CdtTrfTxInf>\n"
-            )
-        digest.add(chunk)
-        out.write("".join(lines).encode())
+    for chunk in batch_items.columns(session, header.batch_id):
+        c, b = chunk.cycles, chunk.beneficiaries
+        names = names_as_written(chunk.names)
+        fields = zip(c, b, chunk.attempts, c, b, chunk.amounts, names, chunk.accounts, strict=True)
+        out.write((template * len(c) % tuple(chain.from_iterable(fields))).encode())
+        digest.add_columns(chunk)
     out.write(TAIL.encode())
     return digest
-
-
-def _bad_account(cycle_id: int, beneficiary_id: int, account: str | None) -> Conflict:
-    what = "tanpa rekening" if account is None else "dengan nomor rekening yang tidak sah"
-    return Conflict(
-        f"Pembayaran {cycle_id}-{beneficiary_id} dalam batch {what}; berkas tidak ditulis."
-    )
