@@ -405,6 +405,7 @@ def test_an_admin_makes_a_user_and_a_token_that_opens_the_api(
     assert web.get("/pengguna").text.count(token) == 0  # shown once
     # The cookie that carried it across the redirect is sealed: the token is not in it.
     assert "lumbung_flash=" in posted.headers["set-cookie"]
+    assert "Max-Age=300" in posted.headers["set-cookie"]  # not kept past its use
     assert token not in posted.headers["set-cookie"] and token[4:20] not in posted.text
     api = web.get("/api/v1/stats", headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 200, api.text

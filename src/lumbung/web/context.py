@@ -361,7 +361,13 @@ def set_cookie(response: Response, name: str, value: str) -> None:
         httponly=True,
         samesite="lax",
         path="/",
-        max_age=None if name == SESSION_COOKIE else 365 * 24 * 3600,
+        max_age=(
+            None
+            if name == SESSION_COOKIE
+            else FLASH_SECONDS
+            if name == FLASH_COOKIE
+            else 365 * 24 * 3600
+        ),
     )
 
 
