@@ -105,14 +105,27 @@ def add_admin(engine: Engine, username: str, region: str | None) -> None:
 
 
 def run_civil_import(
-    engine: Engine, path: Path, *, actor: str = "admin", **options: Any
+    engine: Engine, path: Path, *, actor: str = "admin", confirm: bool = True, **options: Any
 ) -> CivilImportSummary:
-    with session_scope(engine) as session:
-        return import_extract(
-            session,
-            actor=user(session, actor),
-            path=path,
-            rejects_dir=path.parent / "data" / "rejects",
-            as_of=AS_OF,
-            **options,
-        )
+    """An import as the importer makes it: when the extract leaves members not found, the
+    first answer asks to confirm their removal (nothing written), and with `confirm` the
+    number it gave is confirmed."""
+
+    def once(**more: Any) -> CivilImportSummary:
+        with session_scope(engine) as session:
+            return import_extract(
+                session,
+                actor=user(session, actor),
+                path=path,
+                rejects_dir=path.parent / "data" / "rejects",
+                as_of=AS_OF,
+                **options,
+                **more,
+            )
+
+    first = once()
+    if not (first.needs_confirmation and confirm):
+        return first
+    assert first.removals == first.not_found > 0 and first.import_id is None
+    assert first.proposals == 0 and "konfirmasi" in first.message
+    return once(confirm_removals=first.removals)

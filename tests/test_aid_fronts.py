@@ -19,7 +19,7 @@ from api_helpers import make_api, problem_of
 from factories import OTHER_VILLAGE
 from lumbung.cli import app, common
 from lumbung.config import get_settings
-from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
+from web_helpers import client, csrf_of, followed, give_passwords, make_app, sign_in, totp_code
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -192,20 +192,28 @@ def test_the_pages(web: TestClient, tmp_path: Path) -> None:
     form = web.get("/bantuan/impor")
     assert form.status_code == 200 and 'href="/bantuan"' in form.text
     assert "program,nik,name,item,quantity,unit_value_idr,date,village_code" in form.text
-    done = web.post(
-        "/bantuan/impor",
-        data={"csrf": csrf_of(form.text)},
-        files={"file": ("bantuan.csv", data, "text/csv")},
+    done = followed(
+        web,
+        web.post(
+            "/bantuan/impor",
+            data={"csrf": csrf_of(form.text)},
+            files={"file": ("bantuan.csv", data, "text/csv")},
+        ),
     )
     assert done.status_code == 200, done.text[:2000]
     assert '<dd id="accepted">3</dd>' in done.text and '<dd id="rejected">1</dd>' in done.text
     assert "unknown_program" in done.text
     link = done.text.split('href="/bantuan/tolakan/')[1].split('"')[0]
     assert web.get(f"/bantuan/tolakan/{link}").text.startswith("file,row,column")
-    again = web.post(
-        "/bantuan/impor",
-        data={"csrf": csrf_of(form.text)},
-        files={"file": ("bantuan.csv", data, "text/csv")},
+    # POST/redirect/GET: the result was shown once; a reload shows the empty form.
+    assert 'id="aid-result"' not in web.get("/bantuan/impor").text
+    again = followed(
+        web,
+        web.post(
+            "/bantuan/impor",
+            data={"csrf": csrf_of(form.text)},
+            files={"file": ("bantuan.csv", data, "text/csv")},
+        ),
     )
     assert 'id="nothing-new"' in again.text and '<dd id="unchanged">3</dd>' in again.text
     page = web.get("/bantuan?tingkat=village")
@@ -236,16 +244,19 @@ def test_a_national_admin_adds_an_item_on_the_catalogue_page(web: TestClient) ->
     web.post("/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)})
     page = web.get("/bantuan/barang")
     assert "kaki_palsu" in page.text and 'name="programs"' in page.text
-    added = web.post(
-        "/bantuan/barang",
-        data={
-            "csrf": csrf_of(page.text),
-            "code": "tongkat_anak",
-            "label": "Tongkat anak",
-            "unit": "buah",
-            "unit_value_idr": "150000",
-            "programs": ["INDONESIA_MELIHAT"],
-        },
+    added = followed(
+        web,
+        web.post(
+            "/bantuan/barang",
+            data={
+                "csrf": csrf_of(page.text),
+                "code": "tongkat_anak",
+                "label": "Tongkat anak",
+                "unit": "buah",
+                "unit_value_idr": "150000",
+                "programs": ["INDONESIA_MELIHAT"],
+            },
+        ),
     )
     assert added.status_code == 200 and 'id="notice"' in added.text
     assert "tongkat_anak" in added.text

@@ -244,3 +244,16 @@ def test_an_auditor_reads_a_family_masked_a_verifier_in_full(api: Api, engine: E
     assert all(e["nik"] and "*" not in e["nik"] for e in body["entitlements"])
     masked = api.get("auditor", f"/families/{kk(HOME)}/benefits").json()
     assert all("*" * 12 in e["nik"] for e in masked["entitlements"])
+
+
+def test_a_cycle_label_in_use_is_refused_unless_its_draft_is_replaced_deliberately(
+    api: Api,
+) -> None:
+    asked = {"program": "PBI-JKN", "release": "R1", "label": "PBI-1"}
+    body = problem_of(api.post("determiner", "/cycles", json=asked), 409, "conflict")
+    assert "PBI-1 sudah dipakai oleh draf siklus program PBI-JKN" in body["detail"]
+    assert "ganti draf (replace)" in body["detail"]
+    assert "lumbung cycle" not in body["detail"]  # no command to type over the API
+    replaced = api.post("determiner", "/cycles", json={**asked, "replace": True})
+    assert replaced.status_code == 202, replaced.text
+    assert replaced.json()["kind"] == "cycle_run"

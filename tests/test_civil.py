@@ -15,6 +15,7 @@ from civil_helpers import (
     RIGHT_NIK,
     add_admin,
     every_outcome,
+    extract_row,
     registry,
     run_civil_import,
     write_extract,
@@ -376,3 +377,35 @@ def test_proposals_past_the_bound_are_deferred_to_the_next_import(
     )
     assert (second.proposals, second.proposals_open, second.proposals_deferred) == (1, 1, 1)
     assert len(requests(engine)) == 2
+
+
+def test_removals_of_members_not_found_wait_for_their_number_to_be_confirmed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A partial extract (here: the first family's head alone, of nine members) would propose
+    removing everyone else: nothing is marked or proposed until the importer confirms the
+    number of removals it was shown, and the coverage is said in words."""
+    people = registry(engine, tmp_path / "batch")
+    path = write_extract(tmp_path / "sebagian.csv", every_outcome(people)[:1])
+    before = (requests(engine), flags(engine))
+    asked = run_civil_import(engine, path, confirm=False)
+    assert asked.needs_confirmation and (asked.removals, asked.members) == (8, 9)
+    assert asked.import_id is None and asked.proposals == 0
+    assert "akan mengusulkan penghapusan 8 anggota wilayah nasional" in asked.message
+    assert "hanya 1 dari 9 anggota wilayah nasional (11 %) ada di ekstrak ini" in asked.warning
+    assert (requests(engine), flags(engine)) == before
+    with session_scope(engine) as session:
+        assert session.execute(select(CivilImport)).first() is None
+    # Another number than the one shown: asked again, in words, still nothing written.
+    stale = run_civil_import(engine, path, confirm=False, confirm_removals=3)
+    assert stale.needs_confirmation and "(3) tidak sama" in stale.message
+    assert (requests(engine), flags(engine)) == before
+    done = run_civil_import(engine, path, confirm=False, confirm_removals=8)
+    assert not done.needs_confirmation and done.import_id is not None
+    assert done.not_found == 8 and done.proposals > 0 and done.warning == asked.warning
+    assert len(requests(engine)) == done.proposals
+    # An extract that finds everyone asks nothing: imported at once.
+    everyone = write_extract(tmp_path / "lengkap.csv", [extract_row(p) for p in people.values()])
+    whole = run_civil_import(engine, everyone, confirm=False)
+    assert (whole.needs_confirmation, whole.removals, whole.warning) == (False, 0, "")
+    assert whole.import_id is not None and whole.matched == 9

@@ -53,7 +53,12 @@ def test_the_command_line(lumbung: CliRunner, engine: Engine, tmp_path: Path) ->
 
     code, out = run("import", "ekstrak.csv", "--as", "verifier", "--json")
     assert code == 1 and json.loads(out)["error"] == "permission_denied"
-    code, out = run("import", "ekstrak.csv", "--as", "admin", "--json")
+    # A member not found: the removal's number first, nothing imported (exit 3), then confirmed.
+    code, out = run("import", "ekstrak.csv", "--as", "admin")
+    said = " ".join(out.split())
+    assert code == 3 and "akan mengusulkan penghapusan 1 anggota" in said
+    assert "--confirm-removals 1" in said
+    code, out = run("import", "ekstrak.csv", "--as", "admin", "--confirm-removals", "1", "--json")
     first = json.loads(out)
     assert code == 0 and (first["members"], first["proposals"]) == (8, 3)
     assert Path(first["reject_file"]).is_file()
@@ -98,7 +103,19 @@ def test_the_api(engine: Engine, tmp_path: Path) -> None:
     api.client.app.state.queue = _immediate(engine, tmp_path / "data")  # type: ignore[attr-defined]
     refused = api.post("verifier", "/civil/imports", files={"file": ("e.csv", data, "text/csv")})
     problem_of(refused, 403, "permission_denied")
-    sent = api.post("admin", "/civil/imports", files={"file": ("e.csv", data, "text/csv")})
+    asked = api.post("admin", "/civil/imports", files={"file": ("e.csv", data, "text/csv")})
+    waiting = api.get("admin", f"/jobs/{asked.json()['id']}").json()["result"]
+    assert (waiting["needs_confirmation"], waiting["removals"], waiting["import_id"]) == (
+        True,
+        1,
+        None,
+    )
+    sent = api.post(
+        "admin",
+        "/civil/imports",
+        files={"file": ("e.csv", data, "text/csv")},
+        data={"confirm_removals": "1"},
+    )
     assert sent.status_code == 202, sent.text
     job = api.get("admin", f"/jobs/{sent.json()['id']}").json()
     assert job["state"] == "succeeded", job["error"]
@@ -162,7 +179,24 @@ def test_the_pages_round_trip(
     waiting = web.get(sent.headers["location"])
     assert "<progress" in waiting.text
     execute(queue, sent.headers["location"].rsplit("/", 1)[1])
-    job = web.get(sent.headers["location"])
+    # A member not found: the job stops at the count of removals and asks to confirm it.
+    asked = web.get(sent.headers["location"])
+    assert 'id="civil-confirm"' in asked.text and 'id="civil-open"' not in asked.text
+    assert '<dd id="r-removals">1</dd>' in asked.text
+    assert 'name="confirm_removals" value="1"' in asked.text
+    confirmed = web.post(
+        "/dukcapil/impor",
+        data={
+            "csrf": csrf_of(asked.text),
+            "action": "confirm",
+            "job": sent.headers["location"].rsplit("/", 1)[1],
+            "confirm_removals": "1",
+        },
+    )
+    assert confirmed.status_code == 303, confirmed.text[:2000]
+    assert confirmed.headers["location"] != sent.headers["location"]  # a job of its own
+    execute(queue, confirmed.headers["location"].rsplit("/", 1)[1])
+    job = web.get(confirmed.headers["location"])
     assert '<dd id="r-members">8</dd>' in job.text and "invalid_sex" in job.text
     result_link = job.text.split('id="civil-open" href="')[1].split('"')[0]
     result = web.get(result_link)

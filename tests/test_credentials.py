@@ -677,6 +677,36 @@ def test_token_expiry_is_bounded_and_only_admins_issue_and_revoke(
     assert event.actor == "admin" and event.diff["reason"] == "bocor"
 
 
+def test_a_holder_revokes_their_own_token_and_no_one_elses(engine: Engine, users: Any) -> None:
+    _, mine = issue(engine, "verifier")
+    _, theirs = issue(engine, "operator")
+    with session_scope(engine) as session:
+        verifier = user(session, "verifier")
+        with pytest.raises(PermissionDenied):  # another's token: admins only, as before
+            tokens.revoke(session, actor=verifier, token_id=theirs, reason="bukan milik saya")
+        with pytest.raises(PermissionDenied):
+            tokens.revoke(session, actor=verifier, token_id=999, reason="tidak ada")
+        with pytest.raises(ValidationFailed):  # a reason, as for an admin
+            tokens.revoke(session, actor=verifier, token_id=mine, reason="  ")
+        done = tokens.revoke(session, actor=verifier, token_id=mine, reason="bocor di log")
+        assert done.revoked_at is not None and done.revoked_by_id == verifier.id
+    with session_scope(engine) as session, pytest.raises(Conflict, match="sudah dicabut"):
+        tokens.revoke(session, actor=user(session, "verifier"), token_id=mine, reason="lagi")
+    [event] = events(engine, "token.revoke")
+    assert (event.actor, event.diff["username"], event.diff["reason"]) == (
+        "verifier",
+        "verifier",
+        "bocor di log",
+    )
+    states = {t.id: t.state for t in tokens_of(engine, "admin")}
+    assert (states[mine], states[theirs]) == ("revoked", "active")
+
+
+def tokens_of(engine: Engine, username: str) -> list[tokens.TokenView]:
+    with session_scope(engine) as session:
+        return tokens.list_tokens(session, user(session, username), now=NOW)
+
+
 def test_who_lists_which_tokens(engine: Engine, users: Any) -> None:
     issue(engine, "verifier")
     issue(engine, "operator")
@@ -800,7 +830,7 @@ def test_the_credential_commands(engine: Engine, users: Any, cli: Cli) -> None:
     shown_list = cli.run("tokens", "list", "--user", "verifier", "--as", "admin")
     assert shown_list.exit_code == 0 and listed[0]["prefix"] in shown_list.stdout
     assert cli.run("tokens", "revoke", str(listed[0]["id"]), "--reason", "x", "--as",
-                   "verifier").exit_code == 1  # fmt: skip
+                   "operator").exit_code == 1  # fmt: skip
     body = cli.json(
         "tokens", "revoke", str(listed[0]["id"]), "--reason", "selesai", "--as", "admin"
     )

@@ -47,7 +47,7 @@ def test_a_failed_rerun_leaves_the_draft_and_its_files_as_they_were(
     # The rerun dies while loading the database, after its own files were written.
     monkeypatch.setattr("lumbung.cycles.service.load_entitlements", crash)
     with pytest.raises(RuntimeError, match="disk full"):
-        cycle(engine, tmp_path, "PKH-T1")
+        cycle(engine, tmp_path, "PKH-T1", replace=True)
     monkeypatch.undo()
     # The draft in the database still names its own, unchanged files (hashes checked).
     assert folder_of(engine, tmp_path, "PKH-T1") == before
@@ -55,13 +55,13 @@ def test_a_failed_rerun_leaves_the_draft_and_its_files_as_they_were(
         assert conn.execute(text("SELECT count(*) FROM entitlement")).scalar_one() == 2
     # The next run converges: the failed run's folder is gone; the draft it replaces keeps
     # its folder until then (a crash before commit must find it), and no other is left.
-    again = cycle(engine, tmp_path, "PKH-T1")
+    again = cycle(engine, tmp_path, "PKH-T1", replace=True)
     assert (again.beneficiaries, again.total_idr) == (first.beneficiaries, first.total_idr)
     after = folder_of(engine, tmp_path, "PKH-T1")
     assert after != before
     left = {p.name for p in (tmp_path / "cycles" / "PKH-T1").iterdir()}
     assert left == {before.name, after.name}
-    cycle(engine, tmp_path, "PKH-T1")
+    cycle(engine, tmp_path, "PKH-T1", replace=True)
     assert after.name in {p.name for p in (tmp_path / "cycles" / "PKH-T1").iterdir()}
     assert not before.exists()
 
@@ -289,7 +289,7 @@ def test_a_draft_older_than_an_approved_cycle_of_its_program_must_be_rerun(
     approve(engine, "PKH-B", data_dir=tmp_path)
     with pytest.raises(Conflict, match="PKH-B"):
         approve(engine, "PKH-A", data_dir=tmp_path)
-    again = cycle(engine, tmp_path, "PKH-A")
+    again = cycle(engine, tmp_path, "PKH-A", replace=True)
     assert again.enrollment == {"entered": 0, "stayed": 2, "left": 0}
     assert approve(engine, "PKH-A", data_dir=tmp_path).state == "approved"
 
@@ -333,9 +333,9 @@ def test_each_cycle_has_its_own_partition_and_a_replaced_draft_leaves_none(
     monkeypatch.setattr("lumbung.partitions.attach", crash)  # the last step before commit
     if postgres:  # the load dies after its rows were copied into the new partition
         with pytest.raises(RuntimeError, match="attach failed"):
-            cycle(engine, tmp_path, "PKH-T1")
+            cycle(engine, tmp_path, "PKH-T1", replace=True)
     monkeypatch.undo()
-    again = cycle(engine, tmp_path, "PKH-T1")
+    again = cycle(engine, tmp_path, "PKH-T1", replace=True)
     assert again.beneficiaries == pkh.beneficiaries
     with session_scope(engine) as session:
         new_id = session.execute(select(Cycle.id).where(Cycle.label == "PKH-T1")).scalar_one()

@@ -674,6 +674,7 @@ def cycle(
     release_label: str = "R1",
     actor: str = "determiner",
     engine_name: str = "duckdb",
+    replace: bool = False,
 ) -> CycleResult:
     with session_scope(engine) as session:
         return run_cycle(
@@ -685,6 +686,7 @@ def cycle(
             data_dir=data_dir,
             engine=EngineName(engine_name),
             as_of=AS_OF,
+            replace=replace,
         )
 
 
@@ -777,7 +779,13 @@ def test_a_draft_is_replaced_whole_an_approved_cycle_never(
 ) -> None:
     setup_registry(engine, tmp_path)
     first = cycle(engine, tmp_path, "PKH-2026-T1")
-    again = cycle(engine, tmp_path, "PKH-2026-T1")
+    # The same label again, without saying so: refused in words, the draft left as it was.
+    with pytest.raises(Conflict) as taken:
+        cycle(engine, tmp_path, "PKH-2026-T1")
+    assert taken.value.cause == "cycle_exists"
+    assert "PKH-2026-T1 sudah dipakai oleh draf siklus program PKH" in taken.value.message
+    assert "--replace" in taken.value.for_command_line()
+    again = cycle(engine, tmp_path, "PKH-2026-T1", replace=True)
     assert (again.beneficiaries, again.total_idr) == (first.beneficiaries, first.total_idr)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM cycle")).scalar_one() == 1
@@ -790,11 +798,11 @@ def test_a_draft_is_replaced_whole_an_approved_cycle_never(
         )
     # another program may not take over a draft's label
     with pytest.raises(Conflict):
-        cycle(engine, tmp_path, "PKH-2026-T1", program="SEMBAKO")
+        cycle(engine, tmp_path, "PKH-2026-T1", program="SEMBAKO", replace=True)
     approved = approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     assert approved.state == "approved"
-    with pytest.raises(Conflict):
-        cycle(engine, tmp_path, "PKH-2026-T1")
+    with pytest.raises(Conflict, match="sudah disetujui"):
+        cycle(engine, tmp_path, "PKH-2026-T1", replace=True)
     with pytest.raises(Conflict):
         approve(engine, "PKH-2026-T1", data_dir=tmp_path)
     assert stored(engine, "PKH-2026-T1")[kk(1)][0] == 1_575_000

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from delivery_helpers import approved_cycle
-from web_helpers import client, csrf_of, enrolled, give_passwords, make_app, sign_in
+from web_helpers import client, csrf_of, enrolled, followed, give_passwords, make_app, sign_in
 
 pytestmark = pytest.mark.usefixtures("users")
 PAGE = "/siklus/SBK-1/penyaluran"
@@ -43,10 +43,13 @@ def test_a_bank_cycle_is_prepared_and_approved_on_the_pages(engine: Engine, tmp_
     )
     answer += f"{families[0][0]},{families[0][1]},1,,berhasil,\n"
     theirs = checker.get(PAGE)
-    answered = checker.post(
-        PAGE,
-        data={"csrf": csrf_of(theirs.text), "action": "answer", "opening": "1"},
-        files={"file": ("jawaban.csv", answer.encode(), "text/csv")},
+    answered = followed(
+        checker,
+        checker.post(
+            PAGE,
+            data={"csrf": csrf_of(theirs.text), "action": "answer", "opening": "1"},
+            files={"file": ("jawaban.csv", answer.encode(), "text/csv")},
+        ),
     )
     assert answered.status_code == 200 and 'id="answer"' in answered.text
     assert "6 rekening dibuka" in answered.text and "1 ditolak" in answered.text
@@ -78,14 +81,18 @@ def test_a_bank_cycle_is_prepared_and_approved_on_the_pages(engine: Engine, tmp_
         statement, simulate.answers(written, fail_every=2), value_date=date(2027, 1, 5)
     )
     theirs = checker.get(PAGE)
-    recorded = checker.post(
-        PAGE,
-        data={"csrf": csrf_of(theirs.text), "action": "status"},
-        files={"file": ("status.csv", statement.read_bytes(), "text/csv")},
+    recorded = followed(
+        checker,
+        checker.post(
+            PAGE,
+            data={"csrf": csrf_of(theirs.text), "action": "status"},
+            files={"file": ("status.csv", statement.read_bytes(), "text/csv")},
+        ),
     )
     assert recorded.status_code == 200 and 'id="recorded"' in recorded.text, recorded.text[:800]
     assert "dibayar 3, gagal 3" in recorded.text
     assert 'id="check-ok"' in recorded.text
+    assert 'id="recorded"' not in checker.get(PAGE).text  # shown once: a reload sends nothing
     family = checker.get(f"/keluarga/{families[0][0]}").text
     assert f'hx-get="/keluarga/{families[0][0]}/pembayaran"' in family
     paid = checker.get(f"/keluarga/{families[0][0]}/pembayaran", headers={"HX-Request": "true"})

@@ -235,6 +235,17 @@ def test_release_score_and_cycle_jobs_call_the_commands_services(
             text("SELECT beneficiaries, total_idr FROM cycle WHERE label = 'SEMBAKO-1'")
         ).one()
     assert tuple(stored) == (cycle.result["beneficiaries"], cycle.result["total_idr"])
+    # The same label again: refused at submission (on the form, in the API's 409), no job
+    # queued; asked deliberately (`replace`), the draft is computed again.
+    queued = job_rows(engine)
+    with pytest.raises(Conflict, match="SEMBAKO-1 sudah dipakai oleh draf"):
+        submit(engine, "determiner", "cycle_run", params)
+    assert job_rows(engine) == queued
+    redone = view(
+        engine, "determiner", submit(engine, "determiner", "cycle_run", {**params, "replace": True})
+    )
+    assert redone.state == "succeeded", redone.error
+    assert redone.result is not None and redone.result["total_idr"] == cycle.result["total_idr"]
 
     # A failure of the service is the job's error, with the service's own code.
     again = view(engine, "determiner", submit(engine, "determiner", "release", {"label": "R1"}))

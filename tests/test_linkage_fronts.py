@@ -16,7 +16,7 @@ from api_helpers import make_api, problem_of
 from linkage_helpers import Registry, all_records, build_registry, link, matcher, story_pairs
 from lumbung.cli import app, common
 from lumbung.config import get_settings
-from web_helpers import client, csrf_of, give_passwords, make_app, sign_in
+from web_helpers import client, csrf_of, followed, give_passwords, make_app, sign_in
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -176,9 +176,12 @@ def test_the_pages(engine: Engine, web: TestClient, tmp_path: Path) -> None:
     assert 'name="decision"' in page.text
     refused = web.post(f"/kemiripan/pasangan/{siti}", data={"decision": "not_same"})
     assert refused.status_code == 403  # no CSRF token
-    done = web.post(
-        f"/kemiripan/pasangan/{siti}",
-        data={"csrf": csrf_of(page.text), "decision": "same_person", "keep": "left"},
+    done = followed(
+        web,
+        web.post(
+            f"/kemiripan/pasangan/{siti}",
+            data={"csrf": csrf_of(page.text), "decision": "same_person", "keep": "left"},
+        ),
     )
     assert done.status_code == 200 and 'id="notice"' in done.text
     assert 'href="/usulan/' in done.text and 'name="decision"' not in done.text

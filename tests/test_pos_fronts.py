@@ -25,7 +25,7 @@ from lumbung.delivery import ledger
 from lumbung.delivery.pos import vouchers
 from lumbung.delivery.pos.models import Voucher
 from lumbung.jobs.queue import JobQueue, set_default_queue, start_embedded_worker
-from web_helpers import csrf_of, enrolled, give_passwords, make_app
+from web_helpers import csrf_of, enrolled, followed, give_passwords, make_app
 
 pytestmark = pytest.mark.usefixtures("users")
 PAGE = "/siklus/BBM-1/penyaluran"
@@ -149,20 +149,27 @@ def test_vouchers_letters_and_offline_redemptions_from_the_pages(
     )
     upload = json.dumps(rows).encode()
     offline_page = maker.get("/penyaluran/luring")
-    recorded = maker.post(
-        "/penyaluran/luring",
-        data={"csrf": csrf_of(offline_page.text), "partner": "POS"},
-        files={"file": ("loket.json", upload, "application/json")},
+    recorded = followed(
+        maker,
+        maker.post(
+            "/penyaluran/luring",
+            data={"csrf": csrf_of(offline_page.text), "partner": "POS"},
+            files={"file": ("loket.json", upload, "application/json")},
+        ),
     )
     assert recorded.status_code == 200 and 'id="offline-result"' in recorded.text
     assert "5 baris: 4 dibayar" in recorded.text and "1 ditolak" in recorded.text, (
         recorded.text.split("offline-result")[1][:1500]
     )
     assert 'id="offline-problems"' in recorded.text
-    twice = maker.post(
-        "/penyaluran/luring",
-        data={"csrf": csrf_of(offline_page.text), "partner": "POS"},
-        files={"file": ("loket.json", upload, "application/json")},
+    assert 'id="offline-result"' not in maker.get("/penyaluran/luring").text  # shown once
+    twice = followed(
+        maker,
+        maker.post(
+            "/penyaluran/luring",
+            data={"csrf": csrf_of(offline_page.text), "partner": "POS"},
+            files={"file": ("loket.json", upload, "application/json")},
+        ),
     )
     assert "0 dibayar" in twice.text and "4 sudah tercatat" in twice.text
     broken = maker.post(
@@ -221,17 +228,20 @@ def test_counters_tokens_are_made_shown_once_and_revoked(engine: Engine, data_di
     admin = enrolled(app, "admin")
     page = admin.get("/penyaluran/loket")
     assert page.status_code == 200 and "Belum ada token loket" in page.text
-    made = admin.post(
-        "/penyaluran/loket",
-        data={
-            "csrf": csrf_of(page.text),
-            "action": "create",
-            "name": "Loket <b>Gambir</b>",
-            "counter": "GAMBIR-01",
-            "partner": "POS",
-            "region": "",
-            "days": "30",
-        },
+    made = followed(
+        admin,
+        admin.post(
+            "/penyaluran/loket",
+            data={
+                "csrf": csrf_of(page.text),
+                "action": "create",
+                "name": "Loket <b>Gambir</b>",
+                "counter": "GAMBIR-01",
+                "partner": "POS",
+                "region": "",
+                "days": "30",
+            },
+        ),
     )
     assert made.status_code == 200 and 'id="new-token"' in made.text
     raw = made.text.split('id="new-token">')[1].split("<")[0]

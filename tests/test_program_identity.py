@@ -92,7 +92,7 @@ def test_a_code_and_version_that_ran_keep_their_content(engine: DbEngine, tmp_pa
     other = content_sha256(json.loads(json.dumps(_content(changed))))
     assert other in message
     # The same draft may be recomputed with other content (its own row does not count)…
-    redone = cycle(engine, tmp_path, "KOTA-1", program=str(changed))
+    redone = cycle(engine, tmp_path, "KOTA-1", program=str(changed), replace=True)
     assert redone.definition_sha256 == other
     # …and a new version is a new content.
     newer = write(tmp_path, "c.yaml", OWN.replace('version: "1"', 'version: "2"'))

@@ -18,7 +18,16 @@ from helpers import edit_directly, run_import
 from lumbung.db import session_scope, utcnow
 from lumbung.identity.masking import mask_name
 from lumbung.registry import decisions
-from web_helpers import PASSWORD, client, csrf_of, give_passwords, make_app, sign_in, totp_code
+from web_helpers import (
+    PASSWORD,
+    client,
+    csrf_of,
+    followed,
+    give_passwords,
+    make_app,
+    sign_in,
+    totp_code,
+)
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -364,20 +373,23 @@ def test_an_admin_makes_a_user_and_a_token_that_opens_the_api(
     web.post("/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)})
     users = web.get("/pengguna")
     assert users.status_code == 200
-    made = web.post(
-        "/pengguna",
-        data={
-            "csrf": csrf_of(users.text),
-            "action": "create",
-            "username": "op-baru",
-            "full_name": "Operator Baru",
-            "role": "operator",
-            "region": "31.71.01.1001",
-            "password": "kata-sandi-awal-yang-panjang",
-        },
+    made = followed(
+        web,
+        web.post(
+            "/pengguna",
+            data={
+                "csrf": csrf_of(users.text),
+                "action": "create",
+                "username": "op-baru",
+                "full_name": "Operator Baru",
+                "role": "operator",
+                "region": "31.71.01.1001",
+                "password": "kata-sandi-awal-yang-panjang",
+            },
+        ),
     )
-    assert made.status_code == 200 and "op-baru" in made.text
-    issued = web.post(
+    assert made.status_code == 200 and "op-baru" in made.text and 'id="notice"' in made.text
+    posted = web.post(
         "/pengguna",
         data={
             "csrf": csrf_of(users.text),
@@ -387,9 +399,14 @@ def test_an_admin_makes_a_user_and_a_token_that_opens_the_api(
             "days": "30",
         },
     )
+    issued = followed(web, posted)
     token = issued.text.split('id="token-secret">')[1].split("<")[0]
     assert token.startswith("lmb_")
     assert web.get("/pengguna").text.count(token) == 0  # shown once
+    # The cookie that carried it across the redirect is sealed: the token is not in it.
+    assert "lumbung_flash=" in posted.headers["set-cookie"]
+    assert "Max-Age=300" in posted.headers["set-cookie"]  # not kept past its use
+    assert token not in posted.headers["set-cookie"] and token[4:20] not in posted.text
     api = web.get("/api/v1/stats", headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 200, api.text
     # The new user must choose their own password at first sign-in.
@@ -676,7 +693,58 @@ def test_an_admin_resets_a_lost_second_factor_on_the_web(engine: Engine, tmp_pat
     refused = admin.post("/pengguna", data={**form, "reason": ""})
     assert refused.status_code == 422
     assert determiner.get("/").status_code == 200  # nothing happened
-    done = admin.post("/pengguna", data={**form, "reason": "ponsel hilang"})
+    done = followed(admin, admin.post("/pengguna", data={**form, "reason": "ponsel hilang"}))
     assert done.status_code == 200 and "TOTP determiner dihapus" in done.text
     assert determiner.get("/").headers["location"].startswith("/masuk")  # session ended
     assert sign_in(client(app), "determiner").startswith("/masuk/totp/daftar")
+
+
+def test_a_token_is_revoked_by_its_own_button_by_its_holder_or_an_admin(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from lumbung.auth import tokens as api_tokens
+    from web_helpers import enrolled
+
+    with session_scope(engine) as session:
+        admin = user(session, "admin")
+        raw, mine = api_tokens.issue(
+            session, actor=admin, username="verifier", name="Mitra <b>X</b>"
+        )
+        _, theirs = api_tokens.issue(session, actor=admin, username="operator", name="lain")
+        mine_id, theirs_id = mine.id, theirs.id
+    give_passwords(engine, "verifier", "admin")
+    app = make_app(engine, tmp_path / "data")
+    web = client(app)
+    sign_in(web, "verifier")
+    page = web.get("/token")
+    assert page.status_code == 200 and 'href="/token"' in page.text  # linked from every page
+    assert f'id="token-{mine_id}"' in page.text and f'id="token-{theirs_id}"' not in page.text
+    assert "Mitra &lt;b&gt;X&lt;/b&gt;" in page.text
+    form = {"csrf": csrf_of(page.text), "action": "revoke", "reason": "bocor di log"}
+    assert web.post("/token", data={**form, "token_id": str(theirs_id)}).status_code == 403
+    done = followed(web, web.post("/token", data={**form, "token_id": str(mine_id)}))
+    assert "Token Mitra &lt;b&gt;X&lt;/b&gt; dicabut." in done.text
+    assert f'name="token_id" value="{mine_id}"' not in done.text  # no button on a revoked one
+    assert 'id="notice"' not in web.get("/token").text  # shown once
+    refused = web.get("/api/v1/stats", headers={"Authorization": f"Bearer {raw}"})
+    assert refused.status_code in (401, 403) and "dicabut" in refused.text
+
+    # The admin's view: every token with its holder, a button on each active one.
+    admin_web = enrolled(app, "admin")
+    users = admin_web.get("/pengguna")
+    assert f'name="token_id" value="{theirs_id}"' in users.text
+    assert 'id="r-id"' not in users.text  # no field to type a number into
+    gone = followed(
+        admin_web,
+        admin_web.post(
+            "/pengguna",
+            data={
+                "csrf": csrf_of(users.text),
+                "action": "revoke",
+                "token_id": str(theirs_id),
+                "reason": "kontrak selesai",
+            },
+        ),
+    )
+    assert "Token lain dicabut." in gone.text
+    assert f'name="token_id" value="{theirs_id}"' not in gone.text

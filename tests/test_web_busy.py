@@ -267,4 +267,5 @@ def test_the_admin_page_refuses_a_village_operator_without_a_region(
             == 0
         )
     made = web.post("/pengguna", data={**form, "region": "31.71.01.1001"})
-    assert made.status_code == 200 and "op-nasional" in made.text
+    assert made.status_code == 303
+    assert "op-nasional" in web.get(made.headers["location"]).text

@@ -17,7 +17,15 @@ from helpers import run_import
 from lumbung.db import session_scope
 from lumbung.regions.service import region_names
 from lumbung.registry import decisions, views
-from web_helpers import client, csrf_of, give_passwords, make_app, sign_in, totp_code
+from web_helpers import (
+    client,
+    csrf_of,
+    enrolled,
+    give_passwords,
+    make_app,
+    sign_in,
+    totp_code,
+)
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -241,3 +249,25 @@ def test_a_determiner_is_asked_to_approve_only_the_cycles_another_ran(
     assert 'id="own-cycle"' in own and 'action="/siklus/PKH-1"' not in own
     theirs = other.get("/siklus/PKH-1").text
     assert 'id="own-cycle"' not in theirs and 'action="/siklus/PKH-1"' in theirs
+
+
+def test_a_cycle_label_in_use_is_refused_on_the_form_unless_its_draft_is_replaced(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from test_cycles import cycle, setup_registry
+
+    data_dir = tmp_path / "data"
+    setup_registry(engine, data_dir)
+    cycle(engine, data_dir, "PKH-1")
+    give_passwords(engine, "determiner")
+    browser = enrolled(make_app(engine, data_dir), "determiner")
+    form = browser.get("/siklus")
+    assert 'name="replace" value="1" id="replace" >' in form.text  # offered, not ticked
+    asked = {"csrf": csrf_of(form.text), "program": "PKH", "release": "R1", "label": "PKH-1"}
+    refused = browser.post("/siklus", data=asked)
+    assert refused.status_code == 422
+    assert "Label PKH-1 sudah dipakai oleh draf siklus program PKH" in refused.text
+    assert 'name="label" value="PKH-1"' in refused.text  # what was typed, kept
+    replaced = browser.post("/siklus", data={**asked, "replace": "1"})
+    assert replaced.status_code == 303
+    assert replaced.headers["location"].startswith("/pekerjaan/")

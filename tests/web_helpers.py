@@ -8,6 +8,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -90,3 +91,11 @@ def enrolled(app: FastAPI, username: str) -> TestClient:
         "/masuk/totp/daftar", data={"csrf": csrf_of(enrol.text), "code": totp_code(secret)}
     )
     return browser
+
+
+def followed(web: TestClient, answer: httpx.Response) -> httpx.Response:
+    """A form's answer after POST/redirect/GET: a 303 to the page that shows the result once
+    (Page.done), and that page."""
+    assert answer.status_code == 303, answer.text[:2000]
+    page: httpx.Response = web.get(answer.headers["location"])
+    return page

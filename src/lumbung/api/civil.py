@@ -47,6 +47,15 @@ def import_extract(
         ),
     ] = "",
     force: Annotated[bool, Form()] = False,
+    confirm_removals: Annotated[
+        int | None,
+        Form(
+            ge=0,
+            description="The members not found (each proposed for removal) that a first job "
+            "without it counted (its result's `removals`): required when there are any; "
+            "without it the job's result has `needs_confirmation` and nothing is imported.",
+        ),
+    ] = None,
 ) -> jobs.JobView:
     saved = uploads.save(
         ctx.settings.data_dir,
@@ -61,7 +70,12 @@ def import_extract(
             ctx.session,
             ctx.actor,
             kind="civil_import",
-            params={"files": [str(saved)], "region": region or None, "force": force},
+            params={
+                "files": [str(saved)],
+                "region": region or None,
+                "force": force,
+                "confirm_removals": confirm_removals,
+            },
             channel="api",
             queue=queue,
         )

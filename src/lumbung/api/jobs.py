@@ -56,6 +56,10 @@ class NewCycle(Strict):
     engine: Engine = "duckdb"
     as_of: date | None = None
     model: str | None = None
+    replace: bool = Field(
+        default=False,
+        description="Replace the draft cycle of this label; without it a taken label is a 409.",
+    )
 
 
 class NewLetters(Strict):

@@ -249,18 +249,22 @@ def revoke(
     reason: str,
     now: datetime | None = None,
 ) -> ApiToken:
-    """End a token now (admin only), with the reason in the audit trail."""
-    authorize(actor, Action.MANAGE_USERS)
+    """End a token now, with the reason in the audit trail: by its holder (their own, a
+    token leaked or no longer used), or by an admin whose region covers the holder's."""
     from lumbung.registry.check_sql import plain_text
 
-    reason = plain_text(reason, "Alasan", limit=500)
     token = session.get(ApiToken, token_id)
+    own = token is not None and token.user_id == actor.id
+    if not own:  # another's token (or none): for admins only, as before
+        authorize(actor, Action.MANAGE_USERS)
+    reason = plain_text(reason, "Alasan", limit=500)
     if token is None:
         raise NotFound(f"Token API {token_id} tidak ada.")
     if token.revoked_at is not None:
-        raise Conflict(f"Token API {token_id} sudah dicabut.")
-    holder = session.get(User, token.user_id)
-    authorize_user_admin(actor, holder.region_code if holder else None)
+        raise Conflict(f"Token API {token_id} ({token.name}) sudah dicabut.")
+    if not own:
+        holder = session.get(User, token.user_id)
+        authorize_user_admin(actor, holder.region_code if holder else None)
     token.revoked_at = _now(now)
     token.revoked_by_id = actor.id
     session.flush()

@@ -55,6 +55,9 @@ DUCKDB_MEMORY = "2GB"
 # not the area's (a regency's extract imported for the nation): refused unless forced.
 NOT_FOUND_LIMIT = 0.5
 NOT_FOUND_FLOOR = 20  # below this many members, any share is believed
+# An extract that leaves more than this share of the area's members not found covers only
+# part of it (a district's file for a regency): said in words beside the confirmation.
+PARTIAL_SHARE = 0.1
 MATCH_COLUMNS = (
     "import_id",
     "member_id",
@@ -112,6 +115,12 @@ class CivilImportSummary:
     import_id: int | None = None
     already_imported: bool = False
     refused: bool = False  # the file refused whole: its one problem in `errors`
+    # Members not found in the extract, each of whom the import would propose to remove: not
+    # done until the importer confirms this very number (`confirm_removals`); until then
+    # nothing is marked or proposed, and `needs_confirmation` says why.
+    removals: int = 0
+    needs_confirmation: bool = False
+    warning: str = ""  # the extract covers only part of the area (PARTIAL_SHARE)
     message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -139,12 +148,16 @@ def import_extract(
     file_name: str | None = None,
     as_of: date | None = None,
     force: bool = False,
+    confirm_removals: int | None = None,
     progress: Progress | None = None,
     max_listed: int = 1000,
     max_proposals: int = updates.MAX_PROPOSALS,
 ) -> CivilImportSummary:
     """Import one extract for the members of `region` (default: the actor's own region); see
-    the module docstring. `force`: mark even when most members are not found in it."""
+    the module docstring. `force`: mark even when most members are not found in it.
+    `confirm_removals`: the number of members not found (each proposed for removal) that the
+    importer saw and confirms; an extract with any is otherwise answered with that number
+    (`needs_confirmation`) and nothing is marked or proposed."""
     may_import(actor)
     area = reading_area(actor, region)
     display = file_name or path.name
@@ -181,6 +194,7 @@ def import_extract(
                     scratch=scratch,
                     as_of=as_of or date.today(),
                     force=force,
+                    confirm_removals=confirm_removals,
                     say=say,
                     max_listed=max_listed,
                     max_proposals=max_proposals,
@@ -212,6 +226,7 @@ def _import(
     scratch: Path,
     as_of: date,
     force: bool,
+    confirm_removals: int | None,
     say: Progress,
     max_listed: int,
     max_proposals: int,
@@ -256,6 +271,12 @@ def _import(
             "demikian.",
             command="lumbung civil import BERKAS --region KODE (atau --force)",
         )
+    summary.removals = summary.not_found
+    summary.warning = _partial_warning(summary, area)
+    if summary.removals and confirm_removals != summary.removals:
+        summary.needs_confirmation = True
+        summary.message = _confirmation_message(summary, area, confirm_removals)
+        return summary  # nothing added to the session: nothing marked, nothing proposed
     owned(session, rejects_dir.parent)
     record = CivilImport(
         file_name=display[:255],
@@ -355,6 +376,42 @@ def _import(
         },
     )
     return summary
+
+
+def _partial_warning(summary: CivilImportSummary, area: str | None) -> str:
+    """Words for an extract that covers only part of the area, or nothing."""
+    members = summary.members
+    if not members or summary.not_found <= PARTIAL_SHARE * members:
+        return ""
+    found = members - summary.not_found
+    return (
+        f"Perhatian: hanya {grouped(found)} dari {grouped(members)} anggota wilayah "
+        f"{area or 'nasional'} ({found * 100 // members} %) ada di ekstrak ini "
+        f"({grouped(summary.rows_read)} baris). Ekstrak ini tampaknya hanya sebagian wilayah: "
+        f"{grouped(summary.not_found)} anggota lainnya akan diusulkan dihapus. Pastikan "
+        "ekstrak mencakup seluruh wilayah, atau pilih wilayah yang lebih kecil."
+    )
+
+
+def _confirmation_message(
+    summary: CivilImportSummary, area: str | None, confirmed: int | None
+) -> str:
+    stale = (
+        f"Jumlah yang dikonfirmasi ({grouped(confirmed)}) tidak sama dengan hitungan sekarang. "
+        if confirmed is not None
+        else ""
+    )
+    deceased = (
+        f"; {grouped(summary.deceased)} lainnya meninggal, juga diusulkan keluar"
+        if summary.deceased
+        else ""
+    )
+    return (
+        f"{stale}Impor ini akan mengusulkan penghapusan {grouped(summary.removals)} anggota "
+        f"wilayah {area or 'nasional'} yang tidak ditemukan di ekstrak (dari "
+        f"{grouped(summary.members)} anggota{deceased}). Belum ada yang ditandai atau "
+        "diusulkan: konfirmasi jumlah itu untuk mengimpor."
+    )
 
 
 def _set_match_flags(session: Session, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:

@@ -7,10 +7,7 @@ from typing import Any
 
 import typer
 
-from lumbung.audit import integrity, keys
-from lumbung.audit import service as audit
 from lumbung.auth.roles import Role
-from lumbung.auth.service import create_user, list_users, set_active
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
@@ -46,6 +43,7 @@ keys_app = typer.Typer(
 def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOption) -> None:
     """Create or migrate the schema to the newest revision."""
     from lumbung import migrate  # Alembic loads only for this command
+    from lumbung.audit import integrity
 
     before = migrate.current(engine())
     migrate.upgrade(engine(), revision)
@@ -83,6 +81,8 @@ def db_upgrade(revision: str = typer.Argument("head"), as_json: bool = JsonOptio
 @handled
 def keys_create(as_json: bool = JsonOption) -> None:
     """Make the key file (LUMBUNG_KEY_FILE) of a new installation; never overwrites one."""
+    from lumbung.audit import integrity
+
     path = settings().key_file
     with unit_of_work() as session:
         key = integrity.ensure_key(session, path)
@@ -102,6 +102,8 @@ def keys_create(as_json: bool = JsonOption) -> None:
 @handled
 def keys_rotate(as_json: bool = JsonOption) -> None:
     """Add a new key and seal with it from now on; older keys stay to check the past."""
+    from lumbung.audit import keys
+
     path = settings().key_file
     key = keys.rotate(path)
     emit(
@@ -119,6 +121,8 @@ def keys_rotate(as_json: bool = JsonOption) -> None:
 @handled
 def keys_public(as_json: bool = JsonOption) -> None:
     """The public keys that check release manifests' signatures (for auditors)."""
+    from lumbung.audit import keys
+
     ring = keys.load(settings().key_file)
     rows = [{"key_id": k.id, "public_key": k.public_hex()} for k in ring.keys.values()]
     emit(
@@ -165,6 +169,8 @@ def users_add(
     as_json: bool = JsonOption,
 ) -> None:
     """Add a user (the first user must be an admin and needs no --as)."""
+    from lumbung.auth.service import create_user
+
     with unit_of_work() as session:
         admin = acting_user(session, actor) if (actor or settings().actor) else None
         user = create_user(
@@ -189,6 +195,8 @@ def users_add(
 
 
 def _set_active(username: str, reason: str, actor: str | None, as_json: bool, active: bool) -> None:
+    from lumbung.auth.service import set_active
+
     with unit_of_work() as session:
         user = set_active(
             session,
@@ -230,6 +238,8 @@ def users_activate(
 @handled
 def users_list(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Every user with role and region (a reader with a region: the users within it)."""
+    from lumbung.auth.service import list_users
+
     with unit_of_work() as session:
         rows = [u.as_dict() for u in list_users(session, acting_user(session, actor))]
     emit(
@@ -268,6 +278,8 @@ def audit_verify(
 ) -> None:
     """Check the keyed hash chain, its anchors in the release manifests, and every family and
     member row against its seal and the counts the chain adds up to."""
+    from lumbung.audit import integrity
+
     with unit_of_work() as session:
         report = integrity.verify(
             session,
@@ -295,6 +307,8 @@ def audit_verify(
 @handled
 def audit_seal(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Seal rows written before rows were sealed (a registry upgraded from before 0007)."""
+    from lumbung.audit import integrity
+
     with unit_of_work() as session:
         result = integrity.seal_registry(session, actor=acting_user(session, actor))
     sealed = result["sealed"]
@@ -321,6 +335,8 @@ def audit_log(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest audit events (national users: the events name families of every region)."""
+    from lumbung.audit import service as audit
+
     with unit_of_work() as session:
         page = audit.log(
             session,

@@ -6,10 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from lokal.rupiah import format_rupiah
 
-from lumbung.aid import catalog, export, report, views
-from lumbung.aid.importer import import_distributions
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
@@ -56,6 +53,10 @@ def import_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Import handovers of in-kind aid; every rejected row gets its reason."""
+    from lokal.rupiah import format_rupiah
+
+    from lumbung.aid.importer import import_distributions
+
     with unit_of_work() as session:
         summary = import_distributions(
             session,
@@ -100,6 +101,10 @@ def report_command(
 ) -> None:
     """Realisation of in-kind aid per program and region: distinct persons, distributions,
     quantity and value."""
+    from lokal.rupiah import format_rupiah
+
+    from lumbung.aid import export, report
+
     with unit_of_work() as session:
         found = report.realisation(
             session, acting_user(session, actor), program=program, region=region, level=level
@@ -169,6 +174,10 @@ def list_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Distributions within your region, newest first (NIKs masked)."""
+    from lokal.rupiah import format_rupiah
+
+    from lumbung.aid import views
+
     with unit_of_work() as session:
         found = views.list_distributions(
             session,
@@ -208,6 +217,8 @@ def list_command(
 @handled
 def programs_command(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """The in-kind programs and the items each gives."""
+    from lumbung.aid import catalog
+
     with unit_of_work() as session:
         found = catalog.list_programs(session, acting_user(session, actor))
 
@@ -231,6 +242,10 @@ def items_command(
     as_json: bool = JsonOption,
 ) -> None:
     """The item catalogue: label, unit, reference value per unit, programs."""
+    from lokal.rupiah import format_rupiah
+
+    from lumbung.aid import catalog
+
     with unit_of_work() as session:
         found = catalog.list_items(session, acting_user(session, actor), program=program)
 
@@ -267,6 +282,8 @@ def item_add_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Add an item to the catalogue (a national admin)."""
+    from lumbung.aid import catalog
+
     with unit_of_work() as session:
         item = catalog.add_item(
             session,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from lumbung.civil import export, report, service
 from lumbung.cli.common import (
     ActorOption,
     JsonOption,
@@ -66,10 +65,18 @@ def import_command(
     force: bool = typer.Option(
         False, "--force", help="Mark even when most members of the area are not in the extract."
     ),
+    confirm_removals: int | None = typer.Option(
+        None,
+        "--confirm-removals",
+        help="The number of members not found (each proposed for removal) that a first run "
+        "without this option counted: required when there are any.",
+    ),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Import a Dukcapil extract: mark the members of the area, propose the changes found."""
+    from lumbung.civil import service
+
     with unit_of_work() as session:
         summary = service.import_extract(
             session,
@@ -78,10 +85,24 @@ def import_command(
             rejects_dir=settings().rejects_dir,
             region=region,
             force=force,
+            confirm_removals=confirm_removals,
         )
     result = summary.as_dict()
 
     def human() -> None:
+        if summary.needs_confirmation:
+            if summary.warning:
+                say(summary.warning)
+            say(summary.message)
+            say(
+                f"Di baris perintah: `lumbung civil import {path} "
+                + (f"--region {region} " if region else "")
+                + ("--force " if force else "")
+                + f"--confirm-removals {summary.removals}`."
+            )
+            return
+        if summary.warning:
+            say(summary.warning)
         if not summary.refused and not summary.already_imported:
             rows = [[label, grouped(result[key])] for key, label in IMPORT_LABELS.items()]
             rows += [
@@ -100,12 +121,16 @@ def import_command(
     emit(as_json, result, human)
     if summary.refused:
         raise typer.Exit(2)
+    if summary.needs_confirmation:  # nothing imported: a script must not take it for done
+        raise typer.Exit(3)
 
 
 @civil_app.command("imports")
 @handled
 def imports_command(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """The extracts imported within your region, newest first."""
+    from lumbung.civil import service
+
     with unit_of_work() as session:
         found = service.list_imports(session, acting_user(session, actor))
 
@@ -161,6 +186,8 @@ def members_command(
 ) -> None:
     """The members an import marked, within your region (NIKs and names masked for readers
     not entitled to them)."""
+    from lumbung.civil import service
+
     with unit_of_work() as session:
         found = service.list_results(
             session,
@@ -212,6 +239,8 @@ def report_command(
     as_json: bool = JsonOption,
 ) -> None:
     """The match rate per region: matched, mismatched (by field), deceased, not found."""
+    from lumbung.civil import export, report
+
     with unit_of_work() as session:
         found = report.match_rate(
             session, acting_user(session, actor), region=region, level=level, import_id=import_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import typer
-from lokal.rupiah import format_rupiah
 
 from lumbung.cli.common import (
     ActorOption,
@@ -58,6 +57,8 @@ def shown_number(value: Any) -> str:
 
 
 def _print_cycle(result: CycleResult) -> None:
+    from lokal.rupiah import format_rupiah
+
     out.print(
         f"Siklus {result.cycle} ({result.program} versi {result.version}, rilis "
         f"{result.release}, {state_word(result.state)}): "
@@ -106,10 +107,14 @@ def cycle_run(
     model: str | None = typer.Option(
         None, "--model", help="PMT model NAME@VERSION (default: the release's latest scoring)."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace the draft cycle of this label (refused without it)."
+    ),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Compute every beneficiary's entitlement; a draft cycle is replaced whole."""
+    """Compute every beneficiary's entitlement; a draft of the same label is replaced whole
+    only with --replace."""
     from lumbung.cycles.service import run_cycle
 
     with unit_of_work() as session:
@@ -124,6 +129,7 @@ def cycle_run(
             engine=engine,
             as_of=parse_date(as_of, "--as-of") if as_of else None,
             model=model,
+            replace=replace,
         )
     emit(as_json, result.as_dict(), lambda: _print_cycle(result))
 
@@ -144,6 +150,8 @@ def cycle_approve(label: str, actor: str | None = ActorOption, as_json: bool = J
 @handled
 def cycle_list(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Every cycle: program code, version and definition hash, model, state, totals."""
+    from lokal.rupiah import format_rupiah
+
     from lumbung.cycles.listing import list_cycles
 
     with unit_of_work() as session:
@@ -188,6 +196,8 @@ def cycle_totals_command(
     as_json: bool = JsonOption,
 ) -> None:
     """A cycle's beneficiaries and amounts per province, regency or district (your region)."""
+    from lokal.rupiah import format_rupiah
+
     from lumbung.cycles.listing import cycle_totals
 
     with unit_of_work() as session:
@@ -220,6 +230,8 @@ def cycle_beneficiaries(
     as_json: bool = JsonOption,
 ) -> None:
     """A cycle's beneficiaries with their amounts (your region only; NIKs masked)."""
+    from lokal.rupiah import format_rupiah
+
     from lumbung.cycles.listing import list_beneficiaries
 
     with unit_of_work() as session:
@@ -276,6 +288,8 @@ def explain_command(
 
 
 def _print_explanation(report: dict[str, Any]) -> None:
+    from lokal.rupiah import format_rupiah
+
     verdict = {
         "entitled": "BERHAK",
         "not_eligible": "TIDAK BERHAK (syarat tidak terpenuhi)",

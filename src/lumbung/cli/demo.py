@@ -9,12 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from lokal.rupiah import format_rupiah
 
-from lumbung.audit import integrity
 from lumbung.auth.models import User
 from lumbung.auth.roles import Role
-from lumbung.auth.service import create_user, get_user, user_exists
 from lumbung.cli.common import (
     JsonOption,
     console,
@@ -56,8 +53,12 @@ def demo_command(
     """Synthetic registry → import → verify → determine → release → PMT → cycles (PKH left a
     draft to approve) → delivery: SEMBAKO by bank, BLT BBM by PT Pos, PBI-JKN to BPJS; with
     --serve, the web application with one account per role."""
+    from lokal.rupiah import format_rupiah
+
     # The whole pipeline's modules, loaded for this command only.
     from lumbung import migrate
+    from lumbung.audit import integrity
+    from lumbung.auth.service import create_user, get_user, user_exists
     from lumbung.cycles.service import run_cycle
     from lumbung.regions.service import load_regions
     from lumbung.registry import decisions
@@ -291,6 +292,7 @@ def demo_accounts(session: DbSession, *, households_csv: Path) -> list[DemoAccou
     """Create the accounts that do not exist yet, and give every one a new password (the
     demo prints them: a password known only to the person at the terminal)."""
     from lumbung.auth import credentials
+    from lumbung.auth.service import create_user, get_user
 
     admin = get_user(session, username="admin")
     village = demo_village(session, admin, households_csv)

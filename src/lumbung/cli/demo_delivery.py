@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lumbung.auth.service import get_user
 from lumbung.cli.common import console, unit_of_work
 from lumbung.config import Settings
 from lumbung.numbers import grouped
@@ -35,6 +34,7 @@ class Delivered:
 
 def deliver(s: Settings, *, release: str, sembako: str) -> Delivered:
     """Pay the demo's cycles (SEMBAKO is run already; BLT BBM and PBI-JKN are run here)."""
+    from lumbung.auth.service import get_user
     from lumbung.cycles.service import approve_cycle, run_cycle
 
     done = Delivered()
@@ -72,6 +72,7 @@ def deliver(s: Settings, *, release: str, sembako: str) -> Delivered:
 
 def _realisation(program: str, label: str, out: Path, done: Delivered) -> None:
     """The cycle's realisation per province, as a workbook the ministry would publish."""
+    from lumbung.auth.service import get_user
     from lumbung.reports.exports import to_xlsx
     from lumbung.reports.realisation import realisation
 
@@ -105,6 +106,7 @@ def _realisation(program: str, label: str, out: Path, done: Delivered) -> None:
 
 def _batches(label: str) -> list[int]:
     """Batches made by one determiner, approved by the other."""
+    from lumbung.auth.service import get_user
     from lumbung.delivery.batches import approve_batch, create_batches
 
     with unit_of_work() as session:
@@ -117,6 +119,7 @@ def _batches(label: str) -> list[int]:
 
 
 def _bank(s: Settings, label: str, out: Path, done: Delivered) -> None:
+    from lumbung.auth.service import get_user
     from lumbung.delivery import account_answers, accounts
     from lumbung.delivery.bank import simulate
     from lumbung.delivery.bank.service import write_payment_file
@@ -185,6 +188,7 @@ def _bank_answer(path: Path, lines: list[str]) -> Path:
 
 
 def _pos(s: Settings, label: str, batches: list[int], out: Path, done: Delivered) -> None:
+    from lumbung.auth.service import get_user
     from lumbung.delivery.pos.letters import LetterOptions, write_letters
     from lumbung.delivery.pos.vouchers import issue_vouchers
 
@@ -214,6 +218,7 @@ def _pos(s: Settings, label: str, batches: list[int], out: Path, done: Delivered
 
 
 def _bpjs(label: str, batches: list[int], out: Path, done: Delivered) -> None:
+    from lumbung.auth.service import get_user
     from lumbung.delivery import bpjs
 
     for batch_id in batches:
@@ -240,6 +245,7 @@ def _bpjs(label: str, batches: list[int], out: Path, done: Delivered) -> None:
 
 
 def _checks(labels: list[str], done: Delivered) -> None:
+    from lumbung.auth.service import get_user
     from lumbung.delivery.ledger import check_cycle
 
     checks = []

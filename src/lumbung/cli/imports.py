@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from lumbung.cli.common import (
     ActorOption,
@@ -22,10 +21,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.linkage.batch import ReleaseLinker
 from lumbung.numbers import grouped
-from lumbung.registry.import_run import ImportRequest
-from lumbung.registry.importer import import_batch
 
 # The import summary's counts, as an operator reads them (the JSON keeps the field names).
 SUMMARY_LABELS = {
@@ -69,6 +65,12 @@ def import_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Check a batch of families and load the good rows; every rejected row gets its reason."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from lumbung.linkage.batch import ReleaseLinker
+    from lumbung.registry.import_run import ImportRequest
+    from lumbung.registry.importer import import_batch
+
     s = settings()
     request = ImportRequest(
         paths=paths,

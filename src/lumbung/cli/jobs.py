@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -24,8 +24,9 @@ from lumbung.cli.common import (
     unit_of_work,
 )
 from lumbung.db import read_scope
-from lumbung.jobs import service
-from lumbung.jobs.queue import JobQueue, run_worker, set_default_queue
+
+if TYPE_CHECKING:  # the queue brings huey and redis: loaded by the commands that use it
+    from lumbung.jobs.queue import JobQueue
 
 jobs_app = typer.Typer(
     help="Background jobs (imports, releases, scores, cycles asked for on the web or the API).",
@@ -36,6 +37,8 @@ STATES = {"queued": "antre", "running": "berjalan", "succeeded": "berhasil", "fa
 
 
 def _queue() -> JobQueue:
+    from lumbung.jobs.queue import JobQueue, set_default_queue
+
     queue = JobQueue(settings(), engine=engine())
     set_default_queue(queue)
     return queue
@@ -48,6 +51,8 @@ def worker_command(
     ),
 ) -> None:
     """Run queued jobs until stopped (Ctrl-C: the jobs under way finish first)."""
+    from lumbung.jobs.queue import run_worker
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     queue = _queue()
     say(f"Worker antrean {queue.backend}: menunggu job (Ctrl-C untuk berhenti).")
@@ -69,6 +74,8 @@ def jobs_list(
     as_json: bool = JsonOption,
 ) -> None:
     """Jobs you may see, newest first (national admins and auditors: every job)."""
+    from lumbung.jobs import service
+
     queue = _queue()
     with read_scope(queue.engine) as session:  # never waits for a running job
         page = service.list_jobs(
@@ -134,6 +141,8 @@ def _print_job(job: dict[str, Any]) -> None:
 @handled
 def jobs_show(job_id: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """One job: its progress, result or error (and its log, for national admins/auditors)."""
+    from lumbung.jobs import service
+
     queue = _queue()
     with read_scope(queue.engine) as session:  # never waits for a running job
         view = service.get(session, acting_user(session, actor), job_id=job_id, queue=queue)
@@ -145,6 +154,8 @@ def jobs_show(job_id: str, actor: str | None = ActorOption, as_json: bool = Json
 @handled
 def jobs_rerun(job_id: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Queue a failed job again, with the same parameters, as a new job asked for by --as."""
+    from lumbung.jobs import service
+
     queue = _queue()
     with unit_of_work() as session:
         job = service.rerun(

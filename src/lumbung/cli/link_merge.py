@@ -24,7 +24,6 @@ from lumbung.cli.common import (
     unit_of_work,
     window_title,
 )
-from lumbung.linkage import merge, merge_proposals, merge_report
 from lumbung.numbers import grouped
 
 HEADINGS = ["cocok", "cocok beda", "baru", "konflik", "diusulkan", "usulan terbuka", "di luar"]
@@ -36,16 +35,20 @@ def merge_command(
         ..., help="The export: a folder with households.csv and members.csv, or the files."
     ),
     source: str = typer.Option(..., "--source", help="The source's name, e.g. dinsos-jabar."),
-    limit: int = typer.Option(
-        merge_proposals.MAX_PROPOSALS,
+    # No default here: the service's bound (merge_proposals.MAX_PROPOSALS) is loaded with the
+    # service, when the command runs.
+    limit: int | None = typer.Option(
+        None,
         "--limit",
-        help="At most this many change requests now; the rest by the next merge.",
+        help="At most this many change requests now (default: 1000); the rest by the next merge.",
     ),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Link another registry's export against the latest release; propose its matched
     records' differences and its new families as change requests."""
+    from lumbung.linkage import merge, merge_proposals
+
     with unit_of_work() as session:
         found = merge.merge_source(
             session,
@@ -54,7 +57,7 @@ def merge_command(
             source=source,
             data_dir=settings().data_dir,
             releases_dir=settings().releases_dir,
-            limit=limit,
+            limit=merge_proposals.MAX_PROPOSALS if limit is None else limit,
             progress=lambda step: say(f"… {step}", to=console),
         )
 
@@ -82,6 +85,8 @@ def merges_command(
     as_json: bool = JsonOption,
 ) -> None:
     """The merges, newest first (counts only)."""
+    from lumbung.linkage import merge_report
+
     with unit_of_work() as session:
         found = merge_report.list_merges(session, acting_user(session, actor), source=source)
 
@@ -124,6 +129,8 @@ def merge_report_command(
     as_json: bool = JsonOption,
 ) -> None:
     """What each source added per region: matched, new, conflicting, proposed."""
+    from lumbung.linkage import merge_report
+
     with unit_of_work() as session:
         found = merge_report.merge_report(
             session,
@@ -177,6 +184,8 @@ def merge_records_command(
     as_json: bool = JsonOption,
 ) -> None:
     """A merge's records within your region: outcome, fields that differ, the request."""
+    from lumbung.linkage import merge_report
+
     with unit_of_work() as session:
         found = merge_report.merge_records(
             session,

@@ -22,8 +22,6 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.cli.imports import say_linkage
-from lumbung.linkage import batch, quality, review, service
 from lumbung.numbers import grouped
 
 link_app = typer.Typer(
@@ -47,15 +45,19 @@ def _percent(value: float | None) -> str:
 @handled
 def run_command(
     release: str = typer.Option(..., "--release", help="The release's label."),
-    review_weight: float = typer.Option(
-        service.DEFAULT_REVIEW_WEIGHT,
+    # No default here: the engine's (linkage.service.DEFAULT_REVIEW_WEIGHT) is loaded with
+    # the engine, when the command runs, not for every `lumbung …` (--help included).
+    review_weight: float | None = typer.Option(
+        None,
         "--review-weight",
-        help="Pairs at or above this match weight (log2 odds) go to review.",
+        help="Pairs at or above this match weight (log2 odds) go to review (default: 3.0).",
     ),
     actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Deduplicate a release's members; the pairs above the review weight go to review."""
+    from lumbung.linkage import service
+
     with unit_of_work() as session:
         run = service.run_link(
             session,
@@ -63,7 +65,7 @@ def run_command(
             release_label=release,
             data_dir=settings().data_dir,
             releases_dir=settings().releases_dir,
-            review_weight=review_weight,
+            review_weight=service.DEFAULT_REVIEW_WEIGHT if review_weight is None else review_weight,
         )
 
     def human() -> None:
@@ -88,6 +90,9 @@ def batch_command(
 ) -> None:
     """Check a batch against the latest release before importing it: which rows are probably
     people already registered (nothing is loaded, nothing queued)."""
+    from lumbung.cli.imports import say_linkage
+    from lumbung.linkage import batch
+
     s = settings()
     with unit_of_work() as session:
         summary = batch.check_batch(
@@ -129,6 +134,8 @@ def runs_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Linkage runs, newest first."""
+    from lumbung.linkage import service
+
     with unit_of_work() as session:
         page = service.list_runs(session, acting_user(session, actor), limit=limit, offset=offset)
     emit(
@@ -169,6 +176,8 @@ def pairs_command(
     as_json: bool = JsonOption,
 ) -> None:
     """The review queue in your region (names and NIKs masked), the strongest pairs first."""
+    from lumbung.linkage import review
+
     with unit_of_work() as session:
         page = review.review_queue(
             session,
@@ -212,6 +221,8 @@ def show_command(
     as_json: bool = JsonOption,
 ) -> None:
     """One pair: both records side by side and each comparison's weight (the waterfall)."""
+    from lumbung.linkage import review
+
     with unit_of_work() as session:
         view = review.get_pair(session, acting_user(session, actor), pair_id=pair)
 
@@ -256,6 +267,8 @@ def decide_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Decide a pair (a verifier of its region); "same person" opens a change request."""
+    from lumbung.linkage import review
+
     with unit_of_work() as session:
         decided = review.decide(
             session,
@@ -287,6 +300,8 @@ def report_command(
 ) -> None:
     """A run's quality: pairs and clusters by match-weight band, the precision the model
     expects, and the reviewers' agreement with the model."""
+    from lumbung.linkage import quality
+
     with unit_of_work() as session:
         found = quality.quality_report(
             session, acting_user(session, actor), run_id=run, data_dir=settings().data_dir

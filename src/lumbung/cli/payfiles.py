@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from lokal.rupiah import format_rupiah
 
 from lumbung.cli.common import (
     ActorOption,
@@ -20,9 +19,6 @@ from lumbung.cli.common import (
     say,
     unit_of_work,
 )
-from lumbung.delivery.bank import simulate
-from lumbung.delivery.bank.service import write_payment_file
-from lumbung.delivery.bank.status import read_status_file
 from lumbung.errors import ValidationFailed
 from lumbung.numbers import grouped
 
@@ -46,6 +42,10 @@ def payfile_write(
     as_json: bool = JsonOption,
 ) -> None:
     """Write an approved batch as its bank's file (pain.001.001.09, or CSV for a CSV bank)."""
+    from lokal.rupiah import format_rupiah
+
+    from lumbung.delivery.bank.service import write_payment_file
+
     execution_date = parse_date(on, "--date") if on else None
     with unit_of_work() as session:
         written = write_payment_file(
@@ -78,6 +78,10 @@ def payfile_check(
     as_json: bool = JsonOption,
 ) -> None:
     """Read a bank's status file without recording it: its rows by status and every problem."""
+    from lokal.rupiah import format_rupiah
+
+    from lumbung.delivery.bank.status import read_status_file
+
     read = read_status_file(status_file)
     by_status: dict[str, int] = {}
     amount = 0
@@ -118,6 +122,8 @@ def payfile_simulate_answer(
     as_json: bool = JsonOption,
 ) -> None:
     """Demo and tests only: answer a payment file as a bank would (no bank is reachable)."""
+    from lumbung.delivery.bank import simulate
+
     when = datetime.now(UTC).replace(microsecond=0)
     if on:
         when = datetime.combine(parse_date(on, "--date"), when.timetz())

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from lokal.rupiah import format_rupiah
 
 from lumbung import driver_errors
 from lumbung.cli.common import JsonOption, console, emit, handled, out, table, unit_of_work
 from lumbung.db import DbSession
 from lumbung.errors import NotFound
-from lumbung.programs.definition import (
-    ComponentsBenefit,
-    InKindBenefit,
-    PerPersonBenefit,
-    ProgramDefinition,
-    ProgramDefinitionError,
-    declared_code,
-    load_program,
-    shipped_programs,
-)
-from lumbung.programs.service import ProgramSummary, list_programs
-from lumbung.programs.source import Problem
+
+if TYPE_CHECKING:
+    from lumbung.programs.definition import ProgramDefinition
 
 program_app = typer.Typer(
     help="Program definitions (YAML files) and their rule language.", no_args_is_help=True
@@ -43,6 +33,10 @@ def schedule_text(definition: ProgramDefinition) -> str:
 
 
 def benefit_text(definition: ProgramDefinition) -> str:
+    from lokal.rupiah import format_rupiah
+
+    from lumbung.programs.definition import ComponentsBenefit, InKindBenefit, PerPersonBenefit
+
     benefit = definition.benefit
     if isinstance(benefit, ComponentsBenefit):
         return f"{len(benefit.components)} komponen"
@@ -112,6 +106,14 @@ def _validate(
     """Each file's result (`{file, ok, problems, …}`), and the definitions that passed."""
     from lumbung.cycles.programs import identity_problems
     from lumbung.programs.catalog import known_programs, loaded
+    from lumbung.programs.definition import (
+        ProgramDefinitionError,
+        declared_code,
+        load_program,
+        shipped_programs,
+    )
+    from lumbung.programs.service import ProgramSummary
+    from lumbung.programs.source import Problem
 
     ran = frozenset(known_programs(session)) if session is not None else frozenset()
     codes = {declared_code(path) for path in files}
@@ -160,6 +162,8 @@ def _position(path: Path, key: str) -> tuple[int, int]:
 @handled
 def program_list(as_json: bool = JsonOption) -> None:
     """The programs shipped with Lumbung."""
+    from lumbung.programs.service import list_programs
+
     programs = list_programs()
     rows = [p.as_dict() for p in programs]
     emit(

@@ -22,10 +22,7 @@ from lumbung.cli.common import (
     unit_of_work,
 )
 from lumbung.errors import ValidationFailed
-from lumbung.identity import mask_id
 from lumbung.numbers import grouped
-from lumbung.registry import decisions, views
-from lumbung.registry.duplicates import open_reviews
 
 registry_app = typer.Typer(
     help="Keluarga di registry: keputusan, duplikat, ringkasan.", no_args_is_help=True
@@ -40,6 +37,8 @@ def _decide(
     actor: str | None,
     as_json: bool,
 ) -> None:
+    from lumbung.registry import decisions
+
     with unit_of_work() as session:
         user = acting_user(session, actor)
         result = decisions.decide(
@@ -104,6 +103,9 @@ def determine(
 @handled
 def duplicates(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """The review list of NIKs loaded twice with --allow-duplicates (within your region)."""
+    from lumbung.identity import mask_id
+    from lumbung.registry.duplicates import open_reviews
+
     with unit_of_work() as session:
         rows = open_reviews(session, actor=acting_user(session, actor))
     emit(
@@ -132,6 +134,8 @@ def duplicates(actor: str | None = ActorOption, as_json: bool = JsonOption) -> N
 @handled
 def stats(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Families and members by status (within your region)."""
+    from lumbung.registry import views
+
     with unit_of_work() as session:
         found = views.stats(session, acting_user(session, actor))
     emit(
@@ -172,6 +176,8 @@ def show(
 ) -> None:
     """One family with its members, by KK or by a member's NIK (for users whose region
     covers it)."""
+    from lumbung.registry import views
+
     if (kk_number is None) == (nik is None):
         raise ValidationFailed("Beri KK, atau --nik NIK (salah satu).")
     with unit_of_work() as session:
@@ -215,6 +221,8 @@ def search(
     as_json: bool = JsonOption,
 ) -> None:
     """Families with a member whose name starts so, within your region (NIKs masked)."""
+    from lumbung.registry import views
+
     with unit_of_work() as session:
         page = views.search_families(
             session,
@@ -254,6 +262,8 @@ def search(
 def history(kk_number: str, actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """One family's history from the audit chain: its import, every request on it, and what
     each determination changed (for users whose region covers it)."""
+    from lumbung.registry import views
+
     with unit_of_work() as session:
         found = views.history(session, acting_user(session, actor), kk=kk_number)
     payload = found.as_dict()

@@ -18,7 +18,6 @@ from lumbung.cli.common import (
     unit_of_work,
 )
 from lumbung.numbers import grouped
-from lumbung.releases.service import create_release, list_releases, verify_release
 
 release_app = typer.Typer(
     help="Releases: the determined registry, frozen as Parquet.", no_args_is_help=True
@@ -34,6 +33,8 @@ def release_create(
     as_json: bool = JsonOption,
 ) -> None:
     """Freeze every approved family as a release (cannot be overwritten)."""
+    from lumbung.releases.service import create_release
+
     with unit_of_work() as session:
         user = acting_user(session, actor)
         result = create_release(
@@ -53,6 +54,8 @@ def release_create(
 @handled
 def release_verify(label: str, as_json: bool = JsonOption) -> None:
     """Recompute every file's sha256; fail loudly on any change."""
+    from lumbung.releases.service import verify_release
+
     with unit_of_work() as session:
         report = verify_release(session, label=label, releases_dir=settings().releases_dir)
 
@@ -70,6 +73,8 @@ def release_verify(label: str, as_json: bool = JsonOption) -> None:
 @handled
 def release_list(actor: str | None = ActorOption, as_json: bool = JsonOption) -> None:
     """Every release."""
+    from lumbung.releases.service import list_releases
+
     with unit_of_work() as session:
         rows = [r.as_dict() for r in list_releases(session, acting_user(session, actor))]
     emit(

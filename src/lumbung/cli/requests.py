@@ -24,8 +24,7 @@ from lumbung.cli.common import (
 )
 from lumbung.errors import ValidationFailed
 from lumbung.numbers import grouped
-from lumbung.registry import proposals, views, workflow
-from lumbung.registry.check_sql import printable
+from lumbung.registry.vocab import REQUEST_KINDS
 
 request_app = typer.Typer(
     help="Usulan perubahan: diajukan desa, diverifikasi kabupaten/kota, ditetapkan kementerian.",
@@ -37,6 +36,8 @@ PAYLOAD_BYTES = 1 << 20  # a family's proposal is a few kilobytes
 
 
 def _payload(text: str) -> dict[str, Any]:
+    from lumbung.registry.check_sql import printable
+
     path = Path(text)
     try:
         is_file = path.exists() and not path.is_dir()
@@ -74,7 +75,7 @@ def _payload_file(path: Path) -> str:
 @request_app.command("propose")
 @handled
 def propose(
-    kind: str = typer.Option(..., "--kind", help=", ".join(proposals.KINDS)),
+    kind: str = typer.Option(..., "--kind", help=", ".join(REQUEST_KINDS)),
     payload: str = typer.Option(..., "--payload", help="JSON text or a JSON file."),
     kk_number: str | None = typer.Option(None, "--kk"),
     version: int | None = typer.Option(None, "--version", help="The family's version you edited."),
@@ -82,6 +83,8 @@ def propose(
     as_json: bool = JsonOption,
 ) -> None:
     """Propose a new family or a change (village operator)."""
+    from lumbung.registry import proposals, views
+
     with unit_of_work() as session:
         user = acting_user(session, actor)
         proposal = proposals.propose(
@@ -109,6 +112,8 @@ def propose(
 def _step(
     name: str, request_id: int, actor: str | None, as_json: bool, reason: str | None = None
 ) -> None:
+    from lumbung.registry import views, workflow
+
     with unit_of_work() as session:
         user = acting_user(session, actor)
         if name == "verify":
@@ -164,6 +169,8 @@ def request_list(
     as_json: bool = JsonOption,
 ) -> None:
     """Proposals in a state, within your region, oldest first."""
+    from lumbung.registry import views
+
     with unit_of_work() as session:
         page = views.requests(
             session,
@@ -198,6 +205,8 @@ def request_show(
     request_id: int, actor: str | None = ActorOption, as_json: bool = JsonOption
 ) -> None:
     """One proposal in full: the family, what is proposed and, for an update, the values now."""
+    from lumbung.registry import views
+
     with unit_of_work() as session:
         detail = views.request_detail(session, acting_user(session, actor), request_id=request_id)
     payload = detail.as_dict()

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from lokal.rupiah import format_rupiah
 
 from lumbung.cli.common import (
     ActorOption,
@@ -35,10 +34,14 @@ MOVES = {"entered": "masuk", "left": "keluar", "gained": "naik", "lost": "turun"
 
 
 def _rp(amount: int) -> str:
+    from lokal.rupiah import format_rupiah
+
     return format_rupiah(amount)
 
 
 def _signed(amount: int) -> str:
+    from lokal.rupiah import format_rupiah
+
     return ("+" if amount > 0 else "") + format_rupiah(amount) if amount else "0"
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from lumbung.cli.common import JsonOption, console, emit, handled, out
 from lumbung.numbers import grouped
-from lumbung.synth import generate
 
 
 @handled
@@ -44,6 +42,10 @@ def synth_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Write synthetic families in real villages; the hidden consumption goes to truth/."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from lumbung.synth import generate
+
     with Progress(
         *Progress.get_default_columns()[:1],
         BarColumn(),

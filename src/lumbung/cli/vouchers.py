@@ -20,8 +20,7 @@ from lumbung.cli.common import (
     table,
     unit_of_work,
 )
-from lumbung.delivery.pos import counters, keys, letters, offline, sealing, token, vouchers
-from lumbung.delivery.pos.redemption import WIB
+from lumbung.delivery.pos import counters  # its bounds are --expires-days's default
 from lumbung.errors import ValidationFailed
 from lumbung.numbers import grouped
 
@@ -48,6 +47,8 @@ def issue(
 ) -> None:
     """Issue a voucher for every pending payment of an approved pos batch (again: only those
     still without one)."""
+    from lumbung.delivery.pos import vouchers
+
     with unit_of_work() as session:
         result = vouchers.issue_vouchers(
             session,
@@ -87,6 +88,8 @@ def write_letters(
     as_json: bool = JsonOption,
 ) -> None:
     """Invitation letters (surat undangan) as PDF, one file per village, with the QR code."""
+    from lumbung.delivery.pos import letters
+
     options = letters.LetterOptions(
         place=place,
         collect_on=parse_date(collect_on, "--date"),
@@ -117,6 +120,8 @@ def write_letters(
 @handled
 def public_key(as_json: bool = JsonOption) -> None:
     """The public keys that verify voucher codes (give them to PT Pos's counters)."""
+    from lumbung.delivery.pos import keys
+
     rows = [k.as_dict() for k in keys.public_list()]
 
     def human() -> None:
@@ -141,6 +146,9 @@ def verify(
     as_json: bool = JsonOption,
 ) -> None:
     """Check a voucher code offline, as a counter does: signature, key, expiry, NIK."""
+    from lumbung.delivery.pos import keys, token
+    from lumbung.delivery.pos.redemption import WIB
+
     if public:
         given: dict[int, bytes] = {}
         for item in public:
@@ -196,6 +204,8 @@ def reconcile(
 ) -> None:
     """Record redemptions a partner's counters made offline: each voucher paid once; a second
     redemption is reported as a conflict, never paid."""
+    from lumbung.delivery.pos import offline
+
     rows = offline.parse(file.read_bytes())
     with unit_of_work() as session:
         result = offline.reconcile_as_user(
@@ -220,6 +230,8 @@ def reconcile(
 def seal(as_json: bool = JsonOption) -> None:
     """Seal online redemptions awaiting their seal into the audit chain now (the API does so
     about once a second while counters redeem; run this after the last, or from cron)."""
+    from lumbung.delivery.pos import sealing
+
     with unit_of_work() as session:
         result = sealing.seal_awaiting(session)
     emit(

@@ -168,8 +168,10 @@ def run_cycle(
     engine: EngineName = EngineName.DUCKDB,
     as_of: date | None = None,
     model: str | None = None,
+    replace: bool = False,
 ) -> CycleResult:
-    """Compute and store the entitlements of cycle `label` (a draft is replaced whole)."""
+    """Compute and store the entitlements of cycle `label`. A draft of that label is replaced
+    whole only when `replace` says so; without it the run is refused in words."""
     authorize(actor, Action.RUN_CYCLE)
     require_national(actor, "menghitung siklus")
     if not re.fullmatch(LABEL_PATTERN, label):
@@ -183,8 +185,7 @@ def run_cycle(
     existing = session.execute(
         select(Cycle).where(Cycle.label == label).with_for_update()
     ).scalar_one_or_none()
-    if existing is not None and existing.state != "draft":
-        raise Conflict(f"Siklus {label} sudah disetujui; tidak bisa dihitung ulang.")
+    refuse_existing(existing, label, replace=replace)
     # The definition, checked to be what its code and version have always meant.
     loaded = resolve_program(session, program, replacing=existing)
     definition = loaded.definition
@@ -237,6 +238,32 @@ def run_cycle(
         # This run's own folder, and only it: the draft it would have replaced keeps its own.
         shutil.rmtree(run.folder, ignore_errors=True)
         raise
+
+
+def refuse_existing(existing: Cycle | None, label: str, *, replace: bool) -> None:
+    """Raise Conflict when cycle `label` exists and may not be replaced now: approved (never
+    replaced), or a draft that the asker did not say to replace (a label typed again by
+    mistake would otherwise overwrite another run's draft without a word)."""
+    if existing is None:
+        return
+    if existing.state != "draft":
+        raise Conflict(f"Siklus {label} sudah disetujui; tidak bisa dihitung ulang.")
+    if not replace:
+        raise Conflict(
+            f"Label {label} sudah dipakai oleh draf siklus program {existing.program_code} "
+            f"(dihitung {existing.created_at:%Y-%m-%d %H:%M} oleh {existing.created_by}). "
+            "Pakai label lain, atau hitung lagi dengan pilihan ganti draf (replace) bila memang "
+            "draf itu yang hendak diganti.",
+            cause="cycle_exists",
+            command=f"lumbung cycle run --label {label} --replace …",
+        )
+
+
+def check_label(session: Session, actor: User, *, label: str, replace: bool) -> None:
+    """Refuse now (before a job is queued) a run whose label is taken: see refuse_existing."""
+    authorize(actor, Action.RUN_CYCLE)
+    existing = session.execute(select(Cycle).where(Cycle.label == label)).scalar_one_or_none()
+    refuse_existing(existing, label, replace=replace)
 
 
 def _store(

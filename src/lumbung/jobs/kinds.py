@@ -68,6 +68,9 @@ class Kind:
     check: Callable[[User, dict[str, Any], Settings], dict[str, Any]]
     run: Callable[[Context], dict[str, Any]]
     steps: tuple[str, ...]
+    # Checks against the database, at submission (the checked parameters): what the asker
+    # would otherwise learn only when the job fails (a cycle label already taken).
+    vet: Callable[[Session, User, dict[str, Any]], None] | None = None
 
 
 def _only(params: dict[str, Any], allowed: set[str], kind: str) -> None:
@@ -188,7 +191,7 @@ REGION = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
 def _check_civil(actor: User, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
     from lumbung.civil.service import may_import
 
-    _only(params, {"files", "region", "force"}, "civil_import")
+    _only(params, {"files", "region", "force", "confirm_removals"}, "civil_import")
     may_import(actor)  # the import's own rule; the region is checked against the scope there
     files = params.get("files")
     if not isinstance(files, list) or len(files) != 1 or not isinstance(files[0], str):
@@ -204,7 +207,15 @@ def _check_civil(actor: User, params: dict[str, Any], settings: Settings) -> dic
         "files": [str(full.resolve().relative_to(settings.data_dir.resolve()))],
         "region": region,
         "force": _flag(params, "force", "civil_import"),
+        "confirm_removals": _count(params, "confirm_removals", "civil_import"),
     }
+
+
+def _count(params: dict[str, Any], name: str, kind: str) -> int | None:
+    value = params.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValidationFailed(f"Job {kind}: '{name}' harus bilangan bulat 0 atau lebih.")
+    return value
 
 
 def _run_civil(ctx: Context) -> dict[str, Any]:
@@ -220,6 +231,7 @@ def _run_civil(ctx: Context) -> dict[str, Any]:
         rejects_dir=ctx.settings.rejects_dir,
         region=ctx.params["region"],
         force=ctx.params["force"],
+        confirm_removals=ctx.params.get("confirm_removals"),  # a job queued before: None
         progress=ctx.step,
     )
     result = plain_json(summary.as_dict())
@@ -296,7 +308,9 @@ def _run_score(ctx: Context) -> dict[str, Any]:
 def _check_cycle(actor: User, params: dict[str, Any], _settings: Settings) -> dict[str, Any]:
     # A program by its code (shipped, or run before): a definition file would be a path on
     # the server of the asker's choosing.
-    _only(params, {"program", "release", "label", "engine", "as_of", "model"}, "cycle_run")
+    _only(
+        params, {"program", "release", "label", "engine", "as_of", "model", "replace"}, "cycle_run"
+    )
     authorize(actor, Action.RUN_CYCLE)
     require_national(actor, "menghitung siklus")
     as_of = params.get("as_of")
@@ -317,7 +331,14 @@ def _check_cycle(actor: User, params: dict[str, Any], _settings: Settings) -> di
         "engine": _engine(params, "cycle_run"),
         "as_of": as_of,
         "model": model,
+        "replace": _flag(params, "replace", "cycle_run"),
     }
+
+
+def _vet_cycle(session: Session, actor: User, params: dict[str, Any]) -> None:
+    from lumbung.cycles.service import check_label
+
+    check_label(session, actor, label=params["label"], replace=params["replace"])
 
 
 def _run_cycle(ctx: Context) -> dict[str, Any]:
@@ -335,6 +356,7 @@ def _run_cycle(ctx: Context) -> dict[str, Any]:
         engine=EngineName(params["engine"]),
         as_of=date.fromisoformat(params["as_of"]) if params["as_of"] else None,
         model=params["model"],
+        replace=bool(params.get("replace", False)),  # a job queued before the option: False
     )
     return plain_json(result.as_dict())
 
@@ -611,7 +633,9 @@ KINDS: dict[str, Kind] = {
     "civil_import": Kind("civil_import", _check_civil, _run_civil, CIVIL_STEPS),
     "release": Kind("release", _check_release, _run_release, ("menulis rilis",)),
     "score": Kind("score", _check_score, _run_score, ("menghitung skor",)),
-    "cycle_run": Kind("cycle_run", _check_cycle, _run_cycle, ("menghitung siklus",)),
+    "cycle_run": Kind(
+        "cycle_run", _check_cycle, _run_cycle, ("menghitung siklus",), vet=_vet_cycle
+    ),
     "letters": Kind("letters", _check_letters, _run_letters, ("menulis surat",)),
     "link": Kind("link", _check_link, _run_link, ("mencocokkan data",)),
     "link_merge": Kind("link_merge", _check_merge, _run_merge, MERGE_STEPS),

@@ -102,6 +102,9 @@ def submit(
     if not isinstance(params, dict):
         raise ValidationFailed("Parameter job harus objek JSON.")
     stored = KINDS[kind].check(actor, dict(params), queue.settings)
+    vet = KINDS[kind].vet
+    if vet is not None:
+        vet(session, actor, stored)
     open_jobs = session.execute(
         select(func.count())
         .select_from(Job)
@@ -288,6 +291,45 @@ def rerun(
         kind=job.kind,
         params=dict(job.params),
         channel=channel or job.channel,
+        queue=queue,
+    )
+
+
+def confirm_removals(
+    session: Session,
+    actor: User,
+    job_id: str,
+    *,
+    removals: int,
+    channel: str,
+    queue: JobQueue | None = None,
+) -> Job:
+    """A new civil_import job for the extract a finished one left waiting for confirmation of
+    its removals (`needs_confirmation`), with the number its asker confirms (the import
+    refuses again if it no longer is the count). Only the asker's own job: another's upload
+    is not someone else's to import."""
+    job, _ = _visible(session, actor, job_id)
+    result = job.result or {}
+    if (
+        job.kind != "civil_import"
+        or job.user_id != actor.id
+        or not result.get("needs_confirmation")
+    ):
+        raise Conflict(f"Job {job.id} bukan impor Dukcapil Anda yang menunggu konfirmasi.")
+    from lumbung.jobs.retention import missing_uploads
+
+    settings = (queue or default_queue()).settings
+    if missing_uploads(job, settings.data_dir):
+        raise Conflict(
+            f"Berkas unggahan job {job.id} sudah dihapus (disimpan "
+            f"{settings.upload_keep_days} hari setelah job selesai); unggah lagi."
+        )
+    return submit(
+        session,
+        actor,
+        kind="civil_import",
+        params={**job.params, "confirm_removals": removals},
+        channel=channel,
         queue=queue,
     )
 

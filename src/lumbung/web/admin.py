@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from starlette.routing import Route
 
 from lumbung.auth.roles import Role
-from lumbung.errors import LumbungError, ValidationFailed
+from lumbung.errors import LumbungError, PermissionDenied, ValidationFailed
 from lumbung.web.context import Page, page
 
 PAGE_SIZE = 50
@@ -43,8 +43,6 @@ def users_page(ctx: Page) -> Response:
     from lumbung.auth import credentials, service, tokens
 
     error = None
-    notice = None
-    secret = None
     if ctx.form is not None:
         action = ctx.field("action")
         username = ctx.field("username")
@@ -71,6 +69,7 @@ def users_page(ctx: Page) -> Response:
                         new=ctx.field("password"),
                     )
                     notice = ctx.t("users.created", username=username)
+                    return ctx.done("/pengguna", notice=notice)
                 elif action == "password":
                     credentials.set_password(
                         ctx.db,
@@ -78,7 +77,9 @@ def users_page(ctx: Page) -> Response:
                         username=username,
                         new=ctx.field("password"),
                     )
-                    notice = ctx.t("users.password_set", username=username)
+                    return ctx.done(
+                        "/pengguna", notice=ctx.t("users.password_set", username=username)
+                    )
                 elif action in ("activate", "deactivate"):
                     service.set_active(
                         ctx.db,
@@ -88,6 +89,7 @@ def users_page(ctx: Page) -> Response:
                         reason=ctx.field("reason"),
                     )
                     notice = ctx.t("users." + action + "d", username=username)
+                    return ctx.done("/pengguna", notice=notice)
                 elif action == "reset_totp":
                     credentials.reset_totp(
                         ctx.db,
@@ -96,6 +98,7 @@ def users_page(ctx: Page) -> Response:
                         reason=ctx.field("reason"),
                     )
                     notice = ctx.t("users.totp_reset", username=username)
+                    return ctx.done("/pengguna", notice=notice)
                 elif action == "token":
                     secret, _token = tokens.issue(
                         ctx.db,
@@ -104,25 +107,26 @@ def users_page(ctx: Page) -> Response:
                         name=ctx.field("name"),
                         expires_days=ctx.int_field("days", 90),
                     )
-                    notice = ctx.t("tokens.issued")
+                    # Shown once, after the redirect (Page.done: never stored on the server).
+                    return ctx.done("/pengguna", notice=ctx.t("tokens.issued"), secret=secret)
                 elif action == "revoke":
-                    tokens.revoke(
+                    revoked = tokens.revoke(
                         ctx.db,
                         actor=ctx.actor,
                         token_id=ctx.int_field("token_id", 0),
                         reason=ctx.field("reason"),
                     )
-                    notice = ctx.t("tokens.revoked")
+                    notice = ctx.t("tokens.revoked_named", name=revoked.name)
+                    return ctx.done("/pengguna", notice=notice)
         except LumbungError as refused:
             error = refused.message
-            secret = None
     users = service.list_users(ctx.db, ctx.actor)
     return ctx.render(
         "users.html",
         status=422 if error else 200,
         error=error,
-        notice=notice,
-        secret=secret,
+        notice=None,  # these two from the flash of the form that redirected here (Page.done)
+        secret=None,
         users=users,
         tokens=tokens.list_tokens(ctx.db, ctx.actor),
         roles=list(Role),
@@ -130,7 +134,38 @@ def users_page(ctx: Page) -> Response:
     )
 
 
+@page("any")
+def own_tokens_page(ctx: Page) -> Response:
+    """The reader's own API tokens, each with a revoke button (a token leaked or no longer
+    used is ended by its holder, without asking an admin)."""
+    from lumbung.auth import tokens
+
+    error = None
+    if ctx.form is not None:
+        try:
+            with ctx.db.begin_nested():
+                revoked = tokens.revoke(
+                    ctx.db,
+                    actor=ctx.actor,
+                    token_id=ctx.int_field("token_id", 0),
+                    reason=ctx.field("reason"),
+                )
+            return ctx.done("/token", notice=ctx.t("tokens.revoked_named", name=revoked.name))
+        except PermissionDenied:
+            raise  # another's token: the error page, 403
+        except LumbungError as refused:
+            error = refused.message
+    return ctx.render(
+        "tokens.html",
+        status=422 if error else 200,
+        error=error,
+        notice=None,
+        tokens=tokens.list_tokens(ctx.db, ctx.actor, username=ctx.actor.username),
+    )
+
+
 ROUTES = [
     Route("/audit", audit_page, methods=["GET"]),
+    Route("/token", own_tokens_page, methods=["GET", "POST"]),
     Route("/pengguna", users_page, methods=["GET", "POST"]),
 ]

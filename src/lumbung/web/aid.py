@@ -111,6 +111,10 @@ def import_page(ctx: Page) -> Response:
                         step.rollback()
             if summary.refused:
                 error, problems, summary = summary.message, summary.errors, None
+            else:  # POST/redirect/GET: a reload does not send the file again
+                rejects = Path(summary.reject_file).name if summary.reject_file else None
+                shown = {**summary.as_dict(), "reject_file": None}  # no server path in it
+                return ctx.done("/bantuan/impor", summary=shown, rejects=rejects)
         except LumbungError as refused:
             error = refused.message
             problems = refused.details
@@ -120,7 +124,7 @@ def import_page(ctx: Page) -> Response:
         error=error,
         problems=problems,
         summary=summary,
-        rejects=Path(summary.reject_file).name if summary and summary.reject_file else None,
+        rejects=None,
         header=",".join(HEADER),
     )
 
@@ -143,7 +147,6 @@ def items_page(ctx: Page) -> Response:
     from lumbung.aid import catalog
 
     error = None
-    notice = None
     if ctx.form is not None:
         try:
             value = ctx.field("unit_value_idr")
@@ -159,14 +162,14 @@ def items_page(ctx: Page) -> Response:
                     unit_value_idr=int(value),
                     programs=ctx.fields("programs"),
                 )
-            notice = ctx.t("aid.items.added", code=item.code)
+            return ctx.done("/bantuan/barang", notice=ctx.t("aid.items.added", code=item.code))
         except LumbungError as refused:
             error = refused.message
     return ctx.render(
         "aid_items.html",
         status=422 if error else 200,
         error=error,
-        notice=notice,
+        notice=None,  # a flash of the form that added one (Page.done)
         items=catalog.list_items(ctx.db, ctx.actor),
         programs=catalog.list_programs(ctx.db, ctx.actor),
     )

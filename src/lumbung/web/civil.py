@@ -86,6 +86,17 @@ def import_page(ctx: Page) -> Response:
     from lumbung.jobs import service as jobs
 
     error = None
+    if ctx.form is not None and ctx.field("action") == "confirm":
+        # The removals a finished job counted, confirmed: a new job on the same upload.
+        with ctx.db.begin_nested():
+            job = jobs.confirm_removals(
+                ctx.db,
+                ctx.actor,
+                ctx.field("job"),
+                removals=ctx.int_field("confirm_removals", -1),
+                channel="web",
+            )
+        return ctx.redirect(f"/pekerjaan/{job.id}")
     if ctx.form is not None:
         try:
             # A refused job keeps no file (it holds NIKs and names); a submitted one reads it.

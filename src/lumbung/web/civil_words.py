@@ -52,12 +52,16 @@ CIVIL_PAIRS: dict[str, tuple[str, str]] = {
         "Unggah ekstrak Dukcapil (CSV UTF-8) dengan baris judul berikut; tanggal ditulis "
         "YYYY-MM-DD, death_date kosong bila masih hidup. Semua anggota wilayah yang dicakup "
         "ditandai; yang meninggal, tidak ditemukan atau ber-NIK lain diusulkan sebagai "
-        "perubahan dan diverifikasi seperti usulan lain. Berkas yang sama dua kali tidak "
-        "mengubah apa pun.",
+        "perubahan dan diverifikasi seperti usulan lain. Bila ada anggota yang tidak "
+        "ditemukan, impor berhenti dulu dan menampilkan berapa yang akan diusulkan dihapus; "
+        "baru setelah Anda mengonfirmasi jumlah itu anggota ditandai dan usulan dibuat. Berkas "
+        "yang sama dua kali tidak mengubah apa pun.",
         "Upload a Dukcapil extract (UTF-8 CSV) with the header below; dates written "
         "YYYY-MM-DD, death_date empty for the living. Every member of the area covered is "
         "marked; those deceased, not found or under another NIK are proposed as changes and "
-        "verified as any proposal. The same file twice changes nothing.",
+        "verified as any proposal. When members are not found, the import stops first and "
+        "shows how many would be proposed for removal; only once you confirm that number are "
+        "members marked and the proposals made. The same file twice changes nothing.",
     ),
     "civil.import.file": ("Ekstrak (CSV)", "Extract (CSV)"),
     "civil.import.region": ("Wilayah yang dicakup", "Area covered"),
@@ -91,6 +95,28 @@ CIVIL_PAIRS: dict[str, tuple[str, str]] = {
     "civil.col.request": ("Usulan", "Request"),
     "civil.national": ("nasional", "national"),
     "propose.remove.reason": ("Alasan", "Reason"),
+    "civil.job.removals": ("Akan diusulkan dihapus", "To be proposed for removal"),
+    "civil.job.members_in_area": ("Anggota wilayah", "Members of the area"),
+    "civil.confirm.state": ("menunggu konfirmasi", "waiting for confirmation"),
+    "civil.partial.title": (
+        "Ekstrak ini hanya mencakup sebagian wilayah",
+        "This extract covers only part of the area",
+    ),
+    "civil.confirm.title": (
+        "Konfirmasi: {count} anggota akan diusulkan dihapus",
+        "Confirm: {count} members would be proposed for removal",
+    ),
+    "civil.confirm.check": (
+        "Saya sudah memeriksa bahwa ekstrak ini mencakup seluruh wilayah, dan {count} anggota "
+        "yang tidak ada di dalamnya memang diusulkan dihapus.",
+        "I checked that this extract covers the whole area, and that the {count} members not "
+        "in it are to be proposed for removal.",
+    ),
+    "civil.confirm.submit": (
+        "Impor dan usulkan penghapusan {count} anggota",
+        "Import and propose removing {count} members",
+    ),
+    "civil.confirm.cancel": ("Batal, unggah ekstrak lain", "Cancel, upload another extract"),
     "civil.job.rows_read": ("Baris ekstrak dibaca", "Extract rows read"),
     "civil.job.rows_rejected": ("Baris ditolak", "Rows rejected"),
     "civil.job.members": ("Anggota ditandai", "Members marked"),

@@ -9,15 +9,21 @@ service functions only: no queries here or in the routes.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import functools
+import hashlib
+import json
 import logging
 import secrets
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -37,6 +43,10 @@ SESSION_COOKIE = "lumbung_session"
 # Forms shown before a session exists (sign-in) carry a token matched against this cookie.
 PRE_CSRF_COOKIE = "lumbung_precsrf"
 LANG_COOKIE = "lang"
+# What a form's answer shows once after its redirect (POST/redirect/GET): see Page.done.
+FLASH_COOKIE = "lumbung_flash"
+FLASH_SECONDS = 300  # a flash older than this (a tab left open) is not shown
+FLASH_MAX_BYTES = 3_600  # browsers keep cookies up to 4 KB
 TEMPLATES = Path(__file__).parent / "templates"
 
 templates = Environment(
@@ -91,6 +101,7 @@ class Page:
     user: User | None = None
     web: WebSession | None = None
     cookies: dict[str, str] = field(default_factory=dict)  # to set on the response
+    expire: set[str] = field(default_factory=set)  # cookies to remove on the response
 
     def t(self, key: str, **values: Any) -> str:
         return i18n.translate(self.lang, key, **values)
@@ -135,6 +146,10 @@ class Page:
         return region_names(self.db, self.actor, codes=[c for c in (*codes, own) if c])
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        # A flash left by the form that redirected here fills what the view left empty.
+        for name, value in self.flashed().items():
+            if values.get(name) is None:
+                values[name] = value
         names = values.get("regions")
         if names is None:  # the header's region, for a page that shows none
             names = self.region_names(()) if self.user and self.user.region_code else {}
@@ -156,7 +171,44 @@ class Page:
         response.headers["Cache-Control"] = "no-store"
         for name, value in self.cookies.items():
             set_cookie(response, name, value)
+        for name in self.expire:
+            response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="lax")
         return response
+
+    def done(self, url: str, **values: Any) -> RedirectResponse:
+        """POST/redirect/GET: a form that created or changed something answers with a redirect
+        to `url`, so that reloading the page it lands on sends nothing again; what the answer
+        shows (a notice, a summary's counts, a token shown once) travels in a cookie, `values`
+        as JSON, shown once by the page at `url` and removed there. The cookie is encrypted
+        and authenticated (Fernet) with a key drawn from this session's own secret: a token's
+        secret is never stored on the server, and another session cannot read or forge it."""
+        response = self.redirect(url)
+        if values and self.web is not None:
+            payload = {"path": urlsplit(url).path, "values": _fitted(values)}
+            sealed = _flash_box(self.web.csrf_token).encrypt(json.dumps(payload).encode())
+            while len(sealed) > FLASH_MAX_BYTES and _shorten(payload["values"]):
+                sealed = _flash_box(self.web.csrf_token).encrypt(json.dumps(payload).encode())
+            set_cookie(response, FLASH_COOKIE, sealed.decode("ascii"))
+        return response
+
+    def flashed(self) -> dict[str, Any]:
+        """The values the last form's redirect left for this page (`done`), once: the cookie
+        is removed with this answer (a progress fragment that htmx fetches leaves it)."""
+        raw = self.request.cookies.get(FLASH_COOKIE)
+        if not raw or self.web is None or self.request.headers.get("HX-Request") == "true":
+            return {}
+        self.expire.add(FLASH_COOKIE)
+        from cryptography.fernet import InvalidToken
+
+        try:
+            opened = _flash_box(self.web.csrf_token).decrypt(raw.encode("ascii"), FLASH_SECONDS)
+            payload = json.loads(opened)
+        except (InvalidToken, UnicodeError, ValueError):
+            return {}
+        if not isinstance(payload, dict) or payload.get("path") != self.request.url.path:
+            return {}
+        values = payload.get("values")
+        return values if isinstance(values, dict) else {}
 
     @contextmanager
     def upload(
@@ -200,6 +252,54 @@ class Page:
         for name, value in self.cookies.items():
             set_cookie(response, name, value)
         return response
+
+
+def _flash_box(session_secret: str) -> Any:
+    """The Fernet box of a session's flashes: its key, SHA-256 of the session's own secret
+    (its CSRF token, kept in the session's row) under a label of its own."""
+    from cryptography.fernet import Fernet
+
+    digest = hashlib.sha256(b"lumbung-flash\x00" + session_secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _fitted(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` as plain JSON: a service's result as its `as_dict()` (or its dataclass
+    fields), at any depth; a date as ISO text. A template reads `summary.rows` of the dict as
+    it read the attribute."""
+    return json.loads(json.dumps(values, default=_plain))  # type: ignore[no-any-return]
+
+
+def _plain(value: Any) -> Any:
+    as_dict = getattr(value, "as_dict", None)
+    if callable(as_dict):
+        return as_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _shorten(values: Any) -> bool:
+    """Halve the longest list inside `values` (a summary's problems, to fit a cookie); False
+    when there is none left to shorten."""
+    lists: list[list[Any]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            lists.append(value)
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict | list):
+            for child in children:
+                walk(child)
+
+    walk(values)
+    longest = max(lists, key=len, default=[])
+    if not longest:
+        return False
+    del longest[len(longest) // 2 :]
+    return True
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -261,7 +361,13 @@ def set_cookie(response: Response, name: str, value: str) -> None:
         httponly=True,
         samesite="lax",
         path="/",
-        max_age=None if name == SESSION_COOKIE else 365 * 24 * 3600,
+        max_age=(
+            None
+            if name == SESSION_COOKIE
+            else FLASH_SECONDS
+            if name == FLASH_COOKIE
+            else 365 * 24 * 3600
+        ),
     )
 
 

@@ -111,6 +111,9 @@ def delivery_page(ctx: Page) -> Response:
         done, error, answer = _act(ctx, label)
         if done is not None:
             return ctx.redirect(f"/siklus/{label}/penyaluran?selesai={done.split('.')[-1]}")
+        if answer is not None:  # POST/redirect/GET, the summary shown once after it
+            kind = "answer" if isinstance(answer, AnswerSummary) else "recorded"
+            return ctx.done(f"/siklus/{label}/penyaluran", **{kind: answer})
     check = ledger.check_cycle(ctx.db, actor=ctx.actor, label=label)
     cycle = ledger.get_cycle(ctx.db, label)
     channel = str(cycle.definition.get("channel"))

@@ -117,7 +117,11 @@ def pair_page(ctx: Page) -> Response:
                     keep=ctx.field("keep") or "left",
                     new_head=ctx.field("new_head") or None,
                 )
-            notice = ctx.t("link.decided." + decided.decision)
+            return ctx.done(
+                f"/kemiripan/pasangan/{pair_id}",
+                notice=ctx.t("link.decided." + decided.decision),
+                decided=decided,
+            )
         except LumbungError as refused:
             error = refused.message
     view = review.get_pair(ctx.db, ctx.actor, pair_id=pair_id)

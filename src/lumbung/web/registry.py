@@ -260,12 +260,27 @@ def propose_page(ctx: Page) -> Response:
         else:
             warnings = "&peringatan=" + str(len(proposal.warnings)) if proposal.warnings else ""
             return ctx.redirect(f"/usulan/{proposal.request.id}?baru=1{warnings}")
+    # The summary in the order of the form's fields (the KK first, each member after the
+    # family), as a reader goes through it.
+    order = ["kk_number", *HOUSEHOLD_FIELDS, "nik", *MEMBER_FIELDS]
+    problems = sorted(
+        problems,
+        key=lambda p: (
+            int(p.get("member") or 0),
+            order.index(p["column"]) if p.get("column") in order else len(order),
+        ),
+    )
     by_column: dict[str, list[str]] = {}
     for p in problems:
         if p.get("column"):
             key = p["column"] if p.get("member") is None else f"{p['member']}.{p['column']}"
-            by_column.setdefault(key, []).append(str(p.get("message", "")))
-            by_column.setdefault(p["column"], []).append(str(p.get("message", "")))
+            # Beside its field, an empty required field says so in the reader's words (the
+            # summary above keeps the check's own message); each message once per field.
+            said = ctx.t("form.required") if p.get("code") == "required" else p.get("message")
+            for where in {key, p["column"]}:
+                shown = by_column.setdefault(where, [])
+                if str(said) not in shown:
+                    shown.append(str(said))
     values = {k: v for k, v in (ctx.form.items() if ctx.form is not None else []) if k != "csrf"}
     return ctx.render(
         "propose.html",

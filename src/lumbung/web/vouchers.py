@@ -108,6 +108,7 @@ def offline_page(ctx: Page) -> Response:
                     partner_code=ctx.field("partner") or "POS",
                     rows=rows,
                 )
+            return ctx.done("/penyaluran/luring", result=result)
         except PermissionDenied:
             raise
         except LumbungError as refused:
@@ -141,6 +142,8 @@ def counters_page(ctx: Page) -> Response:
                     region_code=ctx.field("region") or None,
                     expires_days=ctx.int_field("days", counters.DEFAULT_DAYS, most=100_000),
                 )
+            # Shown once, after the redirect (Page.done: never stored on the server).
+            return ctx.done("/penyaluran/loket", made=made)
         except PermissionDenied:
             raise
         except LumbungError as refused:

@@ -178,6 +178,7 @@ def cycles_page(ctx: Page) -> Response:
                         "program": ctx.field("program"),
                         "release": ctx.field("release"),
                         "label": ctx.field("label"),
+                        "replace": ctx.field("replace") == "1",
                     },
                 )
         except LumbungError as refused:
@@ -189,7 +190,7 @@ def cycles_page(ctx: Page) -> Response:
         cycles=list_cycles(ctx.db, ctx.actor),
         releases=list_releases(ctx.db, ctx.actor),
         programs=_programs(),
-        values={k: ctx.field(k) for k in ("program", "release", "label")},
+        values={k: ctx.field(k) for k in ("program", "release", "label", "replace")},
     )
 
 
