@@ -37,7 +37,7 @@ from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Cycle, Entitlement
 from lumbung.db import utcnow
 from lumbung.delivery import ledger
-from lumbung.delivery.models import LIVE_ITEM_STATES, PaymentBatch, PaymentItem
+from lumbung.delivery.models import PaymentBatch, PaymentItem
 from lumbung.delivery.partners import partners_for
 from lumbung.driver_errors import is_unique_violation
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -173,7 +173,7 @@ def _prior(cycle_id: int) -> Any:
     and whether any attempt is live."""
     live = (
         select(PaymentItem.beneficiary_id)
-        .where(PaymentItem.cycle_id == cycle_id, PaymentItem.state.in_(LIVE_ITEM_STATES))
+        .where(PaymentItem.cycle_id == cycle_id, PaymentItem.live)
         .subquery()
     )
     return (
@@ -371,6 +371,7 @@ def _item_columns(attempt: Any, account_id: Any) -> list[Any]:
         Entitlement.amount_idr,
         account_id if account_id is not None else literal(None),
         literal("pending"),
+        literal(True),
     ]
 
 
@@ -390,6 +391,7 @@ def _insert_items(session: Session, rows: Any, batch_of: Any) -> None:
                 "amount_idr",
                 "account_id",
                 "state",
+                "live",
                 "batch_id",
             ],
             selected,
@@ -497,7 +499,7 @@ def cancel_batch(session: Session, *, actor: User, batch_id: int, reason: str) -
     session.execute(
         update(PaymentItem)
         .where(PaymentItem.batch_id == batch.id, PaymentItem.state == "pending")
-        .values(state="cancelled")
+        .values(state="cancelled", live=False)
         .execution_options(synchronize_session=False)
     )
     batch.state = "cancelled"
