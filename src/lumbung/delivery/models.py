@@ -166,12 +166,11 @@ class PaymentEvent(Base):
     __tablename__ = "payment_event"
     __table_args__ = (
         UniqueConstraint("cycle_id", "beneficiary_id", "attempt", "kind"),
-        # The batch and, through it, the cycle: one row-by-row check per event, not two.
-        ForeignKeyConstraint(
-            ["batch_id", "cycle_id"],
-            ["payment_batch.id", "payment_batch.cycle_id"],
-            name="fk_payment_event_batch_id_payment_batch",
-        ),
+        # No foreign key (migration 0020): every event is made from its attempt's row in the
+        # same statement (`ledger.items_as_events`, the judged rows of a status file, a
+        # redemption's UPDATE … RETURNING), and the attempt's own key names the batch; a
+        # trigger per event checked it again, a third of the ledger's INSERT. `cycle check`
+        # joins the events to their attempts (batch included) in one pass instead.
         # Online redemptions awaiting their group seal (`delivery.pos.sealing`): found
         # without reading the ledger, which only ever holds a few of them.
         Index(

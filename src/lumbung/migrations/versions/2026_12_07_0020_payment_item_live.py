@@ -1,4 +1,4 @@
-"""Payment items: "holds its entitlement" as its own column, so recording a payment is a HOT update
+"""Payment items: "holds its entitlement" as its own column (a payment recorded is a HOT update); events without a key
 
 Revision ID: 0020
 Revises: 0019
@@ -17,6 +17,11 @@ entry (a HOT update) where the page has room: new pages of the table leave half 
 Existing rows get `live` from their state. Their pages stay as full as they are (giving them
 room means rewriting the table under an exclusive lock: VACUUM FULL, left to the operator);
 their updates are HOT once pruning or VACUUM has freed room on their page.
+
+The ledger's foreign key (batch_id, cycle_id) → payment_batch goes: every event is made from
+its attempt's row in the same statement, and that row's own key names the batch; the trigger
+that checked each event again was a row-by-row cost in every batch creation and status file.
+`cycle check` joins the events to their attempts, batch included, in one pass instead.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ depends_on = None
 LIVE_STATE = sa.text("state = 'pending' OR state = 'paid'")
 LIVE_CHECK = "live = (state = 'pending' OR state = 'paid')"
 FILLFACTOR = 50
+EVENT_KEY = "fk_payment_event_batch_id_payment_batch"
 
 
 def _postgres() -> bool:
@@ -61,9 +67,15 @@ def upgrade() -> None:
     )
     if _postgres():
         op.execute(f"ALTER TABLE payment_item SET (fillfactor = {FILLFACTOR})")
+    with op.batch_alter_table("payment_event", schema=None) as batch_op:
+        batch_op.drop_constraint(EVENT_KEY, type_="foreignkey")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("payment_event", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            EVENT_KEY, "payment_batch", ["batch_id", "cycle_id"], ["id", "cycle_id"]
+        )
     if _postgres():
         op.execute("ALTER TABLE payment_item RESET (fillfactor)")
     op.drop_index("uq_payment_item_live", table_name="payment_item")
