@@ -169,8 +169,8 @@ class PaymentEvent(Base):
         # No foreign key (migration 0020): every event is made from its attempt's row in the
         # same statement (`ledger.items_as_events`, the judged rows of a status file, a
         # redemption's UPDATE … RETURNING), and the attempt's own key names the batch; a
-        # trigger per event checked it again, a third of the ledger's INSERT. `cycle check`
-        # joins the events to their attempts (batch included) in one pass instead.
+        # trigger per event checked it again, row by row. `cycle check` joins the events to
+        # their attempts (batch included) in one pass instead.
         # Online redemptions awaiting their group seal (`delivery.pos.sealing`): found
         # without reading the ledger, which only ever holds a few of them.
         Index(
