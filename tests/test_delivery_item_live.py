@@ -170,3 +170,15 @@ def test_the_migration_keeps_the_rows_and_gives_live_from_the_state(
         state in ("pending", "paid") for *_, state in before
     ]
     assert check(engine, "BBM-1").ok
+
+
+def test_a_new_batch_counts_its_items_by_state_as_a_fresh_read_does(
+    engine: DbEngine, tmp_path: Path
+) -> None:
+    approved_cycle(engine, tmp_path, "BBM-1", "BLT-BBM-2022")
+    plan = create(engine, "BBM-1")
+    assert plan.batches
+    with session_scope(engine) as session:
+        for made in plan.batches:
+            read = batches.show_batch(session, actor=user(session, "auditor"), batch_id=made.id)
+            assert made.states == read.states == {"pending": made.count}

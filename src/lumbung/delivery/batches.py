@@ -356,7 +356,10 @@ def create_batches(
             "waiting_correction": waiting,
         },
     )
-    return BatchPlan(label, [_row(session, b, cycle) for b in made], without_account, waiting)
+    # Every item of a batch just made is pending (made so above, in this transaction): no
+    # read of each batch's items again to count them by state.
+    rows = [_row(session, b, cycle, states={"pending": b.count}) for b in made]
+    return BatchPlan(label, rows, without_account, waiting)
 
 
 def _item_columns(attempt: Any, account_id: Any) -> list[Any]:
@@ -534,14 +537,18 @@ def show_batch(session: Session, *, actor: User, batch_id: int) -> BatchRow:
     return _row(session, batch, session.get_one(Cycle, batch.cycle_id))
 
 
-def _row(session: Session, batch: PaymentBatch, cycle: Cycle) -> BatchRow:
-    states = dict(
-        session.execute(
-            select(PaymentItem.state, func.count())
-            .where(PaymentItem.batch_id == batch.id)
-            .group_by(PaymentItem.state)
-        ).all()
-    )
+def _row(
+    session: Session, batch: PaymentBatch, cycle: Cycle, states: dict[str, int] | None = None
+) -> BatchRow:
+    """The batch as listed, with its items counted by state (`states`: known already)."""
+    if states is None:
+        states = dict(
+            session.execute(
+                select(PaymentItem.state, func.count())
+                .where(PaymentItem.batch_id == batch.id)
+                .group_by(PaymentItem.state)
+            ).all()
+        )
     return BatchRow(
         batch.id,
         cycle.label,
