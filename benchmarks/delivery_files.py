@@ -283,9 +283,10 @@ def direct_batches(url: str) -> tuple[list[Any], float]:
             assert batch is not None
             conn.execute(
                 "INSERT INTO payment_item (batch_id, beneficiary_id, cycle_id, attempt,"
-                " household_id, kk_number, nik, regency_code, amount_idr, account_id, state)"
-                " SELECT %s, e.beneficiary_id, e.cycle_id, 1, e.household_id, e.kk_number,"
-                " e.nik, e.regency_code, e.amount_idr, a.id, 'pending' FROM entitlement e"
+                " household_id, kk_number, nik, regency_code, amount_idr, account_id, state,"
+                " live) SELECT %s, e.beneficiary_id, e.cycle_id, 1, e.household_id,"
+                " e.kk_number, e.nik, e.regency_code, e.amount_idr, a.id, 'pending', true"
+                " FROM entitlement e"
                 " JOIN payee_account a ON a.household_id = e.household_id"
                 " AND a.state = 'active' AND a.partner_code = %s WHERE e.cycle_id = %s",
                 (batch[0], bank, cid),

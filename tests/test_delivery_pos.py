@@ -325,9 +325,11 @@ def test_a_refused_redemption_leaves_the_voucher_to_be_paid_once_later(
         "UPDATE payment_batch SET state = 'approved' WHERE id = (SELECT batch_id FROM voucher "
         "WHERE id = :id)"
     )
-    # the attempt answered meanwhile (cancelled): the claim is rolled back with the rest
+    # the attempt answered meanwhile (cancelled, no longer live): the claim is rolled back
+    # with the rest
     alter(
-        "UPDATE payment_item SET state = 'cancelled' WHERE (batch_id, beneficiary_id, attempt) "
+        "UPDATE payment_item SET state = 'cancelled', live = FALSE"
+        " WHERE (batch_id, beneficiary_id, attempt) "
         "= (SELECT batch_id, beneficiary_id, attempt FROM voucher WHERE id = :id)"
     )
     with pytest.raises(Conflict, match="tidak lagi tertunda") as not_pending:
@@ -335,7 +337,8 @@ def test_a_refused_redemption_leaves_the_voucher_to_be_paid_once_later(
     assert not_pending.value.cause == "not_pending"
     assert state_of(voucher_id) == "issued"
     alter(
-        "UPDATE payment_item SET state = 'pending' WHERE (batch_id, beneficiary_id, attempt) "
+        "UPDATE payment_item SET state = 'pending', live = TRUE"
+        " WHERE (batch_id, beneficiary_id, attempt) "
         "= (SELECT batch_id, beneficiary_id, attempt FROM voucher WHERE id = :id)"
     )
     # a voucher that does not exist (a code signed with this installation's key)

@@ -37,7 +37,7 @@ from lumbung.auth.service import authorize, require_national
 from lumbung.cycles.models import Cycle, Entitlement
 from lumbung.db import utcnow
 from lumbung.delivery import ledger
-from lumbung.delivery.models import LIVE_ITEM_STATES, PaymentBatch, PaymentItem
+from lumbung.delivery.models import PaymentBatch, PaymentItem
 from lumbung.delivery.partners import partners_for
 from lumbung.driver_errors import is_unique_violation
 from lumbung.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -173,7 +173,7 @@ def _prior(cycle_id: int) -> Any:
     and whether any attempt is live."""
     live = (
         select(PaymentItem.beneficiary_id)
-        .where(PaymentItem.cycle_id == cycle_id, PaymentItem.state.in_(LIVE_ITEM_STATES))
+        .where(PaymentItem.cycle_id == cycle_id, PaymentItem.live)
         .subquery()
     )
     return (
@@ -356,7 +356,10 @@ def create_batches(
             "waiting_correction": waiting,
         },
     )
-    return BatchPlan(label, [_row(session, b, cycle) for b in made], without_account, waiting)
+    # Every item of a batch just made is pending (made so above, in this transaction): no
+    # read of each batch's items again to count them by state.
+    rows = [_row(session, b, cycle, states={"pending": b.count}) for b in made]
+    return BatchPlan(label, rows, without_account, waiting)
 
 
 def _item_columns(attempt: Any, account_id: Any) -> list[Any]:
@@ -371,6 +374,7 @@ def _item_columns(attempt: Any, account_id: Any) -> list[Any]:
         Entitlement.amount_idr,
         account_id if account_id is not None else literal(None),
         literal("pending"),
+        literal(True),
     ]
 
 
@@ -390,6 +394,7 @@ def _insert_items(session: Session, rows: Any, batch_of: Any) -> None:
                 "amount_idr",
                 "account_id",
                 "state",
+                "live",
                 "batch_id",
             ],
             selected,
@@ -497,7 +502,7 @@ def cancel_batch(session: Session, *, actor: User, batch_id: int, reason: str) -
     session.execute(
         update(PaymentItem)
         .where(PaymentItem.batch_id == batch.id, PaymentItem.state == "pending")
-        .values(state="cancelled")
+        .values(state="cancelled", live=False)
         .execution_options(synchronize_session=False)
     )
     batch.state = "cancelled"
@@ -532,14 +537,18 @@ def show_batch(session: Session, *, actor: User, batch_id: int) -> BatchRow:
     return _row(session, batch, session.get_one(Cycle, batch.cycle_id))
 
 
-def _row(session: Session, batch: PaymentBatch, cycle: Cycle) -> BatchRow:
-    states = dict(
-        session.execute(
-            select(PaymentItem.state, func.count())
-            .where(PaymentItem.batch_id == batch.id)
-            .group_by(PaymentItem.state)
-        ).all()
-    )
+def _row(
+    session: Session, batch: PaymentBatch, cycle: Cycle, states: dict[str, int] | None = None
+) -> BatchRow:
+    """The batch as listed, with its items counted by state (`states`: known already)."""
+    if states is None:
+        states = dict(
+            session.execute(
+                select(PaymentItem.state, func.count())
+                .where(PaymentItem.batch_id == batch.id)
+                .group_by(PaymentItem.state)
+            ).all()
+        )
     return BatchRow(
         batch.id,
         cycle.label,

@@ -378,37 +378,67 @@ def _item_problems(session: Session, cycle: Cycle) -> list[str]:
             f"pembayaran {attempt_id(cycle.id, beneficiary, attempt)} sebesar "
             f"Rp{grouped(amount)} tidak sama dengan haknya (atau haknya tidak ada)"
         )
-    # Every attempt's state is what its events say.
+    # Every attempt's state is what its events say, and every event is of an attempt of the
+    # cycle in the batch it names: one full join of the attempts and their events (the ledger
+    # has no foreign key of its own; migration 0020).
     replayed = (
         select(
             PaymentEvent.beneficiary_id,
             PaymentEvent.attempt,
+            PaymentEvent.batch_id,
             _replayed_state().label("state"),
             func.max(case((PaymentEvent.kind == "batched", 1), else_=0)).label("batched"),
         )
         .where(PaymentEvent.cycle_id == cycle.id)
-        .group_by(PaymentEvent.beneficiary_id, PaymentEvent.attempt)
+        .group_by(PaymentEvent.beneficiary_id, PaymentEvent.attempt, PaymentEvent.batch_id)
+        .subquery()
+    )
+    item = (
+        select(
+            PaymentItem.beneficiary_id,
+            PaymentItem.attempt,
+            PaymentItem.batch_id,
+            PaymentItem.state,
+        )
+        .where(PaymentItem.cycle_id == cycle.id)
         .subquery()
     )
     mismatched = session.execute(
-        select(PaymentItem.beneficiary_id, PaymentItem.attempt, PaymentItem.state, replayed.c.state)
+        select(
+            item.c.beneficiary_id,
+            item.c.attempt,
+            item.c.state,
+            replayed.c.state,
+            replayed.c.beneficiary_id,
+            replayed.c.attempt,
+            replayed.c.batch_id,
+        )
+        .select_from(item)
         .join(
             replayed,
             and_(
-                replayed.c.beneficiary_id == PaymentItem.beneficiary_id,
-                replayed.c.attempt == PaymentItem.attempt,
+                replayed.c.beneficiary_id == item.c.beneficiary_id,
+                replayed.c.attempt == item.c.attempt,
+                replayed.c.batch_id == item.c.batch_id,
             ),
-            isouter=True,
+            full=True,
         )
         .where(
-            PaymentItem.cycle_id == cycle.id,
-            (replayed.c.state.is_(None))
-            | (replayed.c.state != PaymentItem.state)
+            (item.c.beneficiary_id.is_(None))
+            | (replayed.c.state.is_(None))
+            | (replayed.c.state != item.c.state)
             | (replayed.c.batched != 1),
         )
         .limit(10)
     ).all()
-    for beneficiary, attempt, recorded, derived in mismatched:
+    for beneficiary, attempt, recorded, derived, orphan, orphan_attempt, batch in mismatched:
+        if beneficiary is None:
+            problems.append(
+                f"peristiwa pembayaran {attempt_id(cycle.id, orphan, orphan_attempt)} menyebut "
+                f"batch {batch}, tetapi pembayaran itu tidak ada di batch tersebut "
+                "(ditambahkan di luar Lumbung)"
+            )
+            continue
         problems.append(
             f"pembayaran {attempt_id(cycle.id, beneficiary, attempt)} tercatat {recorded}, "
             f"menurut buku besar {derived or 'tidak pernah dibatch'}"

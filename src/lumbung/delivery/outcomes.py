@@ -382,13 +382,15 @@ def _events_digest(session: Session, cycle_id: int) -> tuple[int, str]:
 def _move_items(session: Session, cycle_id: int, expected: int) -> None:
     """Each judged attempt of the cycle to the state its new event says, from the state it
     was judged in: an attempt that moved since (a counter's redemption, another file at the
-    same moment) is not overwritten; the whole file is refused and may be imported again."""
+    same moment) is not overwritten; the whole file is refused and may be imported again.
+    A payment (pending → paid) leaves `live` as it was: no indexed column changes, and
+    PostgreSQL updates the row on its own page without new index entries (`models`)."""
     item = "p" if is_postgres(session) else "payment_item"
     alias = "payment_item p" if is_postgres(session) else "payment_item"
     moved = session.execute(
         text(
             f"""
-            UPDATE {alias} SET state = c.kind FROM {CHECKED} c
+            UPDATE {alias} SET state = c.kind, live = (c.kind = 'paid') FROM {CHECKED} c
             WHERE c.verdict = 'ok' AND c.cycle_id = :cycle AND {item}.cycle_id = c.cycle_id
               AND {item}.beneficiary_id = c.beneficiary_id AND {item}.attempt = c.attempt
               AND {item}.state = c.state
