@@ -16,9 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,8 @@ class RunSummary:
     review: float
     match: float
     trained: bool  # the model was trained in this run (not given)
+    # each stage's wall and CPU seconds (this process's CPU: DuckDB's threads, not Spark's JVM)
+    stages: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +75,30 @@ class RunSummary:
             "match": self.match,
             "trained": self.trained,
         }
+
+
+class _Stages:
+    """Wall and CPU seconds per stage of a run (CPU: user + system of this process)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, tuple[float, float]] = {}
+
+    @staticmethod
+    def _cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), self._cpu()
+        try:
+            yield
+        finally:
+            before = self.seconds.get(name, (0.0, 0.0))
+            self.seconds[name] = (
+                round(before[0] + time.perf_counter() - wall, 2),
+                round(before[1] + self._cpu() - cpu, 2),
+            )
 
 
 class _Backend:
@@ -203,15 +232,17 @@ def _run(
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     folder.mkdir(parents=True, exist_ok=True)
+    stages = _Stages()
     backend = _Backend(spark=spark, threads=threads, memory=memory, scratch=folder / ".spark")
     run = uuid.uuid4().hex[:8]
     try:
         names = []
-        for index, path in enumerate(inputs):
-            name = f"lumbung_records_{run}_{index}"
-            backend.parquet(name, path)
-            names.append(name)
-        frames = [backend.db_api.register(name) for name in names]
+        with stages.stage("load"):
+            for index, path in enumerate(inputs):
+                name = f"lumbung_records_{run}_{index}"
+                backend.parquet(name, path)
+                names.append(name)
+            frames = [backend.db_api.register(name) for name in names]
         parameters = read_model(model) if model is not None else None
 
         def new_linker(given: Parameters | None) -> Any:
@@ -223,24 +254,27 @@ def _run(
 
         trained = parameters is None
         if parameters is None:
-            linker, parameters = _train(new_linker, settings)
+            linker, parameters = _train(new_linker, settings, stages)
         else:
             linker = new_linker(parameters)
         _write_model(folder / MODEL_FILE, settings, parameters, linker)
 
-        predicted = linker.inference.predict(threshold_match_weight=settings.thresholds.review)
-        scored = f"lumbung_scored_{run}"
-        backend.table(scored, f"SELECT * FROM {predicted.physical_name}")
-        pairs_sql = _pairs_sql(scored, settings, parameters)
-        pairs = backend.arrow(
-            f"SELECT * FROM ({pairs_sql}) AS p "
-            "ORDER BY record_id_l, source_l, record_id_r, source_r"
-        )
-        _write(pairs, folder / PAIRS_FILE)
+        with stages.stage("predict"):
+            predicted = linker.inference.predict(threshold_match_weight=settings.thresholds.review)
+            scored = f"lumbung_scored_{run}"
+            backend.table(scored, f"SELECT * FROM {predicted.physical_name}")
+        with stages.stage("pairs"):
+            pairs_sql = _pairs_sql(scored, settings, parameters)
+            pairs = backend.arrow(
+                f"SELECT * FROM ({pairs_sql}) AS p "
+                "ORDER BY record_id_l, source_l, record_id_r, source_r"
+            )
+            _write(pairs, folder / PAIRS_FILE)
 
-        clusters = _clusters(backend, names, scored, settings, run)
-        _write(clusters, folder / CLUSTERS_FILE)
-        sizes = _cluster_sizes(clusters)
+        with stages.stage("clusters"):
+            clusters = _clusters(backend, names, scored, settings, run, stages)
+            _write(clusters, folder / CLUSTERS_FILE)
+            sizes = _cluster_sizes(clusters)
         return RunSummary(
             folder=folder,
             records=clusters.num_rows,
@@ -255,13 +289,14 @@ def _run(
             review=settings.thresholds.review,
             match=settings.thresholds.match,
             trained=trained,
+            stages=stages.seconds,
         )
     finally:
         backend.close()
 
 
 def _train(
-    new_linker: Callable[[Parameters | None], Any], settings: LinkageSettings
+    new_linker: Callable[[Parameters | None], Any], settings: LinkageSettings, stages: _Stages
 ) -> tuple[Any, Parameters]:
     """The prior from deterministic rules, u by random sampling, m by EM per blocking rule; a
     trained linker and its parameters.
@@ -276,18 +311,21 @@ def _train(
     rules = [list(rule) for rule in training.em_blocking]
     while True:
         linker = new_linker(None)
-        linker.training.estimate_probability_two_random_records_match(
-            list(training.deterministic_rules), recall=training.recall
-        )
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=training.u_max_pairs, seed=training.seed
-        )
+        with stages.stage("prior"):
+            linker.training.estimate_probability_two_random_records_match(
+                list(training.deterministic_rules), recall=training.recall
+            )
+        with stages.stage("u"):
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=training.u_max_pairs, seed=training.seed
+            )
         failed = None
         for rule in rules:
             try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    block_on(*rule), max_pairs=training.em_max_pairs
-                )
+                with stages.stage(f"em {'+'.join(rule)}"):
+                    linker.training.estimate_parameters_using_expectation_maximisation(
+                        block_on(*rule), max_pairs=training.em_max_pairs
+                    )
             except ValueError as refused:
                 if not (splink_probability_underflow(refused) or splink_prior_degenerate(refused)):
                     raise
@@ -375,7 +413,12 @@ def _pairs_sql(scored: str, settings: LinkageSettings, parameters: Parameters) -
 
 
 def _clusters(
-    backend: _Backend, inputs: list[str], scored: str, settings: LinkageSettings, run: str
+    backend: _Backend,
+    inputs: list[str],
+    scored: str,
+    settings: LinkageSettings,
+    run: str,
+    stages: _Stages,
 ) -> pa.Table:
     """Connected components of the pairs at or above the match threshold, `never_merge` out."""
     from splink.clustering import cluster_pairwise_predictions_at_threshold
@@ -411,7 +454,8 @@ def _clusters(
         f"SELECT n.node_id, n.record_id, n.source, c.cluster_id "
         f"FROM {nodes} AS n JOIN {solved.physical_name} AS c ON c.node_id = n.node_id",
     )
-    split = _split_forbidden(backend, inputs, scored, edges, components, settings)
+    with stages.stage("never_merge"):
+        split = _split_forbidden(backend, inputs, scored, edges, components, settings)
     clusters = backend.arrow(
         f"""
 SELECT record_id, source, node_id, cluster_id FROM {components} ORDER BY source, record_id
