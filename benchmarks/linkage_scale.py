@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import time
@@ -228,6 +229,8 @@ def main() -> None:
         help="count each blocking rule's pairs on this sample of records (1.0: exact) and stop",
     )
     args = parser.parse_args()
+    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
+    logging.getLogger("lumbung.linkage.engine").setLevel(logging.INFO)  # each stage as it ends
     folder = OUT / f"{args.persons}"
     folder.mkdir(parents=True, exist_ok=True)
     records_path = folder / "records.parquet"

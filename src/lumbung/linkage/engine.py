@@ -47,6 +47,7 @@ from lumbung.linkage.settings import (
 )
 
 MODEL_FORMAT = "lumbung-linkage-model/1"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class _Stages:
                 round(before[0] + time.perf_counter() - wall, 2),
                 round(before[1] + self._cpu() - cpu, 2),
             )
+            logger.info("%s: %.1f s wall, %.1f s CPU", name, *self.seconds[name])
 
 
 class _Backend:
