@@ -13,6 +13,7 @@ settings and, given the same model, the same pairs and clusters.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -305,22 +306,26 @@ def _train(
 
     An EM session whose maximisation drives a level's m below what a float holds (a level seen
     only among the non-matches of its sample: a small release) is refused by Splink part-way,
-    after the session has begun changing the linker's model; training then starts again on a
-    new linker without that session, whose comparisons the other sessions train."""
+    after the session has begun changing the linker's model; training then starts again, from
+    a copy of the linker taken before the first session (its prior and u kept), without that
+    session, whose comparisons the other sessions train."""
     from splink import block_on
 
     training = settings.training
     rules = [list(rule) for rule in training.em_blocking]
+    linker = new_linker(None)
+    with stages.stage("prior"):
+        linker.training.estimate_probability_two_random_records_match(
+            list(training.deterministic_rules), recall=training.recall
+        )
+    with stages.stage("u"):
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=training.u_max_pairs, seed=training.seed
+        )
+    # The prior and u do not depend on the EM sessions (u is seeded): a new start after a
+    # refused session begins from a copy of this linker instead of sampling u again.
+    before_em = copy.deepcopy(linker)
     while True:
-        linker = new_linker(None)
-        with stages.stage("prior"):
-            linker.training.estimate_probability_two_random_records_match(
-                list(training.deterministic_rules), recall=training.recall
-            )
-        with stages.stage("u"):
-            linker.training.estimate_u_using_random_sampling(
-                max_pairs=training.u_max_pairs, seed=training.seed
-            )
         failed = None
         for rule in rules:
             try:
@@ -332,10 +337,12 @@ def _train(
                 if not (splink_probability_underflow(refused) or splink_prior_degenerate(refused)):
                     raise
                 failed = rule
+                logger.info("EM session %s refused; training again without it", "+".join(rule))
                 break
         if failed is None:
             return linker, trained_parameters(linker.misc.save_model_to_json())
         rules.remove(failed)
+        linker = copy.deepcopy(before_em)
         if not rules:
             raise Conflict(
                 "Model pencocokan tidak bisa dilatih pada data ini: tidak satu pun sesi "
