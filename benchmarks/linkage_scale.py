@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
 
 from lumbung.linkage.engine import dedupe
-from lumbung.linkage.evaluation import cluster_quality
+from lumbung.linkage.evaluation import Quality
 from lumbung.linkage.records import write_records
+from lumbung.linkage.settings import load_settings
 
 OUT = Path(__file__).resolve().parent / "out" / "linkage-scale"
 FIRST = [
@@ -101,61 +105,240 @@ FROM clean WHERE person % 10 = 0
     con.execute("DROP TABLE people")
 
 
+def quality(clusters: Path, persons: int) -> Quality:
+    """Pairwise quality of a clusters file against the truth (record r is person (r - 1) mod
+    N), counted in DuckDB through the contingency of cluster × person (evaluation.py's way)."""
+    con = duckdb.connect()
+    row = con.execute(
+        """
+WITH c AS (
+    SELECT cluster_key, (record_id - 1) % $2 AS person FROM read_parquet($1)
+),
+cells AS (SELECT count(*) AS n FROM c GROUP BY cluster_key, person),
+found AS (SELECT count(*) AS n FROM c GROUP BY cluster_key),
+actual AS (SELECT count(*) AS n FROM c GROUP BY person)
+SELECT (SELECT sum(n * (n - 1) // 2) FROM cells),
+       (SELECT sum(n * (n - 1) // 2) FROM found),
+       (SELECT sum(n * (n - 1) // 2) FROM actual)
+""",
+        [str(clusters), persons],
+    ).fetchone()
+    con.close()
+    assert row is not None
+    tp, found, actual = (int(v or 0) for v in row)
+    return Quality(true_positives=tp, false_positives=found - tp, false_negatives=actual - tp)
+
+
+def differences(left: Path, right: Path) -> dict[str, int]:
+    """Two clusters files of the same records compared: records whose cluster differs (a
+    cluster named by its least node, so one partition gives one naming), clusters of two or
+    more in each."""
+    con = duckdb.connect()
+    row = con.execute(
+        """
+SELECT count(*) FILTER (WHERE a.cluster_key IS DISTINCT FROM b.cluster_key),
+       count(*) FILTER (WHERE a.record_id IS NULL OR b.record_id IS NULL)
+FROM read_parquet($1) AS a FULL JOIN read_parquet($2) AS b
+    ON a.record_id = b.record_id AND a.source = b.source
+""",
+        [str(left), str(right)],
+    ).fetchone()
+    sizes = [
+        con.execute(
+            "SELECT count(*) FROM (SELECT cluster_key FROM read_parquet($1) "
+            "GROUP BY cluster_key HAVING count(*) > 1)",
+            [str(path)],
+        ).fetchone()
+        for path in (left, right)
+    ]
+    con.close()
+    assert row is not None
+    return {
+        "records_in_another_cluster": int(row[0]),
+        "records_in_one_only": int(row[1]),
+        "clusters_left": int(sizes[0][0]) if sizes[0] else 0,
+        "clusters_right": int(sizes[1][0]) if sizes[1] else 0,
+    }
+
+
+def blocked_pairs(records: Path, threads: int, sample: float) -> list[dict[str, Any]]:
+    """Pairs each blocking rule of the shipped settings makes (its own and those no earlier
+    rule made), counted by Splink on a `sample` of the records on each side (1.0: exact)."""
+    from splink import DuckDBAPI, block_on
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    settings = load_settings("registry")
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute("CREATE TABLE r AS SELECT * FROM read_parquet($1)", [str(records)])
+    db_api = DuckDBAPI(con)
+    frame = db_api.register("r")
+    rows = []
+    cumulative = count_comparisons_from_blocking_rules(
+        frame,
+        blocking_rules=[block_on(*rule) for rule in settings.blocking],
+        link_type="dedupe_only",
+        unique_id_column_name="record_id",
+        record_sample_proportion=sample,
+    )
+    for rule, counted in zip(settings.blocking, cumulative, strict=True):
+        own = count_comparisons_from_blocking_rules(
+            frame,
+            blocking_rules=block_on(*rule),
+            link_type="dedupe_only",
+            unique_id_column_name="record_id",
+            record_sample_proportion=sample,
+        )[0]
+        rows.append(
+            {
+                "rule": "+".join(rule),
+                "pairs": int(own["marginal_comparison_count"]),
+                "new_pairs": int(counted["marginal_comparison_count"]),
+                "cumulative": int(counted["cumulative_comparison_count"]),
+            }
+        )
+    con.close()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory", default="6GB")
+    parser.add_argument(
+        "--reuse", action="store_true", help="the records written by an earlier run of this N"
+    )
+    parser.add_argument(
+        "--model", type=Path, help="a model.json to score with (no training): a fixed model"
+    )
+    parser.add_argument("--run", default="run", help="the run's folder under the N's folder")
+    parser.add_argument(
+        "--compare", type=Path, help="another run's clusters.parquet: records clustered otherwise"
+    )
+    parser.add_argument(
+        "--spark",
+        action="store_true",
+        help="also score with the run's model on Spark (local mode) and compare the clusters",
+    )
+    parser.add_argument("--spark-memory", default="3g")
+    parser.add_argument(
+        "--count-pairs",
+        type=float,
+        metavar="SAMPLE",
+        help="count each blocking rule's pairs on this sample of records (1.0: exact) and stop",
+    )
     args = parser.parse_args()
+    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
+    logging.getLogger("lumbung.linkage.engine").setLevel(logging.INFO)  # each stage as it ends
     folder = OUT / f"{args.persons}"
     folder.mkdir(parents=True, exist_ok=True)
+    records_path = folder / "records.parquet"
 
     started = time.perf_counter()
-    con = duckdb.connect()
-    con.execute(f"SET threads = {args.threads}")
-    generate(con, args.persons)
-    records = write_records("base", "registry", folder / "records.parquet", con=con)
-    # Record r is person (r - 1) mod N: the originals 1..N, the second registrations N+1…
-    ids = con.execute("SELECT record_id FROM base").fetchnumpy()["record_id"]
-    truth = {int(rid): (int(rid) - 1) % args.persons for rid in ids}
-    con.close()
+    if args.reuse and records_path.exists():
+        records = pq.ParquetFile(records_path).metadata.num_rows
+    else:
+        con = duckdb.connect()
+        con.execute(f"SET threads = {args.threads}")
+        generate(con, args.persons)
+        records = write_records("base", "registry", records_path, con=con)
+        con.close()
     prepared = time.perf_counter() - started
 
+    if args.count_pairs is not None:
+        started = time.perf_counter()
+        rows = blocked_pairs(records_path, args.threads, args.count_pairs)
+        for row in rows:
+            print(
+                f"{row['rule']:36} {row['pairs']:>14,} pairs  {row['new_pairs']:>14,} new  "
+                f"{row['cumulative']:>14,} so far"
+            )
+        print(
+            f"({records:,} records, sample {args.count_pairs}, {time.perf_counter() - started:.0f} s)"
+        )
+        (folder / f"blocked-pairs-{args.count_pairs}.json").write_text(
+            json.dumps(rows, indent=2), encoding="utf-8"
+        )
+        return
+
+    run = folder / args.run
+    load = os.getloadavg()
     started = time.perf_counter()
+    cpu = _cpu()
     summary = dedupe(
-        folder / "records.parquet", folder=folder / "run", threads=args.threads, memory=args.memory
+        records_path, folder=run, threads=args.threads, memory=args.memory, model=args.model
     )
     seconds = time.perf_counter() - started
+    cpu_seconds = _cpu() - cpu
+    load_after = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)  # KiB → GiB
-    clusters = pq.read_table(
-        folder / "run" / "clusters.parquet", columns=["record_id", "cluster_key"]
-    )
-    quality = cluster_quality(
-        dict(
-            zip(
-                clusters.column("record_id").to_pylist(),
-                clusters.column("cluster_key").to_pylist(),
-                strict=True,
-            )
-        ),
-        truth,
-    )
-    result = {
+    scored = quality(run / "clusters.parquet", args.persons)
+    result: dict[str, Any] = {
         "persons": args.persons,
         "records": records,
         "threads": args.threads,
         "prepare_seconds": round(prepared, 1),
         "dedupe_seconds": round(seconds, 1),
+        "dedupe_cpu_seconds": round(cpu_seconds, 1),
+        "load_average_before": [round(v, 1) for v in load],
+        "load_average_after": [round(v, 1) for v in load_after],
         "peak_rss_gib": round(peak, 2),
         **summary.as_dict(),
-        **quality.as_dict(),
+        "stages": summary.stages,
+        **scored.as_dict(),
     }
     print(
-        f"{records:,} records ({args.persons:,} persons): generated and prepared in {prepared:.1f} s; "
-        f"dedupe (train, score, cluster) {seconds:.1f} s; peak RSS {peak:.2f} GiB; "
-        f"{summary.pairs:,} pairs, {summary.clusters:,} clusters; {quality.line()}"
+        f"{records:,} records ({args.persons:,} persons): prepared in {prepared:.1f} s; "
+        f"dedupe (train, score, cluster) {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU "
+        f"(load average {load[0]:.1f} before, {load_after[0]:.1f} after); peak RSS "
+        f"{peak:.2f} GiB; {summary.pairs:,} pairs, {summary.clusters:,} clusters; {scored.line()}"
     )
-    (folder / "result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    for stage, (wall, cpu_s) in summary.stages.items():
+        print(f"  {stage:40} {wall:8.1f} s wall {cpu_s:8.1f} s CPU")
+    if args.compare is not None:
+        result["compare"] = {
+            "with": str(args.compare),
+            **differences(args.compare, run / "clusters.parquet"),
+        }
+        print(f"against {args.compare}: {result['compare']}")
+    if args.spark:
+        result["spark"] = on_spark(args, records_path, run, folder)
+    (run / "result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+
+
+def on_spark(args: argparse.Namespace, records: Path, run: Path, folder: Path) -> dict[str, Any]:
+    """The DuckDB run's model scored on Spark (local mode), its clusters compared."""
+    from lumbung.engine.backend import open_spark
+
+    spark_run = folder / f"{args.run}-spark"
+    with open_spark(memory=args.spark_memory) as engine:
+        started = time.perf_counter()
+        cpu = _cpu()
+        summary = dedupe(records, folder=spark_run, model=run / "model.json", spark=engine.session)
+        seconds = time.perf_counter() - started
+        cpu_seconds = _cpu() - cpu
+    compared = differences(run / "clusters.parquet", spark_run / "clusters.parquet")
+    duck_pairs = pq.ParquetFile(run / "pairs.parquet").metadata.num_rows
+    out = {
+        "seconds": round(seconds, 1),
+        "driver_cpu_seconds": round(cpu_seconds, 1),
+        "pairs": summary.pairs,
+        "duckdb_pairs": duck_pairs,
+        "clusters": summary.clusters,
+        "stages": summary.stages,
+        **compared,
+    }
+    print(
+        f"Spark (local mode), the same model: {seconds:.1f} s wall; {summary.pairs:,} pairs "
+        f"(DuckDB {duck_pairs:,}); {summary.clusters:,} clusters; {compared}"
+    )
+    return out
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

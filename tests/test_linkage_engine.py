@@ -284,6 +284,10 @@ def test_a_batch_is_linked_with_the_release_model(
         model=duck_run / "model.json",
     )
     assert not summary.trained
+    # a given model: no training stage, the others timed
+    assert {"load", "predict", "pairs", "clusters"} <= set(summary.stages)
+    assert "u" not in summary.stages
+    assert all(wall >= 0 and cpu >= 0 for wall, cpu in summary.stages.values())
     pairs = pq.read_table(tmp_path / "run" / "pairs.parquet").to_pylist()
     found = set()
     for p in pairs:
@@ -314,3 +318,47 @@ def test_spark_gives_the_same_clusters_with_the_same_model(
     duck_pairs = pq.read_table(duck_run / "pairs.parquet")
     spark_pairs = pq.read_table(root / "spark" / "pairs.parquet")
     assert spark_pairs.num_rows == duck_pairs.num_rows
+
+
+def _one_edit(text: str, rnd: random.Random) -> str:
+    """`text` with one change, insertion, removal or swap of neighbours (or none at the end)."""
+    i = rnd.randrange(len(text) + 1)
+    kind = rnd.randrange(4)
+    if kind == 0 and i < len(text):
+        return text[:i] + rnd.choice("01ab") + text[i + 1 :]
+    if kind == 1:
+        return text[:i] + rnd.choice("01ab") + text[i:]
+    if kind == 2 and i < len(text):
+        return text[:i] + text[i + 1 :]
+    if i < len(text) - 1:
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    return text
+
+
+def test_the_guarded_damerau_level_takes_exactly_the_pairs_the_distance_takes() -> None:
+    """The Damerau-Levenshtein level's cheap test before the distance (settings.py,
+    `_guarded_damerau`) never turns away a pair within distance 1: strings of every length
+    from empty to 19, with one or two edits anywhere, and NULLs."""
+    from splink.internals.dialects import SplinkDialect
+
+    from lumbung.linkage.settings import _guarded_damerau
+
+    guarded = _guarded_damerau("s", 1).create_sql(SplinkDialect.from_string("duckdb"))
+    plain = 'damerau_levenshtein("s_l", "s_r") <= 1'
+    assert guarded != plain and guarded.endswith(plain)
+    rnd = random.Random(5)
+    rows: list[tuple[str | None, str | None]] = [(None, "x"), ("x", None), (None, None)]
+    for _ in range(50_000):
+        a = "".join(rnd.choice("01ab") for _ in range(rnd.randrange(20)))
+        b = _one_edit(a, rnd) if rnd.random() < 0.7 else _one_edit(a[::-1], rnd)
+        rows.append((a, _one_edit(b, rnd) if rnd.random() < 0.3 else b))
+    con = duckdb.connect()
+    con.register("t", pa.table({"s_l": [r[0] for r in rows], "s_r": [r[1] for r in rows]}))
+    row = con.execute(
+        f"SELECT count(*) FILTER (WHERE coalesce(({guarded}), false) "
+        f"<> coalesce(({plain}), false)), count(*) FILTER (WHERE {plain}) FROM t"
+    ).fetchone()
+    assert row is not None
+    differing, within = row
+    assert differing == 0
+    assert within > 20_000  # most pairs are one edit apart: the test tests something

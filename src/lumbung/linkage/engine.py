@@ -13,12 +13,16 @@ settings and, given the same model, the same pairs and clusters.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
+import resource
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,7 @@ from lumbung.linkage.settings import (
 )
 
 MODEL_FORMAT = "lumbung-linkage-model/1"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class RunSummary:
     review: float
     match: float
     trained: bool  # the model was trained in this run (not given)
+    # each stage's wall and CPU seconds (this process's CPU: DuckDB's threads, not Spark's JVM)
+    stages: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +77,31 @@ class RunSummary:
             "match": self.match,
             "trained": self.trained,
         }
+
+
+class _Stages:
+    """Wall and CPU seconds per stage of a run (CPU: user + system of this process)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, tuple[float, float]] = {}
+
+    @staticmethod
+    def _cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), self._cpu()
+        try:
+            yield
+        finally:
+            before = self.seconds.get(name, (0.0, 0.0))
+            self.seconds[name] = (
+                round(before[0] + time.perf_counter() - wall, 2),
+                round(before[1] + self._cpu() - cpu, 2),
+            )
+            logger.info("%s: %.1f s wall, %.1f s CPU", name, *self.seconds[name])
 
 
 class _Backend:
@@ -203,15 +235,17 @@ def _run(
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     folder.mkdir(parents=True, exist_ok=True)
+    stages = _Stages()
     backend = _Backend(spark=spark, threads=threads, memory=memory, scratch=folder / ".spark")
     run = uuid.uuid4().hex[:8]
     try:
         names = []
-        for index, path in enumerate(inputs):
-            name = f"lumbung_records_{run}_{index}"
-            backend.parquet(name, path)
-            names.append(name)
-        frames = [backend.db_api.register(name) for name in names]
+        with stages.stage("load"):
+            for index, path in enumerate(inputs):
+                name = f"lumbung_records_{run}_{index}"
+                backend.parquet(name, path)
+                names.append(name)
+            frames = [backend.db_api.register(name) for name in names]
         parameters = read_model(model) if model is not None else None
 
         def new_linker(given: Parameters | None) -> Any:
@@ -223,24 +257,27 @@ def _run(
 
         trained = parameters is None
         if parameters is None:
-            linker, parameters = _train(new_linker, settings)
+            linker, parameters = _train(new_linker, settings, stages)
         else:
             linker = new_linker(parameters)
         _write_model(folder / MODEL_FILE, settings, parameters, linker)
 
-        predicted = linker.inference.predict(threshold_match_weight=settings.thresholds.review)
-        scored = f"lumbung_scored_{run}"
-        backend.table(scored, f"SELECT * FROM {predicted.physical_name}")
-        pairs_sql = _pairs_sql(scored, settings, parameters)
-        pairs = backend.arrow(
-            f"SELECT * FROM ({pairs_sql}) AS p "
-            "ORDER BY record_id_l, source_l, record_id_r, source_r"
-        )
-        _write(pairs, folder / PAIRS_FILE)
+        with stages.stage("predict"):
+            predicted = linker.inference.predict(threshold_match_weight=settings.thresholds.review)
+            scored = f"lumbung_scored_{run}"
+            backend.table(scored, f"SELECT * FROM {predicted.physical_name}")
+        with stages.stage("pairs"):
+            pairs_sql = _pairs_sql(scored, settings, parameters)
+            pairs = backend.arrow(
+                f"SELECT * FROM ({pairs_sql}) AS p "
+                "ORDER BY record_id_l, source_l, record_id_r, source_r"
+            )
+            _write(pairs, folder / PAIRS_FILE)
 
-        clusters = _clusters(backend, names, scored, settings, run)
-        _write(clusters, folder / CLUSTERS_FILE)
-        sizes = _cluster_sizes(clusters)
+        with stages.stage("clusters"):
+            clusters = _clusters(backend, names, scored, settings, run, stages)
+            _write(clusters, folder / CLUSTERS_FILE)
+            sizes = _cluster_sizes(clusters)
         return RunSummary(
             folder=folder,
             records=clusters.num_rows,
@@ -255,47 +292,57 @@ def _run(
             review=settings.thresholds.review,
             match=settings.thresholds.match,
             trained=trained,
+            stages=stages.seconds,
         )
     finally:
         backend.close()
 
 
 def _train(
-    new_linker: Callable[[Parameters | None], Any], settings: LinkageSettings
+    new_linker: Callable[[Parameters | None], Any], settings: LinkageSettings, stages: _Stages
 ) -> tuple[Any, Parameters]:
     """The prior from deterministic rules, u by random sampling, m by EM per blocking rule; a
     trained linker and its parameters.
 
     An EM session whose maximisation drives a level's m below what a float holds (a level seen
     only among the non-matches of its sample: a small release) is refused by Splink part-way,
-    after the session has begun changing the linker's model; training then starts again on a
-    new linker without that session, whose comparisons the other sessions train."""
+    after the session has begun changing the linker's model; training then starts again, from
+    a copy of the linker taken before the first session (its prior and u kept), without that
+    session, whose comparisons the other sessions train."""
     from splink import block_on
 
     training = settings.training
     rules = [list(rule) for rule in training.em_blocking]
-    while True:
-        linker = new_linker(None)
+    linker = new_linker(None)
+    with stages.stage("prior"):
         linker.training.estimate_probability_two_random_records_match(
             list(training.deterministic_rules), recall=training.recall
         )
+    with stages.stage("u"):
         linker.training.estimate_u_using_random_sampling(
             max_pairs=training.u_max_pairs, seed=training.seed
         )
+    # The prior and u do not depend on the EM sessions (u is seeded): a new start after a
+    # refused session begins from a copy of this linker instead of sampling u again.
+    before_em = copy.deepcopy(linker)
+    while True:
         failed = None
         for rule in rules:
             try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    block_on(*rule), max_pairs=training.em_max_pairs
-                )
+                with stages.stage(f"em {'+'.join(rule)}"):
+                    linker.training.estimate_parameters_using_expectation_maximisation(
+                        block_on(*rule), max_pairs=training.em_max_pairs
+                    )
             except ValueError as refused:
                 if not (splink_probability_underflow(refused) or splink_prior_degenerate(refused)):
                     raise
                 failed = rule
+                logger.info("EM session %s refused; training again without it", "+".join(rule))
                 break
         if failed is None:
             return linker, trained_parameters(linker.misc.save_model_to_json())
         rules.remove(failed)
+        linker = copy.deepcopy(before_em)
         if not rules:
             raise Conflict(
                 "Model pencocokan tidak bisa dilatih pada data ini: tidak satu pun sesi "
@@ -375,7 +422,12 @@ def _pairs_sql(scored: str, settings: LinkageSettings, parameters: Parameters) -
 
 
 def _clusters(
-    backend: _Backend, inputs: list[str], scored: str, settings: LinkageSettings, run: str
+    backend: _Backend,
+    inputs: list[str],
+    scored: str,
+    settings: LinkageSettings,
+    run: str,
+    stages: _Stages,
 ) -> pa.Table:
     """Connected components of the pairs at or above the match threshold, `never_merge` out."""
     from splink.clustering import cluster_pairwise_predictions_at_threshold
@@ -411,7 +463,8 @@ def _clusters(
         f"SELECT n.node_id, n.record_id, n.source, c.cluster_id "
         f"FROM {nodes} AS n JOIN {solved.physical_name} AS c ON c.node_id = n.node_id",
     )
-    split = _split_forbidden(backend, inputs, scored, edges, components, settings)
+    with stages.stage("never_merge"):
+        split = _split_forbidden(backend, inputs, scored, edges, components, settings)
     clusters = backend.arrow(
         f"""
 SELECT record_id, source, node_id, cluster_id FROM {components} ORDER BY source, record_id

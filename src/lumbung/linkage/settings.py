@@ -191,7 +191,7 @@ def _creator(level: dict[str, Any]) -> Any:
     if "jaro_winkler" in level:
         return cll.JaroWinklerLevel(level["jaro_winkler"], float(level["threshold"]))
     if "damerau" in level:
-        return cll.DamerauLevenshteinLevel(level["damerau"], int(level["distance"]))
+        return _guarded_damerau(level["damerau"], int(level["distance"]))
     if "levenshtein" in level:
         return cll.LevenshteinLevel(level["levenshtein"], int(level["distance"]))
     if "array_intersect" in level:
@@ -199,6 +199,38 @@ def _creator(level: dict[str, Any]) -> Any:
     if "sql" in level:
         return cll.CustomLevel(" ".join(str(level["sql"]).split()), base_dialect_str="duckdb")
     return cll.ElseLevel()
+
+
+def _guarded_damerau(column: str, distance: int) -> Any:
+    """Splink's Damerau-Levenshtein level, with a cheap test before the distance.
+
+    The distance costs about 3 µs a pair on 16 digits (DuckDB; twenty Jaro-Winklers), and the
+    NIK's and the KK's levels computed it for nearly every scored pair and every pair of the
+    u sample. One edit (a changed, inserted or removed character, or two neighbours swapped)
+    touches at most two neighbouring positions, so two strings within distance 1 differ in
+    length by at most one, and, the shorter being m characters long and k = (m - 1) // 2,
+    either their first k or their last k characters are equal (m >= 2k + 1 leaves the edit
+    out of one of the two). Pairs failing that cannot be within 1; the distance is computed
+    only for the others (a condition's AND is evaluated left to right, on the rows still in
+    question), and the level takes exactly the pairs it took before
+    (tests/test_linkage_engine.py checks it against the plain distance)."""
+    import splink.comparison_level_library as cll
+
+    class GuardedDamerau(cll.DamerauLevenshteinLevel):
+        def create_sql(self, sql_dialect: Any) -> str:
+            plain = str(super().create_sql(sql_dialect))
+            if self.distance_threshold != 1:
+                return plain
+            left, right = self.col_expression.name_l, self.col_expression.name_r
+            half = f"CAST(floor((least(length({left}), length({right})) - 1) / 2) AS INTEGER)"
+            guard = (
+                f"abs(length({left}) - length({right})) <= 1 "
+                f"AND (substr({left}, 1, {half}) = substr({right}, 1, {half}) "
+                f"OR substr({left}, -{half}) = substr({right}, -{half}))"
+            )
+            return f"{guard} AND {plain}"
+
+    return GuardedDamerau(column, distance)
 
 
 def comparison_creators(
