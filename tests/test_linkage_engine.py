@@ -143,8 +143,8 @@ def test_twins_of_one_family_registered_again_are_never_one_person(tmp_path: Pat
 
     def forbidden(left: str, right: str) -> bool:
         row = con.execute(
-            f"SELECT coalesce(({rule}), false) FROM (SELECT {sides} FROM records AS l, records AS r "
-            "WHERE l.record_id = $1 AND r.record_id = $2)",
+            f"SELECT coalesce(({rule}), false) FROM (SELECT {sides} "
+            "FROM records AS l, records AS r WHERE l.record_id = $1 AND r.record_id = $2)",
             [by[left]["record_id"], by[right]["record_id"]],
         ).fetchone()
         assert row is not None
