@@ -71,6 +71,92 @@ def test_sound_keys_make_spelling_variants_one() -> None:
     assert sound_key("yusuf") == sound_key("yusup")
 
 
+def _family(household: int, kk: str, people: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "household_id": household,
+            "name": name,
+            "birth_date": datetime.date.fromisoformat(born),
+            "nik": None,
+            "sex": "L",
+            "kk_number": kk,
+            "village_code": "3201012001",
+            "district_code": None,
+            "rt": "1",
+            "rw": "1",
+            "address": None,
+        }
+        for name, born in people
+    ]
+
+
+def _family_records(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """A family with twins, the same family registered again elsewhere (a date, a name and the
+    card written otherwise), and a man alone on his card; by name."""
+    home = [("Budi", "1970-05-01"), ("Siti", "1975-02-03"), ("Rizki", "2010-07-07")]
+    rows = _family(1, "3201010101100001", [*home, ("Fajar", "2010-07-07")])
+    rows += _family(
+        2,
+        "3273010101200002",
+        [
+            ("Budi", "1970-05-01"),
+            ("Siti", "1975-02-03"),
+            ("Riski", "2010-07-07"),
+            ("Fajar", "2010-07-07"),
+        ],
+    )
+    rows += _family(5, "3273010101200005", [("Budi", "1970-05-01"), ("Siti", "1975-03-02")])
+    rows += _family(3, "3201010101100003", [("Joko", "1960-01-01")])
+    rows += [dict(r, household_id=None) for r in _family(4, "3201010101100004", home[:2])]
+    table = pa.Table.from_pylist([dict(r, record_id=i + 1) for i, r in enumerate(rows)])
+    con = duckdb.connect()
+    con.register("families", table)
+    write_records("families", "registry", tmp_path / "families.parquet", con=con)
+    records = pq.read_table(tmp_path / "families.parquet").to_pylist()
+    return {f"{r['household_id'] or 'kk'}-{r['name']}": r for r in records}
+
+
+def test_records_carry_the_family_s_other_members(tmp_path: Path) -> None:
+    by = _family_records(tmp_path)
+    assert by["1-budi"]["family_dates"] == ["1975-02-03", "2010-07-07", "2010-07-07"]
+    assert by["1-budi"]["family_size"] == 3
+    # a twin's family holds the other twin's date (the same as hers), not her own row
+    assert by["1-rizki"]["family_dates"] == ["1970-05-01", "1975-02-03", "2010-07-07"]
+    assert by["1-rizki"]["family_key"] == "1970-05-01 1975-02-03 2010-07-07"
+    # the family registered again (a child's name written otherwise): the same other members
+    assert by["2-riski"]["family_key"] == by["1-rizki"]["family_key"]
+    # another family, the wife's date written otherwise: Budi's other member differs
+    assert by["5-budi"]["family_dates"] == ["1975-03-02"]
+    assert by["3-joko"]["family_dates"] is None and by["3-joko"]["family_key"] is None
+    assert by["3-joko"]["family_size"] == 0
+    # no household id (a batch): the family card groups the members
+    assert by["kk-budi"]["family_dates"] == ["1975-02-03"]
+
+
+def test_twins_of_one_family_registered_again_are_never_one_person(tmp_path: Path) -> None:
+    by = _family_records(tmp_path)
+    rule = " OR ".join(f"({c})" for c in load_settings("registry").never_merge)
+    con = duckdb.connect()
+    con.register("records", pa.Table.from_pylist(list(by.values())))
+    columns = pq.read_schema(tmp_path / "families.parquet").names
+    sides = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in columns)
+
+    def forbidden(left: str, right: str) -> bool:
+        row = con.execute(
+            f"SELECT coalesce(({rule}), false) FROM (SELECT {sides} "
+            "FROM records AS l, records AS r WHERE l.record_id = $1 AND r.record_id = $2)",
+            [by[left]["record_id"], by[right]["record_id"]],
+        ).fetchone()
+        assert row is not None
+        return bool(row[0])
+
+    assert forbidden("1-rizki", "1-fajar")  # twins on one card
+    assert forbidden("1-rizki", "2-fajar")  # a twin and the other twin registered again
+    assert forbidden("1-fajar", "2-riski")
+    assert not forbidden("1-rizki", "2-riski")  # the same child, a letter written otherwise
+    assert not forbidden("1-fajar", "2-fajar")
+
+
 # ---- a small registry with known duplicates and twins ----
 
 FIRST = ["siti", "muhammad", "ahmad", "dewi", "sri", "budi", "agus", "rina", "joko", "eko"]
@@ -183,7 +269,7 @@ def test_a_dedupe_finds_the_known_duplicates(
 def test_the_pairs_file_follows_the_contract(duck_run: Path) -> None:
     pairs = pq.read_table(duck_run / "pairs.parquet")
     names = comparison_names(pairs.column_names)
-    assert names == ["name", "birth_date", "nik", "sex", "kk", "address", "twins"]
+    assert names == ["name", "birth_date", "nik", "sex", "kk", "address", "family", "twins"]
     assert pairs.column_names[:4] == list(PAIR_KEYS)
     assert set(SCORE_COLUMNS) <= set(pairs.column_names)
     for row in pairs.to_pylist():

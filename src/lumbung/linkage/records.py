@@ -60,6 +60,12 @@ RECORD_COLUMNS: dict[str, str] = {
     "rw": "VARCHAR",
     "dusun": "VARCHAR",  # the hamlet named in the address ("Dusun Krajan", "Dsn. Krajan")
     "address_tokens": "VARCHAR[]",
+    # The family's other members (same household, else same KK): their birth dates, sorted;
+    # NULL for a record alone on its card. A family registered again (moved, re-registered)
+    # brings the same members: evidence beside the person's own fields, none of them repeated.
+    "family_dates": "VARCHAR[]",
+    "family_key": "VARCHAR",  # family_dates joined: equal when every other member's date is
+    "family_size": "INTEGER",  # how many other members
 }
 
 # Address words that say nothing about where (they are in every address).
@@ -108,7 +114,13 @@ WITH named AS (
 ), parted AS (
     SELECT *,
         string_split(canonical, ' ') AS tokens,
-        CASE WHEN length(nik_digits) = 16 THEN nik_digits END AS nik16
+        CASE WHEN length(nik_digits) = 16 THEN nik_digits END AS nik16,
+        list_sort(list_transform(list_filter(
+            list(struct_pack(id := record_id, d := strftime(birth_date, '%Y-%m-%d')))
+                OVER (PARTITION BY coalesce(CAST(household_id AS VARCHAR),
+                    'kk' || {_digits("kk_number")}, 'record' || CAST(record_id AS VARCHAR))),
+            lambda s: s.id IS DISTINCT FROM record_id AND s.d IS NOT NULL),
+            lambda s: s.d)) AS others
     FROM named
 )
 SELECT
@@ -143,7 +155,10 @@ SELECT
     nullif(regexp_extract(address_words, '\\b(dusun|dsn|dukuh)\\s+([a-z0-9]+)', 2), '')
         AS dusun,
     list_distinct(list_filter(string_split(trim(address_words), ' '),
-        lambda w: length(w) > 1 AND w NOT IN ({stop}))) AS address_tokens
+        lambda w: length(w) > 1 AND w NOT IN ({stop}))) AS address_tokens,
+    CASE WHEN len(others) > 0 THEN others END AS family_dates,
+    CASE WHEN len(others) > 0 THEN array_to_string(others, ' ') END AS family_key,
+    CAST(len(others) AS INTEGER) AS family_size
 FROM parted
 """
 
