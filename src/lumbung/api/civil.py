@@ -47,15 +47,17 @@ def import_extract(
         ),
     ] = "",
     force: Annotated[bool, Form()] = False,
+    # Digits as text for the same reason (a nullable integer would take "null" and refuse it).
     confirm_removals: Annotated[
-        int | None,
+        str,
         Form(
-            ge=0,
+            pattern=r"^\d{0,9}$",
             description="The members not found (each proposed for removal) that a first job "
             "without it counted (its result's `removals`): required when there are any; "
-            "without it the job's result has `needs_confirmation` and nothing is imported.",
+            "empty or left out, the job's result has `needs_confirmation` and nothing is "
+            "imported.",
         ),
-    ] = None,
+    ] = "",
 ) -> jobs.JobView:
     saved = uploads.save(
         ctx.settings.data_dir,
@@ -74,7 +76,7 @@ def import_extract(
                 "files": [str(saved)],
                 "region": region or None,
                 "force": force,
-                "confirm_removals": confirm_removals,
+                "confirm_removals": int(confirm_removals) if confirm_removals else None,
             },
             channel="api",
             queue=queue,
