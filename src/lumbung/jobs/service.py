@@ -277,18 +277,10 @@ def rerun(
         raise Conflict(
             f"Job {job.id} berstatus {job.state}; hanya job yang gagal yang dijalankan ulang."
         )
-    from lumbung.jobs.retention import missing_uploads
-
-    settings = (queue or default_queue()).settings
-    if missing_uploads(job, settings.data_dir):
-        raise Conflict(
-            f"Berkas unggahan job {job.id} sudah dihapus (disimpan "
-            f"{settings.upload_keep_days} hari setelah job selesai); unggah lagi."
-        )
-    return submit(
+    return _submit_again(
         session,
         actor,
-        kind=job.kind,
+        job,
         params=dict(job.params),
         channel=channel or job.channel,
         queue=queue,
@@ -316,6 +308,26 @@ def confirm_removals(
         or not result.get("needs_confirmation")
     ):
         raise Conflict(f"Job {job.id} bukan impor Dukcapil Anda yang menunggu konfirmasi.")
+    return _submit_again(
+        session,
+        actor,
+        job,
+        params={**job.params, "confirm_removals": removals},
+        channel=channel,
+        queue=queue,
+    )
+
+
+def _submit_again(
+    session: Session,
+    actor: User,
+    job: Job,
+    *,
+    params: dict[str, Any],
+    channel: str,
+    queue: JobQueue | None,
+) -> Job:
+    """A new job of `job`'s kind on its uploads (refused if they were already removed)."""
     from lumbung.jobs.retention import missing_uploads
 
     settings = (queue or default_queue()).settings
@@ -324,14 +336,7 @@ def confirm_removals(
             f"Berkas unggahan job {job.id} sudah dihapus (disimpan "
             f"{settings.upload_keep_days} hari setelah job selesai); unggah lagi."
         )
-    return submit(
-        session,
-        actor,
-        kind="civil_import",
-        params={**job.params, "confirm_removals": removals},
-        channel=channel,
-        queue=queue,
-    )
+    return submit(session, actor, kind=job.kind, params=params, channel=channel, queue=queue)
 
 
 def reject_file(
