@@ -460,6 +460,8 @@ def main() -> None:
     )
     parser.add_argument("--check", action="store_true", help="run `cycle check` at the end (timed)")
     args = parser.parse_args()
+    if args.record_batches is not None and args.record_batches < 1:
+        parser.error("--record-batches: at least 1 (the reconciliation figures need a statement)")
     # Every module the run uses, loaded now: a long run reads no code changed under it.
     import lumbung.delivery.bank.service
     import lumbung.delivery.bank.simulate
