@@ -44,6 +44,22 @@ def entitlements(engine: DbEngine, label: str) -> dict[str, int]:
     return {f"{c}-{b}": int(a) for c, b, a in rows}
 
 
+def rename_heads(engine: DbEngine, names: dict[int, str]) -> None:
+    """The n-th family's head (by family) renamed to names[n]."""
+    with engine.begin() as conn:
+        heads = conn.execute(
+            text(
+                "SELECT id FROM member WHERE relationship = 'kepala_keluarga' ORDER BY household_id"
+            )
+        ).scalars()
+        for n, member_id in enumerate(heads, start=1):
+            if n in names:
+                conn.execute(
+                    text("UPDATE member SET name = :n WHERE id = :i"),
+                    {"n": names[n], "i": member_id},
+                )
+
+
 def transactions(path: Path) -> list[dict[str, str]]:
     tree = ET.parse(path)
     found = []
@@ -122,22 +138,9 @@ def test_names_with_markup_and_other_scripts_stay_valid(engine: DbEngine, tmp_pa
         5: "]]><Cdtr><Nm>X</Nm></Cdtr><![CDATA[",
     }
 
-    def rename() -> None:
-        with engine.begin() as conn:
-            heads = conn.execute(
-                text(
-                    "SELECT id FROM member WHERE relationship = 'kepala_keluarga'"
-                    " ORDER BY household_id"
-                )
-            ).scalars()
-            for n, member_id in enumerate(heads, start=1):
-                if n in names:
-                    conn.execute(
-                        text("UPDATE member SET name = :n WHERE id = :i"),
-                        {"n": names[n], "i": member_id},
-                    )
-
-    (batch,) = approved_bank_batches(engine, tmp_path, "SBK-1", "SEMBAKO", before_batches=rename)
+    (batch,) = approved_bank_batches(
+        engine, tmp_path, "SBK-1", "SEMBAKO", before_batches=lambda: rename_heads(engine, names)
+    )
     written = write_file(engine, batch.id, tmp_path / "names.xml")
     schema("pain.001.001.09").validate(written.path)
     shown = {t["name"] for t in transactions(Path(written.path))}
@@ -336,23 +339,13 @@ def test_the_csv_file_is_the_csv_writers_also_for_names_it_quotes(
     same as a plain piece's template would make for the others (read back cell by cell)."""
     names = {1: "O'Neil, Mary", 2: 'Say "hi"', 3: "-Budi", 4: "Dédé Müller"}
 
-    def rename() -> None:
-        with engine.begin() as conn:
-            heads = conn.execute(
-                text(
-                    "SELECT id FROM member WHERE relationship = 'kepala_keluarga'"
-                    " ORDER BY household_id"
-                )
-            ).scalars()
-            for n, member_id in enumerate(heads, start=1):
-                if n in names:
-                    conn.execute(
-                        text("UPDATE member SET name = :n WHERE id = :i"),
-                        {"n": names[n], "i": member_id},
-                    )
-
     (batch,) = approved_bank_batches(
-        engine, tmp_path, "SBK-1", "SEMBAKO", partner=lambda _: "BTN", before_batches=rename
+        engine,
+        tmp_path,
+        "SBK-1",
+        "SEMBAKO",
+        partner=lambda _: "BTN",
+        before_batches=lambda: rename_heads(engine, names),
     )
     written = write_file(engine, batch.id, tmp_path / "btn.csv")
     raw = Path(written.path).read_bytes().decode("utf-8")
