@@ -32,15 +32,8 @@ from typing import Any
 
 import psycopg
 
-
-def backend_cpu(session: Any) -> float:
-    """CPU seconds the session's PostgreSQL backend has used (same machine: /proc)."""
-    from sqlalchemy import text
-
-    pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from delivery_files import server_cpu as backend_cpu
 
 _ENGINE: Any = None
 
